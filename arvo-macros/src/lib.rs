@@ -1,0 +1,1 @@
+//! Procedural macros of Arvo for Rust. Use them through `arvo-runtime`, which re-exports them.

@@ -1,0 +1,1 @@
+//! Arvo for Rust.

@@ -1,0 +1,1 @@
+//! Runnable examples of Arvo for Rust; see the binaries in `src/bin/`.
