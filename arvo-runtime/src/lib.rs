@@ -1,1 +1,17 @@
-//! Arvo for Rust.
+//! # Arvo for Rust
+//!
+//! Contract-first, event-driven workflows, wire-compatible with the TypeScript Arvo
+//! (`arvo-core` / `arvo-event-handler` v3).
+//!
+//! The crate is organised one module per concept:
+//! - [`issue`]: structured validation issues that display like the reference's errors.
+//! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
+//!
+//! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
+//! macros.
+
+pub mod codec;
+pub mod issue;
+
+/// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
+pub use arvo_rules as rules;
