@@ -1,0 +1,3 @@
+#![no_main]
+// Placeholder; replaced by the module's owner.
+libfuzzer_sys::fuzz_target!(|_data: &[u8]| {});
