@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use arvo_runtime::memory::{
-    InMemoryMemory, Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, TransactionCause,
+    InMemoryMemory, Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, MemoryOp,
+    TransactionCause,
 };
 use tokio::time::{Instant, advance};
 
@@ -35,6 +36,7 @@ async fn unlock_by_a_non_holder_does_nothing() {
     assert_eq!(
         err,
         MemoryError::StaleLease {
+            op: MemoryOp::Write,
             id: "s".into(),
             token: intruder.token()
         }
@@ -98,6 +100,7 @@ async fn a_stale_holder_cannot_write_after_takeover() {
     assert_eq!(
         err,
         MemoryError::StaleLease {
+            op: MemoryOp::Write,
             id: "s".into(),
             token: a.token()
         }
@@ -105,12 +108,18 @@ async fn a_stale_holder_cannot_write_after_takeover() {
     assert_eq!(err.cause(), TransactionCause::WriteFailure);
     assert!(matches!(
         m.delete("s", Some(&a)).await,
-        Err(MemoryError::StaleLease { .. })
+        Err(MemoryError::StaleLease {
+            op: MemoryOp::Delete,
+            ..
+        })
     ));
     let mut a = a;
     assert!(matches!(
         m.renew(&mut a, TTL).await,
-        Err(MemoryError::StaleLease { .. })
+        Err(MemoryError::StaleLease {
+            op: MemoryOp::Renew,
+            ..
+        })
     ));
     // ...and its unlock does not release b's lease.
     assert!(!m.unlock(&a).await.expect("runs"));

@@ -246,10 +246,27 @@ fn errors_map_to_the_reference_transaction_causes() {
         ),
         (
             MemoryError::StaleLease {
+                op: MemoryOp::Write,
                 id: "s".into(),
                 token: LeaseToken::from_raw(1),
             },
             "WRITE_MACHINE_MEMORY_FAILURE",
+        ),
+        (
+            MemoryError::StaleLease {
+                op: MemoryOp::Delete,
+                id: "s".into(),
+                token: LeaseToken::from_raw(1),
+            },
+            "WRITE_MACHINE_MEMORY_FAILURE",
+        ),
+        (
+            MemoryError::StaleLease {
+                op: MemoryOp::Renew,
+                id: "s".into(),
+                token: LeaseToken::from_raw(1),
+            },
+            "LOCK_MACHINE_MEMORY_FAILURE",
         ),
         (
             MemoryError::LockUnacquired {

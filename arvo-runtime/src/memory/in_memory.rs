@@ -44,6 +44,7 @@ impl<T> Slot<T> {
 
     fn check_fence(
         &self,
+        op: MemoryOp,
         id: &str,
         lease: Option<&Lease>,
         now: Instant,
@@ -51,6 +52,7 @@ impl<T> Slot<T> {
         match lease {
             Some(l) if l.subject() != id || self.live_lease(now) != Some(l.token()) => {
                 Err(MemoryError::StaleLease {
+                    op,
                     id: id.to_owned(),
                     token: l.token(),
                 })
@@ -251,7 +253,7 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
             None => {
                 // Nothing stored and no lease: only an unfenced create can succeed.
                 let conflict = expected.is_some();
-                Slot::<T>::EMPTY.check_fence(id, lease, now)?;
+                Slot::<T>::EMPTY.check_fence(MemoryOp::Write, id, lease, now)?;
                 if conflict {
                     return Err(MemoryError::Conflict {
                         id: id.to_owned(),
@@ -272,7 +274,7 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
                 return Ok(version);
             }
         };
-        slot.check_fence(id, lease, now)?;
+        slot.check_fence(MemoryOp::Write, id, lease, now)?;
         let found = slot.record.as_ref().map(|(_, v)| *v);
         if found != expected {
             return Err(MemoryError::Conflict {
@@ -298,10 +300,10 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
         let now = Instant::now();
         let mut shard = lock_shard(self.shard(id));
         let Some(slot) = shard.get_mut(id) else {
-            Slot::<T>::EMPTY.check_fence(id, lease, now)?;
+            Slot::<T>::EMPTY.check_fence(MemoryOp::Delete, id, lease, now)?;
             return Ok(false);
         };
-        slot.check_fence(id, lease, now)?;
+        slot.check_fence(MemoryOp::Delete, id, lease, now)?;
         let existed = slot.record.take().is_some();
         if slot.is_empty() {
             shard.remove(id);
@@ -361,6 +363,7 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
             .filter(|slot| slot.live_lease(now) == Some(lease.token()));
         let Some(slot) = held else {
             return Err(MemoryError::StaleLease {
+                op: MemoryOp::Renew,
                 id: lease.subject().to_owned(),
                 token: lease.token(),
             });

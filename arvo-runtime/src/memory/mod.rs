@@ -386,8 +386,12 @@ pub enum MemoryError {
     },
     /// The lease passed is no longer the subject's current, unexpired lease (it expired, was
     /// released, taken over, or is for another subject). Nothing was written.
-    #[error("lease {token} on '{id}' is no longer held (expired, released or taken over)")]
+    #[error(
+        "{op} refused: lease {token} on '{id}' is no longer held (expired, released or taken over)"
+    )]
     StaleLease {
+        /// The operation refused (write, delete or renew).
+        op: MemoryOp,
         /// The subject operated on.
         id: String,
         /// The stale lease's token.
@@ -423,8 +427,11 @@ impl MemoryError {
     /// The operation the error happened in.
     pub fn op(&self) -> MemoryOp {
         match self {
-            Self::EmptyId { op } | Self::Backend { op, .. } | Self::Serialization { op, .. } => *op,
-            Self::Conflict { .. } | Self::StaleLease { .. } => MemoryOp::Write,
+            Self::EmptyId { op }
+            | Self::Backend { op, .. }
+            | Self::Serialization { op, .. }
+            | Self::StaleLease { op, .. } => *op,
+            Self::Conflict { .. } => MemoryOp::Write,
             Self::LockUnacquired { .. } => MemoryOp::Lock,
         }
     }
