@@ -47,10 +47,10 @@ impl<T> Slot<T> {
         op: MemoryOp,
         id: &str,
         lease: Option<&Lease>,
-        now: Instant,
     ) -> Result<(), MemoryError> {
         match lease {
-            Some(l) if l.subject() != id || self.live_lease(now) != Some(l.token()) => {
+            // The clock is read only for fenced calls (the unlocked hot path skips it).
+            Some(l) if l.subject() != id || self.live_lease(Instant::now()) != Some(l.token()) => {
                 Err(MemoryError::StaleLease {
                     op,
                     id: id.to_owned(),
@@ -245,16 +245,14 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
         lease: Option<&Lease>,
     ) -> Result<Version, MemoryError> {
         non_empty(id, MemoryOp::Write)?;
-        let now = Instant::now();
         let finished = self.cleanup.as_ref().is_some_and(|f| f(&record));
         let mut shard = lock_shard(self.shard(id));
         let slot = match shard.get_mut(id) {
             Some(slot) => slot,
             None => {
                 // Nothing stored and no lease: only an unfenced create can succeed.
-                let conflict = expected.is_some();
-                Slot::<T>::EMPTY.check_fence(MemoryOp::Write, id, lease, now)?;
-                if conflict {
+                Slot::<T>::EMPTY.check_fence(MemoryOp::Write, id, lease)?;
+                if expected.is_some() {
                     return Err(MemoryError::Conflict {
                         id: id.to_owned(),
                         expected,
@@ -274,7 +272,7 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
                 return Ok(version);
             }
         };
-        slot.check_fence(MemoryOp::Write, id, lease, now)?;
+        slot.check_fence(MemoryOp::Write, id, lease)?;
         let found = slot.record.as_ref().map(|(_, v)| *v);
         if found != expected {
             return Err(MemoryError::Conflict {
@@ -297,13 +295,12 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
 
     fn delete_now(&self, id: &str, lease: Option<&Lease>) -> Result<bool, MemoryError> {
         non_empty(id, MemoryOp::Delete)?;
-        let now = Instant::now();
         let mut shard = lock_shard(self.shard(id));
         let Some(slot) = shard.get_mut(id) else {
-            Slot::<T>::EMPTY.check_fence(MemoryOp::Delete, id, lease, now)?;
+            Slot::<T>::EMPTY.check_fence(MemoryOp::Delete, id, lease)?;
             return Ok(false);
         };
-        slot.check_fence(MemoryOp::Delete, id, lease, now)?;
+        slot.check_fence(MemoryOp::Delete, id, lease)?;
         let existed = slot.record.take().is_some();
         if slot.is_empty() {
             shard.remove(id);
