@@ -7,13 +7,17 @@
 //! - [`issue`]: structured validation issues that display like the reference's errors.
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
 //! - [`otel`]: W3C trace context carried in events, and the reference's span attribute names.
+//! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
 pub mod issue;
+pub mod memory;
 pub mod otel;
+
+pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
