@@ -6,12 +6,19 @@
 //! The crate is organised one module per concept:
 //! - [`issue`]: structured validation issues that display like the reference's errors.
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
+//! - [`contract`]: contracts, versions, payload schemas and dataschemas.
+//! - [`violation`]: violations and the system error payload.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
+pub mod contract;
 pub mod issue;
+pub mod violation;
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
+
+pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
+pub use violation::{ArvoErrorPayload, ViolationError};
