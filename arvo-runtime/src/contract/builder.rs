@@ -239,7 +239,8 @@ impl SimpleContractBuilder {
 /// let done = Schema::new(json!({"type":"object","properties":{},"additionalProperties":false}))?;
 /// let c = ArvoContract::orchestrator("#/orc/calc", "bench.calc").version("1.0.0", init, done).build()?;
 /// assert_eq!(c.complete_type(), "arvo.orc.bench.calc.done");
-/// let accepts = &c.latest().accepts().schema;
+/// let latest = c.latest();
+/// let accepts = &latest.accepts().schema;
 /// assert!(accepts.validate(&json!({"parentSubject$$": null, "a": 1})).is_ok());
 /// assert!(accepts.validate(&json!({"a": 1})).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())

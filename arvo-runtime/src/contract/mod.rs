@@ -252,7 +252,17 @@ pub(crate) struct Inner {
     pub(crate) asc: Vec<usize>,
 }
 
-/// A validated contract (cheap to clone: one `Arc`). Fields are read-only.
+/// A validated contract (cheap to clone: one `Arc`). Fields are read-only: there is no way to
+/// change a built contract.
+///
+/// ```compile_fail
+/// # use arvo_runtime::contract::{ArvoContract, Schema, VersionSpec};
+/// let c = ArvoContract::builder("#/c", "com.a.b")
+///     .version("1.0.0", VersionSpec::new(Schema::new(serde_json::json!({})).unwrap()))
+///     .build()
+///     .unwrap();
+/// c.uri = String::from("#/other"); // private field: does not compile
+/// ```
 #[derive(Clone)]
 pub struct ArvoContract(pub(crate) Arc<Inner>);
 
