@@ -183,3 +183,12 @@ fn schemars_schemas_work() {
         vec![PathSegment::from("inner"), 0usize.into(), "k".into()]
     );
 }
+
+#[test]
+fn contracts_and_schemas_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Schema>();
+    assert_send_sync::<arvo_runtime::contract::ArvoContract>();
+    assert_send_sync::<arvo_runtime::contract::VersionedContract>();
+    assert_send_sync::<arvo_runtime::contract::ContractError>();
+}
