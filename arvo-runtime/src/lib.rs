@@ -8,16 +8,23 @@
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
 //! - [`otel`]: W3C trace context carried in events, and the reference's span attribute names.
 //! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
+//! - [`contract`]: contracts, versions, payload schemas and dataschemas.
+//! - [`violation`]: violations and the system error payload.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
+pub mod contract;
 pub mod issue;
 pub mod memory;
 pub mod otel;
 
 pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
+pub mod violation;
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
+
+pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
+pub use violation::{ArvoErrorPayload, ViolationError};
