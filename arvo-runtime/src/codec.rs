@@ -21,7 +21,7 @@
 //! ```
 //! use arvo_runtime::codec;
 //! let s = codec::compress_str(r#"{"a":"b"}"#);
-//! assert_eq!(s, "eJyrVkpUslJKUqoFAAtWAl4=");
+//! assert_eq!(s, "eJyrVkpUslJKUqoFAAxwAn4=");
 //! assert_eq!(codec::decompress_str(&s).unwrap(), r#"{"a":"b"}"#);
 //! ```
 
@@ -82,9 +82,15 @@ impl From<serde_json::Error> for CodecError {
 /// assert!(arvo_runtime::codec::compress_str("{}").starts_with("eJ"));
 /// ```
 pub fn compress_str(json: &str) -> String {
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len() / 2 + 32), flate2::Compression::new(6));
+    let mut enc = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(json.len() / 2 + 32),
+        flate2::Compression::new(6),
+    );
     // Writing into a Vec cannot fail.
-    let deflated = enc.write_all(json.as_bytes()).and_then(|()| enc.finish()).unwrap_or_default();
+    let deflated = enc
+        .write_all(json.as_bytes())
+        .and_then(|()| enc.finish())
+        .unwrap_or_default();
     base64_encode(&deflated)
 }
 
@@ -92,7 +98,7 @@ pub fn compress_str(json: &str) -> String {
 ///
 /// ```
 /// let s = arvo_runtime::codec::compress_json(&serde_json::json!({"a": "b"})).unwrap();
-/// assert_eq!(s, "eJyrVkpUslJKUqoFAAtWAl4=");
+/// assert_eq!(s, "eJyrVkpUslJKUqoFAAxwAn4=");
 /// ```
 pub fn compress_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
     Ok(compress_str(&serde_json::to_string(value)?))
@@ -102,28 +108,34 @@ pub fn compress_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, 
 ///
 /// ```
 /// use arvo_runtime::codec::{decompress_str, CodecError};
-/// assert_eq!(decompress_str("eJyrVkpUslJKUqoFAAtWAl4").unwrap(), r#"{"a":"b"}"#);
+/// assert_eq!(decompress_str("eJyrVkpUslJKUqoFAAxwAn4").unwrap(), r#"{"a":"b"}"#);
 /// assert_eq!(decompress_str("not a subject"), Err(CodecError::Inflate));
 /// ```
 pub fn decompress_str(s: &str) -> Result<String, CodecError> {
-    with_decompressed(s, |bytes| std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| CodecError::Utf8))?
+    with_decompressed(s, |bytes| {
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| CodecError::Utf8)
+    })?
 }
 
 /// Decodes a compressed string and parses its JSON as `T`.
 ///
 /// ```
-/// let v: serde_json::Value = arvo_runtime::codec::decompress_json("eJyrVkpUslJKUqoFAAtWAl4=").unwrap();
+/// let v: serde_json::Value = arvo_runtime::codec::decompress_json("eJyrVkpUslJKUqoFAAxwAn4=").unwrap();
 /// assert_eq!(v["a"], "b");
 /// ```
 pub fn decompress_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, CodecError> {
-    with_decompressed(s, |bytes| serde_json::from_slice(bytes).map_err(CodecError::from))?
+    with_decompressed(s, |bytes| {
+        serde_json::from_slice(bytes).map_err(CodecError::from)
+    })?
 }
 
 /// Decodes a compressed string and hands the inflated bytes to `f`, without copying them out
 /// of the per-thread buffer. This is the fast path the subject parser uses.
 ///
 /// ```
-/// let n = arvo_runtime::codec::with_decompressed("eJyrVkpUslJKUqoFAAtWAl4=", |b| b.len()).unwrap();
+/// let n = arvo_runtime::codec::with_decompressed("eJyrVkpUslJKUqoFAAxwAn4=", |b| b.len()).unwrap();
 /// assert_eq!(n, 9);
 /// ```
 pub fn with_decompressed<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
@@ -138,9 +150,12 @@ pub fn with_decompressed<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, Co
     // thread-local is being destroyed); fresh buffers are used then.
     let reused = SCRATCH
         .try_with(|cell| -> Result<Option<R>, CodecError> {
-            let Ok(mut scratch) = cell.try_borrow_mut() else { return Ok(None) };
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return Ok(None);
+            };
             let n = decode_into(s, &mut scratch)?;
-            Ok(f.take().map(|f| f(scratch.out.get(..n).unwrap_or_default())))
+            Ok(f.take()
+                .map(|f| f(scratch.out.get(..n).unwrap_or_default())))
         })
         .unwrap_or(Ok(None))?;
     if let Some(r) = reused {
@@ -163,7 +178,11 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        Scratch { raw: Vec::with_capacity(256), out: Vec::new(), zlib: None }
+        Scratch {
+            raw: Vec::with_capacity(256),
+            out: Vec::new(),
+            zlib: None,
+        }
     }
 }
 
@@ -178,7 +197,11 @@ fn decode_into(s: &str, scratch: &mut Scratch) -> Result<usize, CodecError> {
 
 /// pako's `inflate(data)`: one zlib or gzip stream, then (as pako does) further streams while
 /// input remains and the next byte is not zero.
-fn inflate_all(data: &[u8], out: &mut [u8], zlib: &mut Option<Inflate>) -> Result<usize, CodecError> {
+fn inflate_all(
+    data: &[u8],
+    out: &mut [u8],
+    zlib: &mut Option<Inflate>,
+) -> Result<usize, CodecError> {
     let (mut pos, mut written) = (0usize, 0usize);
     loop {
         let input = data.get(pos..).unwrap_or_default();
@@ -214,9 +237,15 @@ fn inflate_all(data: &[u8], out: &mut [u8], zlib: &mut Option<Inflate>) -> Resul
     }
 }
 
-fn run(st: &mut Inflate, input: &[u8], output: &mut [u8]) -> Result<(Status, usize, usize), CodecError> {
+fn run(
+    st: &mut Inflate,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<(Status, usize, usize), CodecError> {
     let (in0, out0) = (st.total_in(), st.total_out());
-    let status = st.decompress(input, output, InflateFlush::NoFlush).map_err(|_| CodecError::Inflate)?;
+    let status = st
+        .decompress(input, output, InflateFlush::NoFlush)
+        .map_err(|_| CodecError::Inflate)?;
     let consumed = usize::try_from(st.total_in() - in0).unwrap_or(usize::MAX);
     let produced = usize::try_from(st.total_out() - out0).unwrap_or(usize::MAX);
     Ok((status, consumed, produced))
@@ -227,7 +256,10 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
@@ -263,8 +295,16 @@ fn base64_decode_lenient_into(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut i = 0;
     // Fast path: whole groups of four plain digits.
-    while let Some(&[a, b, c, d]) = bytes.get(i..i + 4).and_then(|g| <&[u8; 4]>::try_from(g).ok()) {
-        let (a, b, c, d) = (UNB64[a as usize], UNB64[b as usize], UNB64[c as usize], UNB64[d as usize]);
+    while let Some(&[a, b, c, d]) = bytes
+        .get(i..i + 4)
+        .and_then(|g| <&[u8; 4]>::try_from(g).ok())
+    {
+        let (a, b, c, d) = (
+            UNB64[a as usize],
+            UNB64[b as usize],
+            UNB64[c as usize],
+            UNB64[d as usize],
+        );
         if (a | b | c | d) >= 64 {
             break;
         }
@@ -292,6 +332,7 @@ fn base64_decode_lenient_into(s: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -303,10 +344,17 @@ mod tests {
 
     #[test]
     fn reference_id_vector() {
-        let s = compress_str(r#"{"uuid":"00000000-0000-4000-8000-000000000000","value":"order-1"}"#);
-        assert_eq!(s, "eJyrViotzUxRslIygAJdMGECIixgXBhQ0lEqS8wpTQUqzy9KSS3SNVSqBQDwRQ+3");
+        let s =
+            compress_str(r#"{"uuid":"00000000-0000-4000-8000-000000000000","value":"order-1"}"#);
+        assert_eq!(
+            s,
+            "eJyrViotzUxRslIygAJdMGECIixgXBhQ0lEqS8wpTQUqzy9KSS3SNVSqBQDwRQ+3"
+        );
         let back = decompress_str("eJyrViotzUxRslKyME41NLVIs9S1NDdO0TVJNDPStUgzNdZNtDA1TrM0MExLNE9T0lEqS8wpTQUqz63UzU6tVKoFADZUEgk=").unwrap();
-        assert_eq!(back, r#"{"uuid":"83e158f9-973d-4a62-8f53-a853f901fa7f","value":"my-key"}"#);
+        assert_eq!(
+            back,
+            r#"{"uuid":"83e158f9-973d-4a62-8f53-a853f901fa7f","value":"my-key"}"#
+        );
     }
 
     #[test]
@@ -317,15 +365,26 @@ mod tests {
         assert_eq!(decompress_str(&s), Err(CodecError::TooLarge));
         // Exactly at the cap is fine, one byte more is not.
         let at = "a".repeat(MAX_DECODED_LEN);
-        assert_eq!(decompress_str(&compress_str(&at)).unwrap().len(), MAX_DECODED_LEN);
+        assert_eq!(
+            decompress_str(&compress_str(&at)).unwrap().len(),
+            MAX_DECODED_LEN
+        );
         let over = "a".repeat(MAX_DECODED_LEN + 1);
-        assert_eq!(decompress_str(&compress_str(&over)), Err(CodecError::TooLarge));
+        assert_eq!(
+            decompress_str(&compress_str(&over)),
+            Err(CodecError::TooLarge)
+        );
     }
 
     #[test]
     fn long_input_is_refused_before_decoding() {
         let s = "A".repeat(MAX_ENCODED_LEN + 1);
-        assert_eq!(decompress_str(&s), Err(CodecError::InputTooLong { len: MAX_ENCODED_LEN + 1 }));
+        assert_eq!(
+            decompress_str(&s),
+            Err(CodecError::InputTooLong {
+                len: MAX_ENCODED_LEN + 1
+            })
+        );
     }
 
     #[test]
@@ -343,17 +402,27 @@ mod tests {
             let raw = zlib_level(json, level);
             let std = base64_encode(&raw);
             assert_eq!(decompress_str(&std).unwrap(), json);
-            let url: String = std.trim_end_matches('=').replace('+', "-").replace('/', "_");
+            let url: String = std
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_");
             assert_eq!(decompress_str(&url).unwrap(), json);
             let spaced: String = std.chars().flat_map(|c| [c, '\n']).collect();
             assert_eq!(decompress_str(&spaced).unwrap(), json);
         }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(json.as_bytes()).unwrap();
-        assert_eq!(decompress_str(&base64_encode(&gz.finish().unwrap())).unwrap(), json);
-        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        assert_eq!(
+            decompress_str(&base64_encode(&gz.finish().unwrap())).unwrap(),
+            json
+        );
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(json.as_bytes()).unwrap();
-        assert_eq!(decompress_str(&base64_encode(&raw.finish().unwrap())), Err(CodecError::Inflate));
+        assert_eq!(
+            decompress_str(&base64_encode(&raw.finish().unwrap())),
+            Err(CodecError::Inflate)
+        );
     }
 
     #[test]
@@ -366,7 +435,10 @@ mod tests {
         assert_eq!(decompress_str(&base64_encode(&zero_tail)).unwrap(), "ab");
         let mut junk_tail = zlib_level("ab", 6);
         junk_tail.extend([7, 7]);
-        assert_eq!(decompress_str(&base64_encode(&junk_tail)), Err(CodecError::Inflate));
+        assert_eq!(
+            decompress_str(&base64_encode(&junk_tail)),
+            Err(CodecError::Inflate)
+        );
     }
 
     #[test]
