@@ -10,6 +10,7 @@
 //! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
 //! - [`contract`]: contracts, versions, payload schemas and dataschemas.
 //! - [`violation`]: violations and the system error payload.
+//! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -22,6 +23,9 @@ pub mod otel;
 
 pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
 pub mod violation;
+pub mod subject;
+
+pub use subject::{Subject, SubjectContent, SubjectError};
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
