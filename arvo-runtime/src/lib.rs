@@ -6,12 +6,16 @@
 //! The crate is organised one module per concept:
 //! - [`issue`]: structured validation issues that display like the reference's errors.
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
+//! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
+pub mod event;
 pub mod issue;
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
+
+pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
