@@ -11,12 +11,14 @@
 //! - [`contract`]: contracts, versions, payload schemas and dataschemas.
 //! - [`violation`]: violations and the system error payload.
 //! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
+//! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
 pub mod contract;
+pub mod event;
 pub mod issue;
 pub mod memory;
 pub mod otel;
@@ -32,3 +34,4 @@ pub use arvo_rules as rules;
 
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
