@@ -8,12 +8,14 @@
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
 //! - [`contract`]: contracts, versions, payload schemas and dataschemas.
 //! - [`violation`]: violations and the system error payload.
+//! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
 pub mod contract;
+pub mod event;
 pub mod issue;
 pub mod violation;
 
@@ -22,3 +24,4 @@ pub use arvo_rules as rules;
 
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
