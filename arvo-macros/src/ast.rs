@@ -14,7 +14,10 @@ pub struct Spanned<T> {
 
 impl Spanned<String> {
     pub fn from_lit(lit: &LitStr) -> Self {
-        Spanned { value: lit.value(), span: lit.span() }
+        Spanned {
+            value: lit.value(),
+            span: lit.span(),
+        }
     }
 }
 

@@ -34,7 +34,9 @@ impl Expansion {
     }
 }
 
-/// Expands `#[arvo_contract(<args>)] <item>`; `Err` holds every error found.
+/// Expands `#[arvo_contract(<args>)] <item>`; `Err` holds every error found. The
+/// unit-testable form of [`run`] (snapshot tests).
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let expansion = run(args, item);
     match expansion.errors {
@@ -53,7 +55,10 @@ pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
                 Span::call_site(),
                 "#[arvo_contract] goes on a unit struct, e.g. `pub struct CalcAdd;`",
             );
-            return Expansion { tokens: item, errors: errors.into_error() };
+            return Expansion {
+                tokens: item,
+                errors: errors.into_error(),
+            };
         }
     };
     validate::check_item(&item, &mut errors);
@@ -65,7 +70,10 @@ pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
     if item.generics.params.is_empty() && item.generics.where_clause.is_none() {
         tokens.extend(generate(&contract, ok));
     }
-    Expansion { tokens, errors: errors.into_error() }
+    Expansion {
+        tokens,
+        errors: errors.into_error(),
+    }
 }
 
 /// One version, ready to generate.
@@ -86,7 +94,9 @@ fn accepted_type(contract: &Contract) -> String {
     match &contract.kind {
         Kind::Service { event_type } => event_type.value.clone(),
         Kind::Simple { root_type } => format!("com.{}", root_type.value),
-        Kind::Orchestrator { name } => format!("{}.{}", arvo_rules::ORCHESTRATOR_PREFIX, name.value),
+        Kind::Orchestrator { name } => {
+            format!("{}.{}", arvo_rules::ORCHESTRATOR_PREFIX, name.value)
+        }
     }
 }
 
@@ -98,9 +108,10 @@ fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
         if text == arvo_rules::WILDCARD_VERSION || !seen.insert(text) {
             continue;
         }
-        let (Some(marker), Some(method)) =
-            (naming::version_marker(&contract.ident, text), naming::version_method(text, v.version.span))
-        else {
+        let (Some(marker), Some(method)) = (
+            naming::version_marker(&contract.ident, text),
+            naming::version_method(text, v.version.span),
+        ) else {
             continue;
         };
         let emits_enum = format_ident!("{}Emits", marker);
@@ -125,15 +136,31 @@ fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
                     _ => "",
                 };
                 let variant = Ident::new("Success", Span::call_site());
-                (vec![accepts, emits], quote!(#accepts), vec![(format!("evt.{root}.success"), variant, emits)])
+                (
+                    vec![accepts, emits],
+                    quote!(#accepts),
+                    vec![(format!("evt.{root}.success"), variant, emits)],
+                )
             }
             VersionBody::Orchestrator { init, complete } => {
                 let variant = Ident::new("Complete", Span::call_site());
                 let done = format!("{}.done", accepted_type(contract));
-                (vec![init, complete], quote!(#private::OrchestratorInit<#init>), vec![(done, variant, complete)])
+                (
+                    vec![init, complete],
+                    quote!(#private::OrchestratorInit<#init>),
+                    vec![(done, variant, complete)],
+                )
             }
         };
-        out.push(Ver { text, marker, emits_enum, method, payloads, accepts, emits });
+        out.push(Ver {
+            text,
+            marker,
+            emits_enum,
+            method,
+            payloads,
+            accepts,
+            emits,
+        });
     }
     out
 }
@@ -156,8 +183,11 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         let text = v.text;
         let dataschema = format!("{uri}/{text}");
         let accepts = &v.accepts;
-        let marker_doc = format!("Version `{text}` of [`{ident}`] (dataschema `{dataschema}`): a marker type implementing `ContractVersion`.");
-        let enum_doc = format!("The events version `{text}` of [`{ident}`] may emit, each with its payload.");
+        let marker_doc = format!(
+            "Version `{text}` of [`{ident}`] (dataschema `{dataschema}`): a marker type implementing `ContractVersion`."
+        );
+        let enum_doc =
+            format!("The events version `{text}` of [`{ident}`] may emit, each with its payload.");
         let variants = v.emits.iter().map(|(t, variant, payload)| {
             let doc = format!("`{t}`");
             quote!(#[doc = #doc] #variant(#payload))
@@ -173,7 +203,10 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             }
         });
         let types: Vec<&str> = v.emits.iter().map(|e| e.0.as_str()).collect();
-        let type_arms = v.emits.iter().map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
+        let type_arms = v
+            .emits
+            .iter()
+            .map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
         let ser_arms = v.emits.iter().map(|(_, variant, _)| {
             quote!(Self::#variant(ref data) => #private::Serialize::serialize(data, serializer))
         });
@@ -217,11 +250,38 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         public.extend(handler_trait(contract, &versions, krate));
     }
 
-    let build = if ok { build_contract(contract, &versions, &private) } else { quote!(::core::unreachable!()) };
+    let build = if ok {
+        build_contract(contract, &versions, &private)
+    } else {
+        quote!(::core::unreachable!())
+    };
+    let (stored, to_contract) = match contract.kind {
+        Kind::Orchestrator { .. } => (
+            quote!(#private::OrchestratorContract),
+            quote!(.map(|c| c.as_contract())),
+        ),
+        _ => (quote!(#private::ArvoContract), quote!()),
+    };
+    let contract_static = quote! {
+        static CONTRACT: #private::LazyLock<::core::result::Result<#stored, #private::ContractError>> =
+            #private::LazyLock::new(|| #build);
+    };
+    let contract_access = quote! { CONTRACT.as_ref() #to_contract };
     let kind_consts = match &contract.kind {
         Kind::Orchestrator { .. } => {
             let done = format!("{accepted}.done");
             quote! {
+                /// The runtime orchestrator contract (the same value as [`Self::contract`], with
+                /// the orchestrator accessors).
+                ///
+                /// # Panics
+                /// As `TypedContract::contract`.
+                pub fn orchestrator_contract() -> &'static #private::OrchestratorContract {
+                    match CONTRACT.as_ref() {
+                        ::core::result::Result::Ok(contract) => contract,
+                        ::core::result::Result::Err(e) => ::core::panic!("the typed contract {} (uri={}) is invalid: {}", #accepted, #uri, e),
+                    }
+                }
                 /// The type of the init event (`arvo.orc.<name>`).
                 pub const INIT_TYPE: &'static str = #accepted;
                 /// The type of the completion event (`arvo.orc.<name>.done`).
@@ -241,15 +301,15 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
     quote! {
         #public
         const _: () = {
+            #contract_static
             impl #private::Sealed for #ident {}
             impl #private::TypedContract for #ident {
                 const URI: &'static str = #uri;
                 const TYPE: &'static str = #accepted;
                 const SYSTEM_ERROR_TYPE: &'static str = #system_error;
                 const VERSIONS: &'static [&'static str] = &[#(#version_texts),*];
-                fn contract() -> &'static #private::ArvoContract {
-                    static CONTRACT: #private::LazyLock<#private::ArvoContract> = #private::LazyLock::new(|| #build);
-                    &CONTRACT
+                fn try_contract() -> ::core::result::Result<&'static #private::ArvoContract, &'static #private::ContractError> {
+                    #contract_access
                 }
             }
             #[allow(dead_code)]
@@ -297,14 +357,75 @@ fn handler_trait(contract: &Contract, versions: &[Ver<'_>], krate: &syn::Path) -
     }
 }
 
-/// The runtime contract, built with the same builders as a hand-written contract.
+/// The runtime contract, built with the same builders as a hand-written contract, so the two
+/// cannot drift: `Result<ArvoContract | OrchestratorContract, ContractError>`.
 fn build_contract(contract: &Contract, versions: &[Ver<'_>], private: &TokenStream) -> TokenStream {
-    let _ = (contract, versions);
-    quote!(#private::todo_build())
+    let uri = &contract.uri.value;
+    let schema = |ty: &Type| quote!(#private::Schema::of::<#ty>()?);
+    let (start, version_calls) = match &contract.kind {
+        Kind::Service { event_type } => {
+            let t = &event_type.value;
+            let calls = versions.iter().map(|v| {
+                let text = v.text;
+                let accepts = schema(v.payloads[0]);
+                let emits = v.emits.iter().map(|(t, _, ty)| {
+                    let s = schema(ty);
+                    quote!(.emit(#t, #s))
+                });
+                quote!(.version(#text, #private::VersionSpec::new(#accepts) #(#emits)*))
+            });
+            (
+                quote!(#private::ArvoContract::builder(#uri, #t)),
+                calls.collect::<Vec<_>>(),
+            )
+        }
+        Kind::Simple { root_type } => {
+            let t = &root_type.value;
+            let calls = versions.iter().map(|v| {
+                let (text, a, e) = (v.text, schema(v.payloads[0]), schema(v.payloads[1]));
+                quote!(.version(#text, #a, #e))
+            });
+            (
+                quote!(#private::ArvoContract::simple(#uri, #t)),
+                calls.collect(),
+            )
+        }
+        Kind::Orchestrator { name } => {
+            let n = &name.value;
+            let calls = versions.iter().map(|v| {
+                let (text, i, c) = (v.text, schema(v.payloads[0]), schema(v.payloads[1]));
+                quote!(.version(#text, #i, #c))
+            });
+            (
+                quote!(#private::ArvoContract::orchestrator(#uri, #n)),
+                calls.collect(),
+            )
+        }
+    };
+    let description = contract.description.as_ref().map(|d| {
+        let d = &d.value;
+        quote!(.description(#d))
+    });
+    let domain = contract.domain.as_ref().map(|d| {
+        let d = &d.value;
+        quote!(.domain(#d))
+    });
+    let metadata = (!contract.metadata.is_empty()).then(|| {
+        let entries = metadata(contract, private);
+        quote!(.metadata({
+            let mut map = #private::Map::new();
+            #(#entries)*
+            map
+        }))
+    });
+    quote! {
+        (|| -> ::core::result::Result<_, #private::ContractError> {
+            ::core::result::Result::Ok(#start #description #domain #metadata #(#version_calls)* .build()?)
+        })()
+    }
 }
 
-/// Metadata entries as `(key, serde_json::Value)` expressions.
-#[allow(dead_code)]
+/// Metadata entries as `map.insert(key, value);` statements.
 fn metadata(contract: &Contract, private: &TokenStream) -> Vec<TokenStream> {
     contract
         .metadata
@@ -316,7 +437,7 @@ fn metadata(contract: &Contract, private: &TokenStream) -> Vec<TokenStream> {
                 MetaValue::Bool(b) => quote!(#private::Value::from(#b)),
                 MetaValue::Number(n) => quote!(#private::number(#n)),
             };
-            quote!((#key, #value))
+            quote!(map.insert(::std::string::String::from(#key), #value);)
         })
         .collect()
 }

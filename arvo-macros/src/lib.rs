@@ -131,5 +131,7 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro_attribute]
 pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::run(args.into(), item.into()).into_token_stream().into()
+    expand::run(args.into(), item.into())
+        .into_token_stream()
+        .into()
 }

@@ -48,11 +48,24 @@ mod tests {
     fn names() {
         let span = Span::call_site();
         let calc = Ident::new("CalcAdd", span);
-        assert_eq!(version_marker(&calc, "1.10.0").map(|i| i.to_string()).as_deref(), Some("CalcAddV1_10_0"));
+        assert_eq!(
+            version_marker(&calc, "1.10.0")
+                .map(|i| i.to_string())
+                .as_deref(),
+            Some("CalcAddV1_10_0")
+        );
         assert_eq!(version_marker(&calc, "1.0"), None);
-        assert_eq!(version_method("0.0.1", span).map(|i| i.to_string()).as_deref(), Some("v0_0_1"));
+        assert_eq!(
+            version_method("0.0.1", span)
+                .map(|i| i.to_string())
+                .as_deref(),
+            Some("v0_0_1")
+        );
         let variant = |t| emit_variant(t, span).map(|i| i.to_string());
-        assert_eq!(variant("evt.calc.add.success").as_deref(), Some("EvtCalcAddSuccess"));
+        assert_eq!(
+            variant("evt.calc.add.success").as_deref(),
+            Some("EvtCalcAddSuccess")
+        );
         assert_eq!(variant("test.output.0").as_deref(), Some("TestOutput0"));
         assert_eq!(variant("0.a.b").as_deref(), Some("E0AB"));
         assert_eq!(variant("Evt.x-y.z"), None);

@@ -19,7 +19,10 @@ pub fn check_item(item: &syn::ItemStruct, errors: &mut Errors) {
         );
     }
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        errors.push(syn::spanned::Spanned::span(&item.generics), "a contract struct cannot have generic parameters: remove them");
+        errors.push(
+            syn::spanned::Spanned::span(&item.generics),
+            "a contract struct cannot have generic parameters: remove them",
+        );
     }
 }
 
@@ -45,7 +48,13 @@ fn check_kind(kind: &Kind, errors: &mut Errors) -> Option<String> {
     match kind {
         Kind::Service { event_type } => {
             if !arvo_rules::is_event_type(&event_type.value) {
-                errors.push(event_type.span, format!("invalid contract type `{}`: {EVENT_TYPE_RULE}", event_type.value));
+                errors.push(
+                    event_type.span,
+                    format!(
+                        "invalid contract type `{}`: {EVENT_TYPE_RULE}",
+                        event_type.value
+                    ),
+                );
                 return None;
             }
             if arvo_rules::is_orchestrator_event_type(&event_type.value) {
@@ -97,18 +106,31 @@ fn check_versions(contract: &Contract, accepted: Option<&str>, errors: &mut Erro
             errors.push(v.span, format!("duplicate version `{}`: each version is declared once; give this one another number or remove it", v.value));
         }
         if let VersionBody::Service { emits, .. } = &version.body {
-            check_emits(emits.iter().map(|e| &e.event_type), accepted, &v.value, errors);
+            check_emits(
+                emits.iter().map(|e| &e.event_type),
+                accepted,
+                &v.value,
+                errors,
+            );
         }
     }
 }
 
-fn check_emits<'a>(emits: impl Iterator<Item = &'a Spanned<String>>, accepted: Option<&str>, version: &str, errors: &mut Errors) {
+fn check_emits<'a>(
+    emits: impl Iterator<Item = &'a Spanned<String>>,
+    accepted: Option<&str>,
+    version: &str,
+    errors: &mut Errors,
+) {
     let mut types: HashMap<&str, ()> = HashMap::new();
     let mut variants: HashMap<String, &str> = HashMap::new();
     for t in emits {
         let value = t.value.as_str();
         if !arvo_rules::is_event_type(value) {
-            errors.push(t.span, format!("invalid emitted event type `{value}`: {EVENT_TYPE_RULE}"));
+            errors.push(
+                t.span,
+                format!("invalid emitted event type `{value}`: {EVENT_TYPE_RULE}"),
+            );
             continue;
         }
         if arvo_rules::is_orchestrator_event_type(value) {

@@ -150,10 +150,18 @@ mod tests {
 
     #[test]
     fn event_types() {
-        for ok in ["a.b.c", "com.calc.add", "test.input.0", "sys.com.a.b.error", "1.2.3"] {
+        for ok in [
+            "a.b.c",
+            "com.calc.add",
+            "test.input.0",
+            "sys.com.a.b.error",
+            "1.2.3",
+        ] {
             assert!(is_event_type(ok), "{ok}");
         }
-        for bad in ["", "a", "a.b", "a..c", ".a.b.c", "a.b.c.", "A.b.c", "a.b-c.d", "a.b_c.d", "a.b.c "] {
+        for bad in [
+            "", "a", "a.b", "a..c", ".a.b.c", "a.b.c.", "A.b.c", "a.b-c.d", "a.b_c.d", "a.b.c ",
+        ] {
             assert!(!is_event_type(bad), "{bad}");
         }
     }
@@ -172,7 +180,18 @@ mod tests {
     fn versions() {
         assert!(is_arvo_version("0.0.0"));
         assert!(is_arvo_version("10.20.30"));
-        for bad in ["", "1", "1.2", "1.2.3.4", "1.2.x", "v1.2.3", "1.2.3-rc.1", " 1.2.3", "1..3", "１.2.3"] {
+        for bad in [
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "1.2.x",
+            "v1.2.3",
+            "1.2.3-rc.1",
+            " 1.2.3",
+            "1..3",
+            "１.2.3",
+        ] {
             assert!(!is_arvo_version(bad), "{bad}");
         }
         assert_eq!(parse_arvo_version("99999999999999999999.0.0"), None);

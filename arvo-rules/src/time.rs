@@ -1,7 +1,9 @@
 //! The reference's accepted `time` format: zod 3's `datetime({ offset: true })`.
 
 fn digit(b: &[u8], i: usize) -> Option<u32> {
-    b.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'))
+    b.get(i)
+        .filter(|c| c.is_ascii_digit())
+        .map(|c| u32::from(c - b'0'))
 }
 
 fn two(b: &[u8], i: usize) -> Option<u32> {
@@ -36,7 +38,11 @@ fn check(b: &[u8]) -> Option<()> {
     let month = two(b, 5)?;
     (b.get(7) == Some(&b'-')).then_some(())?;
     let day = two(b, 8)?;
-    let leap = if year % 100 == 0 { year % 400 == 0 } else { year % 4 == 0 };
+    let leap = if year % 100 == 0 {
+        year % 400 == 0
+    } else {
+        year % 4 == 0
+    };
     let max_day = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -11,7 +11,11 @@ pub struct UriError {
 
 impl fmt::Display for UriError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "URI malformed (bad percent escape at byte {})", self.offset)
+        write!(
+            f,
+            "URI malformed (bad percent escape at byte {})",
+            self.offset
+        )
     }
 }
 
@@ -46,7 +50,10 @@ fn is_uri_passthrough(b: u8) -> bool {
 
 /// Characters whose escapes `decodeURI` keeps escaped.
 fn is_uri_reserved(b: u8) -> bool {
-    matches!(b, b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b',' | b'#')
+    matches!(
+        b,
+        b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b',' | b'#'
+    )
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -180,14 +187,44 @@ mod tests {
     #[test]
     fn reference_observations() {
         for ok in [
-            "", "a%20b", "%C3%A9", "a%25b", "'", "#", "~", "!*()", "x;y,z?q=1&r=2@h:3$+#f",
+            "",
+            "a%20b",
+            "%C3%A9",
+            "a%25b",
+            "'",
+            "#",
+            "~",
+            "!*()",
+            "x;y,z?q=1&r=2@h:3$+#f",
             "eJw9jEsKwzAMBe/y1qlxtrmNcBQqsK3iKB8wvnvVFrqdN286tKUn79bItGHpqFQYC6idGnwLfFN5ZQ5b1gsTTm67aHVjDjFEjAl8czrsCztk9elDHjHG2Q9SxeQXR9Ly76UsXM2FVQuJf+uRs9cKG3lojDcRkTSC",
         ] {
             assert!(validate_uri(ok), "{ok:?} should be valid");
         }
         for bad in [
-            "a b", "%c3%a9", "%41", "%2F", "%3B", "%23", "%", "a%zz", "%C3", "%FF", "é", "|", "[", "]", "{", "}",
-            "^", "`", "\"", "<", ">", "\\", "%ED%A0%80", "%C0%AF",
+            "a b",
+            "%c3%a9",
+            "%41",
+            "%2F",
+            "%3B",
+            "%23",
+            "%",
+            "a%zz",
+            "%C3",
+            "%FF",
+            "é",
+            "|",
+            "[",
+            "]",
+            "{",
+            "}",
+            "^",
+            "`",
+            "\"",
+            "<",
+            ">",
+            "\\",
+            "%ED%A0%80",
+            "%C0%AF",
         ] {
             assert!(!validate_uri(bad), "{bad:?} should be invalid");
         }
@@ -195,9 +232,15 @@ mod tests {
 
     #[test]
     fn encode_examples() {
-        assert_eq!(encode_uri("test source with spaces"), "test%20source%20with%20spaces");
+        assert_eq!(
+            encode_uri("test source with spaces"),
+            "test%20source%20with%20spaces"
+        );
         assert_eq!(encode_uri("😀"), "%F0%9F%98%80");
-        assert_eq!(encode_uri("https://example.com/redirect?param=value"), "https://example.com/redirect?param=value");
+        assert_eq!(
+            encode_uri("https://example.com/redirect?param=value"),
+            "https://example.com/redirect?param=value"
+        );
     }
 
     proptest! {

@@ -29,9 +29,15 @@ pub enum CodecError {
 
 /// Compresses the compact JSON text `json` the way the reference does.
 pub fn compress_str(json: &str) -> String {
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len()), flate2::Compression::new(6));
+    let mut enc = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(json.len()),
+        flate2::Compression::new(6),
+    );
     // Writing into a Vec cannot fail.
-    let deflated = enc.write_all(json.as_bytes()).and_then(|()| enc.finish()).unwrap_or_default();
+    let deflated = enc
+        .write_all(json.as_bytes())
+        .and_then(|()| enc.finish())
+        .unwrap_or_default();
     base64_encode(&deflated)
 }
 
@@ -58,9 +64,13 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(256);
     let limit = MAX_DECODED_LEN as u64 + 1;
     let read = if gzip {
-        flate2::read::GzDecoder::new(data).take(limit).read_to_end(&mut out)
+        flate2::read::GzDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out)
     } else {
-        flate2::read::ZlibDecoder::new(data).take(limit).read_to_end(&mut out)
+        flate2::read::ZlibDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out)
     };
     read.map_err(|_| CodecError::Inflate)?;
     if out.len() > MAX_DECODED_LEN {
@@ -74,7 +84,10 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -118,10 +131,17 @@ mod tests {
 
     #[test]
     fn reference_id_vector() {
-        let s = compress_str(r#"{"uuid":"00000000-0000-4000-8000-000000000000","value":"order-1"}"#);
-        assert_eq!(s, "eJyrViotzUxRslIygAJdMGECIixgXBhQ0lEqS8wpTQUqzy9KSS3SNVSqBQDwRQ+3");
+        let s =
+            compress_str(r#"{"uuid":"00000000-0000-4000-8000-000000000000","value":"order-1"}"#);
+        assert_eq!(
+            s,
+            "eJyrViotzUxRslIygAJdMGECIixgXBhQ0lEqS8wpTQUqzy9KSS3SNVSqBQDwRQ+3"
+        );
         let back = decompress_str("eJyrViotzUxRslKyME41NLVIs9S1NDdO0TVJNDPStUgzNdZNtDA1TrM0MExLNE9T0lEqS8wpTQUqz63UzU6tVKoFADZUEgk=").unwrap();
-        assert_eq!(back, r#"{"uuid":"83e158f9-973d-4a62-8f53-a853f901fa7f","value":"my-key"}"#);
+        assert_eq!(
+            back,
+            r#"{"uuid":"83e158f9-973d-4a62-8f53-a853f901fa7f","value":"my-key"}"#
+        );
     }
 
     #[test]
@@ -133,7 +153,10 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(matches!(decompress_str("not a subject"), Err(CodecError::Inflate)));
+        assert!(matches!(
+            decompress_str("not a subject"),
+            Err(CodecError::Inflate)
+        ));
         assert!(decompress_str("").is_err());
     }
 }

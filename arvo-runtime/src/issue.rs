@@ -4,8 +4,8 @@
 //! as the reference's `ZodError.message` does: `JSON.stringify(issues, null, 2)`, with each
 //! issue's keys in zod's order. Callers that want structure match on [`Issue`] instead.
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use std::fmt;
 
 /// One step of an issue's path: an object key or an array index.
@@ -112,7 +112,10 @@ impl Issue {
             format!("Expected {expected}, received {received}")
         };
         Self::new(
-            IssueKind::InvalidType { expected: expected.to_owned(), received: received.to_owned() },
+            IssueKind::InvalidType {
+                expected: expected.to_owned(),
+                received: received.to_owned(),
+            },
             path,
             message,
         )
@@ -120,7 +123,11 @@ impl Issue {
 
     /// A general constructor.
     pub fn new(kind: IssueKind, path: &[&str], message: impl Into<String>) -> Self {
-        Issue { kind, path: path.iter().map(|p| PathSegment::from(*p)).collect(), message: message.into() }
+        Issue {
+            kind,
+            path: path.iter().map(|p| PathSegment::from(*p)).collect(),
+            message: message.into(),
+        }
     }
 
     /// The same issue with `prefix` put in front of its path.
@@ -235,7 +242,10 @@ impl Issues {
 impl fmt::Display for Issues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, serde_json::ser::PrettyFormatter::with_indent(b"  "));
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut buf,
+            serde_json::ser::PrettyFormatter::with_indent(b"  "),
+        );
         self.0.serialize(&mut ser).map_err(|_| fmt::Error)?;
         f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
     }
@@ -249,7 +259,10 @@ mod tests {
 
     #[test]
     fn displays_like_zod() {
-        let issues = Issues(vec![Issue::regex(&["type"], "Type should be prefixed with a reverse-DNS name")]);
+        let issues = Issues(vec![Issue::regex(
+            &["type"],
+            "Type should be prefixed with a reverse-DNS name",
+        )]);
         assert_eq!(
             issues.to_string(),
             "[\n  {\n    \"validation\": \"regex\",\n    \"code\": \"invalid_string\",\n    \"message\": \"Type should be prefixed with a reverse-DNS name\",\n    \"path\": [\n      \"type\"\n    ]\n  }\n]"

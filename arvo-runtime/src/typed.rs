@@ -20,6 +20,7 @@
 //! `#[serde(default)]` fields accept a missing key. Add `#[serde(deny_unknown_fields)]` to reject
 //! unknown keys instead (not with [`OrchestratorInit`], which flattens the user's type).
 
+use crate::contract::{ArvoContract, ContractError, VersionedContract};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -62,6 +63,7 @@ impl<T: Serialize + DeserializeOwned + JsonSchema + Send + 'static> Payload for 
 ///
 /// assert_eq!(CalcAdd::TYPE, "com.calc.add");
 /// assert_eq!(CalcAdd::SYSTEM_ERROR_TYPE, "sys.com.calc.add.error");
+/// assert_eq!(<CalcAdd as TypedContract>::contract().uri(), "#/calc/add");
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an Arvo contract",
@@ -76,8 +78,26 @@ pub trait TypedContract: sealed::Sealed + Send + Sync + 'static {
     const SYSTEM_ERROR_TYPE: &'static str;
     /// The versions, in declaration order.
     const VERSIONS: &'static [&'static str];
-    /// The runtime contract, built on first use and then shared.
-    fn contract() -> &'static crate::__private::ArvoContract;
+    /// The runtime contract, built on first use (through the same builders as a hand-written
+    /// contract, with the schemas of the payload types) and then shared; `Err` if a payload
+    /// type's JSON Schema cannot be compiled (the macro has already checked every literal).
+    fn try_contract() -> Result<&'static ArvoContract, &'static ContractError>;
+
+    /// [`try_contract`](TypedContract::try_contract), for contracts known to be valid.
+    ///
+    /// # Panics
+    /// When a payload type's JSON Schema does not compile (a bug in a hand-written
+    /// `JsonSchema` impl); the message names the contract and the schema error.
+    fn contract() -> &'static ArvoContract {
+        match Self::try_contract() {
+            Ok(contract) => contract,
+            Err(e) => panic!(
+                "the typed contract {} (uri={}) is invalid: {e}",
+                Self::TYPE,
+                Self::URI
+            ),
+        }
+    }
 }
 
 /// One version of a typed contract (a marker type generated per version, e.g. `CalcAddV1_0_0`).
@@ -91,6 +111,7 @@ pub trait TypedContract: sealed::Sealed + Send + Sync + 'static {
 ///
 /// assert_eq!(CalcAddV1_0_0::VERSION, "1.0.0");
 /// assert_eq!(CalcAddV1_0_0::DATASCHEMA, "#/calc/add/1.0.0");
+/// assert_eq!(CalcAddV1_0_0::versioned().dataschema(), CalcAddV1_0_0::DATASCHEMA);
 /// let out = CalcAddV1_0_0Emits::Success(Out { r: 3.0 });
 /// assert_eq!(out.event_type(), "evt.calc.add.success");
 /// ```
@@ -110,6 +131,17 @@ pub trait ContractVersion: sealed::Sealed + Send + Sync + 'static {
     type Accepts: Payload;
     /// The events this version may emit: an enum with one variant per emitted event type.
     type Emits: Emits;
+
+    /// The runtime view of this version (`contract().version(VERSION)`).
+    ///
+    /// # Panics
+    /// As [`TypedContract::contract`].
+    fn versioned() -> VersionedContract {
+        match <Self::Contract as TypedContract>::contract().version(Self::VERSION) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
 
 /// The typed emitted events of one contract version: one variant per event type, holding its
@@ -144,7 +176,10 @@ pub trait Emits: Sized + Send + 'static {
 
     /// Deserialises the payload of an event of type `event_type`; `Ok(None)` when this version
     /// does not emit that type.
-    fn deserialize_data<'de, D: Deserializer<'de>>(event_type: &str, data: D) -> Result<Option<Self>, D::Error>;
+    fn deserialize_data<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        data: D,
+    ) -> Result<Option<Self>, D::Error>;
 
     /// A [`Serialize`] view of the payload.
     fn data(&self) -> Data<'_, Self> {
@@ -157,7 +192,10 @@ pub trait Emits: Sized + Send + 'static {
     }
 
     /// Reads a payload from a JSON value (see [`Emits::deserialize_data`]).
-    fn from_data(event_type: &str, data: serde_json::Value) -> Result<Option<Self>, serde_json::Error> {
+    fn from_data(
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
         Self::deserialize_data(event_type, data)
     }
 }
@@ -255,7 +293,10 @@ pub struct OrchestratorInit<T> {
 impl<T> OrchestratorInit<T> {
     /// A root orchestration's init payload (`parentSubject$$: null`).
     pub fn root(data: T) -> Self {
-        OrchestratorInit { parent_subject: None, data }
+        OrchestratorInit {
+            parent_subject: None,
+            data,
+        }
     }
 }
 
@@ -264,7 +305,9 @@ impl<T> OrchestratorInit<T> {
 fn parent_subject<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let value = Option::<String>::deserialize(d)?;
     if value.as_deref() == Some("") {
-        return Err(serde::de::Error::custom("The parent subject must not be an empty string"));
+        return Err(serde::de::Error::custom(
+            "The parent subject must not be an empty string",
+        ));
     }
     Ok(value)
 }
@@ -281,7 +324,10 @@ impl<T: JsonSchema> JsonSchema for OrchestratorInit<T> {
             "anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}],
             "description": PARENT_SUBJECT_DESCRIPTION,
         });
-        match object.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+        match object
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
             Some(props) => {
                 props.shift_insert(0, "parentSubject$$".to_owned(), parent);
             }
@@ -292,7 +338,10 @@ impl<T: JsonSchema> JsonSchema for OrchestratorInit<T> {
             }
         }
         let key = serde_json::Value::from("parentSubject$$");
-        match object.get_mut("required").and_then(serde_json::Value::as_array_mut) {
+        match object
+            .get_mut("required")
+            .and_then(serde_json::Value::as_array_mut)
+        {
             Some(required) => required.insert(0, key),
             None => {
                 object.insert("required".to_owned(), vec![key].into());
@@ -300,12 +349,4 @@ impl<T: JsonSchema> JsonSchema for OrchestratorInit<T> {
         }
         schema
     }
-}
-
-/// TEMPORARY until the contract API lands.
-#[doc(hidden)]
-pub struct PendingContract;
-impl PendingContract {
-    /// temp
-    pub fn event_type(&self) -> &str { "" }
 }
