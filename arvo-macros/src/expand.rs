@@ -441,3 +441,109 @@ fn metadata(contract: &Contract, private: &TokenStream) -> Vec<TokenStream> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pretty(args: TokenStream, item: TokenStream) -> String {
+        match expand(args, item) {
+            Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
+                Ok(file) => prettyplease::unparse(&file),
+                Err(e) => format!("unparsable expansion: {e}"),
+            },
+            Err(e) => format!(
+                "errors: {:?}",
+                e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    #[test]
+    fn service_contract() {
+        insta::assert_snapshot!(pretty(
+            quote!(
+                uri = "#/bench/calc/add", type = "com.calc.add", description = "Adds", domain = "math",
+                metadata(owner = "team-a", tier = 1),
+                version("1.0.0", accepts = AddInput, emits("evt.calc.add.success" = AddOutput, "evt.calc.add.overflow" = Overflow)),
+                version("2.0.0", accepts = AddInputV2, emits("evt.calc.add.success" = AddOutput)),
+            ),
+            quote!(
+                pub struct CalcAdd;
+            ),
+        ));
+    }
+
+    #[test]
+    fn simple_contract() {
+        insta::assert_snapshot!(pretty(
+            quote!(uri = "#/bench/calc/add", type = "calc.add", simple, version("1.0.0", accepts = AddInput, emits = AddOutput)),
+            quote!(
+                pub struct CalcAdd;
+            ),
+        ));
+    }
+
+    #[test]
+    fn orchestrator_contract() {
+        insta::assert_snapshot!(pretty(
+            quote!(
+                uri = "#/bench/orchestrator/calc",
+                orchestrator = "bench.calc",
+                crate = "::my_rt",
+                version("1.0.0", init = CalcInit, complete = CalcDone)
+            ),
+            quote!(
+                pub(crate) struct CalcFlow;
+            ),
+        ));
+    }
+
+    #[test]
+    fn fallback_after_an_error_keeps_the_valid_parts() {
+        let expansion = run(
+            quote!(uri = "#/x", type = "com.x.run",
+                version("1.0.0", accepts = A, emits("evt.x.done" = B)),
+                version("2.0", accepts = A, emits("evt.x.done" = B))),
+            quote!(
+                pub struct X;
+            ),
+        );
+        let errors: Vec<String> = expansion
+            .errors
+            .into_iter()
+            .flat_map(|e| e.into_iter().map(|e| e.to_string()))
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("invalid version `2.0`"));
+        let text = expansion.tokens.to_string();
+        assert!(text.contains("pub struct X ;"), "the struct is kept");
+        assert!(
+            text.contains("XV1_0_0Emits"),
+            "the valid version is still generated"
+        );
+        assert!(text.contains("trait XHandler"));
+        assert!(
+            text.contains("unreachable"),
+            "the contract value is not built from invalid data"
+        );
+    }
+
+    #[test]
+    fn non_struct_item_is_returned_unchanged() {
+        let expansion = run(
+            quote!(uri = "#/x"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert_eq!(
+            expansion.tokens.to_string(),
+            quote!(
+                fn f() {}
+            )
+            .to_string()
+        );
+        assert!(expansion.errors.is_some());
+    }
+}
