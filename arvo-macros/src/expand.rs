@@ -207,19 +207,23 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             .emits
             .iter()
             .map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
-        let ser_arms = v.emits.iter().map(|(_, variant, _)| {
-            quote!(Self::#variant(ref data) => #private::Serialize::serialize(data, serializer))
+        let ser_arms = v.emits.iter().map(|(_, variant, payload)| {
+            let call = quote_spanned!(payload.span()=> #private::Serialize::serialize(data, serializer));
+            quote!(Self::#variant(ref data) => #call)
         });
         let de_arms = v.emits.iter().map(|(t, variant, payload)| {
-            quote!(#t => <#payload as #private::Deserialize<'de>>::deserialize(data).map(|d| ::core::option::Option::Some(Self::#variant(d))))
+            let call = quote_spanned!(payload.span()=> <#payload as #private::Deserialize<'de>>::deserialize(data));
+            quote!(#t => #call.map(|d| ::core::option::Option::Some(Self::#variant(d))))
         });
+        let accepts_span = v.payloads.first().map_or_else(Span::call_site, |t| t.span());
+        let accepts_item = quote_spanned!(accepts_span=> type Accepts = #accepts;);
         impls.extend(quote! {
             impl #private::Sealed for #marker {}
             impl #private::ContractVersion for #marker {
                 type Contract = #ident;
                 const VERSION: &'static str = #text;
                 const DATASCHEMA: &'static str = #dataschema;
-                type Accepts = #accepts;
+                #accepts_item
                 type Emits = #emits_enum;
             }
             impl #private::Emits for #emits_enum {
@@ -239,7 +243,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
                 }
             }
         });
-        for ty in &v.payloads {
+        for ty in v.payloads.iter().skip(1) {
             impls.extend(quote_spanned! {ty.span()=>
                 const _: fn() = || { #private::assert_payload::<#ty>(); };
             });
@@ -361,7 +365,7 @@ fn handler_trait(contract: &Contract, versions: &[Ver<'_>], krate: &syn::Path) -
 /// cannot drift: `Result<ArvoContract | OrchestratorContract, ContractError>`.
 fn build_contract(contract: &Contract, versions: &[Ver<'_>], private: &TokenStream) -> TokenStream {
     let uri = &contract.uri.value;
-    let schema = |ty: &Type| quote!(#private::Schema::of::<#ty>()?);
+    let schema = |ty: &Type| quote_spanned!(ty.span()=> #private::Schema::of::<#ty>()?);
     let (start, version_calls) = match &contract.kind {
         Kind::Service { event_type } => {
             let t = &event_type.value;
