@@ -117,13 +117,17 @@ fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
         let emits_enum = format_ident!("{}Emits", marker);
         let (payloads, accepts, emits) = match &v.body {
             VersionBody::Service { accepts, emits } => {
-                let mut types = HashSet::new();
+                let (mut types, mut variants) = (HashSet::new(), HashSet::new());
                 let list: Vec<_> = emits
                     .iter()
                     .filter(|e| types.insert(e.event_type.value.as_str()))
+                    .filter(|e| !arvo_rules::is_orchestrator_event_type(&e.event_type.value))
                     .filter_map(|e| {
                         let variant = naming::emit_variant(&e.event_type.value, e.event_type.span)?;
-                        Some((e.event_type.value.clone(), variant, &e.payload))
+                        // Colliding variant names are reported by validation; keep the first.
+                        variants
+                            .insert(variant.to_string())
+                            .then(|| (e.event_type.value.clone(), variant, &e.payload))
                     })
                     .collect();
                 let mut payloads = vec![accepts];
@@ -147,7 +151,7 @@ fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
                 let done = format!("{}.done", accepted_type(contract));
                 (
                     vec![init, complete],
-                    quote!(#private::OrchestratorInit<#init>),
+                    quote_spanned!(init.span()=> #private::OrchestratorInit<#init>),
                     vec![(done, variant, complete)],
                 )
             }
@@ -208,14 +212,18 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             .iter()
             .map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
         let ser_arms = v.emits.iter().map(|(_, variant, payload)| {
-            let call = quote_spanned!(payload.span()=> #private::Serialize::serialize(data, serializer));
+            let call =
+                quote_spanned!(payload.span()=> #private::Serialize::serialize(data, serializer));
             quote!(Self::#variant(ref data) => #call)
         });
         let de_arms = v.emits.iter().map(|(t, variant, payload)| {
             let call = quote_spanned!(payload.span()=> <#payload as #private::Deserialize<'de>>::deserialize(data));
             quote!(#t => #call.map(|d| ::core::option::Option::Some(Self::#variant(d))))
         });
-        let accepts_span = v.payloads.first().map_or_else(Span::call_site, |t| t.span());
+        let accepts_span = v
+            .payloads
+            .first()
+            .map_or_else(Span::call_site, |t| t.span());
         let accepts_item = quote_spanned!(accepts_span=> type Accepts = #accepts;);
         impls.extend(quote! {
             impl #private::Sealed for #marker {}
@@ -424,7 +432,7 @@ fn build_contract(contract: &Contract, versions: &[Ver<'_>], private: &TokenStre
     });
     quote! {
         (|| -> ::core::result::Result<_, #private::ContractError> {
-            ::core::result::Result::Ok(#start #description #domain #metadata #(#version_calls)* .build()?)
+            #start #description #domain #metadata #(#version_calls)* .build()
         })()
     }
 }

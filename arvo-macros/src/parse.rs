@@ -23,7 +23,7 @@ pub const VERSION_KEYS: &str =
 #[derive(Debug)]
 pub enum RawEmits {
     List(Vec<Emit>),
-    Single(Type),
+    Single(Box<Type>),
 }
 
 /// One `version(...)` as written.
@@ -302,7 +302,7 @@ fn parse_version(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> Raw
                     parse_emit_list(&content, errors, &mut list);
                     RawEmits::List(list)
                 } else {
-                    RawEmits::Single(parse_type_value(input, &key)?.1)
+                    RawEmits::Single(Box::new(parse_type_value(input, &key)?.1))
                 };
                 set_once(&mut v.emits, (key.span(), emits), &key)
             }
@@ -488,7 +488,7 @@ fn lower_version(v: RawVersion, kind: &Kind, errors: &mut Errors) -> Option<Vers
             match (simple, emits) {
                 (true, Some((_, RawEmits::Single(ty)))) => VersionBody::Simple {
                     accepts: accepts?,
-                    emits: ty,
+                    emits: *ty,
                 },
                 (true, Some((span, RawEmits::List(_)))) => {
                     errors.push(span, "a simple contract emits exactly one payload, `evt.<type>.success`: write `emits = Output`");

@@ -34,8 +34,10 @@ pub fn check(contract: &Contract, errors: &mut Errors) {
             format!("invalid uri `{}`: the URI must a valid URI string (no spaces or control characters), e.g. \"#/contracts/my/service\"", contract.uri.value),
         );
     }
-    if let Some(domain) = &contract.domain {
-        if !arvo_rules::is_domain(&domain.value) {
+    if let Some(domain) = &contract.domain
+        && !arvo_rules::is_domain(&domain.value)
+    {
+        {
             errors.push(domain.span, format!("invalid domain `{}`: a domain contains only lowercase letters, numbers and dots, e.g. \"analytics.eu\"", domain.value));
         }
     }
@@ -148,8 +150,10 @@ fn check_emits<'a>(
             errors.push(t.span, format!("the event type `{value}` is emitted twice in version {version}: list each emitted type once"));
             continue;
         }
-        if let Some(variant) = naming::emit_variant(value, t.span) {
-            if let Some(other) = variants.insert(variant.to_string(), value) {
+        if let Some(variant) = naming::emit_variant(value, t.span)
+            && let Some(other) = variants.insert(variant.to_string(), value)
+        {
+            {
                 errors.push(t.span, format!("the event types `{other}` and `{value}` both map to the enum variant `{variant}`: rename one of them"));
             }
         }

@@ -46,7 +46,7 @@ pub mod __private {
     /// Compile-time check that `T` can be an event payload; the macro calls it at the span of
     /// the user's type so a missing trait is reported there.
     pub const fn assert_payload<
-        T: serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + ?Sized,
+        T: serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema,
     >() {
     }
 }

@@ -40,7 +40,7 @@ pub mod sealed {
 ///
 /// ```
 /// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-/// struct Add { a: f64, b: f64 }
+/// pub struct Add { a: f64, b: f64 }
 /// fn is_payload<T: arvo_runtime::typed::Payload>() {}
 /// is_payload::<Add>();
 /// ```
@@ -56,8 +56,8 @@ impl<T: Serialize + DeserializeOwned + JsonSchema + Send + 'static> Payload for 
 ///
 /// ```
 /// use arvo_runtime::{arvo_contract, typed::TypedContract};
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct In { a: f64 }
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Out { r: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
 /// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
 /// pub struct CalcAdd;
 ///
@@ -104,8 +104,8 @@ pub trait TypedContract: sealed::Sealed + Send + Sync + 'static {
 ///
 /// ```
 /// use arvo_runtime::{arvo_contract, typed::{ContractVersion, Emits}};
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct In { a: f64 }
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Out { r: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
 /// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
 /// pub struct CalcAdd;
 ///
@@ -149,9 +149,9 @@ pub trait ContractVersion: sealed::Sealed + Send + Sync + 'static {
 ///
 /// ```
 /// use arvo_runtime::{arvo_contract, typed::Emits};
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
 /// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-/// struct Done { ok: bool }
+/// pub struct Done { ok: bool }
 /// #[arvo_contract(uri = "#/job", type = "com.job.run",
 ///     version("1.0.0", accepts = In, emits("evt.job.done" = Done)))]
 /// pub struct Job;
@@ -204,8 +204,8 @@ pub trait Emits: Sized + Send + 'static {
 ///
 /// ```
 /// # use arvo_runtime::{arvo_contract, typed::Emits};
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct In { a: f64 }
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Done { ok: bool }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Done { ok: bool }
 /// # #[arvo_contract(uri = "#/job", type = "com.job.run", version("1.0.0", accepts = In, emits("evt.job.done" = Done)))]
 /// # pub struct Job;
 /// let e = JobV1_0_0Emits::EvtJobDone(Done { ok: true });
@@ -227,8 +227,8 @@ impl<E: Emits> Serialize for Data<'_, E> {
 ///
 /// ```
 /// # use arvo_runtime::{arvo_contract, typed::Input};
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct In { a: f64 }
-/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Out { r: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
 /// # #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
 /// # pub struct CalcAdd;
 /// let input = Input::<CalcAddV1_0_0>::new(In { a: 1.0 });
@@ -271,7 +271,7 @@ pub const PARENT_SUBJECT_DESCRIPTION: &str = "Identifies the subject of the pare
 /// ```
 /// use arvo_runtime::typed::OrchestratorInit;
 /// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-/// struct Start { a: f64 }
+/// pub struct Start { a: f64 }
 ///
 /// let init: OrchestratorInit<Start> =
 ///     serde_json::from_str(r#"{"parentSubject$$": null, "a": 1}"#).unwrap();

@@ -2,7 +2,9 @@
 //!
 //! Run: `cargo run -p arvo-examples --bin cross_crate`.
 
-use arvo_example_contracts::{AddInput, AddOutput, CalcAdd, CalcAddHandler, CalcAddV1_0_0, CalcAddV1_0_0Emits};
+use arvo_example_contracts::{
+    AddInput, AddOutput, CalcAdd, CalcAddHandler, CalcAddV1_0_0, CalcAddV1_0_0Emits,
+};
 use arvo_runtime::typed::{Emits, HandlerOutput, Input, TypedContract};
 
 /// The calculator: the compiler checks it implements every version of `CalcAdd` and emits only
@@ -12,7 +14,9 @@ struct Calculator;
 impl CalcAddHandler for Calculator {
     async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
         let AddInput { a, b } = input.data;
-        Ok(vec![CalcAddV1_0_0Emits::Success(AddOutput { result: a + b })])
+        Ok(vec![CalcAddV1_0_0Emits::Success(AddOutput {
+            result: a + b,
+        })])
     }
 }
 
@@ -38,7 +42,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let payload = out.to_data()?;
         let schema = &versioned.emit_list()[0].schema;
         schema.validate(&payload)?;
-        println!("{} {} (dataschema {})", out.event_type(), payload, versioned.dataschema());
+        println!(
+            "{} {} (dataschema {})",
+            out.event_type(),
+            payload,
+            versioned.dataschema()
+        );
     }
     Ok(())
 }
