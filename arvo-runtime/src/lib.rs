@@ -25,9 +25,9 @@ pub mod memory;
 pub mod otel;
 
 pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
+pub mod subject;
 pub mod typed;
 pub mod violation;
-pub mod subject;
 
 pub use subject::{Subject, SubjectContent, SubjectError};
 
