@@ -8,11 +8,13 @@
 //! - [`codec`]: the compressed-JSON codec of subjects and `ARVO_MANAGED` ids.
 //! - [`otel`]: W3C trace context carried in events, and the reference's span attribute names.
 //! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
+//! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
 
 pub mod codec;
+pub mod event;
 pub mod issue;
 pub mod memory;
 pub mod otel;
@@ -21,3 +23,5 @@ pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
+
+pub use event::{ArvoEvent, ArvoEventBuilder, EventError};

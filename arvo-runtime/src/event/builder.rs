@@ -1,0 +1,515 @@
+//! Building events: from parts (the reference constructor) and with the builder
+//! (`createArvoEvent`).
+
+use super::id::{EventIdInput, create_event_id};
+use super::time::now_timestamp;
+use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
+use super::{ArvoEvent, EventError, ExtensionValue, Extensions, SPEC_VERSION};
+use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// Every attribute of an event, for [`ArvoEvent::from_parts`] (the reference constructor: no
+/// encoding, no generated values, every field validated).
+///
+/// [`Default`] gives `specversion` `1.0` and the Arvo `datacontenttype`; every other field is
+/// empty or null (and `id`, `time`, `source`, `type`, `subject` must then be set).
+///
+/// ```
+/// use arvo_runtime::event::{ArvoEvent, ArvoEventParts, new_uuid_v4, now_timestamp};
+/// let event = ArvoEvent::from_parts(ArvoEventParts {
+///     id: new_uuid_v4(),
+///     time: now_timestamp(),
+///     source: "com.calc.add".into(),
+///     event_type: "evt.calc.add.success".into(),
+///     subject: "order-1".into(),
+///     to: Some("com.client".into()),
+///     ..Default::default()
+/// })?;
+/// assert_eq!(event.to(), Some("com.client"));
+/// # Ok::<(), arvo_runtime::event::EventError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArvoEventParts {
+    /// `id`.
+    pub id: String,
+    /// `time`.
+    pub time: String,
+    /// `source` (must already be a properly encoded URI).
+    pub source: String,
+    /// `specversion` (must be `1.0`).
+    pub specversion: Cow<'static, str>,
+    /// `type`.
+    pub event_type: String,
+    /// `subject` (must already be a properly encoded URI).
+    pub subject: String,
+    /// `datacontenttype`.
+    pub datacontenttype: Cow<'static, str>,
+    /// `dataschema`.
+    pub dataschema: Option<String>,
+    /// `data`.
+    pub data: Map<String, Value>,
+    /// `to` (required with the Arvo content type).
+    pub to: Option<String>,
+    /// `accesscontrol`.
+    pub accesscontrol: Option<String>,
+    /// `redirectto`.
+    pub redirectto: Option<String>,
+    /// `executionunits` (finite).
+    pub executionunits: Option<f64>,
+    /// `traceparent`.
+    pub traceparent: Option<String>,
+    /// `tracestate`.
+    pub tracestate: Option<String>,
+    /// `parentid`.
+    pub parentid: Option<String>,
+    /// `domain`.
+    pub domain: Option<String>,
+    /// Custom extensions.
+    pub extensions: Extensions,
+}
+
+impl Default for ArvoEventParts {
+    fn default() -> Self {
+        ArvoEventParts {
+            id: String::new(),
+            time: String::new(),
+            source: String::new(),
+            specversion: Cow::Borrowed(SPEC_VERSION),
+            event_type: String::new(),
+            subject: String::new(),
+            datacontenttype: Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
+            dataschema: None,
+            data: Map::new(),
+            to: None,
+            accesscontrol: None,
+            redirectto: None,
+            executionunits: None,
+            traceparent: None,
+            tracestate: None,
+            parentid: None,
+            domain: None,
+            extensions: Extensions::new(),
+        }
+    }
+}
+
+/// The content type, without an allocation for the usual one.
+pub(crate) fn intern_content_type(s: Cow<'static, str>) -> Cow<'static, str> {
+    if s == ARVO_DATA_CONTENT_TYPE {
+        Cow::Borrowed(ARVO_DATA_CONTENT_TYPE)
+    } else {
+        s
+    }
+}
+
+impl ArvoEvent {
+    /// The reference constructor (`new ArvoEvent(context, data, extensions)`): validates every
+    /// field, in the reference's order, and reports the first failing step.
+    ///
+    /// # Errors
+    /// [`EventError::Validation`] with the reference's issues, or [`EventError::MissingTo`].
+    pub fn from_parts(p: ArvoEventParts) -> Result<ArvoEvent, EventError> {
+        let c = Check {
+            id: Field::Str(&p.id),
+            time: Field::Str(&p.time),
+            source: Field::Str(&p.source),
+            specversion: Field::Str(&p.specversion),
+            event_type: Field::Str(&p.event_type),
+            subject: Field::Str(&p.subject),
+            datacontenttype: Field::Str(&p.datacontenttype),
+            dataschema: Field::of(p.dataschema.as_deref()),
+            data: DataField::Object,
+            to: Field::of(p.to.as_deref()),
+            accesscontrol: Field::of(p.accesscontrol.as_deref()),
+            redirectto: Field::of(p.redirectto.as_deref()),
+            executionunits: p.executionunits.map_or(NumField::Null, NumField::Num),
+            parentid: Field::of(p.parentid.as_deref()),
+            domain: Field::of(p.domain.as_deref()),
+            traceparent: Field::of(p.traceparent.as_deref()),
+            tracestate: Field::of(p.tracestate.as_deref()),
+        };
+        check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
+        Ok(ArvoEvent {
+            id: p.id,
+            source: p.source,
+            event_type: p.event_type,
+            subject: p.subject,
+            datacontenttype: intern_content_type(p.datacontenttype),
+            dataschema: p.dataschema,
+            data: p.data,
+            time: p.time,
+            extensions: p.extensions,
+            to: p.to,
+            accesscontrol: p.accesscontrol,
+            redirectto: p.redirectto,
+            executionunits: p.executionunits,
+            traceparent: p.traceparent,
+            tracestate: p.tracestate,
+            parentid: p.parentid,
+            domain: p.domain,
+        })
+    }
+
+    /// The event's attributes, to change some and build a new event with
+    /// [`ArvoEvent::from_parts`].
+    pub fn into_parts(self) -> ArvoEventParts {
+        ArvoEventParts {
+            id: self.id,
+            time: self.time,
+            source: self.source,
+            specversion: Cow::Borrowed(SPEC_VERSION),
+            event_type: self.event_type,
+            subject: self.subject,
+            datacontenttype: self.datacontenttype,
+            dataschema: self.dataschema,
+            data: self.data,
+            to: self.to,
+            accesscontrol: self.accesscontrol,
+            redirectto: self.redirectto,
+            executionunits: self.executionunits,
+            traceparent: self.traceparent,
+            tracestate: self.tracestate,
+            parentid: self.parentid,
+            domain: self.domain,
+            extensions: self.extensions,
+        }
+    }
+}
+
+/// A value for a nullable builder field: a string, or `None` to leave the field unset.
+///
+/// Implemented for `&str`, `String`, `&String`, `Option<String>` and `Option<&str>`.
+pub trait IntoNullable {
+    /// The value as an optional owned string.
+    fn into_nullable(self) -> Option<String>;
+}
+impl IntoNullable for &str {
+    fn into_nullable(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+impl IntoNullable for String {
+    fn into_nullable(self) -> Option<String> {
+        Some(self)
+    }
+}
+impl IntoNullable for &String {
+    fn into_nullable(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+impl IntoNullable for Option<String> {
+    fn into_nullable(self) -> Option<String> {
+        self
+    }
+}
+impl IntoNullable for Option<&str> {
+    fn into_nullable(self) -> Option<String> {
+        self.map(str::to_owned)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum BuilderData {
+    Missing,
+    Object(Map<String, Value>),
+    Wrong(&'static str),
+    Unserialisable,
+}
+
+/// Builds an event with the reference's `createArvoEvent` semantics (spec §1.4):
+/// - `id` from [`EventIdInput`] (default: a fresh UUID v4), `time` default now (true UTC),
+///   `specversion` default `1.0`, `datacontenttype` default the Arvo content type;
+/// - `source`, `subject`, `to`, `redirectto`, `dataschema`, `parentid` pass through
+///   `encodeURI` (so already-encoded input is encoded again, as in the reference);
+/// - an empty or unset `to` becomes `encodeURI(type)`; an empty `redirectto`, `dataschema`,
+///   `parentid` becomes null; `accesscontrol`, `domain`, `traceparent`, `tracestate` are kept
+///   as given (an empty one is then refused).
+///
+/// Required: `type`, `source`, `subject`, `data` (a missing one is reported as zod's
+/// `Required`). Trace headers are not read from an ambient OpenTelemetry context: pass them.
+///
+/// ```
+/// use arvo_runtime::event::{ArvoEvent, EventIdInput};
+/// use serde_json::json;
+/// let e = ArvoEvent::builder()
+///     .id(EventIdInput::DeveloperManaged("evt-1".into()))
+///     .event_type("com.example.order.created")
+///     .source("com.example/producer with space")
+///     .subject("order-123")
+///     .data_json(json!({"amount": 42}))
+///     .extension("tenant", "acme")
+///     .build()?;
+/// assert_eq!(e.id(), "evt-1");
+/// assert_eq!(e.source(), "com.example/producer%20with%20space");
+/// # Ok::<(), arvo_runtime::event::EventError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ArvoEventBuilder {
+    id: Option<EventIdInput>,
+    time: Option<String>,
+    source: Option<String>,
+    specversion: Option<String>,
+    event_type: Option<String>,
+    subject: Option<String>,
+    datacontenttype: Option<String>,
+    dataschema: Option<String>,
+    data: BuilderData,
+    to: Option<String>,
+    accesscontrol: Option<String>,
+    redirectto: Option<String>,
+    executionunits: Option<f64>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    parentid: Option<String>,
+    domain: Option<String>,
+    extensions: Vec<(String, Result<ExtensionValue, &'static str>)>,
+}
+
+impl Default for ArvoEventBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ArvoEventBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        ArvoEventBuilder {
+            id: None,
+            time: None,
+            source: None,
+            specversion: None,
+            event_type: None,
+            subject: None,
+            datacontenttype: None,
+            dataschema: None,
+            data: BuilderData::Missing,
+            to: None,
+            accesscontrol: None,
+            redirectto: None,
+            executionunits: None,
+            traceparent: None,
+            tracestate: None,
+            parentid: None,
+            domain: None,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// How to make the id (default: a fresh UUID v4).
+    pub fn id(mut self, id: EventIdInput) -> Self {
+        self.id = Some(id);
+        self
+    }
+    /// `time`, kept verbatim (default: now).
+    pub fn time(mut self, time: impl Into<String>) -> Self {
+        self.time = Some(time.into());
+        self
+    }
+    /// `source` (encodeURI'd).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+    /// `specversion` (default `1.0`, the only accepted value).
+    pub fn specversion(mut self, specversion: impl Into<String>) -> Self {
+        self.specversion = Some(specversion.into());
+        self
+    }
+    /// `type`.
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_type = Some(event_type.into());
+        self
+    }
+    /// `subject` (encodeURI'd).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+    /// `datacontenttype` (default the Arvo content type).
+    pub fn datacontenttype(mut self, datacontenttype: impl Into<String>) -> Self {
+        self.datacontenttype = Some(datacontenttype.into());
+        self
+    }
+    /// `dataschema` (encodeURI'd; empty means null).
+    pub fn dataschema(mut self, dataschema: impl IntoNullable) -> Self {
+        self.dataschema = dataschema.into_nullable();
+        self
+    }
+    /// `data`.
+    pub fn data(mut self, data: Map<String, Value>) -> Self {
+        self.data = BuilderData::Object(data);
+        self
+    }
+    /// `data` from a JSON value; anything but an object is refused at [`build`](Self::build)
+    /// with the reference's `Expected object, received <type>`.
+    pub fn data_json(mut self, data: Value) -> Self {
+        self.data = match data {
+            Value::Object(m) => BuilderData::Object(m),
+            other => BuilderData::Wrong(crate::issue::json_type_name(&other)),
+        };
+        self
+    }
+    /// `data` from a typed payload. If it does not serialise to a JSON object (its `Serialize`
+    /// fails, e.g. a map with non-string keys) [`build`](Self::build) refuses it with the
+    /// reference's `The Arvo data object must be a JSON serializable object`.
+    pub fn data_serialize<T: serde::Serialize + ?Sized>(mut self, data: &T) -> Self {
+        self.data = match serde_json::to_value(data) {
+            Ok(Value::Object(m)) => BuilderData::Object(m),
+            Ok(other) => BuilderData::Wrong(crate::issue::json_type_name(&other)),
+            Err(_) => BuilderData::Unserialisable,
+        };
+        self
+    }
+    /// `to` (encodeURI'd; empty or unset means `encodeURI(type)`).
+    pub fn to(mut self, to: impl IntoNullable) -> Self {
+        self.to = to.into_nullable();
+        self
+    }
+    /// `accesscontrol` (kept as given).
+    pub fn accesscontrol(mut self, accesscontrol: impl IntoNullable) -> Self {
+        self.accesscontrol = accesscontrol.into_nullable();
+        self
+    }
+    /// `redirectto` (encodeURI'd; empty means null).
+    pub fn redirectto(mut self, redirectto: impl IntoNullable) -> Self {
+        self.redirectto = redirectto.into_nullable();
+        self
+    }
+    /// `executionunits` (`0` is kept).
+    pub fn executionunits(mut self, executionunits: impl Into<Option<f64>>) -> Self {
+        self.executionunits = executionunits.into();
+        self
+    }
+    /// `traceparent` (kept as given).
+    pub fn traceparent(mut self, traceparent: impl IntoNullable) -> Self {
+        self.traceparent = traceparent.into_nullable();
+        self
+    }
+    /// `tracestate` (kept as given).
+    pub fn tracestate(mut self, tracestate: impl IntoNullable) -> Self {
+        self.tracestate = tracestate.into_nullable();
+        self
+    }
+    /// `parentid` (encodeURI'd; empty means null).
+    pub fn parentid(mut self, parentid: impl IntoNullable) -> Self {
+        self.parentid = parentid.into_nullable();
+        self
+    }
+    /// `domain` (kept as given).
+    pub fn domain(mut self, domain: impl IntoNullable) -> Self {
+        self.domain = domain.into_nullable();
+        self
+    }
+    /// Adds (or replaces, keeping its position) a custom extension.
+    pub fn extension(self, key: impl Into<String>, value: impl Into<ExtensionValue>) -> Self {
+        self.push_extension(key.into(), Ok(value.into()))
+    }
+    /// Adds a custom extension from an untyped JSON value; an object or array is refused at
+    /// [`build`](Self::build) with the reference's `invalid_union` issue.
+    pub fn extension_json(self, key: impl Into<String>, value: Value) -> Self {
+        self.push_extension(key.into(), ExtensionValue::from_json_value(value))
+    }
+
+    fn push_extension(mut self, key: String, value: Result<ExtensionValue, &'static str>) -> Self {
+        match self.extensions.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.extensions.push((key, value)),
+        }
+        self
+    }
+
+    /// Applies the defaults and encodings, then validates like [`ArvoEvent::from_parts`].
+    ///
+    /// # Errors
+    /// [`EventError::Validation`] with the reference's issues, or [`EventError::MissingTo`].
+    pub fn build(self) -> Result<ArvoEvent, EventError> {
+        let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        let id = create_event_id(self.id.as_ref());
+        let time = self.time.unwrap_or_else(now_timestamp);
+        let source = self.source.map(|s| encode_uri(&s));
+        let subject = self.subject.map(|s| encode_uri(&s));
+        let to = match non_empty(self.to) {
+            Some(to) => Some(encode_uri(&to)),
+            None => self.event_type.as_deref().map(encode_uri),
+        };
+        let redirectto = non_empty(self.redirectto).map(|s| encode_uri(&s));
+        let dataschema = non_empty(self.dataschema).map(|s| encode_uri(&s));
+        let parentid = non_empty(self.parentid).map(|s| encode_uri(&s));
+        let specversion = self
+            .specversion
+            .map_or(Cow::Borrowed(SPEC_VERSION), Cow::Owned);
+        let datacontenttype = self
+            .datacontenttype
+            .map_or(Cow::Borrowed(ARVO_DATA_CONTENT_TYPE), Cow::Owned);
+        fn opt(s: &Option<String>) -> Field<'_> {
+            s.as_deref().map_or(Field::Missing, Field::Str)
+        }
+        let c = Check {
+            id: Field::Str(&id),
+            time: Field::Str(&time),
+            source: opt(&source),
+            specversion: Field::Str(&specversion),
+            event_type: opt(&self.event_type),
+            subject: opt(&subject),
+            datacontenttype: Field::Str(&datacontenttype),
+            dataschema: Field::of(dataschema.as_deref()),
+            data: match &self.data {
+                BuilderData::Missing => DataField::Missing,
+                BuilderData::Object(_) => DataField::Object,
+                BuilderData::Wrong(t) => DataField::Wrong(t),
+                BuilderData::Unserialisable => DataField::Unserialisable,
+            },
+            to: Field::of(to.as_deref()),
+            accesscontrol: Field::of(self.accesscontrol.as_deref()),
+            redirectto: Field::of(redirectto.as_deref()),
+            executionunits: self.executionunits.map_or(NumField::Null, NumField::Num),
+            parentid: Field::of(parentid.as_deref()),
+            domain: Field::of(self.domain.as_deref()),
+            traceparent: Field::of(self.traceparent.as_deref()),
+            tracestate: Field::of(self.tracestate.as_deref()),
+        };
+        let ext_refs = self.extensions.iter().map(|(k, v)| {
+            (
+                k.as_str(),
+                match v {
+                    Ok(v) => ExtRef::Value(v),
+                    Err(t) => ExtRef::Wrong(t),
+                },
+            )
+        });
+        check(&c, ext_refs)?;
+        let (BuilderData::Object(data), Some(source), Some(event_type), Some(subject)) =
+            (self.data, source, self.event_type, subject)
+        else {
+            // `check` refuses a missing or non-object `data` and missing strings.
+            return Err(EventError::Validation(crate::issue::Issues::default()));
+        };
+        Ok(ArvoEvent {
+            id,
+            source,
+            event_type,
+            subject,
+            datacontenttype: intern_content_type(datacontenttype),
+            dataschema,
+            data,
+            time,
+            extensions: self
+                .extensions
+                .into_iter()
+                .filter_map(|(k, v)| v.ok().map(|v| (k, v)))
+                .collect(),
+            to,
+            accesscontrol: self.accesscontrol,
+            redirectto,
+            executionunits: self.executionunits,
+            traceparent: self.traceparent,
+            tracestate: self.tracestate,
+            parentid,
+            domain: self.domain,
+        })
+    }
+}

@@ -1,0 +1,600 @@
+//! The wire form: the reference's `toString()` byte for byte, and a fast, validating reader.
+
+use super::builder::intern_content_type;
+use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
+use super::{ArvoEvent, EventError, ExtensionValue, Extensions, SPEC_VERSION};
+use arvo_rules::ARVO_DATA_CONTENT_TYPE;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::ser::{CompactFormatter, Formatter};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::{fmt, io};
+
+/// 2^53: integers up to this magnitude print the same in JavaScript and Rust.
+const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
+
+/// A `serde_json` formatter that writes numbers as JavaScript's `JSON.stringify` does:
+/// shortest round-trip digits with JavaScript's exponent rules (`1e+21`, `1e-7`), `-0` as
+/// `0`, integers beyond 2^53 rounded to the nearest double first, non-finite numbers as
+/// `null`. Everything else is compact, like [`CompactFormatter`].
+///
+/// ```
+/// use arvo_runtime::event::JsFormatter;
+/// let mut out = Vec::new();
+/// let mut ser = serde_json::Serializer::with_formatter(&mut out, JsFormatter);
+/// serde::Serialize::serialize(&serde_json::json!([1e21, 1e-7, 5.0, -0.0, 9007199254740993u64]), &mut ser).unwrap();
+/// assert_eq!(String::from_utf8(out).unwrap(), "[1e+21,1e-7,5,0,9007199254740992]");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsFormatter;
+
+impl Formatter for JsFormatter {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+        if !v.is_finite() {
+            return w.write_all(b"null");
+        }
+        if v == 0.0 {
+            return w.write_all(b"0");
+        }
+        w.write_all(ryu_js::Buffer::new().format_finite(v).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, v: f32) -> io::Result<()> {
+        self.write_f64(w, f64::from(v))
+    }
+
+    fn write_u64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: u64) -> io::Result<()> {
+        if v as f64 <= MAX_SAFE {
+            CompactFormatter.write_u64(w, v)
+        } else {
+            self.write_f64(w, v as f64)
+        }
+    }
+
+    fn write_i64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: i64) -> io::Result<()> {
+        if (v.unsigned_abs() as f64) <= MAX_SAFE {
+            CompactFormatter.write_i64(w, v)
+        } else {
+            self.write_f64(w, v as f64)
+        }
+    }
+
+    fn write_u128<W: ?Sized + io::Write>(&mut self, w: &mut W, v: u128) -> io::Result<()> {
+        self.write_f64(w, v as f64)
+    }
+
+    fn write_i128<W: ?Sized + io::Write>(&mut self, w: &mut W, v: i128) -> io::Result<()> {
+        self.write_f64(w, v as f64)
+    }
+}
+
+/// A JavaScript number as JSON: integral values within 2^53 become JSON integers (as
+/// JavaScript prints them), non-finite ones `null`.
+pub(crate) fn js_number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Serialises an `f64` so that any serializer prints it like JavaScript where it can: integral
+/// values within 2^53 as integers, non-finite ones as null.
+pub(crate) struct JsNumber(pub f64);
+
+impl Serialize for JsNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        if !n.is_finite() {
+            s.serialize_unit()
+        } else if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+            s.serialize_i64(n as i64)
+        } else {
+            s.serialize_f64(n)
+        }
+    }
+}
+
+impl Serialize for ExtensionValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExtensionValue::String(v) => s.serialize_str(v),
+            ExtensionValue::Number(n) => JsNumber(*n).serialize(s),
+            ExtensionValue::Bool(b) => s.serialize_bool(*b),
+            ExtensionValue::Null => s.serialize_unit(),
+        }
+    }
+}
+
+impl Serialize for Extensions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// The reference's `toJSON()` shape and key order. With [`JsFormatter`] (as
+/// [`ArvoEvent::to_json_string`] uses) the bytes equal the reference's `toString()`; other
+/// serializers print `data`'s non-integral numbers their own way.
+impl Serialize for ArvoEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(17 + self.extensions.len()))?;
+        self.serialize_default(&mut m)?;
+        for (k, v) in self.extensions.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        self.serialize_arvo_extensions(&mut m)?;
+        m.end()
+    }
+}
+
+impl ArvoEvent {
+    pub(crate) fn serialize_default<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("source", &self.source)?;
+        m.serialize_entry("specversion", SPEC_VERSION)?;
+        m.serialize_entry("type", &self.event_type)?;
+        m.serialize_entry("subject", &self.subject)?;
+        m.serialize_entry("datacontenttype", &*self.datacontenttype)?;
+        m.serialize_entry("dataschema", &self.dataschema)?;
+        m.serialize_entry("data", &self.data)?;
+        m.serialize_entry("time", &self.time)
+    }
+
+    pub(crate) fn serialize_arvo_extensions<M: SerializeMap>(
+        &self,
+        m: &mut M,
+    ) -> Result<(), M::Error> {
+        m.serialize_entry("to", &self.to)?;
+        m.serialize_entry("accesscontrol", &self.accesscontrol)?;
+        m.serialize_entry("redirectto", &self.redirectto)?;
+        m.serialize_entry("executionunits", &self.executionunits.map(JsNumber))?;
+        m.serialize_entry("traceparent", &self.traceparent)?;
+        m.serialize_entry("tracestate", &self.tracestate)?;
+        m.serialize_entry("parentid", &self.parentid)?;
+        m.serialize_entry("domain", &self.domain)
+    }
+
+    /// Appends the event's JSON (exactly the reference's `toString()`) to `out`, for callers
+    /// that reuse a buffer.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut ser = serde_json::Serializer::with_formatter(out, JsFormatter);
+        // Writing strings, maps and numbers into a Vec cannot fail: keys are strings and the
+        // formatter writes non-finite numbers as null.
+        let _ = self.serialize(&mut ser);
+    }
+
+    /// The event's JSON, byte for byte the reference's `toString()`.
+    ///
+    /// ```
+    /// # use arvo_runtime::event::ArvoEvent;
+    /// let text = r#"{"id":"e1","source":"s","specversion":"1.0","type":"a.b.c","subject":"x","datacontenttype":"application/cloudevents+json;charset=UTF-8;profile=arvo","dataschema":null,"data":{"n":1e21},"time":"2024-01-01T00:00:00Z","to":"a.b.c","accesscontrol":null,"redirectto":null,"executionunits":null,"traceparent":null,"tracestate":null,"parentid":null,"domain":null}"#;
+    /// let e = ArvoEvent::from_json_str(text)?;
+    /// assert_eq!(e.to_json_string(), text.replace("1e21", "1e+21"));
+    /// # Ok::<(), arvo_runtime::event::EventError>(())
+    /// ```
+    pub fn to_json_string(&self) -> String {
+        let mut out = Vec::with_capacity(640 + 64 * self.data.len());
+        self.write_json(&mut out);
+        // serde_json writes valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The event as a JSON value (the reference's `toJSON()`).
+    pub fn to_json_value(&self) -> Value {
+        let mut m = Map::with_capacity(17 + self.extensions.len());
+        let s = |v: &str| Value::String(v.to_owned());
+        let o = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
+        m.insert("id".into(), s(&self.id));
+        m.insert("source".into(), s(&self.source));
+        m.insert("specversion".into(), s(SPEC_VERSION));
+        m.insert("type".into(), s(&self.event_type));
+        m.insert("subject".into(), s(&self.subject));
+        m.insert("datacontenttype".into(), s(&self.datacontenttype));
+        m.insert("dataschema".into(), o(&self.dataschema));
+        m.insert("data".into(), Value::Object(self.data.clone()));
+        m.insert("time".into(), s(&self.time));
+        for (k, v) in self.extensions.iter() {
+            m.insert(k.to_owned(), v.to_json_value());
+        }
+        m.insert("to".into(), o(&self.to));
+        m.insert("accesscontrol".into(), o(&self.accesscontrol));
+        m.insert("redirectto".into(), o(&self.redirectto));
+        m.insert(
+            "executionunits".into(),
+            self.executionunits.map_or(Value::Null, js_number_value),
+        );
+        m.insert("traceparent".into(), o(&self.traceparent));
+        m.insert("tracestate".into(), o(&self.tracestate));
+        m.insert("parentid".into(), o(&self.parentid));
+        m.insert("domain".into(), o(&self.domain));
+        Value::Object(m)
+    }
+
+    /// Parses and validates an event from its JSON text.
+    ///
+    /// Validation is the reference constructor's (see [`ArvoEvent::from_parts`]); reading is
+    /// tolerant of missing nullable attributes and keeps unknown extension-named keys as custom
+    /// extensions (see the [module docs](super)).
+    ///
+    /// # Errors
+    /// [`EventError::Json`] for malformed JSON or a non-object; otherwise as
+    /// [`ArvoEvent::from_parts`].
+    pub fn from_json_str(s: &str) -> Result<ArvoEvent, EventError> {
+        serde_json::from_str::<RawEvent>(s)?.into_event()
+    }
+
+    /// [`ArvoEvent::from_json_str`] for bytes.
+    ///
+    /// # Errors
+    /// As [`ArvoEvent::from_json_str`].
+    pub fn from_json_slice(b: &[u8]) -> Result<ArvoEvent, EventError> {
+        serde_json::from_slice::<RawEvent>(b)?.into_event()
+    }
+}
+
+/// Parses and validates like [`ArvoEvent::from_json_str`]; validation errors become the
+/// deserializer's custom error with the same message.
+impl<'de> Deserialize<'de> for ArvoEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RawEvent::deserialize(d)?
+            .into_event()
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A string attribute as read.
+#[derive(Default)]
+enum RawStr {
+    #[default]
+    Missing,
+    Null,
+    Str(String),
+    Wrong(&'static str),
+}
+
+impl RawStr {
+    fn field(&self) -> Field<'_> {
+        match self {
+            RawStr::Missing => Field::Missing,
+            RawStr::Null => Field::Null,
+            RawStr::Str(s) => Field::Str(s),
+            RawStr::Wrong(t) => Field::Wrong(t),
+        }
+    }
+    fn into_option(self) -> Option<String> {
+        match self {
+            RawStr::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_string(self) -> String {
+        self.into_option().unwrap_or_default()
+    }
+}
+
+/// Any JSON value, read as what a string/number/data field needs.
+enum RawAny {
+    Null,
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Object(Map<String, Value>),
+    /// An array or (when not kept) an object; its zod type name.
+    Other(&'static str),
+}
+
+struct RawAnyVisitor {
+    keep_object: bool,
+}
+
+impl<'de> Visitor<'de> for RawAnyVisitor {
+    type Value = RawAny;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<RawAny, E> {
+        Ok(RawAny::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<RawAny, E> {
+        Ok(RawAny::Num(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<RawAny, E> {
+        Ok(RawAny::Num(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<RawAny, E> {
+        Ok(RawAny::Num(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<RawAny, E> {
+        Ok(RawAny::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<RawAny, E> {
+        Ok(RawAny::Str(v))
+    }
+    fn visit_unit<E>(self) -> Result<RawAny, E> {
+        Ok(RawAny::Null)
+    }
+    fn visit_none<E>(self) -> Result<RawAny, E> {
+        Ok(RawAny::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAny, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RawAny::Other("array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAny, A::Error> {
+        if !self.keep_object {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(RawAny::Other("object"));
+        }
+        let mut m = Map::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            m.insert(k, v);
+        }
+        Ok(RawAny::Object(m))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RawAnySeed {
+    keep_object: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for RawAnySeed {
+    type Value = RawAny;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawAny, D::Error> {
+        d.deserialize_any(RawAnyVisitor {
+            keep_object: self.keep_object,
+        })
+    }
+}
+
+impl RawAny {
+    fn type_name(&self) -> &'static str {
+        match self {
+            RawAny::Null => "null",
+            RawAny::Str(_) => "string",
+            RawAny::Num(n) if n.is_nan() => "nan",
+            RawAny::Num(_) => "number",
+            RawAny::Bool(_) => "boolean",
+            RawAny::Object(_) => "object",
+            RawAny::Other(t) => t,
+        }
+    }
+    fn into_str(self) -> RawStr {
+        match self {
+            RawAny::Null => RawStr::Null,
+            RawAny::Str(s) => RawStr::Str(s),
+            other => RawStr::Wrong(other.type_name()),
+        }
+    }
+}
+
+/// The top-level keys the reader knows.
+enum Key {
+    Id,
+    Source,
+    SpecVersion,
+    Type,
+    Subject,
+    DataContentType,
+    DataSchema,
+    Data,
+    Time,
+    To,
+    AccessControl,
+    RedirectTo,
+    ExecutionUnits,
+    TraceParent,
+    TraceState,
+    ParentId,
+    Domain,
+    /// A valid extension name.
+    Extension(String),
+    /// Any other key: dropped, as the reference drops unknown keys.
+    Ignored,
+}
+
+impl Key {
+    fn of(s: &str) -> Key {
+        match s {
+            "id" => Key::Id,
+            "source" => Key::Source,
+            "specversion" => Key::SpecVersion,
+            "type" => Key::Type,
+            "subject" => Key::Subject,
+            "datacontenttype" => Key::DataContentType,
+            "dataschema" => Key::DataSchema,
+            "data" => Key::Data,
+            "time" => Key::Time,
+            "to" => Key::To,
+            "accesscontrol" => Key::AccessControl,
+            "redirectto" => Key::RedirectTo,
+            "executionunits" => Key::ExecutionUnits,
+            "traceparent" => Key::TraceParent,
+            "tracestate" => Key::TraceState,
+            "parentid" => Key::ParentId,
+            "domain" => Key::Domain,
+            s if arvo_rules::is_extension_name(s) => Key::Extension(s.to_owned()),
+            _ => Key::Ignored,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::of(v))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// An event as read, before validation.
+#[derive(Default)]
+struct RawEvent {
+    id: RawStr,
+    source: RawStr,
+    specversion: RawStr,
+    event_type: RawStr,
+    subject: RawStr,
+    datacontenttype: RawStr,
+    dataschema: RawStr,
+    data: Option<RawAny>,
+    time: RawStr,
+    to: RawStr,
+    accesscontrol: RawStr,
+    redirectto: RawStr,
+    executionunits: Option<RawAny>,
+    traceparent: RawStr,
+    tracestate: RawStr,
+    parentid: RawStr,
+    domain: RawStr,
+    extensions: Extensions,
+}
+
+impl<'de> Deserialize<'de> for RawEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawEvent, D::Error> {
+        struct EventVisitor;
+        impl<'de> Visitor<'de> for EventVisitor {
+            type Value = RawEvent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an ArvoEvent JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent, A::Error> {
+                let mut e = RawEvent::default();
+                let scalar = RawAnySeed { keep_object: false };
+                // Duplicate keys: the last value wins, as in JSON.parse.
+                while let Some(key) = map.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::Id => &mut e.id,
+                        Key::Source => &mut e.source,
+                        Key::SpecVersion => &mut e.specversion,
+                        Key::Type => &mut e.event_type,
+                        Key::Subject => &mut e.subject,
+                        Key::DataContentType => &mut e.datacontenttype,
+                        Key::DataSchema => &mut e.dataschema,
+                        Key::Time => &mut e.time,
+                        Key::To => &mut e.to,
+                        Key::AccessControl => &mut e.accesscontrol,
+                        Key::RedirectTo => &mut e.redirectto,
+                        Key::TraceParent => &mut e.traceparent,
+                        Key::TraceState => &mut e.tracestate,
+                        Key::ParentId => &mut e.parentid,
+                        Key::Domain => &mut e.domain,
+                        Key::Data => {
+                            e.data = Some(map.next_value_seed(RawAnySeed { keep_object: true })?);
+                            continue;
+                        }
+                        Key::ExecutionUnits => {
+                            e.executionunits = Some(map.next_value_seed(scalar)?);
+                            continue;
+                        }
+                        Key::Extension(name) => {
+                            let value =
+                                match map.next_value_seed(RawAnySeed { keep_object: false })? {
+                                    RawAny::Null => Some(ExtensionValue::Null),
+                                    RawAny::Str(s) => Some(ExtensionValue::String(s)),
+                                    RawAny::Num(n) => Some(ExtensionValue::Number(n)),
+                                    RawAny::Bool(b) => Some(ExtensionValue::Bool(b)),
+                                    RawAny::Object(_) | RawAny::Other(_) => None,
+                                };
+                            if let Some(value) = value {
+                                e.extensions.insert(name, value);
+                            }
+                            continue;
+                        }
+                        Key::Ignored => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = map
+                        .next_value_seed(RawAnySeed { keep_object: false })?
+                        .into_str();
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_map(EventVisitor)
+    }
+}
+
+impl RawEvent {
+    fn into_event(self) -> Result<ArvoEvent, EventError> {
+        let data = match &self.data {
+            None => DataField::Missing,
+            Some(RawAny::Object(_)) => DataField::Object,
+            Some(other) => DataField::Wrong(other.type_name()),
+        };
+        let executionunits = match &self.executionunits {
+            None => NumField::Missing,
+            Some(RawAny::Null) => NumField::Null,
+            Some(RawAny::Num(n)) => NumField::Num(*n),
+            Some(other) => NumField::Wrong(other.type_name()),
+        };
+        let c = Check {
+            id: self.id.field(),
+            time: self.time.field(),
+            source: self.source.field(),
+            specversion: self.specversion.field(),
+            event_type: self.event_type.field(),
+            subject: self.subject.field(),
+            datacontenttype: self.datacontenttype.field(),
+            dataschema: self.dataschema.field(),
+            data,
+            to: self.to.field(),
+            accesscontrol: self.accesscontrol.field(),
+            redirectto: self.redirectto.field(),
+            executionunits,
+            parentid: self.parentid.field(),
+            domain: self.domain.field(),
+            traceparent: self.traceparent.field(),
+            tracestate: self.tracestate.field(),
+        };
+        check(
+            &c,
+            self.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))),
+        )?;
+        let Some(RawAny::Object(data)) = self.data else {
+            return Err(EventError::Validation(crate::issue::Issues::default()));
+        };
+        let datacontenttype = match self.datacontenttype {
+            RawStr::Str(s) => intern_content_type(Cow::Owned(s)),
+            _ => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
+        };
+        Ok(ArvoEvent {
+            id: self.id.into_string(),
+            source: self.source.into_string(),
+            event_type: self.event_type.into_string(),
+            subject: self.subject.into_string(),
+            datacontenttype,
+            dataschema: self.dataschema.into_option(),
+            data,
+            time: self.time.into_string(),
+            extensions: self.extensions,
+            to: self.to.into_option(),
+            accesscontrol: self.accesscontrol.into_option(),
+            redirectto: self.redirectto.into_option(),
+            executionunits: match self.executionunits {
+                Some(RawAny::Num(n)) => Some(n),
+                _ => None,
+            },
+            traceparent: self.traceparent.into_option(),
+            tracestate: self.tracestate.into_option(),
+            parentid: self.parentid.into_option(),
+            domain: self.domain.into_option(),
+        })
+    }
+}

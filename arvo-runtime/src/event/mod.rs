@@ -1,0 +1,396 @@
+//! The ArvoEvent: a CloudEvent with Arvo's extensions, wire-compatible with the reference.
+//!
+//! An [`ArvoEvent`] is immutable and always valid: every way to get one runs the reference
+//! constructor's checks (spec §1.1/§1.2) and returns an [`EventError`] whose message equals
+//! the reference's.
+//!
+//! Three ways in:
+//! - [`ArvoEvent::builder`]: the reference's `createArvoEvent` (defaults, `encodeURI` of the
+//!   URI fields, id and time generation).
+//! - [`ArvoEvent::from_parts`]: the reference's constructor (no defaults beyond
+//!   `datacontenttype`, no encoding, every field validated); cheap, for events built in code.
+//! - [`ArvoEvent::from_json_str`] / [`ArvoEvent::from_json_slice`] / [`serde::Deserialize`]:
+//!   parsing the wire form, straight into the struct.
+//!
+//! One way out: [`ArvoEvent::to_json_string`] writes exactly the reference's `toString()`,
+//! JavaScript number formatting included.
+//!
+//! ```
+//! use arvo_runtime::event::ArvoEvent;
+//! use serde_json::json;
+//!
+//! let event = ArvoEvent::builder()
+//!     .event_type("com.example.order.created")
+//!     .source("com.example.producer")
+//!     .subject("order 123")
+//!     .data_json(json!({"orderId": "123", "amount": 1e21}))
+//!     .time("2024-01-01T00:00:00.000+00:00")
+//!     .build()?;
+//! assert_eq!(event.subject(), "order%20123"); // encodeURI, as createArvoEvent does
+//! assert_eq!(event.to(), Some("com.example.order.created")); // `to` defaults to `type`
+//! let text = event.to_json_string();
+//! assert!(text.contains(r#""data":{"orderId":"123","amount":1e+21}"#));
+//! assert_eq!(ArvoEvent::from_json_str(&text)?, event);
+//! # Ok::<(), arvo_runtime::event::EventError>(())
+//! ```
+//!
+//! ## Deliberate differences from the reference
+//! - Reading JSON is tolerant: a missing nullable attribute (`dataschema`, `to`,
+//!   `accesscontrol`, `redirectto`, `executionunits`, `traceparent`, `tracestate`, and v2
+//!   events' missing `parentid`/`domain`) reads as `null`, where the reference reports
+//!   `Required`. Unknown top-level keys that are valid extension names (`^[a-z0-9]+$`) with a
+//!   string/number/boolean/null value become custom extensions (what a CloudEvents reader
+//!   expects); other unknown keys are dropped, as the reference drops them.
+//! - Custom extensions may not use a reserved name (any core, Arvo or OpenTelemetry
+//!   attribute): the reference lets `{"id": "hacked"}` override the event's id in `toJSON()`.
+//! - `executionunits` and numeric extension values must be finite: the reference accepts
+//!   `Infinity` and then serialises it as `null`.
+//! - Generated times are the true UTC instant (the reference writes local wall-clock time
+//!   labelled `+00:00` on non-UTC hosts).
+//! - The builder does not read an ambient OpenTelemetry context for `traceparent` /
+//!   `tracestate`, and logs no warning for a non-Arvo `datacontenttype`: the handler layer
+//!   passes trace headers in explicitly.
+
+mod builder;
+mod id;
+mod json;
+mod time;
+mod validate;
+mod views;
+
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+pub use builder::{ArvoEventBuilder, ArvoEventParts, IntoNullable};
+pub use id::{
+    ArvoEventIdObject, EventIdInput, ParseEventIdError, create_event_id, new_uuid_v4,
+    parse_arvo_event_id,
+};
+pub use json::JsFormatter;
+pub use time::{format_timestamp, now_timestamp};
+pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};
+
+use crate::issue::Issues;
+
+/// The CloudEvents spec version every ArvoEvent has.
+pub const SPEC_VERSION: &str = "1.0";
+
+/// Every attribute name a custom extension may not use: the CloudEvent core attributes, Arvo's
+/// extensions and the OpenTelemetry ones.
+pub const RESERVED_ATTRIBUTE_NAMES: [&str; 17] = [
+    "id",
+    "source",
+    "specversion",
+    "type",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "data",
+    "time",
+    "to",
+    "accesscontrol",
+    "redirectto",
+    "executionunits",
+    "traceparent",
+    "tracestate",
+    "parentid",
+    "domain",
+];
+
+/// Why an event could not be built or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// One validation step failed (CloudEvent context, data, Arvo extensions, OpenTelemetry
+    /// extensions or custom extensions, in that order; issues of different steps are never
+    /// mixed). Displays exactly as the reference's `ZodError.message`.
+    #[error("{0}")]
+    Validation(Issues),
+    /// The event has the Arvo content type but no `to`.
+    #[error("The ArvoEvent must have a non-empty 'to' field")]
+    MissingTo,
+    /// The input is not JSON, or not a JSON object.
+    #[error("Invalid ArvoEvent JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl EventError {
+    /// The validation issues, when this is a validation error.
+    pub fn issues(&self) -> Option<&Issues> {
+        match self {
+            EventError::Validation(issues) => Some(issues),
+            _ => None,
+        }
+    }
+}
+
+/// The value of a custom extension attribute: the types CloudEvents extensions may hold in
+/// Arvo (`string | number | boolean | null`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtensionValue {
+    /// A string.
+    String(String),
+    /// A number (a JavaScript number: `f64`). Must be finite.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl From<&str> for ExtensionValue {
+    fn from(v: &str) -> Self {
+        ExtensionValue::String(v.to_owned())
+    }
+}
+impl From<String> for ExtensionValue {
+    fn from(v: String) -> Self {
+        ExtensionValue::String(v)
+    }
+}
+impl From<f64> for ExtensionValue {
+    fn from(v: f64) -> Self {
+        ExtensionValue::Number(v)
+    }
+}
+impl From<i64> for ExtensionValue {
+    fn from(v: i64) -> Self {
+        ExtensionValue::Number(v as f64)
+    }
+}
+impl From<i32> for ExtensionValue {
+    fn from(v: i32) -> Self {
+        ExtensionValue::Number(f64::from(v))
+    }
+}
+impl From<u32> for ExtensionValue {
+    fn from(v: u32) -> Self {
+        ExtensionValue::Number(f64::from(v))
+    }
+}
+impl From<bool> for ExtensionValue {
+    fn from(v: bool) -> Self {
+        ExtensionValue::Bool(v)
+    }
+}
+impl<T: Into<ExtensionValue>> From<Option<T>> for ExtensionValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(ExtensionValue::Null, Into::into)
+    }
+}
+
+impl ExtensionValue {
+    /// The value as JSON (integral numbers become JSON integers, as JavaScript prints them).
+    pub fn to_json_value(&self) -> Value {
+        match self {
+            ExtensionValue::String(s) => Value::String(s.clone()),
+            ExtensionValue::Number(n) => json::js_number_value(*n),
+            ExtensionValue::Bool(b) => Value::Bool(*b),
+            ExtensionValue::Null => Value::Null,
+        }
+    }
+
+    /// The value if it is a JSON string, number, boolean or null; `Err` with zod's type name
+    /// (`object`, `array`) otherwise.
+    pub fn from_json_value(v: Value) -> Result<Self, &'static str> {
+        match v {
+            Value::String(s) => Ok(ExtensionValue::String(s)),
+            Value::Number(n) => Ok(ExtensionValue::Number(n.as_f64().unwrap_or(f64::NAN))),
+            Value::Bool(b) => Ok(ExtensionValue::Bool(b)),
+            Value::Null => Ok(ExtensionValue::Null),
+            Value::Array(_) => Err("array"),
+            Value::Object(_) => Err("object"),
+        }
+    }
+}
+
+/// Custom extension attributes, in insertion order (the order they are written in).
+///
+/// Inserting an existing key replaces its value and keeps its position, like assigning to a
+/// JavaScript object. Names and values are checked when the event is built.
+///
+/// ```
+/// use arvo_runtime::event::{Extensions, ExtensionValue};
+/// let mut ext = Extensions::new();
+/// ext.insert("tenant", "acme");
+/// ext.insert("retrycount", 2);
+/// ext.insert("tenant", "other");
+/// assert_eq!(ext.keys().collect::<Vec<_>>(), ["tenant", "retrycount"]);
+/// assert_eq!(ext.get("tenant"), Some(&ExtensionValue::from("other")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extensions(Vec<(String, ExtensionValue)>);
+
+impl Extensions {
+    /// No extensions.
+    pub const fn new() -> Self {
+        Extensions(Vec::new())
+    }
+
+    /// Sets `key` to `value`, returning the previous value (whose position is kept).
+    pub fn insert(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<ExtensionValue>,
+    ) -> Option<ExtensionValue> {
+        let key = key.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, slot)) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.0.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&ExtensionValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &ExtensionValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// How many extensions there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The extensions as a JSON object (the reference's `extensions` getter).
+    pub fn to_json_value(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json_value()))
+                .collect(),
+        )
+    }
+}
+
+impl<K: Into<String>, V: Into<ExtensionValue>> FromIterator<(K, V)> for Extensions {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut ext = Extensions::new();
+        for (k, v) in iter {
+            ext.insert(k, v);
+        }
+        ext
+    }
+}
+
+/// An Arvo event: immutable, always valid.
+///
+/// Getters return every attribute; nullable ones are `Option`s. Build one with
+/// [`ArvoEvent::builder`] or [`ArvoEvent::from_parts`], or parse one with
+/// [`ArvoEvent::from_json_str`]. See the [module docs](self) for an example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArvoEvent {
+    id: String,
+    source: String,
+    event_type: String,
+    subject: String,
+    datacontenttype: Cow<'static, str>,
+    dataschema: Option<String>,
+    data: Map<String, Value>,
+    time: String,
+    extensions: Extensions,
+    to: Option<String>,
+    accesscontrol: Option<String>,
+    redirectto: Option<String>,
+    executionunits: Option<f64>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    parentid: Option<String>,
+    domain: Option<String>,
+}
+
+impl ArvoEvent {
+    /// A builder with the reference's `createArvoEvent` semantics.
+    pub fn builder() -> ArvoEventBuilder {
+        ArvoEventBuilder::new()
+    }
+
+    /// `id`: the event's unique identifier.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// `source`: the producer (a properly encoded URI).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// `specversion`: always `1.0`.
+    pub fn specversion(&self) -> &'static str {
+        SPEC_VERSION
+    }
+    /// `type`: the event type (reverse-DNS style, e.g. `com.calc.add`).
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+    /// `subject`: the process id (a properly encoded URI).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// `datacontenttype`.
+    pub fn datacontenttype(&self) -> &str {
+        &self.datacontenttype
+    }
+    /// `dataschema`, when set.
+    pub fn dataschema(&self) -> Option<&str> {
+        self.dataschema.as_deref()
+    }
+    /// `data`: the payload, in its key order.
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+    /// `time`, verbatim as given.
+    pub fn time(&self) -> &str {
+        &self.time
+    }
+    /// `to`: the intended consumer.
+    pub fn to(&self) -> Option<&str> {
+        self.to.as_deref()
+    }
+    /// `accesscontrol`.
+    pub fn accesscontrol(&self) -> Option<&str> {
+        self.accesscontrol.as_deref()
+    }
+    /// `redirectto`: where the answer should go instead of the source.
+    pub fn redirectto(&self) -> Option<&str> {
+        self.redirectto.as_deref()
+    }
+    /// `executionunits`: the cost of producing the event.
+    pub fn executionunits(&self) -> Option<f64> {
+        self.executionunits
+    }
+    /// `traceparent` (W3C trace context, not format-checked, as in the reference).
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+    /// `tracestate`.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
+    }
+    /// `parentid`: the id of the event that caused this one.
+    pub fn parentid(&self) -> Option<&str> {
+        self.parentid.as_deref()
+    }
+    /// `domain`: the processing domain.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+    /// The custom extensions only (the reference's `extensions` getter).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+}

@@ -1,0 +1,104 @@
+//! Event timestamps: the reference's `createTimestamp()` shape, in true UTC.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The current time as `YYYY-MM-DDTHH:MM:SS.sss+00:00`, the default `time` of a new event.
+///
+/// The reference (`createTimestamp`) writes the host's *local wall-clock* time with a
+/// `+00:00` label on non-UTC hosts; this function always writes the real UTC instant in the
+/// same textual shape.
+///
+/// ```
+/// let t = arvo_runtime::event::now_timestamp();
+/// assert_eq!(t.len(), 29);
+/// assert!(t.ends_with("+00:00"));
+/// assert!(arvo_runtime::rules::is_zod_datetime(&t));
+/// ```
+pub fn now_timestamp() -> String {
+    format_timestamp(SystemTime::now())
+}
+
+/// Formats `t` as `YYYY-MM-DDTHH:MM:SS.sss+00:00` (UTC, milliseconds truncated).
+///
+/// Instants before 1970 are supported; years outside `0..=9999` are written with as many digits
+/// as they need (such a `time` is then refused by event validation, as in the reference).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_millis(1_714_564_800_123);
+/// assert_eq!(arvo_runtime::event::format_timestamp(t), "2024-05-01T12:00:00.123+00:00");
+/// ```
+pub fn format_timestamp(t: SystemTime) -> String {
+    let millis: i128 = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i128,
+        Err(e) => -(e.duration().as_millis() as i128),
+    };
+    let ms = millis.rem_euclid(1000) as u32;
+    let secs = millis.div_euclid(1000);
+    let days = secs.div_euclid(86_400) as i64;
+    let sod = secs.rem_euclid(86_400) as u32;
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+    if !(0..=9999).contains(&year) {
+        return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}+00:00");
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000+00:00";
+    let year = year as u32;
+    put_digits(&mut buf[0..4], year);
+    put_digits(&mut buf[5..7], month);
+    put_digits(&mut buf[8..10], day);
+    put_digits(&mut buf[11..13], h);
+    put_digits(&mut buf[14..16], m);
+    put_digits(&mut buf[17..19], s);
+    put_digits(&mut buf[20..23], ms);
+    // Only ASCII digits and separators were written.
+    buf.iter().map(|&b| b as char).collect()
+}
+
+fn put_digits(out: &mut [u8], mut v: u32) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn known_instants() {
+        let at = |ms: u64| format_timestamp(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00.000+00:00");
+        assert_eq!(at(1_735_689_599_999), "2024-12-31T23:59:59.999+00:00");
+        assert_eq!(at(253_402_300_799_000), "9999-12-31T23:59:59.000+00:00");
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH - Duration::from_millis(1)),
+            "1969-12-31T23:59:59.999+00:00"
+        );
+    }
+
+    #[test]
+    fn every_day_of_a_leap_cycle_is_a_valid_datetime() {
+        for d in 0..(4 * 366) {
+            let t = format_timestamp(UNIX_EPOCH + Duration::from_secs(d * 86_400 + 3_723));
+            assert!(arvo_rules::is_zod_datetime(&t), "{t}");
+        }
+    }
+}
