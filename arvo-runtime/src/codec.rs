@@ -1,36 +1,89 @@
 //! The reference's compressed-JSON codec, used by orchestration subjects and `ARVO_MANAGED`
-//! event ids: compact JSON -> zlib deflate (level 6, stock zlib, so the bytes equal the
-//! reference's) -> standard base64 with padding. Decoding is lenient like Node's
-//! `Buffer.from(s, "base64")` and pako's `inflate`, and refuses to inflate more than
-//! [`MAX_DECODED_LEN`] bytes (a crafted subject cannot become a decompression bomb).
+//! event ids.
+//!
+//! * **Encoding** (spec §0.5): compact JSON -> zlib deflate at level 6 with *stock* zlib
+//!   (`flate2`'s `zlib` feature), so the bytes equal the reference's (pako matches stock zlib;
+//!   miniz_oxide and zlib-rs do not) -> standard base64 with `=` padding.
+//! * **Decoding** is as lenient as the reference's `Buffer.from(s, "base64")` + pako `inflate`:
+//!   both base64 alphabets, optional padding, other characters skipped, decoding stops at the
+//!   first `=`; zlib *and* gzip wrappers (raw deflate is refused); concatenated streams are
+//!   inflated one after the other, like pako does. Inflating uses `zlib-rs` (the fastest
+//!   measured for ~130-byte subjects, see `floor.md`) with a per-thread state and buffers that
+//!   are reused from call to call.
+//!
+//! # Limits
+//!
+//! The reference has none; this codec refuses, before any work, an input longer than
+//! [`MAX_ENCODED_LEN`] bytes, and stops inflating once the output would exceed
+//! [`MAX_DECODED_LEN`] bytes, so a crafted string cannot become a decompression bomb (deflate
+//! expands up to ~1000:1). Real subjects are about 180 characters that inflate to ~130 bytes.
+//!
+//! ```
+//! use arvo_runtime::codec;
+//! let s = codec::compress_str(r#"{"a":"b"}"#);
+//! assert_eq!(s, "eJyrVkpUslJKUqoFAAxwAn4=");
+//! assert_eq!(codec::decompress_str(&s).unwrap(), r#"{"a":"b"}"#);
+//! ```
 
+use std::cell::RefCell;
 use std::io::Write;
 
-/// The largest decoded JSON text the codec accepts (64 KiB). The reference has no limit; its
-/// subjects are about 130 bytes of JSON.
+use zlib_rs::{Inflate, InflateFlush, Status};
+
+/// The largest decoded (inflated) text the codec accepts: 64 KiB. The reference has no limit;
+/// its subjects are about 130 bytes of JSON, a subject with a large `meta` a few KiB.
 pub const MAX_DECODED_LEN: usize = 64 * 1024;
 
+/// The longest encoded string the codec will look at: 96 KiB. Any stream whose output fits
+/// [`MAX_DECODED_LEN`] fits in it (deflate's worst case is the input plus 5 bytes per 16 KiB
+/// block, about 87,500 base64 characters for 64 KiB), with room for padding and line breaks.
+pub const MAX_ENCODED_LEN: usize = 96 * 1024;
+
 /// Why a compressed string could not be decoded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CodecError {
-    /// The text is not zlib (or gzip) data after base64 decoding.
+    /// The bytes are not a zlib (or gzip) stream after base64 decoding, or the stream is
+    /// corrupt. The reference's pako throws a bare string here, so its error message reads
+    /// `undefined`.
     #[error("incorrect header check or corrupt deflate stream")]
     Inflate,
+    /// The stream ended before its end marker (this includes empty input). pako then returns
+    /// no data, which the reference decodes as the empty string.
+    #[error("the compressed stream is truncated")]
+    Truncated,
     /// The inflated data is larger than [`MAX_DECODED_LEN`].
     #[error("decoded data exceeds {MAX_DECODED_LEN} bytes")]
     TooLarge,
-    /// The inflated bytes are not UTF-8.
+    /// The encoded string is longer than [`MAX_ENCODED_LEN`].
+    #[error("encoded string is {len} bytes long; at most {MAX_ENCODED_LEN} are accepted")]
+    InputTooLong {
+        /// The length of the refused string, in bytes.
+        len: usize,
+    },
+    /// The inflated bytes are not UTF-8 ([`decompress_str`] is strict; subject parsing
+    /// replaces bad sequences like the reference's `TextDecoder`).
     #[error("decoded data is not UTF-8")]
     Utf8,
     /// The inflated text is not JSON of the expected shape.
     #[error("{0}")]
-    Json(#[from] serde_json::Error),
+    Json(String),
 }
 
-/// Compresses the compact JSON text `json` the way the reference does.
+impl From<serde_json::Error> for CodecError {
+    fn from(e: serde_json::Error) -> Self {
+        CodecError::Json(e.to_string())
+    }
+}
+
+/// Compresses the JSON text `json` the way the reference does (zlib level 6, stock zlib,
+/// padded standard base64).
+///
+/// ```
+/// assert!(arvo_runtime::codec::compress_str("{}").starts_with("eJ"));
+/// ```
 pub fn compress_str(json: &str) -> String {
     let mut enc = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(json.len()),
+        Vec::with_capacity(json.len() / 2 + 32),
         flate2::Compression::new(6),
     );
     // Writing into a Vec cannot fail.
@@ -42,41 +95,160 @@ pub fn compress_str(json: &str) -> String {
 }
 
 /// Serialises `value` as compact JSON (its field order) and compresses it.
+///
+/// ```
+/// let s = arvo_runtime::codec::compress_json(&serde_json::json!({"a": "b"})).unwrap();
+/// assert_eq!(s, "eJyrVkpUslJKUqoFAAxwAn4=");
+/// ```
 pub fn compress_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
     Ok(compress_str(&serde_json::to_string(value)?))
 }
 
-/// Decodes a compressed string to its JSON text.
+/// Decodes a compressed string to its text (strict UTF-8).
+///
+/// ```
+/// use arvo_runtime::codec::{decompress_str, CodecError};
+/// assert_eq!(decompress_str("eJyrVkpUslJKUqoFAAxwAn4").unwrap(), r#"{"a":"b"}"#);
+/// assert_eq!(decompress_str("not a subject"), Err(CodecError::Inflate));
+/// ```
 pub fn decompress_str(s: &str) -> Result<String, CodecError> {
-    let raw = base64_decode_lenient(s);
-    let bytes = inflate(&raw)?;
-    String::from_utf8(bytes).map_err(|_| CodecError::Utf8)
+    with_decompressed(s, |bytes| {
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| CodecError::Utf8)
+    })?
 }
 
 /// Decodes a compressed string and parses its JSON as `T`.
+///
+/// ```
+/// let v: serde_json::Value = arvo_runtime::codec::decompress_json("eJyrVkpUslJKUqoFAAxwAn4=").unwrap();
+/// assert_eq!(v["a"], "b");
+/// ```
 pub fn decompress_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, CodecError> {
-    Ok(serde_json::from_str(&decompress_str(s)?)?)
+    with_decompressed(s, |bytes| {
+        serde_json::from_slice(bytes).map_err(CodecError::from)
+    })?
 }
 
-fn inflate(data: &[u8]) -> Result<Vec<u8>, CodecError> {
-    use std::io::Read;
-    let gzip = data.starts_with(&[0x1f, 0x8b]);
-    let mut out = Vec::with_capacity(256);
-    let limit = MAX_DECODED_LEN as u64 + 1;
-    let read = if gzip {
-        flate2::read::GzDecoder::new(data)
-            .take(limit)
-            .read_to_end(&mut out)
-    } else {
-        flate2::read::ZlibDecoder::new(data)
-            .take(limit)
-            .read_to_end(&mut out)
-    };
-    read.map_err(|_| CodecError::Inflate)?;
-    if out.len() > MAX_DECODED_LEN {
-        return Err(CodecError::TooLarge);
+/// Decodes a compressed string and hands the inflated bytes to `f`, without copying them out
+/// of the per-thread buffer. This is the fast path the subject parser uses.
+///
+/// ```
+/// let n = arvo_runtime::codec::with_decompressed("eJyrVkpUslJKUqoFAAxwAn4=", |b| b.len()).unwrap();
+/// assert_eq!(n, 9);
+/// ```
+pub fn with_decompressed<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+    if s.len() > MAX_ENCODED_LEN {
+        return Err(CodecError::InputTooLong { len: s.len() });
     }
-    Ok(out)
+    thread_local! {
+        static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+    }
+    let mut f = Some(f);
+    // `Ok(None)`: the scratch is unavailable (a nested call from inside `f`, or the
+    // thread-local is being destroyed); fresh buffers are used then.
+    let reused = SCRATCH
+        .try_with(|cell| -> Result<Option<R>, CodecError> {
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return Ok(None);
+            };
+            let n = decode_into(s, &mut scratch)?;
+            Ok(f.take()
+                .map(|f| f(scratch.out.get(..n).unwrap_or_default())))
+        })
+        .unwrap_or(Ok(None))?;
+    if let Some(r) = reused {
+        return Ok(r);
+    }
+    let mut scratch = Scratch::new();
+    let n = decode_into(s, &mut scratch)?;
+    let f = f.take().ok_or(CodecError::Inflate)?;
+    Ok(f(scratch.out.get(..n).unwrap_or_default()))
+}
+
+/// Per-thread buffers and inflate state, reused from call to call.
+struct Scratch {
+    raw: Vec<u8>,
+    /// Output buffer of `MAX_DECODED_LEN + 1` bytes: one more than allowed, so an overflow is
+    /// seen.
+    out: Vec<u8>,
+    zlib: Option<Inflate>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            raw: Vec::with_capacity(256),
+            out: Vec::new(),
+            zlib: None,
+        }
+    }
+}
+
+/// Base64-decodes and inflates `s` into `scratch.out`; returns the output length.
+fn decode_into(s: &str, scratch: &mut Scratch) -> Result<usize, CodecError> {
+    base64_decode_lenient_into(s, &mut scratch.raw);
+    if scratch.out.len() != MAX_DECODED_LEN + 1 {
+        scratch.out = vec![0; MAX_DECODED_LEN + 1];
+    }
+    inflate_all(&scratch.raw, &mut scratch.out, &mut scratch.zlib)
+}
+
+/// pako's `inflate(data)`: one zlib or gzip stream, then (as pako does) further streams while
+/// input remains and the next byte is not zero.
+fn inflate_all(
+    data: &[u8],
+    out: &mut [u8],
+    zlib: &mut Option<Inflate>,
+) -> Result<usize, CodecError> {
+    let (mut pos, mut written) = (0usize, 0usize);
+    loop {
+        let input = data.get(pos..).unwrap_or_default();
+        let output = out.get_mut(written..).unwrap_or_default();
+        let gzip = input.starts_with(&[0x1f, 0x8b]);
+        let (status, consumed, produced) = if gzip {
+            // Rare: a fresh gzip state (window bits 16 + 15).
+            let mut st = Inflate::new(true, 31);
+            run(&mut st, input, output)?
+        } else {
+            let st = match zlib {
+                Some(st) => {
+                    st.reset(true);
+                    st
+                }
+                None => zlib.insert(Inflate::new(true, 15)),
+            };
+            run(st, input, output)?
+        };
+        pos += consumed;
+        written += produced;
+        if written > MAX_DECODED_LEN {
+            return Err(CodecError::TooLarge);
+        }
+        match status {
+            Status::StreamEnd => match data.get(pos) {
+                Some(&b) if b != 0 => continue,
+                _ => return Ok(written),
+            },
+            // The output has room left (see the cap check above), so the input ran out early.
+            Status::Ok | Status::BufError => return Err(CodecError::Truncated),
+        }
+    }
+}
+
+fn run(
+    st: &mut Inflate,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<(Status, usize, usize), CodecError> {
+    let (in0, out0) = (st.total_in(), st.total_out());
+    let status = st
+        .decompress(input, output, InflateFlush::NoFlush)
+        .map_err(|_| CodecError::Inflate)?;
+    let consumed = usize::try_from(st.total_in() - in0).unwrap_or(usize::MAX);
+    let produced = usize::try_from(st.total_out() - out0).unwrap_or(usize::MAX);
+    Ok((status, consumed, produced))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -90,7 +262,7 @@ fn base64_encode(data: &[u8]) -> String {
             .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
             } else {
                 out.push('=');
             }
@@ -99,21 +271,56 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
+/// Base64 digit values for both alphabets; `SKIP` for characters Node ignores, `STOP` for `=`.
+const SKIP: u8 = 0xff;
+const STOP: u8 = 0xfe;
+const UNB64: [u8; 256] = {
+    let mut t = [SKIP; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b'-' as usize] = 62;
+    t[b'_' as usize] = 63;
+    t[b'=' as usize] = STOP;
+    t
+};
+
 /// Node's lenient base64: both alphabets, padding optional, other characters skipped, decoding
-/// stops at the first `=`.
-fn base64_decode_lenient(s: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+/// stops at the first `=`; a trailing lone character is dropped.
+fn base64_decode_lenient_into(s: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(s.len() * 3 / 4 + 3);
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    // Fast path: whole groups of four plain digits.
+    while let Some(&[a, b, c, d]) = bytes
+        .get(i..i + 4)
+        .and_then(|g| <&[u8; 4]>::try_from(g).ok())
+    {
+        let (a, b, c, d) = (
+            UNB64[a as usize],
+            UNB64[b as usize],
+            UNB64[c as usize],
+            UNB64[d as usize],
+        );
+        if (a | b | c | d) >= 64 {
+            break;
+        }
+        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        i += 4;
+    }
     let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in s.as_bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => continue,
-        };
+    for &c in bytes.get(i..).unwrap_or_default() {
+        let v = UNB64[c as usize];
+        if v == STOP {
+            break;
+        }
+        if v == SKIP {
+            continue;
+        }
         acc = (acc << 6) | u32::from(v);
         bits += 6;
         if bits >= 8 {
@@ -122,12 +329,18 @@ fn base64_decode_lenient(s: &str) -> Vec<u8> {
             acc &= (1 << bits) - 1;
         }
     }
-    out
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn zlib_level(s: &str, level: u32) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(s.as_bytes()).unwrap();
+        e.finish().unwrap()
+    }
 
     #[test]
     fn reference_id_vector() {
@@ -148,15 +361,95 @@ mod tests {
     fn bomb_is_refused() {
         let big = "a".repeat(MAX_DECODED_LEN * 4);
         let s = compress_str(&big);
-        assert!(matches!(decompress_str(&s), Err(CodecError::TooLarge)));
+        assert!(s.len() < 1000, "a bomb is small");
+        assert_eq!(decompress_str(&s), Err(CodecError::TooLarge));
+        // Exactly at the cap is fine, one byte more is not.
+        let at = "a".repeat(MAX_DECODED_LEN);
+        assert_eq!(
+            decompress_str(&compress_str(&at)).unwrap().len(),
+            MAX_DECODED_LEN
+        );
+        let over = "a".repeat(MAX_DECODED_LEN + 1);
+        assert_eq!(
+            decompress_str(&compress_str(&over)),
+            Err(CodecError::TooLarge)
+        );
     }
 
     #[test]
-    fn garbage_is_an_error() {
-        assert!(matches!(
-            decompress_str("not a subject"),
+    fn long_input_is_refused_before_decoding() {
+        let s = "A".repeat(MAX_ENCODED_LEN + 1);
+        assert_eq!(
+            decompress_str(&s),
+            Err(CodecError::InputTooLong {
+                len: MAX_ENCODED_LEN + 1
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_and_truncation() {
+        assert_eq!(decompress_str("not a subject"), Err(CodecError::Inflate));
+        assert_eq!(decompress_str(""), Err(CodecError::Truncated));
+        let s = compress_str(r#"{"a":"b"}"#);
+        assert_eq!(decompress_str(&s[..8]), Err(CodecError::Truncated));
+    }
+
+    #[test]
+    fn lenient_inputs() {
+        let json = r#"{"k":"value?>>value~~~"}"#;
+        for level in [1, 6, 9] {
+            let raw = zlib_level(json, level);
+            let std = base64_encode(&raw);
+            assert_eq!(decompress_str(&std).unwrap(), json);
+            let url: String = std
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_");
+            assert_eq!(decompress_str(&url).unwrap(), json);
+            let spaced: String = std.chars().flat_map(|c| [c, '\n']).collect();
+            assert_eq!(decompress_str(&spaced).unwrap(), json);
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json.as_bytes()).unwrap();
+        assert_eq!(
+            decompress_str(&base64_encode(&gz.finish().unwrap())).unwrap(),
+            json
+        );
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(json.as_bytes()).unwrap();
+        assert_eq!(
+            decompress_str(&base64_encode(&raw.finish().unwrap())),
             Err(CodecError::Inflate)
-        ));
-        assert!(decompress_str("").is_err());
+        );
+    }
+
+    #[test]
+    fn concatenated_streams_like_pako() {
+        let mut two = zlib_level("ab", 6);
+        two.extend(zlib_level("cd", 6));
+        assert_eq!(decompress_str(&base64_encode(&two)).unwrap(), "abcd");
+        let mut zero_tail = zlib_level("ab", 6);
+        zero_tail.extend([0, 1, 2]);
+        assert_eq!(decompress_str(&base64_encode(&zero_tail)).unwrap(), "ab");
+        let mut junk_tail = zlib_level("ab", 6);
+        junk_tail.extend([7, 7]);
+        assert_eq!(
+            decompress_str(&base64_encode(&junk_tail)),
+            Err(CodecError::Inflate)
+        );
+    }
+
+    #[test]
+    fn nested_use_does_not_panic() {
+        let s = compress_str("xyz");
+        let inner = with_decompressed(&s, |outer| {
+            let inner = decompress_str(&s).unwrap();
+            (outer.to_vec(), inner)
+        })
+        .unwrap();
+        assert_eq!(inner.0, b"xyz");
+        assert_eq!(inner.1, "xyz");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`otel`]: W3C trace context carried in events, and the reference's span attribute names.
 //! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
 //! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
+//! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -20,6 +21,9 @@ pub mod memory;
 pub mod otel;
 
 pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
+pub mod subject;
+
+pub use subject::{Subject, SubjectContent, SubjectError};
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
