@@ -10,6 +10,8 @@
 //! - [`memory`]: machine memory (versioned records, lease locks) for orchestrations.
 //! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
+//! - [`contract`]: contracts, versions, payload schemas and dataschemas.
+//! - [`violation`]: violations and the system error payload.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -24,8 +26,12 @@ pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
 pub mod subject;
 
 pub use subject::{Subject, SubjectContent, SubjectError};
+pub mod contract;
+pub mod violation;
 
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
 
 pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
+pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
+pub use violation::{ArvoErrorPayload, ViolationError};

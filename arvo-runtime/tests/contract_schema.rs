@@ -1,0 +1,194 @@
+//! `Schema` parse semantics: zod's output (defaults, stripping, key order) and issues with paths.
+#![allow(clippy::unwrap_used)]
+
+use arvo_runtime::contract::Schema;
+use arvo_runtime::issue::{IssueKind, PathSegment};
+use serde_json::{Value, json};
+
+fn zoo() -> Schema {
+    // The accepts schema of the vector's `zod_type_zoo` case.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contract_json_schemas.json"
+    ))
+    .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "zod_type_zoo")
+        .unwrap();
+    Schema::new(case["contract"]["toJsonSchema"]["versions"][0]["accepts"]["schema"].clone())
+        .unwrap()
+}
+
+fn zoo_input() -> Value {
+    json!({"s": "abc", "n": 3, "e": "a", "l": "x", "u": 1, "nul": null, "arr": [{"k": "v"}], "rec": {"x": 1}, "desc": "d", "date": "2024-01-01T00:00:00.000Z", "any": [1]})
+}
+
+#[test]
+fn unknown_keys_are_stripped_at_every_level() {
+    let mut input = zoo_input();
+    input["extra"] = json!(1);
+    input["arr"][0]["junk"] = json!(true);
+    let out = zoo().parse(&input).unwrap();
+    assert!(out.get("extra").is_none());
+    assert_eq!(out["arr"][0], json!({"k": "v"}));
+    // Records keep their keys, `any` keeps its value.
+    assert_eq!(out["rec"], json!({"x": 1}));
+    assert_eq!(out["any"], json!([1]));
+}
+
+#[test]
+fn defaults_are_applied_and_keys_follow_the_schema() {
+    let out = zoo().parse(&zoo_input()).unwrap();
+    assert_eq!(out["def"], json!(5));
+    let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "s", "n", "e", "l", "u", "nul", "def", "arr", "rec", "desc", "date", "any"
+        ]
+    );
+    // A given value wins over the default.
+    let mut input = zoo_input();
+    input["def"] = json!(7);
+    assert_eq!(zoo().parse_owned(input).unwrap()["def"], json!(7));
+}
+
+#[test]
+fn passthrough_objects_keep_unknown_keys() {
+    let s = Schema::new(json!({"type": "object", "properties": {}, "additionalProperties": true}))
+        .unwrap();
+    assert_eq!(s.parse(&json!({"a": 1})).unwrap(), json!({"a": 1}));
+}
+
+#[test]
+fn invalid_data_is_refused_with_a_path() {
+    let mut input = zoo_input();
+    input["arr"][0]["k"] = json!(5);
+    input["n"] = json!(0);
+    input.as_object_mut().unwrap().shift_remove("desc");
+    let issues = zoo().parse(&input).unwrap_err();
+    let find = |path: &[PathSegment]| {
+        issues
+            .as_slice()
+            .iter()
+            .find(|i| i.path == path)
+            .unwrap_or_else(|| panic!("{issues}"))
+    };
+    let k = find(&["arr".into(), 0usize.into(), "k".into()]);
+    assert_eq!(k.message, "Expected string, received number");
+    assert!(
+        matches!(&k.kind, IssueKind::InvalidType { expected, received } if expected == "string" && received == "number")
+    );
+    assert_eq!(find(&["n".into()]).message, "Number must be greater than 0");
+    let desc = find(&["desc".into()]);
+    assert_eq!(desc.message, "Required");
+    assert!(
+        matches!(&desc.kind, IssueKind::InvalidType { expected, received } if expected == "string" && received == "undefined")
+    );
+    assert!(issues.to_string().starts_with("[\n  {"));
+}
+
+#[test]
+fn string_checks_and_formats() {
+    let s = zoo();
+    let with = |k: &str, v: Value| {
+        let mut i = zoo_input();
+        i[k] = v;
+        s.validate(&i).unwrap_err().as_slice()[0].clone()
+    };
+    assert!(matches!(
+        with("s", json!("a")).kind,
+        IssueKind::TooSmall { minimum: 2 }
+    ));
+    assert_eq!(with("s", json!("ABC")).kind, IssueKind::Regex);
+    assert_eq!(with("date", json!("yesterday")).kind, IssueKind::Datetime);
+    assert!(
+        with("e", json!("c"))
+            .message
+            .starts_with("Invalid enum value. Expected 'a' | 'b', received 'c'")
+    );
+    assert_eq!(
+        with("l", json!("y")).message,
+        "Invalid literal value, expected \"x\""
+    );
+    assert_eq!(
+        with("arr", json!([])).message,
+        "Array must contain at least 1 element(s)"
+    );
+    assert_eq!(
+        with("n", json!(1.5)).message,
+        "Expected integer, received number"
+    );
+}
+
+#[test]
+fn nullable_with_checks_reports_the_member_issue() {
+    let s = Schema::new(json!({"type": "object", "properties": {"p": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]}}, "required": ["p"], "additionalProperties": false})).unwrap();
+    let issues = s.validate(&json!({"p": ""})).unwrap_err();
+    assert!(matches!(
+        issues.as_slice()[0].kind,
+        IssueKind::TooSmall { minimum: 1 }
+    ));
+    let issues = s.validate(&json!({"p": 3})).unwrap_err();
+    assert!(matches!(
+        issues.as_slice()[0].kind,
+        IssueKind::InvalidUnion { .. }
+    ));
+    assert_eq!(issues.as_slice()[0].message, "Invalid input");
+}
+
+#[test]
+fn export_appends_dollar_schema_last() {
+    let s = Schema::new(json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {}})).unwrap();
+    assert_eq!(
+        serde_json::to_string(s.to_json()).unwrap(),
+        r#"{"type":"object","properties":{},"$schema":"http://json-schema.org/draft-07/schema#"}"#
+    );
+    assert!(s.as_json().get("$schema").is_none());
+    assert!(Schema::new(json!(3)).is_err());
+}
+
+#[test]
+fn schemars_schemas_work() {
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Inner {
+        k: String,
+    }
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Outer {
+        a: f64,
+        inner: Vec<Inner>,
+        opt: Option<u32>,
+    }
+    let s = Schema::of::<Outer>().unwrap();
+    assert_eq!(
+        s.to_json()["$schema"],
+        "http://json-schema.org/draft-07/schema#"
+    );
+    assert!(
+        s.validate(&json!({"a": 1, "inner": [{"k": "x"}], "opt": null}))
+            .is_ok()
+    );
+    let issues = s
+        .validate(&json!({"a": 1, "inner": [{"k": 1}]}))
+        .unwrap_err();
+    assert_eq!(
+        issues.as_slice()[0].path,
+        vec![PathSegment::from("inner"), 0usize.into(), "k".into()]
+    );
+}
+
+#[test]
+fn contracts_and_schemas_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Schema>();
+    assert_send_sync::<arvo_runtime::contract::ArvoContract>();
+    assert_send_sync::<arvo_runtime::contract::VersionedContract>();
+    assert_send_sync::<arvo_runtime::contract::ContractError>();
+}
