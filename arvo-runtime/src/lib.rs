@@ -12,6 +12,8 @@
 //! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
 //! - [`contract`]: contracts, versions, payload schemas and dataschemas.
 //! - [`violation`]: violations and the system error payload.
+//! - [`factory`]: event factories (accepts / emits / system errors, orchestrator init / complete).
+//! - [`handler`]: the event handler runtime (version routing, validation, domains, telemetry).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -32,6 +34,8 @@ pub mod violation;
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
 
-pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
+pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub mod factory;
+pub mod handler;
