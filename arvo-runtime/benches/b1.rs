@@ -237,8 +237,14 @@ struct Inputs {
 
 fn inputs(range: std::ops::Range<u64>) -> Inputs {
     let events: Vec<ArvoEvent> = range.clone().map(input).collect();
-    let json: Vec<Vec<u8>> = events.iter().map(|e| e.to_json_string().into_bytes()).collect();
-    let floor = json.iter().map(|j| serde_json::from_slice(j).unwrap()).collect();
+    let json: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| e.to_json_string().into_bytes())
+        .collect();
+    let floor = json
+        .iter()
+        .map(|j| serde_json::from_slice(j).unwrap())
+        .collect();
     let expected_sum = range.map(|i| (2 * i + 1) as f64).sum();
     Inputs {
         events,
@@ -301,7 +307,121 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// `B1_PARTS=1`: per-part costs of the framework path (ns per event).
+fn parts(inp: &Inputs) {
+    let c = ArvoContract::simple(URI, "calc.add")
+        .version(
+            "1.0.0",
+            Schema::new(accepts_json()).unwrap(),
+            Schema::new(emits_json()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let empty = ArvoEventHandler::builder(c.clone())
+        .version_sync("1.0.0", |_| Ok(vec![]))
+        .build()
+        .unwrap();
+    let n = inp.events.len() as f64;
+    let time = |name: &str, f: &mut dyn FnMut(&ArvoEvent)| {
+        let t = Instant::now();
+        for e in &inp.events {
+            f(e);
+        }
+        println!(
+            "  part {name:<40} {:>8.0} ns",
+            t.elapsed().as_nanos() as f64 / n
+        );
+    };
+    time("execute, no outputs", &mut |e| {
+        black_box(block_on(empty.execute(e, ParentContext::Event)).unwrap());
+    });
+    let schema = c.latest().accepts().schema.clone();
+    time("data clone + validate", &mut |e| {
+        let v = Value::Object(e.data().clone());
+        black_box(schema.validate(&v).is_ok());
+    });
+    let es = c.latest().emit_list()[0].schema.clone();
+    time("output parse_owned", &mut |_| {
+        black_box(es.parse_owned(json!({"result": 3.0})).is_ok());
+    });
+    time("uuid + now", &mut |_| {
+        black_box((new_uuid_v4(), now_timestamp()));
+    });
+    time("builder build (output event)", &mut |e| {
+        let out = ArvoEvent::builder()
+            .source("com.calc.add")
+            .event_type("evt.calc.add.success")
+            .subject(e.subject())
+            .dataschema(DATASCHEMA)
+            .data(serde_json::Map::from_iter([(
+                "result".to_owned(),
+                json!(3.0),
+            )]))
+            .to(e.redirectto())
+            .accesscontrol(e.accesscontrol())
+            .executionunits(0.0)
+            .parentid(e.id())
+            .build()
+            .unwrap();
+        black_box(out);
+    });
+    time("builder build, short subject", &mut |e| {
+        let out = ArvoEvent::builder()
+            .source("com.calc.add")
+            .event_type("evt.calc.add.success")
+            .subject("s-1")
+            .dataschema(DATASCHEMA)
+            .data(serde_json::Map::new())
+            .parentid(e.id())
+            .build()
+            .unwrap();
+        black_box(out);
+    });
+    time("from_parts (output event)", &mut |e| {
+        let out = ArvoEvent::from_parts(arvo_runtime::event::ArvoEventParts {
+            id: new_uuid_v4(),
+            time: now_timestamp(),
+            source: "com.calc.add".into(),
+            event_type: "evt.calc.add.success".into(),
+            subject: e.subject().to_owned(),
+            dataschema: Some(DATASCHEMA.into()),
+            to: Some("x.y.z".into()),
+            parentid: Some(e.id().to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+        black_box(out);
+    });
+    time("validate_uri(subject) x1", &mut |e| {
+        black_box(arvo_runtime::rules::validate_uri(black_box(e.subject())));
+    });
+    time("encode_uri(subject) x1", &mut |e| {
+        black_box(arvo_runtime::rules::encode_uri(black_box(e.subject())));
+    });
+    let mut buf = Vec::with_capacity(1024);
+    time("write_json (input-sized event)", &mut |e| {
+        buf.clear();
+        e.write_json(&mut buf);
+        black_box(&buf);
+    });
+    time("span: noop tracer start + context", &mut |e| {
+        use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+        let tracer = opentelemetry::global::tracer_provider().tracer("x");
+        let _ = e;
+        let span = tracer.build_with_context(
+            opentelemetry::trace::SpanBuilder::from_name("Handler<#/bench/calc/add>"),
+            &opentelemetry::Context::new(),
+        );
+        let cx = opentelemetry::Context::new().with_span(span);
+        black_box(arvo_runtime::otel::TraceHeaders::from_context(&cx));
+    });
+}
+
 fn main() {
+    if std::env::var("B1_PARTS").is_ok() {
+        parts(&inputs(0..20_000));
+        return;
+    }
     let warmup = env("B1_WARMUP", 10_000);
     let n = env("B1_EVENTS", 100_000);
     let passes = env("B1_PASSES", 3) as usize;
@@ -336,6 +456,14 @@ fn main() {
         );
     }
     let ratio = |fw: usize, fl: usize| eps[fl] / eps[fw];
-    println!("  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}", ratio(0, 2), ratio(1, 3));
-    println!("  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}", ratio(0, 4), ratio(1, 5));
+    println!(
+        "  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}",
+        ratio(0, 2),
+        ratio(1, 3)
+    );
+    println!(
+        "  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}",
+        ratio(0, 4),
+        ratio(1, 5)
+    );
 }

@@ -485,19 +485,24 @@ impl ArvoEventHandler {
     /// impl<H: EchoHandler + 'static> ContractDispatch<H> for Echo {
     ///     fn contract() -> ArvoContract {
     ///         let s = Schema::new(json!({"type":"object","properties":{"x":{"type":"number"}},"required":["x"]})).unwrap();
-    ///         ArvoContract::simple("#/echo", "echo").version("1.0.0", s.clone(), s).build().unwrap()
+    ///         ArvoContract::simple("#/echo", "echo.run").version("1.0.0", s.clone(), s).build().unwrap()
     ///     }
     ///     fn dispatch<'a>(h: &'a H, input: HandlerInput<'a>) -> BoxFuture<'a, HandlerResult> {
     ///         Box::pin(async move {
     ///             #[derive(serde::Deserialize)] struct In { x: f64 }
     ///             let data: In = input.data_as()?;
-    ///             Ok(vec![RawOutput::new("evt.echo.success", json!({"x": h.v1_0_0(data.x)}))])
+    ///             Ok(vec![RawOutput::new("evt.echo.run.success", json!({"x": h.v1_0_0(data.x)}))])
     ///         })
     ///     }
     /// }
     /// struct Doubler;
     /// impl EchoHandler for Doubler { fn v1_0_0(&self, x: f64) -> f64 { 2.0 * x } }
     /// let handler = ArvoEventHandler::typed::<Echo, _>(Doubler).build()?;
+    /// let event = arvo_runtime::ArvoEvent::builder().event_type("com.echo.run").source("com.client")
+    ///     .subject("s-1").data_json(json!({"x": 2})).build()?;
+    /// let out = futures_util::FutureExt::now_or_never(
+    ///     handler.execute(&event, arvo_runtime::handler::ParentContext::Event)).unwrap()?;
+    /// assert_eq!(out[0].data()["x"], json!(4.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn typed<C, H>(handler: H) -> ArvoEventHandlerBuilder
