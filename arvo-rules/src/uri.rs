@@ -21,8 +21,7 @@ impl fmt::Display for UriError {
 
 impl std::error::Error for UriError {}
 
-/// Characters `encodeURI` leaves as they are.
-fn is_uri_passthrough(b: u8) -> bool {
+const fn passthrough_rule(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -46,6 +45,24 @@ fn is_uri_passthrough(b: u8) -> bool {
                 | b','
                 | b'#'
         )
+}
+
+/// [`passthrough_rule`] for every byte, computed at compile time (a table lookup per byte is
+/// several times faster than the comparisons on 180-character subjects).
+const PASSTHROUGH: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = passthrough_rule(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// Characters `encodeURI` leaves as they are.
+#[inline]
+fn is_uri_passthrough(b: u8) -> bool {
+    PASSTHROUGH[b as usize]
 }
 
 /// Characters whose escapes `decodeURI` keeps escaped.

@@ -13,6 +13,8 @@
 //! - [`subject`]: orchestration subjects (create, new, from a parent, parse).
 //! - [`event`]: the [`ArvoEvent`], its builder, validation and wire form.
 //! - [`typed`]: typed contracts declared with [`arvo_contract`], checked by the compiler.
+//! - [`factory`]: event factories (accepts / emits / system errors, orchestrator init / complete).
+//! - [`handler`]: the event handler runtime (version routing, validation, domains, telemetry).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -61,9 +63,12 @@ pub mod __private {
     }
 }
 
+
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
 
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub mod factory;
+pub mod handler;

@@ -1,0 +1,145 @@
+//! What a handler function receives and returns.
+
+use super::domain::DomainSpec;
+use super::violation::Violation;
+use crate::contract::VersionedContract;
+use crate::event::{ArvoEvent, EventIdInput, ExtensionValue, Extensions};
+use crate::otel::TraceHeaders;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What a handler function receives (the reference's `ArvoEventHandlerFunctionInput`).
+///
+/// `event` is the incoming event, unmodified: its `data` is not the schema-parsed data (the
+/// accepts schema's defaults are not applied), as in the reference.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerInput<'a> {
+    /// The incoming event.
+    pub event: &'a ArvoEvent,
+    /// The contract version resolved for it.
+    pub contract: &'a VersionedContract,
+    /// The handler's source (the contract type).
+    pub source: &'a str,
+    /// The W3C headers of the handler's span (both `None` when nothing is traced).
+    pub span_headers: &'a TraceHeaders,
+    /// The OpenTelemetry context holding the handler's span, to start child spans in.
+    pub otel_context: &'a opentelemetry::Context,
+}
+
+impl<'a> HandlerInput<'a> {
+    /// Deserialises the event's data (already validated against the accepts schema) into `T`
+    /// without copying it.
+    ///
+    /// # Errors
+    /// A `Contract` violation when `T` does not fit the data.
+    pub fn data_as<T: Deserialize<'a>>(&self) -> Result<T, Violation> {
+        T::deserialize(self.event.data()).map_err(|e| {
+            Violation::contract(format!("Input event payload deserialisation failed: {e}"))
+        })
+    }
+
+    /// `{ self: contract.domain, event: event.domain }` of the reference.
+    pub fn domains(&self) -> (Option<&'a str>, Option<&'a str>) {
+        (self.contract.domain(), self.event.domain())
+    }
+}
+
+/// One event a handler function asks to emit (the reference's
+/// `ArvoEventHandlerFunctionOutput`). The runtime fills in `source`, `subject`, `parentid`,
+/// `dataschema`, trace headers, and defaults `to`, `accesscontrol`, `executionunits` and the
+/// domains (spec §1.3 step 9).
+///
+/// ```
+/// use arvo_runtime::handler::{DomainSpec, RawOutput};
+/// let out = RawOutput::new("evt.calc.add.success", serde_json::json!({"result": 3}))
+///     .to("com.example.audit")
+///     .executionunits(7.0)
+///     .domains(vec![DomainSpec::Local, DomainSpec::FromTriggeringEvent])
+///     .extension("auditflag", true);
+/// assert_eq!(out.event_type, "evt.calc.add.success");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct RawOutput {
+    /// The event type: one of the version's emitted types.
+    pub event_type: String,
+    /// The payload, validated and parsed with the type's schema.
+    pub data: Value,
+    /// The id (default: fresh per copy; a `DeveloperManaged` id is shared by every domain copy).
+    pub id: Option<EventIdInput>,
+    /// The time (default: now).
+    pub time: Option<String>,
+    /// `to` (default: the incoming `redirectto`, else its `source`).
+    pub to: Option<String>,
+    /// `accesscontrol` (default: the incoming event's).
+    pub accesscontrol: Option<String>,
+    /// `redirectto` (default: null).
+    pub redirectto: Option<String>,
+    /// `executionunits` (default: the handler's).
+    pub executionunits: Option<f64>,
+    /// Domain specs, one event per distinct resolved domain (default: the handler's emit
+    /// domains). An empty list emits nothing, as `[]` does in the reference.
+    pub domain: Option<Vec<DomainSpec>>,
+    /// Custom extensions (`__extensions`).
+    pub extensions: Extensions,
+}
+
+impl RawOutput {
+    /// An output of `event_type` with `data`, every other field defaulted.
+    pub fn new(event_type: impl Into<String>, data: Value) -> Self {
+        RawOutput {
+            event_type: event_type.into(),
+            data,
+            id: None,
+            time: None,
+            to: None,
+            accesscontrol: None,
+            redirectto: None,
+            executionunits: None,
+            domain: None,
+            extensions: Extensions::new(),
+        }
+    }
+
+    /// Sets the id.
+    pub fn id(mut self, id: EventIdInput) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sets `to`.
+    pub fn to(mut self, to: impl Into<String>) -> Self {
+        self.to = Some(to.into());
+        self
+    }
+
+    /// Sets `accesscontrol`.
+    pub fn accesscontrol(mut self, accesscontrol: impl Into<String>) -> Self {
+        self.accesscontrol = Some(accesscontrol.into());
+        self
+    }
+
+    /// Sets `redirectto`.
+    pub fn redirectto(mut self, redirectto: impl Into<String>) -> Self {
+        self.redirectto = Some(redirectto.into());
+        self
+    }
+
+    /// Sets `executionunits`.
+    pub fn executionunits(mut self, executionunits: f64) -> Self {
+        self.executionunits = Some(executionunits);
+        self
+    }
+
+    /// Sets the domain specs.
+    pub fn domains(mut self, specs: Vec<DomainSpec>) -> Self {
+        self.domain = Some(specs);
+        self
+    }
+
+    /// Adds a custom extension.
+    pub fn extension(mut self, key: impl Into<String>, value: impl Into<ExtensionValue>) -> Self {
+        self.extensions.insert(key, value);
+        self
+    }
+}

@@ -1,0 +1,298 @@
+//! Violations thrown by handlers (spec §11) and the error type of user code.
+
+use crate::event::ArvoEvent;
+use crate::violation::ViolationError;
+use serde_json::{Map, Value};
+use std::error::Error;
+use std::fmt;
+
+/// Why an orchestration transaction failed (`TransactionViolationCause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransactionCause {
+    /// `READ_MACHINE_MEMORY_FAILURE`.
+    ReadFailure,
+    /// `LOCK_MACHINE_MEMORY_FAILURE`.
+    LockFailure,
+    /// `WRITE_MACHINE_MEMORY_FAILURE`.
+    WriteFailure,
+    /// `LOCK_UNACQUIRED`.
+    LockUnacquired,
+    /// `INVALID_SUBJECT` (defined by the reference, never raised by it).
+    InvalidSubject,
+}
+
+impl TransactionCause {
+    /// The reference's string value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionCause::ReadFailure => "READ_MACHINE_MEMORY_FAILURE",
+            TransactionCause::LockFailure => "LOCK_MACHINE_MEMORY_FAILURE",
+            TransactionCause::WriteFailure => "WRITE_MACHINE_MEMORY_FAILURE",
+            TransactionCause::LockUnacquired => "LOCK_UNACQUIRED",
+            TransactionCause::InvalidSubject => "INVALID_SUBJECT",
+        }
+    }
+}
+
+impl fmt::Display for TransactionCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure the hosting infrastructure must handle (retry, dead-letter): `execute` returns it
+/// instead of emitting events. Messages are the reference's, `ViolationError<Type> message`.
+///
+/// ```
+/// use arvo_runtime::handler::Violation;
+/// let v = Violation::config("Event type mismatch: Received 'a.b.c', expected 'x.y.z'");
+/// assert_eq!(v.to_string(), "ViolationError<Config> Event type mismatch: Received 'a.b.c', expected 'x.y.z'");
+/// assert_eq!(v.name(), "ViolationError<Config>");
+/// assert!(matches!(v, Violation::Config { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Violation {
+    /// `ContractViolation`: data does not match a schema, or a dataschema names another
+    /// contract.
+    #[error("ViolationError<Contract> {message}")]
+    Contract {
+        /// The message without the prefix.
+        message: String,
+        /// Free metadata (`null` in the reference when absent).
+        metadata: Option<Map<String, Value>>,
+    },
+    /// `ConfigViolation`: topology or configuration problems (wrong event type, unknown
+    /// version).
+    #[error("ViolationError<Config> {message}")]
+    Config {
+        /// The message without the prefix.
+        message: String,
+        /// Free metadata.
+        metadata: Option<Map<String, Value>>,
+    },
+    /// `ExecutionViolation`: raised by user code to stop and dead-letter an event.
+    #[error("ViolationError<Execution> {message}")]
+    Execution {
+        /// The message without the prefix.
+        message: String,
+        /// Free metadata.
+        metadata: Option<Map<String, Value>>,
+    },
+    /// `TransactionViolation`: orchestration memory failures.
+    #[error("ViolationError<OrchestratorTransaction> [{cause}] {message}")]
+    Transaction {
+        /// The cause.
+        cause: TransactionCause,
+        /// The message without the prefixes.
+        message: String,
+        /// The event being processed (`metadata.initiatingEvent`).
+        initiating_event: Option<Box<ArvoEvent>>,
+    },
+    /// Any other arvo-core `ViolationError` (a user-defined type such as `precondition`),
+    /// passed through unchanged.
+    #[error("{0}")]
+    Other(Box<ViolationError>),
+}
+
+impl Violation {
+    /// A `Contract` violation without metadata.
+    pub fn contract(message: impl Into<String>) -> Self {
+        Violation::Contract {
+            message: message.into(),
+            metadata: None,
+        }
+    }
+
+    /// A `Config` violation without metadata.
+    pub fn config(message: impl Into<String>) -> Self {
+        Violation::Config {
+            message: message.into(),
+            metadata: None,
+        }
+    }
+
+    /// An `Execution` violation without metadata.
+    ///
+    /// ```
+    /// use arvo_runtime::handler::Violation;
+    /// assert_eq!(Violation::execution("stop").to_string(), "ViolationError<Execution> stop");
+    /// ```
+    pub fn execution(message: impl Into<String>) -> Self {
+        Violation::Execution {
+            message: message.into(),
+            metadata: None,
+        }
+    }
+
+    /// A `Transaction` violation.
+    ///
+    /// ```
+    /// use arvo_runtime::handler::{TransactionCause, Violation};
+    /// let v = Violation::transaction(TransactionCause::LockUnacquired, "busy", None);
+    /// assert_eq!(v.to_string(), "ViolationError<OrchestratorTransaction> [LOCK_UNACQUIRED] busy");
+    /// ```
+    pub fn transaction(
+        cause: TransactionCause,
+        message: impl Into<String>,
+        initiating_event: Option<ArvoEvent>,
+    ) -> Self {
+        Violation::Transaction {
+            cause,
+            message: message.into(),
+            initiating_event: initiating_event.map(Box::new),
+        }
+    }
+
+    /// The violation type: `Contract`, `Config`, `Execution`, `OrchestratorTransaction`, or the
+    /// type of an [`Other`](Violation::Other).
+    pub fn violation_type(&self) -> &str {
+        match self {
+            Violation::Contract { .. } => "Contract",
+            Violation::Config { .. } => "Config",
+            Violation::Execution { .. } => "Execution",
+            Violation::Transaction { .. } => "OrchestratorTransaction",
+            Violation::Other(v) => v.violation_type(),
+        }
+    }
+
+    /// `ViolationError<type>` (the reference's `name`).
+    pub fn name(&self) -> String {
+        format!("ViolationError<{}>", self.violation_type())
+    }
+
+    /// The metadata, when there is some (for `Transaction`: none here; see
+    /// `initiating_event`).
+    pub fn metadata(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Violation::Contract { metadata, .. }
+            | Violation::Config { metadata, .. }
+            | Violation::Execution { metadata, .. } => metadata.as_ref(),
+            Violation::Transaction { .. } => None,
+            Violation::Other(v) => v.metadata(),
+        }
+    }
+
+    /// The equivalent arvo-core [`ViolationError`] (same type, message and metadata).
+    pub fn to_violation_error(&self) -> ViolationError {
+        if let Violation::Other(v) = self {
+            return (**v).clone();
+        }
+        let text = self.to_string();
+        let prefix_len = self.violation_type().len() + "ViolationError<> ".len();
+        let v = ViolationError::new(self.violation_type(), text.get(prefix_len..).unwrap_or(""));
+        match self.metadata() {
+            Some(m) => v.with_metadata(m.clone()),
+            None => v,
+        }
+    }
+
+    /// Finds a violation in an error: the error itself or any `source()` in its chain that is a
+    /// [`Violation`] or a [`ViolationError`] (the reference's duck-typed `isViolationError`).
+    pub fn find_in(err: &(dyn Error + 'static)) -> Option<Violation> {
+        let mut cur = Some(err);
+        while let Some(e) = cur {
+            if let Some(v) = e.downcast_ref::<Violation>() {
+                return Some(v.clone());
+            }
+            if let Some(v) = e.downcast_ref::<ViolationError>() {
+                return Some(Violation::from(v.clone()));
+            }
+            cur = e.source();
+        }
+        None
+    }
+}
+
+impl From<ViolationError> for Violation {
+    /// `Contract`, `Config` and `Execution` violations become their variants; any other type
+    /// stays an [`Other`](Violation::Other).
+    fn from(v: ViolationError) -> Self {
+        let message = v.raw_message().to_owned();
+        let metadata = v.metadata().cloned();
+        match v.violation_type() {
+            "Contract" => Violation::Contract { message, metadata },
+            "Config" => Violation::Config { message, metadata },
+            "Execution" => Violation::Execution { message, metadata },
+            _ => Violation::Other(Box::new(v)),
+        }
+    }
+}
+
+/// The error type of handler code: anything that implements [`std::error::Error`] converts
+/// into it with `?` (as with `anyhow::Error`, it does not implement `Error` itself).
+///
+/// At run time the handler looks inside: a [`Violation`] or [`ViolationError`] (also when
+/// wrapped as a `source()`) is returned to the caller as a violation; anything else becomes
+/// `sys.<type>.error` events.
+///
+/// ```
+/// use arvo_runtime::handler::{HandlerError, Violation};
+/// fn parse(s: &str) -> Result<i64, HandlerError> {
+///     let n: i64 = s.parse()?; // ParseIntError -> HandlerError
+///     if n < 0 {
+///         return Err(Violation::execution("negative input").into());
+///     }
+///     Ok(n)
+/// }
+/// assert!(parse("x").unwrap_err().violation().is_none());
+/// assert_eq!(parse("-1").unwrap_err().violation(), Some(Violation::execution("negative input")));
+/// assert_eq!(HandlerError::msg("boom").to_string(), "boom");
+/// ```
+pub struct HandlerError(Box<dyn Error + Send + Sync + 'static>);
+
+impl HandlerError {
+    /// An error with just a message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        HandlerError(Box::new(Message(message.to_string())))
+    }
+
+    /// Wraps an already boxed error (e.g. the `Box<dyn Error + Send + Sync>` of typed
+    /// handlers).
+    pub fn from_boxed(err: Box<dyn Error + Send + Sync + 'static>) -> Self {
+        HandlerError(err)
+    }
+
+    /// The violation inside, if any (see [`Violation::find_in`]).
+    pub fn violation(&self) -> Option<Violation> {
+        Violation::find_in(self.as_error())
+    }
+
+    /// The wrapped error.
+    pub fn as_error(&self) -> &(dyn Error + 'static) {
+        &*self.0
+    }
+
+    /// The boxed error.
+    pub fn into_inner(self) -> Box<dyn Error + Send + Sync + 'static> {
+        self.0
+    }
+}
+
+impl<E: Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        HandlerError(Box::new(e))
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Message {}
