@@ -37,5 +37,6 @@ pub use arvo_rules as rules;
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub mod broker;
 pub mod factory;
 pub mod handler;
