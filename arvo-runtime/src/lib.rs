@@ -40,3 +40,4 @@ pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod broker;
 pub mod factory;
 pub mod handler;
+pub mod testing;
