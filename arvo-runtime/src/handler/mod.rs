@@ -594,7 +594,6 @@ impl ArvoEventHandler {
             }
             span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
             span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, "handler"));
-            span.set_status(Status::Ok);
             for (k, v) in event.otel_attributes() {
                 span.set_attribute(KeyValue::new(
                     format!("{}{k}", attr::CONSUMABLE_PREFIX),
@@ -610,6 +609,7 @@ impl ArvoEventHandler {
             self.contract.domain(),
             event.domain(),
         );
+        let mut failed = false;
         let result = match self.call_user(event, &cx, &headers, recording).await {
             Ok((slot, outputs)) => self.emit(event, slot, outputs, &resolver, &headers),
             Err(Failure::Violation(v)) => Err(v),
@@ -617,6 +617,7 @@ impl ArvoEventHandler {
                 Some(v) => Err(v),
                 None => {
                     if recording {
+                        failed = true;
                         fail_span(&cx, "Error", &err.to_string());
                     }
                     self.system_errors(event, &err, &resolver, &headers)
@@ -638,6 +639,11 @@ impl ArvoEventHandler {
             }
             match &result {
                 Ok(events) => {
+                    // OpenTelemetry's `Ok` is final, so it is set at the end (the reference
+                    // sets it first and may overwrite it with `ERROR`).
+                    if !failed {
+                        span.set_status(Status::Ok);
+                    }
                     for (i, e) in events.iter().enumerate() {
                         for (k, v) in e.otel_attributes() {
                             span.set_attribute(KeyValue::new(
