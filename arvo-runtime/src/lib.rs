@@ -14,6 +14,9 @@
 //! - [`violation`]: violations and the system error payload.
 //! - [`factory`]: event factories (accepts / emits / system errors, orchestrator init / complete).
 //! - [`handler`]: the event handler runtime (version routing, validation, domains, telemetry).
+//! - [`broker`]: the in-process event broker (routing by `to`, FIFO queues, prefetch, retries,
+//!   middleware, domained/unroutable hooks, `resolve`).
+//! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.

@@ -956,3 +956,59 @@ async fn refuses_bad_input_and_configuration() {
     let detached = broker.take_detached_outcome();
     assert_eq!(detached.unroutable.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_through_full_queues_does_not_deadlock() {
+    // ping fans out 3 pongs per event, each pong answers with a ping until the depth is used
+    // up: 1 + 3 + 3 + 9 + 9 + ... events through queues of capacity 1.
+    let ping = svc("com.t.ping", |e| async move {
+        let depth = e.data()["depth"].as_u64().unwrap();
+        if depth == 0 {
+            return Ok(vec![reply("com.t.ping", &e, json!({ "leaf": true }))]);
+        }
+        Ok((0..3)
+            .map(|_| {
+                emit(
+                    "com.t.ping",
+                    &e,
+                    "com.t.pong",
+                    "com.t.pong",
+                    json!({ "depth": depth, "reply": e.data()["reply"] }),
+                )
+            })
+            .collect())
+    });
+    let pong = svc("com.t.pong", |e| async move {
+        let depth = e.data()["depth"].as_u64().unwrap();
+        let mut back = emit(
+            "com.t.pong",
+            &e,
+            "com.t.ping",
+            "com.t.ping",
+            json!({ "depth": depth - 1, "reply": e.data()["reply"] }),
+        )
+        .into_parts();
+        back.source = e.data()["reply"].as_str().unwrap().to_owned();
+        Ok(vec![ArvoEvent::from_parts(back).unwrap()])
+    });
+    let broker = EventBroker::builder()
+        .defaults(HandlerConfig::default().queue_capacity(1))
+        .handler(ping)
+        .handler(pong)
+        .build()
+        .unwrap();
+    let start = ev(
+        "com.client",
+        "com.t.ping",
+        "s",
+        json!({ "depth": 4, "reply": "com.client" }),
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(20), broker.resolve(start))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    assert!(outcome.is_ok(), "{:?}", outcome.errors);
+    // 3^4 leaves answer the client.
+    assert_eq!(outcome.events.len(), 81);
+    assert_eq!(outcome.handled, 1 + 3 + 3 + 9 + 9 + 27 + 27 + 81 + 81);
+}
