@@ -333,7 +333,8 @@ impl EventBrokerBuilder {
     }
 
     /// Builds the broker. Its worker tasks start on the tokio runtime of the first
-    /// `publish` / `try_publish` / `resolve`.
+    /// `publish` / `try_publish` / `resolve` and live as long as the broker (or that runtime):
+    /// build one broker per runtime (per `#[tokio::test]`).
     ///
     /// # Errors
     /// [`BrokerError::DuplicateHandler`] when two handlers share a source;
