@@ -15,6 +15,9 @@
 //! - [`typed`]: typed contracts declared with [`arvo_contract`], checked by the compiler.
 //! - [`factory`]: event factories (accepts / emits / system errors, orchestrator init / complete).
 //! - [`handler`]: the event handler runtime (version routing, validation, domains, telemetry).
+//! - [`broker`]: the in-process event broker (routing by `to`, FIFO queues, prefetch, retries,
+//!   middleware, domained/unroutable hooks, `resolve`).
+//! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -70,5 +73,7 @@ pub use arvo_rules as rules;
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use violation::{ArvoErrorPayload, ViolationError};
+pub mod broker;
 pub mod factory;
 pub mod handler;
+pub mod testing;
