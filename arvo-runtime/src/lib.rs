@@ -66,7 +66,6 @@ pub mod __private {
     }
 }
 
-
 /// Arvo's naming and format rules (re-export of the `arvo-rules` crate).
 pub use arvo_rules as rules;
 

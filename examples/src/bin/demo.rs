@@ -21,7 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "  {:<22} accepts {:<22} emits {:?} (dataschema {})",
             c.uri(),
             c.event_type(),
-            latest.emit_list().iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+            latest
+                .emit_list()
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
             latest.dataschema()
         );
     }
@@ -50,14 +54,21 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .data_json(serde_json::json!({"parentSubject$$": null, "a": 2, "b": 40}))
         .build()?;
     let json = event.to_json_string();
-    println!("\nevent ({} bytes, the reference's toString()):\n  {json}", json.len());
+    println!(
+        "\nevent ({} bytes, the reference's toString()):\n  {json}",
+        json.len()
+    );
     let back = ArvoEvent::from_json_str(&json)?;
     assert_eq!(back, event);
     println!(
         "\nparsed back: type {} -> to {}, content type {}",
         back.event_type(),
         back.to().unwrap_or("-"),
-        if back.datacontenttype() == rules::ARVO_DATA_CONTENT_TYPE { "arvo" } else { "other" }
+        if back.datacontenttype() == rules::ARVO_DATA_CONTENT_TYPE {
+            "arvo"
+        } else {
+            "other"
+        }
     );
     Ok(())
 }
