@@ -52,9 +52,9 @@ use proc_macro::TokenStream;
 /// // The handler trait: one method per version.
 /// struct Adder;
 /// impl CalcAddHandler for Adder {
-///     async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
+///     async fn v1_0_0(&self, input: Input<'_, CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
 ///         let AddInput { a, b } = input.data;
-///         Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: a + b })])
+///         Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: a + b }).into()])
 ///     }
 /// }
 /// ```
