@@ -234,6 +234,11 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
                 #accepts_item
                 type Emits = #emits_enum;
             }
+            impl ::core::fmt::Debug for #emits_enum {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    #private::fmt_emits(self, f)
+                }
+            }
             impl #private::Emits for #emits_enum {
                 const EVENT_TYPES: &'static [&'static str] = &[#(#types),*];
                 fn event_type(&self) -> &'static str {

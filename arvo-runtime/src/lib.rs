@@ -48,7 +48,7 @@ pub mod __private {
     pub use crate::handler::{ContractDispatch, HandlerInput, HandlerResult};
     pub use crate::typed::sealed::Sealed;
     pub use crate::typed::{ContractVersion, Emits, OrchestratorInit, TypedContract};
-    pub use crate::typed::{dispatch_version, unknown_version};
+    pub use crate::typed::{dispatch_version, fmt_emits, unknown_version};
     pub use futures_util::future::BoxFuture;
     pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     pub use serde_json::Map;

@@ -205,6 +205,16 @@ pub trait Emits: Sized + Send + 'static {
     }
 }
 
+/// The `Debug` of a generated emits enum: the event type and the payload as JSON, e.g.
+/// `evt.calc.add.success({"result":3.0})` (payload types need not implement `Debug`).
+#[doc(hidden)]
+pub fn fmt_emits<E: Emits>(emits: &E, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match serde_json::to_string(&Data(emits)) {
+        Ok(json) => write!(f, "{}({json})", emits.event_type()),
+        Err(_) => write!(f, "{}(<unserialisable payload>)", emits.event_type()),
+    }
+}
+
 /// Serialises the payload of an [`Emits`] value.
 ///
 /// ```
@@ -339,6 +349,7 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # let _ = plain;
 /// # Ok::<(), arvo_runtime::handler::Violation>(())
 /// ```
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct Emission<E> {
     /// The event type and payload.
