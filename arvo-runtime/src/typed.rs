@@ -3,14 +3,20 @@
 //!
 //! For a contract struct `CalcAdd` the macro generates:
 //! - `impl TypedContract for CalcAdd` and `CalcAdd::contract()`, the runtime
-//!   [`ArvoContract`](crate::contract::ArvoContract), built once through the same builders as a
+//!   [`ArvoContract`], built once through the same builders as a
 //!   hand-written contract;
 //! - one marker type per version, `CalcAddV1_0_0: ContractVersion`, whose
 //!   [`Accepts`](ContractVersion::Accepts) is the input payload and whose
 //!   [`Emits`](ContractVersion::Emits) is an enum with one variant per emitted event type, so a
 //!   handler can only emit what its version declares;
-//! - for service contracts, a handler trait `CalcAddHandler` with one method per version
-//!   (`v1_0_0`), so an implementation that misses a version fails with E0046.
+//! - for service and simple contracts, a handler trait `CalcAddHandler` with one method per
+//!   version (`v1_0_0`), so an implementation that misses a version fails with E0046, and
+//!   `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`, so that
+//!   [`ArvoEventHandler::typed`](crate::handler::ArvoEventHandler::typed) runs it.
+//!
+//! A method receives an [`Input`] (the typed payload, the triggering event, the resolved
+//! version, the span's trace headers) and returns [`Emission`]s: values of the version's emits
+//! enum, the only way to choose an event type and payload, with optional per-event options.
 //!
 //! # Serde and JSON Schema
 //! Payload types derive `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
