@@ -1,1 +1,137 @@
-//! Procedural macros of Arvo for Rust. Use them through `arvo-runtime`, which re-exports them.
+//! Procedural macros of Arvo for Rust. Use them through `arvo-runtime`, which re-exports them
+//! (`arvo_runtime::arvo_contract`).
+//!
+//! The crate is a thin shell: [`arvo_contract`] hands its tokens to `expand::run`, which goes
+//! parse (`parse`, building the model of `ast`) -> validate (`validate`) -> expand (`expand`).
+//! Errors are accumulated and reported together, each at its own span; after an error the
+//! struct and every item that can still be derived are emitted beside the `compile_error!`.
+
+mod ast;
+mod errors;
+mod expand;
+mod naming;
+mod parse;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Declares a typed, versioned Arvo contract on a unit struct.
+///
+/// # Forms
+///
+/// A **service contract** names the accepted event type and, per version, the accepted payload
+/// and every emitted event type with its payload:
+///
+/// ```
+/// use arvo_runtime::arvo_contract;
+/// use arvo_runtime::typed::{ContractVersion, Emits, HandlerOutput, Input};
+/// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// pub struct AddInput { pub a: f64, pub b: f64 }
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// pub struct AddOutput { pub result: f64 }
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// pub struct Overflow { pub limit: f64 }
+///
+/// #[arvo_contract(
+///     uri = "#/calc/add",
+///     type = "com.calc.add",
+///     description = "Adds two numbers",   // optional
+///     domain = "math",                    // optional
+///     metadata(owner = "team-a", tier = 1), // optional literals
+///     version("1.0.0", accepts = AddInput,
+///             emits("evt.calc.add.success" = AddOutput, "evt.calc.add.overflow" = Overflow)),
+/// )]
+/// pub struct CalcAdd;
+///
+/// // The runtime contract, the same value `ArvoContract::builder` would build.
+/// let contract = CalcAdd::contract();
+/// assert_eq!(contract.event_type(), "com.calc.add");
+/// assert_eq!(CalcAddV1_0_0::VERSION, "1.0.0");
+///
+/// // The handler trait: one method per version.
+/// struct Adder;
+/// impl CalcAddHandler for Adder {
+///     async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
+///         let AddInput { a, b } = input.data;
+///         Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: a + b })])
+///     }
+/// }
+/// ```
+///
+/// A **simple contract** (the reference's `createSimpleArvoContract`): `type = "calc.add"`
+/// gives the accepted type `com.calc.add` and the one emitted type `evt.calc.add.success`
+/// (variant `Success`):
+///
+/// ```
+/// # use arvo_runtime::arvo_contract;
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct AddInput { pub a: f64, pub b: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct AddOutput { pub result: f64 }
+/// #[arvo_contract(uri = "#/bench/calc/add", type = "calc.add", simple,
+///     version("1.0.0", accepts = AddInput, emits = AddOutput))]
+/// pub struct CalcAdd;
+///
+/// assert_eq!(CalcAdd::TYPE, "com.calc.add");
+/// assert_eq!(CalcAdd::SUCCESS_TYPE, "evt.calc.add.success");
+/// let _ = CalcAddV1_0_0Emits::Success(AddOutput { result: 3.0 });
+/// ```
+///
+/// An **orchestrator contract** (`createArvoOrchestratorContract`): `orchestrator = "name"`
+/// gives the init type `arvo.orc.name` and the completion type `arvo.orc.name.done`; the init
+/// payload is wrapped in `OrchestratorInit`, which adds the framework's `parentSubject$$`:
+///
+/// ```
+/// # use arvo_runtime::arvo_contract;
+/// use arvo_runtime::typed::{ContractVersion, OrchestratorInit};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct CalcInit { pub a: f64, pub b: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct CalcDone { pub result: f64 }
+/// #[arvo_contract(uri = "#/bench/orchestrator/calc", orchestrator = "bench.calc",
+///     version("1.0.0", init = CalcInit, complete = CalcDone))]
+/// pub struct CalcFlow;
+///
+/// assert_eq!(CalcFlow::INIT_TYPE, "arvo.orc.bench.calc");
+/// assert_eq!(CalcFlow::COMPLETE_TYPE, "arvo.orc.bench.calc.done");
+/// let init: <CalcFlowV1_0_0 as ContractVersion>::Accepts = OrchestratorInit::root(CalcInit { a: 1.0, b: 2.0 });
+/// let _ = CalcFlowV1_0_0Emits::Complete(CalcDone { result: 3.0 });
+/// ```
+///
+/// # Keys
+/// - `uri = "..."` (required): the contract URI.
+/// - `type = "..."`: the accepted event type (service), or the root type with `simple`.
+/// - `simple`: the simple form (flag).
+/// - `orchestrator = "name"`: the orchestrator form (instead of `type`).
+/// - `description = "..."`, `domain = "..."`: optional.
+/// - `metadata(key = literal, ...)`: optional free metadata (string, number, bool literals).
+/// - `version("x.y.z", ...)` (at least one): `accepts = T, emits("evt.type" = T, ...)`
+///   (service), `accepts = T, emits = T` (simple), `init = T, complete = T` (orchestrator).
+/// - `crate = "path"`: where `arvo_runtime` is, when it is renamed or re-exported.
+///
+/// # Generated items (for a struct `CalcAdd`)
+/// - `CalcAdd::contract() -> &'static ArvoContract` and the constants `URI`, `TYPE`,
+///   `SYSTEM_ERROR_TYPE`, `VERSIONS` (plus `SUCCESS_TYPE` or `INIT_TYPE`/`COMPLETE_TYPE`), also
+///   through `arvo_runtime::typed::TypedContract`;
+/// - per version `1.0.0`: the marker `CalcAddV1_0_0: ContractVersion` and the enum
+///   `CalcAddV1_0_0Emits: Emits` (one variant per emitted type: `evt.calc.add.success` ->
+///   `EvtCalcAddSuccess`);
+/// - for service and simple contracts, the trait `CalcAddHandler` with one method per version
+///   (`v1_0_0`), the hook of the handler runtime.
+///
+/// # Compile-time checks
+/// Each at the span of the offending token, all reported in one compile: malformed versions,
+/// `0.0.0`, duplicate versions, invalid event types, the reserved `arvo.orc` prefix, emit types
+/// equal to the accepted type or repeated, invalid orchestrator names, domains and URIs, unknown
+/// or repeated keys, missing keys, and payload types lacking `Serialize`, `Deserialize` or
+/// `JsonSchema`:
+///
+/// ```compile_fail
+/// # use arvo_runtime::arvo_contract;
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { pub a: f64 }
+/// #[arvo_contract(uri = "#/x", type = "com.x.run", version("1.0", accepts = In))]
+/// pub struct X; // error: invalid version `1.0`
+/// ```
+#[proc_macro_attribute]
+pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::run(args.into(), item.into())
+        .into_token_stream()
+        .into()
+}

@@ -82,6 +82,23 @@ impl From<serde_json::Error> for CodecError {
 /// assert!(arvo_runtime::codec::compress_str("{}").starts_with("eJ"));
 /// ```
 pub fn compress_str(json: &str) -> String {
+    thread_local! {
+        // A deflate state is ~270 KB; making one per call costs more than the compression.
+        static DEFLATE: RefCell<(Option<flate2::Compress>, Vec<u8>)> = const { RefCell::new((None, Vec::new())) };
+    }
+    let kept = DEFLATE.try_with(|cell| {
+        let mut kept = cell.try_borrow_mut().ok()?;
+        let (state, out) = &mut *kept;
+        let state =
+            state.get_or_insert_with(|| flate2::Compress::new(flate2::Compression::new(6), true));
+        state.reset();
+        let ok = deflate_into(state, json.as_bytes(), out);
+        ok.then(|| base64_encode(out))
+    });
+    if let Ok(Some(s)) = kept {
+        return s;
+    }
+    // Nested or failed use of the kept state: a one-off encoder.
     let mut enc = flate2::write::ZlibEncoder::new(
         Vec::with_capacity(json.len() / 2 + 32),
         flate2::Compression::new(6),
@@ -92,6 +109,22 @@ pub fn compress_str(json: &str) -> String {
         .and_then(|()| enc.finish())
         .unwrap_or_default();
     base64_encode(&deflated)
+}
+
+/// Deflates all of `input` into `out` (cleared first) with a freshly reset `state`.
+fn deflate_into(state: &mut flate2::Compress, input: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    // zlib's compressBound, so one call normally suffices.
+    out.reserve(input.len() + (input.len() >> 12) + (input.len() >> 14) + 64);
+    loop {
+        let done = usize::try_from(state.total_in()).unwrap_or(usize::MAX);
+        let rest = input.get(done..).unwrap_or_default();
+        match state.compress_vec(rest, out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => return true,
+            Ok(_) => out.reserve(out.capacity().max(64)),
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Serialises `value` as compact JSON (its field order) and compresses it.

@@ -14,6 +14,7 @@ use std::{fmt, io};
 
 /// 2^53: integers up to this magnitude print the same in JavaScript and Rust.
 const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
+const MAX_SAFE_INT: u64 = 1 << 53;
 
 /// A `serde_json` formatter that writes numbers as JavaScript's `JSON.stringify` does:
 /// shortest round-trip digits with JavaScript's exponent rules (`1e+21`, `1e-7`), `-0` as
@@ -46,7 +47,7 @@ impl Formatter for JsFormatter {
     }
 
     fn write_u64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: u64) -> io::Result<()> {
-        if v as f64 <= MAX_SAFE {
+        if v <= MAX_SAFE_INT {
             CompactFormatter.write_u64(w, v)
         } else {
             self.write_f64(w, v as f64)
@@ -54,7 +55,7 @@ impl Formatter for JsFormatter {
     }
 
     fn write_i64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: i64) -> io::Result<()> {
-        if (v.unsigned_abs() as f64) <= MAX_SAFE {
+        if v.unsigned_abs() <= MAX_SAFE_INT {
             CompactFormatter.write_i64(w, v)
         } else {
             self.write_f64(w, v as f64)

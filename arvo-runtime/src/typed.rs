@@ -1,0 +1,352 @@
+//! Typed contracts: the traits and types that [`#[arvo_contract]`](crate::arvo_contract)
+//! implements, so that the compiler checks what the reference checks at run time.
+//!
+//! For a contract struct `CalcAdd` the macro generates:
+//! - `impl TypedContract for CalcAdd` and `CalcAdd::contract()`, the runtime
+//!   [`ArvoContract`](crate::contract::ArvoContract), built once through the same builders as a
+//!   hand-written contract;
+//! - one marker type per version, `CalcAddV1_0_0: ContractVersion`, whose
+//!   [`Accepts`](ContractVersion::Accepts) is the input payload and whose
+//!   [`Emits`](ContractVersion::Emits) is an enum with one variant per emitted event type, so a
+//!   handler can only emit what its version declares;
+//! - for service contracts, a handler trait `CalcAddHandler` with one method per version
+//!   (`v1_0_0`), so an implementation that misses a version fails with E0046.
+//!
+//! # Serde and JSON Schema
+//! Payload types derive `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
+//! Unknown keys: serde ignores them by default (the typed value drops them), which is what the
+//! reference's zod objects do at run time (they strip unknown keys) although its exported schema
+//! says `additionalProperties: false`. `Option<T>` fields accept a missing key or `null`;
+//! `#[serde(default)]` fields accept a missing key. Add `#[serde(deny_unknown_fields)]` to reject
+//! unknown keys instead (not with [`OrchestratorInit`], which flattens the user's type).
+
+use crate::contract::{ArvoContract, ContractError, VersionedContract};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::future::Future;
+
+/// Seals the typed-contract traits: only `#[arvo_contract]` implements them (through
+/// `__private`), so a hand-written, inconsistent implementation cannot exist by accident.
+pub mod sealed {
+    /// The seal. Not part of the public API.
+    pub trait Sealed {}
+}
+
+/// What an event payload type must implement: serde both ways and a JSON Schema.
+///
+/// It is implemented for every type with those traits.
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// pub struct Add { a: f64, b: f64 }
+/// fn is_payload<T: arvo_runtime::typed::Payload>() {}
+/// is_payload::<Add>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an Arvo event payload",
+    note = "derive `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema` on `{Self}`"
+)]
+pub trait Payload: Serialize + DeserializeOwned + JsonSchema + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + JsonSchema + Send + 'static> Payload for T {}
+
+/// A contract declared with `#[arvo_contract]`.
+///
+/// ```
+/// use arvo_runtime::{arvo_contract, typed::TypedContract};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+/// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+/// pub struct CalcAdd;
+///
+/// assert_eq!(CalcAdd::TYPE, "com.calc.add");
+/// assert_eq!(CalcAdd::SYSTEM_ERROR_TYPE, "sys.com.calc.add.error");
+/// assert_eq!(<CalcAdd as TypedContract>::contract().uri(), "#/calc/add");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an Arvo contract",
+    note = "declare contracts with `#[arvo_contract(...)]` on a unit struct"
+)]
+pub trait TypedContract: sealed::Sealed + Send + Sync + 'static {
+    /// The contract's URI.
+    const URI: &'static str;
+    /// The event type the contract accepts (`arvo.orc.<name>` for orchestrators).
+    const TYPE: &'static str;
+    /// `sys.<TYPE>.error`.
+    const SYSTEM_ERROR_TYPE: &'static str;
+    /// The versions, in declaration order.
+    const VERSIONS: &'static [&'static str];
+    /// The runtime contract, built on first use (through the same builders as a hand-written
+    /// contract, with the schemas of the payload types) and then shared; `Err` if a payload
+    /// type's JSON Schema cannot be compiled (the macro has already checked every literal).
+    fn try_contract() -> Result<&'static ArvoContract, &'static ContractError>;
+
+    /// [`try_contract`](TypedContract::try_contract), for contracts known to be valid.
+    ///
+    /// # Panics
+    /// When a payload type's JSON Schema does not compile (a bug in a hand-written
+    /// `JsonSchema` impl); the message names the contract and the schema error.
+    fn contract() -> &'static ArvoContract {
+        match Self::try_contract() {
+            Ok(contract) => contract,
+            Err(e) => panic!(
+                "the typed contract {} (uri={}) is invalid: {e}",
+                Self::TYPE,
+                Self::URI
+            ),
+        }
+    }
+}
+
+/// One version of a typed contract (a marker type generated per version, e.g. `CalcAddV1_0_0`).
+///
+/// ```
+/// use arvo_runtime::{arvo_contract, typed::{ContractVersion, Emits}};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+/// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+/// pub struct CalcAdd;
+///
+/// assert_eq!(CalcAddV1_0_0::VERSION, "1.0.0");
+/// assert_eq!(CalcAddV1_0_0::DATASCHEMA, "#/calc/add/1.0.0");
+/// assert_eq!(CalcAddV1_0_0::versioned().dataschema(), CalcAddV1_0_0::DATASCHEMA);
+/// let out = CalcAddV1_0_0Emits::Success(Out { r: 3.0 });
+/// assert_eq!(out.event_type(), "evt.calc.add.success");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a version of an Arvo contract",
+    note = "`#[arvo_contract]` generates one marker type per version, named `<Contract>V<major>_<minor>_<patch>`"
+)]
+pub trait ContractVersion: sealed::Sealed + Send + Sync + 'static {
+    /// The contract this version belongs to.
+    type Contract: TypedContract;
+    /// The version text, e.g. `"1.0.0"`.
+    const VERSION: &'static str;
+    /// `<uri>/<version>`, the `dataschema` of the events of this version.
+    const DATASCHEMA: &'static str;
+    /// The payload of the accepted event (for orchestrators, [`OrchestratorInit`] around the
+    /// user's init payload).
+    type Accepts: Payload;
+    /// The events this version may emit: an enum with one variant per emitted event type.
+    type Emits: Emits;
+
+    /// The runtime view of this version (`contract().version(VERSION)`).
+    ///
+    /// # Panics
+    /// As [`TypedContract::contract`].
+    fn versioned() -> VersionedContract {
+        match <Self::Contract as TypedContract>::contract().version(Self::VERSION) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The typed emitted events of one contract version: one variant per event type, holding its
+/// payload. Serialises to the pair (event type, data).
+///
+/// ```
+/// use arvo_runtime::{arvo_contract, typed::Emits};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// pub struct Done { ok: bool }
+/// #[arvo_contract(uri = "#/job", type = "com.job.run",
+///     version("1.0.0", accepts = In, emits("evt.job.done" = Done)))]
+/// pub struct Job;
+///
+/// let e = JobV1_0_0Emits::EvtJobDone(Done { ok: true });
+/// assert_eq!(e.event_type(), "evt.job.done");
+/// assert_eq!(e.to_data().unwrap(), serde_json::json!({"ok": true}));
+/// let back = JobV1_0_0Emits::from_data("evt.job.done", serde_json::json!({"ok": false})).unwrap();
+/// assert!(matches!(back, Some(JobV1_0_0Emits::EvtJobDone(Done { ok: false }))));
+/// assert!(JobV1_0_0Emits::from_data("evt.other.type", serde_json::json!({})).unwrap().is_none());
+/// assert_eq!(JobV1_0_0Emits::EVENT_TYPES, ["evt.job.done"]);
+/// ```
+pub trait Emits: Sized + Send + 'static {
+    /// Every event type of the enum, in declaration order.
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// The event type of this value.
+    fn event_type(&self) -> &'static str;
+
+    /// Serialises the payload alone (the event's `data`).
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// Deserialises the payload of an event of type `event_type`; `Ok(None)` when this version
+    /// does not emit that type.
+    fn deserialize_data<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        data: D,
+    ) -> Result<Option<Self>, D::Error>;
+
+    /// A [`Serialize`] view of the payload.
+    fn data(&self) -> Data<'_, Self> {
+        Data(self)
+    }
+
+    /// The payload as a JSON value.
+    fn to_data(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(Data(self))
+    }
+
+    /// Reads a payload from a JSON value (see [`Emits::deserialize_data`]).
+    fn from_data(
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        Self::deserialize_data(event_type, data)
+    }
+}
+
+/// Serialises the payload of an [`Emits`] value.
+///
+/// ```
+/// # use arvo_runtime::{arvo_contract, typed::Emits};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Done { ok: bool }
+/// # #[arvo_contract(uri = "#/job", type = "com.job.run", version("1.0.0", accepts = In, emits("evt.job.done" = Done)))]
+/// # pub struct Job;
+/// let e = JobV1_0_0Emits::EvtJobDone(Done { ok: true });
+/// assert_eq!(serde_json::to_string(&e.data()).unwrap(), r#"{"ok":true}"#);
+/// ```
+pub struct Data<'a, E>(pub &'a E);
+
+impl<E: Emits> Serialize for Data<'_, E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_data(serializer)
+    }
+}
+
+/// What a handler method receives for version `V`: the accepted payload, already validated
+/// and typed.
+///
+/// This is the hook of the handler runtime (issue 4): it will add the source event (subject,
+/// source, parentid, ...) next to `data`; build one with [`Input::new`] in tests.
+///
+/// ```
+/// # use arvo_runtime::{arvo_contract, typed::Input};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+/// # #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+/// # pub struct CalcAdd;
+/// let input = Input::<CalcAddV1_0_0>::new(In { a: 1.0 });
+/// assert_eq!(input.data.a, 1.0);
+/// ```
+pub struct Input<V: ContractVersion> {
+    /// The payload of the accepted event.
+    pub data: V::Accepts,
+}
+
+impl<V: ContractVersion> Input<V> {
+    /// Wraps a payload.
+    pub fn new(data: V::Accepts) -> Self {
+        Input { data }
+    }
+}
+
+/// An error raised by a handler's own code; the handler runtime turns it into a
+/// `sys.<type>.error` event.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a handler method returns for version `V`: the events it emits, each typed by `V`.
+pub type HandlerOutput<V> = Result<Vec<<V as ContractVersion>::Emits>, HandlerError>;
+
+/// The future a generated handler method returns (named here so the generated trait stays
+/// short).
+pub trait HandlerFuture<V: ContractVersion>: Future<Output = HandlerOutput<V>> + Send {}
+
+impl<V: ContractVersion, F: Future<Output = HandlerOutput<V>> + Send> HandlerFuture<V> for F {}
+
+/// The description of `parentSubject$$` in the reference's `OrchestrationInitEventBaseSchema`.
+pub const PARENT_SUBJECT_DESCRIPTION: &str = "Identifies the subject of the parent process or event in the ArvoEvent system.\nPurpose:\n1. Enables the orchestrator to return its final output to the initiating process or orchestrator.\n2. Maintains the event chain and process hierarchy in a distributed system.\n3. Facilitates proper event routing and traceability.\nUsage:\n- For non-root processes: Set to the subject of the parent process/orchestrator.\n- For root processes/orchestrations: Must be set to null.\nThis field aligns with the ArvoEvent 'subject' field, which is a URI identifying the event's subject.\nIt plays a crucial role in distributed tracing, debugging, and maintaining system coherence.\nExample:\n- Parent process subject: \"process/parent-id-123\"\n- Child process parentSubject$$: \"process/parent-id-123\"\nNote: Ensure this value is a valid URI as per ArvoEvent specifications.";
+
+/// The payload of an orchestrator's init event: the framework's `parentSubject$$` next to the
+/// user's init payload (flattened, so the JSON is one object).
+///
+/// `parentSubject$$` is required (a missing key is an error, as in the reference) and is either
+/// `null` (a root orchestration) or a non-empty string (the parent's subject).
+///
+/// ```
+/// use arvo_runtime::typed::OrchestratorInit;
+/// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+/// pub struct Start { a: f64 }
+///
+/// let init: OrchestratorInit<Start> =
+///     serde_json::from_str(r#"{"parentSubject$$": null, "a": 1}"#).unwrap();
+/// assert_eq!(init.parent_subject, None);
+/// assert_eq!(serde_json::to_string(&init).unwrap(), r#"{"parentSubject$$":null,"a":1.0}"#);
+/// assert!(serde_json::from_str::<OrchestratorInit<Start>>(r#"{"a": 1}"#).is_err());
+/// assert!(serde_json::from_str::<OrchestratorInit<Start>>(r#"{"parentSubject$$": "", "a": 1}"#).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrchestratorInit<T> {
+    /// The parent orchestration's subject, `None` for a root orchestration.
+    #[serde(rename = "parentSubject$$", deserialize_with = "parent_subject")]
+    pub parent_subject: Option<String>,
+    /// The user's init payload.
+    #[serde(flatten)]
+    pub data: T,
+}
+
+impl<T> OrchestratorInit<T> {
+    /// A root orchestration's init payload (`parentSubject$$: null`).
+    pub fn root(data: T) -> Self {
+        OrchestratorInit {
+            parent_subject: None,
+            data,
+        }
+    }
+}
+
+/// Required `string (min 1) | null`; a custom function makes serde treat a missing key as an
+/// error instead of `None`.
+fn parent_subject<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    if value.as_deref() == Some("") {
+        return Err(serde::de::Error::custom(
+            "The parent subject must not be an empty string",
+        ));
+    }
+    Ok(value)
+}
+
+impl<T: JsonSchema> JsonSchema for OrchestratorInit<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("OrchestratorInit_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = T::json_schema(generator);
+        let object = schema.ensure_object();
+        let parent = serde_json::json!({
+            "anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}],
+            "description": PARENT_SUBJECT_DESCRIPTION,
+        });
+        match object
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            Some(props) => {
+                props.shift_insert(0, "parentSubject$$".to_owned(), parent);
+            }
+            None => {
+                let mut props = serde_json::Map::new();
+                props.insert("parentSubject$$".to_owned(), parent);
+                object.insert("properties".to_owned(), props.into());
+            }
+        }
+        let key = serde_json::Value::from("parentSubject$$");
+        match object
+            .get_mut("required")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            Some(required) => required.insert(0, key),
+            None => {
+                object.insert("required".to_owned(), vec![key].into());
+            }
+        }
+        schema
+    }
+}
