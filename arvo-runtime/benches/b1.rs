@@ -1,0 +1,341 @@
+//! Scenario B1 of `scenarios.md`: handler throughput, the framework against a hand-written floor
+//! measured in the same run on the same inputs.
+//!
+//! Protocol: 10,000 warm-up events, then 100,000 measured events (`B1_EVENTS` / `B1_WARMUP`
+//! change them), each executed and awaited in turn, strictly sequentially; inputs are built
+//! before the clock starts. Each variant runs `B1_PASSES` (default 3) passes in rotating order;
+//! the median pass is reported. Every output is checked (one event, its type, the sum).
+//!
+//! Variants, each (b) from parsed events and (a) from JSON bytes:
+//! * `framework`: `ArvoEventHandler::execute` / `execute_json`, then the output serialised;
+//! * `floor+decode`: serde_json, jsonschema validation of input and output, the subject decode
+//!   the reference's domain resolution does, building and serialising the output by hand;
+//! * `floor`: the same without the subject decode (not needed: the input domain is null).
+//!
+//! Run: `cargo bench -p arvo-runtime --bench b1` (bench profile: fat LTO, one codegen unit).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use arvo_runtime::contract::{ArvoContract, Schema};
+use arvo_runtime::event::{ArvoEvent, new_uuid_v4, now_timestamp};
+use arvo_runtime::handler::{ArvoEventHandler, ParentContext, RawOutput};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+const URI: &str = "#/bench/calc/add";
+const DATASCHEMA: &str = "#/bench/calc/add/1.0.0";
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn accepts_json() -> Value {
+    json!({"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"],"additionalProperties":false})
+}
+fn emits_json() -> Value {
+    json!({"type":"object","properties":{"result":{"type":"number"}},"required":["result"],"additionalProperties":false})
+}
+
+fn handler() -> ArvoEventHandler {
+    let c = ArvoContract::simple(URI, "calc.add")
+        .version(
+            "1.0.0",
+            Schema::new(accepts_json()).unwrap(),
+            Schema::new(emits_json()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    ArvoEventHandler::builder(c)
+        .executionunits(0.0)
+        .version("1.0.0", |input| {
+            Box::pin(async move {
+                let d = input.event.data();
+                let a = d.get("a").and_then(Value::as_f64).unwrap_or_default();
+                let b = d.get("b").and_then(Value::as_f64).unwrap_or_default();
+                Ok(vec![RawOutput::new(
+                    "evt.calc.add.success",
+                    json!({"result": a + b}),
+                )])
+            })
+        })
+        .build()
+        .unwrap()
+}
+
+fn input(i: u64) -> ArvoEvent {
+    let subject = arvo_runtime::codec::compress_str(&format!(
+        r#"{{"orchestrator":{{"name":"arvo.orc.bench.calc","version":"1.0.0"}},"execution":{{"id":"b1-{i}","initiator":"com.bench.client","domain":null}},"meta":{{}}}}"#
+    ));
+    ArvoEvent::builder()
+        .event_type("com.calc.add")
+        .source("arvo.orc.bench.calc")
+        .subject(subject)
+        .to("com.calc.add")
+        .redirectto("arvo.orc.bench.calc")
+        .dataschema(DATASCHEMA)
+        .data_json(json!({"a": i, "b": i + 1}))
+        .build()
+        .unwrap()
+}
+
+// ---- the floor: the same work written by hand ----
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct In {
+    id: String,
+    source: String,
+    specversion: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    subject: String,
+    datacontenttype: String,
+    dataschema: Option<String>,
+    data: Value,
+    time: String,
+    to: Option<String>,
+    accesscontrol: Option<String>,
+    redirectto: Option<String>,
+    executionunits: Option<f64>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    parentid: Option<String>,
+    domain: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Out<'a> {
+    id: String,
+    source: &'a str,
+    specversion: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    subject: String,
+    datacontenttype: &'a str,
+    dataschema: &'a str,
+    data: Value,
+    time: String,
+    to: String,
+    accesscontrol: Option<String>,
+    redirectto: Option<&'a str>,
+    executionunits: f64,
+    traceparent: Option<&'a str>,
+    tracestate: Option<&'a str>,
+    parentid: String,
+    domain: Option<String>,
+}
+
+struct Floor {
+    accepts: jsonschema::Validator,
+    emits: jsonschema::Validator,
+}
+
+impl Floor {
+    fn new() -> Self {
+        Floor {
+            accepts: jsonschema::validator_for(&accepts_json()).unwrap(),
+            emits: jsonschema::validator_for(&json!({"type":"object","properties":{"result":{"type":"number"}},"required":["result"]})).unwrap(),
+        }
+    }
+
+    /// One event, from the parsed form; writes the output JSON into `buf`, returns the result.
+    fn run(&self, e: &In, decode: bool, buf: &mut Vec<u8>) -> f64 {
+        assert_eq!(e.event_type, "com.calc.add");
+        let ds = e.dataschema.as_deref().unwrap();
+        let (uri, version) = ds.rsplit_once('/').unwrap();
+        assert!(uri == URI && version == "1.0.0");
+        assert!(self.accepts.is_valid(&e.data));
+        let a = e.data["a"].as_f64().unwrap();
+        let b = e.data["b"].as_f64().unwrap();
+        let data = json!({"result": a + b});
+        let domain = if decode {
+            // ORCHESTRATION_CONTEXT as the reference computes it: the subject is parsed.
+            let cur = arvo_runtime::subject::parse(&e.subject)
+                .ok()
+                .and_then(|c| c.execution.domain);
+            match e.domain.as_deref() {
+                None => None,
+                Some(t) if cur.as_deref() == Some(t) => None,
+                Some(_) => cur,
+            }
+        } else {
+            None
+        };
+        assert!(self.emits.is_valid(&data));
+        let out = Out {
+            id: new_uuid_v4(),
+            source: "com.calc.add",
+            specversion: "1.0",
+            event_type: "evt.calc.add.success",
+            subject: e.subject.clone(),
+            datacontenttype: "application/cloudevents+json;charset=UTF-8;profile=arvo",
+            dataschema: DATASCHEMA,
+            data,
+            time: now_timestamp(),
+            to: e.redirectto.clone().unwrap_or_else(|| e.source.clone()),
+            accesscontrol: e.accesscontrol.clone(),
+            redirectto: None,
+            executionunits: 0.0,
+            traceparent: None,
+            tracestate: None,
+            parentid: e.id.clone(),
+            domain,
+        };
+        buf.clear();
+        serde_json::to_writer(&mut *buf, &out).unwrap();
+        a + b
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Variant {
+    FrameworkParsed,
+    FrameworkBytes,
+    FloorDecodeParsed,
+    FloorDecodeBytes,
+    FloorParsed,
+    FloorBytes,
+}
+
+impl Variant {
+    const ALL: [Variant; 6] = [
+        Variant::FrameworkParsed,
+        Variant::FrameworkBytes,
+        Variant::FloorDecodeParsed,
+        Variant::FloorDecodeBytes,
+        Variant::FloorParsed,
+        Variant::FloorBytes,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Variant::FrameworkParsed => "framework (b) parsed",
+            Variant::FrameworkBytes => "framework (a) bytes",
+            Variant::FloorDecodeParsed => "floor+decode (b) parsed",
+            Variant::FloorDecodeBytes => "floor+decode (a) bytes",
+            Variant::FloorParsed => "floor (b) parsed, no decode",
+            Variant::FloorBytes => "floor (a) bytes, no decode",
+        }
+    }
+}
+
+struct Inputs {
+    events: Vec<ArvoEvent>,
+    json: Vec<Vec<u8>>,
+    floor: Vec<In>,
+    expected_sum: f64,
+}
+
+fn inputs(range: std::ops::Range<u64>) -> Inputs {
+    let events: Vec<ArvoEvent> = range.clone().map(input).collect();
+    let json: Vec<Vec<u8>> = events.iter().map(|e| e.to_json_string().into_bytes()).collect();
+    let floor = json.iter().map(|j| serde_json::from_slice(j).unwrap()).collect();
+    let expected_sum = range.map(|i| (2 * i + 1) as f64).sum();
+    Inputs {
+        events,
+        json,
+        floor,
+        expected_sum,
+    }
+}
+
+/// Runs one variant over `inp`; returns seconds.
+fn pass(v: Variant, h: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
+    let mut buf = Vec::with_capacity(1024);
+    let mut sum = 0.0;
+    let check = |out: Vec<ArvoEvent>, buf: &mut Vec<u8>| -> f64 {
+        assert_eq!(out.len(), 1);
+        let e = &out[0];
+        assert_eq!(e.event_type(), "evt.calc.add.success");
+        buf.clear();
+        e.write_json(buf);
+        e.data()["result"].as_f64().unwrap()
+    };
+    let start = Instant::now();
+    match v {
+        Variant::FrameworkParsed => {
+            for e in &inp.events {
+                let out = block_on(h.execute(e, ParentContext::Event)).unwrap();
+                sum += check(out, &mut buf);
+            }
+        }
+        Variant::FrameworkBytes => {
+            for j in &inp.json {
+                let out = block_on(h.execute_json(j, ParentContext::Event)).unwrap();
+                sum += check(out, &mut buf);
+            }
+        }
+        Variant::FloorDecodeParsed | Variant::FloorParsed => {
+            let decode = v == Variant::FloorDecodeParsed;
+            for e in &inp.floor {
+                sum += f.run(e, decode, &mut buf);
+            }
+        }
+        Variant::FloorDecodeBytes | Variant::FloorBytes => {
+            let decode = v == Variant::FloorDecodeBytes;
+            for j in &inp.json {
+                let e: In = serde_json::from_slice(j).unwrap();
+                sum += f.run(&e, decode, &mut buf);
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&buf);
+    assert_eq!(sum, inp.expected_sum, "checksum of {}", v.name());
+    secs
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let warmup = env("B1_WARMUP", 10_000);
+    let n = env("B1_EVENTS", 100_000);
+    let passes = env("B1_PASSES", 3) as usize;
+    let h = handler();
+    let f = Floor::new();
+    let warm = inputs(0..warmup);
+    let measured = inputs(warmup..warmup + n);
+    for v in Variant::ALL {
+        pass(v, &h, &f, &warm);
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
+    for p in 0..passes {
+        for k in 0..Variant::ALL.len() {
+            let idx = (k + p) % Variant::ALL.len();
+            times[idx].push(pass(Variant::ALL[idx], &h, &f, &measured));
+        }
+    }
+    let median = |t: &Vec<f64>| {
+        let mut t = t.clone();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    let eps: Vec<f64> = times.iter().map(|t| n as f64 / median(t)).collect();
+    println!("B1: {n} events after {warmup} warm-up, median of {passes} passes");
+    for (v, e) in Variant::ALL.iter().zip(&eps) {
+        println!(
+            "  {:<30} {:>10.0} events/s  {:>6.2} µs/event  {:>6.1}x reference (8,646/s)",
+            v.name(),
+            e,
+            1e6 / e,
+            e / 8646.0
+        );
+    }
+    let ratio = |fw: usize, fl: usize| eps[fl] / eps[fw];
+    println!("  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}", ratio(0, 2), ratio(1, 3));
+    println!("  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}", ratio(0, 4), ratio(1, 5));
+}
