@@ -14,6 +14,8 @@
 //! - [`violation`]: violations and the system error payload.
 //! - [`factory`]: event factories (accepts / emits / system errors, orchestrator init / complete).
 //! - [`handler`]: the event handler runtime (version routing, validation, domains, telemetry).
+//! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
+//! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
 //! - [`typed`]: typed contracts declared with [`arvo_contract`], checked by the compiler.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
@@ -72,3 +74,7 @@ pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
 pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod factory;
 pub mod handler;
+pub mod orchestration;
+pub mod resumable;
+
+pub use resumable::{ArvoResumable, ResumableHandler};
