@@ -237,8 +237,14 @@ struct Inputs {
 
 fn inputs(range: std::ops::Range<u64>) -> Inputs {
     let events: Vec<ArvoEvent> = range.clone().map(input).collect();
-    let json: Vec<Vec<u8>> = events.iter().map(|e| e.to_json_string().into_bytes()).collect();
-    let floor = json.iter().map(|j| serde_json::from_slice(j).unwrap()).collect();
+    let json: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| e.to_json_string().into_bytes())
+        .collect();
+    let floor = json
+        .iter()
+        .map(|j| serde_json::from_slice(j).unwrap())
+        .collect();
     let expected_sum = range.map(|i| (2 * i + 1) as f64).sum();
     Inputs {
         events,
@@ -336,6 +342,14 @@ fn main() {
         );
     }
     let ratio = |fw: usize, fl: usize| eps[fl] / eps[fw];
-    println!("  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}", ratio(0, 2), ratio(1, 3));
-    println!("  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}", ratio(0, 4), ratio(1, 5));
+    println!(
+        "  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}",
+        ratio(0, 2),
+        ratio(1, 3)
+    );
+    println!(
+        "  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}",
+        ratio(0, 4),
+        ratio(1, 5)
+    );
 }

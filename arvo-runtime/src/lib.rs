@@ -32,9 +32,8 @@ pub use memory::{InMemoryMemory, MachineMemory, SyncEventResource};
 pub mod subject;
 
 pub use subject::{Subject, SubjectContent, SubjectError};
-pub mod violation;
 pub mod typed;
-
+pub mod violation;
 
 /// Declares a typed, versioned contract (see [`typed`] and the macro's own docs).
 pub use arvo_macros::arvo_contract;

@@ -80,7 +80,12 @@ async fn record_json(
     if m["executionStatus"] == "failure" {
         let err = m.get_mut("error").unwrap();
         assert_eq!(err["errorName"], "Error");
-        assert!(err["errorMessage"].as_str().unwrap().starts_with("calc service failed: "));
+        assert!(
+            err["errorMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("calc service failed: ")
+        );
         *err = json!({});
     }
     v
@@ -90,7 +95,10 @@ async fn run_case(case: &Value) {
     let name = case["name"].as_str().unwrap();
     let memory = InMemoryMemory::new();
     let resumable = calc_resumable(memory.clone());
-    assert_eq!(resumable.requires_locking(), case["requiresResourceLocking"]);
+    assert_eq!(
+        resumable.requires_locking(),
+        case["requiresResourceLocking"]
+    );
     let handler = calc_handler();
     let subject = case["subject"].as_str().unwrap();
     let steps = case["trace"]["steps"].as_array().unwrap();
@@ -123,7 +131,10 @@ async fn run_case(case: &Value) {
                     ours.insert("memoryAfter".into(), record_json(&memory, subject).await);
                     theirs.insert("memoryAfter".into(), after.clone());
                 }
-                _ => assert!(memory.read(subject).await.unwrap().is_none(), "{name}: nothing persisted"),
+                _ => assert!(
+                    memory.read(subject).await.unwrap().is_none(),
+                    "{name}: nothing persisted"
+                ),
             }
         }
         let (mut a, mut b) = (HashMap::new(), HashMap::new());
@@ -170,7 +181,11 @@ async fn contracts_match_the_vector() {
     let flow = <common_resumable::CalcFlow as TypedContract>::contract().latest();
     let exported = |c: &arvo_runtime::contract::VersionedContract| {
         let j = c.to_json_schema();
-        (j["accepts"].clone(), j["emits"].clone(), j["systemError"]["type"].clone())
+        (
+            j["accepts"].clone(),
+            j["emits"].clone(),
+            j["systemError"]["type"].clone(),
+        )
     };
     for (c, key) in [(&service, "service"), (&flow, "self")] {
         let want = &v["contracts"][key]["versions"][0];
@@ -178,6 +193,9 @@ async fn contracts_match_the_vector() {
         assert_eq!(accepts["type"], want["accepts"]["type"]);
         assert_eq!(emits[0]["type"], want["emits"][0]["type"]);
         assert_eq!(sys, want["systemError"]["type"]);
-        assert_eq!(c.dataschema(), format!("{}/1.0.0", v["contracts"][key]["uri"].as_str().unwrap()));
+        assert_eq!(
+            c.dataschema(),
+            format!("{}/1.0.0", v["contracts"][key]["uri"].as_str().unwrap())
+        );
     }
 }

@@ -109,7 +109,14 @@ pub(crate) fn create_emittables(
             } else {
                 data.clone().unwrap_or_default()
             };
-            out.push(create_one(ctx, &target, &raw, parent.as_deref(), spec, data)?);
+            out.push(create_one(
+                ctx,
+                &target,
+                &raw,
+                parent.as_deref(),
+                spec,
+                data,
+            )?);
         }
     }
     Ok(out)
@@ -253,7 +260,8 @@ fn create_one(
         b = b.extension(k, v.clone());
     }
     // An invalid field is a plain error in the reference: failure record + system error.
-    b.build().map_err(|e| CoreError::Failure(HandlerError::from(e)))
+    b.build()
+        .map_err(|e| CoreError::Failure(HandlerError::from(e)))
 }
 
 /// Step 4: the subject of a child orchestration started by this event.

@@ -439,10 +439,7 @@ where
         for kv in &settings.span_attributes {
             span.set_attribute(kv.clone());
         }
-        span.set_attribute(KeyValue::new(
-            attr::EXECUTION_TYPE,
-            settings.kind.as_str(),
-        ));
+        span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, settings.kind.as_str()));
         span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
         for (k, v) in event.otel_attributes() {
             span.set_attribute(KeyValue::new(
@@ -458,7 +455,10 @@ where
             event.subject()
         )
     });
-    let result = run(settings, resource, cache, core, event, &cx, recording, &headers).await;
+    let result = run(
+        settings, resource, cache, core, event, &cx, recording, &headers,
+    )
+    .await;
     if recording {
         let span = cx.span();
         match &result {
@@ -590,7 +590,10 @@ where
         Ok(CoreOutput { events, record }) => {
             // 10. Persist; events only after a successful write.
             let written = match record {
-                Some(record) => tx.persist(OrchestrationRecord::Normal(record)).await.map(|_| ()),
+                Some(record) => tx
+                    .persist(OrchestrationRecord::Normal(record))
+                    .await
+                    .map(|_| ()),
                 None => Ok(()),
             };
             tx.release().await;

@@ -74,14 +74,11 @@ use serde_json::Value;
 
 use crate::contract::{ContractKind, OrchestratorContract, VersionedContract, dataschema};
 use crate::event::{ArvoEvent, EventIdInput};
-use crate::handler::{
-    DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation,
-};
+use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
     self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, OrchestrationCore,
-    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, SubjectCache,
-    create_emittables,
+    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, SubjectCache, create_emittables,
 };
 use crate::otel::TraceHeaders;
 use crate::subject::Subject;
@@ -105,10 +102,7 @@ pub struct Collected<'a> {
 impl<'a> Collected<'a> {
     /// Every collected event, in emission order of the requests, then arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &'a ArvoEvent> + 'a {
-        self.expected
-            .into_iter()
-            .flat_map(|m| m.values())
-            .flatten()
+        self.expected.into_iter().flat_map(|m| m.values()).flatten()
     }
 
     /// The collected events of one type, in order.
@@ -248,9 +242,8 @@ impl<C> RawOutcome<C> {
 pub type ResumableResult<C> = Result<RawOutcome<C>, HandlerError>;
 
 /// An untyped handler of one version.
-pub type ResumableFn<C> = Box<
-    dyn for<'a> Fn(ResumableStep<'a, C>) -> BoxFuture<'a, ResumableResult<C>> + Send + Sync,
->;
+pub type ResumableFn<C> =
+    Box<dyn for<'a> Fn(ResumableStep<'a, C>) -> BoxFuture<'a, ResumableResult<C>> + Send + Sync>;
 
 /// The context type of a resumable: serde both ways, cloneable.
 pub trait Context: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
@@ -446,10 +439,7 @@ where
         }
         let mut versions = Vec::with_capacity(handlers.len());
         for v in self.contract.versioned() {
-            match handlers
-                .iter()
-                .position(|(k, _)| k == v.version().as_str())
-            {
+            match handlers.iter().position(|(k, _)| k == v.version().as_str()) {
                 Some(i) => versions.push((v, handlers.swap_remove(i).1)),
                 None => {
                     return Err(ResumableBuildError::MissingVersion {
@@ -631,7 +621,9 @@ impl<C: Context> ResumableCore<C> {
         } else {
             let found = self.services.iter().find(|c| {
                 c.system_error().event_type == event.event_type()
-                    || c.emit_list().iter().any(|e| e.event_type == event.event_type())
+                    || c.emit_list()
+                        .iter()
+                        .any(|e| e.event_type == event.event_type())
             });
             match found {
                 Some(c) => (InputKind::Service, c.clone(), "service"),
@@ -670,7 +662,9 @@ impl<C: Context> ResumableCore<C> {
         };
         // The validator reads a `Value`; the event keeps its data as a map.
         let data = Value::Object(event.data().clone());
-        schema.validate(&data).map_err(|issues| invalid(issues.to_string()))?;
+        schema
+            .validate(&data)
+            .map_err(|issues| invalid(issues.to_string()))?;
         Ok(kind)
     }
 
@@ -802,7 +796,9 @@ impl<C: Context> ResumableCore<C> {
             }
             None => (None, None, Vec::new()),
         };
-        let excess = processed.len().saturating_sub(self.window.saturating_sub(1));
+        let excess = processed
+            .len()
+            .saturating_sub(self.window.saturating_sub(1));
         processed.drain(..excess);
         let expected = if emitted.is_empty() {
             expected

@@ -286,7 +286,9 @@ where
         let handler = Arc::clone(&handler);
         Box::pin(async move {
             let input = match raw.input {
-                Some(e) => Some(V::Accepts::deserialize(e.data()).map_err(|err| data_error(e, &err))?),
+                Some(e) => {
+                    Some(V::Accepts::deserialize(e.data()).map_err(|err| data_error(e, &err))?)
+                }
                 None => None,
             };
             let service = match raw.service {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use arvo_runtime::arvo_contract;
 use arvo_runtime::contract::ArvoContract;
-use arvo_runtime::handler::{ArvoEventHandler, HandlerError, HandlerInput, HandlerResult, RawOutput};
+use arvo_runtime::handler::{
+    ArvoEventHandler, HandlerError, HandlerInput, HandlerResult, RawOutput,
+};
 use arvo_runtime::memory::MachineMemory;
 use arvo_runtime::resumable::{
     ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent, Step,
@@ -79,7 +81,9 @@ impl ResumableHandler<CalcFlowV1_0_0> for CalcResumable {
         }
         match step.service {
             Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(Outcome::wait()
-                .complete(CalcFlowV1_0_0Emits::Complete(AddResult { result: r.result }))),
+                .complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+                    result: r.result,
+                }))),
             Some(ServiceEvent::SystemError(e)) => Err(HandlerError::from(Msg(format!(
                 "calc service failed: {}",
                 e.error_message
