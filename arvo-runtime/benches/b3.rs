@@ -80,7 +80,9 @@ impl ResumableHandler<CalcFlowV1_0_0> for R {
         }
         match step.service {
             Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(Outcome::wait()
-                .complete(CalcFlowV1_0_0Emits::Complete(AddResult { result: r.result }))),
+                .complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+                    result: r.result,
+                }))),
             Some(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(e.error_message)),
             None => Ok(Outcome::wait()),
         }
@@ -213,7 +215,9 @@ impl Floor {
         let b = data["b"].as_f64().unwrap();
         let call = json!({"a": a, "b": b});
         assert!(self.add.accepts().schema.is_valid(&call));
-        let Value::Object(call) = call else { unreachable!() };
+        let Value::Object(call) = call else {
+            unreachable!()
+        };
         let out = ArvoEvent::builder()
             .source("arvo.orc.bench.calc")
             .event_type("com.calc.add")
@@ -281,7 +285,9 @@ impl Floor {
         }
         let done = json!({"result": data["result"].as_f64().unwrap()});
         assert!(self.flow.emit_list()[0].schema.is_valid(&done));
-        let Value::Object(done) = done else { unreachable!() };
+        let Value::Object(done) = done else {
+            unreachable!()
+        };
         let to = rec
             .content
             .meta

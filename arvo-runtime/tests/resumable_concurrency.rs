@@ -153,9 +153,10 @@ async fn eight_tasks_random_order_with_duplicates() {
                 match resumable.execute(&event, ParentContext::Event).await {
                     Ok(out) => completions.lock().unwrap().extend(out),
                     // The infrastructure's part: a busy subject is re-delivered later.
-                    Err(Violation::Transaction { cause, .. })
-                        if cause == TransactionCause::LockUnacquired =>
-                    {
+                    Err(Violation::Transaction {
+                        cause: TransactionCause::LockUnacquired,
+                        ..
+                    }) => {
                         retries.fetch_add(1, Ordering::SeqCst);
                         queue.lock().unwrap().insert(0, event);
                     }
@@ -168,7 +169,7 @@ async fn eight_tasks_random_order_with_duplicates() {
         t.await.unwrap();
     }
     // Every workflow completed exactly once, with the right result.
-    let completions = completions.lock().unwrap();
+    let completions = std::mem::take(&mut *completions.lock().unwrap());
     assert!(
         completions
             .iter()

@@ -200,6 +200,8 @@ impl OrchestrationSettings {
     }
 }
 
+type CacheShard = Mutex<HashMap<Box<str>, Arc<SubjectContent>>>;
+
 /// Decoded subjects of running workflows, so a workflow's subject is decoded once, not once
 /// per step. Bounded: when full it is emptied (entries are only a shortcut: a miss decodes).
 /// Entries of finished workflows are removed by the handler kinds.
@@ -207,7 +209,7 @@ impl OrchestrationSettings {
 /// Decoding is a pure function of the subject string, so a cached result is exactly the check
 /// that a fresh decode would make.
 pub struct SubjectCache {
-    shards: Box<[Mutex<HashMap<Box<str>, Arc<SubjectContent>>>]>,
+    shards: Box<[CacheShard]>,
     hasher: RandomState,
     per_shard: usize,
 }
@@ -234,7 +236,7 @@ impl SubjectCache {
         }
     }
 
-    fn shard(&self, subject: &str) -> &Mutex<HashMap<Box<str>, Arc<SubjectContent>>> {
+    fn shard(&self, subject: &str) -> &CacheShard {
         let i = usize::try_from(self.hasher.hash_one(subject) % CACHE_SHARDS as u64).unwrap_or(0);
         &self.shards[i % self.shards.len()]
     }

@@ -46,7 +46,7 @@
 //!     .build()?;
 //!
 //! let init = ArvoOrchestratorEventFactory::new(flow.latest())?
-//!     .init(EventInput::new("com.client", json!({"parentSubject$$": null, "a": 1, "b": 2})))?;
+//!     .init(EventInput::new("com.example.client", json!({"parentSubject$$": null, "a": 1, "b": 2})))?;
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
 //! let out = resumable.execute(&init, ParentContext::Event).await?;
 //! assert_eq!(out[0].event_type(), "com.calc.add");
