@@ -18,6 +18,8 @@
 //! - [`broker`]: the in-process event broker (routing by `to`, FIFO queues, prefetch, retries,
 //!   middleware, domained/unroutable hooks, `resolve`).
 //! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
+//! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
+//! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -76,3 +78,7 @@ pub mod broker;
 pub mod factory;
 pub mod handler;
 pub mod testing;
+pub mod orchestration;
+pub mod resumable;
+
+pub use resumable::{ArvoResumable, ResumableHandler};
