@@ -77,8 +77,8 @@ pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod broker;
 pub mod factory;
 pub mod handler;
-pub mod testing;
 pub mod orchestration;
 pub mod resumable;
+pub mod testing;
 
 pub use resumable::{ArvoResumable, ResumableHandler};

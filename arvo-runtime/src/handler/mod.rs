@@ -74,12 +74,10 @@ use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{
     SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
@@ -424,22 +422,6 @@ impl std::fmt::Debug for ArvoEventHandler {
     }
 }
 
-/// Reads the trace headers straight from an event (no copies).
-struct EventCarrier<'a>(&'a ArvoEvent);
-
-impl Extractor for EventCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
-            "traceparent" => self.0.traceparent(),
-            "tracestate" => self.0.tracestate(),
-            _ => None,
-        }
-    }
-    fn keys(&self) -> Vec<&str> {
-        vec!["traceparent", "tracestate"]
-    }
-}
-
 /// Why the steps before the outputs stopped.
 enum Failure {
     Violation(Violation),
@@ -579,9 +561,7 @@ impl ArvoEventHandler {
         parent: ParentContext,
     ) -> Result<Vec<ArvoEvent>, Violation> {
         let parent_cx = match parent {
-            ParentContext::Event if event.traceparent().is_some() => TraceContextPropagator::new()
-                .extract_with_context(&Context::new(), &EventCarrier(event)),
-            ParentContext::Event => Context::new(),
+            ParentContext::Event => crate::otel::event_parent_context(event),
             ParentContext::Context(cx) => cx,
         };
         let span = self.tracer.build_with_context(

@@ -34,23 +34,18 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{
     SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 
 use crate::contract::OrchestratorContract;
 use crate::event::ArvoEvent;
 use crate::handler::{
-    DomainResolver, DomainSpec, HandlerError, ParentContext, SystemErrorSpec, TransactionCause,
-    Violation, system_error_events,
+    DomainResolver, DomainSpec, HandlerError, ParentContext, SystemErrorSpec, Violation,
+    system_error_events,
 };
-use crate::memory::{
-    MachineMemory, MemoryRecord, SyncEventResource, TransactionCause as MemoryCause,
-    TransactionError,
-};
+use crate::memory::{MachineMemory, MemoryRecord, SyncEventResource, TransactionError};
 use crate::otel::{TraceHeaders, attr};
 use crate::subject::{self, Subject, SubjectContent};
 use crate::violation::ArvoErrorPayload;
@@ -347,28 +342,7 @@ pub trait OrchestrationCore: Send + Sync {
 }
 
 fn transaction_violation(e: TransactionError, event: &ArvoEvent) -> Violation {
-    let cause = match e.cause {
-        MemoryCause::ReadFailure => TransactionCause::ReadFailure,
-        MemoryCause::LockFailure => TransactionCause::LockFailure,
-        MemoryCause::WriteFailure => TransactionCause::WriteFailure,
-        MemoryCause::LockUnacquired => TransactionCause::LockUnacquired,
-    };
-    Violation::transaction(cause, e.message, Some(event.clone()))
-}
-
-struct EventCarrier<'a>(&'a ArvoEvent);
-
-impl Extractor for EventCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
-            "traceparent" => self.0.traceparent(),
-            "tracestate" => self.0.tracestate(),
-            _ => None,
-        }
-    }
-    fn keys(&self) -> Vec<&str> {
-        vec!["traceparent", "tracestate"]
-    }
+    Violation::transaction(e.cause, e.message, Some(event.clone()))
 }
 
 fn log(cx: &Context, recording: bool, level: &'static str, message: impl FnOnce() -> String) {
@@ -416,9 +390,7 @@ where
     C: OrchestrationCore,
 {
     let parent_cx = match parent {
-        ParentContext::Event if event.traceparent().is_some() => TraceContextPropagator::new()
-            .extract_with_context(&Context::new(), &EventCarrier(event)),
-        ParentContext::Event => Context::new(),
+        ParentContext::Event => crate::otel::event_parent_context(event),
         ParentContext::Context(cx) => cx,
     };
     let name = settings.span_name.clone().unwrap_or_else(|| {
