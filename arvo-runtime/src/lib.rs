@@ -18,6 +18,8 @@
 //! - [`broker`]: the in-process event broker (routing by `to`, FIFO queues, prefetch, retries,
 //!   middleware, domained/unroutable hooks, `resolve`).
 //! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
+//! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
+//! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -78,4 +80,8 @@ pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod broker;
 pub mod factory;
 pub mod handler;
+pub mod orchestration;
+pub mod resumable;
 pub mod testing;
+
+pub use resumable::{ArvoResumable, ResumableHandler};

@@ -82,6 +82,29 @@ impl Extractor for TraceHeaders {
     }
 }
 
+/// The parent context of a span that consumes `event`: extracted from the event's own
+/// `traceparent`/`tracestate` (without copying them), or an empty context (a new root) when the
+/// event carries none.
+pub(crate) fn event_parent_context(event: &crate::event::ArvoEvent) -> Context {
+    struct EventCarrier<'a>(&'a crate::event::ArvoEvent);
+    impl Extractor for EventCarrier<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            match key {
+                "traceparent" => self.0.traceparent(),
+                "tracestate" => self.0.tracestate(),
+                _ => None,
+            }
+        }
+        fn keys(&self) -> Vec<&str> {
+            vec!["traceparent", "tracestate"]
+        }
+    }
+    if event.traceparent().is_none() {
+        return Context::new();
+    }
+    TraceContextPropagator::new().extract_with_context(&Context::new(), &EventCarrier(event))
+}
+
 /// Span attribute names and values used by the reference (spec §7.1 of arvo-core, §12 of
 /// arvo-event-handler), so traces from Rust and TypeScript services read the same.
 pub mod attr {

@@ -165,6 +165,19 @@ impl<'a> DomainResolver<'a> {
         }
     }
 
+    /// The current subject's execution domain, already decoded by the caller (orchestrations
+    /// decode their subject once per step and share it): resolution will not decode it again.
+    pub(crate) fn with_current_domain(self, domain: Option<&str>) -> Self {
+        let _ = self.current.set(Ok(domain.map(str::to_owned)));
+        self
+    }
+
+    /// The parent subject's execution domain, already decoded by the caller.
+    pub(crate) fn with_parent_domain(self, domain: Option<&str>) -> Self {
+        let _ = self.parent.set(Ok(domain.map(str::to_owned)));
+        self
+    }
+
     fn decode(subject: &str) -> Result<Option<String>, String> {
         subject::parse(subject)
             .map(|c| c.execution.domain)

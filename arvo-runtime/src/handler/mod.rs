@@ -74,12 +74,10 @@ use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{
     SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
@@ -429,22 +427,6 @@ impl std::fmt::Debug for ArvoEventHandler {
     }
 }
 
-/// Reads the trace headers straight from an event (no copies).
-struct EventCarrier<'a>(&'a ArvoEvent);
-
-impl Extractor for EventCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
-            "traceparent" => self.0.traceparent(),
-            "tracestate" => self.0.tracestate(),
-            _ => None,
-        }
-    }
-    fn keys(&self) -> Vec<&str> {
-        vec!["traceparent", "tracestate"]
-    }
-}
-
 /// Why the steps before the outputs stopped.
 enum Failure {
     Violation(Violation),
@@ -584,9 +566,7 @@ impl ArvoEventHandler {
         parent: ParentContext,
     ) -> Result<Vec<ArvoEvent>, Violation> {
         let parent_cx = match parent {
-            ParentContext::Event if event.traceparent().is_some() => TraceContextPropagator::new()
-                .extract_with_context(&Context::new(), &EventCarrier(event)),
-            ParentContext::Event => Context::new(),
+            ParentContext::Event => crate::otel::event_parent_context(event),
             ParentContext::Context(cx) => cx,
         };
         let span = self.tracer.build_with_context(
@@ -850,46 +830,76 @@ impl ArvoEventHandler {
         resolver: &DomainResolver<'_>,
         headers: &TraceHeaders,
     ) -> Result<Vec<ArvoEvent>, Violation> {
-        let payload = ArvoErrorPayload::from_error(err.as_error());
-        let sys = self.latest.system_error();
-        let domains = resolver.resolve_dedup(&self.system_error_domains);
-        let mut events = Vec::with_capacity(domains.len());
-        for domain in domains {
-            let mut data = Map::with_capacity(3);
-            data.insert(
-                "errorName".to_owned(),
-                Value::from(payload.error_name.as_str()),
-            );
-            data.insert(
-                "errorMessage".to_owned(),
-                Value::from(payload.error_message.as_str()),
-            );
-            data.insert(
-                "errorStack".to_owned(),
-                payload
-                    .error_stack
-                    .as_deref()
-                    .map_or(Value::Null, Value::from),
-            );
-            let e = ArvoEvent::builder()
-                .source(self.source.as_str())
-                .event_type(sys.event_type.as_str())
-                .subject(event.subject())
-                .dataschema(sys.dataschema.as_str())
-                .data(data)
-                .to(event.source())
-                .accesscontrol(event.accesscontrol())
-                .executionunits(self.executionunits)
-                .parentid(event.id())
-                .domain(domain)
-                .traceparent(headers.traceparent.as_deref())
-                .tracestate(headers.tracestate.as_deref())
-                .build()
-                .map_err(|e| Violation::contract(e.to_string()))?;
-            events.push(e);
-        }
-        Ok(events)
+        system_error_events(&SystemErrorSpec {
+            payload: &ArvoErrorPayload::from_error(err.as_error()),
+            source: &self.source,
+            system_error: self.latest.system_error(),
+            subject: event.subject(),
+            to: event.source(),
+            parentid: event.id(),
+            accesscontrol: event.accesscontrol(),
+            executionunits: self.executionunits,
+            domains: resolver.resolve_dedup(&self.system_error_domains),
+            headers,
+        })
     }
+}
+
+/// What the system error builder (§1.4) needs; shared by handlers and orchestrations, which
+/// differ only in these values.
+pub(crate) struct SystemErrorSpec<'a> {
+    pub(crate) payload: &'a ArvoErrorPayload,
+    pub(crate) source: &'a str,
+    pub(crate) system_error: &'a crate::contract::SystemErrorSchema,
+    pub(crate) subject: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) parentid: &'a str,
+    pub(crate) accesscontrol: Option<&'a str>,
+    pub(crate) executionunits: f64,
+    /// Resolved and de-duplicated domains, one event each.
+    pub(crate) domains: Vec<Option<&'a str>>,
+    pub(crate) headers: &'a TraceHeaders,
+}
+
+/// §1.4: one `sys.<type>.error` event per domain of `spec`.
+pub(crate) fn system_error_events(spec: &SystemErrorSpec<'_>) -> Result<Vec<ArvoEvent>, Violation> {
+    let payload = spec.payload;
+    let mut events = Vec::with_capacity(spec.domains.len());
+    for domain in &spec.domains {
+        let mut data = Map::with_capacity(3);
+        data.insert(
+            "errorName".to_owned(),
+            Value::from(payload.error_name.as_str()),
+        );
+        data.insert(
+            "errorMessage".to_owned(),
+            Value::from(payload.error_message.as_str()),
+        );
+        data.insert(
+            "errorStack".to_owned(),
+            payload
+                .error_stack
+                .as_deref()
+                .map_or(Value::Null, Value::from),
+        );
+        let e = ArvoEvent::builder()
+            .source(spec.source)
+            .event_type(spec.system_error.event_type.as_str())
+            .subject(spec.subject)
+            .dataschema(spec.system_error.dataschema.as_str())
+            .data(data)
+            .to(spec.to)
+            .accesscontrol(spec.accesscontrol)
+            .executionunits(spec.executionunits)
+            .parentid(spec.parentid)
+            .domain(*domain)
+            .traceparent(spec.headers.traceparent.as_deref())
+            .tracestate(spec.headers.tracestate.as_deref())
+            .build()
+            .map_err(|e| Violation::contract(e.to_string()))?;
+        events.push(e);
+    }
+    Ok(events)
 }
 
 impl EventHandler for ArvoEventHandler {

@@ -6,39 +6,9 @@ use serde_json::{Map, Value};
 use std::error::Error;
 use std::fmt;
 
-/// Why an orchestration transaction failed (`TransactionViolationCause`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransactionCause {
-    /// `READ_MACHINE_MEMORY_FAILURE`.
-    ReadFailure,
-    /// `LOCK_MACHINE_MEMORY_FAILURE`.
-    LockFailure,
-    /// `WRITE_MACHINE_MEMORY_FAILURE`.
-    WriteFailure,
-    /// `LOCK_UNACQUIRED`.
-    LockUnacquired,
-    /// `INVALID_SUBJECT` (defined by the reference, never raised by it).
-    InvalidSubject,
-}
-
-impl TransactionCause {
-    /// The reference's string value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransactionCause::ReadFailure => "READ_MACHINE_MEMORY_FAILURE",
-            TransactionCause::LockFailure => "LOCK_MACHINE_MEMORY_FAILURE",
-            TransactionCause::WriteFailure => "WRITE_MACHINE_MEMORY_FAILURE",
-            TransactionCause::LockUnacquired => "LOCK_UNACQUIRED",
-            TransactionCause::InvalidSubject => "INVALID_SUBJECT",
-        }
-    }
-}
-
-impl fmt::Display for TransactionCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Why an orchestration transaction failed (`TransactionViolationCause`); the memory layer's
+/// type, re-exported here because [`Violation::Transaction`] carries it.
+pub use crate::memory::TransactionCause;
 
 /// A failure the hosting infrastructure must handle (retry, dead-letter): `execute` returns it
 /// instead of emitting events. Messages are the reference's, `ViolationError<Type> message`.

@@ -332,6 +332,9 @@ pub enum TransactionCause {
     WriteFailure,
     /// `LOCK_UNACQUIRED`: the lock is held by someone else.
     LockUnacquired,
+    /// `INVALID_SUBJECT`: defined by the reference but never raised by it (an invalid subject
+    /// is an `Execution` violation); kept so every reference value can be read.
+    InvalidSubject,
 }
 
 impl TransactionCause {
@@ -342,6 +345,7 @@ impl TransactionCause {
             Self::LockFailure => "LOCK_MACHINE_MEMORY_FAILURE",
             Self::WriteFailure => "WRITE_MACHINE_MEMORY_FAILURE",
             Self::LockUnacquired => "LOCK_UNACQUIRED",
+            Self::InvalidSubject => "INVALID_SUBJECT",
         }
     }
 }

@@ -1,0 +1,403 @@
+//! Scenario B3 of `scenarios.md`: workflow W with the ArvoResumable R (one `com.calc.add` call,
+//! completion `{result}`), the calc handler H1 and a client, routed in process by `to`, against a
+//! hand-written floor of the same workflow measured in the same run.
+//!
+//! Protocol: 1,000 warm-up workflows, then 10,000 measured (`B3_WARMUP` / `B3_WORKFLOWS`),
+//! strictly one workflow at a time; init events are built before the clock starts. Each pass
+//! starts with an empty memory and fresh inputs; `B3_PASSES` (default 3) passes per variant in
+//! alternating order, the median is reported. Every workflow is checked (one completion to the
+//! client, its type, the sum of the results).
+//!
+//! * `framework`: `ArvoResumable::execute` (InMemoryMemory, no locking, as the reference decides)
+//!   and `ArvoEventHandler::execute`, events routed by `to` through a queue;
+//! * `floor`: the same work written by hand: subject decoded and checked once per workflow,
+//!   dataschemas parsed, every payload validated with the contract schemas, events built with
+//!   the validating builder, records as typed structs in a map.
+//!
+//! Run: `cargo bench -p arvo-runtime --bench b3` (bench profile: fat LTO, one codegen unit).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use arvo_runtime::arvo_contract;
+use arvo_runtime::contract::{ArvoContract, dataschema};
+use arvo_runtime::event::ArvoEvent;
+use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
+use arvo_runtime::handler::{ArvoEventHandler, HandlerError, ParentContext, RawOutput};
+use arvo_runtime::memory::InMemoryMemory;
+use arvo_runtime::resumable::{ArvoResumable, Outcome, ResumableHandler, ServiceEvent, Step};
+use arvo_runtime::subject::{self, SubjectContent};
+use arvo_runtime::typed::TypedContract;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AddInput {
+    pub a: f64,
+    pub b: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AddResult {
+    pub result: f64,
+}
+
+#[arvo_contract(uri = "#/bench/calc/add", type = "calc.add", simple,
+    version("1.0.0", accepts = AddInput, emits = AddResult))]
+pub struct CalcAdd;
+
+#[arvo_contract(uri = "#/bench/orchestrator/calc", orchestrator = "bench.calc",
+    version("1.0.0", init = AddInput, complete = AddResult))]
+pub struct CalcFlow;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ctx {
+    a: f64,
+    b: f64,
+}
+
+struct R;
+
+impl ResumableHandler<CalcFlowV1_0_0> for R {
+    type Context = Ctx;
+    type Services = ServiceEvent<CalcAddV1_0_0>;
+
+    async fn handle(
+        &self,
+        step: Step<'_, CalcFlowV1_0_0, Ctx, ServiceEvent<CalcAddV1_0_0>>,
+    ) -> Result<Outcome<CalcFlowV1_0_0, Ctx>, HandlerError> {
+        if let Some(init) = &step.input {
+            let AddInput { a, b } = init.data;
+            let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
+            return Ok(Outcome::wait().context(Ctx { a, b }).call(call));
+        }
+        match step.service {
+            Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(Outcome::wait()
+                .complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+                    result: r.result,
+                }))),
+            Some(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(e.error_message)),
+            None => Ok(Outcome::wait()),
+        }
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn h1() -> ArvoEventHandler {
+    let c: ArvoContract = <CalcAdd as TypedContract>::contract().clone();
+    ArvoEventHandler::builder(c)
+        .version_sync("1.0.0", |input| {
+            let AddInput { a, b } = input.data_as()?;
+            Ok(vec![RawOutput::new(
+                "evt.calc.add.success",
+                json!({"result": a + b}),
+            )])
+        })
+        .build()
+        .unwrap()
+}
+
+fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
+    let factory = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest()).unwrap();
+    let events = range
+        .clone()
+        .map(|i| {
+            factory
+                .init(EventInput::new(
+                    "com.bench.client",
+                    json!({"parentSubject$$": null, "a": i, "b": i + 1}),
+                ))
+                .unwrap()
+        })
+        .collect();
+    (events, range.map(|i| (2 * i + 1) as f64).sum())
+}
+
+/// One framework pass: every workflow through the in-process router. Returns seconds.
+fn framework_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
+    let resumable = ArvoResumable::builder(
+        CalcFlow::orchestrator_contract().clone(),
+        InMemoryMemory::new(),
+    )
+    .handler::<CalcFlowV1_0_0, _>(Arc::new(R))
+    .build()
+    .unwrap();
+    assert!(!resumable.requires_locking());
+    let h1 = h1();
+    let mut queue: VecDeque<ArvoEvent> = VecDeque::with_capacity(4);
+    let mut sum = 0.0;
+    let mut completions = 0usize;
+    let start = Instant::now();
+    for init in inits {
+        let mut out = block_on(resumable.execute(init, ParentContext::Event)).unwrap();
+        queue.extend(out.drain(..));
+        while let Some(e) = queue.pop_front() {
+            match e.to() {
+                Some("com.calc.add") => {
+                    queue.extend(block_on(h1.execute(&e, ParentContext::Event)).unwrap());
+                }
+                Some("arvo.orc.bench.calc") => {
+                    queue.extend(block_on(resumable.execute(&e, ParentContext::Event)).unwrap());
+                }
+                Some("com.bench.client") => {
+                    assert_eq!(e.event_type(), "arvo.orc.bench.calc.done");
+                    sum += e.data()["result"].as_f64().unwrap();
+                    completions += 1;
+                }
+                other => panic!("no route for {other:?}"),
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(completions, inits.len());
+    assert_eq!(sum, expected);
+    black_box(&resumable);
+    secs
+}
+
+/// The floor's record: typed, with the events it consumed and produced.
+struct FloorRecord {
+    content: Arc<SubjectContent>,
+    done: bool,
+    init_id: String,
+    consumed: ArvoEvent,
+    expected: Vec<(String, Vec<ArvoEvent>)>,
+    produced: Vec<ArvoEvent>,
+    a: f64,
+    b: f64,
+}
+
+struct Floor {
+    add: arvo_runtime::contract::VersionedContract,
+    flow: arvo_runtime::contract::VersionedContract,
+    records: HashMap<String, FloorRecord>,
+}
+
+impl Floor {
+    fn new() -> Self {
+        Floor {
+            add: CalcAdd::contract().latest(),
+            flow: CalcFlow::contract().latest(),
+            records: HashMap::new(),
+        }
+    }
+
+    fn check_schema(ds: Option<&str>, uri: &str) {
+        let p = dataschema::parse(ds.unwrap()).unwrap();
+        assert_eq!(p.uri, uri);
+    }
+
+    /// Resumable, init: decode + check the subject, validate, emit the call, store.
+    fn init(&mut self, e: &ArvoEvent) -> ArvoEvent {
+        let content = Arc::new(subject::parse(e.subject()).unwrap());
+        assert_eq!(content.orchestrator.name, "arvo.orc.bench.calc");
+        assert!(!self.records.contains_key(e.subject()));
+        Self::check_schema(e.dataschema(), self.flow.uri());
+        let data = Value::Object(e.data().clone());
+        assert!(self.flow.accepts().schema.is_valid(&data));
+        let a = data["a"].as_f64().unwrap();
+        let b = data["b"].as_f64().unwrap();
+        let call = json!({"a": a, "b": b});
+        assert!(self.add.accepts().schema.is_valid(&call));
+        let Value::Object(call) = call else {
+            unreachable!()
+        };
+        let out = ArvoEvent::builder()
+            .source("arvo.orc.bench.calc")
+            .event_type("com.calc.add")
+            .subject(e.subject())
+            .dataschema(self.add.dataschema())
+            .data(call)
+            .to("com.calc.add")
+            .redirectto("arvo.orc.bench.calc")
+            .executionunits(0.0)
+            .parentid(e.id())
+            .build()
+            .unwrap();
+        self.records.insert(
+            e.subject().to_owned(),
+            FloorRecord {
+                content,
+                done: false,
+                init_id: e.id().to_owned(),
+                consumed: e.clone(),
+                expected: vec![(out.id().to_owned(), Vec::new())],
+                produced: vec![out.clone()],
+                a,
+                b,
+            },
+        );
+        out
+    }
+
+    /// H1: type, dataschema, validation, sum, result event.
+    fn service(&self, e: &ArvoEvent) -> ArvoEvent {
+        assert_eq!(e.event_type(), "com.calc.add");
+        Self::check_schema(e.dataschema(), self.add.uri());
+        let data = Value::Object(e.data().clone());
+        assert!(self.add.accepts().schema.is_valid(&data));
+        let r = json!({"result": data["a"].as_f64().unwrap() + data["b"].as_f64().unwrap()});
+        assert!(self.add.emit_list()[0].schema.is_valid(&r));
+        let Value::Object(r) = r else { unreachable!() };
+        ArvoEvent::builder()
+            .source("com.calc.add")
+            .event_type("evt.calc.add.success")
+            .subject(e.subject())
+            .dataschema(self.add.dataschema())
+            .data(r)
+            .to(e.redirectto().unwrap_or(e.source()))
+            .executionunits(0.0)
+            .parentid(e.id())
+            .build()
+            .unwrap()
+    }
+
+    /// Resumable, result: the subject known from the record, validate, collect, complete.
+    fn result(&mut self, e: &ArvoEvent) -> ArvoEvent {
+        let rec = self.records.get_mut(e.subject()).unwrap();
+        assert_eq!(rec.content.orchestrator.name, "arvo.orc.bench.calc");
+        assert!(!rec.done);
+        Self::check_schema(e.dataschema(), self.add.uri());
+        let data = Value::Object(e.data().clone());
+        assert!(self.add.emit_list()[0].schema.is_valid(&data));
+        if let Some((_, got)) = rec
+            .expected
+            .iter_mut()
+            .find(|(id, _)| Some(id.as_str()) == e.parentid())
+        {
+            got.push(e.clone());
+        }
+        let done = json!({"result": data["result"].as_f64().unwrap()});
+        assert!(self.flow.emit_list()[0].schema.is_valid(&done));
+        let Value::Object(done) = done else {
+            unreachable!()
+        };
+        let to = rec
+            .content
+            .meta
+            .get("redirectto")
+            .map_or(rec.content.execution.initiator.as_str(), String::as_str);
+        let out = ArvoEvent::builder()
+            .source("arvo.orc.bench.calc")
+            .event_type("arvo.orc.bench.calc.done")
+            .subject(e.subject())
+            .dataschema(self.flow.dataschema())
+            .data(done)
+            .to(to)
+            .redirectto("arvo.orc.bench.calc")
+            .executionunits(0.0)
+            .parentid(rec.init_id.as_str())
+            .build()
+            .unwrap();
+        rec.done = true;
+        rec.consumed = e.clone();
+        rec.expected = vec![(out.id().to_owned(), Vec::new())];
+        rec.produced = vec![out.clone()];
+        black_box((rec.a, rec.b));
+        out
+    }
+}
+
+fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
+    let mut floor = Floor::new();
+    let mut sum = 0.0;
+    let start = Instant::now();
+    for init in inits {
+        let call = floor.init(init);
+        let answer = floor.service(&call);
+        let done = floor.result(&answer);
+        assert_eq!(done.to(), Some("com.bench.client"));
+        sum += done.data()["result"].as_f64().unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(sum, expected);
+    assert_eq!(floor.records.len(), inits.len());
+    secs
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+const REFERENCE_B3: f64 = 1_420.0;
+
+fn main() {
+    let warmup = env("B3_WARMUP", 1_000);
+    let n = env("B3_WORKFLOWS", 10_000);
+    let passes = env("B3_PASSES", 3) as usize;
+    let only_framework = std::env::var("B3_ONLY_FRAMEWORK").is_ok();
+    let (warm, warm_sum) = inputs(0..warmup);
+    framework_pass(&warm, warm_sum);
+    if !only_framework {
+        floor_pass(&warm, warm_sum);
+    }
+    let mut fw = Vec::new();
+    let mut fl = Vec::new();
+    for p in 0..passes {
+        // Fresh inputs per pass (new subjects, built before the clock starts).
+        let (inits, expected) = inputs(warmup..warmup + n);
+        if p % 2 == 0 || only_framework {
+            fw.push(framework_pass(&inits, expected));
+            if !only_framework {
+                fl.push(floor_pass(&inits, expected));
+            }
+        } else {
+            fl.push(floor_pass(&inits, expected));
+            fw.push(framework_pass(&inits, expected));
+        }
+    }
+    let median = |t: &mut Vec<f64>| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    let fw_wps = n as f64 / median(&mut fw);
+    println!("B3: {n} workflows after {warmup} warm-up, median of {passes} passes");
+    println!(
+        "  framework {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference ({REFERENCE_B3}/s)",
+        fw_wps,
+        1e6 / fw_wps,
+        fw_wps / REFERENCE_B3
+    );
+    if !only_framework {
+        let fl_wps = n as f64 / median(&mut fl);
+        println!(
+            "  floor     {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference",
+            fl_wps,
+            1e6 / fl_wps,
+            fl_wps / REFERENCE_B3
+        );
+        println!("  framework / floor: {:.2}", fw_wps / fl_wps);
+    }
+    println!("  peak RSS (VmHWM): {:.1} MB", vm_hwm_kb() as f64 / 1024.0);
+}

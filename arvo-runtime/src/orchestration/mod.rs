@@ -1,0 +1,651 @@
+//! The orchestration wrapper shared by orchestrators and resumables (spec §6.2), the creation
+//! of their emitted events (§6.5), their persisted records (§6.6) and error handling (§6.7).
+//!
+//! A handler kind supplies an [`OrchestrationCore`]: the step that turns the event and the
+//! state read into the events to emit and the record to write. [`execute`] runs it in the
+//! reference's order:
+//!
+//! 1. the subject must be an orchestration subject (`ExecutionViolation` otherwise); it is
+//!    decoded **once** per step (and served from a [`SubjectCache`] on later steps of the same
+//!    workflow) and shared with the core, emittable creation, domain resolution and system
+//!    errors;
+//! 2. a subject naming another orchestrator yields no events (no lock, nothing persisted);
+//! 3. lock (when required), read — memory failures are `TransactionViolation`s with the
+//!    reference's causes and messages;
+//! 4. a failure record ignores the event; no state and a non-init event ignores it;
+//! 5. the core step; the record is written (compare-and-swap over the version read, fenced by
+//!    the lease) and the events are returned only once the write succeeded;
+//! 6. violations are returned with nothing persisted; any other error writes the terminal
+//!    failure record and returns `sys.<type>.error` events;
+//! 7. the lease is released on every path.
+//!
+//! See [`crate::resumable`] for the handler kind built on it.
+
+mod emit;
+mod record;
+
+pub use emit::ORCHESTRATOR_CONTRACT_HINT;
+pub(crate) use emit::{EmitContext, create_emittables};
+pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+
+use crate::contract::OrchestratorContract;
+use crate::event::ArvoEvent;
+use crate::handler::{
+    DomainResolver, DomainSpec, HandlerError, ParentContext, SystemErrorSpec, Violation,
+    system_error_events,
+};
+use crate::memory::{MachineMemory, MemoryRecord, SyncEventResource, TransactionError};
+use crate::otel::{TraceHeaders, attr};
+use crate::subject::{self, Subject, SubjectContent};
+use crate::violation::ArvoErrorPayload;
+
+/// The two orchestration handler kinds; they differ in names only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrchestrationKind {
+    /// `ArvoOrchestrator` (state machines).
+    Orchestrator,
+    /// `ArvoResumable` (imperative handlers).
+    Resumable,
+}
+
+impl OrchestrationKind {
+    /// `orchestrator` / `resumable` (the `arvo.handler.execution.type` attribute).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Orchestrator => "orchestrator",
+            Self::Resumable => "resumable",
+        }
+    }
+
+    /// `ArvoOrchestrator` / `ArvoResumable` (the reference's log prefixes).
+    pub const fn handler_name(self) -> &'static str {
+        match self {
+            Self::Orchestrator => "ArvoOrchestrator",
+            Self::Resumable => "ArvoResumable",
+        }
+    }
+
+    /// `Orchestrator` / `Resumable`: the default span name prefix.
+    const fn span_prefix(self) -> &'static str {
+        match self {
+            Self::Orchestrator => "Orchestrator",
+            Self::Resumable => "Resumable",
+        }
+    }
+}
+
+/// The default domain specs of an orchestration's emissions (`defaultEventEmissionDomains`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmissionDomains {
+    /// System error events (default `[OrchestrationContext]`).
+    pub system_error: Vec<DomainSpec>,
+    /// Service events without their own domain (default `[Local]`).
+    pub services: Vec<DomainSpec>,
+    /// The completion event without its own domain (default `[OrchestrationContext]`).
+    pub complete: Vec<DomainSpec>,
+}
+
+impl Default for EmissionDomains {
+    fn default() -> Self {
+        Self {
+            system_error: vec![DomainSpec::OrchestrationContext],
+            services: vec![DomainSpec::Local],
+            complete: vec![DomainSpec::OrchestrationContext],
+        }
+    }
+}
+
+/// The settings the wrapper needs of an orchestration handler.
+pub struct OrchestrationSettings {
+    pub(crate) kind: OrchestrationKind,
+    pub(crate) contract: OrchestratorContract,
+    pub(crate) source: String,
+    pub(crate) executionunits: f64,
+    pub(crate) domains: EmissionDomains,
+    pub(crate) tracer: BoxedTracer,
+    pub(crate) span_name: Option<String>,
+    pub(crate) span_attributes: Vec<KeyValue>,
+}
+
+impl std::fmt::Debug for OrchestrationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestrationSettings")
+            .field("kind", &self.kind)
+            .field("source", &self.source)
+            .field("executionunits", &self.executionunits)
+            .field("domains", &self.domains)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrchestrationSettings {
+    /// Settings for `contract` (its init type is the source).
+    pub(crate) fn new(
+        kind: OrchestrationKind,
+        contract: OrchestratorContract,
+        executionunits: f64,
+        domains: EmissionDomains,
+        tracer: Option<BoxedTracer>,
+        span_name: Option<String>,
+        mut span_attributes: Vec<KeyValue>,
+    ) -> Self {
+        let source = contract.init_type().to_owned();
+        let arvo_kind = match kind {
+            OrchestrationKind::Orchestrator => "handler.orchestrator.statemachine",
+            OrchestrationKind::Resumable => "handler.orchestrator.imperative",
+        };
+        let mut attrs = vec![
+            KeyValue::new(attr::ARVO_SPAN_KIND, arvo_kind),
+            KeyValue::new(attr::OPENINFERENCE_SPAN_KIND, "CHAIN"),
+        ];
+        span_attributes.retain(|k| {
+            k.key.as_str() != attr::HANDLER_SOURCE && k.key.as_str() != attr::CONTRACT_URI
+        });
+        for kv in span_attributes {
+            match attrs.iter_mut().find(|k| k.key == kv.key) {
+                Some(slot) => *slot = kv,
+                None => attrs.push(kv),
+            }
+        }
+        attrs.push(KeyValue::new(attr::HANDLER_SOURCE, source.clone()));
+        attrs.push(KeyValue::new(attr::CONTRACT_URI, contract.uri().to_owned()));
+        Self {
+            kind,
+            source,
+            executionunits,
+            domains,
+            tracer: tracer.unwrap_or_else(|| {
+                opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
+            }),
+            span_name,
+            span_attributes: attrs,
+            contract,
+        }
+    }
+
+    /// The orchestration's source: its contract's init type (`arvo.orc.<name>`).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The self contract.
+    pub fn contract(&self) -> &OrchestratorContract {
+        &self.contract
+    }
+
+    /// The default cost of emitted events.
+    pub fn executionunits(&self) -> f64 {
+        self.executionunits
+    }
+
+    /// The default emission domains.
+    pub fn domains(&self) -> &EmissionDomains {
+        &self.domains
+    }
+}
+
+type CacheShard = Mutex<HashMap<Box<str>, Arc<SubjectContent>>>;
+
+/// Decoded subjects of running workflows, so a workflow's subject is decoded once, not once
+/// per step. Bounded: when full it is emptied (entries are only a shortcut: a miss decodes).
+/// Entries of finished workflows are removed by the handler kinds.
+///
+/// Decoding is a pure function of the subject string, so a cached result is exactly the check
+/// that a fresh decode would make.
+pub struct SubjectCache {
+    shards: Box<[CacheShard]>,
+    hasher: RandomState,
+    per_shard: usize,
+}
+
+impl std::fmt::Debug for SubjectCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubjectCache")
+            .field("capacity", &(self.per_shard * self.shards.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+const CACHE_SHARDS: usize = 16;
+
+impl SubjectCache {
+    /// A cache of about `capacity` subjects (0 disables it).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            hasher: RandomState::new(),
+            per_shard: capacity.div_ceil(CACHE_SHARDS),
+        }
+    }
+
+    fn shard(&self, subject: &str) -> &CacheShard {
+        let i = usize::try_from(self.hasher.hash_one(subject) % CACHE_SHARDS as u64).unwrap_or(0);
+        &self.shards[i % self.shards.len()]
+    }
+
+    /// The subject, from the cache or decoded (and then cached).
+    ///
+    /// # Errors
+    /// The decode error of an invalid subject (never cached).
+    pub fn get_or_parse(&self, subject: &str) -> Result<Subject, subject::SubjectError> {
+        if self.per_shard == 0 {
+            return Subject::parse(subject);
+        }
+        let shard = self.shard(subject);
+        let hit = shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(subject)
+            .cloned();
+        if let Some(content) = hit {
+            return Ok(Subject::from_parts(subject.to_owned(), content));
+        }
+        let parsed = Subject::parse(subject)?;
+        self.insert(&parsed);
+        Ok(parsed)
+    }
+
+    /// Caches a subject known to be valid (one this process created).
+    pub fn insert(&self, subject: &Subject) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let mut map = self
+            .shard(subject.as_str())
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.per_shard {
+            map.clear();
+        }
+        map.insert(subject.as_str().into(), subject.shared_content());
+    }
+
+    /// Forgets a subject (its workflow finished).
+    pub fn remove(&self, subject: &str) {
+        if self.per_shard == 0 {
+            return;
+        }
+        self.shard(subject)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(subject);
+    }
+}
+
+/// Why a core step failed: a violation for the infrastructure, or an error of the handler that
+/// ends the orchestration (failure record + system error events).
+#[derive(Debug)]
+pub enum CoreError {
+    /// Returned as is, nothing persisted.
+    Violation(Violation),
+    /// Persisted as the failure record and reported as `sys.<type>.error` events.
+    Failure(HandlerError),
+}
+
+impl From<Violation> for CoreError {
+    fn from(v: Violation) -> Self {
+        Self::Violation(v)
+    }
+}
+
+/// What the wrapper hands to a core step.
+pub struct CoreInput<'a, R> {
+    /// The event.
+    pub event: &'a ArvoEvent,
+    /// Its subject, decoded once for the whole step.
+    pub subject: &'a Subject,
+    /// The normal record read (`None`: a new orchestration).
+    pub state: Option<R>,
+    /// The orchestration's parent subject (from the record, or the init event's
+    /// `parentSubject$$`).
+    pub parent_subject: Option<&'a str>,
+    /// The id of the event that started the orchestration (this event's on init).
+    pub init_event_id: &'a str,
+    /// The trace headers of the orchestration's span.
+    pub headers: &'a TraceHeaders,
+    /// The OpenTelemetry context of the orchestration's span.
+    pub otel_context: &'a Context,
+}
+
+/// What a core step returns: the events to emit and the record to write (`None`: nothing to
+/// write, e.g. a re-delivered event answered from the record).
+pub struct CoreOutput<R> {
+    /// The events, returned once the record is written.
+    pub events: Vec<ArvoEvent>,
+    /// The new normal record.
+    pub record: Option<R>,
+}
+
+/// The step of a handler kind, run inside [`execute`].
+pub trait OrchestrationCore: Send + Sync {
+    /// The normal record of this kind.
+    type Record: MemoryRecord + NormalRecord;
+
+    /// Runs one step.
+    fn step<'a>(
+        &'a self,
+        input: CoreInput<'a, Self::Record>,
+    ) -> impl Future<Output = Result<CoreOutput<Self::Record>, CoreError>> + Send + 'a;
+}
+
+fn transaction_violation(e: TransactionError, event: &ArvoEvent) -> Violation {
+    Violation::transaction(e.cause, e.message, Some(event.clone()))
+}
+
+fn log(cx: &Context, recording: bool, level: &'static str, message: impl FnOnce() -> String) {
+    if recording {
+        cx.span().add_event(
+            "log",
+            vec![
+                KeyValue::new("log.severity", level),
+                KeyValue::new("log.message", message()),
+            ],
+        );
+    }
+}
+
+fn fail_span(cx: &Context, name: &str, message: &str) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
+    span.set_attribute(KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()));
+    span.set_attribute(KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()),
+            KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+    span.set_status(Status::error(message.to_owned()));
+}
+
+/// Runs one orchestration step in the reference's order (see the [module docs](self)).
+///
+/// # Errors
+/// `Execution` (invalid subject, invalid child subject), `Transaction` (memory), and whatever
+/// violation the core returns (`Config`, `Contract`, ...). Nothing is persisted for them.
+pub async fn execute<M, C>(
+    settings: &OrchestrationSettings,
+    resource: &SyncEventResource<M, OrchestrationRecord<C::Record>>,
+    cache: &SubjectCache,
+    core: &C,
+    event: &ArvoEvent,
+    parent: ParentContext,
+) -> Result<Vec<ArvoEvent>, Violation>
+where
+    M: MachineMemory<OrchestrationRecord<C::Record>>,
+    C: OrchestrationCore,
+{
+    let parent_cx = match parent {
+        ParentContext::Event => crate::otel::event_parent_context(event),
+        ParentContext::Context(cx) => cx,
+    };
+    let name = settings.span_name.clone().unwrap_or_else(|| {
+        format!(
+            "{}<{}>@<{}>",
+            settings.kind.span_prefix(),
+            settings.contract.uri(),
+            event.event_type()
+        )
+    });
+    let span = settings.tracer.build_with_context(
+        SpanBuilder::from_name(name).with_kind(SpanKind::Producer),
+        &parent_cx,
+    );
+    let cx = parent_cx.with_span(span);
+    let recording = cx.span().is_recording();
+    let headers = TraceHeaders::from_context(&cx);
+    if recording {
+        let span = cx.span();
+        for kv in &settings.span_attributes {
+            span.set_attribute(kv.clone());
+        }
+        span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, settings.kind.as_str()));
+        span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
+        for (k, v) in event.otel_attributes() {
+            span.set_attribute(KeyValue::new(
+                format!("{}{k}", attr::CONSUMABLE_PREFIX),
+                opentelemetry::Value::from(v),
+            ));
+        }
+    }
+    log(&cx, recording, "INFO", || {
+        format!(
+            "Starting execution for {} on subject {}",
+            event.event_type(),
+            event.subject()
+        )
+    });
+    let result = run(
+        settings, resource, cache, core, event, &cx, recording, &headers,
+    )
+    .await;
+    if recording {
+        let span = cx.span();
+        match &result {
+            Ok(events) => {
+                for (i, e) in events.iter().enumerate() {
+                    for (k, v) in e.otel_attributes() {
+                        span.set_attribute(KeyValue::new(
+                            format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
+                            opentelemetry::Value::from(v),
+                        ));
+                    }
+                }
+            }
+            Err(v) => fail_span(&cx, &v.name(), &v.to_string()),
+        }
+    }
+    cx.span().end();
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run<M, C>(
+    settings: &OrchestrationSettings,
+    resource: &SyncEventResource<M, OrchestrationRecord<C::Record>>,
+    cache: &SubjectCache,
+    core: &C,
+    event: &ArvoEvent,
+    cx: &Context,
+    recording: bool,
+    headers: &TraceHeaders,
+) -> Result<Vec<ArvoEvent>, Violation>
+where
+    M: MachineMemory<OrchestrationRecord<C::Record>>,
+    C: OrchestrationCore,
+{
+    // 2. Subject validation, once per step (and once per workflow through the cache).
+    let subject = cache.get_or_parse(event.subject()).map_err(|_| {
+        Violation::execution(format!(
+            "Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received '{}'. The subject must follow the format specified by ArvoOrchestrationSubject schema",
+            event.id(),
+            event.subject()
+        ))
+    })?;
+    let content = subject.content();
+    if recording {
+        let span = cx.span();
+        span.set_attribute(KeyValue::new(
+            attr::SUBJECT_ORCHESTRATOR_NAME,
+            content.orchestrator.name.clone(),
+        ));
+        span.set_attribute(KeyValue::new(
+            attr::SUBJECT_ORCHESTRATOR_VERSION,
+            content.orchestrator.version.clone(),
+        ));
+    }
+    if content.orchestrator.name != settings.source {
+        log(cx, recording, "WARNING", || {
+            format!(
+                "Event subject mismatch - expected '{}' but got '{}'",
+                settings.source, content.orchestrator.name
+            )
+        });
+        return Ok(Vec::new());
+    }
+    // 3-4. Lock and read (the lock is released if the read fails).
+    let mut tx = resource
+        .begin(event.subject())
+        .await
+        .map_err(|e| transaction_violation(e, event))?;
+    let state = match tx.take_state() {
+        Some(OrchestrationRecord::Failure(_)) => {
+            tx.release().await;
+            if recording {
+                let msg = format!(
+                    "The orchestration has failed in a previous event. Ignoring event id: {} with event subject: {}",
+                    event.id(),
+                    event.subject()
+                );
+                cx.span()
+                    .set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
+                log(cx, recording, "WARNING", || msg.clone());
+                cx.span().set_status(Status::error(msg));
+            }
+            return Ok(Vec::new());
+        }
+        Some(OrchestrationRecord::Normal(n)) => Some(n),
+        None => None,
+    };
+    let is_init = event.event_type() == settings.source;
+    if state.is_none() && !is_init {
+        tx.release().await;
+        log(cx, recording, "WARNING", || {
+            format!(
+                "Invalid initialization event detected. Expected type '{}' but received '{}'.",
+                settings.source,
+                event.event_type()
+            )
+        });
+        return Ok(Vec::new());
+    }
+    // 6-8. Parent subject and init id.
+    let parent_subject: Option<String> = if is_init {
+        event
+            .data()
+            .get(crate::contract::PARENT_SUBJECT_FIELD)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    } else {
+        state
+            .as_ref()
+            .and_then(|s| s.parent_subject().map(str::to_owned))
+    };
+    let init_event_id: String = state
+        .as_ref()
+        .map_or_else(|| event.id().to_owned(), |s| s.init_event_id().to_owned());
+    // 9. The core.
+    let step = core
+        .step(CoreInput {
+            event,
+            subject: &subject,
+            state,
+            parent_subject: parent_subject.as_deref(),
+            init_event_id: &init_event_id,
+            headers,
+            otel_context: cx,
+        })
+        .await;
+    let failure = match step {
+        Ok(CoreOutput { events, record }) => {
+            // 10. Persist; events only after a successful write.
+            let written = match record {
+                Some(record) => tx
+                    .persist(OrchestrationRecord::Normal(record))
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            };
+            tx.release().await;
+            return match written {
+                Ok(()) => Ok(events),
+                Err(e) => Err(transaction_violation(e, event)),
+            };
+        }
+        Err(CoreError::Violation(v)) => {
+            tx.release().await;
+            log(cx, recording, "CRITICAL", || {
+                format!("{} violation error: {v}", settings.kind.handler_name())
+            });
+            return Err(v);
+        }
+        Err(CoreError::Failure(err)) => match err.violation() {
+            Some(v) => {
+                tx.release().await;
+                return Err(v);
+            }
+            None => err,
+        },
+    };
+    // 12. A non-violation error: terminal failure record, then system error events.
+    let payload = ArvoErrorPayload::from_error(failure.as_error());
+    if recording {
+        fail_span(cx, &payload.error_name, &payload.error_message);
+    }
+    let record = OrchestrationRecord::Failure(FailureRecord {
+        subject: event.subject().to_owned(),
+        error: payload.clone(),
+    });
+    if let Err(e) = tx.persist(record).await {
+        log(cx, recording, "CRITICAL", || {
+            format!("Error in orchestrator persisting the failure state: {e}")
+        });
+        tracing::error!("Error in orchestrator persisting the failure state: {e}");
+    }
+    tx.release().await;
+    cache.remove(event.subject());
+    log(cx, recording, "ERROR", || {
+        format!(
+            "{} execution failed: {}",
+            settings.kind.handler_name(),
+            payload.error_message
+        )
+    });
+    let parent_content = match parent_subject.as_deref() {
+        Some(p) => subject::parse(p).ok(),
+        None => None,
+    };
+    let self_domain = settings.contract.domain();
+    let resolver = DomainResolver::new(
+        parent_subject.as_deref(),
+        event.subject(),
+        self_domain,
+        self_domain,
+        event.domain(),
+    )
+    .with_current_domain(content.execution.domain.as_deref());
+    let resolver = match &parent_content {
+        Some(p) => resolver.with_parent_domain(p.execution.domain.as_deref()),
+        None => resolver,
+    };
+    let versioned = settings
+        .contract
+        .version(&content.orchestrator.version)
+        .unwrap_or_else(|_| settings.contract.latest());
+    system_error_events(&SystemErrorSpec {
+        payload: &payload,
+        source: &settings.source,
+        system_error: versioned.system_error(),
+        subject: parent_subject.as_deref().unwrap_or(event.subject()),
+        to: &content.execution.initiator,
+        parentid: &init_event_id,
+        accesscontrol: event.accesscontrol(),
+        executionunits: settings.executionunits,
+        domains: resolver.resolve_dedup(&settings.domains.system_error),
+        headers,
+    })
+}

@@ -1,0 +1,292 @@
+//! Concurrency and idempotency: 8 tasks deliver the service responses of 1,000 fan-out
+//! workflows in random order, with duplicates (InMemoryMemory, locking on). Every workflow
+//! completes exactly once (one distinct completion id, the right result, the handler ran once
+//! per distinct event) and no record is lost.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common_resumable;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arvo_runtime::event::ArvoEvent;
+use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
+use arvo_runtime::handler::HandlerError;
+use arvo_runtime::handler::{ParentContext, TransactionCause, Violation};
+use arvo_runtime::memory::{InMemoryMemory, LockPolicy, MachineMemory};
+use arvo_runtime::resumable::{
+    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
+    Step,
+};
+use arvo_runtime::typed::TypedContract;
+use common_resumable::{
+    AddInput, AddResult, CalcAddV1_0_0, CalcAddV1_0_0Emits, CalcContext, CalcFlow, CalcFlowV1_0_0,
+    CalcFlowV1_0_0Emits, calc_handler, calc_resumable,
+};
+use serde_json::json;
+
+/// Fan-out: init -> two `com.calc.add` calls; completes once both answers are collected with
+/// the sum of both results. Counts its invocations.
+struct FanOut {
+    runs: Arc<AtomicUsize>,
+}
+
+impl ResumableHandler<CalcFlowV1_0_0> for FanOut {
+    type Context = CalcContext;
+    type Services = ServiceEvent<CalcAddV1_0_0>;
+
+    async fn handle(
+        &self,
+        step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
+    ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        if let Some(init) = &step.input {
+            let AddInput { a, b } = init.data;
+            return Ok(Outcome::wait()
+                .context(CalcContext { a, b })
+                .call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?)
+                .call(step.call::<CalcAddV1_0_0>(&AddInput { a: b, b: a })?));
+        }
+        let results = step.collected.of_type("evt.calc.add.success")?;
+        if results.len() < 2 {
+            return Ok(Outcome::wait());
+        }
+        let sum: f64 = results
+            .iter()
+            .map(|r| match r {
+                ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)) => r.result,
+                ServiceEvent::SystemError(_) => 0.0,
+            })
+            .sum();
+        Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult { result: sum })))
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*), so the shuffle is reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap()
+    }
+}
+
+fn init_event(a: f64, b: f64) -> ArvoEvent {
+    ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest())
+        .unwrap()
+        .init(EventInput::new(
+            "com.bench.client",
+            json!({"parentSubject$$": null, "a": a, "b": b}),
+        ))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tasks_random_order_with_duplicates() {
+    const WORKFLOWS: usize = 1_000;
+    let memory = InMemoryMemory::with_policy(LockPolicy {
+        max_retries: 50,
+        initial_delay: std::time::Duration::from_millis(1),
+        backoff_exponent: 1.2,
+        ..LockPolicy::default()
+    });
+    let runs = Arc::new(AtomicUsize::new(0));
+    let resumable = Arc::new(
+        ArvoResumable::builder(CalcFlow::orchestrator_contract().clone(), memory.clone())
+            .requires_locking(true)
+            .handler::<CalcFlowV1_0_0, _>(Arc::new(FanOut {
+                runs: Arc::clone(&runs),
+            }))
+            .build()
+            .unwrap(),
+    );
+    let handler = calc_handler();
+    // Start every workflow and answer every call (the answers are not delivered yet).
+    let mut expected = HashMap::new();
+    let mut responses = Vec::new();
+    for i in 0..WORKFLOWS {
+        let (a, b) = (i as f64, (i + 1) as f64);
+        let init = init_event(a, b);
+        expected.insert(init.subject().to_owned(), 2.0 * (a + b));
+        let calls = resumable
+            .execute(&init, ParentContext::Event)
+            .await
+            .unwrap();
+        assert_eq!(calls.len(), 2);
+        for call in &calls {
+            responses.extend(handler.execute(call, ParentContext::Event).await.unwrap());
+        }
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), WORKFLOWS);
+    // Duplicates: 600 random responses delivered twice, then a random order.
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..600 {
+        let dup = responses[rng.below(responses.len())].clone();
+        responses.push(dup);
+    }
+    for i in (1..responses.len()).rev() {
+        responses.swap(i, rng.below(i + 1));
+    }
+    let total = responses.len();
+    let queue = Arc::new(Mutex::new(responses));
+    let completions = Arc::new(Mutex::new(Vec::new()));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (queue, completions, resumable, retries) = (
+            Arc::clone(&queue),
+            Arc::clone(&completions),
+            Arc::clone(&resumable),
+            Arc::clone(&retries),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some(event) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                match resumable.execute(&event, ParentContext::Event).await {
+                    Ok(out) => completions.lock().unwrap().extend(out),
+                    // The infrastructure's part: a busy subject is re-delivered later.
+                    Err(Violation::Transaction {
+                        cause: TransactionCause::LockUnacquired,
+                        ..
+                    }) => {
+                        retries.fetch_add(1, Ordering::SeqCst);
+                        queue.lock().unwrap().insert(0, event);
+                    }
+                    Err(v) => panic!("unexpected violation: {v}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every workflow completed exactly once, with the right result.
+    let completions = std::mem::take(&mut *completions.lock().unwrap());
+    assert!(
+        completions
+            .iter()
+            .all(|e| e.event_type() == CalcFlow::COMPLETE_TYPE)
+    );
+    let mut ids: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for e in completions.iter() {
+        ids.entry(e.subject()).or_default().insert(e.id());
+        assert_eq!(e.data()["result"].as_f64(), Some(expected[e.subject()]));
+    }
+    assert_eq!(ids.len(), WORKFLOWS);
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a workflow completed twice"
+    );
+    // The handler ran once per distinct event: init + two answers per workflow.
+    assert_eq!(runs.load(Ordering::SeqCst), 3 * WORKFLOWS);
+    // No record lost, all done.
+    assert_eq!(memory.len(), WORKFLOWS);
+    for subject in expected.keys() {
+        let rec = memory.read(subject).await.unwrap().unwrap().value;
+        assert_eq!(rec.as_normal().unwrap().status, ResumableStatus::Done);
+    }
+    assert!(total > 2 * WORKFLOWS);
+    eprintln!("lock retries: {}", retries.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn redelivered_events_yield_the_same_events_without_running_again() {
+    let memory: InMemoryMemory<ResumableMemoryRecord<CalcContext>> = InMemoryMemory::new();
+    let resumable = calc_resumable(memory.clone());
+    let handler = calc_handler();
+    let init = init_event(1.0, 2.0);
+    let first = resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    let v1 = memory.read(init.subject()).await.unwrap().unwrap().version;
+    let again = resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(first, again, "same events, same ids");
+    let v2 = memory.read(init.subject()).await.unwrap().unwrap().version;
+    assert_eq!(v1, v2, "nothing written for a re-delivery");
+    let answer = handler
+        .execute(&first[0], ParentContext::Event)
+        .await
+        .unwrap();
+    let done = resumable
+        .execute(&answer[0], ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(done[0].event_type(), CalcFlow::COMPLETE_TYPE);
+    // After completion: the answer again -> the same completion; the init again -> its
+    // original service call (remembered in the window).
+    assert_eq!(
+        resumable
+            .execute(&answer[0], ParentContext::Event)
+            .await
+            .unwrap(),
+        done
+    );
+    assert_eq!(
+        resumable
+            .execute(&init, ParentContext::Event)
+            .await
+            .unwrap(),
+        first
+    );
+    // A new event on a done workflow is ignored.
+    let other = handler
+        .execute(&first[0], ParentContext::Event)
+        .await
+        .unwrap();
+    assert!(
+        resumable
+            .execute(&other[0], ParentContext::Event)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_window_is_bounded() {
+    let memory: InMemoryMemory<ResumableMemoryRecord<CalcContext>> = InMemoryMemory::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let resumable =
+        ArvoResumable::builder(CalcFlow::orchestrator_contract().clone(), memory.clone())
+            .idempotency_window(1)
+            .handler::<CalcFlowV1_0_0, _>(Arc::new(FanOut {
+                runs: Arc::clone(&runs),
+            }))
+            .build()
+            .unwrap();
+    let handler = calc_handler();
+    let init = init_event(1.0, 2.0);
+    let calls = resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    let answer = handler
+        .execute(&calls[0], ParentContext::Event)
+        .await
+        .unwrap();
+    resumable
+        .execute(&answer[0], ParentContext::Event)
+        .await
+        .unwrap();
+    let rec = memory.read(init.subject()).await.unwrap().unwrap().value;
+    assert!(rec.as_normal().unwrap().processed.is_empty());
+    // The init fell out of a window of 1: it runs again (the reference's behaviour).
+    resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    let _ = <CalcFlow as TypedContract>::TYPE;
+}
