@@ -234,6 +234,11 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
                 #accepts_item
                 type Emits = #emits_enum;
             }
+            impl ::core::fmt::Debug for #emits_enum {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    #private::fmt_emits(self, f)
+                }
+            }
             impl #private::Emits for #emits_enum {
                 const EVENT_TYPES: &'static [&'static str] = &[#(#types),*];
                 fn event_type(&self) -> &'static str {
@@ -260,6 +265,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
 
     if !matches!(contract.kind, Kind::Orchestrator { .. }) {
         public.extend(handler_trait(contract, &versions, krate));
+        impls.extend(dispatch_impl(contract, &versions, &private));
     }
 
     let build = if ok {
@@ -348,23 +354,73 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
 fn handler_trait(contract: &Contract, versions: &[Ver<'_>], krate: &syn::Path) -> TokenStream {
     let ident = &contract.ident;
     let vis = &contract.vis;
-    let name = format_ident!("{}Handler", ident);
+    let name = handler_trait_name(ident);
     let doc = format!(
-        "The implementation of [`{ident}`]: one method per version, so an implementation that misses a version does not compile (E0046). The handler runtime calls the method of the version named by the event's dataschema."
+        "The implementation of [`{ident}`]: one method per version, so an implementation that misses a version does not compile (E0046). Run it with `ArvoEventHandler::typed::<{ident}, _>(handler)`: the runtime calls the method of the version named by the event's dataschema."
+    );
+    let method_list = versions
+        .iter()
+        .map(|v| format!("`{}`", v.method))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!("`{{Self}}` is not a handler of the contract `{ident}`");
+    let label = format!("`{{Self}}` does not implement `{name}`");
+    let note = format!(
+        "implement `{name}` for `{{Self}}`: one method per version of `{ident}` ({method_list})"
     );
     let methods = versions.iter().map(|v| {
         let (method, marker, text) = (&v.method, &v.marker, v.text);
-        let doc = format!("Handles an event of version `{text}` ([`{marker}`]); returns the events to emit.");
-        quote! {
+        let doc = format!(
+            "Handles an event of version `{text}` ([`{marker}`]); returns the events to emit."
+        );
+        // Spanned at the version literal, so "missing `v2_0_0`" (E0046) points at it.
+        quote_spanned! {method.span()=>
             #[doc = #doc]
-            fn #method(&self, input: #krate::typed::Input<#marker>)
+            fn #method(&self, input: #krate::typed::Input<'_, #marker>)
                 -> impl ::core::future::Future<Output = #krate::typed::HandlerOutput<#marker>> + ::core::marker::Send;
         }
     });
     quote! {
         #[doc = #doc]
+        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
         #vis trait #name: ::core::marker::Send + ::core::marker::Sync {
             #(#methods)*
+        }
+    }
+}
+
+/// `CalcAdd` -> `CalcAddHandler`.
+fn handler_trait_name(ident: &Ident) -> Ident {
+    format_ident!("{}Handler", ident)
+}
+
+/// `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`: routes the resolved version to
+/// its method (the runtime helpers read the payload and serialise the emissions).
+fn dispatch_impl(contract: &Contract, versions: &[Ver<'_>], private: &TokenStream) -> TokenStream {
+    let ident = &contract.ident;
+    let name = handler_trait_name(ident);
+    let arms = versions.iter().map(|v| {
+        let (method, marker, text) = (&v.method, &v.marker, v.text);
+        quote! {
+            #text => #private::dispatch_version::<#marker, _, _>(input, move |input| {
+                <H as #name>::#method(handler, input)
+            })
+        }
+    });
+    quote! {
+        impl<H: #name + 'static> #private::ContractDispatch<H> for #ident {
+            fn contract() -> #private::ArvoContract {
+                ::core::clone::Clone::clone(<Self as #private::TypedContract>::contract())
+            }
+            fn dispatch<'a>(
+                handler: &'a H,
+                input: #private::HandlerInput<'a>,
+            ) -> #private::BoxFuture<'a, #private::HandlerResult> {
+                match input.contract.version().as_str() {
+                    #(#arms,)*
+                    _ => #private::unknown_version::<Self>(input),
+                }
+            }
         }
     }
 }

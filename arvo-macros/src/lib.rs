@@ -24,7 +24,9 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// use arvo_runtime::arvo_contract;
-/// use arvo_runtime::typed::{ContractVersion, Emits, HandlerOutput, Input};
+/// use arvo_runtime::factory::{ArvoEventFactory, EventInput};
+/// use arvo_runtime::handler::{ArvoEventHandler, ParentContext};
+/// use arvo_runtime::typed::{ContractVersion, Emission, Emits, HandlerOutput, Input};
 /// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
 /// #[derive(Serialize, Deserialize, JsonSchema)]
 /// pub struct AddInput { pub a: f64, pub b: f64 }
@@ -52,11 +54,27 @@ use proc_macro::TokenStream;
 /// // The handler trait: one method per version.
 /// struct Adder;
 /// impl CalcAddHandler for Adder {
-///     async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
+///     async fn v1_0_0(&self, input: Input<'_, CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
 ///         let AddInput { a, b } = input.data;
-///         Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: a + b })])
+///         if a + b > 1e9 {
+///             // Per-output options through `Emission`'s builder.
+///             let overflow = CalcAddV1_0_0Emits::EvtCalcAddOverflow(Overflow { limit: 1e9 });
+///             return Ok(vec![Emission::new(overflow).to("com.calc.audit")]);
+///         }
+///         Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: a + b }).into()])
 ///     }
 /// }
+///
+/// // Run by the handler runtime: events in, events out.
+/// let handler = ArvoEventHandler::typed::<CalcAdd, _>(Adder).executionunits(0.0).build()?;
+/// let event = ArvoEventFactory::new(CalcAddV1_0_0::versioned())
+///     .accepts(EventInput::new("com.example.client", serde_json::json!({"a": 1, "b": 2})))?;
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let out = handler.execute(&event, ParentContext::Event).await?;
+/// assert_eq!(out[0].event_type(), "evt.calc.add.success");
+/// assert_eq!(out[0].to(), Some("com.example.client"));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// A **simple contract** (the reference's `createSimpleArvoContract`): `type = "calc.add"`
@@ -114,14 +132,24 @@ use proc_macro::TokenStream;
 ///   `CalcAddV1_0_0Emits: Emits` (one variant per emitted type: `evt.calc.add.success` ->
 ///   `EvtCalcAddSuccess`);
 /// - for service and simple contracts, the trait `CalcAddHandler` with one method per version
-///   (`v1_0_0`), the hook of the handler runtime.
+///   (`v1_0_0(&self, Input<'_, CalcAddV1_0_0>) -> impl Future<Output = HandlerOutput<..>>`), and
+///   `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`, so
+///   `ArvoEventHandler::typed::<CalcAdd, _>(handler)` runs it: the runtime routes each event to
+///   the method of its version, reads the payload into the version's `Accepts` type, and turns
+///   the returned `Emission`s into events; an error the method returns becomes a system error
+///   event, unless it is (or wraps) a `Violation`, which is returned as one.
 ///
 /// # Compile-time checks
 /// Each at the span of the offending token, all reported in one compile: malformed versions,
 /// `0.0.0`, duplicate versions, invalid event types, the reserved `arvo.orc` prefix, emit types
 /// equal to the accepted type or repeated, invalid orchestrator names, domains and URIs, unknown
 /// or repeated keys, missing keys, and payload types lacking `Serialize`, `Deserialize` or
-/// `JsonSchema`:
+/// `JsonSchema`. For handlers, the compiler's own checks: a missing version method (E0046, at
+/// the impl, naming the method; the trait's declaration points at the version literal), an
+/// emitted event the version does not declare (no such variant, or the emits type of another
+/// version: a type error at the expression), and a handler of another contract passed to
+/// `ArvoEventHandler::typed` ("`X` is not a handler of the contract `C`", with the methods to
+/// implement):
 ///
 /// ```compile_fail
 /// # use arvo_runtime::arvo_contract;

@@ -47,8 +47,11 @@ pub mod __private {
     pub use crate::contract::{
         ArvoContract, ContractError, OrchestratorContract, Schema, VersionSpec,
     };
+    pub use crate::handler::{ContractDispatch, HandlerInput, HandlerResult};
     pub use crate::typed::sealed::Sealed;
     pub use crate::typed::{ContractVersion, Emits, OrchestratorInit, TypedContract};
+    pub use crate::typed::{dispatch_version, fmt_emits, unknown_version};
+    pub use futures_util::future::BoxFuture;
     pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     pub use serde_json::Map;
     pub use serde_json::Value;

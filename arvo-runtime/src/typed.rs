@@ -3,14 +3,20 @@
 //!
 //! For a contract struct `CalcAdd` the macro generates:
 //! - `impl TypedContract for CalcAdd` and `CalcAdd::contract()`, the runtime
-//!   [`ArvoContract`](crate::contract::ArvoContract), built once through the same builders as a
+//!   [`ArvoContract`], built once through the same builders as a
 //!   hand-written contract;
 //! - one marker type per version, `CalcAddV1_0_0: ContractVersion`, whose
 //!   [`Accepts`](ContractVersion::Accepts) is the input payload and whose
 //!   [`Emits`](ContractVersion::Emits) is an enum with one variant per emitted event type, so a
 //!   handler can only emit what its version declares;
-//! - for service contracts, a handler trait `CalcAddHandler` with one method per version
-//!   (`v1_0_0`), so an implementation that misses a version fails with E0046.
+//! - for service and simple contracts, a handler trait `CalcAddHandler` with one method per
+//!   version (`v1_0_0`), so an implementation that misses a version fails with E0046, and
+//!   `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`, so that
+//!   [`ArvoEventHandler::typed`](crate::handler::ArvoEventHandler::typed) runs it.
+//!
+//! A method receives an [`Input`] (the typed payload, the triggering event, the resolved
+//! version, the span's trace headers) and returns [`Emission`]s: values of the version's emits
+//! enum, the only way to choose an event type and payload, with optional per-event options.
 //!
 //! # Serde and JSON Schema
 //! Payload types derive `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
@@ -21,9 +27,14 @@
 //! unknown keys instead (not with [`OrchestratorInit`], which flattens the user's type).
 
 use crate::contract::{ArvoContract, ContractError, VersionedContract};
+use crate::event::{ArvoEvent, EventIdInput, ExtensionValue};
+use crate::handler::{self, DomainSpec, HandlerInput, HandlerResult, RawOutput, Violation};
+use crate::otel::TraceHeaders;
+use futures_util::future::BoxFuture;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::future::Future;
 
@@ -200,6 +211,16 @@ pub trait Emits: Sized + Send + 'static {
     }
 }
 
+/// The `Debug` of a generated emits enum: the event type and the payload as JSON, e.g.
+/// `evt.calc.add.success({"result":3.0})` (payload types need not implement `Debug`).
+#[doc(hidden)]
+pub fn fmt_emits<E: Emits>(emits: &E, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match serde_json::to_string(&Data(emits)) {
+        Ok(json) => write!(f, "{}({json})", emits.event_type()),
+        Err(_) => write!(f, "{}(<unserialisable payload>)", emits.event_type()),
+    }
+}
+
 /// Serialises the payload of an [`Emits`] value.
 ///
 /// ```
@@ -220,10 +241,11 @@ impl<E: Emits> Serialize for Data<'_, E> {
 }
 
 /// What a handler method receives for version `V`: the accepted payload, already validated
-/// and typed.
+/// and typed, and (when run by the handler runtime) the triggering event, the resolved contract
+/// version and the handler span's trace headers, all borrowed for the call.
 ///
-/// This is the hook of the handler runtime (issue 4): it will add the source event (subject,
-/// source, parentid, ...) next to `data`; build one with [`Input::new`] in tests.
+/// The runtime builds it with [`Input::with_context`]; a unit test of a typed method builds
+/// one with [`Input::new`] (no event: the accessors return `None`).
 ///
 /// ```
 /// # use arvo_runtime::{arvo_contract, typed::Input};
@@ -233,31 +255,245 @@ impl<E: Emits> Serialize for Data<'_, E> {
 /// # pub struct CalcAdd;
 /// let input = Input::<CalcAddV1_0_0>::new(In { a: 1.0 });
 /// assert_eq!(input.data.a, 1.0);
+/// assert!(input.event().is_none());
 /// ```
-pub struct Input<V: ContractVersion> {
+pub struct Input<'a, V: ContractVersion> {
     /// The payload of the accepted event.
     pub data: V::Accepts,
+    context: Option<HandlerInput<'a>>,
 }
 
-impl<V: ContractVersion> Input<V> {
-    /// Wraps a payload.
+impl<'a, V: ContractVersion> Input<'a, V> {
+    /// Wraps a payload, without an event (for unit tests of a typed method).
     pub fn new(data: V::Accepts) -> Self {
-        Input { data }
+        Input {
+            data,
+            context: None,
+        }
+    }
+
+    /// Wraps a payload with the runtime's view of the call (what the handler runtime does).
+    ///
+    /// ```
+    /// # use arvo_runtime::{arvo_contract, typed::{ContractVersion, Input}};
+    /// use arvo_runtime::handler::HandlerInput;
+    /// use arvo_runtime::otel::TraceHeaders;
+    /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+    /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+    /// # #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+    /// # pub struct CalcAdd;
+    /// let event = arvo_runtime::ArvoEvent::builder().event_type("com.calc.add")
+    ///     .source("com.client").subject("s-1").data_json(serde_json::json!({"a": 1})).build()?;
+    /// let contract = CalcAddV1_0_0::versioned();
+    /// let (headers, cx) = (TraceHeaders::default(), opentelemetry::Context::new());
+    /// let context = HandlerInput {
+    ///     event: &event, contract: &contract, source: CalcAdd::TYPE,
+    ///     span_headers: &headers, otel_context: &cx,
+    /// };
+    /// let input = Input::<CalcAddV1_0_0>::with_context(In { a: 1.0 }, context);
+    /// assert_eq!(input.event().map(|e| e.subject()), Some("s-1"));
+    /// assert_eq!(input.contract().map(|c| c.version().as_str()), Some("1.0.0"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_context(data: V::Accepts, context: HandlerInput<'a>) -> Self {
+        Input {
+            data,
+            context: Some(context),
+        }
+    }
+
+    /// The triggering event (id, subject, source, domain, accesscontrol, ...); its `data` is
+    /// the raw payload that [`data`](Input::data) was read from.
+    pub fn event(&self) -> Option<&'a ArvoEvent> {
+        self.context.map(|c| c.event)
+    }
+
+    /// The contract version resolved for the event.
+    pub fn contract(&self) -> Option<&'a VersionedContract> {
+        self.context.map(|c| c.contract)
+    }
+
+    /// The W3C trace headers of the handler's span (both `None` when nothing is traced).
+    pub fn span_headers(&self) -> Option<&'a TraceHeaders> {
+        self.context.map(|c| c.span_headers)
+    }
+
+    /// Everything the runtime passes to untyped handlers (adds the OpenTelemetry context,
+    /// to start child spans in, and the handler's source).
+    pub fn context(&self) -> Option<&HandlerInput<'a>> {
+        self.context.as_ref()
     }
 }
 
 /// An error raised by a handler's own code; the handler runtime turns it into a
-/// `sys.<type>.error` event.
+/// `sys.<type>.error` event, unless it is (or wraps, as a `source()`) a
+/// [`Violation`], which is returned to the caller as a violation.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// What a handler method returns for version `V`: the events it emits, each typed by `V`.
-pub type HandlerOutput<V> = Result<Vec<<V as ContractVersion>::Emits>, HandlerError>;
+/// One event a typed handler emits: a value of the version's emits enum (the only way to
+/// choose the event type and payload) with per-event options. Every option defaults as in
+/// [`RawOutput`]; `From<E>` makes a plain emits value an emission.
+///
+/// ```
+/// # use arvo_runtime::arvo_contract;
+/// use arvo_runtime::handler::DomainSpec;
+/// use arvo_runtime::typed::Emission;
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+/// # #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+/// # pub struct CalcAdd;
+/// let plain: Emission<_> = CalcAddV1_0_0Emits::Success(Out { r: 1.0 }).into();
+/// let routed = Emission::new(CalcAddV1_0_0Emits::Success(Out { r: 2.0 }))
+///     .to("com.audit")
+///     .domains(vec![DomainSpec::Local, DomainSpec::FromTriggeringEvent])
+///     .executionunits(3.0);
+/// assert_eq!(routed.options().to.as_deref(), Some("com.audit"));
+/// let raw = routed.into_raw()?;
+/// assert_eq!(raw.event_type, "evt.calc.add.success");
+/// assert_eq!(raw.data, serde_json::json!({"r": 2.0}));
+/// assert_eq!(raw.executionunits, Some(3.0));
+/// # let _ = plain;
+/// # Ok::<(), arvo_runtime::handler::Violation>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Emission<E> {
+    /// The event type and payload.
+    pub event: E,
+    /// The options; `event_type` and `data` are unused until [`into_raw`](Emission::into_raw).
+    options: RawOutput,
+}
+
+impl<E: Emits> Emission<E> {
+    /// An emission of `event` with every option defaulted.
+    pub fn new(event: E) -> Self {
+        Emission {
+            event,
+            options: RawOutput::new(String::new(), Value::Null),
+        }
+    }
+
+    /// Sets the id (default: fresh per copy).
+    pub fn id(mut self, id: EventIdInput) -> Self {
+        self.options.id = Some(id);
+        self
+    }
+
+    /// Sets `to` (default: the incoming `redirectto`, else its `source`).
+    pub fn to(mut self, to: impl Into<String>) -> Self {
+        self.options.to = Some(to.into());
+        self
+    }
+
+    /// Sets `accesscontrol` (default: the incoming event's).
+    pub fn accesscontrol(mut self, accesscontrol: impl Into<String>) -> Self {
+        self.options.accesscontrol = Some(accesscontrol.into());
+        self
+    }
+
+    /// Sets `redirectto` (default: null).
+    pub fn redirectto(mut self, redirectto: impl Into<String>) -> Self {
+        self.options.redirectto = Some(redirectto.into());
+        self
+    }
+
+    /// Sets `executionunits` (default: the handler's).
+    pub fn executionunits(mut self, executionunits: f64) -> Self {
+        self.options.executionunits = Some(executionunits);
+        self
+    }
+
+    /// Sets the domain specs: one event per distinct resolved domain (default: the handler's
+    /// emit domains; an empty list emits nothing).
+    pub fn domains(mut self, specs: Vec<DomainSpec>) -> Self {
+        self.options.domain = Some(specs);
+        self
+    }
+
+    /// Adds a custom extension.
+    pub fn extension(mut self, key: impl Into<String>, value: impl Into<ExtensionValue>) -> Self {
+        self.options.extensions.insert(key, value);
+        self
+    }
+
+    /// The options set so far (its `event_type` and `data` are not filled in yet).
+    pub fn options(&self) -> &RawOutput {
+        &self.options
+    }
+
+    /// The untyped output: the event type and serialised payload with the options.
+    ///
+    /// # Errors
+    /// A `Contract` violation when the payload's `Serialize` impl fails.
+    pub fn into_raw(self) -> Result<RawOutput, Violation> {
+        let Emission { event, mut options } = self;
+        let event_type = event.event_type();
+        options.data = serde_json::to_value(Data(&event)).map_err(|e| {
+            Violation::contract(format!(
+                "Emit Event data serialisation failed for {event_type}: {e}"
+            ))
+        })?;
+        options.event_type = event_type.to_owned();
+        Ok(options)
+    }
+}
+
+impl<E: Emits> From<E> for Emission<E> {
+    fn from(event: E) -> Self {
+        Emission::new(event)
+    }
+}
+
+/// What a handler method returns for version `V`: the events it emits, each typed by `V`
+/// (write `Ok(vec![emits.into()])` for plain events, [`Emission`]'s builder for options).
+pub type HandlerOutput<V> = Result<Vec<Emission<<V as ContractVersion>::Emits>>, HandlerError>;
 
 /// The future a generated handler method returns (named here so the generated trait stays
 /// short).
 pub trait HandlerFuture<V: ContractVersion>: Future<Output = HandlerOutput<V>> + Send {}
 
 impl<V: ContractVersion, F: Future<Output = HandlerOutput<V>> + Send> HandlerFuture<V> for F {}
+
+/// Runs one typed version for the handler runtime (what the generated
+/// [`ContractDispatch`](crate::handler::ContractDispatch) impls call): reads the payload
+/// without copying the event, calls the method, serialises its emissions. A violation returned
+/// by the method stays findable (the boxed error is wrapped, not re-boxed).
+#[doc(hidden)]
+pub fn dispatch_version<'a, V, F, Fut>(
+    input: HandlerInput<'a>,
+    method: F,
+) -> BoxFuture<'a, HandlerResult>
+where
+    V: ContractVersion,
+    F: FnOnce(Input<'a, V>) -> Fut + Send + 'a,
+    Fut: Future<Output = HandlerOutput<V>> + Send + 'a,
+{
+    Box::pin(async move {
+        let data = input.data_as::<V::Accepts>()?;
+        let emissions = method(Input::with_context(data, input))
+            .await
+            .map_err(handler::HandlerError::from_boxed)?;
+        let mut outputs = Vec::with_capacity(emissions.len());
+        for emission in emissions {
+            outputs.push(emission.into_raw()?);
+        }
+        Ok(outputs)
+    })
+}
+
+/// The error of a generated dispatch that meets a version it does not know (the runtime
+/// resolves versions from the same contract, so this is a configuration bug).
+#[doc(hidden)]
+pub fn unknown_version<'a, C: TypedContract>(
+    input: HandlerInput<'a>,
+) -> BoxFuture<'a, HandlerResult> {
+    let violation = Violation::config(format!(
+        "No implementation of contract {} for version {}",
+        C::URI,
+        input.contract.version()
+    ));
+    Box::pin(std::future::ready(Err(violation.into())))
+}
 
 /// The description of `parentSubject$$` in the reference's `OrchestrationInitEventBaseSchema`.
 pub const PARENT_SUBJECT_DESCRIPTION: &str = "Identifies the subject of the parent process or event in the ArvoEvent system.\nPurpose:\n1. Enables the orchestrator to return its final output to the initiating process or orchestrator.\n2. Maintains the event chain and process hierarchy in a distributed system.\n3. Facilitates proper event routing and traceability.\nUsage:\n- For non-root processes: Set to the subject of the parent process/orchestrator.\n- For root processes/orchestrations: Must be set to null.\nThis field aligns with the ArvoEvent 'subject' field, which is a URI identifying the event's subject.\nIt plays a crucial role in distributed tracing, debugging, and maintaining system coherence.\nExample:\n- Parent process subject: \"process/parent-id-123\"\n- Child process parentSubject$$: \"process/parent-id-123\"\nNote: Ensure this value is a valid URI as per ArvoEvent specifications.";

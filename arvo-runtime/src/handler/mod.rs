@@ -164,6 +164,11 @@ pub type VersionFn =
 ///
 /// It is implemented on the contract's marker type, generic over the implementation, so a
 /// macro in the user's crate may write `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot run a typed handler",
+    label = "not a service or simple contract declared with `#[arvo_contract]`",
+    note = "`ArvoEventHandler::typed::<C, _>(handler)` takes a service or simple contract `C` declared with `#[arvo_contract]` and a `handler` implementing the trait `<C>Handler` it generates"
+)]
 pub trait ContractDispatch<H>: 'static {
     /// The runtime contract (every version must be handled by [`dispatch`](Self::dispatch)).
     fn contract() -> ArvoContract;

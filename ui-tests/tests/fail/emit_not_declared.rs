@@ -23,14 +23,14 @@ pub struct X;
 
 struct H;
 
-// Version 1.0.0 does not declare `evt.x.failed`: its emits enum has no such variant, and the
-// variant of version 2.0.0 is another type.
+// Version 1.0.0 does not declare `evt.x.failed`: its emits enum has no such variant; and a
+// method cannot declare the output of another version.
 impl XHandler for H {
-    async fn v1_0_0(&self, input: Input<XV1_0_0>) -> HandlerOutput<XV1_0_0> {
-        Ok(vec![XV1_0_0Emits::EvtXFailed(input.data)])
+    async fn v1_0_0(&self, input: Input<'_, XV1_0_0>) -> HandlerOutput<XV1_0_0> {
+        Ok(vec![XV1_0_0Emits::EvtXFailed(input.data).into()])
     }
-    async fn v2_0_0(&self, input: Input<XV2_0_0>) -> HandlerOutput<XV1_0_0> {
-        Ok(vec![XV2_0_0Emits::EvtXFailed(input.data)])
+    async fn v2_0_0(&self, input: Input<'_, XV2_0_0>) -> HandlerOutput<XV1_0_0> {
+        Ok(vec![XV1_0_0Emits::EvtXDone(Out { r: input.data.a }).into()])
     }
 }
 

@@ -25,8 +25,8 @@ struct OnlyV1;
 
 // A handler must implement every version of its contract.
 impl XHandler for OnlyV1 {
-    async fn v1_0_0(&self, input: Input<XV1_0_0>) -> HandlerOutput<XV1_0_0> {
-        Ok(vec![XV1_0_0Emits::EvtXDone(Out { r: input.data.a })])
+    async fn v1_0_0(&self, input: Input<'_, XV1_0_0>) -> HandlerOutput<XV1_0_0> {
+        Ok(vec![XV1_0_0Emits::EvtXDone(Out { r: input.data.a }).into()])
     }
 }
 

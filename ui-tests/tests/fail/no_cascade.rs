@@ -26,8 +26,8 @@ pub struct X;
 struct H;
 
 impl XHandler for H {
-    async fn v1_0_0(&self, input: Input<XV1_0_0>) -> HandlerOutput<XV1_0_0> {
-        Ok(vec![XV1_0_0Emits::EvtXDone(Out { r: input.data.a })])
+    async fn v1_0_0(&self, input: Input<'_, XV1_0_0>) -> HandlerOutput<XV1_0_0> {
+        Ok(vec![XV1_0_0Emits::EvtXDone(Out { r: input.data.a }).into()])
     }
 }
 

@@ -22,7 +22,7 @@ mod inner {
     pub(crate) struct H;
 
     impl PingContractHandler for H {
-        async fn v0_0_1(&self, _: crate::runtime::typed::Input<PingContractV0_0_1>) -> crate::runtime::typed::HandlerOutput<PingContractV0_0_1> {
+        async fn v0_0_1(&self, _: crate::runtime::typed::Input<'_, PingContractV0_0_1>) -> crate::runtime::typed::HandlerOutput<PingContractV0_0_1> {
             Ok(Vec::new())
         }
     }

@@ -1,7 +1,7 @@
 //! A service contract with every optional key, two versions, several emits, generic payload
 //! types, and a handler implementing every version (with `async fn`).
 use arvo_runtime::arvo_contract;
-use arvo_runtime::typed::{ContractVersion, Emits, HandlerOutput, Input, TypedContract};
+use arvo_runtime::typed::{ContractVersion, Emission, Emits, HandlerOutput, Input, TypedContract};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -43,27 +43,29 @@ pub struct CalcAdd;
 struct Adder;
 
 impl CalcAddHandler for Adder {
-    async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
+    async fn v1_0_0(&self, input: Input<'_, CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
         let AddInput { a, b } = input.data;
         let sum = a + b;
         if sum > 1e9 {
-            return Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddOverflow(Overflow { limit: Some(1e9) })]);
+            return Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddOverflow(Overflow { limit: Some(1e9) }).into()]);
         }
-        Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: sum })])
+        Ok(vec![CalcAddV1_0_0Emits::EvtCalcAddSuccess(AddOutput { result: sum }).into()])
     }
 
-    fn v2_0_0(&self, input: Input<CalcAddV2_0_0>) -> impl Future<Output = HandlerOutput<CalcAddV2_0_0>> + Send {
+    fn v2_0_0(&self, input: Input<'_, CalcAddV2_0_0>) -> impl Future<Output = HandlerOutput<CalcAddV2_0_0>> + Send {
         let parts = input.data.values.iter().map(|v| AddOutput { result: *v }).collect();
         let total = input.data.values.iter().sum();
         async move {
             Ok(vec![
-                CalcAddV2_0_0Emits::EvtCalcAddParts(parts),
-                CalcAddV2_0_0Emits::EvtCalcAddSuccess(AddOutput { result: total }),
+                CalcAddV2_0_0Emits::EvtCalcAddParts(parts).into(),
+                Emission::new(CalcAddV2_0_0Emits::EvtCalcAddSuccess(AddOutput { result: total }))
+                    .to("com.audit")
+                    .executionunits(2.0),
             ])
         }
     }
 
-    async fn v2_1_0(&self, _input: Input<CalcAddV2_1_0>) -> HandlerOutput<CalcAddV2_1_0> {
+    async fn v2_1_0(&self, _input: Input<'_, CalcAddV2_1_0>) -> HandlerOutput<CalcAddV2_1_0> {
         Ok(vec![])
     }
 }
@@ -97,13 +99,14 @@ fn main() {
 
     let out = block_on(Adder.v1_0_0(Input::new(AddInput { a: 1.0, b: 2.0 }))).unwrap();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].event_type(), "evt.calc.add.success");
-    assert_eq!(out[0].to_data().unwrap(), serde_json::json!({"result": 3.0}));
+    assert_eq!(out[0].event.event_type(), "evt.calc.add.success");
+    assert_eq!(out[0].event.to_data().unwrap(), serde_json::json!({"result": 3.0}));
 
     let out = block_on(Adder.v2_0_0(Input::new(AddInputV2 { values: vec![1.0, 2.0] }))).unwrap();
-    let types: Vec<_> = out.iter().map(Emits::event_type).collect();
+    let types: Vec<_> = out.iter().map(|e| e.event.event_type()).collect();
     assert_eq!(types, ["evt.calc.add.parts", "evt.calc.add.success"]);
-    assert_eq!(out[0].to_data().unwrap(), serde_json::json!([{"result": 1.0}, {"result": 2.0}]));
+    assert_eq!(out[0].event.to_data().unwrap(), serde_json::json!([{"result": 1.0}, {"result": 2.0}]));
+    assert_eq!(out[1].options().to.as_deref(), Some("com.audit"));
 
     let back = CalcAddV1_0_0Emits::from_data("evt.calc.add.overflow", serde_json::json!({"limit": null})).unwrap();
     assert!(matches!(back, Some(CalcAddV1_0_0Emits::EvtCalcAddOverflow(Overflow { limit: None }))));

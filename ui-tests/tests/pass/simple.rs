@@ -27,11 +27,11 @@ pub struct CalcAdd;
 pub struct H;
 
 impl CalcAddHandler for H {
-    async fn v1_0_0(&self, input: Input<CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
-        Ok(vec![CalcAddV1_0_0Emits::Success(AddOutput { result: input.data.a + input.data.b })])
+    async fn v1_0_0(&self, input: Input<'_, CalcAddV1_0_0>) -> HandlerOutput<CalcAddV1_0_0> {
+        Ok(vec![CalcAddV1_0_0Emits::Success(AddOutput { result: input.data.a + input.data.b }).into()])
     }
-    async fn v1_0_1(&self, input: Input<CalcAddV1_0_1>) -> HandlerOutput<CalcAddV1_0_1> {
-        Ok(vec![CalcAddV1_0_1Emits::Success(AddOutput { result: input.data.a + input.data.b })])
+    async fn v1_0_1(&self, input: Input<'_, CalcAddV1_0_1>) -> HandlerOutput<CalcAddV1_0_1> {
+        Ok(vec![CalcAddV1_0_1Emits::Success(AddOutput { result: input.data.a + input.data.b }).into()])
     }
 }
 
