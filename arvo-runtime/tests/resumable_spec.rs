@@ -1217,3 +1217,84 @@ fn fixture_contracts() {
         ["arvo.orc.inc.done"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// #[arvo_resumable]: the calc workflow R written with the macro, run end to end.
+// ---------------------------------------------------------------------------------------------
+
+mod with_macro {
+    use super::*;
+    use arvo_runtime::arvo_resumable;
+    use common_resumable::{
+        AddInput, AddResult, CalcAddV1_0_0, CalcAddV1_0_0Emits, CalcContext, CalcFlow,
+        CalcFlowV1_0_0, CalcFlowV1_0_0Emits,
+    };
+
+    pub struct Calc;
+
+    #[arvo_resumable(contract = CalcFlow, context = CalcContext, services(calc = CalcAddV1_0_0))]
+    impl Calc {
+        #[version("1.0.0")]
+        async fn v1(&self, step: CalcStep<'_, CalcFlowV1_0_0>) -> CalcResult<CalcFlowV1_0_0> {
+            if let Some(init) = &step.input {
+                let AddInput { a, b } = init.data;
+                let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
+                return Ok(Outcome::wait().context(CalcContext { a, b }).call(call));
+            }
+            match step.service {
+                Some(CalcServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
+                    Ok(
+                        Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+                            result: r.result,
+                        })),
+                    )
+                }
+                Some(CalcServices::Calc(ServiceEvent::SystemError(e))) => Err(HandlerError::msg(
+                    format!("calc service failed: {}", e.error_message),
+                )),
+                None => Ok(Outcome::wait()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn macro_resumable_runs_end_to_end() {
+        let memory = InMemoryMemory::new();
+        let resumable = Calc.resumable(memory.clone()).build().unwrap();
+        assert_eq!(resumable.services()[0].uri(), "#/bench/calc/add");
+        let handlers: Vec<Arc<dyn DynEventHandler>> = vec![
+            Arc::new(resumable),
+            Arc::new(common_resumable::calc_handler()),
+        ];
+        let init = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest())
+            .unwrap()
+            .init(EventInput::new(
+                "com.bench.client",
+                json!({"a": 2, "b": 3, "parentSubject$$": null}),
+            ))
+            .unwrap();
+        let (log, outside) = route(&handlers, init.clone()).await;
+        assert_eq!(log.len(), 4);
+        assert_eq!(outside.len(), 1);
+        assert_eq!(outside[0].event_type(), "arvo.orc.bench.calc.done");
+        assert_eq!(outside[0].data()["result"], 5.0);
+        let rec = normal(&memory, init.subject()).await;
+        assert_eq!(rec.context, Some(CalcContext { a: 2.0, b: 3.0 }));
+        // The service's failure ends the workflow with a system error.
+        let bad = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest())
+            .unwrap()
+            .init(EventInput::new(
+                "com.bench.client",
+                json!({"a": -1, "b": 3, "parentSubject$$": null}),
+            ))
+            .unwrap();
+        let (_, outside) = route(&handlers, bad).await;
+        assert_eq!(outside[0].event_type(), "sys.arvo.orc.bench.calc.error");
+        assert!(
+            outside[0].data()["errorMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("calc service failed: ")
+        );
+    }
+}
