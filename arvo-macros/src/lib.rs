@@ -11,6 +11,8 @@ mod errors;
 mod expand;
 mod naming;
 mod parse;
+mod resumable;
+mod resumable_expand;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -162,4 +164,71 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::run(args.into(), item.into())
         .into_token_stream()
         .into()
+}
+
+/// Turns an inherent `impl` block into a typed [`ArvoResumable`] handler: one method per
+/// version of an orchestrator contract, a typed enum of the service events, and a builder.
+///
+/// ```
+/// use arvo_runtime::{arvo_contract, arvo_resumable};
+/// use arvo_runtime::memory::InMemoryMemory;
+/// use arvo_runtime::resumable::{Outcome, ServiceEvent};
+/// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
+/// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddInput { pub a: f64, pub b: f64 }
+/// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddResult { pub result: f64 }
+/// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple,
+///     version("1.0.0", accepts = AddInput, emits = AddResult))]
+/// pub struct CalcAdd;
+/// #[arvo_contract(uri = "#/calc/flow", orchestrator = "calc.flow",
+///     version("1.0.0", init = AddInput, complete = AddResult))]
+/// pub struct CalcFlow;
+///
+/// pub struct CalcWorkflow;
+///
+/// #[arvo_resumable(contract = CalcFlow, context = (), services(calc = CalcAddV1_0_0))]
+/// impl CalcWorkflow {
+///     #[version("1.0.0")]
+///     async fn v1(&self, step: CalcWorkflowStep<'_, CalcFlowV1_0_0>) -> CalcWorkflowResult<CalcFlowV1_0_0> {
+///         if let Some(init) = &step.input {
+///             let AddInput { a, b } = init.data;
+///             return Ok(Outcome::wait().call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?));
+///         }
+///         match step.service {
+///             Some(CalcWorkflowServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) =>
+///                 Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r))),
+///             _ => Ok(Outcome::wait()),
+///         }
+///     }
+/// }
+///
+/// let resumable = CalcWorkflow.resumable(InMemoryMemory::new()).executionunits(1.0).build()?;
+/// assert_eq!(resumable.source(), "arvo.orc.calc.flow");
+/// assert_eq!(resumable.services()[0].uri(), "#/calc/add");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Keys
+/// - `contract = Path` (required): the orchestrator contract (`#[arvo_contract(orchestrator = ..)]`).
+/// - `context = Type` (required): the context kept between steps (`state$$`; serde, `Clone`).
+/// - `services(key = Version, ...)`: the service contract versions (`CalcAddV1_0_0`, or an
+///   orchestrator contract's version for child orchestrations); variant `Key` of the enum.
+/// - `services_enum = Ident`: the enum's name (default `<Name>Services`).
+/// - `crate = "path"`: where `arvo_runtime` is.
+///
+/// # Generated items (for `impl CalcWorkflow`)
+/// - `pub enum CalcWorkflowServices { Calc(ServiceEvent<CalcAddV1_0_0>), .. }` implementing
+///   `ServiceEvents` (every emitted type of every service, and their system errors);
+/// - `CalcWorkflowStep<'a, V>` and `CalcWorkflowResult<V>`, the method signature's types;
+/// - `impl ResumableHandler<CalcFlowV1_0_0> for CalcWorkflow`, one per `#[version]` method;
+/// - `CalcWorkflow::resumable(self, memory) -> ArvoResumableBuilder`, every version registered.
+///
+/// # Compile-time checks
+/// A version of the contract without a method (at `contract = ..`), a version the contract
+/// does not have (at the literal), a service that is not a contract version (at its path),
+/// malformed or repeated versions, unknown or repeated keys, missing keys.
+///
+/// [`ArvoResumable`]: https://docs.rs/arvo-runtime/latest/arvo_runtime/resumable/struct.ArvoResumable.html
+#[proc_macro_attribute]
+pub fn arvo_resumable(args: TokenStream, item: TokenStream) -> TokenStream {
+    resumable_expand::run(args.into(), item.into()).into()
 }

@@ -1,0 +1,453 @@
+//! `#[arvo_resumable]`, stages 1 and 2: the attribute arguments and the `impl` block -> a
+//! typed model ([`Resumable`]), with every error collected at its own span. Stage 3 is
+//! [`crate::resumable_expand`].
+//!
+//! ```text
+//! #[arvo_resumable(contract = CalcFlow, context = CalcContext,
+//!                  services(calc = CalcAddV1_0_0, audit = AuditV1_0_0))]
+//! impl CalcWorkflow {
+//!     #[version("1.0.0")]
+//!     async fn v1(&self, step: CalcWorkflowStep<'_, CalcFlowV1_0_0>) -> CalcWorkflowResult<CalcFlowV1_0_0> { .. }
+//! }
+//! ```
+
+use crate::errors::Errors;
+use crate::naming;
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser as _;
+use syn::spanned::Spanned as _;
+use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Token, Type};
+
+/// One service: `key = ContractVersionPath`.
+pub struct Service {
+    /// The key, e.g. `calc`.
+    pub key: Ident,
+    /// The enum variant, e.g. `Calc`.
+    pub variant: Ident,
+    /// The contract version marker, e.g. `CalcAddV1_0_0`.
+    pub version: Path,
+}
+
+/// One `#[version("x.y.z")]` method.
+pub struct VersionFn {
+    /// The version literal.
+    pub version: LitStr,
+    /// The marker of the self contract's version (`CalcFlowV1_0_0`), spanned at the literal.
+    pub marker: Path,
+    /// The method.
+    pub method: Ident,
+}
+
+/// The model of one `#[arvo_resumable]`.
+pub struct Resumable {
+    /// The impl block, `#[version]` attributes removed.
+    pub item: ItemImpl,
+    /// The self type's name (`CalcWorkflow`).
+    pub name: Ident,
+    /// The self contract (`CalcFlow`).
+    pub contract: Path,
+    /// The context type.
+    pub context: Type,
+    /// The services, in declaration order.
+    pub services: Vec<Service>,
+    /// The name of the generated services enum (default `<Name>Services`).
+    pub services_enum: Ident,
+    /// The version methods, in declaration order.
+    pub versions: Vec<VersionFn>,
+    /// Where the runtime is (default `::arvo_runtime`).
+    pub krate: Path,
+}
+
+const KEYS: &str = "`contract`, `context`, `services`, `services_enum`, `crate`";
+
+#[derive(Default)]
+struct RawArgs {
+    contract: Option<Path>,
+    context: Option<Type>,
+    services: Option<Vec<Service>>,
+    services_enum: Option<Ident>,
+    krate: Option<Path>,
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.push(key.span(), format!("`{key}` set multiple times"));
+    } else {
+        *slot = Some(value);
+    }
+}
+
+/// Skips the rest of one argument (after an error), up to the next comma.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        meta.input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// `calc` -> `Calc`, `value_read` -> `ValueRead`.
+fn variant_name(key: &Ident) -> Ident {
+    let raw = key.to_string();
+    let raw = raw.trim_start_matches("r#");
+    let mut name = String::with_capacity(raw.len());
+    for part in raw.split('_').filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, 'S');
+    }
+    Ident::new(&name, key.span())
+}
+
+fn parse_services(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Vec<Service>> {
+    let mut services: Vec<Service> = Vec::new();
+    meta.parse_nested_meta(|m| {
+        let Some(key) = m.path.get_ident().cloned() else {
+            errors.push(
+                m.path.span(),
+                "a service key is one identifier: `services(calc = CalcAddV1_0_0)`",
+            );
+            return skip_value(&m);
+        };
+        if !m.input.peek(Token![=]) {
+            errors.push(
+                key.span(),
+                format!("service `{key}` needs a contract version: `{key} = CalcAddV1_0_0`"),
+            );
+            return skip_value(&m);
+        }
+        let version: Path = m.value()?.parse()?;
+        let variant = variant_name(&key);
+        if services.iter().any(|s| s.key == key) {
+            errors.push(key.span(), format!("service `{key}` declared twice"));
+        } else if services.iter().any(|s| s.variant == variant) {
+            errors.push(
+                key.span(),
+                format!("service `{key}` gives the same enum variant `{variant}` as another key"),
+            );
+        } else {
+            services.push(Service {
+                key,
+                variant,
+                version,
+            });
+        }
+        Ok(())
+    })?;
+    Ok(services)
+}
+
+fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
+    let mut raw = RawArgs::default();
+    let parser = syn::meta::parser(|meta| {
+        let Some(key) = meta.path.get_ident().cloned() else {
+            errors.push(
+                meta.path.span(),
+                format!("unknown key; expected one of {KEYS}"),
+            );
+            return skip_value(&meta);
+        };
+        match key.to_string().as_str() {
+            "contract" => {
+                let path: Path = meta.value()?.parse()?;
+                set_once(&mut raw.contract, path, &key, errors);
+            }
+            "context" => {
+                let ty: Type = meta.value()?.parse()?;
+                set_once(&mut raw.context, ty, &key, errors);
+            }
+            "services_enum" => {
+                let ident: Ident = meta.value()?.parse()?;
+                set_once(&mut raw.services_enum, ident, &key, errors);
+            }
+            "services" => {
+                if !meta.input.peek(syn::token::Paren) {
+                    errors.push(
+                        key.span(),
+                        "`services` takes a list: `services(calc = CalcAddV1_0_0, ...)`",
+                    );
+                    return skip_value(&meta);
+                }
+                let services = parse_services(&meta, errors)?;
+                set_once(&mut raw.services, services, &key, errors);
+            }
+            "crate" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                match lit.parse::<Path>() {
+                    Ok(path) => set_once(&mut raw.krate, path, &key, errors),
+                    Err(_) => errors.push(
+                        lit.span(),
+                        format!(
+                            "`crate` expects a path to the arvo runtime crate, found `{}`",
+                            lit.value()
+                        ),
+                    ),
+                }
+            }
+            other => {
+                errors.push(
+                    key.span(),
+                    format!("unknown key `{other}`; expected one of {KEYS}"),
+                );
+                return skip_value(&meta);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = parser.parse2(args) {
+        errors.add(e);
+    }
+    raw
+}
+
+/// The self type's name: the last segment of a plain path type without generics.
+fn self_name(ty: &Type, errors: &mut Errors) -> Option<Ident> {
+    if let Type::Path(p) = ty
+        && p.qself.is_none()
+        && let Some(last) = p.path.segments.last()
+        && last.arguments.is_none()
+    {
+        return Some(last.ident.clone());
+    }
+    errors.push(
+        ty.span(),
+        "#[arvo_resumable] goes on the impl block of a plain (non-generic) type: `impl MyWorkflow { .. }`",
+    );
+    None
+}
+
+/// Takes the `#[version("x.y.z")]` methods out of the impl block.
+fn collect_versions(
+    item: &mut ItemImpl,
+    contract: Option<&Path>,
+    errors: &mut Errors,
+) -> Vec<VersionFn> {
+    let mut versions: Vec<VersionFn> = Vec::new();
+    for it in &mut item.items {
+        let ImplItem::Fn(f) = it else { continue };
+        let mut found: Option<LitStr> = None;
+        let mut keep = Vec::with_capacity(f.attrs.len());
+        for attr in std::mem::take(&mut f.attrs) {
+            if !attr.path().is_ident("version") {
+                keep.push(attr);
+                continue;
+            }
+            match attr.parse_args::<LitStr>() {
+                Ok(lit) if found.is_some() => {
+                    errors.push(
+                        lit.span(),
+                        "a method handles one version: `#[version]` set multiple times",
+                    );
+                }
+                Ok(lit) => found = Some(lit),
+                Err(_) => errors.push(
+                    attr.span(),
+                    "expected `#[version(\"x.y.z\")]` with a version of the self contract",
+                ),
+            }
+        }
+        f.attrs = keep;
+        let Some(version) = found else { continue };
+        if f.sig.receiver().is_none() || f.sig.inputs.len() != 2 {
+            errors.push(
+                f.sig.ident.span(),
+                format!(
+                    "a version handler takes `&self` and the step: `fn {}(&self, step: <Name>Step<'_, <Contract>V..>)`",
+                    f.sig.ident
+                ),
+            );
+            continue;
+        }
+        if versions
+            .iter()
+            .any(|v| v.version.value() == version.value())
+        {
+            errors.push(
+                version.span(),
+                format!("version {} is handled by two methods", version.value()),
+            );
+            continue;
+        }
+        let value = version.value();
+        if value == arvo_rules::WILDCARD_VERSION {
+            errors.push(
+                version.span(),
+                "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
+            );
+            continue;
+        }
+        let Some(contract) = contract else { continue };
+        let Some(last) = contract.segments.last() else {
+            continue;
+        };
+        let Some(marker_ident) = naming::version_marker(&last.ident, &value) else {
+            errors.push(
+                version.span(),
+                format!("invalid version `{value}`: expected `major.minor.patch`, e.g. `1.0.0`"),
+            );
+            continue;
+        };
+        // The marker sits next to the contract; spanned at the literal, so a version the
+        // contract does not have is reported there.
+        let mut marker = contract.clone();
+        if let Some(seg) = marker.segments.last_mut() {
+            seg.ident = Ident::new(&marker_ident.to_string(), version.span());
+        }
+        versions.push(VersionFn {
+            version,
+            marker,
+            method: f.sig.ident.clone(),
+        });
+    }
+    versions
+}
+
+/// Stages 1 and 2. `None` when something is missing to expand; the errors say what.
+pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Option<Resumable> {
+    let raw = parse_args(args, errors);
+    if let Some((path, _)) = &item.trait_ {
+        errors.push(
+            path.span(),
+            "#[arvo_resumable] goes on an inherent impl block (`impl MyWorkflow { .. }`), not on a trait impl",
+        );
+    }
+    if !item.generics.params.is_empty() {
+        errors.push(
+            item.generics.span(),
+            "#[arvo_resumable] does not support generic impl blocks",
+        );
+    }
+    let name = self_name(&item.self_ty, errors);
+    if raw.contract.is_none() {
+        errors.push(
+            Span::call_site(),
+            "missing `contract = <orchestrator contract>`, e.g. `contract = CalcFlow`",
+        );
+    }
+    if raw.context.is_none() {
+        errors.push(
+            Span::call_site(),
+            "missing `context = <type>`: the state kept between steps (serde), e.g. `context = CalcContext`",
+        );
+    }
+    let versions = collect_versions(item, raw.contract.as_ref(), errors);
+    if versions.is_empty() && raw.contract.is_some() {
+        errors.push(
+            item.self_ty.span(),
+            "no `#[version(\"x.y.z\")]` method: every version of the self contract needs one",
+        );
+    }
+    let name = name?;
+    let services_enum = raw
+        .services_enum
+        .unwrap_or_else(|| Ident::new(&format!("{name}Services"), name.span()));
+    Some(Resumable {
+        item: item.clone(),
+        name,
+        contract: raw.contract?,
+        context: raw.context?,
+        services: raw.services.unwrap_or_default(),
+        services_enum,
+        versions,
+        krate: raw
+            .krate
+            .unwrap_or_else(|| syn::parse_quote!(::arvo_runtime)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn errors_of(args: TokenStream, item: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        let mut item: ItemImpl = syn::parse2(item).unwrap_or_else(|e| panic!("{e}"));
+        let _ = parse(args, &mut item, &mut errors);
+        errors
+            .into_error()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn model() {
+        let mut errors = Errors::default();
+        let mut item: ItemImpl = syn::parse_quote! {
+            impl W {
+                #[version("1.0.0")]
+                async fn v1(&self, step: S) -> R { todo!() }
+                fn helper(&self) {}
+            }
+        };
+        let r = parse(
+            quote!(
+                contract = a::Flow,
+                context = Ctx,
+                services(value_read = a::ReadV1_0_0)
+            ),
+            &mut item,
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        let r = r.unwrap_or_else(|| panic!("no model"));
+        assert_eq!(r.services_enum.to_string(), "WServices");
+        assert_eq!(r.services[0].variant.to_string(), "ValueRead");
+        let marker = &r.versions[0].marker;
+        assert_eq!(quote!(#marker).to_string(), "a :: FlowV1_0_0");
+        // The attribute is gone.
+        assert!(r.item.items.iter().all(|i| match i {
+            ImplItem::Fn(f) => f.attrs.is_empty(),
+            _ => true,
+        }));
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let errs = errors_of(
+            quote!(
+                contract = Flow,
+                context = C,
+                colour = 1,
+                services(a = X, a = Y),
+                context = D
+            ),
+            quote! {
+                impl W {
+                    #[version("1.0")] fn a(&self, s: S) {}
+                    #[version("0.0.0")] fn b(&self, s: S) {}
+                    #[version("1.0.0")] fn c(&self) {}
+                }
+            },
+        );
+        assert_eq!(
+            errs,
+            [
+                "unknown key `colour`; expected one of `contract`, `context`, `services`, `services_enum`, `crate`",
+                "service `a` declared twice",
+                "`context` set multiple times",
+                "invalid version `1.0`: expected `major.minor.patch`, e.g. `1.0.0`",
+                "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
+                "a version handler takes `&self` and the step: `fn c(&self, step: <Name>Step<'_, <Contract>V..>)`",
+                "no `#[version(\"x.y.z\")]` method: every version of the self contract needs one",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_keys() {
+        let errs = errors_of(quote!(), quote!(impl W {}));
+        assert_eq!(
+            errs,
+            [
+                "missing `contract = <orchestrator contract>`, e.g. `contract = CalcFlow`",
+                "missing `context = <type>`: the state kept between steps (serde), e.g. `context = CalcContext`",
+            ]
+        );
+    }
+}
