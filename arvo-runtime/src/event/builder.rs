@@ -98,7 +98,7 @@ impl Default for ArvoEventParts {
 pub(crate) fn encode_uri_owned(s: String) -> String {
     // Without a `%`, `validate_uri` holds exactly when every character passes through
     // `encodeURI` unchanged (its fast path), and then `encodeURI(s) === s`.
-    if !s.as_bytes().contains(&b'%') && validate_uri(&s) {
+    if !s.contains('%') && validate_uri(&s) {
         s
     } else {
         encode_uri(&s)
@@ -109,7 +109,8 @@ pub(crate) fn encode_uri_owned(s: String) -> String {
 /// hence validated, event). Such a string holds only pass-through characters and `%`
 /// escapes, so without a `%` `encodeURI` leaves it unchanged and it is copied as is.
 pub(crate) fn encode_valid_uri(s: &str) -> String {
-    if s.as_bytes().contains(&b'%') {
+    // `str::contains(char)` searches with memchr.
+    if s.contains('%') {
         encode_uri(s)
     } else {
         s.to_owned()
@@ -208,7 +209,7 @@ impl ArvoEvent {
             subject: p.subject.0,
             datacontenttype: Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
             dataschema: p.dataschema.map(|d| d.0),
-            data: p.data,
+            data: Value::Object(p.data),
             time: p.time,
             extensions: p.extensions,
             to: Some(p.to.0),
@@ -266,7 +267,7 @@ impl ArvoEvent {
             subject: p.subject,
             datacontenttype: intern_content_type(p.datacontenttype),
             dataschema: p.dataschema,
-            data: p.data,
+            data: Value::Object(p.data),
             time: p.time,
             extensions: p.extensions,
             to: p.to,
@@ -292,7 +293,10 @@ impl ArvoEvent {
             subject: self.subject,
             datacontenttype: self.datacontenttype,
             dataschema: self.dataschema,
-            data: self.data,
+            data: match self.data {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
             to: self.to,
             accesscontrol: self.accesscontrol,
             redirectto: self.redirectto,
@@ -629,7 +633,7 @@ impl ArvoEventBuilder {
             subject,
             datacontenttype: intern_content_type(datacontenttype),
             dataschema,
-            data,
+            data: Value::Object(data),
             time,
             extensions: self
                 .extensions

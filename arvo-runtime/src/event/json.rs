@@ -79,15 +79,19 @@ impl Formatter for JsFormatter {
 /// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these).
 #[inline]
 fn must_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
+    (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
-/// Whether any byte of `s` must be escaped. Branch-free over blocks of 32 bytes, which the
-/// compiler vectorises.
+/// Whether any byte of `s` must be escaped, branch-free over blocks of 32 bytes.
 fn needs_escape(s: &[u8]) -> bool {
     let mut blocks = s.chunks_exact(32);
     for block in &mut blocks {
-        if block.iter().fold(false, |acc, &b| acc | must_escape(b)) {
+        // A byte mask rather than a `bool` fold: this form is what the compiler vectorises.
+        let mut m = 0u8;
+        for &b in block {
+            m |= u8::from(must_escape(b));
+        }
+        if m != 0 {
             return true;
         }
     }
@@ -217,7 +221,7 @@ impl ArvoEvent {
     /// The same bytes as serialising the event with [`JsFormatter`], written directly: the
     /// attributes are mostly URIs and ids with nothing to escape, which are copied in one go.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.reserve(320 + self.subject.len() + 32 * self.data.len());
+        out.reserve(320 + self.subject.len() + 32 * self.data().len());
         out.extend_from_slice(b"{\"id\":");
         write_str(out, &self.id);
         out.extend_from_slice(b",\"source\":");
@@ -281,7 +285,7 @@ impl ArvoEvent {
     /// # Ok::<(), arvo_runtime::event::EventError>(())
     /// ```
     pub fn to_json_string(&self) -> String {
-        let mut out = Vec::with_capacity(640 + 64 * self.data.len());
+        let mut out = Vec::with_capacity(640 + 64 * self.data().len());
         self.write_json(&mut out);
         // serde_json writes valid UTF-8.
         String::from_utf8(out).unwrap_or_default()
@@ -299,7 +303,7 @@ impl ArvoEvent {
         m.insert("subject".into(), s(&self.subject));
         m.insert("datacontenttype".into(), s(&self.datacontenttype));
         m.insert("dataschema".into(), o(&self.dataschema));
-        m.insert("data".into(), Value::Object(self.data.clone()));
+        m.insert("data".into(), self.data.clone());
         m.insert("time".into(), s(&self.time));
         for (k, v) in self.extensions.iter() {
             m.insert(k.to_owned(), v.to_json_value());
@@ -683,7 +687,7 @@ impl RawEvent {
             subject: self.subject.into_string(),
             datacontenttype,
             dataschema: self.dataschema.into_option(),
-            data,
+            data: Value::Object(data),
             time: self.time.into_string(),
             extensions: self.extensions,
             to: self.to.into_option(),

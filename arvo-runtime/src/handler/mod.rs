@@ -717,58 +717,66 @@ impl ArvoEventHandler {
             ))
             .into());
         }
-        let parsed = event.dataschema().and_then(|d| dataschema::parse(d).ok());
-        let slot = match parsed {
-            Some(p) => {
-                if p.uri != self.contract.uri() {
-                    return Err(Violation::contract(format!(
+        // Fast path: the dataschema is one of the versions' `<uri>/<version>` verbatim, which
+        // `dataschema::parse` would split into this contract's uri and that version.
+        let exact = event
+            .dataschema()
+            .and_then(|d| self.versions.iter().position(|v| v.dataschema() == d));
+        let parsed = match exact {
+            Some(_) => None,
+            None => event.dataschema().and_then(|d| dataschema::parse(d).ok()),
+        };
+        let slot = match (exact, parsed) {
+            (Some(slot), _) => slot,
+            (None, parsed) => match parsed {
+                Some(p) => {
+                    if p.uri != self.contract.uri() {
+                        return Err(Violation::contract(format!(
                         "Contract URI mismatch: Handler expects '{}' but event dataschema specifies '{}'. Events must reference the same contract URI as their handler.",
                         self.contract.uri(),
                         event.dataschema().unwrap_or_default()
                     ))
                     .into());
+                    }
+                    self.versions
+                        .iter()
+                        .position(|v| v.version().as_str() == p.version)
+                        .ok_or_else(|| {
+                            Violation::config(format!(
+                                "Invalid contract version: {}. Available versions: {}",
+                                p.version, self.available_versions
+                            ))
+                        })?
                 }
-                self.versions
-                    .iter()
-                    .position(|v| v.version().as_str() == p.version)
-                    .ok_or_else(|| {
-                        Violation::config(format!(
-                            "Invalid contract version: {}. Available versions: {}",
-                            p.version, self.available_versions
-                        ))
-                    })?
-            }
-            None => {
-                if recording {
-                    log(
-                        cx,
-                        "WARNING",
-                        format!(
-                            "Version resolution failed for event with dataschema '{}'. Defaulting to latest version (={}) of contract (uri={})",
-                            event.dataschema().unwrap_or("undefined"),
-                            self.latest.version(),
-                            self.contract.uri()
-                        ),
-                    );
+                None => {
+                    if recording {
+                        log(
+                            cx,
+                            "WARNING",
+                            format!(
+                                "Version resolution failed for event with dataschema '{}'. Defaulting to latest version (={}) of contract (uri={})",
+                                event.dataschema().unwrap_or("undefined"),
+                                self.latest.version(),
+                                self.contract.uri()
+                            ),
+                        );
+                    }
+                    self.versions
+                        .iter()
+                        .position(|v| v.version() == self.latest.version())
+                        .unwrap_or(0)
                 }
-                self.versions
-                    .iter()
-                    .position(|v| v.version() == self.latest.version())
-                    .unwrap_or(0)
-            }
+            },
         };
         let Some(versioned) = self.versions.get(slot) else {
             return Err(Violation::config("No contract version available").into());
         };
-        // The validator takes a `Value`; the event keeps its data as a map.
-        let data = Value::Object(event.data().clone());
-        if let Err(issues) = versioned.accepts().schema.validate(&data) {
+        if let Err(issues) = versioned.accepts().schema.validate(event.data_value()) {
             return Err(Violation::contract(format!(
                 "Input event payload validation failed: {issues}"
             ))
             .into());
         }
-        drop(data);
         let input = HandlerInput {
             event,
             contract: versioned,
