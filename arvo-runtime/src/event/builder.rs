@@ -155,6 +155,22 @@ impl ArvoEvent {
     }
 }
 
+/// An event type declared as emitted by a built contract version: it passed the reference
+/// constructor's `type` checks when the contract was built (see `Field::CheckedType`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EmitType(String);
+
+impl EmitType {
+    /// `event_type` and its schema, when `versioned` emits it.
+    pub(crate) fn lookup<'v>(
+        versioned: &'v crate::contract::VersionedContract,
+        event_type: &str,
+    ) -> Option<(EmitType, &'v crate::contract::EventSchema)> {
+        let schema = versioned.emit(event_type)?;
+        Some((EmitType(schema.event_type.clone()), schema))
+    }
+}
+
 /// The attributes of an event the handler emits, with `createArvoEvent`'s defaults and
 /// encodings already applied (crate-internal; see [`ArvoEvent::from_encoded_parts`]).
 #[derive(Debug)]
@@ -162,7 +178,7 @@ pub(crate) struct EncodedParts {
     pub id: String,
     pub time: String,
     pub source: EncodedUri,
-    pub event_type: String,
+    pub event_type: EmitType,
     pub subject: EncodedUri,
     pub dataschema: Option<EncodedUri>,
     pub data: Map<String, Value>,
@@ -187,7 +203,7 @@ impl ArvoEvent {
             time: Field::Str(&p.time),
             source: Field::EncodedUri(p.source.as_str()),
             specversion: Field::Str(SPEC_VERSION),
-            event_type: Field::Str(&p.event_type),
+            event_type: Field::CheckedType(&p.event_type.0),
             subject: Field::EncodedUri(p.subject.as_str()),
             datacontenttype: Field::Str(ARVO_DATA_CONTENT_TYPE),
             dataschema: Field::encoded(p.dataschema.as_ref().map(EncodedUri::as_str)),
@@ -205,7 +221,7 @@ impl ArvoEvent {
         Ok(ArvoEvent {
             id: p.id,
             source: p.source.0,
-            event_type: p.event_type,
+            event_type: p.event_type.0,
             subject: p.subject.0,
             datacontenttype: Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
             dataschema: p.dataschema.map(|d| d.0),

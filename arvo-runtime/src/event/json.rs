@@ -82,20 +82,27 @@ fn must_escape(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
-/// Whether any byte of `s` must be escaped, branch-free over blocks of 32 bytes.
-fn needs_escape(s: &[u8]) -> bool {
-    let mut blocks = s.chunks_exact(32);
-    for block in &mut blocks {
-        // A byte mask rather than a `bool` fold: this form is what the compiler vectorises.
-        let mut m = 0u8;
-        for &b in block {
-            m |= u8::from(must_escape(b));
-        }
-        if m != 0 {
-            return true;
-        }
+/// Whether any of `N` bytes must be escaped (branch-free: the compiler vectorises it).
+#[inline]
+fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
+    let mut m = 0u8;
+    for &b in block {
+        m |= u8::from(must_escape(b));
     }
-    blocks.remainder().iter().any(|&b| must_escape(b))
+    m != 0
+}
+
+/// Whether any byte of `s` must be escaped: 16-byte blocks, then one block overlapping the
+/// end (most attributes are short: ids, times, types).
+fn needs_escape(s: &[u8]) -> bool {
+    if let Some(tail) = s.last_chunk::<16>() {
+        let (blocks, _) = s.as_chunks::<16>();
+        blocks.iter().any(any_escape) || any_escape(tail)
+    } else if let (Some(head), Some(tail)) = (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+        any_escape(head) || any_escape(tail)
+    } else {
+        s.iter().any(|&b| must_escape(b))
+    }
 }
 
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.

@@ -20,6 +20,10 @@ pub(crate) enum Field<'a> {
     /// (property-tested in `arvo_rules::uri`). Only the URI check is skipped for it; every
     /// other check of the field runs as for [`Field::Str`].
     EncodedUri(&'a str),
+    /// A `type` that already passed the `type` checks: an emitted type of a built contract
+    /// version, checked with the same rules (`min(1)` and the reverse-DNS pattern) when the
+    /// contract was built. Neither check repeats.
+    CheckedType(&'a str),
     /// Present with another JSON type (zod's type name).
     Wrong(&'static str),
 }
@@ -91,7 +95,7 @@ pub(crate) const EXTENSION_KEY_MESSAGE: &str = "In compliance with CloudEvent sp
 /// A missing nullable field reads as null (tolerance for v2 and CloudEvents-style producers).
 fn string<'a>(issues: &mut Issues, path: &str, f: Field<'a>, nullable: bool) -> Option<&'a str> {
     let received = match f {
-        Field::Str(s) | Field::EncodedUri(s) => return Some(s),
+        Field::Str(s) | Field::EncodedUri(s) | Field::CheckedType(s) => return Some(s),
         Field::Null | Field::Missing if nullable => return None,
         Field::Missing => "undefined",
         Field::Null => "null",
@@ -162,7 +166,9 @@ pub(crate) fn check<'a>(
             ));
         }
     }
-    if let Some(s) = string(&mut issues, "type", c.event_type, false) {
+    if let Some(s) = string(&mut issues, "type", c.event_type, false)
+        && !matches!(c.event_type, Field::CheckedType(_))
+    {
         min1(&mut issues, "type", s, "Type must be a non-empty string");
         if !is_event_type(s) {
             issues.push(Issue::regex(

@@ -70,7 +70,7 @@ pub use violation::{HandlerError, TransactionCause, Violation};
 
 use crate::contract::{ArvoContract, VersionedContract, dataschema};
 use crate::event::{
-    ArvoEvent, EncodedParts, EncodedUri, Extensions, create_event_id, now_timestamp,
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, Extensions, create_event_id, now_timestamp,
 };
 use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
@@ -457,7 +457,7 @@ impl Extractor for EventCarrier<'_> {
 /// The attributes one output shares between its domain copies.
 #[derive(Clone)]
 struct Shared {
-    event_type: String,
+    event_type: EmitType,
     subject: EncodedUri,
     dataschema: EncodedUri,
     data: Map<String, Value>,
@@ -810,7 +810,7 @@ impl ArvoEventHandler {
         for o in outputs {
             let specs = o.domain.as_deref().unwrap_or(&self.emit_domains);
             let domains = resolver.resolve_dedup(specs);
-            let Some(schema) = versioned.emit(&o.event_type) else {
+            let Some((emit_type, schema)) = EmitType::lookup(versioned, &o.event_type) else {
                 return Err(Violation::contract(format!(
                     "Emit Event data validation failed: No contract available for {}",
                     o.event_type
@@ -853,7 +853,7 @@ impl ArvoEventHandler {
                 .cloned()
                 .unwrap_or_else(|| EncodedUri::encode(versioned.dataschema()));
             let mut shared = Some(Shared {
-                event_type: o.event_type,
+                event_type: emit_type,
                 subject: event.encoded_subject(),
                 dataschema,
                 data,
