@@ -255,6 +255,7 @@ fn inputs(range: std::ops::Range<u64>) -> Inputs {
 }
 
 /// Runs one variant over `inp`; returns seconds.
+#[inline(never)]
 fn pass(v: Variant, h: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
     let mut buf = Vec::with_capacity(1024);
     let mut sum = 0.0;
@@ -429,6 +430,14 @@ fn main() {
     let f = Floor::new();
     let warm = inputs(0..warmup);
     let measured = inputs(warmup..warmup + n);
+    // `B1_ONLY=<variant index>`: run that variant alone (for callgrind).
+    if let Ok(only) = std::env::var("B1_ONLY") {
+        let v = Variant::ALL[only.parse::<usize>().unwrap()];
+        pass(v, &h, &f, &warm);
+        let secs = pass(v, &h, &f, &measured);
+        println!("{}: {:.0} events/s", v.name(), n as f64 / secs);
+        return;
+    }
     for v in Variant::ALL {
         pass(v, &h, &f, &warm);
     }

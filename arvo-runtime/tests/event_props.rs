@@ -108,3 +108,41 @@ proptest! {
         let _ = ArvoEvent::from_json_str(&s);
     }
 }
+
+/// The event's JSON through serde (the `Serialize` impl with [`JsFormatter`]).
+fn serde_json_of(e: &ArvoEvent) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, JsFormatter);
+    serde::Serialize::serialize(e, &mut ser).expect("serialises");
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `write_json`'s direct writer gives exactly the bytes of the serde path, escapes
+    /// (control characters, quotes, backslashes, non-ASCII) and long strings included.
+    #[test]
+    fn write_json_equals_serde(
+        e in event(),
+        id in "[\\x00-\\x7F\"\\\\é😀]{1,80}",
+        accesscontrol in "[\\x00-\\x7F\"\\\\é]{1,80}",
+        tracestate in "[ -~]{1,70}",
+        ext in "[\\x00-\\x7F\"\\\\é]{0,40}",
+        units in finite(),
+    ) {
+        let Some(e) = e else { return Ok(()) };
+        let mut p = e.into_parts();
+        p.id = id;
+        p.accesscontrol = Some(accesscontrol);
+        p.tracestate = Some(tracestate);
+        p.executionunits = Some(units);
+        p.extensions.insert("zextra", ExtensionValue::String(ext));
+        p.extensions.insert("znum", ExtensionValue::Number(units));
+        let Ok(e) = ArvoEvent::from_parts(p) else { return Ok(()) };
+        let mut fast = Vec::new();
+        e.write_json(&mut fast);
+        let slow = serde_json_of(&e);
+        prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow));
+    }
+}

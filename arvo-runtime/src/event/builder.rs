@@ -5,7 +5,7 @@ use super::id::{EventIdInput, create_event_id};
 use super::time::now_timestamp;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
 use super::{ArvoEvent, EventError, ExtensionValue, Extensions, SPEC_VERSION};
-use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri};
+use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri, validate_uri};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -94,6 +94,152 @@ impl Default for ArvoEventParts {
     }
 }
 
+/// `encode_uri`, without a copy when nothing needs escaping.
+pub(crate) fn encode_uri_owned(s: String) -> String {
+    // Without a `%`, `validate_uri` holds exactly when every character passes through
+    // `encodeURI` unchanged (its fast path), and then `encodeURI(s) === s`.
+    if !s.contains('%') && validate_uri(&s) {
+        s
+    } else {
+        encode_uri(&s)
+    }
+}
+
+/// `encode_uri` of a string that is already a properly encoded URI (a URI field of a built,
+/// hence validated, event). Such a string holds only pass-through characters and `%`
+/// escapes, so without a `%` `encodeURI` leaves it unchanged and it is copied as is.
+pub(crate) fn encode_valid_uri(s: &str) -> String {
+    // `str::contains(char)` searches with memchr.
+    if s.contains('%') {
+        encode_uri(s)
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A string equal to `encode_uri` of some string: a properly encoded URI by construction (see
+/// `Field::EncodedUri`), so events built from it skip only its `validateURI` re-check.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EncodedUri(String);
+
+impl EncodedUri {
+    /// `encodeURI(s)`.
+    pub(crate) fn encode(s: &str) -> Self {
+        EncodedUri(encode_uri(s))
+    }
+    /// `encodeURI(s)`, reusing `s` when nothing needs escaping.
+    pub(crate) fn encode_owned(s: String) -> Self {
+        EncodedUri(encode_uri_owned(s))
+    }
+    /// The encoded string.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ArvoEvent {
+    /// `encodeURI(subject)`: the subject of a built event is a valid URI, so this is a copy
+    /// unless it holds escapes.
+    pub(crate) fn encoded_subject(&self) -> EncodedUri {
+        EncodedUri(encode_valid_uri(&self.subject))
+    }
+    /// `encodeURI(source)` (see [`encoded_subject`](Self::encoded_subject)).
+    pub(crate) fn encoded_source(&self) -> EncodedUri {
+        EncodedUri(encode_valid_uri(&self.source))
+    }
+    /// `encodeURI(redirectto)` (see [`encoded_subject`](Self::encoded_subject)).
+    pub(crate) fn encoded_redirectto(&self) -> Option<EncodedUri> {
+        self.redirectto
+            .as_deref()
+            .map(|s| EncodedUri(encode_valid_uri(s)))
+    }
+}
+
+/// An event type declared as emitted by a built contract version: it passed the reference
+/// constructor's `type` checks when the contract was built (see `Field::CheckedType`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EmitType(String);
+
+impl EmitType {
+    /// `event_type` and its schema, when `versioned` emits it.
+    pub(crate) fn lookup<'v>(
+        versioned: &'v crate::contract::VersionedContract,
+        event_type: &str,
+    ) -> Option<(EmitType, &'v crate::contract::EventSchema)> {
+        let schema = versioned.emit(event_type)?;
+        Some((EmitType(schema.event_type.clone()), schema))
+    }
+}
+
+/// The attributes of an event the handler emits, with `createArvoEvent`'s defaults and
+/// encodings already applied (crate-internal; see [`ArvoEvent::from_encoded_parts`]).
+#[derive(Debug)]
+pub(crate) struct EncodedParts {
+    pub id: String,
+    pub time: String,
+    pub source: EncodedUri,
+    pub event_type: EmitType,
+    pub subject: EncodedUri,
+    pub dataschema: Option<EncodedUri>,
+    pub data: Map<String, Value>,
+    pub to: EncodedUri,
+    pub accesscontrol: Option<String>,
+    pub redirectto: Option<EncodedUri>,
+    pub executionunits: Option<f64>,
+    pub parentid: Option<EncodedUri>,
+    pub domain: Option<String>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+    pub extensions: Extensions,
+}
+
+impl ArvoEvent {
+    /// The last step of [`ArvoEventBuilder::build`] for parts whose defaults and encodings are
+    /// applied: every check of the reference constructor runs, except `validateURI` on the
+    /// [`EncodedUri`] fields, which holds by construction.
+    pub(crate) fn from_encoded_parts(p: EncodedParts) -> Result<ArvoEvent, EventError> {
+        let c = Check {
+            id: Field::Str(&p.id),
+            time: Field::Str(&p.time),
+            source: Field::EncodedUri(p.source.as_str()),
+            specversion: Field::Str(SPEC_VERSION),
+            event_type: Field::CheckedType(&p.event_type.0),
+            subject: Field::EncodedUri(p.subject.as_str()),
+            datacontenttype: Field::Str(ARVO_DATA_CONTENT_TYPE),
+            dataschema: Field::encoded(p.dataschema.as_ref().map(EncodedUri::as_str)),
+            data: DataField::Object,
+            to: Field::EncodedUri(p.to.as_str()),
+            accesscontrol: Field::of(p.accesscontrol.as_deref()),
+            redirectto: Field::encoded(p.redirectto.as_ref().map(EncodedUri::as_str)),
+            executionunits: p.executionunits.map_or(NumField::Null, NumField::Num),
+            parentid: Field::encoded(p.parentid.as_ref().map(EncodedUri::as_str)),
+            domain: Field::of(p.domain.as_deref()),
+            traceparent: Field::of(p.traceparent.as_deref()),
+            tracestate: Field::of(p.tracestate.as_deref()),
+        };
+        check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
+        Ok(ArvoEvent {
+            id: p.id,
+            source: p.source.0,
+            event_type: p.event_type.0,
+            subject: p.subject.0,
+            datacontenttype: Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
+            dataschema: p.dataschema.map(|d| d.0),
+            data: Value::Object(p.data),
+            time: p.time,
+            extensions: p.extensions,
+            to: Some(p.to.0),
+            accesscontrol: p.accesscontrol,
+            redirectto: p.redirectto.map(|d| d.0),
+            executionunits: p.executionunits,
+            traceparent: p.traceparent,
+            tracestate: p.tracestate,
+            parentid: p.parentid.map(|d| d.0),
+            domain: p.domain,
+        })
+    }
+}
+
 /// The content type, without an allocation for the usual one.
 pub(crate) fn intern_content_type(s: Cow<'static, str>) -> Cow<'static, str> {
     if s == ARVO_DATA_CONTENT_TYPE {
@@ -137,7 +283,7 @@ impl ArvoEvent {
             subject: p.subject,
             datacontenttype: intern_content_type(p.datacontenttype),
             dataschema: p.dataschema,
-            data: p.data,
+            data: Value::Object(p.data),
             time: p.time,
             extensions: p.extensions,
             to: p.to,
@@ -163,7 +309,10 @@ impl ArvoEvent {
             subject: self.subject,
             datacontenttype: self.datacontenttype,
             dataschema: self.dataschema,
-            data: self.data,
+            data: match self.data {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
             to: self.to,
             accesscontrol: self.accesscontrol,
             redirectto: self.redirectto,
@@ -430,15 +579,15 @@ impl ArvoEventBuilder {
         let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
         let id = create_event_id(self.id.as_ref());
         let time = self.time.unwrap_or_else(now_timestamp);
-        let source = self.source.map(|s| encode_uri(&s));
-        let subject = self.subject.map(|s| encode_uri(&s));
+        let source = self.source.map(encode_uri_owned);
+        let subject = self.subject.map(encode_uri_owned);
         let to = match non_empty(self.to) {
-            Some(to) => Some(encode_uri(&to)),
+            Some(to) => Some(encode_uri_owned(to)),
             None => self.event_type.as_deref().map(encode_uri),
         };
-        let redirectto = non_empty(self.redirectto).map(|s| encode_uri(&s));
-        let dataschema = non_empty(self.dataschema).map(|s| encode_uri(&s));
-        let parentid = non_empty(self.parentid).map(|s| encode_uri(&s));
+        let redirectto = non_empty(self.redirectto).map(encode_uri_owned);
+        let dataschema = non_empty(self.dataschema).map(encode_uri_owned);
+        let parentid = non_empty(self.parentid).map(encode_uri_owned);
         let specversion = self
             .specversion
             .map_or(Cow::Borrowed(SPEC_VERSION), Cow::Owned);
@@ -448,24 +597,29 @@ impl ArvoEventBuilder {
         fn opt(s: &Option<String>) -> Field<'_> {
             s.as_deref().map_or(Field::Missing, Field::Str)
         }
+        // `source`, `subject`, `to`, `redirectto` and `dataschema` are outputs of
+        // `encode_uri`: their URI check holds by construction (see `Field::EncodedUri`).
+        fn encoded(s: &Option<String>) -> Field<'_> {
+            s.as_deref().map_or(Field::Missing, Field::EncodedUri)
+        }
         let c = Check {
             id: Field::Str(&id),
             time: Field::Str(&time),
-            source: opt(&source),
+            source: encoded(&source),
             specversion: Field::Str(&specversion),
             event_type: opt(&self.event_type),
-            subject: opt(&subject),
+            subject: encoded(&subject),
             datacontenttype: Field::Str(&datacontenttype),
-            dataschema: Field::of(dataschema.as_deref()),
+            dataschema: Field::encoded(dataschema.as_deref()),
             data: match &self.data {
                 BuilderData::Missing => DataField::Missing,
                 BuilderData::Object(_) => DataField::Object,
                 BuilderData::Wrong(t) => DataField::Wrong(t),
                 BuilderData::Unserialisable => DataField::Unserialisable,
             },
-            to: Field::of(to.as_deref()),
+            to: Field::encoded(to.as_deref()),
             accesscontrol: Field::of(self.accesscontrol.as_deref()),
-            redirectto: Field::of(redirectto.as_deref()),
+            redirectto: Field::encoded(redirectto.as_deref()),
             executionunits: self.executionunits.map_or(NumField::Null, NumField::Num),
             parentid: Field::of(parentid.as_deref()),
             domain: Field::of(self.domain.as_deref()),
@@ -495,7 +649,7 @@ impl ArvoEventBuilder {
             subject,
             datacontenttype: intern_content_type(datacontenttype),
             dataschema,
-            data,
+            data: Value::Object(data),
             time,
             extensions: self
                 .extensions

@@ -39,6 +39,11 @@ impl Formatter for JsFormatter {
         if v == 0.0 {
             return w.write_all(b"0");
         }
+        // Integral values within 2^53 print as their integer digits in JavaScript (no
+        // exponent below 1e21), which is what the integer formatter writes, faster.
+        if v.fract() == 0.0 && v.abs() <= MAX_SAFE {
+            return CompactFormatter.write_i64(w, v as i64);
+        }
         w.write_all(ryu_js::Buffer::new().format_finite(v).as_bytes())
     }
 
@@ -69,6 +74,62 @@ impl Formatter for JsFormatter {
     fn write_i128<W: ?Sized + io::Write>(&mut self, w: &mut W, v: i128) -> io::Result<()> {
         self.write_f64(w, v as f64)
     }
+}
+
+/// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these).
+#[inline]
+fn must_escape(b: u8) -> bool {
+    (b < 0x20) | (b == b'"') | (b == b'\\')
+}
+
+/// Whether any of `N` bytes must be escaped (branch-free: the compiler vectorises it).
+#[inline]
+fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
+    let mut m = 0u8;
+    for &b in block {
+        m |= u8::from(must_escape(b));
+    }
+    m != 0
+}
+
+/// Whether any byte of `s` must be escaped: 16-byte blocks, then one block overlapping the
+/// end (most attributes are short: ids, times, types).
+fn needs_escape(s: &[u8]) -> bool {
+    if let Some(tail) = s.last_chunk::<16>() {
+        let (blocks, _) = s.as_chunks::<16>();
+        blocks.iter().any(any_escape) || any_escape(tail)
+    } else if let (Some(head), Some(tail)) = (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+        any_escape(head) || any_escape(tail)
+    } else {
+        s.iter().any(|&b| must_escape(b))
+    }
+}
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends a number as JavaScript's `JSON.stringify` writes it (as [`JsNumber`] with
+/// [`JsFormatter`] does).
+fn write_number(out: &mut Vec<u8>, n: f64) {
+    // Writing into a Vec cannot fail.
+    let _ = JsFormatter.write_f64(out, n);
 }
 
 /// A JavaScript number as JSON: integral values within 2^53 become JSON integers (as
@@ -163,11 +224,62 @@ impl ArvoEvent {
 
     /// Appends the event's JSON (exactly the reference's `toString()`) to `out`, for callers
     /// that reuse a buffer.
+    ///
+    /// The same bytes as serialising the event with [`JsFormatter`], written directly: the
+    /// attributes are mostly URIs and ids with nothing to escape, which are copied in one go.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut ser = serde_json::Serializer::with_formatter(out, JsFormatter);
-        // Writing strings, maps and numbers into a Vec cannot fail: keys are strings and the
+        out.reserve(320 + self.subject.len() + 32 * self.data().len());
+        out.extend_from_slice(b"{\"id\":");
+        write_str(out, &self.id);
+        out.extend_from_slice(b",\"source\":");
+        write_str(out, &self.source);
+        out.extend_from_slice(b",\"specversion\":\"1.0\",\"type\":");
+        write_str(out, &self.event_type);
+        out.extend_from_slice(b",\"subject\":");
+        write_str(out, &self.subject);
+        out.extend_from_slice(b",\"datacontenttype\":");
+        write_str(out, &self.datacontenttype);
+        out.extend_from_slice(b",\"dataschema\":");
+        write_opt_str(out, self.dataschema.as_deref());
+        out.extend_from_slice(b",\"data\":");
+        let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
+        // Writing a map of JSON values into a Vec cannot fail: keys are strings and the
         // formatter writes non-finite numbers as null.
-        let _ = self.serialize(&mut ser);
+        let _ = self.data.serialize(&mut ser);
+        out.extend_from_slice(b",\"time\":");
+        write_str(out, &self.time);
+        for (k, v) in self.extensions.iter() {
+            out.push(b',');
+            write_str(out, k);
+            out.push(b':');
+            match v {
+                ExtensionValue::String(v) => write_str(out, v),
+                ExtensionValue::Number(n) => write_number(out, *n),
+                ExtensionValue::Bool(true) => out.extend_from_slice(b"true"),
+                ExtensionValue::Bool(false) => out.extend_from_slice(b"false"),
+                ExtensionValue::Null => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b",\"to\":");
+        write_opt_str(out, self.to.as_deref());
+        out.extend_from_slice(b",\"accesscontrol\":");
+        write_opt_str(out, self.accesscontrol.as_deref());
+        out.extend_from_slice(b",\"redirectto\":");
+        write_opt_str(out, self.redirectto.as_deref());
+        out.extend_from_slice(b",\"executionunits\":");
+        match self.executionunits {
+            Some(n) => write_number(out, n),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"traceparent\":");
+        write_opt_str(out, self.traceparent.as_deref());
+        out.extend_from_slice(b",\"tracestate\":");
+        write_opt_str(out, self.tracestate.as_deref());
+        out.extend_from_slice(b",\"parentid\":");
+        write_opt_str(out, self.parentid.as_deref());
+        out.extend_from_slice(b",\"domain\":");
+        write_opt_str(out, self.domain.as_deref());
+        out.push(b'}');
     }
 
     /// The event's JSON, byte for byte the reference's `toString()`.
@@ -180,7 +292,7 @@ impl ArvoEvent {
     /// # Ok::<(), arvo_runtime::event::EventError>(())
     /// ```
     pub fn to_json_string(&self) -> String {
-        let mut out = Vec::with_capacity(640 + 64 * self.data.len());
+        let mut out = Vec::with_capacity(640 + 64 * self.data().len());
         self.write_json(&mut out);
         // serde_json writes valid UTF-8.
         String::from_utf8(out).unwrap_or_default()
@@ -198,7 +310,7 @@ impl ArvoEvent {
         m.insert("subject".into(), s(&self.subject));
         m.insert("datacontenttype".into(), s(&self.datacontenttype));
         m.insert("dataschema".into(), o(&self.dataschema));
-        m.insert("data".into(), Value::Object(self.data.clone()));
+        m.insert("data".into(), self.data.clone());
         m.insert("time".into(), s(&self.time));
         for (k, v) in self.extensions.iter() {
             m.insert(k.to_owned(), v.to_json_value());
@@ -582,7 +694,7 @@ impl RawEvent {
             subject: self.subject.into_string(),
             datacontenttype,
             dataschema: self.dataschema.into_option(),
-            data,
+            data: Value::Object(data),
             time: self.time.into_string(),
             extensions: self.extensions,
             to: self.to.into_option(),

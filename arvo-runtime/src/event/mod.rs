@@ -62,6 +62,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 pub use builder::{ArvoEventBuilder, ArvoEventParts, IntoNullable};
+pub(crate) use builder::{EmitType, EncodedParts, EncodedUri};
 pub use id::{
     ArvoEventIdObject, EventIdInput, ParseEventIdError, create_event_id, new_uuid_v4,
     parse_arvo_event_id,
@@ -289,6 +290,12 @@ impl<K: Into<String>, V: Into<ExtensionValue>> FromIterator<(K, V)> for Extensio
     }
 }
 
+/// An empty map, for [`ArvoEvent::data`]'s unreachable branch.
+fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Map::new)
+}
+
 /// An Arvo event: immutable, always valid.
 ///
 /// Getters return every attribute; nullable ones are `Option`s. Build one with
@@ -302,7 +309,9 @@ pub struct ArvoEvent {
     subject: String,
     datacontenttype: Cow<'static, str>,
     dataschema: Option<String>,
-    data: Map<String, Value>,
+    /// Always a `Value::Object`: kept as a `Value` so that schema validation, which takes a
+    /// `&Value`, needs no copy of it.
+    data: Value,
     time: String,
     extensions: Extensions,
     to: Option<String>,
@@ -351,6 +360,15 @@ impl ArvoEvent {
     }
     /// `data`: the payload, in its key order.
     pub fn data(&self) -> &Map<String, Value> {
+        match &self.data {
+            Value::Object(m) => m,
+            // Every constructor stores an object.
+            _ => empty_map(),
+        }
+    }
+    /// `data` as a JSON value (always an object), e.g. to validate it with a
+    /// [`Schema`](crate::contract::Schema) without copying it.
+    pub fn data_value(&self) -> &Value {
         &self.data
     }
     /// `time`, verbatim as given.

@@ -14,6 +14,16 @@ pub(crate) enum Field<'a> {
     Missing,
     Null,
     Str(&'a str),
+    /// A string produced by `encode_uri` (or equal to its output). It is a properly encoded
+    /// URI by construction: `encodeURI`'s output only holds pass-through characters and
+    /// upper-case escapes of whole UTF-8 characters, so `encodeURI(decodeURI(s)) === s` holds
+    /// (property-tested in `arvo_rules::uri`). Only the URI check is skipped for it; every
+    /// other check of the field runs as for [`Field::Str`].
+    EncodedUri(&'a str),
+    /// A `type` that already passed the `type` checks: an emitted type of a built contract
+    /// version, checked with the same rules (`min(1)` and the reverse-DNS pattern) when the
+    /// contract was built. Neither check repeats.
+    CheckedType(&'a str),
     /// Present with another JSON type (zod's type name).
     Wrong(&'static str),
 }
@@ -21,6 +31,11 @@ pub(crate) enum Field<'a> {
 impl<'a> Field<'a> {
     pub(crate) fn of(v: Option<&'a str>) -> Self {
         v.map_or(Field::Null, Field::Str)
+    }
+
+    /// [`Field::of`] for the output of `encode_uri`.
+    pub(crate) fn encoded(v: Option<&'a str>) -> Self {
+        v.map_or(Field::Null, Field::EncodedUri)
     }
 }
 
@@ -80,7 +95,7 @@ pub(crate) const EXTENSION_KEY_MESSAGE: &str = "In compliance with CloudEvent sp
 /// A missing nullable field reads as null (tolerance for v2 and CloudEvents-style producers).
 fn string<'a>(issues: &mut Issues, path: &str, f: Field<'a>, nullable: bool) -> Option<&'a str> {
     let received = match f {
-        Field::Str(s) => return Some(s),
+        Field::Str(s) | Field::EncodedUri(s) | Field::CheckedType(s) => return Some(s),
         Field::Null | Field::Missing if nullable => return None,
         Field::Missing => "undefined",
         Field::Null => "null",
@@ -96,8 +111,9 @@ fn min1(issues: &mut Issues, path: &str, s: &str, message: &str) {
     }
 }
 
-fn uri(issues: &mut Issues, path: &str, s: &str, message: &str) {
-    if !validate_uri(s) {
+/// The `validateURI` refinement; skipped for [`Field::EncodedUri`], which holds by construction.
+fn uri(issues: &mut Issues, path: &str, f: Field<'_>, s: &str, message: &str) {
+    if !matches!(f, Field::EncodedUri(_)) && !validate_uri(s) {
         issues.push(Issue::custom(&[path], message));
     }
 }
@@ -131,6 +147,7 @@ pub(crate) fn check<'a>(
         uri(
             &mut issues,
             "source",
+            c.source,
             s,
             "The source must be a properly encoded URI",
         );
@@ -149,7 +166,9 @@ pub(crate) fn check<'a>(
             ));
         }
     }
-    if let Some(s) = string(&mut issues, "type", c.event_type, false) {
+    if let Some(s) = string(&mut issues, "type", c.event_type, false)
+        && !matches!(c.event_type, Field::CheckedType(_))
+    {
         min1(&mut issues, "type", s, "Type must be a non-empty string");
         if !is_event_type(s) {
             issues.push(Issue::regex(
@@ -168,6 +187,7 @@ pub(crate) fn check<'a>(
         uri(
             &mut issues,
             "subject",
+            c.subject,
             s,
             "The subject must be a properly encoded URI",
         );
@@ -198,6 +218,7 @@ pub(crate) fn check<'a>(
         uri(
             &mut issues,
             "dataschema",
+            c.dataschema,
             s,
             "The dataschema must be a properly encoded URI",
         );
@@ -224,6 +245,7 @@ pub(crate) fn check<'a>(
         uri(
             &mut issues,
             "to",
+            c.to,
             s,
             "The 'to' must be a properly encoded URI",
         );
@@ -246,6 +268,7 @@ pub(crate) fn check<'a>(
         uri(
             &mut issues,
             "redirectto",
+            c.redirectto,
             s,
             "The 'redirectto' must be a properly encoded URI",
         );
@@ -302,7 +325,10 @@ pub(crate) fn check<'a>(
 
     // 6. The "to required" rule, for the Arvo content type only.
     if matches!(dct, Field::Str(ARVO_DATA_CONTENT_TYPE))
-        && matches!(c.to, Field::Null | Field::Missing | Field::Str(""))
+        && matches!(
+            c.to,
+            Field::Null | Field::Missing | Field::Str("") | Field::EncodedUri("")
+        )
     {
         return Err(EventError::MissingTo);
     }

@@ -69,7 +69,9 @@ pub use output::{HandlerInput, RawOutput};
 pub use violation::{HandlerError, TransactionCause, Violation};
 
 use crate::contract::{ArvoContract, VersionedContract, dataschema};
-use crate::event::ArvoEvent;
+use crate::event::{
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, Extensions, create_event_id, now_timestamp,
+};
 use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
@@ -375,7 +377,15 @@ impl ArvoEventHandlerBuilder {
             .map(|v| v.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        // Encoded once here instead of once per emitted event: `encodeURI` of constants.
+        let source_uri = EncodedUri::encode(&source);
+        let dataschemas = versions
+            .iter()
+            .map(|v| EncodedUri::encode(v.dataschema()))
+            .collect();
         Ok(ArvoEventHandler {
+            source_uri,
+            dataschemas,
             system_error_type: contract.system_error_type().to_owned(),
             span_name: self.span_name.unwrap_or_else(|| format!("Handler<{uri}>")),
             tracer: self.tracer.unwrap_or_else(|| {
@@ -401,6 +411,10 @@ impl ArvoEventHandlerBuilder {
 pub struct ArvoEventHandler {
     contract: ArvoContract,
     source: String,
+    /// `encodeURI(source)`.
+    source_uri: EncodedUri,
+    /// `encodeURI(dataschema)` of each version, by slot.
+    dataschemas: Vec<EncodedUri>,
     system_error_type: String,
     executionunits: f64,
     emit_domains: Vec<DomainSpec>,
@@ -425,6 +439,20 @@ impl std::fmt::Debug for ArvoEventHandler {
             .field("span_name", &self.span_name)
             .finish_non_exhaustive()
     }
+}
+
+/// The attributes one output shares between its domain copies.
+#[derive(Clone)]
+struct Shared {
+    event_type: EmitType,
+    subject: EncodedUri,
+    dataschema: EncodedUri,
+    data: Map<String, Value>,
+    to: EncodedUri,
+    accesscontrol: Option<String>,
+    redirectto: Option<EncodedUri>,
+    parentid: EncodedUri,
+    extensions: Extensions,
 }
 
 /// Why the steps before the outputs stopped.
@@ -674,58 +702,66 @@ impl ArvoEventHandler {
             ))
             .into());
         }
-        let parsed = event.dataschema().and_then(|d| dataschema::parse(d).ok());
-        let slot = match parsed {
-            Some(p) => {
-                if p.uri != self.contract.uri() {
-                    return Err(Violation::contract(format!(
+        // Fast path: the dataschema is one of the versions' `<uri>/<version>` verbatim, which
+        // `dataschema::parse` would split into this contract's uri and that version.
+        let exact = event
+            .dataschema()
+            .and_then(|d| self.versions.iter().position(|v| v.dataschema() == d));
+        let parsed = match exact {
+            Some(_) => None,
+            None => event.dataschema().and_then(|d| dataschema::parse(d).ok()),
+        };
+        let slot = match (exact, parsed) {
+            (Some(slot), _) => slot,
+            (None, parsed) => match parsed {
+                Some(p) => {
+                    if p.uri != self.contract.uri() {
+                        return Err(Violation::contract(format!(
                         "Contract URI mismatch: Handler expects '{}' but event dataschema specifies '{}'. Events must reference the same contract URI as their handler.",
                         self.contract.uri(),
                         event.dataschema().unwrap_or_default()
                     ))
                     .into());
+                    }
+                    self.versions
+                        .iter()
+                        .position(|v| v.version().as_str() == p.version)
+                        .ok_or_else(|| {
+                            Violation::config(format!(
+                                "Invalid contract version: {}. Available versions: {}",
+                                p.version, self.available_versions
+                            ))
+                        })?
                 }
-                self.versions
-                    .iter()
-                    .position(|v| v.version().as_str() == p.version)
-                    .ok_or_else(|| {
-                        Violation::config(format!(
-                            "Invalid contract version: {}. Available versions: {}",
-                            p.version, self.available_versions
-                        ))
-                    })?
-            }
-            None => {
-                if recording {
-                    log(
-                        cx,
-                        "WARNING",
-                        format!(
-                            "Version resolution failed for event with dataschema '{}'. Defaulting to latest version (={}) of contract (uri={})",
-                            event.dataschema().unwrap_or("undefined"),
-                            self.latest.version(),
-                            self.contract.uri()
-                        ),
-                    );
+                None => {
+                    if recording {
+                        log(
+                            cx,
+                            "WARNING",
+                            format!(
+                                "Version resolution failed for event with dataschema '{}'. Defaulting to latest version (={}) of contract (uri={})",
+                                event.dataschema().unwrap_or("undefined"),
+                                self.latest.version(),
+                                self.contract.uri()
+                            ),
+                        );
+                    }
+                    self.versions
+                        .iter()
+                        .position(|v| v.version() == self.latest.version())
+                        .unwrap_or(0)
                 }
-                self.versions
-                    .iter()
-                    .position(|v| v.version() == self.latest.version())
-                    .unwrap_or(0)
-            }
+            },
         };
         let Some(versioned) = self.versions.get(slot) else {
             return Err(Violation::config("No contract version available").into());
         };
-        // The validator takes a `Value`; the event keeps its data as a map.
-        let data = Value::Object(event.data().clone());
-        if let Err(issues) = versioned.accepts().schema.validate(&data) {
+        if let Err(issues) = versioned.accepts().schema.validate(event.data_value()) {
             return Err(Violation::contract(format!(
                 "Input event payload validation failed: {issues}"
             ))
             .into());
         }
-        drop(data);
         let input = HandlerInput {
             event,
             contract: versioned,
@@ -759,7 +795,7 @@ impl ArvoEventHandler {
         for o in outputs {
             let specs = o.domain.as_deref().unwrap_or(&self.emit_domains);
             let domains = resolver.resolve_dedup(specs);
-            let Some(schema) = versioned.emit(&o.event_type) else {
+            let Some((emit_type, schema)) = EmitType::lookup(versioned, &o.event_type) else {
                 return Err(Violation::contract(format!(
                     "Emit Event data validation failed: No contract available for {}",
                     o.event_type
@@ -779,44 +815,71 @@ impl ArvoEventHandler {
                     )));
                 }
             };
-            let to =
-                o.to.as_deref()
-                    .or(event.redirectto())
-                    .unwrap_or(event.source());
             let accesscontrol = o.accesscontrol.as_deref().or(event.accesscontrol());
             let executionunits = o.executionunits.unwrap_or(self.executionunits);
+            // `createArvoEvent`'s defaults and encodings, computed once per output. The URI
+            // fields of the incoming event are valid URIs already (it was validated when built),
+            // which makes their `encodeURI` a copy (see `ArvoEvent::encoded_subject`).
+            let to = match o.to {
+                // An empty `to` means `encodeURI(type)`, as in `createArvoEvent`.
+                Some(t) if t.is_empty() => EncodedUri::encode(&o.event_type),
+                Some(t) => EncodedUri::encode_owned(t),
+                None => event
+                    .encoded_redirectto()
+                    .unwrap_or_else(|| event.encoded_source()),
+            };
+            let redirectto = o
+                .redirectto
+                .filter(|r| !r.is_empty())
+                .map(EncodedUri::encode_owned);
+            let dataschema = self
+                .dataschemas
+                .get(slot)
+                .cloned()
+                .unwrap_or_else(|| EncodedUri::encode(versioned.dataschema()));
+            let mut shared = Some(Shared {
+                event_type: emit_type,
+                subject: event.encoded_subject(),
+                dataschema,
+                data,
+                to,
+                accesscontrol: accesscontrol.map(str::to_owned),
+                redirectto,
+                parentid: EncodedUri::encode(event.id()),
+                extensions: o.extensions,
+            });
             let n = domains.len();
-            let mut data = Some(data);
             for (i, domain) in domains.iter().enumerate() {
-                let data = if i + 1 == n {
-                    data.take().unwrap_or_default()
+                // The last copy takes the values, the others clone them.
+                let Some(sh) = (if i + 1 == n {
+                    shared.take()
                 } else {
-                    data.clone().unwrap_or_default()
+                    shared.clone()
+                }) else {
+                    break;
                 };
-                let mut b = ArvoEvent::builder()
-                    .source(self.source.as_str())
-                    .event_type(o.event_type.as_str())
-                    .subject(event.subject())
-                    .dataschema(versioned.dataschema())
-                    .data(data)
-                    .to(to)
-                    .accesscontrol(accesscontrol)
-                    .redirectto(o.redirectto.as_deref())
-                    .executionunits(executionunits)
-                    .parentid(event.id())
-                    .domain(*domain)
-                    .traceparent(headers.traceparent.as_deref())
-                    .tracestate(headers.tracestate.as_deref());
-                if let Some(id) = &o.id {
-                    b = b.id(id.clone());
-                }
-                if let Some(t) = &o.time {
-                    b = b.time(t.as_str());
-                }
-                for (k, v) in o.extensions.iter() {
-                    b = b.extension(k, v.clone());
-                }
-                events.push(b.build().map_err(|e| Violation::contract(e.to_string()))?);
+                let parts = EncodedParts {
+                    id: create_event_id(o.id.as_ref()),
+                    time: o.time.clone().unwrap_or_else(now_timestamp),
+                    source: self.source_uri.clone(),
+                    event_type: sh.event_type,
+                    subject: sh.subject,
+                    dataschema: Some(sh.dataschema),
+                    data: sh.data,
+                    to: sh.to,
+                    accesscontrol: sh.accesscontrol,
+                    redirectto: sh.redirectto,
+                    executionunits: Some(executionunits),
+                    parentid: Some(sh.parentid),
+                    domain: domain.map(str::to_owned),
+                    traceparent: headers.traceparent.clone(),
+                    tracestate: headers.tracestate.clone(),
+                    extensions: sh.extensions,
+                };
+                events.push(
+                    ArvoEvent::from_encoded_parts(parts)
+                        .map_err(|e| Violation::contract(e.to_string()))?,
+                );
             }
         }
         Ok(events)
