@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use arvo_example_contracts::order::{OrderResult, OrderStatus};
+use arvo_example_contracts::order::OrderResult;
 use arvo_examples::order::{
-    DECLINED_CARD, DEFAULT_APPROVAL_THRESHOLD_CENTS, OrderSystem, Placed, describe, sample_order,
+    DEFAULT_APPROVAL_THRESHOLD_CENTS, DemoCase, OrderSystem, Placed, demo_cases, describe,
 };
 
 fn cents(c: u64) -> String {
@@ -48,13 +48,10 @@ fn summary(r: &OrderResult) -> String {
     s
 }
 
-/// Checks one placed order against what the demo promises; prints and returns whether it held.
-fn check(placed: &Placed, want: OrderStatus, want_domained: usize) -> bool {
+/// Prints how `placed` ended and whether that is what `case` promises.
+fn report(placed: &Placed, case: &DemoCase) -> bool {
     let o = &placed.outcome;
-    let ok = placed.result.as_ref().map(|r| r.status) == Some(want)
-        && o.is_ok()
-        && o.domained.len() == want_domained
-        && o.unroutable.is_empty();
+    let ok = case.holds(placed);
     match &placed.result {
         Some(r) => println!("  => {}", summary(r)),
         None => println!("  => no completion (outcome: {o:?})"),
@@ -96,26 +93,12 @@ async fn main() -> ExitCode {
     );
 
     let start = Instant::now();
-    let cases = [
-        (
-            "ORD-1001: two laptops and a mouse (needs approval)",
-            sample_order("ORD-1001", 2, "tok_visa"),
-            OrderStatus::Completed,
-            1,
-        ),
-        (
-            "ORD-1002: just a mouse (no approval needed), paid with a declined card",
-            sample_order("ORD-1002", 0, DECLINED_CARD),
-            OrderStatus::PaymentFailed,
-            0,
-        ),
-    ];
     let mut all_ok = true;
-    for (title, order, want, domained) in cases {
-        println!("\n{title}");
+    for case in demo_cases() {
+        println!("\n{}", case.title);
         n.store(0, Ordering::Relaxed);
-        match system.place(&order).await {
-            Ok(placed) => all_ok &= check(&placed, want, domained),
+        match system.place(&case.order).await {
+            Ok(placed) => all_ok &= report(&placed, &case),
             Err(e) => {
                 println!("  => could not place the order: {e}");
                 all_ok = false;

@@ -39,8 +39,8 @@ use std::sync::Arc;
 
 use arvo_example_contracts::order::{
     ApprovalDecision, ApprovalRequest, ChargeRequest, LineItem, Order, OrderApproval,
-    OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderResult, PaymentFlow as PaymentC,
-    PaymentFlowV1_0_0,
+    OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderResult, OrderStatus,
+    PaymentFlow as PaymentC, PaymentFlowV1_0_0,
 };
 use arvo_runtime::broker::{BrokerError, EventBroker, Forwarded, Outcome, Verdict};
 use arvo_runtime::event::ArvoEvent;
@@ -122,6 +122,50 @@ pub fn sample_order(order_id: &str, laptops: u32, card: &str) -> Order {
         card: card.to_owned(),
         address: "Unter den Linden 1, Berlin".to_owned(),
     }
+}
+
+/// One order of the demo and how it must end.
+#[derive(Debug, Clone)]
+pub struct DemoCase {
+    /// What the order is about.
+    pub title: &'static str,
+    /// The order.
+    pub order: Order,
+    /// The status it must complete with.
+    pub expected: OrderStatus,
+    /// How many approval requests it must send to the human desk.
+    pub approvals: usize,
+}
+
+impl DemoCase {
+    /// Whether `placed` ended as this case promises: the expected completion, no failure
+    /// recorded, the expected number of domained events, nothing unroutable.
+    pub fn holds(&self, placed: &Placed) -> bool {
+        let o = &placed.outcome;
+        placed.result.as_ref().map(|r| r.status) == Some(self.expected)
+            && o.is_ok()
+            && o.domained.len() == self.approvals
+            && o.unroutable.is_empty()
+    }
+}
+
+/// The orders of `cargo demo`: a large order (approved, paid, shipped) and a small one paid
+/// with a declined card (`payment_failed`).
+pub fn demo_cases() -> Vec<DemoCase> {
+    vec![
+        DemoCase {
+            title: "ORD-1001: two laptops and a mouse (needs approval)",
+            order: sample_order("ORD-1001", 2, "tok_visa"),
+            expected: OrderStatus::Completed,
+            approvals: 1,
+        },
+        DemoCase {
+            title: "ORD-1002: just a mouse (no approval needed), paid with a declined card",
+            order: sample_order("ORD-1002", 0, DECLINED_CARD),
+            expected: OrderStatus::PaymentFailed,
+            approvals: 0,
+        },
+    ]
 }
 
 /// Builds an [`OrderSystem`].
