@@ -364,7 +364,15 @@ impl OrderSystem {
     /// # Errors
     /// When the init event cannot be built or the broker refuses it.
     pub async fn place(&self, order: &Order) -> Result<Placed, OrderError> {
-        let init = Self::order_event(order)?;
+        self.submit(Self::order_event(order)?).await
+    }
+
+    /// Publishes an init event built with [`order_event`](Self::order_event) (e.g. inside a
+    /// span, so it carries its `traceparent`) and waits until its workflow has no work left.
+    ///
+    /// # Errors
+    /// When the broker refuses the event, or the completion does not fit [`OrderResult`].
+    pub async fn submit(&self, init: ArvoEvent) -> Result<Placed, OrderError> {
         if let Some(o) = &self.observer {
             o(&init);
         }
