@@ -10,3 +10,8 @@
 //!   ([`arvo_runtime::testing::Scenario`]).
 
 pub mod order;
+
+/// The README's code blocks, compiled and run as doctests (`cargo test -p arvo-examples --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
