@@ -9,6 +9,8 @@
 //! assert_eq!(CalcAddV1_0_0::DATASCHEMA, "#/bench/calc/add/1.0.0");
 //! ```
 
+pub mod order;
+
 use arvo_runtime::arvo_contract;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,74 +1,122 @@
-//! The main demo (`cargo demo`).
+//! The main demo, run by `cargo demo` (an alias for
+//! `cargo run --quiet -p arvo-examples --bin demo`).
 //!
-//! For now it shows the event layer end to end: a typed contract declared with
-//! `#[arvo_contract]`, an orchestration subject created and parsed, an event built with the
-//! reference's `createArvoEvent` rules and serialised byte-compatibly with the TypeScript
-//! reference, then parsed back. The multi-service workflow demo replaces it once the
-//! orchestration layer lands (see the README's status table).
+//! An order workflow on the in-process broker (see [`arvo_examples::order`]): the resumable
+//! orchestrator `arvo.orc.order.process` reserves stock, asks a human to approve large orders
+//! (an event in the domain `human.review`, answered by the broker's domained hook), pays in a
+//! child workflow `arvo.orc.order.payment`, and ships. Two orders are placed:
+//! * `ORD-1001`, 2,524.00 — over the approval threshold: approved, paid, shipped;
+//! * `ORD-1002`, 25.00 (no approval needed) with a declined card — the payment service's
+//!   system error fails the payment workflow, whose own system error reaches the order
+//!   workflow, which completes the order as `payment_failed`.
+//!
+//! Every event is printed as it is emitted: type, `source -> to`, the first 8 characters of
+//! its workflow's execution id (the child workflow has its own), and its domain if any.
+//! State lives in the in-memory memory (the embedded durable memory is not built yet).
+//! Exits 0 only if both orders end as expected.
 
-use arvo_example_contracts::{CalcAdd, CalcFlow};
-use arvo_runtime::subject::{self, NewSubject};
-use arvo_runtime::typed::TypedContract;
-use arvo_runtime::{ArvoEvent, rules};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let calc = CalcAdd::try_contract()?;
-    let flow = CalcFlow::try_contract()?;
-    println!("contracts:");
-    for c in [calc, flow] {
-        let latest = c.version("latest")?;
-        println!(
-            "  {:<22} accepts {:<22} emits {:?} (dataschema {})",
-            c.uri(),
-            c.event_type(),
-            latest
-                .emit_list()
-                .iter()
-                .map(|e| e.event_type.as_str())
-                .collect::<Vec<_>>(),
-            latest.dataschema()
-        );
-    }
+use arvo_example_contracts::order::OrderResult;
+use arvo_examples::order::{
+    DEFAULT_APPROVAL_THRESHOLD_CENTS, DemoCase, OrderSystem, Placed, demo_cases, describe,
+};
 
-    let subject = subject::new(NewSubject {
-        orchestrator: flow.event_type(),
-        version: Some("1.0.0"),
-        initiator: "com.demo.client",
-        ..Default::default()
-    })?;
-    println!("\nsubject: {}", subject.as_str());
-    let content = subject.content();
-    println!(
-        "  decodes to orchestrator {}@{}, execution {} started by {}",
-        content.orchestrator.name,
-        content.orchestrator.version,
-        content.execution.id,
-        content.execution.initiator
+fn cents(c: u64) -> String {
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
+fn summary(r: &OrderResult) -> String {
+    let mut s = format!(
+        "{} {:?} total {}",
+        r.order_id,
+        r.status,
+        cents(r.total_cents)
     );
-
-    let event = ArvoEvent::builder()
-        .source("com.demo.client")
-        .event_type(flow.event_type())
-        .subject(subject.as_str())
-        .dataschema(flow.version("1.0.0")?.dataschema())
-        .data_json(serde_json::json!({"parentSubject$$": null, "a": 2, "b": 40}))
-        .build()?;
-    let json = event.to_json_string();
-    println!(
-        "\nevent ({} bytes, the reference's toString()):\n  {json}",
-        json.len()
-    );
-    let back = ArvoEvent::from_json_str(&json)?;
-    assert_eq!(back, event);
-    println!(
-        "\nparsed back: type {} -> to {}, content type {}",
-        back.event_type(),
-        back.to().unwrap_or("-"),
-        if back.datacontenttype() == rules::ARVO_DATA_CONTENT_TYPE {
-            "arvo"
-        } else {
-            "other"
+    for (k, v) in [
+        ("charge", &r.charge_id),
+        ("tracking", &r.tracking_id),
+        ("reason", &r.reason),
+    ] {
+        if let Some(v) = v {
+            s.push_str(&format!(", {k} {v}"));
         }
+    }
+    s
+}
+
+/// Prints how `placed` ended and whether that is what `case` promises.
+fn report(placed: &Placed, case: &DemoCase) -> bool {
+    let o = &placed.outcome;
+    let ok = case.holds(placed);
+    match &placed.result {
+        Some(r) => println!("  => {}", summary(r)),
+        None => println!("  => no completion (outcome: {o:?})"),
+    }
+    println!(
+        "     {} events handled, {} domained, {} failures: {}",
+        o.handled,
+        o.domained.len(),
+        o.errors.len(),
+        if ok { "as expected" } else { "NOT as expected" }
     );
-    Ok(())
+    ok
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&n);
+    let system = match OrderSystem::builder()
+        .observer(Arc::new(move |e| {
+            let i = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            println!("  {i:>2}  {}", describe(e));
+        }))
+        .build()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("setup failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "Arvo order demo: in-process broker, in-memory workflow state; handlers: {}",
+        system.broker().handlers().join(", ")
+    );
+    println!(
+        "Orders over {} need a human's approval (domain human.review).",
+        cents(DEFAULT_APPROVAL_THRESHOLD_CENTS)
+    );
+
+    let start = Instant::now();
+    let mut all_ok = true;
+    for case in demo_cases() {
+        println!("\n{}", case.title);
+        n.store(0, Ordering::Relaxed);
+        match system.place(&case.order).await {
+            Ok(placed) => all_ok &= report(&placed, &case),
+            Err(e) => {
+                println!("  => could not place the order: {e}");
+                all_ok = false;
+            }
+        }
+    }
+    println!(
+        "\n{} in {:.0?}",
+        if all_ok {
+            "Both workflows completed as expected"
+        } else {
+            "FAILED: a workflow did not complete as expected"
+        },
+        start.elapsed()
+    );
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
