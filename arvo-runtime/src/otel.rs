@@ -105,6 +105,42 @@ pub(crate) fn event_parent_context(event: &crate::event::ArvoEvent) -> Context {
     TraceContextPropagator::new().extract_with_context(&Context::new(), &EventCarrier(event))
 }
 
+/// The reference's `logToSpan`: a span event named `log` with `log.severity` and
+/// `log.message`. The message is built only when the span records.
+pub(crate) fn log_to_span(cx: &Context, level: &'static str, message: impl FnOnce() -> String) {
+    use opentelemetry::trace::TraceContextExt;
+    let span = cx.span();
+    if span.is_recording() {
+        span.add_event(
+            "log",
+            vec![
+                opentelemetry::KeyValue::new("log.severity", level),
+                opentelemetry::KeyValue::new("log.message", message()),
+            ],
+        );
+    }
+}
+
+/// The reference's `exceptionToSpan` plus the failed status: marks the execution `failure`,
+/// sets `exception.type` / `exception.message`, adds the `exception` event, and sets the
+/// ERROR status with `status`.
+pub(crate) fn record_failure(cx: &Context, name: &str, message: &str, status: String) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Status, TraceContextExt};
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
+    span.set_attribute(KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()));
+    span.set_attribute(KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()),
+            KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+    span.set_status(Status::error(status));
+}
+
 /// Span attribute names and values used by the reference (spec §7.1 of arvo-core, §12 of
 /// arvo-event-handler), so traces from Rust and TypeScript services read the same.
 pub mod attr {

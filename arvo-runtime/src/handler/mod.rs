@@ -983,27 +983,15 @@ impl EventHandler for ArvoEventHandler {
 
 /// Marks the span failed (§1.3 error path).
 fn fail_span(cx: &Context, name: &str, message: &str) {
-    let span = cx.span();
-    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
-    span.set_attribute(KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()));
-    span.set_attribute(KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()));
-    span.add_event(
-        "exception",
-        vec![
-            KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()),
-            KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()),
-        ],
+    crate::otel::record_failure(
+        cx,
+        name,
+        message,
+        format!("Event processing failed: {message}"),
     );
-    span.set_status(Status::error(format!("Event processing failed: {message}")));
 }
 
 /// `logToSpan`: a span event named `log`.
 fn log(cx: &Context, level: &'static str, message: String) {
-    cx.span().add_event(
-        "log",
-        vec![
-            KeyValue::new("log.severity", level),
-            KeyValue::new("log.message", message),
-        ],
-    );
+    crate::otel::log_to_span(cx, level, || message);
 }

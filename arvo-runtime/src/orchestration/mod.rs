@@ -347,29 +347,12 @@ fn transaction_violation(e: TransactionError, event: &ArvoEvent) -> Violation {
 
 fn log(cx: &Context, recording: bool, level: &'static str, message: impl FnOnce() -> String) {
     if recording {
-        cx.span().add_event(
-            "log",
-            vec![
-                KeyValue::new("log.severity", level),
-                KeyValue::new("log.message", message()),
-            ],
-        );
+        crate::otel::log_to_span(cx, level, message);
     }
 }
 
 fn fail_span(cx: &Context, name: &str, message: &str) {
-    let span = cx.span();
-    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
-    span.set_attribute(KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()));
-    span.set_attribute(KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()));
-    span.add_event(
-        "exception",
-        vec![
-            KeyValue::new(attr::EXCEPTION_TYPE, name.to_owned()),
-            KeyValue::new(attr::EXCEPTION_MESSAGE, message.to_owned()),
-        ],
-    );
-    span.set_status(Status::error(message.to_owned()));
+    crate::otel::record_failure(cx, name, message, message.to_owned());
 }
 
 /// Runs one orchestration step in the reference's order (see the [module docs](self)).
