@@ -12,8 +12,8 @@
 
 use arvo_runtime::arvo_contract;
 use arvo_runtime::factory::{ArvoEventFactory, EventInput};
-use arvo_runtime::handler::{ArvoEventHandler, HandlerError, ParentContext, RawOutput};
-use arvo_runtime::typed::{ContractVersion, Emits};
+use arvo_runtime::handler::{ArvoEventHandler, ParentContext};
+use arvo_runtime::typed::{ContractVersion, HandlerOutput, Input};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -56,26 +56,27 @@ fn rate(from: &str, to: &str) -> Option<f64> {
     }
 }
 
+/// The handler: implements the `FxConvertHandler` trait `#[arvo_contract]` generated, one
+/// method per contract version.
+struct Converter;
+
+impl FxConvertHandler for Converter {
+    async fn v1_0_0(&self, input: Input<'_, FxConvertV1_0_0>) -> HandlerOutput<FxConvertV1_0_0> {
+        let req = input.data; // a `Convert`, validated against the schema already
+        let Some(rate) = rate(&req.from, &req.to) else {
+            return Err(format!("no rate from {} to {}", req.from, req.to).into());
+        };
+        let out = FxConvertV1_0_0Emits::Success(Converted {
+            amount_cents: (req.amount_cents as f64 * rate).round() as u64,
+            rate,
+        });
+        Ok(vec![out.into()])
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let handler = ArvoEventHandler::builder(FxConvert::contract().clone())
-        .version(FxConvertV1_0_0::VERSION, |input| {
-            Box::pin(async move {
-                let req: Convert = input.data_as()?; // validated against the schema already
-                let Some(rate) = rate(&req.from, &req.to) else {
-                    return Err(HandlerError::msg(format!(
-                        "no rate from {} to {}",
-                        req.from, req.to
-                    )));
-                };
-                let out = FxConvertV1_0_0Emits::Success(Converted {
-                    amount_cents: (req.amount_cents as f64 * rate).round() as u64,
-                    rate,
-                });
-                Ok(vec![RawOutput::new(out.event_type(), out.to_data()?)])
-            })
-        })
-        .build()?;
+    let handler = ArvoEventHandler::typed::<FxConvert, _>(Converter).build()?;
 
     // Events of the contract are built with its factory (validated, dataschema set).
     let factory = ArvoEventFactory::new(FxConvertV1_0_0::versioned());

@@ -1,21 +1,25 @@
 //! The two resumable orchestrators of the order workflow: `arvo.orc.order.process` (the
 //! order) and `arvo.orc.order.payment` (the payment sub-workflow it starts as a child).
 //!
-//! Both are typed [`ResumableHandler`]s: the init payload, the service responses, the context
-//! kept between steps and the completion are Rust types; the runtime validates every event
-//! against its contract, stores the context in the memory and routes the answers back.
+//! Both are typed resumable handlers written with
+//! [`#[arvo_resumable]`](arvo_runtime::arvo_resumable) on a plain `impl` block: the macro
+//! implements [`ResumableHandler`](arvo_runtime::resumable::ResumableHandler) for each
+//! `#[version]` method and generates the enum of the service events ([`OrderServices`],
+//! [`PaymentFlowServices`]: one variant per declared service, holding what it emits or its
+//! system error) and a `resumable(memory)` builder. The init payload, the service responses, the context kept
+//! between steps and the completion are Rust types; the runtime validates every event against
+//! its contract, stores the context in the memory and routes the answers back.
 
 use arvo_example_contracts::order::{
     ApprovalRequest, Charge, ChargeRequest, InventoryReserveV1_0_0, InventoryReserveV1_0_0Emits,
-    Order, OrderApprovalV1_0_0, OrderApprovalV1_0_0Emits, OrderProcessV1_0_0,
+    Order, OrderApprovalV1_0_0, OrderApprovalV1_0_0Emits, OrderProcess, OrderProcessV1_0_0,
     OrderProcessV1_0_0Emits, OrderResult, OrderStatus, PaymentChargeV1_0_0,
     PaymentChargeV1_0_0Emits, PaymentFlowV1_0_0, PaymentFlowV1_0_0Emits, ReserveRequest,
     ShipRequest, ShippingScheduleV1_0_0, ShippingScheduleV1_0_0Emits,
 };
-use arvo_runtime::contract::VersionedContract;
-use arvo_runtime::event::ArvoEvent;
+use arvo_runtime::arvo_resumable;
 use arvo_runtime::handler::{DomainSpec, HandlerError};
-use arvo_runtime::resumable::{Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step};
+use arvo_runtime::resumable::{Outcome, ServiceEvent};
 use serde::{Deserialize, Serialize};
 
 /// The domain of events that wait for a human (see the broker's domained hook).
@@ -35,43 +39,6 @@ pub struct OrderContext {
     pub reservation_id: Option<String>,
     /// The charge, once paid.
     pub charge_id: Option<String>,
-}
-
-/// The events the order workflow receives from its services (each one's output or system
-/// error). A hand-written [`ServiceEvents`]: one variant per service.
-#[derive(Debug)]
-pub enum OrderServices {
-    /// `com.inventory.reserve`.
-    Inventory(ServiceEvent<InventoryReserveV1_0_0>),
-    /// `com.order.approval.request` (answered by a human).
-    Approval(ServiceEvent<OrderApprovalV1_0_0>),
-    /// The payment sub-workflow `arvo.orc.order.payment`.
-    Payment(ServiceEvent<PaymentFlowV1_0_0>),
-    /// `com.shipping.schedule`.
-    Shipping(ServiceEvent<ShippingScheduleV1_0_0>),
-}
-
-impl ServiceEvents for OrderServices {
-    fn contracts() -> Vec<(String, VersionedContract)> {
-        let mut all = ServiceEvent::<InventoryReserveV1_0_0>::contracts();
-        all.extend(ServiceEvent::<OrderApprovalV1_0_0>::contracts());
-        all.extend(ServiceEvent::<PaymentFlowV1_0_0>::contracts());
-        all.extend(ServiceEvent::<ShippingScheduleV1_0_0>::contracts());
-        all
-    }
-
-    fn from_event(event: &ArvoEvent) -> Result<Option<Self>, HandlerError> {
-        if let Some(e) = ServiceEvent::from_event(event)? {
-            return Ok(Some(Self::Inventory(e)));
-        }
-        if let Some(e) = ServiceEvent::from_event(event)? {
-            return Ok(Some(Self::Approval(e)));
-        }
-        if let Some(e) = ServiceEvent::from_event(event)? {
-            return Ok(Some(Self::Payment(e)));
-        }
-        Ok(ServiceEvent::from_event(event)?.map(Self::Shipping))
-    }
 }
 
 /// The order workflow `arvo.orc.order.process`:
@@ -99,7 +66,7 @@ impl Default for OrderFlow {
     }
 }
 
-type OrderStep<'a> = Step<'a, OrderProcessV1_0_0, OrderContext, OrderServices>;
+type OrderStep<'a> = OrderFlowStep<'a, OrderProcessV1_0_0>;
 type OrderOutcome = Outcome<OrderProcessV1_0_0, OrderContext>;
 
 fn finish(
@@ -127,11 +94,20 @@ fn pay(step: &OrderStep<'_>, ctx: OrderContext) -> Result<OrderOutcome, HandlerE
     Ok(Outcome::wait().context(ctx).call(child))
 }
 
-impl ResumableHandler<OrderProcessV1_0_0> for OrderFlow {
-    type Context = OrderContext;
-    type Services = OrderServices;
-
-    async fn handle(&self, step: OrderStep<'_>) -> Result<OrderOutcome, HandlerError> {
+#[arvo_resumable(
+    contract = OrderProcess,
+    context = OrderContext,
+    services(
+        inventory = InventoryReserveV1_0_0,
+        approval = OrderApprovalV1_0_0,
+        payment = PaymentFlowV1_0_0,
+        shipping = ShippingScheduleV1_0_0,
+    ),
+    services_enum = OrderServices,
+)]
+impl OrderFlow {
+    #[version("1.0.0")]
+    async fn v1_0_0(&self, step: OrderStep<'_>) -> OrderFlowResult<OrderProcessV1_0_0> {
         if let Some(init) = &step.input {
             let order = init.data.clone();
             let reserve = step.call::<InventoryReserveV1_0_0>(&ReserveRequest {
@@ -216,29 +192,34 @@ impl ResumableHandler<OrderProcessV1_0_0> for OrderFlow {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PaymentFlow;
 
-impl ResumableHandler<PaymentFlowV1_0_0> for PaymentFlow {
-    type Context = ChargeRequest;
-    type Services = ServiceEvent<PaymentChargeV1_0_0>;
-
-    async fn handle(
+// The contract shares this struct's name, hence its full path.
+#[arvo_resumable(
+    contract = arvo_example_contracts::order::PaymentFlow,
+    context = ChargeRequest,
+    services(charge = PaymentChargeV1_0_0),
+)]
+impl PaymentFlow {
+    #[version("1.0.0")]
+    async fn v1_0_0(
         &self,
-        step: Step<'_, PaymentFlowV1_0_0, ChargeRequest, ServiceEvent<PaymentChargeV1_0_0>>,
-    ) -> Result<Outcome<PaymentFlowV1_0_0, ChargeRequest>, HandlerError> {
+        step: PaymentFlowStep<'_, PaymentFlowV1_0_0>,
+    ) -> PaymentFlowResult<PaymentFlowV1_0_0> {
         if let Some(init) = &step.input {
             let charge = step.call::<PaymentChargeV1_0_0>(&init.data)?;
             return Ok(Outcome::wait().context(init.data.clone()).call(charge));
         }
         match step.service {
-            Some(ServiceEvent::Emitted(PaymentChargeV1_0_0Emits::Success(c))) => Ok(Outcome::wait(
-            )
-            .complete(PaymentFlowV1_0_0Emits::Complete(Charge {
-                charge_id: c.charge_id,
-                amount_cents: c.amount_cents,
-            }))),
-            Some(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(format!(
-                "payment failed: {}",
-                e.error_message
-            ))),
+            Some(PaymentFlowServices::Charge(ServiceEvent::Emitted(
+                PaymentChargeV1_0_0Emits::Success(c),
+            ))) => Ok(
+                Outcome::wait().complete(PaymentFlowV1_0_0Emits::Complete(Charge {
+                    charge_id: c.charge_id,
+                    amount_cents: c.amount_cents,
+                })),
+            ),
+            Some(PaymentFlowServices::Charge(ServiceEvent::SystemError(e))) => Err(
+                HandlerError::msg(format!("payment failed: {}", e.error_message)),
+            ),
             None => Ok(Outcome::wait()),
         }
     }

@@ -31,16 +31,17 @@ mod services;
 
 pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
-    PaymentFlow,
+    PaymentFlow, PaymentFlowServices,
 };
-pub use services::{DECLINED_CARD, emit, inventory, payment, shipping};
+pub use services::{
+    DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
+};
 
 use std::sync::Arc;
 
 use arvo_example_contracts::order::{
     ApprovalDecision, ApprovalRequest, ChargeRequest, LineItem, Order, OrderApproval,
     OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderResult, OrderStatus,
-    PaymentFlow as PaymentC, PaymentFlowV1_0_0,
 };
 use arvo_runtime::broker::{BrokerError, EventBroker, Forwarded, Outcome, Verdict};
 use arvo_runtime::event::ArvoEvent;
@@ -49,7 +50,7 @@ use arvo_runtime::factory::{
 };
 use arvo_runtime::handler::HandlerBuildError;
 use arvo_runtime::memory::InMemoryMemory;
-use arvo_runtime::resumable::{ArvoResumable, ResumableBuildError, ResumableMemoryRecord};
+use arvo_runtime::resumable::{ResumableBuildError, ResumableMemoryRecord};
 use arvo_runtime::typed::{ContractVersion, OrchestratorInit};
 use opentelemetry::global::BoxedTracer;
 use serde::Deserialize;
@@ -218,14 +219,8 @@ impl OrderSystemBuilder {
 
         let orders = OrderMemory::new();
         let payments = PaymentMemory::new();
-        let mut order_flow = ArvoResumable::builder(
-            OrderProcess::orchestrator_contract().clone(),
-            orders.clone(),
-        )
-        .handler::<OrderProcessV1_0_0, _>(Arc::new(self.flow));
-        let mut payment_flow =
-            ArvoResumable::builder(PaymentC::orchestrator_contract().clone(), payments.clone())
-                .handler::<PaymentFlowV1_0_0, _>(Arc::new(PaymentFlow));
+        let mut order_flow = self.flow.resumable(orders.clone());
+        let mut payment_flow = PaymentFlow.resumable(payments.clone());
         if let Some(t) = &self.tracer {
             order_flow = order_flow.tracer(t());
             payment_flow = payment_flow.tracer(t());

@@ -1,85 +1,115 @@
-//! The three stateless services of the order workflow, each an [`ArvoEventHandler`] for one
-//! contract of [`arvo_example_contracts::order`]: the input is read as the contract's typed
-//! payload (`data_as`, after the runtime validated it against the contract's schema) and the
-//! output is the contract version's typed `Emits` enum, so a handler can only emit what its
-//! contract declares.
+//! The three stateless services of the order workflow, each a typed handler of one contract
+//! of [`arvo_example_contracts::order`]: a struct implementing the handler trait that
+//! `#[arvo_contract]` generates (`InventoryReserveHandler`, ...), run by
+//! [`ArvoEventHandler::typed`]. A method receives the contract version's input payload,
+//! already validated against its schema and typed, and returns values of the version's
+//! `Emits` enum, so a handler can only emit what its contract declares.
 
 use arvo_example_contracts::order::{
-    Charge, ChargeRequest, InventoryReserve, InventoryReserveV1_0_0, InventoryReserveV1_0_0Emits,
-    PaymentCharge, PaymentChargeV1_0_0, PaymentChargeV1_0_0Emits, Reservation, ReserveRequest,
-    ShipRequest, Shipment, ShippingSchedule, ShippingScheduleV1_0_0, ShippingScheduleV1_0_0Emits,
+    Charge, ChargeRequest, InventoryReserve, InventoryReserveHandler, InventoryReserveV1_0_0,
+    InventoryReserveV1_0_0Emits, PaymentCharge, PaymentChargeHandler, PaymentChargeV1_0_0,
+    PaymentChargeV1_0_0Emits, Reservation, ReserveRequest, ShipRequest, Shipment, ShippingSchedule,
+    ShippingScheduleHandler, ShippingScheduleV1_0_0, ShippingScheduleV1_0_0Emits,
 };
-use arvo_runtime::handler::{
-    ArvoEventHandler, ArvoEventHandlerBuilder, HandlerError, HandlerInput, HandlerResult, RawOutput,
-};
-use arvo_runtime::typed::{ContractVersion, Emits};
+use arvo_runtime::handler::{ArvoEventHandler, ArvoEventHandlerBuilder};
+use arvo_runtime::typed::{HandlerOutput, Input};
 
 /// The card token the payment service declines (the payment-failure path).
 pub const DECLINED_CARD: &str = "tok_declined";
 
-/// One typed output as the handler runtime's [`RawOutput`].
+/// The inventory service (`com.inventory.reserve`): reserves every line of the order.
 ///
-/// # Errors
-/// When the payload cannot be serialised.
-pub fn emit(out: &impl Emits) -> Result<RawOutput, HandlerError> {
-    Ok(RawOutput::new(out.event_type(), out.to_data()?))
-}
+/// ```
+/// use arvo_example_contracts::order::{InventoryReserveHandler, InventoryReserveV1_0_0Emits, LineItem, ReserveRequest};
+/// use arvo_examples::order::InventoryService;
+/// use arvo_runtime::typed::Input;
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let item = LineItem { sku: "A".into(), quantity: 3, unit_price_cents: 100 };
+/// let req = ReserveRequest { order_id: "ORD-1".into(), items: vec![item] };
+/// let out = InventoryService.v1_0_0(Input::new(req)).await?;
+/// let InventoryReserveV1_0_0Emits::Success(r) = &out[0].event;
+/// assert_eq!((r.reservation_id.as_str(), r.units), ("rsv-ORD-1", 3));
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InventoryService;
 
-fn reserve(input: HandlerInput<'_>) -> HandlerResult {
-    let req: ReserveRequest = input.data_as()?;
-    let units = req.items.iter().map(|i| i.quantity).sum();
-    let out = InventoryReserveV1_0_0Emits::Success(Reservation {
-        reservation_id: format!("rsv-{}", req.order_id),
-        units,
-    });
-    Ok(vec![emit(&out)?])
-}
-
-fn charge(input: HandlerInput<'_>) -> HandlerResult {
-    let req: ChargeRequest = input.data_as()?;
-    if req.card == DECLINED_CARD {
-        // A plain error: the runtime turns it into `sys.com.payment.charge.error`, sent back
-        // to the caller, which decides what to do (a violation would go to the broker instead).
-        return Err(HandlerError::msg(format!(
-            "card declined: {} for {} cents",
-            req.card, req.amount_cents
-        )));
+impl InventoryReserveHandler for InventoryService {
+    async fn v1_0_0(
+        &self,
+        input: Input<'_, InventoryReserveV1_0_0>,
+    ) -> HandlerOutput<InventoryReserveV1_0_0> {
+        let ReserveRequest { order_id, items } = input.data;
+        let units = items.iter().map(|i| i.quantity).sum();
+        let out = InventoryReserveV1_0_0Emits::Success(Reservation {
+            reservation_id: format!("rsv-{order_id}"),
+            units,
+        });
+        Ok(vec![out.into()])
     }
-    let out = PaymentChargeV1_0_0Emits::Success(Charge {
-        charge_id: format!("ch-{}", req.order_id),
-        amount_cents: req.amount_cents,
-    });
-    Ok(vec![emit(&out)?])
 }
 
-fn schedule(input: HandlerInput<'_>) -> HandlerResult {
-    let req: ShipRequest = input.data_as()?;
-    let out = ShippingScheduleV1_0_0Emits::Success(Shipment {
-        tracking_id: format!("trk-{}", req.order_id),
-        eta_days: if req.address.contains("Berlin") { 2 } else { 5 },
-    });
-    Ok(vec![emit(&out)?])
+/// The payment service (`com.payment.charge`): charges the card; fails with a system error
+/// for [`DECLINED_CARD`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaymentService;
+
+impl PaymentChargeHandler for PaymentService {
+    async fn v1_0_0(
+        &self,
+        input: Input<'_, PaymentChargeV1_0_0>,
+    ) -> HandlerOutput<PaymentChargeV1_0_0> {
+        let ChargeRequest {
+            order_id,
+            amount_cents,
+            card,
+        } = input.data;
+        if card == DECLINED_CARD {
+            // A plain error: the runtime turns it into `sys.com.payment.charge.error`, sent
+            // back to the caller, which decides what to do (a violation would go to the
+            // broker instead).
+            return Err(format!("card declined: {card} for {amount_cents} cents").into());
+        }
+        let out = PaymentChargeV1_0_0Emits::Success(Charge {
+            charge_id: format!("ch-{order_id}"),
+            amount_cents,
+        });
+        Ok(vec![out.into()])
+    }
 }
 
-/// `com.inventory.reserve`: reserves every line of the order. Returns the builder, so the
-/// caller may add a tracer or other settings before `build()`.
+/// The shipping service (`com.shipping.schedule`): books a shipment, two days to Berlin,
+/// five elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShippingService;
+
+impl ShippingScheduleHandler for ShippingService {
+    async fn v1_0_0(
+        &self,
+        input: Input<'_, ShippingScheduleV1_0_0>,
+    ) -> HandlerOutput<ShippingScheduleV1_0_0> {
+        let ShipRequest { order_id, address } = input.data;
+        let out = ShippingScheduleV1_0_0Emits::Success(Shipment {
+            tracking_id: format!("trk-{order_id}"),
+            eta_days: if address.contains("Berlin") { 2 } else { 5 },
+        });
+        Ok(vec![out.into()])
+    }
+}
+
+/// The handler of [`InventoryService`]. Returns the builder, so the caller may add a tracer
+/// or other settings before `build()`.
 pub fn inventory() -> ArvoEventHandlerBuilder {
-    ArvoEventHandler::builder(InventoryReserve::contract().clone())
-        .version_sync(InventoryReserveV1_0_0::VERSION, reserve)
+    ArvoEventHandler::typed::<InventoryReserve, _>(InventoryService)
 }
 
-/// `com.payment.charge`: charges the card; fails with a system error for
-/// [`DECLINED_CARD`]. Returns the builder (see [`inventory`]).
+/// The handler of [`PaymentService`]. Returns the builder (see [`inventory`]).
 pub fn payment() -> ArvoEventHandlerBuilder {
-    ArvoEventHandler::builder(PaymentCharge::contract().clone())
-        .version_sync(PaymentChargeV1_0_0::VERSION, charge)
+    ArvoEventHandler::typed::<PaymentCharge, _>(PaymentService)
 }
 
-/// `com.shipping.schedule`: books a shipment (an async implementation). Returns the builder
-/// (see [`inventory`]).
+/// The handler of [`ShippingService`]. Returns the builder (see [`inventory`]).
 pub fn shipping() -> ArvoEventHandlerBuilder {
-    ArvoEventHandler::builder(ShippingSchedule::contract().clone())
-        .version(ShippingScheduleV1_0_0::VERSION, |input| {
-            Box::pin(async move { schedule(input) })
-        })
+    ArvoEventHandler::typed::<ShippingSchedule, _>(ShippingService)
 }
