@@ -30,7 +30,7 @@ pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
@@ -195,7 +195,10 @@ impl OrchestrationSettings {
     }
 }
 
-type CacheShard = Mutex<HashMap<Box<str>, Arc<SubjectContent>>>;
+/// foldhash: several times faster than SipHash on ~180-character subjects, randomly seeded.
+type RandomState = foldhash::quality::RandomState;
+
+type CacheShard = Mutex<HashMap<Box<str>, Arc<SubjectContent>, RandomState>>;
 
 /// Decoded subjects of running workflows, so a workflow's subject is decoded once, not once
 /// per step. Bounded: when full it is emptied (entries are only a shortcut: a miss decodes).
@@ -224,9 +227,9 @@ impl SubjectCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             shards: (0..CACHE_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
                 .collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             per_shard: capacity.div_ceil(CACHE_SHARDS),
         }
     }
