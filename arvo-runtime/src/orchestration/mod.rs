@@ -40,7 +40,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 
 use crate::contract::OrchestratorContract;
-use crate::event::ArvoEvent;
+use crate::event::{ArvoEvent, EncodedUri};
 use crate::handler::{
     DomainResolver, DomainSpec, HandlerError, ParentContext, SystemErrorSpec, Violation,
     system_error_events,
@@ -111,6 +111,8 @@ pub struct OrchestrationSettings {
     pub(crate) kind: OrchestrationKind,
     pub(crate) contract: OrchestratorContract,
     pub(crate) source: String,
+    /// `encodeURI(source)`, computed once.
+    pub(crate) source_uri: EncodedUri,
     pub(crate) executionunits: f64,
     pub(crate) domains: EmissionDomains,
     pub(crate) tracer: BoxedTracer,
@@ -162,6 +164,7 @@ impl OrchestrationSettings {
         attrs.push(KeyValue::new(attr::CONTRACT_URI, contract.uri().to_owned()));
         Self {
             kind,
+            source_uri: EncodedUri::encode(&source),
             source,
             executionunits,
             domains,

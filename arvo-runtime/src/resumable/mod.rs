@@ -73,7 +73,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::contract::{ContractKind, OrchestratorContract, VersionedContract, dataschema};
-use crate::event::{ArvoEvent, EventIdInput};
+use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
 use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
@@ -459,12 +459,21 @@ where
             self.span_name,
             self.span_attributes,
         );
+        let services: Vec<VersionedContract> = self.services.into_iter().map(|(_, c)| c).collect();
         Ok(ArvoResumable {
             core: ResumableCore {
+                self_dataschemas: versions
+                    .iter()
+                    .map(|(v, _)| EncodedUri::encode(v.dataschema()))
+                    .collect(),
+                service_dataschemas: services
+                    .iter()
+                    .map(|c| EncodedUri::encode(c.dataschema()))
+                    .collect(),
                 system_error_type: settings.contract().system_error_type().to_owned(),
                 settings,
                 versions,
-                services: self.services.into_iter().map(|(_, c)| c).collect(),
+                services,
                 window: self.window,
                 cache: SubjectCache::new(self.cache),
             },
@@ -478,6 +487,10 @@ struct ResumableCore<C> {
     system_error_type: String,
     versions: Vec<(VersionedContract, ResumableFn<C>)>,
     services: Vec<VersionedContract>,
+    /// `encodeURI` of each version's dataschema (same order as `versions`).
+    self_dataschemas: Vec<EncodedUri>,
+    /// `encodeURI` of each service's dataschema (same order as `services`).
+    service_dataschemas: Vec<EncodedUri>,
     window: usize,
     cache: SubjectCache,
 }
@@ -769,8 +782,24 @@ impl<C: Context> ResumableCore<C> {
             Some(p) => self.cache.get_or_parse(p).ok(),
             None => None,
         };
+        let encoded;
+        let self_dataschema = match self
+            .versions
+            .iter()
+            .zip(&self.self_dataschemas)
+            .find(|((v, _), _)| std::ptr::eq(v, self_version))
+        {
+            Some((_, d)) => d,
+            None => {
+                encoded = EncodedUri::encode(self_version.dataschema());
+                &encoded
+            }
+        };
         let ctx = EmitContext {
             source: self.settings.source(),
+            source_uri: &self.settings.source_uri,
+            self_dataschema,
+            service_dataschemas: &self.service_dataschemas,
             executionunits: self.settings.executionunits(),
             self_version,
             services: &self.services,
