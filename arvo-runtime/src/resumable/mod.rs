@@ -96,13 +96,17 @@ pub const DEFAULT_SUBJECT_CACHE: usize = 65_536;
 /// (the reference's `collectedEvents`).
 #[derive(Debug, Clone, Copy)]
 pub struct Collected<'a> {
-    expected: Option<&'a IndexMap<String, Vec<ArvoEvent>>>,
+    expected: Option<&'a IndexMap<String, Vec<Arc<ArvoEvent>>>>,
 }
 
 impl<'a> Collected<'a> {
     /// Every collected event, in emission order of the requests, then arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &'a ArvoEvent> + 'a {
-        self.expected.into_iter().flat_map(|m| m.values()).flatten()
+        self.expected
+            .into_iter()
+            .flat_map(|m| m.values())
+            .flatten()
+            .map(|e| &**e)
     }
 
     /// The collected events of one type, in order.
@@ -697,7 +701,7 @@ impl<C: Context> ResumableCore<C> {
         // Idempotency: a remembered event is answered from the record, nothing runs again.
         if let Some(produced) = state.as_ref().and_then(|s| s.produced_for(event.id())) {
             return Ok(CoreOutput {
-                events: produced.to_vec(),
+                events: produced.iter().map(|e| ArvoEvent::clone(e)).collect(),
                 record: None,
             });
         }
@@ -727,11 +731,14 @@ impl<C: Context> ResumableCore<C> {
                 record: None,
             });
         }
+        // The record keeps one shared copy of the event (consumed, and collected when it
+        // answers one of the last emissions).
+        let consumed = Arc::new(event.clone());
         // Collect a response to one of the last emissions.
         if let (Some(s), Some(pid)) = (state.as_mut(), event.parentid())
             && let Some(list) = s.events.expected.as_mut().and_then(|m| m.get_mut(pid))
         {
-            list.push(event.clone());
+            list.push(Arc::clone(&consumed));
         }
         let outcome = {
             let step = ResumableStep {
@@ -852,9 +859,9 @@ impl<C: Context> ResumableCore<C> {
             parent_subject: parent_subject.map(str::to_owned),
             subject: event.subject().to_owned(),
             events: ResumableEvents {
-                consumed: event.clone(),
+                consumed,
                 expected,
-                produced: emitted.clone(),
+                produced: emitted.iter().map(|e| Arc::new(e.clone())).collect(),
             },
             context: context.or(previous_context),
             processed,
