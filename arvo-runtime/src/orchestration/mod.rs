@@ -117,6 +117,8 @@ pub struct OrchestrationSettings {
     pub(crate) domains: EmissionDomains,
     pub(crate) tracer: BoxedTracer,
     pub(crate) span_name: Option<String>,
+    /// `<Prefix><<uri>>@<`: the default span name up to the event type, built once.
+    pub(crate) span_name_prefix: String,
     pub(crate) span_attributes: Vec<KeyValue>,
 }
 
@@ -171,6 +173,7 @@ impl OrchestrationSettings {
             tracer: tracer.unwrap_or_else(|| {
                 opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
             }),
+            span_name_prefix: format!("{}<{}>@<", kind.span_prefix(), contract.uri()),
             span_name,
             span_attributes: attrs,
             contract,
@@ -400,12 +403,12 @@ where
         ParentContext::Context(cx) => cx,
     };
     let name = settings.span_name.clone().unwrap_or_else(|| {
-        format!(
-            "{}<{}>@<{}>",
-            settings.kind.span_prefix(),
-            settings.contract.uri(),
-            event.event_type()
-        )
+        let (prefix, event_type) = (&settings.span_name_prefix, event.event_type());
+        let mut name = String::with_capacity(prefix.len() + event_type.len() + 1);
+        name.push_str(prefix);
+        name.push_str(event_type);
+        name.push('>');
+        name
     });
     let span = settings.tracer.build_with_context(
         SpanBuilder::from_name(name).with_kind(SpanKind::Producer),

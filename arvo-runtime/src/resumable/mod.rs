@@ -677,10 +677,9 @@ impl<C: Context> ResumableCore<C> {
                 None => &contract.system_error().schema,
             },
         };
-        // The validator reads a `Value`; the event keeps its data as a map.
-        let data = Value::Object(event.data().clone());
+        // The event keeps its data as a `Value` (an object): validated in place, not copied.
         schema
-            .validate(&data)
+            .validate(event.data_value())
             .map_err(|issues| invalid(issues.to_string()))?;
         Ok(kind)
     }
