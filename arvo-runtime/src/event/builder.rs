@@ -169,6 +169,12 @@ impl EmitType {
         let schema = versioned.emit(event_type)?;
         Some((EmitType(schema.event_type.clone()), schema))
     }
+
+    /// The type `versioned` accepts: its contract's type, checked with the same rules when
+    /// the contract was built.
+    pub(crate) fn accepted_by(versioned: &crate::contract::VersionedContract) -> EmitType {
+        EmitType(versioned.accepts().event_type.clone())
+    }
 }
 
 /// The attributes of an event the handler emits, with `createArvoEvent`'s defaults and

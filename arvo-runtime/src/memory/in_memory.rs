@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -62,7 +62,11 @@ impl<T> Slot<T> {
     }
 }
 
-type Shard<T> = Mutex<HashMap<Box<str>, Slot<T>>>;
+/// Subjects are long (an orchestration subject is ~180 characters): foldhash hashes them several
+/// times faster than SipHash, with a random per-store seed.
+type RandomState = foldhash::quality::RandomState;
+
+type Shard<T> = Mutex<HashMap<Box<str>, Slot<T>, RandomState>>;
 
 struct Inner<T> {
     shards: Box<[Shard<T>]>,
@@ -142,13 +146,15 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
 
     /// An empty memory whose [`lock`](MachineMemory::lock) follows `policy`.
     pub fn with_policy(policy: LockPolicy) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
+            .collect();
         // Random per store (uuid's fast rng); the counter below makes tokens unique within it.
         let token_prefix = uuid::Uuid::new_v4().as_u64_pair().0;
         Self {
             inner: Arc::new(Inner {
                 shards,
-                hasher: RandomState::new(),
+                hasher: RandomState::default(),
                 next_version: AtomicU64::new(1),
                 token_prefix,
                 next_token: AtomicU64::new(1),
@@ -372,7 +378,7 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
     }
 }
 
-fn lock_shard<T>(shard: &Shard<T>) -> MutexGuard<'_, HashMap<Box<str>, Slot<T>>> {
+fn lock_shard<T>(shard: &Shard<T>) -> MutexGuard<'_, HashMap<Box<str>, Slot<T>, RandomState>> {
     // Critical sections only touch the map (and clone records); a panic inside one (a panicking
     // `Clone` of a user record) leaves the map consistent, so poisoning is ignored.
     shard.lock().unwrap_or_else(PoisonError::into_inner)

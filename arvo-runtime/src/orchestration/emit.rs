@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::CoreError;
 use crate::contract::{ContractKind, PARENT_SUBJECT_FIELD, VersionedContract};
-use crate::event::ArvoEvent;
+use crate::event::{ArvoEvent, EmitType, EncodedParts, EncodedUri, create_event_id, now_timestamp};
 use crate::handler::{DomainResolver, DomainSpec, HandlerError, RawOutput, Violation};
 use crate::otel::TraceHeaders;
 use crate::subject::{self, Meta, NewSubject, Subject, SubjectContent};
@@ -16,6 +16,12 @@ pub const ORCHESTRATOR_CONTRACT_HINT: &str = "It must be follow the ArvoOrchestr
 pub(crate) struct EmitContext<'a> {
     /// The handler's source.
     pub(crate) source: &'a str,
+    /// `encodeURI(source)`.
+    pub(crate) source_uri: &'a EncodedUri,
+    /// `encodeURI` of the self contract's dataschema at the subject's version.
+    pub(crate) self_dataschema: &'a EncodedUri,
+    /// `encodeURI` of each service contract's dataschema (same order as `services`).
+    pub(crate) service_dataschemas: &'a [EncodedUri],
     /// The default cost.
     pub(crate) executionunits: f64,
     /// The self contract at the subject's version.
@@ -200,53 +206,112 @@ fn create_one(
     data: serde_json::Map<String, Value>,
 ) -> Result<ArvoEvent, CoreError> {
     let event = ctx.event;
-    let mut child: Option<Subject> = None;
-    let (subject, parentid, domain, dataschema): (&str, &str, Option<String>, Option<&str>) =
-        match target {
-            Target::Completion => {
-                let r = ctx.resolver(ctx.self_version.domain());
-                (
-                    ctx.parent_subject.unwrap_or(event.subject()),
-                    ctx.init_event_id,
-                    r.resolve(spec).map(str::to_owned),
-                    Some(ctx.self_version.dataschema()),
-                )
-            }
-            Target::Service(c) => {
-                let r = ctx.resolver(c.domain());
-                let domain = r.resolve(spec).map(str::to_owned);
-                if matches!(c.kind(), ContractKind::Orchestrator { .. }) {
-                    child = Some(child_subject(ctx, c, raw, parent, domain.as_deref())?);
-                }
-                (
-                    child.as_ref().map_or(event.subject(), Subject::as_str),
-                    event.id(),
-                    domain,
-                    Some(c.dataschema()),
-                )
-            }
-            Target::Unknown => {
-                let r = ctx.resolver(None);
-                (
-                    event.subject(),
-                    event.id(),
-                    r.resolve(spec).map(str::to_owned),
-                    None,
-                )
-            }
-        };
+    // `createArvoEvent`'s defaults and encodings, as `ArvoEventBuilder::build` applies them,
+    // computed without re-encoding what is already encoded: the input event's subject and id
+    // (a built, hence validated, event), the source and the dataschemas (encoded once, when
+    // the handler was built). The type is the self contract's completion type or a service
+    // contract's accepted type, both checked when those contracts were built.
+    let (event_type, subject, parentid, domain, dataschema) = match target {
+        Target::Completion => {
+            let Some((event_type, _)) = EmitType::lookup(ctx.self_version, &raw.event_type) else {
+                return create_unchecked(ctx, raw, spec, data);
+            };
+            let r = ctx.resolver(ctx.self_version.domain());
+            let subject = match ctx.parent_subject {
+                Some(p) => EncodedUri::encode(p),
+                None => event.encoded_subject(),
+            };
+            (
+                event_type,
+                subject,
+                ctx.init_event_id,
+                r.resolve(spec).map(str::to_owned),
+                ctx.self_dataschema.clone(),
+            )
+        }
+        Target::Service(c) => {
+            let r = ctx.resolver(c.domain());
+            let domain = r.resolve(spec).map(str::to_owned);
+            let subject = if matches!(c.kind(), ContractKind::Orchestrator { .. }) {
+                let child = child_subject(ctx, c, raw, parent, domain.as_deref())?;
+                EncodedUri::encode_owned(child.into_string())
+            } else {
+                event.encoded_subject()
+            };
+            let dataschema = ctx
+                .services
+                .iter()
+                .position(|s| std::ptr::eq(s, *c))
+                .and_then(|i| ctx.service_dataschemas.get(i))
+                .cloned()
+                .unwrap_or_else(|| EncodedUri::encode(c.dataschema()));
+            (
+                EmitType::accepted_by(c),
+                subject,
+                event.id(),
+                domain,
+                dataschema,
+            )
+        }
+        Target::Unknown => return create_unchecked(ctx, raw, spec, data),
+    };
+    let to = match raw.to.as_deref() {
+        Some(t) if !t.is_empty() => EncodedUri::encode(t),
+        _ => EncodedUri::encode(&raw.event_type),
+    };
+    let redirectto = match raw.redirectto.as_deref() {
+        Some("") => None,
+        Some(r) => Some(EncodedUri::encode(r)),
+        None => Some(ctx.source_uri.clone()),
+    };
+    let parentid = (!parentid.is_empty()).then(|| EncodedUri::encode(parentid));
+    let parts = EncodedParts {
+        id: create_event_id(raw.id.as_ref()),
+        time: raw.time.clone().unwrap_or_else(now_timestamp),
+        source: ctx.source_uri.clone(),
+        event_type,
+        subject,
+        dataschema: Some(dataschema),
+        data,
+        to,
+        accesscontrol: raw
+            .accesscontrol
+            .as_deref()
+            .or(event.accesscontrol())
+            .map(str::to_owned),
+        redirectto,
+        executionunits: Some(raw.executionunits.unwrap_or(ctx.executionunits)),
+        parentid,
+        domain,
+        traceparent: ctx.headers.traceparent.clone(),
+        tracestate: ctx.headers.tracestate.clone(),
+        extensions: raw.extensions.clone(),
+    };
+    // An invalid field is a plain error in the reference: failure record + system error.
+    ArvoEvent::from_encoded_parts(parts).map_err(|e| CoreError::Failure(HandlerError::from(e)))
+}
+
+/// An event of a type no contract declares: built with every check of the builder.
+fn create_unchecked(
+    ctx: &EmitContext<'_>,
+    raw: &RawOutput,
+    spec: &DomainSpec,
+    data: serde_json::Map<String, Value>,
+) -> Result<ArvoEvent, CoreError> {
+    let event = ctx.event;
+    let domain = ctx.resolver(None).resolve(spec).map(str::to_owned);
     let to = raw.to.as_deref().unwrap_or(raw.event_type.as_str());
     let mut b = ArvoEvent::builder()
         .source(ctx.source)
         .event_type(raw.event_type.as_str())
-        .subject(subject)
-        .dataschema(dataschema)
+        .subject(event.subject())
+        .dataschema(None::<&str>)
         .data(data)
         .to(to)
         .accesscontrol(raw.accesscontrol.as_deref().or(event.accesscontrol()))
         .redirectto(raw.redirectto.as_deref().unwrap_or(ctx.source))
         .executionunits(raw.executionunits.unwrap_or(ctx.executionunits))
-        .parentid(parentid)
+        .parentid(event.id())
         .domain(domain)
         .traceparent(ctx.headers.traceparent.as_deref())
         .tracestate(ctx.headers.tracestate.as_deref());
@@ -305,5 +370,203 @@ fn child_subject(
             meta,
         })
         .map_err(fail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pre-encoded path of [`create_one`] against the validating builder applied to the
+    //! same inputs: equal events (ids and times aside when generated) and equal errors.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::contract::{ArvoContract, Schema};
+    use crate::event::EventIdInput;
+    use crate::factory::{ArvoOrchestratorEventFactory, EventInput};
+    use serde_json::json;
+
+    fn obj(keys: &[&str]) -> Schema {
+        let props: serde_json::Map<String, Value> = keys
+            .iter()
+            .map(|k| ((*k).to_owned(), json!({"type": "number"})))
+            .collect();
+        Schema::new(json!({"type": "object", "properties": props, "required": keys})).unwrap()
+    }
+
+    /// What `create_one` built before the pre-encoded path: every field through the builder.
+    fn via_builder(
+        ctx: &EmitContext<'_>,
+        raw: &RawOutput,
+        subject: &str,
+        parentid: &str,
+        dataschema: &str,
+        domain: Option<String>,
+        data: serde_json::Map<String, Value>,
+    ) -> Result<ArvoEvent, String> {
+        let to = raw.to.as_deref().unwrap_or(raw.event_type.as_str());
+        let mut b = ArvoEvent::builder()
+            .source(ctx.source)
+            .event_type(raw.event_type.as_str())
+            .subject(subject)
+            .dataschema(Some(dataschema))
+            .data(data)
+            .to(to)
+            .accesscontrol(raw.accesscontrol.as_deref().or(ctx.event.accesscontrol()))
+            .redirectto(raw.redirectto.as_deref().unwrap_or(ctx.source))
+            .executionunits(raw.executionunits.unwrap_or(ctx.executionunits))
+            .parentid(parentid)
+            .domain(domain)
+            .traceparent(ctx.headers.traceparent.as_deref())
+            .tracestate(ctx.headers.tracestate.as_deref());
+        if let Some(id) = &raw.id {
+            b = b.id(id.clone());
+        }
+        if let Some(t) = &raw.time {
+            b = b.time(t.as_str());
+        }
+        for (k, v) in raw.extensions.iter() {
+            b = b.extension(k, v.clone());
+        }
+        b.build().map_err(|e| e.to_string())
+    }
+
+    fn comparable(e: &ArvoEvent, keep_id_time: bool) -> Value {
+        let mut v = serde_json::to_value(e).unwrap();
+        if !keep_id_time && let Value::Object(m) = &mut v {
+            m.remove("id");
+            m.remove("time");
+        }
+        v
+    }
+
+    #[test]
+    fn pre_encoded_events_equal_builder_events() {
+        let add = ArvoContract::simple("#/calc/add", "calc.add")
+            .version("1.0.0", obj(&["a", "b"]), obj(&["result"]))
+            .build()
+            .unwrap();
+        let flow = ArvoContract::orchestrator("#/calc/flow", "calc.flow")
+            .version("1.0.0", obj(&["a", "b"]), obj(&["result"]))
+            .build()
+            .unwrap();
+        let mut input = EventInput::new(
+            "com.example.client",
+            json!({"parentSubject$$": null, "a": 1, "b": 2}),
+        );
+        input.accesscontrol = Some("role=a b".into());
+        let init = ArvoOrchestratorEventFactory::new(flow.latest())
+            .unwrap()
+            .init(input)
+            .unwrap();
+        let subject = Subject::parse(init.subject()).unwrap();
+        let self_version = flow.latest();
+        let services = [add.latest()];
+        let source = self_version.accepts().event_type.clone();
+        let source_uri = EncodedUri::encode(&source);
+        let self_dataschema = EncodedUri::encode(self_version.dataschema());
+        let service_dataschemas = [EncodedUri::encode(services[0].dataschema())];
+        let headers = TraceHeaders {
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            tracestate: None,
+        };
+        let complete_type = match self_version.kind() {
+            ContractKind::Orchestrator { complete_type, .. } => complete_type.clone(),
+            _ => unreachable!(),
+        };
+        let call = || RawOutput::new("com.calc.add", json!({"a": 1, "b": 2}));
+        let timed = |t: &str| {
+            let mut r = call();
+            r.time = Some(t.to_owned());
+            r
+        };
+        let done = || RawOutput::new(complete_type.clone(), json!({"result": 3}));
+        let raws = vec![
+            call(),
+            call().to(""),
+            call().to("com.other target"),
+            call().redirectto(""),
+            call().redirectto("com.back here"),
+            call().accesscontrol("role=b"),
+            call().executionunits(2.5),
+            call().extension("myext", "v").extension("num", 2.0),
+            call().id(EventIdInput::DeveloperManaged(" my-id ".into())),
+            call().id(EventIdInput::DeveloperManaged(String::new())),
+            timed("not a time"),
+            timed("2024-01-01T00:00:00.000+00:00"),
+            call().extension("BAD-NAME", "v"),
+            done(),
+            done().to("com.client%20x"),
+            done().to("com.bad\u{0}to"),
+        ];
+        let (mut oks, mut errs) = (0, 0);
+        for parent_subject in [None, Some(init.subject())] {
+            let ctx = EmitContext {
+                source: &source,
+                source_uri: &source_uri,
+                self_dataschema: &self_dataschema,
+                service_dataschemas: &service_dataschemas,
+                executionunits: 0.5,
+                self_version: &self_version,
+                services: &services,
+                event: &init,
+                subject: &subject,
+                parent_subject,
+                parent_content: None,
+                init_event_id: "init-id",
+                headers: &headers,
+            };
+            for raw in &raws {
+                let (target, parentid, dataschema) = if raw.event_type == complete_type {
+                    (
+                        Target::Completion,
+                        "init-id",
+                        self_version.dataschema().to_owned(),
+                    )
+                } else {
+                    (
+                        Target::Service(&services[0]),
+                        init.id(),
+                        services[0].dataschema().to_owned(),
+                    )
+                };
+                let subject = match target {
+                    Target::Completion => parent_subject.unwrap_or(init.subject()),
+                    _ => init.subject(),
+                };
+                let data = match raw.data.clone() {
+                    Value::Object(m) => m,
+                    _ => unreachable!(),
+                };
+                let domain = ctx
+                    .resolver(None)
+                    .resolve(&DomainSpec::Local)
+                    .map(str::to_owned);
+                let fast = create_one(&ctx, &target, raw, None, &DomainSpec::Local, data.clone())
+                    .map_err(|e| match e {
+                        CoreError::Failure(f) => f.to_string(),
+                        CoreError::Violation(v) => v.to_string(),
+                    });
+                let slow = via_builder(&ctx, raw, subject, parentid, &dataschema, domain, data);
+                let keep = raw.time.is_some()
+                    && matches!(raw.id, Some(EventIdInput::DeveloperManaged(ref s)) if !s.trim().is_empty());
+                match (&fast, &slow) {
+                    (Ok(f), Ok(s)) => {
+                        assert_eq!(comparable(f, keep), comparable(s, keep), "{raw:?}");
+                        assert_eq!(f.id().len(), s.id().len(), "{raw:?}");
+                        if raw.time.is_some() {
+                            assert_eq!(f.time(), s.time());
+                        }
+                        oks += 1;
+                    }
+                    (Err(f), Err(s)) => {
+                        assert_eq!(f, s, "{raw:?}");
+                        errs += 1;
+                    }
+                    _ => panic!("{raw:?}: {fast:?} vs {slow:?}"),
+                }
+            }
+        }
+        // Both paths were compared on valid and on invalid fields.
+        assert_eq!((oks, errs), (28, 4));
     }
 }

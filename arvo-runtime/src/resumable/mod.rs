@@ -73,7 +73,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::contract::{ContractKind, OrchestratorContract, VersionedContract, dataschema};
-use crate::event::{ArvoEvent, EventIdInput};
+use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
 use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
@@ -96,13 +96,17 @@ pub const DEFAULT_SUBJECT_CACHE: usize = 65_536;
 /// (the reference's `collectedEvents`).
 #[derive(Debug, Clone, Copy)]
 pub struct Collected<'a> {
-    expected: Option<&'a IndexMap<String, Vec<ArvoEvent>>>,
+    expected: Option<&'a IndexMap<String, Vec<Arc<ArvoEvent>>>>,
 }
 
 impl<'a> Collected<'a> {
     /// Every collected event, in emission order of the requests, then arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &'a ArvoEvent> + 'a {
-        self.expected.into_iter().flat_map(|m| m.values()).flatten()
+        self.expected
+            .into_iter()
+            .flat_map(|m| m.values())
+            .flatten()
+            .map(|e| &**e)
     }
 
     /// The collected events of one type, in order.
@@ -459,12 +463,21 @@ where
             self.span_name,
             self.span_attributes,
         );
+        let services: Vec<VersionedContract> = self.services.into_iter().map(|(_, c)| c).collect();
         Ok(ArvoResumable {
             core: ResumableCore {
+                self_dataschemas: versions
+                    .iter()
+                    .map(|(v, _)| EncodedUri::encode(v.dataschema()))
+                    .collect(),
+                service_dataschemas: services
+                    .iter()
+                    .map(|c| EncodedUri::encode(c.dataschema()))
+                    .collect(),
                 system_error_type: settings.contract().system_error_type().to_owned(),
                 settings,
                 versions,
-                services: self.services.into_iter().map(|(_, c)| c).collect(),
+                services,
                 window: self.window,
                 cache: SubjectCache::new(self.cache),
             },
@@ -478,6 +491,10 @@ struct ResumableCore<C> {
     system_error_type: String,
     versions: Vec<(VersionedContract, ResumableFn<C>)>,
     services: Vec<VersionedContract>,
+    /// `encodeURI` of each version's dataschema (same order as `versions`).
+    self_dataschemas: Vec<EncodedUri>,
+    /// `encodeURI` of each service's dataschema (same order as `services`).
+    service_dataschemas: Vec<EncodedUri>,
     window: usize,
     cache: SubjectCache,
 }
@@ -660,10 +677,9 @@ impl<C: Context> ResumableCore<C> {
                 None => &contract.system_error().schema,
             },
         };
-        // The validator reads a `Value`; the event keeps its data as a map.
-        let data = Value::Object(event.data().clone());
+        // The event keeps its data as a `Value` (an object): validated in place, not copied.
         schema
-            .validate(&data)
+            .validate(event.data_value())
             .map_err(|issues| invalid(issues.to_string()))?;
         Ok(kind)
     }
@@ -684,7 +700,7 @@ impl<C: Context> ResumableCore<C> {
         // Idempotency: a remembered event is answered from the record, nothing runs again.
         if let Some(produced) = state.as_ref().and_then(|s| s.produced_for(event.id())) {
             return Ok(CoreOutput {
-                events: produced.to_vec(),
+                events: produced.iter().map(|e| ArvoEvent::clone(e)).collect(),
                 record: None,
             });
         }
@@ -714,11 +730,14 @@ impl<C: Context> ResumableCore<C> {
                 record: None,
             });
         }
+        // The record keeps one shared copy of the event (consumed, and collected when it
+        // answers one of the last emissions).
+        let consumed = Arc::new(event.clone());
         // Collect a response to one of the last emissions.
         if let (Some(s), Some(pid)) = (state.as_mut(), event.parentid())
             && let Some(list) = s.events.expected.as_mut().and_then(|m| m.get_mut(pid))
         {
-            list.push(event.clone());
+            list.push(Arc::clone(&consumed));
         }
         let outcome = {
             let step = ResumableStep {
@@ -769,8 +788,24 @@ impl<C: Context> ResumableCore<C> {
             Some(p) => self.cache.get_or_parse(p).ok(),
             None => None,
         };
+        let encoded;
+        let self_dataschema = match self
+            .versions
+            .iter()
+            .zip(&self.self_dataschemas)
+            .find(|((v, _), _)| std::ptr::eq(v, self_version))
+        {
+            Some((_, d)) => d,
+            None => {
+                encoded = EncodedUri::encode(self_version.dataschema());
+                &encoded
+            }
+        };
         let ctx = EmitContext {
             source: self.settings.source(),
+            source_uri: &self.settings.source_uri,
+            self_dataschema,
+            service_dataschemas: &self.service_dataschemas,
             executionunits: self.settings.executionunits(),
             self_version,
             services: &self.services,
@@ -823,9 +858,9 @@ impl<C: Context> ResumableCore<C> {
             parent_subject: parent_subject.map(str::to_owned),
             subject: event.subject().to_owned(),
             events: ResumableEvents {
-                consumed: event.clone(),
+                consumed,
                 expected,
-                produced: emitted.clone(),
+                produced: emitted.iter().map(|e| Arc::new(e.clone())).collect(),
             },
             context: context.or(previous_context),
             processed,

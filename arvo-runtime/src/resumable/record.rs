@@ -1,5 +1,7 @@
 //! The persisted record of a resumable (`ArvoResumableState`, spec §7.3 step 9).
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -18,15 +20,18 @@ pub enum ResumableStatus {
 
 /// The events of a resumable record: the last consumed event, the responses expected to the
 /// last emissions (with those collected so far) and the last produced events.
+///
+/// Events are shared (`Arc`): a record read from memory, or carried from one step to the
+/// next, shares them instead of copying them. They serialise as the events themselves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumableEvents {
     /// The event of the last step.
-    pub consumed: ArvoEvent,
+    pub consumed: Arc<ArvoEvent>,
     /// Emitted event id -> responses collected for it, in emission order (`null` before the
     /// first emission). Kept insertion-ordered through persistence.
-    pub expected: Option<IndexMap<String, Vec<ArvoEvent>>>,
+    pub expected: Option<IndexMap<String, Vec<Arc<ArvoEvent>>>>,
     /// The events of the last step.
-    pub produced: Vec<ArvoEvent>,
+    pub produced: Vec<Arc<ArvoEvent>>,
 }
 
 /// An earlier step kept for idempotency: the consumed event id and what it produced.
@@ -35,7 +40,7 @@ pub struct ProcessedEvent {
     /// The consumed event's id.
     pub id: String,
     /// The events it produced.
-    pub produced: Vec<ArvoEvent>,
+    pub produced: Vec<Arc<ArvoEvent>>,
 }
 
 /// A resumable's normal record, with the reference's field names (`executionStatus: 'normal'`
@@ -72,7 +77,7 @@ pub struct ResumableRecord<C> {
 
 impl<C> ResumableRecord<C> {
     /// The events produced when `id` was consumed, if that step is remembered.
-    pub fn produced_for(&self, id: &str) -> Option<&[ArvoEvent]> {
+    pub fn produced_for(&self, id: &str) -> Option<&[Arc<ArvoEvent>]> {
         if self.events.consumed.id() == id {
             return Some(&self.events.produced);
         }
