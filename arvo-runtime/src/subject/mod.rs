@@ -1,7 +1,7 @@
 //! Orchestration subjects (the reference's `ArvoOrchestrationSubject`, spec §4).
 //!
 //! A subject is the workflow-state key an orchestrator puts in the `subject` of every event
-//! it sends: the [codec](crate::codec) applied to a small JSON object ([`SubjectContent`]).
+//! it sends: the compressed-JSON [`codec`] applied to a small JSON object ([`SubjectContent`]).
 //! It is opaque on the wire: propagate it verbatim, never re-encode a parsed one.
 //!
 //! * [`create`] / [`create_value`]: validate, then compress (byte-identical to the reference).
