@@ -38,11 +38,79 @@ impl VersionSpec {
     }
 }
 
+/// Sets `key` to `value`, in place when present (as a JS object key would be), else at the end.
 fn upsert<T>(list: &mut Vec<(String, T)>, key: String, value: T) {
     match list.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = value,
         None => list.push((key, value)),
     }
+}
+
+/// What every contract builder collects: the uri, its name (the accepted type, the simple root
+/// type or the orchestrator name), the optional fields and the versions in insertion order.
+#[derive(Debug, Clone)]
+struct Fields<V> {
+    uri: String,
+    name: String,
+    domain: Option<String>,
+    description: Option<String>,
+    metadata: Map<String, Value>,
+    versions: Vec<(String, V)>,
+}
+
+impl<V> Fields<V> {
+    fn new(uri: String, name: String) -> Self {
+        Fields {
+            uri,
+            name,
+            domain: None,
+            description: None,
+            metadata: Map::new(),
+            versions: Vec::new(),
+        }
+    }
+
+    /// Adds a version, or replaces it in place.
+    fn upsert(&mut self, key: String, value: V) {
+        upsert(&mut self.versions, key, value);
+    }
+}
+
+impl Fields<VersionSpec> {
+    fn into_params(self, kind: ContractKind) -> Params {
+        Params {
+            uri: self.uri,
+            event_type: self.name,
+            domain: self.domain,
+            description: self.description,
+            metadata: self.metadata,
+            versions: self.versions,
+            kind,
+        }
+    }
+}
+
+/// The setters every contract builder shares.
+macro_rules! common_setters {
+    ($metadata_doc:literal) => {
+        /// Sets the (informational) domain.
+        pub fn domain(mut self, domain: impl Into<String>) -> Self {
+            self.fields.domain = Some(domain.into());
+            self
+        }
+
+        /// Sets the description.
+        pub fn description(mut self, description: impl Into<String>) -> Self {
+            self.fields.description = Some(description.into());
+            self
+        }
+
+        #[doc = $metadata_doc]
+        pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
+            self.fields.metadata = metadata;
+            self
+        }
+    };
 }
 
 /// Builder of a plain contract (`createArvoContract`).
@@ -60,81 +128,48 @@ fn upsert<T>(list: &mut Vec<(String, T)>, key: String, value: T) {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ContractBuilder {
-    uri: String,
-    event_type: String,
-    domain: Option<String>,
-    description: Option<String>,
-    metadata: Map<String, Value>,
-    versions: Vec<(String, VersionSpec)>,
+    fields: Fields<VersionSpec>,
 }
 
 impl ContractBuilder {
     /// A contract with this uri and accepted event type.
     pub fn new(uri: impl Into<String>, event_type: impl Into<String>) -> Self {
         ContractBuilder {
-            uri: uri.into(),
-            event_type: event_type.into(),
-            domain: None,
-            description: None,
-            metadata: Map::new(),
-            versions: Vec::new(),
+            fields: Fields::new(uri.into(), event_type.into()),
         }
     }
 
-    /// Sets the (informational) domain.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// Sets the description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// Replaces the metadata.
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = metadata;
-        self
-    }
+    common_setters!("Replaces the metadata.");
 
     /// Adds (or replaces) a version.
     pub fn version(mut self, version: impl Into<String>, spec: VersionSpec) -> Self {
-        upsert(&mut self.versions, version.into(), spec);
+        self.fields.upsert(version.into(), spec);
         self
     }
 
     /// Checks everything in the reference's order and builds the contract.
     pub fn build(self) -> Result<ArvoContract, ContractError> {
-        if is_orchestrator_event_type(&self.event_type) {
+        let f = self.fields;
+        if is_orchestrator_event_type(&f.name) {
             return Err(ContractError::ReservedAcceptsType {
-                uri: self.uri,
-                event_type: self.event_type,
+                uri: f.uri,
+                event_type: f.name,
             });
         }
-        for (version, spec) in &self.versions {
+        for (version, spec) in &f.versions {
             if let Some((t, _)) = spec
                 .emits
                 .iter()
                 .find(|(t, _)| is_orchestrator_event_type(t))
             {
                 return Err(ContractError::ReservedEmitType {
-                    uri: self.uri.clone(),
+                    uri: f.uri.clone(),
                     version: version.clone(),
                     event_type: t.clone(),
                 });
             }
         }
-        construct(Params {
-            uri: self.uri,
-            event_type: self.event_type,
-            domain: self.domain,
-            description: self.description,
-            metadata: self.metadata,
-            versions: self.versions,
-            kind: ContractKind::Plain,
-        })
+        construct(f.into_params(ContractKind::Plain))
     }
 }
 
@@ -152,77 +187,52 @@ impl ContractBuilder {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SimpleContractBuilder {
-    uri: String,
-    root_type: String,
-    domain: Option<String>,
-    description: Option<String>,
-    metadata: Map<String, Value>,
-    versions: Vec<(String, (Schema, Schema))>,
+    fields: Fields<(Schema, Schema)>,
 }
 
 impl SimpleContractBuilder {
     /// A simple contract for `root_type` (`calc.add` gives `com.calc.add`).
     pub fn new(uri: impl Into<String>, root_type: impl Into<String>) -> Self {
         SimpleContractBuilder {
-            uri: uri.into(),
-            root_type: root_type.into(),
-            domain: None,
-            description: None,
-            metadata: Map::new(),
-            versions: Vec::new(),
+            fields: Fields::new(uri.into(), root_type.into()),
         }
     }
 
-    /// Sets the (informational) domain.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// Sets the description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// Replaces the user metadata (`contractType` and `rootType` are then set over it).
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = metadata;
-        self
-    }
+    common_setters!(
+        "Replaces the user metadata (`contractType` and `rootType` are then set over it)."
+    );
 
     /// Adds (or replaces) a version with its accepts and success-emit schemas.
     pub fn version(mut self, version: impl Into<String>, accepts: Schema, emits: Schema) -> Self {
-        upsert(&mut self.versions, version.into(), (accepts, emits));
+        self.fields.upsert(version.into(), (accepts, emits));
         self
     }
 
     /// Builds through the plain-contract rules (reserved prefix included).
     pub fn build(self) -> Result<ArvoContract, ContractError> {
-        let success = format!("evt.{}.success", self.root_type);
-        let mut metadata = self.metadata;
+        let f = self.fields;
+        let root_type = f.name;
+        let success = format!("evt.{root_type}.success");
+        let mut metadata = f.metadata;
         metadata.insert(
             "contractType".to_owned(),
             Value::String(SIMPLE_CONTRACT_TYPE.to_owned()),
         );
-        metadata.insert("rootType".to_owned(), Value::String(self.root_type.clone()));
-        let versions = self
+        metadata.insert("rootType".to_owned(), Value::String(root_type.clone()));
+        let mut plain = Fields::new(f.uri, format!("com.{root_type}"));
+        plain.domain = f.domain;
+        plain.description = f.description;
+        plain.metadata = metadata;
+        plain.versions = f
             .versions
             .into_iter()
             .map(|(v, (accepts, emits))| {
                 (v, VersionSpec::new(accepts).emit(success.clone(), emits))
             })
-            .collect::<Vec<_>>();
-        let event_type = format!("com.{}", self.root_type);
-        let mut builder = ContractBuilder::new(self.uri, event_type).metadata(metadata);
-        builder.domain = self.domain;
-        builder.description = self.description;
-        builder.versions = versions;
-        let mut contract = builder.build()?;
+            .collect();
+        let mut contract = ContractBuilder { fields: plain }.build()?;
         if let Some(inner) = Arc::get_mut(&mut contract.0) {
-            inner.kind = ContractKind::Simple {
-                root_type: self.root_type,
-            };
+            inner.kind = ContractKind::Simple { root_type };
         }
         Ok(contract)
     }
@@ -248,93 +258,66 @@ impl SimpleContractBuilder {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct OrchestratorContractBuilder {
-    uri: String,
-    name: String,
-    domain: Option<String>,
-    description: Option<String>,
-    metadata: Map<String, Value>,
-    versions: Vec<(String, (Schema, Schema))>,
+    fields: Fields<(Schema, Schema)>,
 }
 
 impl OrchestratorContractBuilder {
     /// An orchestrator contract named `name` (`^[a-z0-9.]+$`).
     pub fn new(uri: impl Into<String>, name: impl Into<String>) -> Self {
         OrchestratorContractBuilder {
-            uri: uri.into(),
-            name: name.into(),
-            domain: None,
-            description: None,
-            metadata: Map::new(),
-            versions: Vec::new(),
+            fields: Fields::new(uri.into(), name.into()),
         }
     }
 
-    /// Sets the (informational) domain.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// Sets the description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// Replaces the user metadata (the four orchestrator keys are then set over it).
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = metadata;
-        self
-    }
+    common_setters!(
+        "Replaces the user metadata (the four orchestrator keys are then set over it)."
+    );
 
     /// Adds (or replaces) a version with its `init` (object) and `complete` schemas.
     pub fn version(mut self, version: impl Into<String>, init: Schema, complete: Schema) -> Self {
-        upsert(&mut self.versions, version.into(), (init, complete));
+        self.fields.upsert(version.into(), (init, complete));
         self
     }
 
     /// Checks the name, merges the init schemas and builds (without the reserved-prefix check).
     pub fn build(self) -> Result<OrchestratorContract, ContractError> {
-        if !is_domain(&self.name) {
-            return Err(ContractError::OrchestratorName { name: self.name });
+        let f = self.fields;
+        let name = f.name;
+        if !is_domain(&name) {
+            return Err(ContractError::OrchestratorName { name });
         }
-        let init_type = orchestrator::orchestrator_init_type(&self.name);
-        let complete_type = orchestrator::orchestrator_complete_type(&self.name);
-        let mut metadata = self.metadata;
+        let init_type = orchestrator::orchestrator_init_type(&name);
+        let complete_type = orchestrator::orchestrator_complete_type(&name);
+        let mut metadata = f.metadata;
         for (k, v) in [
             ("contractType", ORCHESTRATOR_CONTRACT_TYPE),
-            ("rootType", self.name.as_str()),
+            ("rootType", name.as_str()),
             ("completeEventType", complete_type.as_str()),
             ("initEventType", init_type.as_str()),
         ] {
             metadata.insert(k.to_owned(), Value::String(v.to_owned()));
         }
-        let mut versions = Vec::with_capacity(self.versions.len());
-        for (version, (init, complete)) in self.versions {
+        let mut plain = Fields::new(f.uri, init_type.clone());
+        plain.domain = f.domain;
+        plain.description = f.description;
+        plain.metadata = metadata;
+        for (version, (init, complete)) in f.versions {
             let accepts = orchestrator::merge_init_schema(&init).ok_or_else(|| {
                 ContractError::InitSchemaNotObject {
-                    uri: self.uri.clone(),
+                    uri: plain.uri.clone(),
                     version: version.clone(),
                 }
             })??;
-            versions.push((
+            plain.versions.push((
                 version,
                 VersionSpec::new(accepts).emit(complete_type.clone(), complete),
             ));
         }
-        let contract = construct(Params {
-            uri: self.uri,
-            event_type: init_type.clone(),
-            domain: self.domain,
-            description: self.description,
-            metadata,
-            versions,
-            kind: ContractKind::Orchestrator {
-                name: self.name,
-                init_type,
-                complete_type,
-            },
-        })?;
+        let contract = construct(plain.into_params(ContractKind::Orchestrator {
+            name,
+            init_type,
+            complete_type,
+        }))?;
         Ok(OrchestratorContract::new_unchecked(contract))
     }
 }
