@@ -25,69 +25,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use arvo_runtime::arvo_contract;
-use arvo_runtime::contract::{ArvoContract, dataschema};
+use arvo_runtime::contract::dataschema;
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::handler::{ArvoEventHandler, HandlerError, ParentContext, RawOutput};
+use arvo_runtime::handler::ParentContext;
 use arvo_runtime::memory::InMemoryMemory;
-use arvo_runtime::resumable::{ArvoResumable, Outcome, ResumableHandler, ServiceEvent, Step};
 use arvo_runtime::subject::{self, SubjectContent};
-use arvo_runtime::typed::TypedContract;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct AddInput {
-    pub a: f64,
-    pub b: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct AddResult {
-    pub result: f64,
-}
-
-#[arvo_contract(uri = "#/bench/calc/add", type = "calc.add", simple,
-    version("1.0.0", accepts = AddInput, emits = AddResult))]
-pub struct CalcAdd;
-
-#[arvo_contract(uri = "#/bench/orchestrator/calc", orchestrator = "bench.calc",
-    version("1.0.0", init = AddInput, complete = AddResult))]
-pub struct CalcFlow;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Ctx {
-    a: f64,
-    b: f64,
-}
-
-struct R;
-
-impl ResumableHandler<CalcFlowV1_0_0> for R {
-    type Context = Ctx;
-    type Services = ServiceEvent<CalcAddV1_0_0>;
-
-    async fn handle(
-        &self,
-        step: Step<'_, CalcFlowV1_0_0, Ctx, ServiceEvent<CalcAddV1_0_0>>,
-    ) -> Result<Outcome<CalcFlowV1_0_0, Ctx>, HandlerError> {
-        if let Some(init) = &step.input {
-            let AddInput { a, b } = init.data;
-            let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
-            return Ok(Outcome::wait().context(Ctx { a, b }).call(call));
-        }
-        match step.service {
-            Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(Outcome::wait()
-                .complete(CalcFlowV1_0_0Emits::Complete(AddResult {
-                    result: r.result,
-                }))),
-            Some(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(e.error_message)),
-            None => Ok(Outcome::wait()),
-        }
-    }
-}
+// The contracts C1/C2, the calc handler H1 and the resumable R are the tests' fixtures, so the
+// benchmark measures exactly what `resumable_workflow.rs` checks against the reference's vectors.
+#[path = "../tests/common_resumable/mod.rs"]
+mod common_resumable;
+use common_resumable::{CalcAdd, CalcFlow, calc_handler, calc_resumable};
 
 fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
@@ -97,20 +47,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
             return v;
         }
     }
-}
-
-fn h1() -> ArvoEventHandler {
-    let c: ArvoContract = <CalcAdd as TypedContract>::contract().clone();
-    ArvoEventHandler::builder(c)
-        .version_sync("1.0.0", |input| {
-            let AddInput { a, b } = input.data_as()?;
-            Ok(vec![RawOutput::new(
-                "evt.calc.add.success",
-                json!({"result": a + b}),
-            )])
-        })
-        .build()
-        .unwrap()
 }
 
 fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
@@ -131,15 +67,9 @@ fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
 
 /// One framework pass: every workflow through the in-process router. Returns seconds.
 fn framework_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
-    let resumable = ArvoResumable::builder(
-        CalcFlow::orchestrator_contract().clone(),
-        InMemoryMemory::new(),
-    )
-    .handler::<CalcFlowV1_0_0, _>(Arc::new(R))
-    .build()
-    .unwrap();
+    let resumable = calc_resumable(InMemoryMemory::new());
     assert!(!resumable.requires_locking());
-    let h1 = h1();
+    let h1 = calc_handler();
     let mut queue: VecDeque<ArvoEvent> = VecDeque::with_capacity(4);
     let mut sum = 0.0;
     let mut completions = 0usize;
