@@ -4,7 +4,7 @@
 use super::id::{EventIdInput, create_event_id};
 use super::time::now_timestamp;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
-use super::{ArvoEvent, EventError, ExtensionValue, Extensions, SPEC_VERSION};
+use super::{ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION};
 use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri, validate_uri};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -141,15 +141,16 @@ impl ArvoEvent {
     /// `encodeURI(subject)`: the subject of a built event is a valid URI, so this is a copy
     /// unless it holds escapes.
     pub(crate) fn encoded_subject(&self) -> EncodedUri {
-        EncodedUri(encode_valid_uri(&self.subject))
+        EncodedUri(encode_valid_uri(&self.inner.subject))
     }
     /// `encodeURI(source)` (see [`encoded_subject`](Self::encoded_subject)).
     pub(crate) fn encoded_source(&self) -> EncodedUri {
-        EncodedUri(encode_valid_uri(&self.source))
+        EncodedUri(encode_valid_uri(&self.inner.source))
     }
     /// `encodeURI(redirectto)` (see [`encoded_subject`](Self::encoded_subject)).
     pub(crate) fn encoded_redirectto(&self) -> Option<EncodedUri> {
-        self.redirectto
+        self.inner
+            .redirectto
             .as_deref()
             .map(|s| EncodedUri(encode_valid_uri(s)))
     }
@@ -224,7 +225,7 @@ impl ArvoEvent {
             tracestate: Field::of(p.tracestate.as_deref()),
         };
         check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
-        Ok(ArvoEvent {
+        Ok(ArvoEvent::from(EventInner {
             id: p.id,
             source: p.source.0,
             event_type: p.event_type.0,
@@ -242,7 +243,7 @@ impl ArvoEvent {
             tracestate: p.tracestate,
             parentid: p.parentid.map(|d| d.0),
             domain: p.domain,
-        })
+        }))
     }
 }
 
@@ -282,7 +283,7 @@ impl ArvoEvent {
             tracestate: Field::of(p.tracestate.as_deref()),
         };
         check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
-        Ok(ArvoEvent {
+        Ok(ArvoEvent::from(EventInner {
             id: p.id,
             source: p.source,
             event_type: p.event_type,
@@ -300,34 +301,36 @@ impl ArvoEvent {
             tracestate: p.tracestate,
             parentid: p.parentid,
             domain: p.domain,
-        })
+        }))
     }
 
     /// The event's attributes, to change some and build a new event with
     /// [`ArvoEvent::from_parts`].
     pub fn into_parts(self) -> ArvoEventParts {
+        // The attributes move out when this is the only handle, and are copied otherwise.
+        let inner = std::sync::Arc::unwrap_or_clone(self.inner);
         ArvoEventParts {
-            id: self.id,
-            time: self.time,
-            source: self.source,
+            id: inner.id,
+            time: inner.time,
+            source: inner.source,
             specversion: Cow::Borrowed(SPEC_VERSION),
-            event_type: self.event_type,
-            subject: self.subject,
-            datacontenttype: self.datacontenttype,
-            dataschema: self.dataschema,
-            data: match self.data {
+            event_type: inner.event_type,
+            subject: inner.subject,
+            datacontenttype: inner.datacontenttype,
+            dataschema: inner.dataschema,
+            data: match inner.data {
                 Value::Object(m) => m,
                 _ => Map::new(),
             },
-            to: self.to,
-            accesscontrol: self.accesscontrol,
-            redirectto: self.redirectto,
-            executionunits: self.executionunits,
-            traceparent: self.traceparent,
-            tracestate: self.tracestate,
-            parentid: self.parentid,
-            domain: self.domain,
-            extensions: self.extensions,
+            to: inner.to,
+            accesscontrol: inner.accesscontrol,
+            redirectto: inner.redirectto,
+            executionunits: inner.executionunits,
+            traceparent: inner.traceparent,
+            tracestate: inner.tracestate,
+            parentid: inner.parentid,
+            domain: inner.domain,
+            extensions: inner.extensions,
         }
     }
 }
@@ -648,7 +651,7 @@ impl ArvoEventBuilder {
             // `check` refuses a missing or non-object `data` and missing strings.
             return Err(EventError::Validation(crate::issue::Issues::default()));
         };
-        Ok(ArvoEvent {
+        Ok(ArvoEvent::from(EventInner {
             id,
             source,
             event_type,
@@ -670,6 +673,6 @@ impl ArvoEventBuilder {
             tracestate: self.tracestate,
             parentid,
             domain: self.domain,
-        })
+        }))
     }
 }

@@ -2,7 +2,7 @@
 
 use super::builder::intern_content_type;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
-use super::{ArvoEvent, EventError, ExtensionValue, Extensions, SPEC_VERSION};
+use super::{ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION};
 use arvo_rules::ARVO_DATA_CONTENT_TYPE;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -185,9 +185,9 @@ impl Serialize for Extensions {
 /// serializers print `data`'s non-integral numbers their own way.
 impl Serialize for ArvoEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(17 + self.extensions.len()))?;
+        let mut m = s.serialize_map(Some(17 + self.inner.extensions.len()))?;
         self.serialize_default(&mut m)?;
-        for (k, v) in self.extensions.iter() {
+        for (k, v) in self.inner.extensions.iter() {
             m.serialize_entry(k, v)?;
         }
         self.serialize_arvo_extensions(&mut m)?;
@@ -197,29 +197,29 @@ impl Serialize for ArvoEvent {
 
 impl ArvoEvent {
     pub(crate) fn serialize_default<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("id", &self.id)?;
-        m.serialize_entry("source", &self.source)?;
+        m.serialize_entry("id", &self.inner.id)?;
+        m.serialize_entry("source", &self.inner.source)?;
         m.serialize_entry("specversion", SPEC_VERSION)?;
-        m.serialize_entry("type", &self.event_type)?;
-        m.serialize_entry("subject", &self.subject)?;
-        m.serialize_entry("datacontenttype", &*self.datacontenttype)?;
-        m.serialize_entry("dataschema", &self.dataschema)?;
-        m.serialize_entry("data", &self.data)?;
-        m.serialize_entry("time", &self.time)
+        m.serialize_entry("type", &self.inner.event_type)?;
+        m.serialize_entry("subject", &self.inner.subject)?;
+        m.serialize_entry("datacontenttype", &*self.inner.datacontenttype)?;
+        m.serialize_entry("dataschema", &self.inner.dataschema)?;
+        m.serialize_entry("data", &self.inner.data)?;
+        m.serialize_entry("time", &self.inner.time)
     }
 
     pub(crate) fn serialize_arvo_extensions<M: SerializeMap>(
         &self,
         m: &mut M,
     ) -> Result<(), M::Error> {
-        m.serialize_entry("to", &self.to)?;
-        m.serialize_entry("accesscontrol", &self.accesscontrol)?;
-        m.serialize_entry("redirectto", &self.redirectto)?;
-        m.serialize_entry("executionunits", &self.executionunits.map(JsNumber))?;
-        m.serialize_entry("traceparent", &self.traceparent)?;
-        m.serialize_entry("tracestate", &self.tracestate)?;
-        m.serialize_entry("parentid", &self.parentid)?;
-        m.serialize_entry("domain", &self.domain)
+        m.serialize_entry("to", &self.inner.to)?;
+        m.serialize_entry("accesscontrol", &self.inner.accesscontrol)?;
+        m.serialize_entry("redirectto", &self.inner.redirectto)?;
+        m.serialize_entry("executionunits", &self.inner.executionunits.map(JsNumber))?;
+        m.serialize_entry("traceparent", &self.inner.traceparent)?;
+        m.serialize_entry("tracestate", &self.inner.tracestate)?;
+        m.serialize_entry("parentid", &self.inner.parentid)?;
+        m.serialize_entry("domain", &self.inner.domain)
     }
 
     /// Appends the event's JSON (exactly the reference's `toString()`) to `out`, for callers
@@ -228,27 +228,27 @@ impl ArvoEvent {
     /// The same bytes as serialising the event with [`JsFormatter`], written directly: the
     /// attributes are mostly URIs and ids with nothing to escape, which are copied in one go.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.reserve(320 + self.subject.len() + 32 * self.data().len());
+        out.reserve(320 + self.inner.subject.len() + 32 * self.data().len());
         out.extend_from_slice(b"{\"id\":");
-        write_str(out, &self.id);
+        write_str(out, &self.inner.id);
         out.extend_from_slice(b",\"source\":");
-        write_str(out, &self.source);
+        write_str(out, &self.inner.source);
         out.extend_from_slice(b",\"specversion\":\"1.0\",\"type\":");
-        write_str(out, &self.event_type);
+        write_str(out, &self.inner.event_type);
         out.extend_from_slice(b",\"subject\":");
-        write_str(out, &self.subject);
+        write_str(out, &self.inner.subject);
         out.extend_from_slice(b",\"datacontenttype\":");
-        write_str(out, &self.datacontenttype);
+        write_str(out, &self.inner.datacontenttype);
         out.extend_from_slice(b",\"dataschema\":");
-        write_opt_str(out, self.dataschema.as_deref());
+        write_opt_str(out, self.inner.dataschema.as_deref());
         out.extend_from_slice(b",\"data\":");
         let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
         // Writing a map of JSON values into a Vec cannot fail: keys are strings and the
         // formatter writes non-finite numbers as null.
-        let _ = self.data.serialize(&mut ser);
+        let _ = self.inner.data.serialize(&mut ser);
         out.extend_from_slice(b",\"time\":");
-        write_str(out, &self.time);
-        for (k, v) in self.extensions.iter() {
+        write_str(out, &self.inner.time);
+        for (k, v) in self.inner.extensions.iter() {
             out.push(b',');
             write_str(out, k);
             out.push(b':');
@@ -261,24 +261,24 @@ impl ArvoEvent {
             }
         }
         out.extend_from_slice(b",\"to\":");
-        write_opt_str(out, self.to.as_deref());
+        write_opt_str(out, self.inner.to.as_deref());
         out.extend_from_slice(b",\"accesscontrol\":");
-        write_opt_str(out, self.accesscontrol.as_deref());
+        write_opt_str(out, self.inner.accesscontrol.as_deref());
         out.extend_from_slice(b",\"redirectto\":");
-        write_opt_str(out, self.redirectto.as_deref());
+        write_opt_str(out, self.inner.redirectto.as_deref());
         out.extend_from_slice(b",\"executionunits\":");
-        match self.executionunits {
+        match self.inner.executionunits {
             Some(n) => write_number(out, n),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"traceparent\":");
-        write_opt_str(out, self.traceparent.as_deref());
+        write_opt_str(out, self.inner.traceparent.as_deref());
         out.extend_from_slice(b",\"tracestate\":");
-        write_opt_str(out, self.tracestate.as_deref());
+        write_opt_str(out, self.inner.tracestate.as_deref());
         out.extend_from_slice(b",\"parentid\":");
-        write_opt_str(out, self.parentid.as_deref());
+        write_opt_str(out, self.inner.parentid.as_deref());
         out.extend_from_slice(b",\"domain\":");
-        write_opt_str(out, self.domain.as_deref());
+        write_opt_str(out, self.inner.domain.as_deref());
         out.push(b'}');
     }
 
@@ -300,32 +300,34 @@ impl ArvoEvent {
 
     /// The event as a JSON value (the reference's `toJSON()`).
     pub fn to_json_value(&self) -> Value {
-        let mut m = Map::with_capacity(17 + self.extensions.len());
+        let mut m = Map::with_capacity(17 + self.inner.extensions.len());
         let s = |v: &str| Value::String(v.to_owned());
         let o = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
-        m.insert("id".into(), s(&self.id));
-        m.insert("source".into(), s(&self.source));
+        m.insert("id".into(), s(&self.inner.id));
+        m.insert("source".into(), s(&self.inner.source));
         m.insert("specversion".into(), s(SPEC_VERSION));
-        m.insert("type".into(), s(&self.event_type));
-        m.insert("subject".into(), s(&self.subject));
-        m.insert("datacontenttype".into(), s(&self.datacontenttype));
-        m.insert("dataschema".into(), o(&self.dataschema));
-        m.insert("data".into(), self.data.clone());
-        m.insert("time".into(), s(&self.time));
-        for (k, v) in self.extensions.iter() {
+        m.insert("type".into(), s(&self.inner.event_type));
+        m.insert("subject".into(), s(&self.inner.subject));
+        m.insert("datacontenttype".into(), s(&self.inner.datacontenttype));
+        m.insert("dataschema".into(), o(&self.inner.dataschema));
+        m.insert("data".into(), self.inner.data.clone());
+        m.insert("time".into(), s(&self.inner.time));
+        for (k, v) in self.inner.extensions.iter() {
             m.insert(k.to_owned(), v.to_json_value());
         }
-        m.insert("to".into(), o(&self.to));
-        m.insert("accesscontrol".into(), o(&self.accesscontrol));
-        m.insert("redirectto".into(), o(&self.redirectto));
+        m.insert("to".into(), o(&self.inner.to));
+        m.insert("accesscontrol".into(), o(&self.inner.accesscontrol));
+        m.insert("redirectto".into(), o(&self.inner.redirectto));
         m.insert(
             "executionunits".into(),
-            self.executionunits.map_or(Value::Null, js_number_value),
+            self.inner
+                .executionunits
+                .map_or(Value::Null, js_number_value),
         );
-        m.insert("traceparent".into(), o(&self.traceparent));
-        m.insert("tracestate".into(), o(&self.tracestate));
-        m.insert("parentid".into(), o(&self.parentid));
-        m.insert("domain".into(), o(&self.domain));
+        m.insert("traceparent".into(), o(&self.inner.traceparent));
+        m.insert("tracestate".into(), o(&self.inner.tracestate));
+        m.insert("parentid".into(), o(&self.inner.parentid));
+        m.insert("domain".into(), o(&self.inner.domain));
         Value::Object(m)
     }
 
@@ -687,7 +689,7 @@ impl RawEvent {
             RawStr::Str(s) => intern_content_type(Cow::Owned(s)),
             _ => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
         };
-        Ok(ArvoEvent {
+        Ok(ArvoEvent::from(EventInner {
             id: self.id.into_string(),
             source: self.source.into_string(),
             event_type: self.event_type.into_string(),
@@ -708,6 +710,6 @@ impl RawEvent {
             tracestate: self.tracestate.into_option(),
             parentid: self.parentid.into_option(),
             domain: self.domain.into_option(),
-        })
+        }))
     }
 }

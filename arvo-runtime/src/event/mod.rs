@@ -301,27 +301,76 @@ fn empty_map() -> &'static Map<String, Value> {
 /// Getters return every attribute; nullable ones are `Option`s. Build one with
 /// [`ArvoEvent::builder`] or [`ArvoEvent::from_parts`], or parse one with
 /// [`ArvoEvent::from_json_str`]. See the [module docs](self) for an example.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The attributes live in one shared allocation: an event is never changed after it is built,
+/// so [`Clone`] only counts a reference. The same event can sit in a broker queue, a workflow
+/// record and a span without being copied.
+#[derive(Clone, PartialEq)]
 pub struct ArvoEvent {
-    id: String,
-    source: String,
-    event_type: String,
-    subject: String,
-    datacontenttype: Cow<'static, str>,
-    dataschema: Option<String>,
+    inner: std::sync::Arc<EventInner>,
+}
+
+impl std::fmt::Debug for ArvoEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt_fields(f)
+    }
+}
+
+/// The attributes of an [`ArvoEvent`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EventInner {
+    pub(crate) id: String,
+    pub(crate) source: String,
+    pub(crate) event_type: String,
+    pub(crate) subject: String,
+    pub(crate) datacontenttype: Cow<'static, str>,
+    pub(crate) dataschema: Option<String>,
     /// Always a `Value::Object`: kept as a `Value` so that schema validation, which takes a
     /// `&Value`, needs no copy of it.
-    data: Value,
-    time: String,
-    extensions: Extensions,
-    to: Option<String>,
-    accesscontrol: Option<String>,
-    redirectto: Option<String>,
-    executionunits: Option<f64>,
-    traceparent: Option<String>,
-    tracestate: Option<String>,
-    parentid: Option<String>,
-    domain: Option<String>,
+    pub(crate) data: Value,
+    pub(crate) time: String,
+    pub(crate) extensions: Extensions,
+    pub(crate) to: Option<String>,
+    pub(crate) accesscontrol: Option<String>,
+    pub(crate) redirectto: Option<String>,
+    pub(crate) executionunits: Option<f64>,
+    pub(crate) traceparent: Option<String>,
+    pub(crate) tracestate: Option<String>,
+    pub(crate) parentid: Option<String>,
+    pub(crate) domain: Option<String>,
+}
+
+impl EventInner {
+    /// `Debug` output under the public type's name.
+    fn fmt_fields(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArvoEvent")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("event_type", &self.event_type)
+            .field("subject", &self.subject)
+            .field("datacontenttype", &self.datacontenttype)
+            .field("dataschema", &self.dataschema)
+            .field("data", &self.data)
+            .field("time", &self.time)
+            .field("extensions", &self.extensions)
+            .field("to", &self.to)
+            .field("accesscontrol", &self.accesscontrol)
+            .field("redirectto", &self.redirectto)
+            .field("executionunits", &self.executionunits)
+            .field("traceparent", &self.traceparent)
+            .field("tracestate", &self.tracestate)
+            .field("parentid", &self.parentid)
+            .field("domain", &self.domain)
+            .finish()
+    }
+}
+
+impl From<EventInner> for ArvoEvent {
+    fn from(inner: EventInner) -> Self {
+        ArvoEvent {
+            inner: std::sync::Arc::new(inner),
+        }
+    }
 }
 
 impl ArvoEvent {
@@ -332,11 +381,11 @@ impl ArvoEvent {
 
     /// `id`: the event's unique identifier.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.inner.id
     }
     /// `source`: the producer (a properly encoded URI).
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
     /// `specversion`: always `1.0`.
     pub fn specversion(&self) -> &'static str {
@@ -344,23 +393,23 @@ impl ArvoEvent {
     }
     /// `type`: the event type (reverse-DNS style, e.g. `com.calc.add`).
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        &self.inner.event_type
     }
     /// `subject`: the process id (a properly encoded URI).
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.inner.subject
     }
     /// `datacontenttype`.
     pub fn datacontenttype(&self) -> &str {
-        &self.datacontenttype
+        &self.inner.datacontenttype
     }
     /// `dataschema`, when set.
     pub fn dataschema(&self) -> Option<&str> {
-        self.dataschema.as_deref()
+        self.inner.dataschema.as_deref()
     }
     /// `data`: the payload, in its key order.
     pub fn data(&self) -> &Map<String, Value> {
-        match &self.data {
+        match &self.inner.data {
             Value::Object(m) => m,
             // Every constructor stores an object.
             _ => empty_map(),
@@ -369,46 +418,92 @@ impl ArvoEvent {
     /// `data` as a JSON value (always an object), e.g. to validate it with a
     /// [`Schema`](crate::contract::Schema) without copying it.
     pub fn data_value(&self) -> &Value {
-        &self.data
+        &self.inner.data
     }
     /// `time`, verbatim as given.
     pub fn time(&self) -> &str {
-        &self.time
+        &self.inner.time
     }
     /// `to`: the intended consumer.
     pub fn to(&self) -> Option<&str> {
-        self.to.as_deref()
+        self.inner.to.as_deref()
     }
     /// `accesscontrol`.
     pub fn accesscontrol(&self) -> Option<&str> {
-        self.accesscontrol.as_deref()
+        self.inner.accesscontrol.as_deref()
     }
     /// `redirectto`: where the answer should go instead of the source.
     pub fn redirectto(&self) -> Option<&str> {
-        self.redirectto.as_deref()
+        self.inner.redirectto.as_deref()
     }
     /// `executionunits`: the cost of producing the event.
     pub fn executionunits(&self) -> Option<f64> {
-        self.executionunits
+        self.inner.executionunits
     }
     /// `traceparent` (W3C trace context, not format-checked, as in the reference).
     pub fn traceparent(&self) -> Option<&str> {
-        self.traceparent.as_deref()
+        self.inner.traceparent.as_deref()
     }
     /// `tracestate`.
     pub fn tracestate(&self) -> Option<&str> {
-        self.tracestate.as_deref()
+        self.inner.tracestate.as_deref()
     }
     /// `parentid`: the id of the event that caused this one.
     pub fn parentid(&self) -> Option<&str> {
-        self.parentid.as_deref()
+        self.inner.parentid.as_deref()
     }
     /// `domain`: the processing domain.
     pub fn domain(&self) -> Option<&str> {
-        self.domain.as_deref()
+        self.inner.domain.as_deref()
     }
     /// The custom extensions only (the reference's `extensions` getter).
     pub fn extensions(&self) -> &Extensions {
-        &self.extensions
+        &self.inner.extensions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> ArvoEvent {
+        ArvoEvent::builder()
+            .event_type("com.example.thing")
+            .source("com.example.src")
+            .subject("s-1")
+            .data_json(json!({"k": [1, 2, 3]}))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn clones_share_their_attributes() {
+        let a = event();
+        let b = a.clone();
+        assert!(std::ptr::eq(a.data(), b.data()));
+        assert!(std::ptr::eq(a.subject(), b.subject()));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn into_parts_of_a_shared_event_copies_and_leaves_the_other_intact() {
+        let a = event();
+        let b = a.clone();
+        let mut parts = b.into_parts();
+        parts.subject = "s-2".into();
+        let c = ArvoEvent::from_parts(parts).unwrap();
+        assert_eq!(a.subject(), "s-1");
+        assert_eq!(c.subject(), "s-2");
+        assert_eq!(a.id(), c.id());
+        // The only handle moves its attributes out.
+        assert_eq!(event().into_parts().subject, "s-1");
+    }
+
+    #[test]
+    fn debug_reads_like_a_struct() {
+        let text = format!("{:?}", event());
+        assert!(text.starts_with("ArvoEvent { id: "), "{text}");
+        assert!(text.contains("subject: \"s-1\""), "{text}");
     }
 }

@@ -29,13 +29,14 @@ pub fn now_timestamp() -> String {
 /// assert_eq!(arvo_runtime::event::format_timestamp(t), "2024-05-01T12:00:00.123+00:00");
 /// ```
 pub fn format_timestamp(t: SystemTime) -> String {
-    let millis: i128 = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i128,
-        Err(e) => -(e.duration().as_millis() as i128),
+    // i64 milliseconds span ±292 million years; i128 division is a slow library call.
+    let millis: i64 = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |m| -m),
     };
     let ms = millis.rem_euclid(1000) as u32;
     let secs = millis.div_euclid(1000);
-    let days = secs.div_euclid(86_400) as i64;
+    let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
     let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
@@ -51,8 +52,8 @@ pub fn format_timestamp(t: SystemTime) -> String {
     put_digits(&mut buf[14..16], m);
     put_digits(&mut buf[17..19], s);
     put_digits(&mut buf[20..23], ms);
-    // Only ASCII digits and separators were written.
-    buf.iter().map(|&b| b as char).collect()
+    // Only ASCII digits and separators were written, so this never falls back.
+    std::str::from_utf8(&buf).map_or_else(|_| String::new(), str::to_owned)
 }
 
 fn put_digits(out: &mut [u8], mut v: u32) {

@@ -127,26 +127,30 @@ impl ArvoEvent {
             OtelValue::Str(v.as_deref().unwrap_or(OTEL_NULL))
         }
         [
-            ("cloudevents.event_id", or(&self.id)),
-            ("cloudevents.event_source", or(&self.source)),
+            ("cloudevents.event_id", or(&self.inner.id)),
+            ("cloudevents.event_source", or(&self.inner.source)),
             ("cloudevents.event_spec_version", or(SPEC_VERSION)),
-            ("cloudevents.event_subject", or(&self.subject)),
-            ("cloudevents.event_type", or(&self.event_type)),
-            ("cloudevents.event_time", or(&self.time)),
+            ("cloudevents.event_subject", or(&self.inner.subject)),
+            ("cloudevents.event_type", or(&self.inner.event_type)),
+            ("cloudevents.event_time", or(&self.inner.time)),
             (
                 "cloudevents.event_datacontenttype",
-                or(&self.datacontenttype),
+                or(&self.inner.datacontenttype),
             ),
-            ("cloudevents.event_dataschema", nn(&self.dataschema)),
-            ("cloudevents.arvo.event_redirectto", nn(&self.redirectto)),
-            ("cloudevents.arvo.event_to", nn(&self.to)),
+            ("cloudevents.event_dataschema", nn(&self.inner.dataschema)),
+            (
+                "cloudevents.arvo.event_redirectto",
+                nn(&self.inner.redirectto),
+            ),
+            ("cloudevents.arvo.event_to", nn(&self.inner.to)),
             (
                 "cloudevents.arvo.event_executionunits",
-                self.executionunits
+                self.inner
+                    .executionunits
                     .map_or(OtelValue::Str(OTEL_NULL), OtelValue::Number),
             ),
-            ("cloudevents.arvo.event_parentid", nn(&self.parentid)),
-            ("cloudevents.arvo.event_domain", nn(&self.domain)),
+            ("cloudevents.arvo.event_parentid", nn(&self.inner.parentid)),
+            ("cloudevents.arvo.event_domain", nn(&self.inner.domain)),
         ]
     }
 }

@@ -96,17 +96,13 @@ pub const DEFAULT_SUBJECT_CACHE: usize = 65_536;
 /// (the reference's `collectedEvents`).
 #[derive(Debug, Clone, Copy)]
 pub struct Collected<'a> {
-    expected: Option<&'a IndexMap<String, Vec<Arc<ArvoEvent>>>>,
+    expected: Option<&'a IndexMap<String, Vec<ArvoEvent>>>,
 }
 
 impl<'a> Collected<'a> {
     /// Every collected event, in emission order of the requests, then arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &'a ArvoEvent> + 'a {
-        self.expected
-            .into_iter()
-            .flat_map(|m| m.values())
-            .flatten()
-            .map(|e| &**e)
+        self.expected.into_iter().flat_map(|m| m.values()).flatten()
     }
 
     /// The collected events of one type, in order.
@@ -700,7 +696,7 @@ impl<C: Context> ResumableCore<C> {
         // Idempotency: a remembered event is answered from the record, nothing runs again.
         if let Some(produced) = state.as_ref().and_then(|s| s.produced_for(event.id())) {
             return Ok(CoreOutput {
-                events: produced.iter().map(|e| ArvoEvent::clone(e)).collect(),
+                events: produced.to_vec(),
                 record: None,
             });
         }
@@ -730,14 +726,14 @@ impl<C: Context> ResumableCore<C> {
                 record: None,
             });
         }
-        // The record keeps one shared copy of the event (consumed, and collected when it
-        // answers one of the last emissions).
-        let consumed = Arc::new(event.clone());
+        // The record shares the event (consumed, and collected when it answers one of the
+        // last emissions): cloning an event does not copy it.
+        let consumed = event.clone();
         // Collect a response to one of the last emissions.
         if let (Some(s), Some(pid)) = (state.as_mut(), event.parentid())
             && let Some(list) = s.events.expected.as_mut().and_then(|m| m.get_mut(pid))
         {
-            list.push(Arc::clone(&consumed));
+            list.push(consumed.clone());
         }
         let outcome = {
             let step = ResumableStep {
@@ -860,7 +856,7 @@ impl<C: Context> ResumableCore<C> {
             events: ResumableEvents {
                 consumed,
                 expected,
-                produced: emitted.iter().map(|e| Arc::new(e.clone())).collect(),
+                produced: emitted.clone(),
             },
             context: context.or(previous_context),
             processed,

@@ -1,7 +1,5 @@
 //! The persisted record of a resumable (`ArvoResumableState`, spec §7.3 step 9).
 
-use std::sync::Arc;
-
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -21,17 +19,17 @@ pub enum ResumableStatus {
 /// The events of a resumable record: the last consumed event, the responses expected to the
 /// last emissions (with those collected so far) and the last produced events.
 ///
-/// Events are shared (`Arc`): a record read from memory, or carried from one step to the
-/// next, shares them instead of copying them. They serialise as the events themselves.
+/// [`ArvoEvent`]s share their attributes, so a record read from memory, or carried from one
+/// step to the next, holds the same events as the step's output instead of copies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumableEvents {
     /// The event of the last step.
-    pub consumed: Arc<ArvoEvent>,
+    pub consumed: ArvoEvent,
     /// Emitted event id -> responses collected for it, in emission order (`null` before the
     /// first emission). Kept insertion-ordered through persistence.
-    pub expected: Option<IndexMap<String, Vec<Arc<ArvoEvent>>>>,
+    pub expected: Option<IndexMap<String, Vec<ArvoEvent>>>,
     /// The events of the last step.
-    pub produced: Vec<Arc<ArvoEvent>>,
+    pub produced: Vec<ArvoEvent>,
 }
 
 /// An earlier step kept for idempotency: the consumed event id and what it produced.
@@ -40,7 +38,7 @@ pub struct ProcessedEvent {
     /// The consumed event's id.
     pub id: String,
     /// The events it produced.
-    pub produced: Vec<Arc<ArvoEvent>>,
+    pub produced: Vec<ArvoEvent>,
 }
 
 /// A resumable's normal record, with the reference's field names (`executionStatus: 'normal'`
@@ -77,7 +75,7 @@ pub struct ResumableRecord<C> {
 
 impl<C> ResumableRecord<C> {
     /// The events produced when `id` was consumed, if that step is remembered.
-    pub fn produced_for(&self, id: &str) -> Option<&[Arc<ArvoEvent>]> {
+    pub fn produced_for(&self, id: &str) -> Option<&[ArvoEvent]> {
         if self.events.consumed.id() == id {
             return Some(&self.events.produced);
         }
