@@ -44,14 +44,22 @@ pub const OTEL_NULL: &str = "N/A";
 /// assert!(!arvo_rules::is_event_type("com.my-app.x"));
 /// ```
 pub fn is_event_type(s: &str) -> bool {
-    let mut segments = 0usize;
-    for segment in s.split('.') {
-        if segment.is_empty() || !segment.bytes().all(is_lower_alnum) {
+    // One pass over the bytes: a segment is non-empty, and there are at least two dots.
+    let (mut dots, mut segment_len) = (0usize, 0usize);
+    for &b in s.as_bytes() {
+        if b == b'.' {
+            if segment_len == 0 {
+                return false;
+            }
+            dots += 1;
+            segment_len = 0;
+        } else if is_lower_alnum(b) {
+            segment_len += 1;
+        } else {
             return false;
         }
-        segments += 1;
     }
-    segments >= 3
+    segment_len > 0 && dots >= 2
 }
 
 /// `^[a-z0-9.]+$`: the reference's domain rule (dots may lead, trail or repeat). Also the rule
@@ -74,9 +82,25 @@ pub fn is_domain(s: &str) -> bool {
 /// assert!(arvo_rules::is_arvo_version("01.2.3"));
 /// assert!(!arvo_rules::is_arvo_version("1.0"));
 /// assert!(!arvo_rules::is_arvo_version("1.0.0-beta"));
+/// assert!(arvo_rules::is_arvo_version("99999999999999999999.0.0")); // the regex has no bound
 /// ```
 pub fn is_arvo_version(s: &str) -> bool {
-    parse_arvo_version(s).is_some()
+    // The pattern alone (numbers of any size match, as they do in the reference's regex).
+    let (mut dots, mut digits) = (0usize, 0usize);
+    for &b in s.as_bytes() {
+        if b == b'.' {
+            if digits == 0 || dots == 2 {
+                return false;
+            }
+            dots += 1;
+            digits = 0;
+        } else if b.is_ascii_digit() {
+            digits += 1;
+        } else {
+            return false;
+        }
+    }
+    digits > 0 && dots == 2
 }
 
 /// Parses an Arvo semantic version into its three numbers; `None` when it does not match
@@ -87,19 +111,24 @@ pub fn is_arvo_version(s: &str) -> bool {
 /// assert_eq!(arvo_rules::parse_arvo_version("1.2"), None);
 /// ```
 pub fn parse_arvo_version(s: &str) -> Option<(u64, u64, u64)> {
-    let mut parts = s.split('.');
-    let mut next = || -> Option<u64> {
-        let p = parts.next()?;
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+    let mut parts = [0u64; 3];
+    let (mut i, mut digits) = (0usize, 0usize);
+    for &b in s.as_bytes() {
+        if b == b'.' {
+            if digits == 0 || i == 2 {
+                return None;
+            }
+            i += 1;
+            digits = 0;
+        } else if b.is_ascii_digit() {
+            let part = &mut parts[i];
+            *part = part.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            digits += 1;
+        } else {
             return None;
         }
-        p.parse().ok()
-    };
-    let v = (next()?, next()?, next()?);
-    if parts.next().is_some() {
-        return None;
     }
-    Some(v)
+    (digits > 0 && i == 2).then_some((parts[0], parts[1], parts[2]))
 }
 
 /// `^[a-z0-9]+$`: the CloudEvents rule for custom extension attribute names.
@@ -195,6 +224,56 @@ mod tests {
             assert!(!is_arvo_version(bad), "{bad}");
         }
         assert_eq!(parse_arvo_version("99999999999999999999.0.0"), None);
+        assert!(is_arvo_version("99999999999999999999.0.0"));
+        assert_eq!(
+            parse_arvo_version("007.18446744073709551615.0"),
+            Some((7, u64::MAX, 0))
+        );
+    }
+
+    /// The rules written as the regexes read (split on dots), to compare the byte loops with.
+    fn event_type_by_split(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('.').collect();
+        parts.len() >= 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(is_lower_alnum))
+    }
+
+    fn version_by_split(s: &str) -> Option<(u64, u64, u64)> {
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        Some((
+            parts[0].parse().ok()?,
+            parts[1].parse().ok()?,
+            parts[2].parse().ok()?,
+        ))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_loops_match_the_patterns(s in "[a-c0-2.A;-]{0,12}") {
+            proptest::prop_assert_eq!(is_event_type(&s), event_type_by_split(&s));
+            proptest::prop_assert_eq!(parse_arvo_version(&s), version_by_split(&s));
+            let pattern = {
+                let parts: Vec<&str> = s.split('.').collect();
+                parts.len() == 3
+                    && parts
+                        .iter()
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            };
+            proptest::prop_assert_eq!(is_arvo_version(&s), pattern);
+        }
+
+        #[test]
+        fn versions_round_trip(a in 0u64.., b in 0u64.., c in 0u64..) {
+            proptest::prop_assert_eq!(parse_arvo_version(&format!("{a}.{b}.{c}")), Some((a, b, c)));
+        }
     }
 
     #[test]

@@ -105,6 +105,53 @@ pub(crate) fn event_parent_context(event: &crate::event::ArvoEvent) -> Context {
     TraceContextPropagator::new().extract_with_context(&Context::new(), &EventCarrier(event))
 }
 
+/// A started execution span and the context it runs in.
+pub(crate) struct ExecutionSpan {
+    /// The parent context with the new span, or the parent context alone when the span
+    /// records nothing and carries no trace (see [`start_span`]).
+    pub(crate) cx: Context,
+    /// Whether the span records (attributes, events and status are set only then).
+    pub(crate) recording: bool,
+    /// Whether `cx` holds the new span, which [`ExecutionSpan::end`] then ends.
+    owned: bool,
+}
+
+impl ExecutionSpan {
+    /// Ends the span, if one was entered into the context.
+    pub(crate) fn end(&self) {
+        use opentelemetry::trace::TraceContextExt;
+        if self.owned {
+            self.cx.span().end();
+        }
+    }
+}
+
+/// Starts an execution span under `parent`. A span that neither records nor carries a valid
+/// span context (no tracer provider installed and no incoming `traceparent`) changes nothing
+/// that could be observed, so it is not entered into a new context: the parent context is
+/// used as it is, which saves the context's allocations on every event when telemetry is off.
+pub(crate) fn start_span(
+    tracer: &opentelemetry::global::BoxedTracer,
+    builder: opentelemetry::trace::SpanBuilder,
+    parent: Context,
+) -> ExecutionSpan {
+    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _};
+    let span = tracer.build_with_context(builder, &parent);
+    let recording = span.is_recording();
+    if !recording && !span.span_context().is_valid() {
+        return ExecutionSpan {
+            cx: parent,
+            recording,
+            owned: false,
+        };
+    }
+    ExecutionSpan {
+        cx: parent.with_span(span),
+        recording,
+        owned: true,
+    }
+}
+
 /// The reference's `logToSpan`: a span event named `log` with `log.severity` and
 /// `log.message`. The message is built only when the span records.
 pub(crate) fn log_to_span(cx: &Context, level: &'static str, message: impl FnOnce() -> String) {

@@ -76,9 +76,7 @@ use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{
-    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
-};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -597,14 +595,14 @@ impl ArvoEventHandler {
             ParentContext::Event => crate::otel::event_parent_context(event),
             ParentContext::Context(cx) => cx,
         };
-        let span = self.tracer.build_with_context(
+        let span = crate::otel::start_span(
+            &self.tracer,
             SpanBuilder::from_name(Cow::Owned(self.span_name.clone()))
                 .with_kind(SpanKind::Consumer),
-            &parent_cx,
+            parent_cx,
         );
-        let cx = parent_cx.with_span(span);
-        let recording = cx.span().is_recording();
-        let headers = TraceHeaders::from_context(&cx);
+        let (cx, recording) = (&span.cx, span.recording);
+        let headers = TraceHeaders::from_context(cx);
         if recording {
             let span = cx.span();
             for kv in &self.span_attributes {
@@ -628,7 +626,7 @@ impl ArvoEventHandler {
             event.domain(),
         );
         let mut failed = false;
-        let result = match self.call_user(event, &cx, &headers, recording).await {
+        let result = match self.call_user(event, cx, &headers, recording).await {
             Ok((slot, outputs)) => self.emit(event, slot, outputs, &resolver, &headers),
             Err(Failure::Violation(v)) => Err(v),
             Err(Failure::User(err)) => match err.violation() {
@@ -636,7 +634,7 @@ impl ArvoEventHandler {
                 None => {
                     if recording {
                         failed = true;
-                        fail_span(&cx, "Error", &err.to_string());
+                        fail_span(cx, "Error", &err.to_string());
                     }
                     self.system_errors(event, &err, &resolver, &headers)
                 }
@@ -671,7 +669,7 @@ impl ArvoEventHandler {
                         }
                     }
                     log(
-                        &cx,
+                        cx,
                         "INFO",
                         format!(
                             "Execution completed with issues and emitted {} events",
@@ -679,10 +677,10 @@ impl ArvoEventHandler {
                         ),
                     );
                 }
-                Err(v) => fail_span(&cx, &v.name(), &v.to_string()),
+                Err(v) => fail_span(cx, &v.name(), &v.to_string()),
             }
         }
-        cx.span().end();
+        span.end();
         result
     }
 

@@ -34,9 +34,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{
-    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
-};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 
 use crate::contract::OrchestratorContract;
@@ -393,13 +391,13 @@ where
         name.push('>');
         name
     });
-    let span = settings.tracer.build_with_context(
+    let span = crate::otel::start_span(
+        &settings.tracer,
         SpanBuilder::from_name(name).with_kind(SpanKind::Producer),
-        &parent_cx,
+        parent_cx,
     );
-    let cx = parent_cx.with_span(span);
-    let recording = cx.span().is_recording();
-    let headers = TraceHeaders::from_context(&cx);
+    let (cx, recording) = (&span.cx, span.recording);
+    let headers = TraceHeaders::from_context(cx);
     if recording {
         let span = cx.span();
         for kv in &settings.span_attributes {
@@ -414,7 +412,7 @@ where
             ));
         }
     }
-    log(&cx, recording, "INFO", || {
+    log(cx, recording, "INFO", || {
         format!(
             "Starting execution for {} on subject {}",
             event.event_type(),
@@ -422,7 +420,7 @@ where
         )
     });
     let result = run(
-        settings, resource, cache, core, event, &cx, recording, &headers,
+        settings, resource, cache, core, event, cx, recording, &headers,
     )
     .await;
     if recording {
@@ -438,10 +436,10 @@ where
                     }
                 }
             }
-            Err(v) => fail_span(&cx, &v.name(), &v.to_string()),
+            Err(v) => fail_span(cx, &v.name(), &v.to_string()),
         }
     }
-    cx.span().end();
+    span.end();
     result
 }
 

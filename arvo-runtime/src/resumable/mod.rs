@@ -58,7 +58,9 @@
 mod record;
 mod typed;
 
-pub use record::{ProcessedEvent, ResumableEvents, ResumableRecord, ResumableStatus};
+pub use record::{
+    ExpectedEvents, ProcessedEvent, ResumableEvents, ResumableRecord, ResumableStatus,
+};
 pub use typed::{Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step, TypedCollected};
 
 use std::future::Future;
@@ -96,7 +98,7 @@ pub const DEFAULT_SUBJECT_CACHE: usize = 65_536;
 /// (the reference's `collectedEvents`).
 #[derive(Debug, Clone, Copy)]
 pub struct Collected<'a> {
-    expected: Option<&'a IndexMap<String, Vec<ArvoEvent>>>,
+    expected: Option<&'a ExpectedEvents>,
 }
 
 impl<'a> Collected<'a> {

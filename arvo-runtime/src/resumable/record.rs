@@ -16,6 +16,10 @@ pub enum ResumableStatus {
     Done,
 }
 
+/// Emitted event id -> the responses collected for it, in emission order. Hashed with
+/// foldhash (ids are short; SipHash cost more than the rest of the lookup).
+pub type ExpectedEvents = IndexMap<String, Vec<ArvoEvent>, foldhash::fast::RandomState>;
+
 /// The events of a resumable record: the last consumed event, the responses expected to the
 /// last emissions (with those collected so far) and the last produced events.
 ///
@@ -27,7 +31,7 @@ pub struct ResumableEvents {
     pub consumed: ArvoEvent,
     /// Emitted event id -> responses collected for it, in emission order (`null` before the
     /// first emission). Kept insertion-ordered through persistence.
-    pub expected: Option<IndexMap<String, Vec<ArvoEvent>>>,
+    pub expected: Option<ExpectedEvents>,
     /// The events of the last step.
     pub produced: Vec<ArvoEvent>,
 }

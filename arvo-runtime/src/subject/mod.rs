@@ -404,7 +404,11 @@ pub fn is_valid(subject: &str) -> bool {
 /// replaced) + `JSON.parse` + schema check.
 fn parse_json(bytes: &[u8]) -> Result<SubjectContent, SubjectFault> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = String::from_utf8_lossy(bytes);
+    // Valid UTF-8 (the usual case) is borrowed as it is; the lossy scan runs only otherwise.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
     match serde_json::from_str::<SubjectContent>(&text) {
         Ok(content) => {
             content.validate().map_err(SubjectFault::Invalid)?;
