@@ -14,7 +14,9 @@
 //!   dataschemas parsed, every payload validated with the contract schemas, events built with
 //!   the validating builder, records as typed structs in a map.
 //!
-//! Run: `cargo bench -p arvo-runtime --bench b3` (bench profile: fat LTO, one codegen unit).
+//! Run: `cargo bench -p arvo-runtime --bench b3` (bench profile: fat LTO, one codegen unit), with
+//! the system allocator; `--bench b3_mimalloc` runs the same passes with mimalloc as the global
+//! allocator (both variants use the same allocator within one binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
@@ -282,7 +284,13 @@ fn vm_hwm_kb() -> u64 {
 
 const REFERENCE_B3: f64 = 1_420.0;
 
+#[allow(dead_code)] // unused when `b3_mimalloc` includes this file as a module
 fn main() {
+    run("system");
+}
+
+/// Runs the benchmark and prints its report; `allocator` names the global allocator.
+pub fn run(allocator: &str) {
     let warmup = env("B3_WARMUP", 1_000);
     let n = env("B3_WORKFLOWS", 10_000);
     let passes = env("B3_PASSES", 3) as usize;
@@ -312,7 +320,9 @@ fn main() {
         t[t.len() / 2]
     };
     let fw_wps = n as f64 / median(&mut fw);
-    println!("B3: {n} workflows after {warmup} warm-up, median of {passes} passes");
+    println!(
+        "B3: {n} workflows after {warmup} warm-up, median of {passes} passes, {allocator} allocator"
+    );
     println!(
         "  framework {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference ({REFERENCE_B3}/s)",
         fw_wps,
