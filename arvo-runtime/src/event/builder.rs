@@ -4,7 +4,9 @@
 use super::id::{EventIdInput, create_event_id};
 use super::time::now_timestamp;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
-use super::{ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION};
+use super::{
+    ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION, SharedStr,
+};
 use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri, validate_uri};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -94,42 +96,39 @@ impl Default for ArvoEventParts {
     }
 }
 
-/// `encode_uri`, without a copy when nothing needs escaping.
-pub(crate) fn encode_uri_owned(s: String) -> String {
-    // Without a `%`, `validate_uri` holds exactly when every character passes through
-    // `encodeURI` unchanged (its fast path), and then `encodeURI(s) === s`.
-    if !s.contains('%') && validate_uri(&s) {
-        s
+/// `encode_uri` of a string that is already a properly encoded URI (a URI field of a built,
+/// hence validated, event). Such a string holds only pass-through characters and `%`
+/// escapes, so without a `%` `encodeURI` leaves it unchanged and it is shared as is.
+pub(crate) fn encode_valid_uri(s: &SharedStr) -> SharedStr {
+    // `str::contains(char)` searches with memchr.
+    if s.contains('%') {
+        SharedStr::from(encode_uri(s))
     } else {
-        encode_uri(&s)
+        SharedStr::clone(s)
     }
 }
 
-/// `encode_uri` of a string that is already a properly encoded URI (a URI field of a built,
-/// hence validated, event). Such a string holds only pass-through characters and `%`
-/// escapes, so without a `%` `encodeURI` leaves it unchanged and it is copied as is.
-pub(crate) fn encode_valid_uri(s: &str) -> String {
-    // `str::contains(char)` searches with memchr.
-    if s.contains('%') {
-        encode_uri(s)
+/// `encode_uri(s)` as a shared string, copied once.
+fn encode_shared(s: &str) -> SharedStr {
+    // Without a `%`, `validate_uri` holds exactly when every character passes through
+    // `encodeURI` unchanged (its fast path), and then `encodeURI(s) === s`.
+    if !s.contains('%') && validate_uri(s) {
+        SharedStr::from(s)
     } else {
-        s.to_owned()
+        SharedStr::from(encode_uri(s))
     }
 }
 
 /// A string equal to `encode_uri` of some string: a properly encoded URI by construction (see
-/// `Field::EncodedUri`), so events built from it skip only its `validateURI` re-check.
+/// `Field::EncodedUri`), so events built from it skip only its `validateURI` re-check. Cloning
+/// it shares the string.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct EncodedUri(String);
+pub(crate) struct EncodedUri(SharedStr);
 
 impl EncodedUri {
     /// `encodeURI(s)`.
     pub(crate) fn encode(s: &str) -> Self {
-        EncodedUri(encode_uri(s))
-    }
-    /// `encodeURI(s)`, reusing `s` when nothing needs escaping.
-    pub(crate) fn encode_owned(s: String) -> Self {
-        EncodedUri(encode_uri_owned(s))
+        EncodedUri(encode_shared(s))
     }
     /// The encoded string.
     pub(crate) fn as_str(&self) -> &str {
@@ -138,7 +137,7 @@ impl EncodedUri {
 }
 
 impl ArvoEvent {
-    /// `encodeURI(subject)`: the subject of a built event is a valid URI, so this is a copy
+    /// `encodeURI(subject)`: the subject of a built event is a valid URI, so this shares it
     /// unless it holds escapes.
     pub(crate) fn encoded_subject(&self) -> EncodedUri {
         EncodedUri(encode_valid_uri(&self.inner.subject))
@@ -151,7 +150,7 @@ impl ArvoEvent {
     pub(crate) fn encoded_redirectto(&self) -> Option<EncodedUri> {
         self.inner
             .redirectto
-            .as_deref()
+            .as_ref()
             .map(|s| EncodedUri(encode_valid_uri(s)))
     }
 }
@@ -159,7 +158,7 @@ impl ArvoEvent {
 /// An event type declared as emitted by a built contract version: it passed the reference
 /// constructor's `type` checks when the contract was built (see `Field::CheckedType`).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct EmitType(String);
+pub(crate) struct EmitType(SharedStr);
 
 impl EmitType {
     /// `event_type` and its schema, when `versioned` emits it.
@@ -168,13 +167,16 @@ impl EmitType {
         event_type: &str,
     ) -> Option<(EmitType, &'v crate::contract::EventSchema)> {
         let schema = versioned.emit(event_type)?;
-        Some((EmitType(schema.event_type.clone()), schema))
+        Some((
+            EmitType(SharedStr::from(schema.event_type.as_str())),
+            schema,
+        ))
     }
 
     /// The type `versioned` accepts: its contract's type, checked with the same rules when
     /// the contract was built.
     pub(crate) fn accepted_by(versioned: &crate::contract::VersionedContract) -> EmitType {
-        EmitType(versioned.accepts().event_type.clone())
+        EmitType(SharedStr::from(versioned.accepts().event_type.as_str()))
     }
 }
 
@@ -285,21 +287,21 @@ impl ArvoEvent {
         check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
         Ok(ArvoEvent::from(EventInner {
             id: p.id,
-            source: p.source,
-            event_type: p.event_type,
-            subject: p.subject,
+            source: SharedStr::from(p.source),
+            event_type: SharedStr::from(p.event_type),
+            subject: SharedStr::from(p.subject),
             datacontenttype: intern_content_type(p.datacontenttype),
-            dataschema: p.dataschema,
+            dataschema: p.dataschema.map(SharedStr::from),
             data: Value::Object(p.data),
             time: p.time,
             extensions: p.extensions,
-            to: p.to,
+            to: p.to.map(SharedStr::from),
             accesscontrol: p.accesscontrol,
-            redirectto: p.redirectto,
+            redirectto: p.redirectto.map(SharedStr::from),
             executionunits: p.executionunits,
             traceparent: p.traceparent,
             tracestate: p.tracestate,
-            parentid: p.parentid,
+            parentid: p.parentid.map(SharedStr::from),
             domain: p.domain,
         }))
     }
@@ -312,23 +314,23 @@ impl ArvoEvent {
         ArvoEventParts {
             id: inner.id,
             time: inner.time,
-            source: inner.source,
+            source: String::from(&*inner.source),
             specversion: Cow::Borrowed(SPEC_VERSION),
-            event_type: inner.event_type,
-            subject: inner.subject,
+            event_type: String::from(&*inner.event_type),
+            subject: String::from(&*inner.subject),
             datacontenttype: inner.datacontenttype,
-            dataschema: inner.dataschema,
+            dataschema: inner.dataschema.as_deref().map(String::from),
             data: match inner.data {
                 Value::Object(m) => m,
                 _ => Map::new(),
             },
-            to: inner.to,
+            to: inner.to.as_deref().map(String::from),
             accesscontrol: inner.accesscontrol,
-            redirectto: inner.redirectto,
+            redirectto: inner.redirectto.as_deref().map(String::from),
             executionunits: inner.executionunits,
             traceparent: inner.traceparent,
             tracestate: inner.tracestate,
-            parentid: inner.parentid,
+            parentid: inner.parentid.as_deref().map(String::from),
             domain: inner.domain,
             extensions: inner.extensions,
         }
@@ -588,15 +590,15 @@ impl ArvoEventBuilder {
         let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
         let id = create_event_id(self.id.as_ref());
         let time = self.time.unwrap_or_else(now_timestamp);
-        let source = self.source.map(encode_uri_owned);
-        let subject = self.subject.map(encode_uri_owned);
+        let source = self.source.as_deref().map(encode_shared);
+        let subject = self.subject.as_deref().map(encode_shared);
         let to = match non_empty(self.to) {
-            Some(to) => Some(encode_uri_owned(to)),
-            None => self.event_type.as_deref().map(encode_uri),
+            Some(to) => Some(encode_shared(&to)),
+            None => self.event_type.as_deref().map(encode_shared),
         };
-        let redirectto = non_empty(self.redirectto).map(encode_uri_owned);
-        let dataschema = non_empty(self.dataschema).map(encode_uri_owned);
-        let parentid = non_empty(self.parentid).map(encode_uri_owned);
+        let redirectto = non_empty(self.redirectto).as_deref().map(encode_shared);
+        let dataschema = non_empty(self.dataschema).as_deref().map(encode_shared);
+        let parentid = non_empty(self.parentid).as_deref().map(encode_shared);
         let specversion = self
             .specversion
             .map_or(Cow::Borrowed(SPEC_VERSION), Cow::Owned);
@@ -608,7 +610,7 @@ impl ArvoEventBuilder {
         }
         // `source`, `subject`, `to`, `redirectto` and `dataschema` are outputs of
         // `encode_uri`: their URI check holds by construction (see `Field::EncodedUri`).
-        fn encoded(s: &Option<String>) -> Field<'_> {
+        fn encoded(s: &Option<SharedStr>) -> Field<'_> {
             s.as_deref().map_or(Field::Missing, Field::EncodedUri)
         }
         let c = Check {
@@ -654,7 +656,7 @@ impl ArvoEventBuilder {
         Ok(ArvoEvent::from(EventInner {
             id,
             source,
-            event_type,
+            event_type: SharedStr::from(event_type),
             subject,
             datacontenttype: intern_content_type(datacontenttype),
             dataschema,

@@ -2,7 +2,9 @@
 
 use super::builder::intern_content_type;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
-use super::{ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION};
+use super::{
+    ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION, SharedStr,
+};
 use arvo_rules::ARVO_DATA_CONTENT_TYPE;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -302,7 +304,10 @@ impl ArvoEvent {
     pub fn to_json_value(&self) -> Value {
         let mut m = Map::with_capacity(17 + self.inner.extensions.len());
         let s = |v: &str| Value::String(v.to_owned());
-        let o = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
+        fn o<S: std::ops::Deref<Target = str>>(v: &Option<S>) -> Value {
+            v.as_deref()
+                .map_or(Value::Null, |v| Value::String(v.to_owned()))
+        }
         m.insert("id".into(), s(&self.inner.id));
         m.insert("source".into(), s(&self.inner.source));
         m.insert("specversion".into(), s(SPEC_VERSION));
@@ -370,6 +375,8 @@ enum RawStr {
     Missing,
     Null,
     Str(String),
+    /// A string read straight into a shared string (the attributes [`EventInner`] shares).
+    Shared(SharedStr),
     Wrong(&'static str),
 }
 
@@ -379,17 +386,30 @@ impl RawStr {
             RawStr::Missing => Field::Missing,
             RawStr::Null => Field::Null,
             RawStr::Str(s) => Field::Str(s),
+            RawStr::Shared(s) => Field::Str(s),
             RawStr::Wrong(t) => Field::Wrong(t),
         }
     }
     fn into_option(self) -> Option<String> {
         match self {
             RawStr::Str(s) => Some(s),
+            RawStr::Shared(s) => Some(String::from(&*s)),
             _ => None,
         }
     }
     fn into_string(self) -> String {
         self.into_option().unwrap_or_default()
+    }
+    fn into_shared_option(self) -> Option<SharedStr> {
+        match self {
+            RawStr::Shared(s) => Some(s),
+            RawStr::Str(s) => Some(SharedStr::from(s)),
+            _ => None,
+        }
+    }
+    fn into_shared(self) -> SharedStr {
+        self.into_shared_option()
+            .unwrap_or_else(|| SharedStr::from(""))
     }
 }
 
@@ -397,6 +417,8 @@ impl RawStr {
 enum RawAny {
     Null,
     Str(String),
+    /// A string, for a seed that asked for a shared one.
+    Shared(SharedStr),
     Num(f64),
     Bool(bool),
     Object(Map<String, Value>),
@@ -406,6 +428,7 @@ enum RawAny {
 
 struct RawAnyVisitor {
     keep_object: bool,
+    shared: bool,
 }
 
 impl<'de> Visitor<'de> for RawAnyVisitor {
@@ -426,10 +449,18 @@ impl<'de> Visitor<'de> for RawAnyVisitor {
         Ok(RawAny::Num(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<RawAny, E> {
-        Ok(RawAny::Str(v.to_owned()))
+        Ok(if self.shared {
+            RawAny::Shared(SharedStr::from(v))
+        } else {
+            RawAny::Str(v.to_owned())
+        })
     }
     fn visit_string<E>(self, v: String) -> Result<RawAny, E> {
-        Ok(RawAny::Str(v))
+        Ok(if self.shared {
+            RawAny::Shared(SharedStr::from(v))
+        } else {
+            RawAny::Str(v)
+        })
     }
     fn visit_unit<E>(self) -> Result<RawAny, E> {
         Ok(RawAny::Null)
@@ -457,6 +488,8 @@ impl<'de> Visitor<'de> for RawAnyVisitor {
 #[derive(Clone, Copy)]
 struct RawAnySeed {
     keep_object: bool,
+    /// Read a string as a [`SharedStr`].
+    shared: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for RawAnySeed {
@@ -464,6 +497,7 @@ impl<'de> DeserializeSeed<'de> for RawAnySeed {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawAny, D::Error> {
         d.deserialize_any(RawAnyVisitor {
             keep_object: self.keep_object,
+            shared: self.shared,
         })
     }
 }
@@ -472,7 +506,7 @@ impl RawAny {
     fn type_name(&self) -> &'static str {
         match self {
             RawAny::Null => "null",
-            RawAny::Str(_) => "string",
+            RawAny::Str(_) | RawAny::Shared(_) => "string",
             RawAny::Num(n) if n.is_nan() => "nan",
             RawAny::Num(_) => "number",
             RawAny::Bool(_) => "boolean",
@@ -484,6 +518,7 @@ impl RawAny {
         match self {
             RawAny::Null => RawStr::Null,
             RawAny::Str(s) => RawStr::Str(s),
+            RawAny::Shared(s) => RawStr::Shared(s),
             other => RawStr::Wrong(other.type_name()),
         }
     }
@@ -589,27 +624,34 @@ impl<'de> Deserialize<'de> for RawEvent {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent, A::Error> {
                 let mut e = RawEvent::default();
-                let scalar = RawAnySeed { keep_object: false };
+                let scalar = RawAnySeed {
+                    keep_object: false,
+                    shared: false,
+                };
                 // Duplicate keys: the last value wins, as in JSON.parse.
                 while let Some(key) = map.next_key::<Key>()? {
-                    let slot = match key {
-                        Key::Id => &mut e.id,
-                        Key::Source => &mut e.source,
-                        Key::SpecVersion => &mut e.specversion,
-                        Key::Type => &mut e.event_type,
-                        Key::Subject => &mut e.subject,
-                        Key::DataContentType => &mut e.datacontenttype,
-                        Key::DataSchema => &mut e.dataschema,
-                        Key::Time => &mut e.time,
-                        Key::To => &mut e.to,
-                        Key::AccessControl => &mut e.accesscontrol,
-                        Key::RedirectTo => &mut e.redirectto,
-                        Key::TraceParent => &mut e.traceparent,
-                        Key::TraceState => &mut e.tracestate,
-                        Key::ParentId => &mut e.parentid,
-                        Key::Domain => &mut e.domain,
+                    // The attributes an event keeps as shared strings are read as such.
+                    let (slot, shared) = match key {
+                        Key::Id => (&mut e.id, false),
+                        Key::Source => (&mut e.source, true),
+                        Key::SpecVersion => (&mut e.specversion, false),
+                        Key::Type => (&mut e.event_type, true),
+                        Key::Subject => (&mut e.subject, true),
+                        Key::DataContentType => (&mut e.datacontenttype, false),
+                        Key::DataSchema => (&mut e.dataschema, true),
+                        Key::Time => (&mut e.time, false),
+                        Key::To => (&mut e.to, true),
+                        Key::AccessControl => (&mut e.accesscontrol, false),
+                        Key::RedirectTo => (&mut e.redirectto, true),
+                        Key::TraceParent => (&mut e.traceparent, false),
+                        Key::TraceState => (&mut e.tracestate, false),
+                        Key::ParentId => (&mut e.parentid, true),
+                        Key::Domain => (&mut e.domain, false),
                         Key::Data => {
-                            e.data = Some(map.next_value_seed(RawAnySeed { keep_object: true })?);
+                            e.data = Some(map.next_value_seed(RawAnySeed {
+                                keep_object: true,
+                                shared: false,
+                            })?);
                             continue;
                         }
                         Key::ExecutionUnits => {
@@ -617,14 +659,16 @@ impl<'de> Deserialize<'de> for RawEvent {
                             continue;
                         }
                         Key::Extension(name) => {
-                            let value =
-                                match map.next_value_seed(RawAnySeed { keep_object: false })? {
-                                    RawAny::Null => Some(ExtensionValue::Null),
-                                    RawAny::Str(s) => Some(ExtensionValue::String(s)),
-                                    RawAny::Num(n) => Some(ExtensionValue::Number(n)),
-                                    RawAny::Bool(b) => Some(ExtensionValue::Bool(b)),
-                                    RawAny::Object(_) | RawAny::Other(_) => None,
-                                };
+                            let value = match map.next_value_seed(scalar)? {
+                                RawAny::Null => Some(ExtensionValue::Null),
+                                RawAny::Str(s) => Some(ExtensionValue::String(s)),
+                                RawAny::Shared(s) => {
+                                    Some(ExtensionValue::String(String::from(&*s)))
+                                }
+                                RawAny::Num(n) => Some(ExtensionValue::Number(n)),
+                                RawAny::Bool(b) => Some(ExtensionValue::Bool(b)),
+                                RawAny::Object(_) | RawAny::Other(_) => None,
+                            };
                             if let Some(value) = value {
                                 e.extensions.insert(name, value);
                             }
@@ -636,7 +680,10 @@ impl<'de> Deserialize<'de> for RawEvent {
                         }
                     };
                     *slot = map
-                        .next_value_seed(RawAnySeed { keep_object: false })?
+                        .next_value_seed(RawAnySeed {
+                            keep_object: false,
+                            shared,
+                        })?
                         .into_str();
                 }
                 Ok(e)
@@ -691,24 +738,24 @@ impl RawEvent {
         };
         Ok(ArvoEvent::from(EventInner {
             id: self.id.into_string(),
-            source: self.source.into_string(),
-            event_type: self.event_type.into_string(),
-            subject: self.subject.into_string(),
+            source: self.source.into_shared(),
+            event_type: self.event_type.into_shared(),
+            subject: self.subject.into_shared(),
             datacontenttype,
-            dataschema: self.dataschema.into_option(),
+            dataschema: self.dataschema.into_shared_option(),
             data: Value::Object(data),
             time: self.time.into_string(),
             extensions: self.extensions,
-            to: self.to.into_option(),
+            to: self.to.into_shared_option(),
             accesscontrol: self.accesscontrol.into_option(),
-            redirectto: self.redirectto.into_option(),
+            redirectto: self.redirectto.into_shared_option(),
             executionunits: match self.executionunits {
                 Some(RawAny::Num(n)) => Some(n),
                 _ => None,
             },
             traceparent: self.traceparent.into_option(),
             tracestate: self.tracestate.into_option(),
-            parentid: self.parentid.into_option(),
+            parentid: self.parentid.into_shared_option(),
             domain: self.domain.into_option(),
         }))
     }

@@ -316,27 +316,33 @@ impl std::fmt::Debug for ArvoEvent {
     }
 }
 
+/// A string attribute shared between events (and with the handler that made them).
+pub(crate) type SharedStr = std::sync::Arc<str>;
+
 /// The attributes of an [`ArvoEvent`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EventInner {
     pub(crate) id: String,
-    pub(crate) source: String,
-    pub(crate) event_type: String,
-    pub(crate) subject: String,
+    // The attributes an emitted event usually shares with its input event or with its
+    // handler's constants (subject, source, type, dataschema, to, redirectto) are
+    // reference-counted, so emitting does not copy them.
+    pub(crate) source: SharedStr,
+    pub(crate) event_type: SharedStr,
+    pub(crate) subject: SharedStr,
     pub(crate) datacontenttype: Cow<'static, str>,
-    pub(crate) dataschema: Option<String>,
+    pub(crate) dataschema: Option<SharedStr>,
     /// Always a `Value::Object`: kept as a `Value` so that schema validation, which takes a
     /// `&Value`, needs no copy of it.
     pub(crate) data: Value,
     pub(crate) time: String,
     pub(crate) extensions: Extensions,
-    pub(crate) to: Option<String>,
+    pub(crate) to: Option<SharedStr>,
     pub(crate) accesscontrol: Option<String>,
-    pub(crate) redirectto: Option<String>,
+    pub(crate) redirectto: Option<SharedStr>,
     pub(crate) executionunits: Option<f64>,
     pub(crate) traceparent: Option<String>,
     pub(crate) tracestate: Option<String>,
-    pub(crate) parentid: Option<String>,
+    pub(crate) parentid: Option<SharedStr>,
     pub(crate) domain: Option<String>,
 }
 

@@ -123,7 +123,7 @@ impl ArvoEvent {
         fn or(v: &str) -> OtelValue<'_> {
             OtelValue::Str(if v.is_empty() { OTEL_NULL } else { v })
         }
-        fn nn(v: &Option<String>) -> OtelValue<'_> {
+        fn nn<S: std::ops::Deref<Target = str>>(v: &Option<S>) -> OtelValue<'_> {
             OtelValue::Str(v.as_deref().unwrap_or(OTEL_NULL))
         }
         [

@@ -821,7 +821,7 @@ impl ArvoEventHandler {
             let to = match o.to {
                 // An empty `to` means `encodeURI(type)`, as in `createArvoEvent`.
                 Some(t) if t.is_empty() => EncodedUri::encode(&o.event_type),
-                Some(t) => EncodedUri::encode_owned(t),
+                Some(t) => EncodedUri::encode(&t),
                 None => event
                     .encoded_redirectto()
                     .unwrap_or_else(|| event.encoded_source()),
@@ -829,7 +829,7 @@ impl ArvoEventHandler {
             let redirectto = o
                 .redirectto
                 .filter(|r| !r.is_empty())
-                .map(EncodedUri::encode_owned);
+                .map(|r| EncodedUri::encode(&r));
             let dataschema = self
                 .dataschemas
                 .get(slot)

@@ -234,7 +234,7 @@ fn create_one(
             let domain = r.resolve(spec).map(str::to_owned);
             let subject = if matches!(c.kind(), ContractKind::Orchestrator { .. }) {
                 let child = child_subject(ctx, c, raw, parent, domain.as_deref())?;
-                EncodedUri::encode_owned(child.into_string())
+                EncodedUri::encode(child.as_str())
             } else {
                 event.encoded_subject()
             };
