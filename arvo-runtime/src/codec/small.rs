@@ -49,8 +49,8 @@ const CL_SIZE: usize = 1 << CL_BITS;
 const REV_BITS: u32 = 9;
 
 /// `REV[i]` is the `REV_BITS`-bit value `i` with its bits reversed. Deflate sends a Huffman
-/// code's first (most significant) bit first, into the bit buffer's lowest bit; reversing the
-/// peeked bits gives the code's value, so the entries of one code are contiguous.
+/// code's first (most significant) bit first, into the bit buffer's lowest bit: a code's
+/// reversed bits are what the bit buffer shows.
 static REV: [u16; 1 << REV_BITS] = {
     let mut t = [0u16; 1 << REV_BITS];
     let mut i = 0;
@@ -154,17 +154,17 @@ enum Incomplete {
 /// bits, and per-length counts with code-sorted symbols for the longer ones.
 #[derive(Clone)]
 struct Huffman<const BITS: u32, const SIZE: usize> {
-    /// Indexed by the next `BITS` bits of the stream, reversed (so in code order). An entry is
-    /// `symbol << 4 | length`; length 0 marks a prefix of a longer (or missing) code.
+    /// Indexed by the next `BITS` bits of the stream as they come (first bit lowest). An entry
+    /// is `symbol << 4 | length`; length 0 marks a prefix of a longer (or missing) code.
     table: [u16; SIZE],
     /// Number of codes of each length.
     count: [u16; 16],
     /// The first (smallest) code of each length.
     first: [u32; 16],
-    /// For each length above `BITS`, where its symbols start in `long`.
+    /// Where the symbols of each length start in `sorted`.
     offs: [u16; 16],
-    /// The symbols whose codes are longer than `BITS` bits, in code order.
-    long: [u16; MAX_SYMBOLS],
+    /// The symbols in code order: by code length, then by symbol.
+    sorted: [u16; MAX_SYMBOLS],
 }
 
 /// The literal/length code.
@@ -182,7 +182,7 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
             count: [0; 16],
             first: [0; 16],
             offs: [0; 16],
-            long: [0; MAX_SYMBOLS],
+            sorted: [0; MAX_SYMBOLS],
         }
     }
 
@@ -193,6 +193,11 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
     /// Like zlib's `inflate_table`, refuses an over-subscribed code; an incomplete one only as
     /// `incomplete` allows (zlib accepts an incomplete code only when its longest code is 1 bit,
     /// and never for the code-length code; it accepts an empty code, whose every use fails).
+    ///
+    /// The root table is filled by doubling: the codes of length `len` are written once each
+    /// into a table of `2^len` entries, which is then copied onto its upper half to serve the
+    /// next length (a code's entries are the indexes whose low `len` bits are its reversed
+    /// bits). So each code costs one store, plus a `2^BITS`-entry copy in all.
     fn build(
         &mut self,
         pairs: &[u16],
@@ -200,14 +205,26 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
         count: &[u16; 16],
         incomplete: Incomplete,
     ) -> Option<()> {
-        let mut left = 1i32;
-        let mut total = 0u16;
-        for &c in count.iter().skip(1) {
+        // One pass over the lengths: Kraft's sum (as the code space left), the shortest
+        // length, the first code of each length and where its symbols go.
+        let (mut left, mut total, mut min) = (1i32, 0u16, BITS);
+        let (mut code, mut prev) = (0u32, 0u16);
+        for len in 1..16u32 {
+            let l = len as usize;
+            let c = count[l];
             left = (left << 1) - i32::from(c);
-            if left < 0 {
-                return None;
+            code = (code + u32::from(prev)) << 1;
+            self.first[l] = code;
+            self.offs[l] = total;
+            self.count[l] = c;
+            if c != 0 && len < min {
+                min = len;
             }
             total += c;
+            prev = c;
+        }
+        if left < 0 {
+            return None;
         }
         if left > 0 {
             let single = total == 1 && count[1] == 1;
@@ -215,36 +232,31 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
                 return None;
             }
         }
-        self.count = *count;
-        self.count[0] = 0;
-        let (mut code, mut long, mut end) = (0u32, 0u16, 0usize);
-        for len in 1..16u32 {
-            let l = len as usize;
-            code = (code + u32::from(self.count[l - 1])) << 1;
-            self.first[l] = code;
-            if len <= BITS {
-                end += usize::from(self.count[l]) << (BITS - len);
-            } else {
-                self.offs[l] = long;
-                long += self.count[l];
-            }
-        }
-        // Prefixes of longer codes, and of missing ones if the code is incomplete.
-        self.table.get_mut(end..)?.fill(0);
-        let mut next = self.first;
+        // Sort the symbols by length (a stable counting sort: pairs come by symbol).
+        let mut next = self.offs;
         for &p in pairs {
             let l = usize::from(p & 15);
-            let sym = usize::from(p >> 4).wrapping_sub(base);
-            let code = *next.get(l)?;
-            *next.get_mut(l)? = code + 1;
-            let len = l as u32;
-            if len <= BITS {
-                let lo = (code as usize) << (BITS - len);
-                let hi = lo + (1 << (BITS - len));
-                self.table.get_mut(lo..hi)?.fill((sym << 4 | l) as u16);
-            } else {
-                let i = usize::from(self.offs[l]) + (code - self.first[l]) as usize;
-                *self.long.get_mut(i)? = sym as u16;
+            let at = next.get_mut(l)?;
+            *self.sorted.get_mut(usize::from(*at))? =
+                (usize::from(p >> 4).wrapping_sub(base)) as u16;
+            *at += 1;
+        }
+        let mut size = 1usize << min;
+        self.table.get_mut(..size)?.fill(0);
+        for len in min..=BITS {
+            let l = len as usize;
+            if len > min {
+                let (low, high) = self.table.split_at_mut_checked(size)?;
+                high.get_mut(..size)?.copy_from_slice(low);
+                size <<= 1;
+            }
+            let from = usize::from(self.offs[l]);
+            let syms = self.sorted.get(from..from + usize::from(self.count[l]))?;
+            let mut code = self.first[l] as usize;
+            for &sym in syms {
+                let reversed = usize::from(REV[(code << (REV_BITS - len)) & (REV.len() - 1)]);
+                *self.table.get_mut(reversed)? = sym << 4 | len as u16;
+                code += 1;
             }
         }
         Some(())
@@ -253,25 +265,25 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
     /// Decodes one symbol. `bits` must hold at least 15 bits.
     #[inline(always)]
     fn decode(&self, bits: &mut Bits<'_>) -> Option<usize> {
-        let root = usize::from(REV[bits.buf as usize & (REV.len() - 1)] >> (REV_BITS - BITS));
-        let e = self.table[root & (SIZE - 1)];
+        let e = self.table[bits.buf as usize & (SIZE - 1)];
         let len = u32::from(e & 15);
         if len != 0 {
             bits.consume(len);
             Some(usize::from(e >> 4))
         } else {
-            let (sym, len) = self.decode_long(bits.buf, root)?;
+            let (sym, len) = self.decode_long(bits.buf)?;
             bits.consume(len);
             Some(sym)
         }
     }
 
-    /// Decodes a code longer than `BITS` bits from the bit buffer `buf`, whose first `BITS`
-    /// bits, in code order, are `root`: puff's canonical decoding, one more bit per step.
-    /// Returns the symbol and the code's length.
+    /// Decodes a code longer than `BITS` bits from the bit buffer `buf`: puff's canonical
+    /// decoding, one more bit per step after the first `BITS`. Returns the symbol and the
+    /// code's length.
     #[inline(never)]
-    fn decode_long(&self, buf: u64, root: usize) -> Option<(usize, u32)> {
-        let mut code = root as u32;
+    fn decode_long(&self, buf: u64) -> Option<(usize, u32)> {
+        // The first `BITS` bits in code order (most significant first).
+        let mut code = u32::from(REV[buf as usize & (REV.len() - 1)] >> (REV_BITS - BITS));
         let mut rest = buf >> BITS;
         let mut len = BITS;
         while len < 15 {
@@ -281,7 +293,7 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
             let l = len as usize & 15;
             let i = code.wrapping_sub(self.first[l]);
             if i < u32::from(self.count[l]) {
-                let sym = self.long.get(usize::from(self.offs[l]) + i as usize)?;
+                let sym = self.sorted.get(usize::from(self.offs[l]) + i as usize)?;
                 return Some((usize::from(*sym), len));
             }
         }
