@@ -26,7 +26,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         0 => {
             check(rest);
         }
-        1 => check(&with_trailer(rest)),
+        1 => {
+            check(&with_trailer(rest));
+        }
         _ => {
             let level = u32::from(mode / 3 % 10);
             let mut e =

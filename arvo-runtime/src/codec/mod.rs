@@ -8,11 +8,11 @@
 //!   both base64 alphabets, optional padding, other characters skipped, decoding stops at the
 //!   first `=`; zlib *and* gzip wrappers (raw deflate is refused); concatenated streams are
 //!   inflated one after the other, like pako does. The first zlib stream goes through a small
-//!   inflater specialised for subject-sized streams (the private `small` module, about 4x
-//!   cheaper than zlib-rs there); whenever it gives up (anything unusual, corrupt or too big),
-//!   `zlib-rs` (the fastest general inflater measured for ~130-byte subjects, see `floor.md`)
-//!   inflates the same input, so results and errors are exactly zlib-rs's. Tables, state and
-//!   buffers are per-thread and reused from call to call.
+//!   inflater specialised for subject-sized streams (the private `small` module: ~11k instead
+//!   of ~20k instructions for a subject); whenever it gives up (anything unusual, corrupt or
+//!   too big), `zlib-rs` (the fastest general inflater measured for ~130-byte subjects, see
+//!   `floor.md`) inflates the same input, so results and errors are exactly zlib-rs's. Tables,
+//!   state and buffers are per-thread and reused from call to call.
 //!
 //! # Limits
 //!
@@ -207,16 +207,19 @@ pub fn with_decompressed<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, Co
 
 /// Per-thread buffers and inflate state, reused from call to call.
 struct Scratch {
+    /// The base64-decoded input.
     raw: Vec<u8>,
     /// Output buffer of `MAX_DECODED_LEN + 1` bytes: one more than allowed, so an overflow is
     /// seen.
     out: Vec<u8>,
+    /// The zlib-rs state (the fallback), made on first use.
     zlib: Option<Inflate>,
     /// The small-stream inflater's tables (the fast path).
     small: small::Inflater,
 }
 
 impl Scratch {
+    /// Empty buffers; the output buffer and the zlib-rs state are made on first use.
     fn new() -> Self {
         Scratch {
             raw: Vec::with_capacity(256),
@@ -321,8 +324,10 @@ pub fn __inflate_small(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
     small::inflate_zlib(input, out)
 }
 
+/// The standard base64 alphabet.
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Standard base64 with `=` padding.
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -341,9 +346,11 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
-/// Base64 digit values for both alphabets; `SKIP` for characters Node ignores, `STOP` for `=`.
+/// [`UNB64`]'s mark for characters Node ignores.
 const SKIP: u8 = 0xff;
+/// [`UNB64`]'s mark for `=`, where Node stops decoding.
 const STOP: u8 = 0xfe;
+/// Base64 digit values for both alphabets; `SKIP` for characters Node ignores, `STOP` for `=`.
 const UNB64: [u8; 256] = {
     let mut t = [SKIP; 256];
     let mut i = 0;
