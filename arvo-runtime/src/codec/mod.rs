@@ -7,9 +7,12 @@
 //! * **Decoding** is as lenient as the reference's `Buffer.from(s, "base64")` + pako `inflate`:
 //!   both base64 alphabets, optional padding, other characters skipped, decoding stops at the
 //!   first `=`; zlib *and* gzip wrappers (raw deflate is refused); concatenated streams are
-//!   inflated one after the other, like pako does. Inflating uses `zlib-rs` (the fastest
-//!   measured for ~130-byte subjects, see `floor.md`) with a per-thread state and buffers that
-//!   are reused from call to call.
+//!   inflated one after the other, like pako does. The first zlib stream goes through a small
+//!   inflater specialised for subject-sized streams (the private `small` module: ~11k instead
+//!   of ~20k instructions for a subject); whenever it gives up (anything unusual, corrupt or
+//!   too big), `zlib-rs` (the fastest general inflater measured for ~130-byte subjects, see
+//!   `floor.md`) inflates the same input, so results and errors are exactly zlib-rs's. Tables,
+//!   state and buffers are per-thread and reused from call to call.
 //!
 //! # Limits
 //!
@@ -29,6 +32,8 @@ use std::cell::RefCell;
 use std::io::Write;
 
 use zlib_rs::{Inflate, InflateFlush, Status};
+
+mod small;
 
 /// The largest decoded (inflated) text the codec accepts: 64 KiB. The reference has no limit;
 /// its subjects are about 130 bytes of JSON, a subject with a large `meta` a few KiB.
@@ -202,19 +207,25 @@ pub fn with_decompressed<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, Co
 
 /// Per-thread buffers and inflate state, reused from call to call.
 struct Scratch {
+    /// The base64-decoded input.
     raw: Vec<u8>,
     /// Output buffer of `MAX_DECODED_LEN + 1` bytes: one more than allowed, so an overflow is
     /// seen.
     out: Vec<u8>,
+    /// The zlib-rs state (the fallback), made on first use.
     zlib: Option<Inflate>,
+    /// The small-stream inflater's tables (the fast path).
+    small: small::Inflater,
 }
 
 impl Scratch {
+    /// Empty buffers; the output buffer and the zlib-rs state are made on first use.
     fn new() -> Self {
         Scratch {
             raw: Vec::with_capacity(256),
             out: Vec::new(),
             zlib: None,
+            small: small::Inflater::new(),
         }
     }
 }
@@ -225,17 +236,36 @@ fn decode_into(s: &str, scratch: &mut Scratch) -> Result<usize, CodecError> {
     if scratch.out.len() != MAX_DECODED_LEN + 1 {
         scratch.out = vec![0; MAX_DECODED_LEN + 1];
     }
-    inflate_all(&scratch.raw, &mut scratch.out, &mut scratch.zlib)
+    inflate_all(
+        &scratch.raw,
+        &mut scratch.out,
+        &mut scratch.zlib,
+        Some(&mut scratch.small),
+    )
 }
 
 /// pako's `inflate(data)`: one zlib or gzip stream, then (as pako does) further streams while
 /// input remains and the next byte is not zero.
+///
+/// With `small`, the first stream is tried with the small inflater first; it either decodes
+/// the stream exactly as zlib-rs would or gives up, and then zlib-rs starts from the beginning.
 fn inflate_all(
     data: &[u8],
     out: &mut [u8],
     zlib: &mut Option<Inflate>,
+    small: Option<&mut small::Inflater>,
 ) -> Result<usize, CodecError> {
     let (mut pos, mut written) = (0usize, 0usize);
+    let cap = out.len().min(MAX_DECODED_LEN);
+    if let Some(small) = small
+        && let Some((consumed, produced)) =
+            small.inflate_zlib(data, out.get_mut(..cap).unwrap_or_default())
+    {
+        match data.get(consumed) {
+            Some(&b) if b != 0 => (pos, written) = (consumed, produced),
+            _ => return Ok(produced),
+        }
+    }
     loop {
         let input = data.get(pos..).unwrap_or_default();
         let output = out.get_mut(written..).unwrap_or_default();
@@ -270,6 +300,7 @@ fn inflate_all(
     }
 }
 
+/// One `decompress` call of `st`: its status, and the bytes it consumed and produced.
 fn run(
     st: &mut Inflate,
     input: &[u8],
@@ -284,8 +315,19 @@ fn run(
     Ok((status, consumed, produced))
 }
 
+/// The inflater behind the codec's fast path, alone: decodes the one zlib stream at the start
+/// of `input` into `out` and returns the bytes consumed and produced, or `None` whenever it
+/// gives up (the codec then runs zlib-rs on the same input). For the `inflate_diff` fuzz
+/// target, which checks it against zlib-rs; not public API.
+#[doc(hidden)]
+pub fn __inflate_small(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+    small::inflate_zlib(input, out)
+}
+
+/// The standard base64 alphabet.
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Standard base64 with `=` padding.
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -304,9 +346,11 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
-/// Base64 digit values for both alphabets; `SKIP` for characters Node ignores, `STOP` for `=`.
+/// [`UNB64`]'s mark for characters Node ignores.
 const SKIP: u8 = 0xff;
+/// [`UNB64`]'s mark for `=`, where Node stops decoding.
 const STOP: u8 = 0xfe;
+/// Base64 digit values for both alphabets; `SKIP` for characters Node ignores, `STOP` for `=`.
 const UNB64: [u8; 256] = {
     let mut t = [SKIP; 256];
     let mut i = 0;
