@@ -405,6 +405,11 @@ impl ArvoEvent {
     pub fn subject(&self) -> &str {
         &self.inner.subject
     }
+
+    /// `subject`, shared (for the subject cache and records, which then need no copy).
+    pub(crate) fn shared_subject(&self) -> &SharedStr {
+        &self.inner.subject
+    }
     /// `datacontenttype`.
     pub fn datacontenttype(&self) -> &str {
         &self.inner.datacontenttype

@@ -36,24 +36,48 @@ pub fn format_timestamp(t: SystemTime) -> String {
     };
     let ms = millis.rem_euclid(1000) as u32;
     let secs = millis.div_euclid(1000);
+    thread_local! {
+        // The text of the last second formatted on this thread: events are stamped many times
+        // a second, and only the milliseconds change.
+        static LAST: std::cell::Cell<Option<(i64, [u8; 29])>> = const { std::cell::Cell::new(None) };
+    }
+    let cached = LAST.try_with(std::cell::Cell::get).ok().flatten();
+    let mut buf = match cached {
+        Some((s, buf)) if s == secs => buf,
+        _ => {
+            let Some(buf) = format_second(secs) else {
+                let (year, month, day, h, m, s) = split(secs);
+                return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}+00:00");
+            };
+            let _ = LAST.try_with(|c| c.set(Some((secs, buf))));
+            buf
+        }
+    };
+    put_digits(&mut buf[20..23], ms);
+    // Only ASCII digits and separators were written, so this never falls back.
+    std::str::from_utf8(&buf).map_or_else(|_| String::new(), str::to_owned)
+}
+
+/// Year, month, day, hour, minute, second of `secs` since the epoch.
+fn split(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
-    let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
-    if !(0..=9999).contains(&year) {
-        return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}+00:00");
-    }
+    (year, month, day, sod / 3600, sod / 60 % 60, sod % 60)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.000+00:00` for `secs`, when the year has four digits.
+fn format_second(secs: i64) -> Option<[u8; 29]> {
+    let (year, month, day, h, m, s) = split(secs);
+    let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
     let mut buf = *b"0000-00-00T00:00:00.000+00:00";
-    let year = year as u32;
     put_digits(&mut buf[0..4], year);
     put_digits(&mut buf[5..7], month);
     put_digits(&mut buf[8..10], day);
     put_digits(&mut buf[11..13], h);
     put_digits(&mut buf[14..16], m);
     put_digits(&mut buf[17..19], s);
-    put_digits(&mut buf[20..23], ms);
-    // Only ASCII digits and separators were written, so this never falls back.
-    std::str::from_utf8(&buf).map_or_else(|_| String::new(), str::to_owned)
+    Some(buf)
 }
 
 fn put_digits(out: &mut [u8], mut v: u32) {
@@ -93,6 +117,18 @@ mod tests {
             format_timestamp(UNIX_EPOCH - Duration::from_millis(1)),
             "1969-12-31T23:59:59.999+00:00"
         );
+    }
+
+    #[test]
+    fn the_cached_second_is_only_reused_for_the_same_second() {
+        let at = |ms: u64| format_timestamp(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(1_735_689_599_001), "2024-12-31T23:59:59.001+00:00");
+        assert_eq!(at(1_735_689_599_999), "2024-12-31T23:59:59.999+00:00");
+        assert_eq!(at(1_735_689_600_000), "2025-01-01T00:00:00.000+00:00");
+        assert_eq!(at(1_735_689_599_500), "2024-12-31T23:59:59.500+00:00");
+        // A year beyond 9999 is not cached and is written with all its digits.
+        assert!(at(253_402_300_800_000).starts_with("10000-01-01T00:00:00.000"));
+        assert_eq!(at(1_735_689_600_007), "2025-01-01T00:00:00.007+00:00");
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl OrchestrationSettings {
 /// foldhash: several times faster than SipHash on ~180-character subjects, randomly seeded.
 type RandomState = foldhash::quality::RandomState;
 
-type CacheShard = Mutex<HashMap<Box<str>, Arc<SubjectContent>, RandomState>>;
+type CacheShard = Mutex<HashMap<Arc<str>, Arc<SubjectContent>, RandomState>>;
 
 /// Decoded subjects of running workflows, so a workflow's subject is decoded once, not once
 /// per step. Bounded: when full it is emptied (entries are only a shortcut: a miss decodes).
@@ -248,19 +248,28 @@ impl SubjectCache {
     /// # Errors
     /// The decode error of an invalid subject (never cached).
     pub fn get_or_parse(&self, subject: &str) -> Result<Subject, subject::SubjectError> {
+        self.get_or_parse_shared(&Arc::from(subject))
+    }
+
+    /// [`SubjectCache::get_or_parse`] of a shared string (an event's subject), which the
+    /// subject and the cache then share instead of copying it.
+    pub(crate) fn get_or_parse_shared(
+        &self,
+        subject: &Arc<str>,
+    ) -> Result<Subject, subject::SubjectError> {
         if self.per_shard == 0 {
-            return Subject::parse(subject);
+            return Subject::parse_shared(subject);
         }
         let shard = self.shard(subject);
         let hit = shard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(subject)
+            .get(&**subject)
             .cloned();
         if let Some(content) = hit {
-            return Ok(Subject::from_parts(subject.to_owned(), content));
+            return Ok(Subject::from_shared(Arc::clone(subject), content));
         }
-        let parsed = Subject::parse(subject)?;
+        let parsed = Subject::parse_shared(subject)?;
         self.insert(&parsed);
         Ok(parsed)
     }
@@ -277,7 +286,7 @@ impl SubjectCache {
         if map.len() >= self.per_shard {
             map.clear();
         }
-        map.insert(subject.as_str().into(), subject.shared_content());
+        map.insert(Arc::clone(subject.shared_str()), subject.shared_content());
     }
 
     /// Forgets a subject (its workflow finished).
@@ -459,7 +468,7 @@ where
     C: OrchestrationCore,
 {
     // 2. Subject validation, once per step (and once per workflow through the cache).
-    let subject = cache.get_or_parse(event.subject()).map_err(|_| {
+    let subject = cache.get_or_parse_shared(event.shared_subject()).map_err(|_| {
         Violation::execution(format!(
             "Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received '{}'. The subject must follow the format specified by ArvoOrchestrationSubject schema",
             event.id(),

@@ -130,7 +130,8 @@ pub enum SubjectFault {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subject {
-    text: String,
+    /// Shared with the events that carry it, so a subject at hand is never copied.
+    text: Arc<str>,
     content: Arc<SubjectContent>,
 }
 
@@ -138,7 +139,15 @@ impl Subject {
     /// Parses `subject` (see [`parse`]) and keeps the string with the content.
     pub fn parse(subject: &str) -> Result<Self, SubjectError> {
         Ok(Subject {
-            text: subject.to_owned(),
+            text: Arc::from(subject),
+            content: Arc::new(parse(subject)?),
+        })
+    }
+
+    /// [`Subject::parse`] of a shared string, which the subject then shares.
+    pub(crate) fn parse_shared(subject: &Arc<str>) -> Result<Self, SubjectError> {
+        Ok(Subject {
+            text: Arc::clone(subject),
             content: Arc::new(parse(subject)?),
         })
     }
@@ -146,7 +155,20 @@ impl Subject {
     /// Pairs a subject string with content already known to be its decoding. Nothing is
     /// checked: use it only with content that came from this very string.
     pub fn from_parts(text: String, content: Arc<SubjectContent>) -> Self {
+        Subject {
+            text: Arc::from(text),
+            content,
+        }
+    }
+
+    /// [`Subject::from_parts`] with a shared string.
+    pub(crate) fn from_shared(text: Arc<str>, content: Arc<SubjectContent>) -> Self {
         Subject { text, content }
+    }
+
+    /// The subject string, shared.
+    pub(crate) fn shared_str(&self) -> &Arc<str> {
+        &self.text
     }
 
     /// The subject string, as it goes on the wire.
@@ -166,12 +188,12 @@ impl Subject {
 
     /// The subject string.
     pub fn into_string(self) -> String {
-        self.text
+        String::from(&*self.text)
     }
 
     /// The string and the shared content.
     pub fn into_parts(self) -> (String, Arc<SubjectContent>) {
-        (self.text, self.content)
+        (String::from(&*self.text), self.content)
     }
 }
 
@@ -189,7 +211,7 @@ impl AsRef<str> for Subject {
 
 impl From<Subject> for String {
     fn from(s: Subject) -> String {
-        s.text
+        s.into_string()
     }
 }
 
@@ -293,7 +315,7 @@ pub fn new(params: NewSubject<'_>) -> Result<Subject, SubjectError> {
     };
     let text = create(&content)?;
     Ok(Subject {
-        text,
+        text: Arc::from(text),
         content: Arc::new(content),
     })
 }
