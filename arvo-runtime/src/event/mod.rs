@@ -62,7 +62,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 pub use builder::{ArvoEventBuilder, ArvoEventParts, IntoNullable};
-pub(crate) use builder::{EmitType, EncodedParts, EncodedUri};
+pub(crate) use builder::{EmitType, EncodedParts, EncodedUri, EventTime};
 pub use id::{
     ArvoEventIdObject, EventIdInput, ParseEventIdError, create_event_id, new_uuid_v4,
     parse_arvo_event_id,

@@ -131,6 +131,44 @@ mod tests {
         assert_eq!(at(1_735_689_600_007), "2025-01-01T00:00:00.007+00:00");
     }
 
+    // Emitted events skip the datetime pattern check for a generated time of 29 bytes that
+    // starts with a digit (`EventTime::Generated`): every such output must match it.
+    proptest::proptest! {
+        #[test]
+        fn every_29_byte_timestamp_is_a_valid_datetime(
+            ms in -62_167_219_200_000i64..=253_402_300_799_999i64,
+        ) {
+            let t = if ms >= 0 {
+                UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+            } else {
+                UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+            };
+            let s = format_timestamp(t);
+            proptest::prop_assert_eq!(s.len(), 29);
+            proptest::prop_assert!(arvo_rules::is_zod_datetime(&s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn year_bounds_of_the_29_byte_form() {
+        let at = |ms: i64| {
+            let d = Duration::from_millis(ms.unsigned_abs());
+            format_timestamp(if ms >= 0 {
+                UNIX_EPOCH + d
+            } else {
+                UNIX_EPOCH - d
+            })
+        };
+        assert_eq!(at(-62_167_219_200_000), "0000-01-01T00:00:00.000+00:00");
+        assert!(arvo_rules::is_zod_datetime(&at(-62_167_219_200_000)));
+        // Outside years 0..=9999 the text is longer, or starts with a sign: the datetime
+        // pattern refuses both, and `EventTime` does not take them for the checked form.
+        let before = at(-62_167_219_200_001);
+        assert_eq!(before, "-001-12-31T23:59:59.999+00:00");
+        assert!(!arvo_rules::is_zod_datetime(&before));
+        assert_eq!(at(253_402_300_800_000).len(), 30);
+    }
+
     #[test]
     fn every_day_of_a_leap_cycle_is_a_valid_datetime() {
         for d in 0..(4 * 366) {

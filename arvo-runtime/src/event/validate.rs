@@ -24,6 +24,9 @@ pub(crate) enum Field<'a> {
     /// version, checked with the same rules (`min(1)` and the reverse-DNS pattern) when the
     /// contract was built. Neither check repeats.
     CheckedType(&'a str),
+    /// A `time` written by the timestamp formatter in its four-digit-year form, which matches
+    /// the datetime pattern by construction: only the type check runs.
+    CheckedTime(&'a str),
     /// Present with another JSON type (zod's type name).
     Wrong(&'static str),
 }
@@ -95,7 +98,9 @@ pub(crate) const EXTENSION_KEY_MESSAGE: &str = "In compliance with CloudEvent sp
 /// A missing nullable field reads as null (tolerance for v2 and CloudEvents-style producers).
 fn string<'a>(issues: &mut Issues, path: &str, f: Field<'a>, nullable: bool) -> Option<&'a str> {
     let received = match f {
-        Field::Str(s) | Field::EncodedUri(s) | Field::CheckedType(s) => return Some(s),
+        Field::Str(s) | Field::EncodedUri(s) | Field::CheckedType(s) | Field::CheckedTime(s) => {
+            return Some(s);
+        }
         Field::Null | Field::Missing if nullable => return None,
         Field::Missing => "undefined",
         Field::Null => "null",
@@ -133,6 +138,7 @@ pub(crate) fn check<'a>(
         min1(&mut issues, "id", s, "ID must be a non-empty string");
     }
     if let Some(s) = string(&mut issues, "time", c.time, false)
+        && !matches!(c.time, Field::CheckedTime(_))
         && !is_zod_datetime(s)
     {
         issues.push(Issue::datetime(&["time"]));

@@ -70,7 +70,7 @@ pub use violation::{HandlerError, TransactionCause, Violation};
 
 use crate::contract::{ArvoContract, VersionedContract, dataschema};
 use crate::event::{
-    ArvoEvent, EmitType, EncodedParts, EncodedUri, Extensions, create_event_id, now_timestamp,
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, Extensions, create_event_id,
 };
 use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
@@ -858,7 +858,7 @@ impl ArvoEventHandler {
                 };
                 let parts = EncodedParts {
                     id: create_event_id(o.id.as_ref()),
-                    time: o.time.clone().unwrap_or_else(now_timestamp),
+                    time: EventTime::given_or_now(o.time.as_ref()),
                     source: self.source_uri.clone(),
                     event_type: sh.event_type,
                     subject: sh.subject,

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::CoreError;
 use crate::contract::{ContractKind, PARENT_SUBJECT_FIELD, VersionedContract};
-use crate::event::{ArvoEvent, EmitType, EncodedParts, EncodedUri, create_event_id, now_timestamp};
+use crate::event::{ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, create_event_id};
 use crate::handler::{DomainResolver, DomainSpec, HandlerError, RawOutput, Violation};
 use crate::otel::TraceHeaders;
 use crate::subject::{self, Meta, NewSubject, Subject, SubjectContent};
@@ -267,7 +267,7 @@ fn create_one(
     let parentid = (!parentid.is_empty()).then(|| EncodedUri::encode(parentid));
     let parts = EncodedParts {
         id: create_event_id(raw.id.as_ref()),
-        time: raw.time.clone().unwrap_or_else(now_timestamp),
+        time: EventTime::given_or_now(raw.time.as_ref()),
         source: ctx.source_uri.clone(),
         event_type,
         subject,
