@@ -44,9 +44,13 @@ pub const OTEL_NULL: &str = "N/A";
 /// assert!(!arvo_rules::is_event_type("com.my-app.x"));
 /// ```
 pub fn is_event_type(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.len() >= 8 {
+        return is_event_type_wide(bytes);
+    }
     // One pass over the bytes: a segment is non-empty, and there are at least two dots.
     let (mut dots, mut segment_len) = (0usize, 0usize);
-    for &b in s.as_bytes() {
+    for &b in bytes {
         if b == b'.' {
             if segment_len == 0 {
                 return false;
@@ -60,6 +64,66 @@ pub fn is_event_type(s: &str) -> bool {
         }
     }
     segment_len > 0 && dots >= 2
+}
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// [`is_event_type`] for eight bytes or more, eight at a time: every byte in `[a-z0-9.]`, no
+/// dot first, last or next to another, at least two dots. The same rule, written for the
+/// names of 15-40 bytes that dominate (about 4 instructions a byte instead of 15).
+fn is_event_type_wide(bytes: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if first == b'.' || last == b'.' {
+        return false;
+    }
+    let (words, rest) = bytes.as_chunks::<8>();
+    // `flags` collects any bad byte or doubled dot (high bits), `dots` counts the dots and
+    // `carry` is the high bit of the last byte of the previous word if it is a dot.
+    let (mut flags, mut dots, mut carry) = (0u64, 0u64, 0u64);
+    for word in words {
+        let (bad, dot) = classify(u64::from_le_bytes(*word));
+        flags |= bad | (dot & ((dot << 8) | carry));
+        dots += count(dot);
+        carry = dot >> 56;
+    }
+    if !rest.is_empty() {
+        // The last eight bytes again, overlapping the words already read: checking a byte
+        // twice is harmless, but its dot must be counted once.
+        let Some(tail) = bytes.last_chunk::<8>() else {
+            return false;
+        };
+        let (bad, dot) = classify(u64::from_le_bytes(*tail));
+        flags |= bad | (dot & (dot << 8));
+        let seen = 8 * (8 - rest.len() as u32);
+        dots += count(dot >> seen);
+    }
+    flags == 0 && dots >= 2
+}
+
+/// For each byte of `w` (high bit of the byte in each mask): is it not in `[a-z0-9.]`, is it
+/// a dot. `(w | 0x80..) - c` keeps within each byte (no borrow), and its high bit tells
+/// `b >= c` for an ASCII byte `b`; bytes of `0x80` and up are flagged by `w & 0x80..`.
+#[inline(always)]
+fn classify(w: u64) -> (u64, u64) {
+    let x = w | HIGHS;
+    let at_least = |c: u8| x.wrapping_sub(ONES * u64::from(c));
+    let lower = at_least(b'a') & !at_least(b'z' + 1);
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let dot = at_least(b'.') & !at_least(b'.' + 1) & HIGHS;
+    let bad = !(lower | digit | dot) & HIGHS | (w & HIGHS);
+    (bad, dot)
+}
+
+/// How many bytes of a mask (high bits only) are set.
+#[inline(always)]
+fn count(mask: u64) -> u64 {
+    // Each byte holds 0 or 1; the multiplication sums them into the top byte.
+    ((mask >> 7).wrapping_mul(ONES)) >> 56
 }
 
 /// `^[a-z0-9.]+$`: the reference's domain rule (dots may lead, trail or repeat). Also the rule
@@ -271,8 +335,35 @@ mod tests {
         }
 
         #[test]
+        fn long_event_types_match_the_pattern(s in "[a-c0-2.A;{/:`@\u{80}é-]{0,40}|([a-z0-9]{0,9}\\.){0,5}[a-z0-9]{0,9}") {
+            proptest::prop_assert_eq!(is_event_type(&s), event_type_by_split(&s));
+        }
+
+        #[test]
         fn versions_round_trip(a in 0u64.., b in 0u64.., c in 0u64..) {
             proptest::prop_assert_eq!(parse_arvo_version(&format!("{a}.{b}.{c}")), Some((a, b, c)));
+        }
+    }
+
+    /// Every ASCII byte at every position of event types of 8-24 bytes (the word-at-a-time
+    /// path), against the split-based rule.
+    #[test]
+    fn event_types_wide() {
+        let base = "abcd.ef0.gh12.ijk.lmnop.q";
+        for len in 8..=base.len() {
+            let template = &base.as_bytes()[..len];
+            for pos in 0..len {
+                for b in 0u8..0x80 {
+                    let mut v = template.to_vec();
+                    v[pos] = b;
+                    let s = String::from_utf8(v).unwrap();
+                    assert_eq!(is_event_type(&s), event_type_by_split(&s), "{s:?}");
+                }
+                let mut v: Vec<char> = std::str::from_utf8(template).unwrap().chars().collect();
+                v[pos] = 'é';
+                let s: String = v.into_iter().collect();
+                assert_eq!(is_event_type(&s), event_type_by_split(&s), "{s:?}");
+            }
         }
     }
 

@@ -27,6 +27,7 @@
 //! # Ok::<(), arvo_runtime::subject::SubjectError>(())
 //! ```
 
+mod canonical;
 mod content;
 mod js_json;
 mod validate;
@@ -423,21 +424,40 @@ pub fn is_valid(subject: &str) -> bool {
 }
 
 /// The inflated bytes -> content, as the reference's `TextDecoder` (BOM dropped, bad UTF-8
-/// replaced) + `JSON.parse` + schema check.
+/// replaced) + `JSON.parse` + schema check. The canonical layout takes a fast reader
+/// ([`canonical::read`]); any other text, and any text it gives up on, the serde path.
 fn parse_json(bytes: &[u8]) -> Result<SubjectContent, SubjectFault> {
+    let text = decode_text(bytes);
+    match canonical::read(&text) {
+        Some(fields) => {
+            // The same checks as `SubjectContent::validate`, before the strings are copied.
+            fields.validate().map_err(SubjectFault::Invalid)?;
+            Ok(fields.into_content())
+        }
+        None => parse_text_serde(&text),
+    }
+}
+
+/// The reference's `TextDecoder`: a leading BOM dropped, bad UTF-8 replaced by U+FFFD.
+fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Valid UTF-8 (the usual case) is borrowed as it is; the lossy scan runs only otherwise.
-    let text = match std::str::from_utf8(bytes) {
+    match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
-    };
-    match serde_json::from_str::<SubjectContent>(&text) {
+    }
+}
+
+/// The general path: serde_json into the typed content, then the schema check; zod's issues
+/// from the generic value when the shape is wrong.
+fn parse_text_serde(text: &str) -> Result<SubjectContent, SubjectFault> {
+    match serde_json::from_str::<SubjectContent>(text) {
         Ok(content) => {
             content.validate().map_err(SubjectFault::Invalid)?;
             Ok(content)
         }
         // Not the expected shape: find zod's issues on the generic value (a rare path).
-        Err(e) if e.is_data() => match serde_json::from_str::<Value>(&text) {
+        Err(e) if e.is_data() => match serde_json::from_str::<Value>(text) {
             Ok(v) => {
                 validate_value(&v).map_err(SubjectFault::Invalid)?;
                 // Valid after all: a repeated key whose last value is right (JSON.parse keeps
@@ -450,6 +470,32 @@ fn parse_json(bytes: &[u8]) -> Result<SubjectContent, SubjectFault> {
     }
 }
 
+/// The decoded-JSON step of [`parse`] without its fast reader: the serde path alone. For the
+/// `subject_parse` fuzz target, which checks that [`parse`] gives the same results; not
+/// public API.
+#[doc(hidden)]
+pub fn __parse_json_serde(bytes: &[u8]) -> Result<SubjectContent, SubjectFault> {
+    parse_text_serde(&decode_text(bytes))
+}
+
+/// Both readers of the decoded text, without validation: the canonical-layout reader (`None`
+/// when it gives up) and serde_json's typed deserialisation. Whenever the first is `Some`, the
+/// second must be `Ok` with the same content. For the `subject_parse` fuzz target; not public
+/// API.
+#[doc(hidden)]
+pub fn __json_readers(
+    json: &str,
+) -> (
+    Option<SubjectContent>,
+    Result<SubjectContent, serde_json::Error>,
+) {
+    (
+        canonical::read(json).map(canonical::Fields::into_content),
+        serde_json::from_str(json),
+    )
+}
+
+/// The fault for a serde_json error: V8's message for text that ends early, else serde_json's.
 fn json_fault(e: &serde_json::Error) -> SubjectFault {
     if e.is_eof() {
         SubjectFault::EndOfInput

@@ -22,11 +22,12 @@ const DOMAIN_REGEX: &str = "Domain must contain only lowercase letters, numbers,
 
 fn name(s: &str, issues: &mut Issues) {
     let path = &["orchestrator", "name"];
+    // An event type has no semicolon: look for one only when the regex check failed.
     if !rules::is_event_type(s) {
         issues.push(Issue::regex(path, NAME_REGEX));
-    }
-    if s.contains(';') {
-        issues.push(Issue::custom(path, NAME_SEMICOLON));
+        if s.contains(';') {
+            issues.push(Issue::custom(path, NAME_SEMICOLON));
+        }
     }
 }
 
@@ -48,11 +49,12 @@ fn id(s: &str, issues: &mut Issues) {
 
 fn initiator(s: &str, issues: &mut Issues) {
     let path = &["execution", "initiator"];
+    // As for `name`: an event type has no semicolon.
     if !rules::is_event_type(s) {
         issues.push(Issue::regex(path, INITIATOR_REGEX));
-    }
-    if s.contains(';') {
-        issues.push(Issue::custom(path, INITIATOR_SEMICOLON));
+        if s.contains(';') {
+            issues.push(Issue::custom(path, INITIATOR_SEMICOLON));
+        }
     }
 }
 
@@ -69,12 +71,30 @@ fn domain(d: Option<&str>, issues: &mut Issues) {
 
 /// Checks typed content (its types are right by construction).
 pub(crate) fn content(c: &SubjectContent) -> Issues {
+    fields(
+        &c.orchestrator.name,
+        &c.orchestrator.version,
+        &c.execution.id,
+        &c.execution.initiator,
+        c.execution.domain.as_deref(),
+    )
+}
+
+/// Checks the string fields of typed content (`meta` is typed: nothing to check), so the
+/// canonical reader can check them before it allocates the content.
+pub(crate) fn fields(
+    orchestrator_name: &str,
+    orchestrator_version: &str,
+    execution_id: &str,
+    execution_initiator: &str,
+    execution_domain: Option<&str>,
+) -> Issues {
     let mut issues = Issues::default();
-    name(&c.orchestrator.name, &mut issues);
-    version(&c.orchestrator.version, &mut issues);
-    id(&c.execution.id, &mut issues);
-    initiator(&c.execution.initiator, &mut issues);
-    domain(c.execution.domain.as_deref(), &mut issues);
+    name(orchestrator_name, &mut issues);
+    version(orchestrator_version, &mut issues);
+    id(execution_id, &mut issues);
+    initiator(execution_initiator, &mut issues);
+    domain(execution_domain, &mut issues);
     issues
 }
 
