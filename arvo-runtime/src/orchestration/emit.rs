@@ -12,6 +12,29 @@ use crate::subject::{self, Meta, NewSubject, Subject, SubjectContent};
 /// The advice the reference appends to an invalid `parentSubject$$` error.
 pub const ORCHESTRATOR_CONTRACT_HINT: &str = "It must be follow the ArvoOrchestrationSubject schema. The easiest way is to use the current orchestration subject by storing the subject via the context block in the machine definition.";
 
+/// A service contract's attributes that every call to it carries, encoded once when the
+/// orchestrator is built and then shared by the calls.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceUris {
+    /// `encodeURI(dataschema)`.
+    dataschema: EncodedUri,
+    /// The accepted event type.
+    event_type: EmitType,
+    /// `encodeURI(type)`: a call's default `to`.
+    to: EncodedUri,
+}
+
+impl ServiceUris {
+    /// The attributes of calls to `contract`.
+    pub(crate) fn of(contract: &VersionedContract) -> Self {
+        ServiceUris {
+            dataschema: EncodedUri::encode(contract.dataschema()),
+            event_type: EmitType::accepted_by(contract),
+            to: EncodedUri::encode(&contract.accepts().event_type),
+        }
+    }
+}
+
 /// Everything emittable creation reads besides the raw events.
 pub(crate) struct EmitContext<'a> {
     /// The handler's source.
@@ -20,8 +43,8 @@ pub(crate) struct EmitContext<'a> {
     pub(crate) source_uri: &'a EncodedUri,
     /// `encodeURI` of the self contract's dataschema at the subject's version.
     pub(crate) self_dataschema: &'a EncodedUri,
-    /// `encodeURI` of each service contract's dataschema (same order as `services`).
-    pub(crate) service_dataschemas: &'a [EncodedUri],
+    /// The encoded attributes of each service contract's calls (same order as `services`).
+    pub(crate) service_uris: &'a [ServiceUris],
     /// The default cost.
     pub(crate) executionunits: f64,
     /// The self contract at the subject's version.
@@ -211,6 +234,7 @@ fn create_one(
     // (a built, hence validated, event), the source and the dataschemas (encoded once, when
     // the handler was built). The type is the self contract's completion type or a service
     // contract's accepted type, both checked when those contracts were built.
+    let mut default_to = None;
     let (event_type, subject, parentid, domain, dataschema) = match target {
         Target::Completion => {
             let Some((event_type, _)) = EmitType::lookup(ctx.self_version, &raw.event_type) else {
@@ -238,26 +262,28 @@ fn create_one(
             } else {
                 event.encoded_subject()
             };
-            let dataschema = ctx
+            let uris = ctx
                 .services
                 .iter()
                 .position(|s| std::ptr::eq(s, *c))
-                .and_then(|i| ctx.service_dataschemas.get(i))
+                .and_then(|i| ctx.service_uris.get(i))
                 .cloned()
-                .unwrap_or_else(|| EncodedUri::encode(c.dataschema()));
+                .unwrap_or_else(|| ServiceUris::of(c));
+            // The call's type is the service's accepted type, so its default `to` is too.
+            default_to = Some(uris.to);
             (
-                EmitType::accepted_by(c),
+                uris.event_type,
                 subject,
                 event.id(),
                 domain,
-                dataschema,
+                uris.dataschema,
             )
         }
         Target::Unknown => return create_unchecked(ctx, raw, spec, data),
     };
     let to = match raw.to.as_deref() {
         Some(t) if !t.is_empty() => EncodedUri::encode(t),
-        _ => EncodedUri::encode(&raw.event_type),
+        _ => default_to.unwrap_or_else(|| EncodedUri::encode(&raw.event_type)),
     };
     let redirectto = match raw.redirectto.as_deref() {
         Some("") => None,
@@ -464,7 +490,7 @@ mod tests {
         let source = self_version.accepts().event_type.clone();
         let source_uri = EncodedUri::encode(&source);
         let self_dataschema = EncodedUri::encode(self_version.dataschema());
-        let service_dataschemas = [EncodedUri::encode(services[0].dataschema())];
+        let service_uris = [ServiceUris::of(&services[0])];
         let headers = TraceHeaders {
             traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
             tracestate: None,
@@ -504,7 +530,7 @@ mod tests {
                 source: &source,
                 source_uri: &source_uri,
                 self_dataschema: &self_dataschema,
-                service_dataschemas: &service_dataschemas,
+                service_uris: &service_uris,
                 executionunits: 0.5,
                 self_version: &self_version,
                 services: &services,

@@ -25,7 +25,7 @@ mod emit;
 mod record;
 
 pub use emit::ORCHESTRATOR_CONTRACT_HINT;
-pub(crate) use emit::{EmitContext, create_emittables};
+pub(crate) use emit::{EmitContext, ServiceUris, create_emittables};
 pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
 
 use std::collections::HashMap;

@@ -80,7 +80,8 @@ use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawO
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
     self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, OrchestrationCore,
-    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, SubjectCache, create_emittables,
+    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris, SubjectCache,
+    create_emittables,
 };
 use crate::otel::TraceHeaders;
 use crate::subject::Subject;
@@ -468,10 +469,7 @@ where
                     .iter()
                     .map(|(v, _)| EncodedUri::encode(v.dataschema()))
                     .collect(),
-                service_dataschemas: services
-                    .iter()
-                    .map(|c| EncodedUri::encode(c.dataschema()))
-                    .collect(),
+                service_uris: services.iter().map(ServiceUris::of).collect(),
                 system_error_type: settings.contract().system_error_type().to_owned(),
                 settings,
                 versions,
@@ -492,7 +490,7 @@ struct ResumableCore<C> {
     /// `encodeURI` of each version's dataschema (same order as `versions`).
     self_dataschemas: Vec<EncodedUri>,
     /// `encodeURI` of each service's dataschema (same order as `services`).
-    service_dataschemas: Vec<EncodedUri>,
+    service_uris: Vec<ServiceUris>,
     window: usize,
     cache: SubjectCache,
 }
@@ -803,7 +801,7 @@ impl<C: Context> ResumableCore<C> {
             source: self.settings.source(),
             source_uri: &self.settings.source_uri,
             self_dataschema,
-            service_dataschemas: &self.service_dataschemas,
+            service_uris: &self.service_uris,
             executionunits: self.settings.executionunits(),
             self_version,
             services: &self.services,
