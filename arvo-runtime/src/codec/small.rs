@@ -10,20 +10,36 @@
 //! measured (zlib-rs, libdeflate, miniz_oxide, stock zlib) is tuned for large streams and
 //! builds big tables per block; for a subject the table building *is* the cost.
 //!
-//! This inflater builds small tables instead: a full 7-bit table for the code-length code, a
-//! 9-bit root table for literals/lengths and a 6-bit one for distances, indexed by the bit
-//! buffer as it comes. Each is filled by doubling (one store per code, then a copy of the table
-//! onto its upper half per code length); codes longer than the root go to puff's canonical
-//! decoding (count of codes per length, symbols sorted by code). The tables live in the
-//! codec's per-thread scratch, so a call allocates nothing and initialises nothing it does not
-//! use. The bit reader keeps 56 to 63 bits in a `u64` and is refilled with one 8-byte load only
-//! when a symbol could run short.
+//! # How
 //!
-//! Measured with callgrind on the `subject` bench (`inflate_b1`, B1's subjects): the codec's
-//! `decode_into` (base64 + inflate) went from ~21.7k to ~12.7k instructions per subject, the
-//! inflating part from ~20.0k (zlib-rs) to ~11k; `subject::parse` from ~31.0k to ~22.0k. The
-//! divan medians went from 1.27 µs to 0.88 µs (`inflate_b1`) and from 2.03 µs to 1.55 µs
-//! (`parse_b1`).
+//! * **Small tables.** Each code gets a root table indexed by the bit buffer as it comes, only
+//!   as wide as its longest code (at most 9 bits for literals/lengths, 6 for distances, 7 for
+//!   the code-length code): a subject's literal/length codes are 3 to 7 bits long and its
+//!   distance codes 1 to 4, so its tables have 128 and 16 entries. A table is filled by doubling: the
+//!   codes of each length are written once each, then the table is copied onto its upper half
+//!   for the next length. Longer codes go to puff's canonical decoding.
+//! * **No sort.** The code lengths are pushed, as they are read, onto per-length symbol lists
+//!   (ascending, so already in canonical code order); the code-length code, 19 symbols, keeps
+//!   its lists as bit sets. Entries are `symbol << 7 | length`, so a literal is any entry below
+//!   `256 << 7` and its byte is one shift away.
+//! * **A call-free fast loop.** [`fast_symbols`] decodes every symbol whose codes fit the root
+//!   tables, in a function that calls nothing so that its state stays in registers: up to four
+//!   literals per refill check and per output-room check, and a length, its distance and their
+//!   extra bits looked at before any is consumed, so that a symbol with a longer code can be
+//!   left whole to the one-symbol [`slow_symbol`]. The bit reader keeps 56 to 63 bits in a
+//!   `u64`, refilled with one 8-byte load (byte by byte within 8 bytes of the end).
+//! * **SWAR Adler-32**, eight bytes per step in 16-bit lanes of a `u64`.
+//!
+//! The tables live in the codec's per-thread scratch, so a call allocates nothing and
+//! initialises nothing it does not use.
+//!
+//! Measured with callgrind on the `subject` bench, per subject: the codec's `decode_into`
+//! (base64 + inflate) costs ~8.6k instructions on B3's subjects (`inflate_b3`, UUID v4 ids;
+//! ~14.0k with this module's previous version, ~23k with zlib-rs alone) and ~8.0k on B1's
+//! (`inflate_b1`; ~12.7k before). Of the ~8.6k, this module takes ~7.5k: ~2.6k reading the
+//! header's code lengths and building the code-length code, ~1.1k building the literal/length
+//! and distance tables, ~3.4k decoding ~145 symbols, ~0.35k for the Adler-32; base64 ~0.8k.
+//! `subject::parse` costs ~15.0k on B3's subjects (~20.4k before).
 //!
 //! # Contract
 //!
@@ -168,7 +184,8 @@ const LONG: u16 = 0xffff;
 /// Whether an incomplete code may be accepted (zlib's rules, see [`Huffman::build`]).
 #[derive(Clone, Copy, PartialEq)]
 enum Incomplete {
-    /// The code-length code: must be complete.
+    /// Must be complete (the fixed codes; the code-length code has its own check, see
+    /// [`ClCode::build`]).
     Refuse,
     /// Literal/length and distance codes: a single 1-bit code, or no code at all, is accepted
     /// (decoding a missing code then fails).
@@ -191,6 +208,8 @@ struct Huffman<const BITS: u32, const SIZE: usize, const ROW: usize> {
     table: [u16; SIZE],
     /// `2^root - 1`: the bits of the stream that index `table`.
     mask: usize,
+    /// `root`: the longest code in the root table.
+    root: u32,
     /// Number of codes of each length (`count[0]` counts nothing useful and is ignored).
     count: [u16; 16],
     /// The first (smallest) code of each length up to the longest one in use.
@@ -254,8 +273,7 @@ impl ClCode {
         let mut size = 1usize << min;
         for len in min..=root {
             if len > min {
-                let (low, high) = self.table.split_at_mut_checked(size)?;
-                high.get_mut(..size)?.copy_from_slice(low);
+                double(&mut self.table, size)?;
                 size <<= 1;
             }
             let (mut set, mut code) = (sets[len as usize & 7], first[len as usize & 7] as usize);
@@ -283,6 +301,7 @@ impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, R
         Huffman {
             table: [LONG; SIZE],
             mask: 0,
+            root: 0,
             count: [0; 16],
             first: [0; 16],
             syms: [[0; ROW]; 16],
@@ -361,13 +380,17 @@ impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, R
         let root = len.min(BITS);
         let min = min.min(root);
         self.mask = (1usize << root) - 1;
+        self.root = root;
         let mut size = 1usize << min;
-        self.table.get_mut(..size)?.fill(LONG);
+        // A complete code whose codes all fit the root writes every entry; otherwise the
+        // entries of missing codes and of prefixes of long ones are `LONG`.
+        if left > 0 || len > BITS {
+            self.table.get_mut(..size)?.fill(LONG);
+        }
         for len in min..=root {
             let l = len as usize & 15;
             if len > min {
-                let (low, high) = self.table.split_at_mut_checked(size)?;
-                high.get_mut(..size)?.copy_from_slice(low);
+                double(&mut self.table, size)?;
                 size <<= 1;
             }
             let syms = self.syms[l].get(..usize::from(self.count[l]))?;
@@ -417,6 +440,27 @@ impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, R
         }
         None
     }
+}
+
+/// Copies the first `size` entries of `table` onto the next `size` (a root table's doubling).
+/// Whole 32-byte blocks are copied inline; a call to `memcpy` would cost more than the copy.
+#[inline(always)]
+fn double<const SIZE: usize>(table: &mut [u16; SIZE], size: usize) -> Option<()> {
+    let (low, high) = table.split_at_mut_checked(size)?;
+    let high = high.get_mut(..size)?;
+    if size < 16 {
+        high.copy_from_slice(low);
+    } else {
+        for (h, l) in high
+            .as_chunks_mut::<16>()
+            .0
+            .iter_mut()
+            .zip(low.as_chunks::<16>().0)
+        {
+            *h = *l;
+        }
+    }
+    Some(())
 }
 
 /// A little-endian bit reader over the input, with a 64-bit buffer.
@@ -781,19 +825,24 @@ fn fast_symbols(
     let mut at = *o;
     // A root-table code has at most `root` bits, and a lookup needs that many buffered: four
     // literals and the lookup after them need `4 root` (a refill gives at least 56 >= 36).
-    let need = 4 * (lit.mask.count_ones() & 15).min(LIT_BITS);
+    let need = 4 * lit.root.min(LIT_BITS);
     let end_of_block = 'symbols: loop {
         if bits.cnt < need {
             bits.refill_inline()?;
         }
+        // Room for four literals, checked once (near the end of `out`, the slow path takes
+        // over, one symbol at a time).
+        let Some(room) = out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<4>) else {
+            break false;
+        };
         let e = 'literals: {
-            for _ in 0..4 {
+            for slot in room {
                 let e = lit.lookup(bits.buf);
                 if e >= NOT_LITERAL {
                     break 'literals e;
                 }
                 bits.consume(u32::from(e & 15));
-                *out.get_mut(at)? = (e >> SYM_SHIFT) as u8;
+                *slot = (e >> SYM_SHIFT) as u8;
                 at += 1;
             }
             continue 'symbols;
