@@ -34,9 +34,9 @@
 //! initialises nothing it does not use.
 //!
 //! Measured with callgrind on the `subject` bench, per subject: the codec's `decode_into`
-//! (base64 + inflate) costs ~8.6k instructions on B3's subjects (`inflate_b3`, UUID v4 ids;
-//! ~14.0k with this module's previous version, ~23k with zlib-rs alone) and ~8.0k on B1's
-//! (`inflate_b1`; ~12.7k before). Of the ~8.6k, this module takes ~7.5k: ~2.6k reading the
+//! (base64 + inflate) costs ~8.5k instructions on B3's subjects (`inflate_b3`, UUID v4 ids;
+//! ~14.0k with this module's previous version, ~23k with zlib-rs alone) and ~7.9k on B1's
+//! (`inflate_b1`; ~12.7k before). Of the ~8.5k, this module takes ~7.5k: ~2.6k reading the
 //! header's code lengths and building the code-length code, ~1.1k building the literal/length
 //! and distance tables, ~3.4k decoding ~145 symbols, ~0.35k for the Adler-32; base64 ~0.8k.
 //! `subject::parse` costs ~15.0k on B3's subjects (~20.4k before).
