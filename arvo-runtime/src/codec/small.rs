@@ -353,7 +353,7 @@ impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, R
         // Kraft's sum (as the code space left) and the first code of each length, up to the
         // longest length in use: beyond it the code space left only doubles, so its sign (and
         // whether it is zero) is already known.
-        let (mut left, mut total, mut code, mut min, mut len) = (1i32, 0u16, 0u32, 0u32, 0u32);
+        let (mut left, mut total, mut code, mut len) = (1i32, 0u16, 0u32, 0u32);
         while total < n && len < 15 {
             len += 1;
             let c = self.count[len as usize & 15];
@@ -362,10 +362,9 @@ impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, R
             self.first[len as usize & 15] = code;
             code += u32::from(c);
             total += c;
-            if min == 0 && c != 0 {
-                min = len;
-            }
         }
+        // The shortest length in use (0 for an empty code).
+        let min = self.count.iter().position(|&c| c != 0).unwrap_or(0) as u32;
         if left < 0 {
             return None;
         }
