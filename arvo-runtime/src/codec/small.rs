@@ -10,20 +10,39 @@
 //! measured (zlib-rs, libdeflate, miniz_oxide, stock zlib) is tuned for large streams and
 //! builds big tables per block; for a subject the table building *is* the cost.
 //!
-//! This inflater builds small tables instead: a full 7-bit table for the code-length code, a
-//! 9-bit root table for literals/lengths and a 6-bit one for distances, indexed by the bit
-//! buffer as it comes. Each is filled by doubling (one store per code, then a copy of the table
-//! onto its upper half per code length); codes longer than the root go to puff's canonical
-//! decoding (count of codes per length, symbols sorted by code). The tables live in the
-//! codec's per-thread scratch, so a call allocates nothing and initialises nothing it does not
-//! use. The bit reader keeps 56 to 63 bits in a `u64` and is refilled with one 8-byte load only
-//! when a symbol could run short.
+//! # How
 //!
-//! Measured with callgrind on the `subject` bench (`inflate_b1`, B1's subjects): the codec's
-//! `decode_into` (base64 + inflate) went from ~21.7k to ~12.7k instructions per subject, the
-//! inflating part from ~20.0k (zlib-rs) to ~11k; `subject::parse` from ~31.0k to ~22.0k. The
-//! divan medians went from 1.27 µs to 0.88 µs (`inflate_b1`) and from 2.03 µs to 1.55 µs
-//! (`parse_b1`).
+//! * **Small tables.** Each code gets a root table indexed by the bit buffer as it comes, only
+//!   as wide as its longest code (at most 9 bits for literals/lengths, 6 for distances, 7 for
+//!   the code-length code): a subject's literal/length codes are 3 to 7 bits long and its
+//!   distance codes 1 to 4, so its tables have 128 and 16 entries. A table is filled by doubling: the
+//!   codes of each length are written once each, then the table is copied onto its upper half
+//!   for the next length. Longer codes go to puff's canonical decoding.
+//! * **No sort.** The code lengths are pushed, as they are read, onto per-length symbol lists
+//!   (ascending, so already in canonical code order); the code-length code, 19 symbols, keeps
+//!   its lists as bit sets. Entries are `symbol << 7 | length`, so a literal is any entry below
+//!   `256 << 7` and its byte is one shift away.
+//! * **A call-free fast loop.** [`fast_symbols`] decodes every symbol whose codes fit the root
+//!   tables, in a function that calls nothing so that its state stays in registers: up to four
+//!   literals per refill check and per output-room check, and a length, its distance and their
+//!   extra bits looked at before any is consumed, so that a symbol with a longer code can be
+//!   left whole to the one-symbol [`slow_symbol`]. The bit reader keeps 56 to 63 bits in a
+//!   `u64`, refilled with one 8-byte load (byte by byte within 8 bytes of the end).
+//! * **SWAR Adler-32**, eight bytes per step in 16-bit lanes of a `u64`.
+//!
+//! The tables live in the codec's per-thread scratch, so a call allocates nothing and
+//! initialises nothing it does not use.
+//!
+//! Measured with callgrind on the `subject` bench, per subject: the codec's `decode_into`
+//! (base64 + inflate) costs ~8.5k instructions on B3's subjects (`inflate_b3`, UUID v4 ids;
+//! ~14.0k with this module's previous version, ~23k with zlib-rs alone) and ~7.9k on B1's
+//! (`inflate_b1`; ~12.7k before). Of the ~8.5k, this module takes ~7.5k: ~2.6k reading the
+//! header's code lengths and building the code-length code, ~1.1k building the literal/length
+//! and distance tables, ~3.4k decoding ~145 symbols, ~0.35k for the Adler-32; base64 ~0.8k.
+//! `subject::parse` costs ~15.0k on B3's subjects (~20.4k before). The wall-clock gain is
+//! smaller than the instruction count's: the divan medians (2000-iteration samples, a shared
+//! 2-core machine) went from ~0.97-1.04 µs to ~0.81 µs (`inflate_b3`) and from ~1.49 µs to
+//! ~1.37 µs (`parse_b3`).
 //!
 //! # Contract
 //!
@@ -69,9 +88,10 @@ static REV: [u16; 1 << REV_BITS] = {
     t
 };
 
-/// Base length and extra bits of the length symbols 257..=285 (RFC 1951 §3.2.5). Symbols 286
-/// and 287 are invalid and are simply missing.
-const LENGTH: [(u16, u32); 29] = [
+/// Base length and extra bits of the length symbols 257..=285 (RFC 1951 §3.2.5), indexed by
+/// the symbol minus 256. Index 0 (end-of-block) and the invalid symbols 286 and 287 have base 0.
+static LENGTH: [(u16, u32); 32] = [
+    (0, 0),
     (3, 0),
     (4, 0),
     (5, 0),
@@ -101,11 +121,13 @@ const LENGTH: [(u16, u32); 29] = [
     (195, 5),
     (227, 5),
     (258, 0),
+    (0, 0),
+    (0, 0),
 ];
 
 /// Base distance and extra bits of the distance symbols 0..=29. Symbols 30 and 31 (possible
-/// only in fixed blocks) are invalid and are missing.
-const DISTANCE: [(u16, u32); 30] = [
+/// only in fixed blocks) are invalid and have base 0.
+static DISTANCE: [(u16, u32); 32] = [
     (1, 0),
     (2, 0),
     (3, 0),
@@ -136,6 +158,8 @@ const DISTANCE: [(u16, u32); 30] = [
     (12289, 12),
     (16385, 13),
     (24577, 13),
+    (0, 0),
+    (0, 0),
 ];
 
 /// The order in which a dynamic block sends the code-length code's lengths.
@@ -143,15 +167,28 @@ const CL_ORDER: [u8; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
-/// Most symbols of the literal/length alphabet (fixed blocks define 288).
-const MAX_SYMBOLS: usize = 288;
-/// Most code lengths a dynamic block sends: 286 literal/length plus 30 distance codes.
-const MAX_LENGTHS: usize = 286 + 30;
+/// Rows of [`Huffman::syms`] for the literal/length code: a power of two above the 288 symbols
+/// (fixed blocks define 288; a dynamic block sends at most 286 lengths), so that masking a
+/// count never changes it.
+const LIT_ROW: usize = 512;
+/// Rows of [`Huffman::syms`] for the distance code (a dynamic block sends at most 30 lengths,
+/// fixed blocks define 32 symbols).
+const DIST_ROW: usize = 32;
+
+/// A root-table entry is `symbol << SYM_SHIFT | length`, the length in the low four bits.
+/// The literals are then exactly the entries below `256 << SYM_SHIFT` = [`NOT_LITERAL`].
+const SYM_SHIFT: u32 = 7;
+/// Root-table entries from this one on are not literals: end-of-block, lengths, or [`LONG`].
+const NOT_LITERAL: u16 = 256 << SYM_SHIFT;
+/// Root-table entry for the prefix of a code longer than the root, or of no code: symbol 511
+/// (no real symbol) and length 15, which no real entry combines.
+const LONG: u16 = 0xffff;
 
 /// Whether an incomplete code may be accepted (zlib's rules, see [`Huffman::build`]).
 #[derive(Clone, Copy, PartialEq)]
 enum Incomplete {
-    /// The code-length code: must be complete.
+    /// Must be complete (the fixed codes; the code-length code has its own check, see
+    /// [`ClCode::build`]).
     Refuse,
     /// Literal/length and distance codes: a single 1-bit code, or no code at all, is accepted
     /// (decoding a missing code then fails).
@@ -159,110 +196,210 @@ enum Incomplete {
 }
 
 /// A canonical Huffman code prepared for decoding: a root table for the codes of up to `BITS`
-/// bits, and per-length counts with code-sorted symbols for the longer ones.
+/// bits, and per-length symbol lists (in code order) for the longer ones.
+///
+/// The code is made by [`Huffman::push`]ing each symbol with its length in ascending symbol
+/// order, straight from the stream's code lengths: the per-length lists are then already what a
+/// canonical code needs (within a length, codes ascend with the symbols), so no sort is needed.
+/// `ROW` (the room per length) is a power of two, at least the number of symbols pushed.
 #[derive(Clone)]
-struct Huffman<const BITS: u32, const SIZE: usize> {
-    /// Indexed by the next `BITS` bits of the stream as they come (first bit lowest). An entry
-    /// is `symbol << 4 | length`; length 0 marks a prefix of a longer (or missing) code.
+struct Huffman<const BITS: u32, const SIZE: usize, const ROW: usize> {
+    /// Indexed by the next `root` bits of the stream as they come (first bit lowest), with
+    /// `root` the longest code length but at most `BITS`: only the first `mask + 1` entries
+    /// are valid. An entry is `symbol << SYM_SHIFT | length`; [`LONG`] marks a prefix of a
+    /// longer (or missing) code.
     table: [u16; SIZE],
-    /// Number of codes of each length.
+    /// `2^root - 1`: the bits of the stream that index `table`.
+    mask: usize,
+    /// `root`: the longest code in the root table.
+    root: u32,
+    /// Number of codes of each length (`count[0]` counts nothing useful and is ignored).
     count: [u16; 16],
-    /// The first (smallest) code of each length.
+    /// The first (smallest) code of each length up to the longest one in use.
     first: [u32; 16],
-    /// Where the symbols of each length start in `sorted`.
-    offs: [u16; 16],
-    /// The symbols in code order: by code length, then by symbol.
-    sorted: [u16; MAX_SYMBOLS],
+    /// The symbols of each length, each as `symbol << SYM_SHIFT` (a root-table entry without
+    /// its length), ascending (so in code order); `count[len]` of them are valid.
+    syms: [[u16; ROW]; 16],
 }
 
 /// The literal/length code.
-type LitCode = Huffman<LIT_BITS, LIT_SIZE>;
+type LitCode = Huffman<LIT_BITS, LIT_SIZE, LIT_ROW>;
 /// The distance code.
-type DistCode = Huffman<DIST_BITS, DIST_SIZE>;
-/// The code-length code of a dynamic block header.
-type ClCode = Huffman<CL_BITS, CL_SIZE>;
+type DistCode = Huffman<DIST_BITS, DIST_SIZE, DIST_ROW>;
 
-impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
-    /// An empty code (every lookup fails until [`Huffman::build`] succeeds).
+/// The code-length code of a dynamic block header: at most 19 symbols with codes of at most 7
+/// bits, so it needs neither per-length symbol lists nor a slow path.
+struct ClCode {
+    /// Indexed by the next `root` bits of the stream (first bit lowest), `root` being the
+    /// longest code length; entries as in [`Huffman::table`].
+    table: [u16; CL_SIZE],
+    /// `2^root - 1`.
+    mask: usize,
+}
+
+impl ClCode {
+    /// An empty code.
     const fn new() -> Self {
-        Huffman {
-            table: [0; SIZE],
-            count: [0; 16],
-            first: [0; 16],
-            offs: [0; 16],
-            sorted: [0; MAX_SYMBOLS],
+        ClCode {
+            table: [LONG; CL_SIZE],
+            mask: 0,
         }
     }
 
-    /// Builds the code from `pairs`, each `index << 4 | length` with a non-zero length, in
-    /// ascending index order; a pair's symbol is its index minus `base`. `count` holds the
-    /// number of pairs of each length (`count[0]` is ignored).
+    /// Builds the code from `sets[len]`, the symbols (as bits) with codes of `len` bits, and
+    /// `count[len]`, how many there are (index 0 is ignored). Like zlib, refuses a code that is
+    /// not complete (an empty one included).
+    ///
+    /// The table is filled by doubling as in [`Huffman::build`], taking each length's symbols
+    /// in ascending order from its set. A complete code covers every entry, so the table needs
+    /// no initial fill.
+    fn build(&mut self, sets: &[u32; 8], count: &[u16; 8]) -> Option<()> {
+        let (mut left, mut code, mut min, mut root) = (1i32, 0u32, 0u32, 0u32);
+        let mut first = [0u32; 8];
+        for len in 1..8u32 {
+            let c = count[len as usize];
+            left = (left << 1) - i32::from(c);
+            code <<= 1;
+            first[len as usize] = code;
+            code += u32::from(c);
+            if c != 0 {
+                if min == 0 {
+                    min = len;
+                }
+                root = len;
+            }
+        }
+        if left != 0 {
+            return None;
+        }
+        self.mask = (1usize << root) - 1;
+        let mut size = 1usize << min;
+        for len in min..=root {
+            if len > min {
+                double(&mut self.table, size)?;
+                size <<= 1;
+            }
+            let (mut set, mut code) = (sets[len as usize & 7], first[len as usize & 7] as usize);
+            while set != 0 {
+                let sym = set.trailing_zeros() as u16;
+                set &= set - 1;
+                let reversed = usize::from(REV[(code << (REV_BITS - len)) & (REV.len() - 1)]);
+                self.table[reversed & (CL_SIZE - 1)] = sym << SYM_SHIFT | len as u16;
+                code += 1;
+            }
+        }
+        Some(())
+    }
+
+    /// The root-table entry at the next bits of `buf`.
+    #[inline(always)]
+    fn lookup(&self, buf: u64) -> u16 {
+        self.table[buf as usize & self.mask & (CL_SIZE - 1)]
+    }
+}
+
+impl<const BITS: u32, const SIZE: usize, const ROW: usize> Huffman<BITS, SIZE, ROW> {
+    /// An empty code (every lookup fails until [`Huffman::build`] succeeds).
+    const fn new() -> Self {
+        Huffman {
+            table: [LONG; SIZE],
+            mask: 0,
+            root: 0,
+            count: [0; 16],
+            first: [0; 16],
+            syms: [[0; ROW]; 16],
+        }
+    }
+
+    /// Forgets the symbols pushed so far.
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.count = [0; 16];
+    }
+
+    /// Adds symbol `sym` with a code of `len` bits (1 to 15; 0 goes to an ignored list).
+    /// Symbols must come in ascending order, at most `ROW` of them.
+    #[inline(always)]
+    fn push(&mut self, sym: usize, len: u16) {
+        self.push_shifted((sym << SYM_SHIFT) as u16, len);
+    }
+
+    /// [`Huffman::push`] of the symbol `shifted >> SYM_SHIFT`.
+    #[inline(always)]
+    fn push_shifted(&mut self, shifted: u16, len: u16) {
+        let l = usize::from(len & 15);
+        let c = self.count[l];
+        self.syms[l][usize::from(c) & (ROW - 1)] = shifted;
+        self.count[l] = c.wrapping_add(1);
+    }
+
+    /// The root-table entry at the next bits of `buf`.
+    #[inline(always)]
+    fn lookup(&self, buf: u64) -> u16 {
+        self.table[buf as usize & self.mask & (SIZE - 1)]
+    }
+
+    /// Builds the root table from the pushed symbols.
     ///
     /// Like zlib's `inflate_table`, refuses an over-subscribed code; an incomplete one only as
     /// `incomplete` allows (zlib accepts an incomplete code only when its longest code is 1 bit,
     /// and never for the code-length code; it accepts an empty code, whose every use fails).
     ///
-    /// The root table is filled by doubling: the codes of length `len` are written once each
-    /// into a table of `2^len` entries, which is then copied onto its upper half to serve the
-    /// next length (a code's entries are the indexes whose low `len` bits are its reversed
-    /// bits). So each code costs one store, plus a `2^BITS`-entry copy in all.
-    fn build(
-        &mut self,
-        pairs: &[u16],
-        base: usize,
-        count: &[u16; 16],
-        incomplete: Incomplete,
-    ) -> Option<()> {
-        // One pass over the lengths: Kraft's sum (as the code space left), the shortest
-        // length, the first code of each length and where its symbols go.
-        let (mut left, mut total, mut min) = (1i32, 0u16, BITS);
-        let (mut code, mut prev) = (0u32, 0u16);
-        for len in 1..16u32 {
-            let l = len as usize;
-            let c = count[l];
+    /// The root table has `2^root` entries, `root` being the longest code length (at most
+    /// `BITS`); it is filled by doubling: the codes of length `len` are written once each into
+    /// a table of `2^len` entries, which is then copied onto its upper half to serve the next
+    /// length (a code's entries are the indexes whose low `len` bits are its reversed bits).
+    /// So each code costs one store, plus a `2^root`-entry copy in all.
+    fn build(&mut self, incomplete: Incomplete) -> Option<()> {
+        self.count[0] = 0;
+        let n: u16 = self.count.iter().sum();
+        // Kraft's sum (as the code space left) and the first code of each length, up to the
+        // longest length in use: beyond it the code space left only doubles, so its sign (and
+        // whether it is zero) is already known.
+        let (mut left, mut total, mut code, mut len) = (1i32, 0u16, 0u32, 0u32);
+        while total < n && len < 15 {
+            len += 1;
+            let c = self.count[len as usize & 15];
             left = (left << 1) - i32::from(c);
-            code = (code + u32::from(prev)) << 1;
-            self.first[l] = code;
-            self.offs[l] = total;
-            self.count[l] = c;
-            if c != 0 && len < min {
-                min = len;
-            }
+            code <<= 1;
+            self.first[len as usize & 15] = code;
+            code += u32::from(c);
             total += c;
-            prev = c;
         }
+        // The shortest length in use (0 for an empty code).
+        let min = self.count.iter().position(|&c| c != 0).unwrap_or(0) as u32;
         if left < 0 {
             return None;
         }
         if left > 0 {
-            let single = total == 1 && count[1] == 1;
-            if incomplete == Incomplete::Refuse || !(single || total == 0) {
+            let single = n == 1 && self.count[1] == 1;
+            if incomplete == Incomplete::Refuse || !(single || n == 0) {
                 return None;
             }
         }
-        // Sort the symbols by length (a stable counting sort: pairs come by symbol).
-        let mut next = self.offs;
-        for &p in pairs {
-            let l = usize::from(p & 15);
-            let at = next.get_mut(l)?;
-            *self.sorted.get_mut(usize::from(*at))? =
-                (usize::from(p >> 4).wrapping_sub(base)) as u16;
-            *at += 1;
-        }
+        // An empty code: a one-entry table that sends every lookup to `decode_long`, which
+        // finds nothing.
+        let root = len.min(BITS);
+        let min = min.min(root);
+        self.mask = (1usize << root) - 1;
+        self.root = root;
         let mut size = 1usize << min;
-        self.table.get_mut(..size)?.fill(0);
-        for len in min..=BITS {
-            let l = len as usize;
+        // A complete code whose codes all fit the root writes every entry; otherwise the
+        // entries of missing codes and of prefixes of long ones are `LONG`.
+        if left > 0 || len > BITS {
+            self.table.get_mut(..size)?.fill(LONG);
+        }
+        for len in min..=root {
+            let l = len as usize & 15;
             if len > min {
-                let (low, high) = self.table.split_at_mut_checked(size)?;
-                high.get_mut(..size)?.copy_from_slice(low);
+                double(&mut self.table, size)?;
                 size <<= 1;
             }
-            let from = usize::from(self.offs[l]);
-            let syms = self.sorted.get(from..from + usize::from(self.count[l]))?;
-            for (code, &sym) in (self.first[l] as usize..).zip(syms) {
+            let syms = self.syms[l].get(..usize::from(self.count[l]))?;
+            let first = self.first[l] as usize;
+            for (code, &sym) in (first..).zip(syms) {
                 let reversed = usize::from(REV[(code << (REV_BITS - len)) & (REV.len() - 1)]);
-                *self.table.get_mut(reversed)? = sym << 4 | len as u16;
+                self.table[reversed & (SIZE - 1)] = sym | len as u16;
             }
         }
         Some(())
@@ -271,11 +408,10 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
     /// Decodes one symbol. `bits` must hold at least 15 bits.
     #[inline(always)]
     fn decode(&self, bits: &mut Bits<'_>) -> Option<usize> {
-        let e = self.table[bits.buf as usize & (SIZE - 1)];
-        let len = u32::from(e & 15);
-        if len != 0 {
-            bits.consume(len);
-            Some(usize::from(e >> 4))
+        let e = self.lookup(bits.buf);
+        if e != LONG {
+            bits.consume(u32::from(e & 15));
+            Some(usize::from(e >> SYM_SHIFT))
         } else {
             let (sym, len) = self.decode_long(bits.buf)?;
             bits.consume(len);
@@ -283,9 +419,10 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
         }
     }
 
-    /// Decodes a code longer than `BITS` bits from the bit buffer `buf`: puff's canonical
-    /// decoding, one more bit per step after the first `BITS`. Returns the symbol and the
-    /// code's length.
+    /// Decodes a code longer than the root table from the bit buffer `buf`: puff's canonical
+    /// decoding, one more bit per step after the first `BITS` (the root has `BITS` bits
+    /// whenever a code is longer). Returns the symbol and the code's length.
+    #[cold]
     #[inline(never)]
     fn decode_long(&self, buf: u64) -> Option<(usize, u32)> {
         // The first `BITS` bits in code order (most significant first).
@@ -299,48 +436,99 @@ impl<const BITS: u32, const SIZE: usize> Huffman<BITS, SIZE> {
             let l = len as usize & 15;
             let i = code.wrapping_sub(self.first[l]);
             if i < u32::from(self.count[l]) {
-                let sym = self.sorted.get(usize::from(self.offs[l]) + i as usize)?;
-                return Some((usize::from(*sym), len));
+                let sym = self.syms[l].get(i as usize)?;
+                return Some((usize::from(*sym >> SYM_SHIFT), len));
             }
         }
         None
     }
 }
 
+/// Copies the first `size` entries of `table` onto the next `size` (a root table's doubling).
+/// Whole 32-byte blocks are copied inline; a call to `memcpy` would cost more than the copy.
+#[inline(always)]
+fn double<const SIZE: usize>(table: &mut [u16; SIZE], size: usize) -> Option<()> {
+    let (low, high) = table.split_at_mut_checked(size)?;
+    let high = high.get_mut(..size)?;
+    if size < 16 {
+        high.copy_from_slice(low);
+    } else {
+        for (h, l) in high
+            .as_chunks_mut::<16>()
+            .0
+            .iter_mut()
+            .zip(low.as_chunks::<16>().0)
+        {
+            *h = *l;
+        }
+    }
+    Some(())
+}
+
 /// A little-endian bit reader over the input, with a 64-bit buffer.
 ///
 /// The valid bits are the lowest `cnt` of `buf`; the bits above them are either zero or the
 /// true next bits (a refill ORs whole words in, and ORing the same bits twice is harmless).
-/// Past the end of the input it reads zero bytes, counted in `pos`: the caller notices a
+/// Past the end of the input it reads zero bytes, counted in `over`: the caller notices a
 /// truncated stream when its end (`byte_pos`) lies beyond the input.
 #[derive(Clone, Copy)]
 struct Bits<'a> {
     /// The whole input.
     input: &'a [u8],
-    /// How many bytes `buf` has taken from the input (may run past its end).
-    pos: usize,
+    /// The input from the first byte not yet taken into `buf` on.
+    rest: &'a [u8],
+    /// How many zero bytes past the end of the input `buf` has taken.
+    over: usize,
     /// Buffered bits, next bit lowest.
     buf: u64,
     /// Number of valid bits in `buf`, at most 63.
     cnt: u32,
 }
 
-impl Bits<'_> {
+impl<'a> Bits<'a> {
+    /// A reader of `input` from byte `pos` on.
+    fn new(input: &'a [u8], pos: usize) -> Self {
+        let mut bits = Bits {
+            input,
+            rest: &[],
+            over: 0,
+            buf: 0,
+            cnt: 0,
+        };
+        bits.restart(pos);
+        bits
+    }
+
     /// Fills the buffer to at least 56 bits. `None` once well past the end of the input (the
     /// stream is truncated then).
     #[inline(always)]
     fn refill(&mut self) -> Option<()> {
-        if let Some(w) = self
-            .input
-            .get(self.pos..)
-            .and_then(<[u8]>::first_chunk::<8>)
-        {
+        if let Some(w) = self.rest.first_chunk::<8>() {
             self.buf |= u64::from_le_bytes(*w) << self.cnt;
-            self.pos += ((63 - self.cnt) >> 3) as usize;
+            // At most 7: the whole bytes that fit above the valid bits.
+            let took = ((63 - self.cnt) >> 3) as usize & 7;
+            self.rest = self.rest.get(took..).unwrap_or_default();
             self.cnt |= 56;
             Some(())
         } else {
-            (self.pos, self.buf, self.cnt) = refill_slow(self.input, self.pos, self.buf, self.cnt)?;
+            (self.rest, self.over, self.buf, self.cnt) =
+                refill_slow(self.rest, self.over, self.buf, self.cnt)?;
+            Some(())
+        }
+    }
+
+    /// [`Bits::refill`] without a call, for loops that call nothing.
+    #[inline(always)]
+    fn refill_inline(&mut self) -> Option<()> {
+        if let Some(w) = self.rest.first_chunk::<8>() {
+            self.buf |= u64::from_le_bytes(*w) << self.cnt;
+            let took = ((63 - self.cnt) >> 3) as usize & 7;
+            self.rest = self.rest.get(took..).unwrap_or_default();
+            self.cnt |= 56;
+            Some(())
+        } else {
+            (self.rest, self.over, self.buf, self.cnt) =
+                refill_bytes(self.rest, self.over, self.buf, self.cnt)?;
             Some(())
         }
     }
@@ -375,14 +563,16 @@ impl Bits<'_> {
         self.consume(self.cnt & 7);
     }
 
-    /// The position of the next unread byte; the reader must be byte-aligned.
+    /// The position of the next unread byte (past the end of the input if zeros were read);
+    /// the reader must be byte-aligned.
     fn byte_pos(&self) -> usize {
-        self.pos - (self.cnt >> 3) as usize
+        (self.input.len() - self.rest.len() + self.over).saturating_sub((self.cnt >> 3) as usize)
     }
 
-    /// Continues reading at byte `pos`, with an empty buffer.
+    /// Continues reading at byte `pos` (at most the input's length), with an empty buffer.
     fn restart(&mut self, pos: usize) {
-        self.pos = pos;
+        self.rest = self.input.get(pos..).unwrap_or_default();
+        self.over = 0;
         self.buf = 0;
         self.cnt = 0;
     }
@@ -390,21 +580,33 @@ impl Bits<'_> {
 
 /// [`Bits::refill`] within 8 bytes of the end of the input: byte by byte, zeros past it. Takes
 /// and returns the reader's state by value, so that the reader itself can stay in registers.
+#[cold]
 #[inline(never)]
-fn refill_slow(
-    input: &[u8],
-    mut pos: usize,
+fn refill_slow(rest: &[u8], over: usize, buf: u64, cnt: u32) -> Option<(&[u8], usize, u64, u32)> {
+    refill_bytes(rest, over, buf, cnt)
+}
+
+/// The body of [`refill_slow`].
+#[inline(always)]
+fn refill_bytes(
+    mut rest: &[u8],
+    mut over: usize,
     mut buf: u64,
     mut cnt: u32,
-) -> Option<(usize, u64, u32)> {
+) -> Option<(&[u8], usize, u64, u32)> {
     while cnt < 56 {
-        let b = input.get(pos).copied().unwrap_or(0);
+        let b = if let Some((&b, tail)) = rest.split_first() {
+            rest = tail;
+            b
+        } else {
+            over += 1;
+            0
+        };
         buf |= u64::from(b) << cnt;
-        pos += 1;
         cnt += 8;
     }
     // More than 8 zero bytes loaded means at least one of them was consumed.
-    (pos <= input.len().saturating_add(8)).then_some((pos, buf, cnt))
+    (over <= 8).then_some((rest, over, buf, cnt))
 }
 
 /// The inflater's tables, kept in the codec's per-thread scratch so that a call neither
@@ -416,8 +618,6 @@ pub(crate) struct Inflater {
     dist: DistCode,
     /// The current dynamic block's code-length code.
     cl: ClCode,
-    /// The current dynamic block's non-zero code lengths, as `index << 4 | length`.
-    pairs: [u16; MAX_LENGTHS],
 }
 
 impl Inflater {
@@ -426,8 +626,7 @@ impl Inflater {
         Inflater {
             lit: Huffman::new(),
             dist: Huffman::new(),
-            cl: Huffman::new(),
-            pairs: [0; MAX_LENGTHS],
+            cl: ClCode::new(),
         }
     }
 
@@ -447,12 +646,7 @@ impl Inflater {
         {
             return None;
         }
-        let mut bits = Bits {
-            input,
-            pos: 2,
-            buf: 0,
-            cnt: 0,
-        };
+        let mut bits = Bits::new(input, 2);
         let mut o = 0;
         loop {
             bits.refill()?;
@@ -480,7 +674,9 @@ impl Inflater {
         (u32::from_be_bytes(*trailer) == check).then_some((end + 4, o))
     }
 
-    /// Reads a dynamic block's header and builds its three codes, with zlib's checks.
+    /// Reads a dynamic block's header and builds its three codes, with zlib's checks (but see
+    /// the note on end-of-block below).
+    #[inline(never)]
     fn read_dynamic(&mut self, reader: &mut Bits<'_>) -> Option<()> {
         // A local copy, so that it lives in registers.
         let mut local = *reader;
@@ -493,71 +689,107 @@ impl Inflater {
             return None;
         }
 
-        let mut lens = [0u8; 19];
+        // The code-length code's lengths: at most 19 × 3 bits; the buffer holds 42 more after
+        // the 14 just read, so one refill on the way suffices. Each goes straight into the set
+        // of symbols of its length.
+        let (mut sets, mut count) = ([0u32; 8], [0u16; 8]);
         for (i, &sym) in CL_ORDER.iter().take(ncl).enumerate() {
-            if i % 8 == 0 {
+            if i == 13 {
                 bits.refill()?;
             }
-            *lens.get_mut(usize::from(sym))? = bits.take(3) as u8;
+            let len = bits.take(3) as usize & 7;
+            sets[len] |= 1 << sym;
+            count[len] += 1;
         }
-        let mut count = [0u16; 16];
-        let mut n = 0;
-        for (sym, &len) in lens.iter().enumerate() {
-            if len != 0 {
-                *self.pairs.get_mut(n)? = (sym << 4) as u16 | u16::from(len);
-                n += 1;
-                count[usize::from(len & 15)] += 1;
-            }
-        }
-        self.cl
-            .build(self.pairs.get(..n)?, 0, &count, Incomplete::Refuse)?;
+        self.cl.build(&sets, &count)?;
 
-        // The literal/length and distance code lengths, one sequence.
+        // The literal/length and distance code lengths: one sequence, read in two parts so that
+        // each part pushes to one code. A run may cross from the first part into the second.
+        self.lit.clear();
+        self.dist.clear();
         let total = nlen + ndist;
-        let mut counts = [[0u16; 16]; 2];
-        let (mut i, mut n, mut prev, mut eob) = (0usize, 0usize, 0u16, false);
-        while i < total {
-            // A code of at most 7 bits and at most 7 extra bits.
-            bits.ensure(14)?;
-            let sym = self.cl.decode(bits)?;
-            let (repeat, len) = match sym {
-                0..=15 => (1, sym as u16),
-                16 if i > 0 => (3 + bits.take(2) as usize, prev),
-                17 => (3 + bits.take(3) as usize, 0),
-                18 => (11 + bits.take(7) as usize, 0),
-                _ => return None,
-            };
-            let end = i + repeat;
-            if end > total {
-                return None;
-            }
-            if len != 0 {
-                for j in i..end {
-                    *self.pairs.get_mut(n)? = (j << 4) as u16 | len;
-                    n += 1;
-                    counts[usize::from(j >= nlen)][usize::from(len & 15)] += 1;
-                }
-                eob |= (i..end).contains(&256);
-            }
-            prev = len;
-            i = end;
-        }
-        // zlib: "invalid code -- missing end-of-block".
-        if !eob {
+        let (i, prev) = read_lengths(bits, &self.cl, &mut self.lit, 0, nlen, 0, 0)?;
+        if i > total {
             return None;
         }
+        if prev != 0 {
+            for j in nlen..i {
+                self.dist.push(j - nlen, prev);
+            }
+        }
+        let (i, _) = read_lengths(bits, &self.cl, &mut self.dist, i, total, nlen, prev)?;
+        if i > total {
+            return None;
+        }
+        // zlib refuses a literal/length code without an end-of-block code ("invalid code --
+        // missing end-of-block") here; this inflater does not look: without that code the
+        // block can never end, so decoding it fails (returns `None`) all the same, later.
         *reader = local;
-        let nlit = usize::from(counts[0].iter().sum::<u16>());
-        let (lit, dist) = self.pairs.get(..n)?.split_at_checked(nlit)?;
-        self.lit
-            .build(lit, 0, &counts[0], Incomplete::SingleOrEmpty)?;
-        self.dist
-            .build(dist, nlen, &counts[1], Incomplete::SingleOrEmpty)
+        self.lit.build(Incomplete::SingleOrEmpty)?;
+        self.dist.build(Incomplete::SingleOrEmpty)
     }
+}
+
+/// Reads the code lengths number `i..to` of a dynamic block header with the code-length code
+/// `cl`, and pushes the non-zero ones to `code` as symbol `index - base`; `prev` is the length
+/// before `i` (for a repeat). Returns where it
+/// stopped (at `to`, or past it when the last run goes on past `to`: the caller deals with
+/// the rest of the run) and the last length read (the length of that run).
+///
+/// zlib's checks: a repeat (16) needs a previous length; the caller checks that no run goes
+/// past the end of the whole sequence.
+#[inline(always)]
+fn read_lengths<const BITS: u32, const SIZE: usize, const ROW: usize>(
+    bits: &mut Bits<'_>,
+    cl: &ClCode,
+    code: &mut Huffman<BITS, SIZE, ROW>,
+    i: usize,
+    to: usize,
+    base: usize,
+    mut prev: u16,
+) -> Option<(usize, u16)> {
+    // The loop counts in symbols as pushed, `(index - base) << SYM_SHIFT`.
+    const STEP: usize = 1 << SYM_SHIFT;
+    let mut at = i.saturating_sub(base) << SYM_SHIFT;
+    let stop = to.saturating_sub(base) << SYM_SHIFT;
+    while at < stop {
+        // A code of at most 7 bits and at most 7 extra bits. The code-length code is
+        // complete (`build` refused it otherwise), so every entry is a real code.
+        bits.ensure(14)?;
+        let e = cl.lookup(bits.buf);
+        bits.consume(u32::from(e & 15));
+        let sym = e >> SYM_SHIFT;
+        if sym < 16 {
+            if sym != 0 {
+                code.push_shifted(at as u16, sym);
+            }
+            prev = sym;
+            at += STEP;
+            continue;
+        }
+        let (repeat, len) = match sym {
+            16 if at > 0 || base > 0 => (3 + bits.take(2) as usize, prev),
+            17 => (3 + bits.take(3) as usize, 0),
+            18 => (11 + bits.take(7) as usize, 0),
+            _ => return None,
+        };
+        let end = at + (repeat << SYM_SHIFT);
+        if len != 0 {
+            for j in (at..end.min(stop)).step_by(STEP) {
+                code.push_shifted(j as u16, len);
+            }
+        }
+        prev = len;
+        at = end;
+    }
+    Some(((at >> SYM_SHIFT) + base, prev))
 }
 
 /// Decodes one block's compressed data with `lit` and `dist` into `out` from `o` on, up to and
 /// including its end-of-block code; returns the new output length.
+///
+/// [`fast_symbols`] decodes all it can; what it leaves (a code longer than a root table) goes
+/// through [`slow_symbol`], one symbol at a time.
 fn inflate_block(
     reader: &mut Bits<'_>,
     lit: &LitCode,
@@ -565,47 +797,166 @@ fn inflate_block(
     out: &mut [u8],
     mut o: usize,
 ) -> Option<usize> {
-    // A local copy, so that it lives in registers.
-    let mut local = *reader;
-    let bits = &mut local;
     loop {
-        // A literal/length code takes at most 15 bits; its length's extra bits, the distance
-        // code and the distance's extra bits at most 5 + 15 + 13 = 33 more.
-        bits.ensure(15)?;
-        let sym = lit.decode(bits)?;
-        if sym < 256 {
-            *out.get_mut(o)? = sym as u8;
-            o += 1;
-            continue;
-        }
-        if sym == 256 {
-            *reader = local;
+        if fast_symbols(reader, lit, dist, out, &mut o)? {
             return Some(o);
         }
-        bits.ensure(33)?;
-        let &(base, extra) = LENGTH.get(sym - 257)?;
-        let len = usize::from(base) + bits.take(extra) as usize;
-        let &(base, extra) = DISTANCE.get(dist.decode(bits)?)?;
-        let d = usize::from(base) + bits.take(extra) as usize;
-        // zlib-rs: "invalid distance too far back" (the window starts empty).
-        let start = o.checked_sub(d)?;
-        let end = o + len;
-        let w = out.get_mut(start..end)?;
-        if d >= len {
-            let (src, dst) = w.split_at_mut_checked(d)?;
-            dst.copy_from_slice(src.get(..len)?);
-        } else {
-            // Overlapping: the copy repeats its own output.
-            for k in d..w.len() {
-                if let Some(&b) = w.get(k - d)
-                    && let Some(t) = w.get_mut(k)
-                {
-                    *t = b;
-                }
-            }
+        if slow_symbol(reader, lit, dist, out, &mut o)? {
+            return Some(o);
         }
-        o = end;
     }
+}
+
+/// Decodes symbols into `out` from `*o` on as long as their codes fit the root tables:
+/// `Some(true)` after the end-of-block code, `Some(false)` (with nothing of the symbol
+/// consumed) at a code longer than a root table, `None` on corrupt or truncated data or when
+/// the output is full.
+///
+/// The common case of [`inflate_block`], in a function of its own that calls nothing, so that
+/// its loop keeps everything in registers. A length, its distance and their extra bits are
+/// looked at before any of them is consumed, so that the symbol can be left whole.
+#[inline(never)]
+fn fast_symbols(
+    reader: &mut Bits<'_>,
+    lit: &LitCode,
+    dist: &DistCode,
+    out: &mut [u8],
+    o: &mut usize,
+) -> Option<bool> {
+    let mut bits = *reader;
+    let mut at = *o;
+    // A root-table code has at most `root` bits, and a lookup needs that many buffered: four
+    // literals and the lookup after them need `4 root` (a refill gives at least 56 >= 36).
+    let need = 4 * lit.root.min(LIT_BITS);
+    let end_of_block = 'symbols: loop {
+        if bits.cnt < need {
+            bits.refill_inline()?;
+        }
+        // Room for four literals, checked once (near the end of `out`, the slow path takes
+        // over, one symbol at a time).
+        let Some(room) = out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<4>) else {
+            break false;
+        };
+        let e = 'literals: {
+            for slot in room {
+                let e = lit.lookup(bits.buf);
+                if e >= NOT_LITERAL {
+                    break 'literals e;
+                }
+                bits.consume(u32::from(e & 15));
+                *slot = (e >> SYM_SHIFT) as u8;
+                at += 1;
+            }
+            continue 'symbols;
+        };
+        // A long code, or a literal/length code with fewer than 15 bits buffered (the slow
+        // path refills first).
+        if e == LONG {
+            break false;
+        }
+        // The symbol minus 256.
+        let sym = usize::from(e >> SYM_SHIFT) - 256;
+        if sym == 0 {
+            bits.consume(u32::from(e & 15));
+            break true;
+        }
+        // The length code and its extra bits, the distance code and its extra bits: at most
+        // 15 + 5 + 15 + 13 = 48 bits.
+        if bits.cnt < 48 {
+            bits.refill_inline()?;
+        }
+        let (base, extra) = LENGTH[sym & 31];
+        // Symbols 286 and 287 (fixed blocks only): zlib's "invalid literal/length code".
+        if base == 0 {
+            return None;
+        }
+        let mut used = u32::from(e & 15);
+        let len = usize::from(base) + (bits.buf >> used & ((1 << extra) - 1)) as usize;
+        used += extra;
+        let de = dist.lookup(bits.buf >> used);
+        if de == LONG {
+            break false;
+        }
+        let (base, extra) = DISTANCE[usize::from(de >> SYM_SHIFT) & 31];
+        // Symbols 30 and 31 (fixed blocks only): zlib's "invalid distance code".
+        if base == 0 {
+            return None;
+        }
+        used += u32::from(de & 15);
+        let d = usize::from(base) + (bits.buf >> used & ((1 << extra) - 1)) as usize;
+        bits.consume(used + extra);
+        at = copy_match(out, at, d, len)?;
+    };
+    *reader = bits;
+    *o = at;
+    Some(end_of_block)
+}
+
+/// Decodes one symbol (any code) into `out` at `*o`: `Some(true)` if it is the end of the
+/// block, `None` on corrupt or truncated data or when the output is full.
+#[cold]
+#[inline(never)]
+fn slow_symbol(
+    bits: &mut Bits<'_>,
+    lit: &LitCode,
+    dist: &DistCode,
+    out: &mut [u8],
+    o: &mut usize,
+) -> Option<bool> {
+    bits.ensure(15)?;
+    let sym = lit.decode(bits)?;
+    if sym < 256 {
+        *out.get_mut(*o)? = sym as u8;
+        *o += 1;
+        return Some(false);
+    }
+    if sym == 256 {
+        return Some(true);
+    }
+    bits.ensure(33)?;
+    let (base, extra) = LENGTH[(sym - 256) & 31];
+    if base == 0 {
+        return None;
+    }
+    let len = usize::from(base) + bits.take(extra) as usize;
+    let (base, extra) = DISTANCE[dist.decode(bits)? & 31];
+    if base == 0 {
+        return None;
+    }
+    let d = usize::from(base) + bits.take(extra) as usize;
+    *o = copy_match(out, *o, d, len)?;
+    Some(false)
+}
+
+/// Copies `len` bytes from `d` bytes back in `out` to `o` and returns the new output length,
+/// without calling anything. `None` if `d` reaches before the start of the output (zlib-rs:
+/// "invalid distance too far back"; the window starts empty) or the copy does not fit.
+#[inline(always)]
+fn copy_match(out: &mut [u8], o: usize, d: usize, len: usize) -> Option<usize> {
+    let start = o.checked_sub(d)?;
+    let end = o + len;
+    if end > out.len() {
+        return None;
+    }
+    if d >= 8 && end + 8 <= out.len() {
+        // Eight bytes at a time; a source word never overlaps its destination, and the last
+        // word may write up to 7 bytes past `end`, which later output overwrites (nothing
+        // reads `out` at or beyond `o` before writing it).
+        let (mut s, mut t) = (start, o);
+        while t < end {
+            let w = *out.get(s..)?.first_chunk::<8>()?;
+            *out.get_mut(t..)?.first_chunk_mut::<8>()? = w;
+            s += 8;
+            t += 8;
+        }
+    } else {
+        // Byte by byte: an overlapping copy repeats its own output.
+        for t in o..end {
+            let b = *out.get(t - d)?;
+            *out.get_mut(t)? = b;
+        }
+    }
+    Some(end)
 }
 
 /// Copies a stored block into `out` from `o` on; returns the new output length.
@@ -631,26 +982,20 @@ fn fixed() -> Option<&'static (LitCode, DistCode)> {
     FIXED
         .get_or_init(|| {
             let mut codes = Box::new((LitCode::new(), DistCode::new()));
-            let mut pairs = [0u16; MAX_SYMBOLS];
-            let mut count = [0u16; 16];
-            for (sym, p) in pairs.iter_mut().enumerate() {
+            for sym in 0..288 {
                 let len = match sym {
                     0..=143 => 8,
                     144..=255 => 9,
                     256..=279 => 7,
                     _ => 8,
                 };
-                *p = (sym << 4 | len) as u16;
-                count[len] += 1;
+                codes.0.push(sym, len);
             }
-            codes.0.build(&pairs, 0, &count, Incomplete::Refuse)?;
-            let mut pairs = [0u16; 32];
-            for (sym, p) in pairs.iter_mut().enumerate() {
-                *p = (sym << 4 | 5) as u16;
+            codes.0.build(Incomplete::Refuse)?;
+            for sym in 0..32 {
+                codes.1.push(sym, 5);
             }
-            let mut count = [0u16; 16];
-            count[5] = 32;
-            codes.1.build(&pairs, 0, &count, Incomplete::Refuse)?;
+            codes.1.build(Incomplete::Refuse)?;
             Some(codes)
         })
         .as_deref()
@@ -658,31 +1003,25 @@ fn fixed() -> Option<&'static (LitCode, DistCode)> {
 
 /// The Adler-32 checksum of `data` (RFC 1950).
 ///
-/// Sixteen lanes at a time, in a form the compiler vectorises: over `n` blocks of 16 bytes,
-/// `sums[k]` adds up byte `k` of every block and `prefix[k]` adds up `sums[k]` as it was before
-/// each block, so that `b` gains `16 n a + 16 Σ prefix + Σ (16 - k) sums[k]`.
+/// Eight bytes per step in a `u64` (SWAR): the even and the odd bytes of each word are added
+/// into four 16-bit lanes each (`even`, `odd`: per byte position, the sum over the words so
+/// far), and so are those sums as they were before each word (`pre_even`, `pre_odd`). Every
+/// eight words (or fewer, at the end), multiplications sum the lanes, weighted or not, into
+/// the top lane and the lanes start again. Over `k` words with lane sums `s_j` (byte position
+/// `j`) and before-sums `p_j`, `a` gains `Σ s_j` and `b` gains `8 k a + 8 Σ p_j + Σ (8 - j)
+/// s_j`. The totals stay far below 2^64 over a chunk, so they are reduced once per chunk.
 fn adler32(data: &[u8]) -> u32 {
     const MOD: u64 = 65521;
-    // Bytes per round: the lanes stay far below 2^32 (prefix: 255 · 347 · 346 / 2).
-    const NMAX: usize = 5552;
+    // Bytes per chunk: b < 2^16 (1 + n) + 255 n² / 2 stays below 2^64.
+    const CHUNK: usize = 1 << 20;
     let (mut a, mut b) = (1u64, 0u64);
-    for chunk in data.chunks(NMAX) {
-        let (blocks, rest) = chunk.as_chunks::<16>();
-        let (mut sums, mut prefix) = ([0u32; 16], [0u32; 16]);
+    for chunk in data.chunks(CHUNK) {
+        let (blocks, rest) = chunk.as_chunks::<64>();
         for block in blocks {
-            for k in 0..16 {
-                prefix[k] += sums[k];
-                sums[k] += u32::from(block[k]);
-            }
+            (a, b) = adler_words(a, b, block.as_chunks::<8>().0);
         }
-        let n = blocks.len() as u64;
-        let (mut sum, mut weighted) = (0u64, 16 * n * a);
-        for k in 0..16 {
-            sum += u64::from(sums[k]);
-            weighted += 16 * u64::from(prefix[k]) + (16 - k as u64) * u64::from(sums[k]);
-        }
-        a += sum;
-        b += weighted;
+        let (words, rest) = rest.as_chunks::<8>();
+        (a, b) = adler_words(a, b, words);
         for &x in rest {
             a += u64::from(x);
             b += a;
@@ -691,6 +1030,34 @@ fn adler32(data: &[u8]) -> u32 {
         b %= MOD;
     }
     (b << 16 | a) as u32
+}
+
+/// [`adler32`]'s step over at most eight words (64 bytes): the new unreduced `a` and `b`.
+#[inline(always)]
+fn adler_words(a: u64, b: u64, words: &[[u8; 8]]) -> (u64, u64) {
+    /// The low byte of each 16-bit lane.
+    const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+    /// Sums the four lanes into the top one.
+    const SUM: u64 = 0x0001_0001_0001_0001;
+    /// Weights 8, 6, 4, 2 for bytes 0, 2, 4, 6 (the lane of byte 0 meets the top factor).
+    const EVEN: u64 = 8 << 48 | 6 << 32 | 4 << 16 | 2;
+    /// Weights 7, 5, 3, 1 for bytes 1, 3, 5, 7.
+    const ODD: u64 = 7 << 48 | 5 << 32 | 3 << 16 | 1;
+    let (mut even, mut odd, mut pre_even, mut pre_odd) = (0u64, 0u64, 0u64, 0u64);
+    for w in words.iter().take(8) {
+        let w = u64::from_le_bytes(*w);
+        pre_even += even;
+        pre_odd += odd;
+        even += w & LANES;
+        odd += w >> 8 & LANES;
+    }
+    // Lanes: sums at most 255 · 8 = 2040, before-sums at most 255 · 28 = 7140, so every lane
+    // of every product below stays under 2^16 and none carries into the top lane.
+    let k = words.len().min(8) as u64;
+    let sum = (even + odd).wrapping_mul(SUM) >> 48;
+    let pre = (pre_even + pre_odd).wrapping_mul(SUM) >> 48;
+    let weighted = (even.wrapping_mul(EVEN) >> 48) + (odd.wrapping_mul(ODD) >> 48);
+    (a + sum, b + 8 * k * a + 8 * pre + weighted)
 }
 
 /// [`Inflater::inflate_zlib`] with fresh tables (for tests and fuzzing; the codec reuses its
@@ -847,8 +1214,8 @@ mod tests {
             let mut strings = Vec::new();
             collect(&json, None, &mut strings);
             for (key, s) in strings {
-                let mut raw = Vec::new();
-                super::super::base64_decode_lenient_into(&s, &mut raw);
+                let mut buf = Vec::new();
+                let raw = super::super::base64_decode_lenient(&s, &mut buf).to_vec();
                 let mut inputs = vec![raw];
                 if key.as_deref() == Some("deflatedHex") {
                     inputs.push(
