@@ -126,29 +126,74 @@ impl ExecutionSpan {
     }
 }
 
-/// Starts an execution span under `parent`. A span that neither records nor carries a valid
-/// span context (no tracer provider installed and no incoming `traceparent`) changes nothing
-/// that could be observed, so it is not entered into a new context: the parent context is
-/// used as it is, which saves the context's allocations on every event when telemetry is off.
-pub(crate) fn start_span(
-    tracer: &opentelemetry::global::BoxedTracer,
-    builder: opentelemetry::trace::SpanBuilder,
-    parent: Context,
-) -> ExecutionSpan {
-    use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _};
-    let span = tracer.build_with_context(builder, &parent);
-    let recording = span.is_recording();
-    if !recording && !span.span_context().is_valid() {
-        return ExecutionSpan {
-            cx: parent,
-            recording,
-            owned: false,
-        };
+/// The tracer of a handler's execution spans.
+///
+/// A span that neither records nor carries a valid span context (no tracer provider installed
+/// and no incoming `traceparent`) changes nothing that could be observed, so it is not entered
+/// into a new context: the parent context is used as it is. Once the tracer has shown it makes
+/// such spans for a parent without a trace (a no-op tracer: the SDK's tracers always give a
+/// span context, sampled or not), later executions without a trace skip building the span too
+/// (its name and box), which telemetry-off deployments otherwise pay on every event. A tracer
+/// is fixed when the handler is built (later changes to the global provider do not reach it),
+/// so what it showed once holds.
+pub(crate) struct ExecutionTracer {
+    tracer: opentelemetry::global::BoxedTracer,
+    /// Set once a root span of this tracer came out silent.
+    silent_roots: std::sync::atomic::AtomicBool,
+}
+
+impl ExecutionTracer {
+    /// Wraps `tracer`.
+    pub(crate) fn new(tracer: opentelemetry::global::BoxedTracer) -> Self {
+        ExecutionTracer {
+            tracer,
+            silent_roots: std::sync::atomic::AtomicBool::new(false),
+        }
     }
-    ExecutionSpan {
-        cx: parent.with_span(span),
-        recording,
-        owned: true,
+
+    /// Starts an execution span under `parent`, named by `name` (called only when the span is
+    /// built) with `kind`.
+    pub(crate) fn start(
+        &self,
+        name: impl FnOnce() -> std::borrow::Cow<'static, str>,
+        kind: opentelemetry::trace::SpanKind,
+        parent: Context,
+    ) -> ExecutionSpan {
+        use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt, Tracer as _};
+        use std::sync::atomic::Ordering::Relaxed;
+        let root = !parent.span().span_context().is_valid();
+        if root && self.silent_roots.load(Relaxed) {
+            return ExecutionSpan {
+                cx: parent,
+                recording: false,
+                owned: false,
+            };
+        }
+        let span = self
+            .tracer
+            .build_with_context(SpanBuilder::from_name(name()).with_kind(kind), &parent);
+        let recording = span.is_recording();
+        if !recording && !span.span_context().is_valid() {
+            if root {
+                self.silent_roots.store(true, Relaxed);
+            }
+            return ExecutionSpan {
+                cx: parent,
+                recording,
+                owned: false,
+            };
+        }
+        ExecutionSpan {
+            cx: parent.with_span(span),
+            recording,
+            owned: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecutionTracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutionTracer").finish_non_exhaustive()
     }
 }
 

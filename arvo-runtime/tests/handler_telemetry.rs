@@ -169,4 +169,28 @@ async fn without_a_provider_headers_pass_through_and_nothing_records() {
         .unwrap();
     let out = h.execute(&e2, ParentContext::Event).await.unwrap();
     assert_eq!(out[0].traceparent(), None);
+    // Once a root span came out silent, roots skip the span; traced events still pass their
+    // context through.
+    let out = h.execute(&e2, ParentContext::Event).await.unwrap();
+    assert_eq!(out[0].traceparent(), None);
+    let out = h.execute(&e, ParentContext::Event).await.unwrap();
+    assert_eq!(out[0].traceparent(), e.traceparent());
+}
+
+#[tokio::test]
+async fn with_a_provider_every_root_event_gets_a_recorded_span() {
+    let (h, exporter, provider) = setup(false);
+    let root = ArvoEvent::builder()
+        .event_type("com.calc.add")
+        .source("com.client.app")
+        .subject("s-1")
+        .data_json(json!({"a": 1, "b": 2}))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let out = h.execute(&root, ParentContext::Event).await.unwrap();
+        assert!(out[0].traceparent().is_some());
+    }
+    provider.force_flush().unwrap();
+    assert_eq!(exporter.get_finished_spans().unwrap().len(), 3);
 }

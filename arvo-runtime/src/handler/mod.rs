@@ -76,7 +76,7 @@ use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -386,9 +386,11 @@ impl ArvoEventHandlerBuilder {
             dataschemas,
             system_error_type: contract.system_error_type().to_owned(),
             span_name: self.span_name.unwrap_or_else(|| format!("Handler<{uri}>")),
-            tracer: self.tracer.unwrap_or_else(|| {
-                opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
-            }),
+            tracer: std::sync::Arc::new(crate::otel::ExecutionTracer::new(
+                self.tracer.unwrap_or_else(|| {
+                    opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
+                }),
+            )),
             contract,
             source,
             executionunits: self.executionunits,
@@ -417,7 +419,7 @@ pub struct ArvoEventHandler {
     executionunits: f64,
     emit_domains: Vec<DomainSpec>,
     system_error_domains: Vec<DomainSpec>,
-    tracer: BoxedTracer,
+    tracer: std::sync::Arc<crate::otel::ExecutionTracer>,
     span_name: String,
     span_attributes: Vec<KeyValue>,
     versions: Vec<VersionedContract>,
@@ -595,10 +597,9 @@ impl ArvoEventHandler {
             ParentContext::Event => crate::otel::event_parent_context(event),
             ParentContext::Context(cx) => cx,
         };
-        let span = crate::otel::start_span(
-            &self.tracer,
-            SpanBuilder::from_name(Cow::Owned(self.span_name.clone()))
-                .with_kind(SpanKind::Consumer),
+        let span = self.tracer.start(
+            || Cow::Owned(self.span_name.clone()),
+            SpanKind::Consumer,
             parent_cx,
         );
         let (cx, recording) = (&span.cx, span.recording);

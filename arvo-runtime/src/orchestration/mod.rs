@@ -34,7 +34,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 
 use crate::contract::OrchestratorContract;
@@ -113,7 +113,7 @@ pub struct OrchestrationSettings {
     pub(crate) source_uri: EncodedUri,
     pub(crate) executionunits: f64,
     pub(crate) domains: EmissionDomains,
-    pub(crate) tracer: BoxedTracer,
+    pub(crate) tracer: crate::otel::ExecutionTracer,
     pub(crate) span_name: Option<String>,
     /// `<Prefix><<uri>>@<`: the default span name up to the event type, built once.
     pub(crate) span_name_prefix: String,
@@ -168,9 +168,9 @@ impl OrchestrationSettings {
             source,
             executionunits,
             domains,
-            tracer: tracer.unwrap_or_else(|| {
+            tracer: crate::otel::ExecutionTracer::new(tracer.unwrap_or_else(|| {
                 opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
-            }),
+            })),
             span_name_prefix: format!("{}<{}>@<", kind.span_prefix(), contract.uri()),
             span_name,
             span_attributes: attrs,
@@ -392,19 +392,20 @@ where
         ParentContext::Event => crate::otel::event_parent_context(event),
         ParentContext::Context(cx) => cx,
     };
-    let name = settings.span_name.clone().unwrap_or_else(|| {
-        let (prefix, event_type) = (&settings.span_name_prefix, event.event_type());
-        let mut name = String::with_capacity(prefix.len() + event_type.len() + 1);
-        name.push_str(prefix);
-        name.push_str(event_type);
-        name.push('>');
-        name
-    });
-    let span = crate::otel::start_span(
-        &settings.tracer,
-        SpanBuilder::from_name(name).with_kind(SpanKind::Producer),
-        parent_cx,
-    );
+    let name = || -> std::borrow::Cow<'static, str> {
+        settings.span_name.clone().map_or_else(
+            || {
+                let (prefix, event_type) = (&settings.span_name_prefix, event.event_type());
+                let mut name = String::with_capacity(prefix.len() + event_type.len() + 1);
+                name.push_str(prefix);
+                name.push_str(event_type);
+                name.push('>');
+                name.into()
+            },
+            Into::into,
+        )
+    };
+    let span = settings.tracer.start(name, SpanKind::Producer, parent_cx);
     let (cx, recording) = (&span.cx, span.recording);
     let headers = TraceHeaders::from_context(cx);
     if recording {

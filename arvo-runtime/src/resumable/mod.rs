@@ -778,6 +778,7 @@ impl<C: Context> ResumableCore<C> {
                 out.domain
                     .unwrap_or_else(|| self.settings.domains().complete.clone()),
             );
+            raws.reserve_exact(1);
             raws.push(raw);
         }
         let parent_content = match parent_subject {

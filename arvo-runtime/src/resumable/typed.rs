@@ -231,6 +231,9 @@ impl<V: ContractVersion, C> Outcome<V, C> {
 
     /// Adds a service call.
     pub fn call(mut self, call: RawOutput) -> Self {
+        // Room for this call only: a `RawOutput` is large, and a step usually makes one call
+        // (the default growth would allocate four, over a kilobyte).
+        self.services.reserve_exact(1);
         self.services.push(call);
         self
     }
