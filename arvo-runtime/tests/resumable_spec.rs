@@ -629,7 +629,7 @@ async fn decrement_resumable_full_manual_flow() {
 
     let out = run(&dec, &init).await;
     let rec = normal(&memory, &subject).await;
-    assert_eq!(rec.subject, subject);
+    assert_eq!(&*rec.subject, subject.as_str());
     assert_eq!(rec.parent_subject, None);
     assert_eq!(
         serde_json::to_value(rec.status).unwrap(),

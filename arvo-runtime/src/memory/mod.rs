@@ -40,7 +40,7 @@
 //! # }).unwrap();
 //! ```
 
-mod in_memory;
+pub(crate) mod in_memory;
 mod sync;
 
 use std::fmt;

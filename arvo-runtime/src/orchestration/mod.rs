@@ -239,7 +239,8 @@ impl SubjectCache {
     }
 
     fn shard(&self, subject: &str) -> &CacheShard {
-        let i = usize::try_from(self.hasher.hash_one(subject) % CACHE_SHARDS as u64).unwrap_or(0);
+        let key = crate::memory::in_memory::shard_key(subject);
+        let i = usize::try_from(self.hasher.hash_one(key) % CACHE_SHARDS as u64).unwrap_or(0);
         &self.shards[i % self.shards.len()]
     }
 
@@ -329,7 +330,7 @@ pub struct CoreInput<'a, R> {
     /// `parentSubject$$`).
     pub parent_subject: Option<&'a str>,
     /// The id of the event that started the orchestration (this event's on init).
-    pub init_event_id: &'a str,
+    pub init_event_id: &'a Arc<str>,
     /// The trace headers of the orchestration's span.
     pub headers: &'a TraceHeaders,
     /// The OpenTelemetry context of the orchestration's span.
@@ -545,9 +546,9 @@ where
             .as_ref()
             .and_then(|s| s.parent_subject().map(str::to_owned))
     };
-    let init_event_id: String = state
+    let init_event_id: Arc<str> = state
         .as_ref()
-        .map_or_else(|| event.id().to_owned(), |s| s.init_event_id().to_owned());
+        .map_or_else(|| Arc::from(event.id()), NormalRecord::shared_init_event_id);
     // 9. The core.
     let step = core
         .step(CoreInput {

@@ -69,4 +69,9 @@ pub trait NormalRecord {
     fn parent_subject(&self) -> Option<&str>;
     /// `initEventId`: the id of the event that started the orchestration.
     fn init_event_id(&self) -> &str;
+    /// [`init_event_id`](Self::init_event_id), shared: override it when the record keeps the
+    /// id in an `Arc<str>`, so that each step does not copy it.
+    fn shared_init_event_id(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::from(self.init_event_id())
+    }
 }

@@ -851,9 +851,9 @@ impl<C: Context> ResumableCore<C> {
             } else {
                 ResumableStatus::Active
             },
-            init_event_id: init_event_id.to_owned(),
+            init_event_id: Arc::clone(init_event_id),
             parent_subject: parent_subject.map(str::to_owned),
-            subject: event.subject().to_owned(),
+            subject: Arc::clone(event.shared_subject()),
             events: ResumableEvents {
                 consumed,
                 expected,

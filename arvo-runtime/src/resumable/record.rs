@@ -57,12 +57,12 @@ pub struct ResumableRecord<C> {
     pub status: ResumableStatus,
     /// The id of the init event.
     #[serde(rename = "initEventId")]
-    pub init_event_id: String,
+    pub init_event_id: std::sync::Arc<str>,
     /// The parent orchestration's subject (`null` for a root).
     #[serde(rename = "parentSubject")]
     pub parent_subject: Option<String>,
     /// The subject.
-    pub subject: String,
+    pub subject: std::sync::Arc<str>,
     /// Consumed, expected and produced events.
     pub events: ResumableEvents,
     /// The user's context.
@@ -97,5 +97,8 @@ impl<C> NormalRecord for ResumableRecord<C> {
     }
     fn init_event_id(&self) -> &str {
         &self.init_event_id
+    }
+    fn shared_init_event_id(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.init_event_id)
     }
 }
