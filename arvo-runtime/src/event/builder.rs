@@ -1,7 +1,7 @@
 //! Building events: from parts (the reference constructor) and with the builder
 //! (`createArvoEvent`).
 
-use super::id::{EventIdInput, create_event_id};
+use super::id::{EventIdInput, create_shared_event_id};
 use super::time::now_timestamp;
 use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
 use super::{
@@ -108,6 +108,16 @@ pub(crate) fn encode_valid_uri(s: &SharedStr) -> SharedStr {
     }
 }
 
+/// `encode_uri(s)` of a shared string: `s` itself when it is a valid URI without escapes
+/// (then `encodeURI(s) === s`), else the encoding.
+pub(crate) fn encode_shared_str(s: &SharedStr) -> SharedStr {
+    if !s.contains('%') && validate_uri(s) {
+        SharedStr::clone(s)
+    } else {
+        SharedStr::from(encode_uri(s))
+    }
+}
+
 /// `encode_uri(s)` as a shared string, copied once.
 fn encode_shared(s: &str) -> SharedStr {
     // Without a `%`, `validate_uri` holds exactly when every character passes through
@@ -129,6 +139,10 @@ impl EncodedUri {
     /// `encodeURI(s)`.
     pub(crate) fn encode(s: &str) -> Self {
         EncodedUri(encode_shared(s))
+    }
+    /// `encodeURI(s)`, sharing `s` when it needs no escapes.
+    pub(crate) fn encode_shared(s: &SharedStr) -> Self {
+        EncodedUri(encode_shared_str(s))
     }
     /// The encoded string.
     pub(crate) fn as_str(&self) -> &str {
@@ -222,7 +236,7 @@ impl EventTime {
 /// encodings already applied (crate-internal; see [`ArvoEvent::from_encoded_parts`]).
 #[derive(Debug)]
 pub(crate) struct EncodedParts {
-    pub id: String,
+    pub id: SharedStr,
     pub time: EventTime,
     pub source: EncodedUri,
     pub event_type: EmitType,
@@ -324,7 +338,7 @@ impl ArvoEvent {
         };
         check(&c, p.extensions.iter().map(|(k, v)| (k, ExtRef::Value(v))))?;
         Ok(ArvoEvent::from(EventInner {
-            id: p.id,
+            id: SharedStr::from(p.id),
             source: SharedStr::from(p.source),
             event_type: SharedStr::from(p.event_type),
             subject: SharedStr::from(p.subject),
@@ -350,7 +364,7 @@ impl ArvoEvent {
         // The attributes move out when this is the only handle, and are copied otherwise.
         let inner = std::sync::Arc::unwrap_or_clone(self.inner);
         ArvoEventParts {
-            id: inner.id,
+            id: String::from(&*inner.id),
             time: inner.time,
             source: String::from(&*inner.source),
             specversion: Cow::Borrowed(SPEC_VERSION),
@@ -626,7 +640,7 @@ impl ArvoEventBuilder {
     /// [`EventError::Validation`] with the reference's issues, or [`EventError::MissingTo`].
     pub fn build(self) -> Result<ArvoEvent, EventError> {
         let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
-        let id = create_event_id(self.id.as_ref());
+        let id = create_shared_event_id(self.id.as_ref());
         let time = self.time.unwrap_or_else(now_timestamp);
         let source = self.source.as_deref().map(encode_shared);
         let subject = self.subject.as_deref().map(encode_shared);

@@ -78,6 +78,19 @@ pub fn create_event_id(input: Option<&EventIdInput>) -> String {
     }
 }
 
+/// [`create_event_id`] as a shared string (a fresh UUID is written straight into it).
+pub(crate) fn create_shared_event_id(input: Option<&EventIdInput>) -> super::SharedStr {
+    match input {
+        Some(EventIdInput::ArvoManaged(_) | EventIdInput::DeveloperManaged(_)) => {
+            super::SharedStr::from(create_event_id(input))
+        }
+        None => {
+            let mut buf = uuid::Uuid::encode_buffer();
+            super::SharedStr::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
+        }
+    }
+}
+
 /// The reference's `parseArvoEventId`: decodes an `ARVO_MANAGED` id into its `{uuid, value}`.
 ///
 /// ```

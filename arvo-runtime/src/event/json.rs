@@ -632,7 +632,7 @@ impl<'de> Deserialize<'de> for RawEvent {
                 while let Some(key) = map.next_key::<Key>()? {
                     // The attributes an event keeps as shared strings are read as such.
                     let (slot, shared) = match key {
-                        Key::Id => (&mut e.id, false),
+                        Key::Id => (&mut e.id, true),
                         Key::Source => (&mut e.source, true),
                         Key::SpecVersion => (&mut e.specversion, false),
                         Key::Type => (&mut e.event_type, true),
@@ -737,7 +737,7 @@ impl RawEvent {
             _ => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
         };
         Ok(ArvoEvent::from(EventInner {
-            id: self.id.into_string(),
+            id: self.id.into_shared(),
             source: self.source.into_shared(),
             event_type: self.event_type.into_shared(),
             subject: self.subject.into_shared(),

@@ -63,6 +63,7 @@ use std::borrow::Cow;
 
 pub use builder::{ArvoEventBuilder, ArvoEventParts, IntoNullable};
 pub(crate) use builder::{EmitType, EncodedParts, EncodedUri, EventTime};
+pub(crate) use id::create_shared_event_id;
 pub use id::{
     ArvoEventIdObject, EventIdInput, ParseEventIdError, create_event_id, new_uuid_v4,
     parse_arvo_event_id,
@@ -322,7 +323,7 @@ pub(crate) type SharedStr = std::sync::Arc<str>;
 /// The attributes of an [`ArvoEvent`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EventInner {
-    pub(crate) id: String,
+    pub(crate) id: SharedStr,
     // The attributes an emitted event usually shares with its input event or with its
     // handler's constants (subject, source, type, dataschema, to, redirectto) are
     // reference-counted, so emitting does not copy them.
@@ -404,6 +405,11 @@ impl ArvoEvent {
     /// `subject`: the process id (a properly encoded URI).
     pub fn subject(&self) -> &str {
         &self.inner.subject
+    }
+
+    /// `id`, shared (it becomes the `parentid` of the events this one causes).
+    pub(crate) fn shared_id(&self) -> &SharedStr {
+        &self.inner.id
     }
 
     /// `subject`, shared (for the subject cache and records, which then need no copy).

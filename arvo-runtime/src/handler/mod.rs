@@ -70,7 +70,7 @@ pub use violation::{HandlerError, TransactionCause, Violation};
 
 use crate::contract::{ArvoContract, VersionedContract, dataschema};
 use crate::event::{
-    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, Extensions, create_event_id,
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, Extensions, create_shared_event_id,
 };
 use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
@@ -844,7 +844,7 @@ impl ArvoEventHandler {
                 to,
                 accesscontrol: accesscontrol.map(str::to_owned),
                 redirectto,
-                parentid: EncodedUri::encode(event.id()),
+                parentid: EncodedUri::encode_shared(event.shared_id()),
                 extensions: o.extensions,
             });
             let n = domains.len();
@@ -858,7 +858,7 @@ impl ArvoEventHandler {
                     break;
                 };
                 let parts = EncodedParts {
-                    id: create_event_id(o.id.as_ref()),
+                    id: create_shared_event_id(o.id.as_ref()),
                     time: EventTime::given_or_now(o.time.as_ref()),
                     source: self.source_uri.clone(),
                     event_type: sh.event_type,

@@ -4,7 +4,9 @@ use serde_json::Value;
 
 use super::CoreError;
 use crate::contract::{ContractKind, PARENT_SUBJECT_FIELD, VersionedContract};
-use crate::event::{ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, create_event_id};
+use crate::event::{
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, create_shared_event_id,
+};
 use crate::handler::{DomainResolver, DomainSpec, HandlerError, RawOutput, Violation};
 use crate::otel::TraceHeaders;
 use crate::subject::{self, Meta, NewSubject, Subject, SubjectContent};
@@ -60,7 +62,7 @@ pub(crate) struct EmitContext<'a> {
     /// Its decoded content, when known.
     pub(crate) parent_content: Option<&'a SubjectContent>,
     /// The orchestration's init event id.
-    pub(crate) init_event_id: &'a str,
+    pub(crate) init_event_id: &'a std::sync::Arc<str>,
     /// The span's trace headers.
     pub(crate) headers: &'a TraceHeaders,
 }
@@ -274,7 +276,7 @@ fn create_one(
             (
                 uris.event_type,
                 subject,
-                event.id(),
+                event.shared_id(),
                 domain,
                 uris.dataschema,
             )
@@ -290,9 +292,9 @@ fn create_one(
         Some(r) => Some(EncodedUri::encode(r)),
         None => Some(ctx.source_uri.clone()),
     };
-    let parentid = (!parentid.is_empty()).then(|| EncodedUri::encode(parentid));
+    let parentid = (!parentid.is_empty()).then(|| EncodedUri::encode_shared(parentid));
     let parts = EncodedParts {
-        id: create_event_id(raw.id.as_ref()),
+        id: create_shared_event_id(raw.id.as_ref()),
         time: EventTime::given_or_now(raw.time.as_ref()),
         source: ctx.source_uri.clone(),
         event_type,
@@ -489,6 +491,7 @@ mod tests {
         let services = [add.latest()];
         let source = self_version.accepts().event_type.clone();
         let source_uri = EncodedUri::encode(&source);
+        let init_id: std::sync::Arc<str> = std::sync::Arc::from("init-id");
         let self_dataschema = EncodedUri::encode(self_version.dataschema());
         let service_uris = [ServiceUris::of(&services[0])];
         let headers = TraceHeaders {
@@ -538,7 +541,7 @@ mod tests {
                 subject: &subject,
                 parent_subject,
                 parent_content: None,
-                init_event_id: "init-id",
+                init_event_id: &init_id,
                 headers: &headers,
             };
             for raw in &raws {
