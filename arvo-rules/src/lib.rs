@@ -150,21 +150,28 @@ pub fn is_domain(s: &str) -> bool {
 /// ```
 pub fn is_arvo_version(s: &str) -> bool {
     // The pattern alone (numbers of any size match, as they do in the reference's regex).
-    let (mut dots, mut digits) = (0usize, 0usize);
+    scan_version(s, |_, _| Some(())).is_some()
+}
+
+/// Walks `^\d+\.\d+\.\d+$` over `s`, handing each digit and the index of its part to `digit`
+/// (which may stop the walk with `None`); `None` when `s` does not match.
+fn scan_version(s: &str, mut digit: impl FnMut(usize, u8) -> Option<()>) -> Option<()> {
+    let (mut part, mut digits) = (0usize, 0usize);
     for &b in s.as_bytes() {
         if b == b'.' {
-            if digits == 0 || dots == 2 {
-                return false;
+            if digits == 0 || part == 2 {
+                return None;
             }
-            dots += 1;
+            part += 1;
             digits = 0;
         } else if b.is_ascii_digit() {
+            digit(part, b - b'0')?;
             digits += 1;
         } else {
-            return false;
+            return None;
         }
     }
-    digits > 0 && dots == 2
+    (digits > 0 && part == 2).then_some(())
 }
 
 /// Parses an Arvo semantic version into its three numbers; `None` when it does not match
@@ -176,23 +183,12 @@ pub fn is_arvo_version(s: &str) -> bool {
 /// ```
 pub fn parse_arvo_version(s: &str) -> Option<(u64, u64, u64)> {
     let mut parts = [0u64; 3];
-    let (mut i, mut digits) = (0usize, 0usize);
-    for &b in s.as_bytes() {
-        if b == b'.' {
-            if digits == 0 || i == 2 {
-                return None;
-            }
-            i += 1;
-            digits = 0;
-        } else if b.is_ascii_digit() {
-            let part = &mut parts[i];
-            *part = part.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-            digits += 1;
-        } else {
-            return None;
-        }
-    }
-    (digits > 0 && i == 2).then_some((parts[0], parts[1], parts[2]))
+    scan_version(s, |i, d| {
+        let part = parts.get_mut(i)?;
+        *part = part.checked_mul(10)?.checked_add(u64::from(d))?;
+        Some(())
+    })?;
+    Some((parts[0], parts[1], parts[2]))
 }
 
 /// `^[a-z0-9]+$`: the CloudEvents rule for custom extension attribute names.

@@ -499,38 +499,40 @@ impl<'a> Bits<'a> {
         bits
     }
 
+    /// The common case of a refill: eight input bytes are left, so one unaligned word fills
+    /// the buffer to at least 56 bits. `false` near the end of the input.
+    #[inline(always)]
+    fn refill_word(&mut self) -> bool {
+        let Some(w) = self.rest.first_chunk::<8>() else {
+            return false;
+        };
+        self.buf |= u64::from_le_bytes(*w) << self.cnt;
+        // At most 7: the whole bytes that fit above the valid bits.
+        let took = ((63 - self.cnt) >> 3) as usize & 7;
+        self.rest = self.rest.get(took..).unwrap_or_default();
+        self.cnt |= 56;
+        true
+    }
+
     /// Fills the buffer to at least 56 bits. `None` once well past the end of the input (the
     /// stream is truncated then).
     #[inline(always)]
     fn refill(&mut self) -> Option<()> {
-        if let Some(w) = self.rest.first_chunk::<8>() {
-            self.buf |= u64::from_le_bytes(*w) << self.cnt;
-            // At most 7: the whole bytes that fit above the valid bits.
-            let took = ((63 - self.cnt) >> 3) as usize & 7;
-            self.rest = self.rest.get(took..).unwrap_or_default();
-            self.cnt |= 56;
-            Some(())
-        } else {
+        if !self.refill_word() {
             (self.rest, self.over, self.buf, self.cnt) =
                 refill_slow(self.rest, self.over, self.buf, self.cnt)?;
-            Some(())
         }
+        Some(())
     }
 
     /// [`Bits::refill`] without a call, for loops that call nothing.
     #[inline(always)]
     fn refill_inline(&mut self) -> Option<()> {
-        if let Some(w) = self.rest.first_chunk::<8>() {
-            self.buf |= u64::from_le_bytes(*w) << self.cnt;
-            let took = ((63 - self.cnt) >> 3) as usize & 7;
-            self.rest = self.rest.get(took..).unwrap_or_default();
-            self.cnt |= 56;
-            Some(())
-        } else {
+        if !self.refill_word() {
             (self.rest, self.over, self.buf, self.cnt) =
                 refill_bytes(self.rest, self.over, self.buf, self.cnt)?;
-            Some(())
         }
+        Some(())
     }
 
     /// Makes sure that at least `n` bits (at most 56) are buffered.
