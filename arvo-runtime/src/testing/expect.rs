@@ -2,6 +2,7 @@
 
 use crate::event::ArvoEvent;
 use crate::handler::Violation;
+use crate::testing::StepProblem;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -297,26 +298,6 @@ impl fmt::Debug for Expect {
     }
 }
 
-/// What failed in an [`Expect`] (one of the variants of a step failure).
-pub(crate) enum EventsMismatch {
-    Count {
-        expected: usize,
-        actual: usize,
-    },
-    Missing {
-        index: usize,
-        count: usize,
-    },
-    Field {
-        index: usize,
-        mismatch: FieldMismatch,
-    },
-    Custom {
-        description: String,
-        message: String,
-    },
-}
-
 impl Expect {
     /// Exactly `n` events.
     pub fn events(mut self, n: usize) -> Self {
@@ -383,29 +364,30 @@ impl Expect {
         self
     }
 
-    pub(crate) fn check(&self, events: &[ArvoEvent]) -> Option<EventsMismatch> {
+    /// The first way `events` fail this expectation, as the step problem it reports.
+    pub(crate) fn check(&self, events: &[ArvoEvent]) -> Option<StepProblem> {
         if let Some(expected) = self.count
             && expected != events.len()
         {
-            return Some(EventsMismatch::Count {
+            return Some(StepProblem::Count {
                 expected,
                 actual: events.len(),
             });
         }
         for (index, e) in events.iter().enumerate() {
             if let Some(mismatch) = self.each.check(e) {
-                return Some(EventsMismatch::Field { index, mismatch });
+                return Some(StepProblem::Field { index, mismatch });
             }
         }
         for (index, checks) in &self.nth {
             let Some(e) = events.get(*index) else {
-                return Some(EventsMismatch::Missing {
+                return Some(StepProblem::MissingEvent {
                     index: *index,
                     count: events.len(),
                 });
             };
             if let Some(mismatch) = checks.check(e) {
-                return Some(EventsMismatch::Field {
+                return Some(StepProblem::Field {
                     index: *index,
                     mismatch,
                 });
@@ -413,7 +395,7 @@ impl Expect {
         }
         for (description, f) in &self.custom {
             if let Err(message) = f(events) {
-                return Some(EventsMismatch::Custom {
+                return Some(StepProblem::Custom {
                     description: description.clone(),
                     message,
                 });

@@ -69,7 +69,6 @@ pub use expect::{
 use crate::broker::EventBroker;
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, Violation};
-use expect::EventsMismatch;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use std::fmt;
@@ -567,7 +566,7 @@ impl<'s> Scenario<'s> {
             prev = match (&step.expect, result) {
                 (Expectation::Events(expect), Ok(events)) => match expect.check(&events) {
                     None => events,
-                    Some(m) => return Err(fail(Some(input), problem_of(m), events)),
+                    Some(problem) => return Err(fail(Some(input), problem, events)),
                 },
                 (Expectation::Anything, Ok(events)) => events,
                 (Expectation::Events(_) | Expectation::Anything, Err(v)) => {
@@ -595,20 +594,5 @@ impl<'s> Scenario<'s> {
             };
         }
         Ok(prev)
-    }
-}
-
-fn problem_of(m: EventsMismatch) -> StepProblem {
-    match m {
-        EventsMismatch::Count { expected, actual } => StepProblem::Count { expected, actual },
-        EventsMismatch::Missing { index, count } => StepProblem::MissingEvent { index, count },
-        EventsMismatch::Field { index, mismatch } => StepProblem::Field { index, mismatch },
-        EventsMismatch::Custom {
-            description,
-            message,
-        } => StepProblem::Custom {
-            description,
-            message,
-        },
     }
 }
