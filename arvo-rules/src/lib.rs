@@ -19,7 +19,7 @@ mod time;
 mod uri;
 
 pub use time::is_zod_datetime;
-pub use uri::{UriError, decode_uri, encode_uri, validate_uri};
+pub use uri::{UriError, decode_uri, encode_uri, encodes_to_itself, validate_uri};
 
 /// The content type Arvo writes on every event it creates.
 pub const ARVO_DATA_CONTENT_TYPE: &str = "application/cloudevents+json;charset=UTF-8;profile=arvo";

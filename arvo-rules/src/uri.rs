@@ -65,6 +65,18 @@ fn is_uri_passthrough(b: u8) -> bool {
     PASSTHROUGH[b as usize]
 }
 
+/// Whether `encodeURI(s) === s`: every character passes through unchanged (no `%` either,
+/// which `encodeURI` escapes). One pass over the bytes; such a string is also a valid URI.
+///
+/// ```
+/// assert!(arvo_rules::encodes_to_itself("com.calc.add"));
+/// assert!(!arvo_rules::encodes_to_itself("a%20b")); // valid, but `%` would be escaped again
+/// assert!(!arvo_rules::encodes_to_itself("a b"));
+/// ```
+pub fn encodes_to_itself(s: &str) -> bool {
+    s.bytes().all(is_uri_passthrough)
+}
+
 /// Characters whose escapes `decodeURI` keeps escaped.
 fn is_uri_reserved(b: u8) -> bool {
     matches!(
@@ -84,7 +96,7 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// assert_eq!(arvo_rules::encode_uri("a%20b"), "a%2520b");
 /// ```
 pub fn encode_uri(s: &str) -> String {
-    if s.bytes().all(is_uri_passthrough) {
+    if encodes_to_itself(s) {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -181,10 +193,10 @@ pub fn decode_uri(s: &str) -> Result<String, UriError> {
 /// assert!(!validate_uri("%2F"));    // reserved escapes stay escaped, then `%` is re-encoded
 /// ```
 pub fn validate_uri(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    if bytes.iter().all(|&b| is_uri_passthrough(b)) {
+    if encodes_to_itself(s) {
         return true;
     }
+    let bytes = s.as_bytes();
     // Every byte must be pass-through or part of an escape; a character that encodeURI would
     // escape can never survive the round trip, so reject early.
     if !bytes.iter().all(|&b| is_uri_passthrough(b) || b == b'%') {
@@ -273,6 +285,14 @@ mod tests {
         #[test]
         fn validate_never_panics(s in "(%[0-9A-Fa-f]{0,2}|[ -~]|é)*") {
             let _ = validate_uri(&s);
+        }
+
+        #[test]
+        fn encodes_to_itself_is_encode_uri_unchanged(s in "(%[0-9A-F]{2}|[ -~]|é)*") {
+            prop_assert_eq!(encodes_to_itself(&s), encode_uri(&s) == s);
+            if encodes_to_itself(&s) {
+                prop_assert!(validate_uri(&s));
+            }
         }
     }
 }

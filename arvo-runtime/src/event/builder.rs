@@ -7,7 +7,7 @@ use super::validate::{Check, DataField, ExtRef, Field, NumField, check};
 use super::{
     ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SPEC_VERSION, SharedStr,
 };
-use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri, validate_uri};
+use arvo_rules::{ARVO_DATA_CONTENT_TYPE, encode_uri, encodes_to_itself};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -108,21 +108,10 @@ pub(crate) fn encode_valid_uri(s: &SharedStr) -> SharedStr {
     }
 }
 
-/// `encode_uri(s)` of a shared string: `s` itself when it is a valid URI without escapes
-/// (then `encodeURI(s) === s`), else the encoding.
-pub(crate) fn encode_shared_str(s: &SharedStr) -> SharedStr {
-    if !s.contains('%') && validate_uri(s) {
-        SharedStr::clone(s)
-    } else {
-        SharedStr::from(encode_uri(s))
-    }
-}
-
-/// `encode_uri(s)` as a shared string, copied once.
+/// `encode_uri(s)` as a shared string: one copy of `s` when it encodes to itself, else the
+/// encoding.
 fn encode_shared(s: &str) -> SharedStr {
-    // Without a `%`, `validate_uri` holds exactly when every character passes through
-    // `encodeURI` unchanged (its fast path), and then `encodeURI(s) === s`.
-    if !s.contains('%') && validate_uri(s) {
+    if encodes_to_itself(s) {
         SharedStr::from(s)
     } else {
         SharedStr::from(encode_uri(s))
@@ -142,7 +131,11 @@ impl EncodedUri {
     }
     /// `encodeURI(s)`, sharing `s` when it needs no escapes.
     pub(crate) fn encode_shared(s: &SharedStr) -> Self {
-        EncodedUri(encode_shared_str(s))
+        EncodedUri(if encodes_to_itself(s) {
+            SharedStr::clone(s)
+        } else {
+            SharedStr::from(encode_uri(s))
+        })
     }
     /// The encoded string.
     pub(crate) fn as_str(&self) -> &str {
