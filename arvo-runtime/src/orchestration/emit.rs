@@ -326,20 +326,37 @@ fn create_unchecked(
     spec: &DomainSpec,
     data: serde_json::Map<String, Value>,
 ) -> Result<ArvoEvent, CoreError> {
-    let event = ctx.event;
     let domain = ctx.resolver(None).resolve(spec).map(str::to_owned);
+    let event = ctx.event;
+    // An invalid field is a plain error in the reference: failure record + system error.
+    via_builder(ctx, raw, event.subject(), event.id(), None, domain, data)
+        .map_err(|e| CoreError::Failure(HandlerError::from(e)))
+}
+
+/// An emitted event built field by field through [`ArvoEvent::builder`] (`createArvoEvent`'s
+/// defaults, encodings and every check): the path for undeclared types, and the reference the
+/// pre-encoded path is tested against.
+fn via_builder(
+    ctx: &EmitContext<'_>,
+    raw: &RawOutput,
+    subject: &str,
+    parentid: &str,
+    dataschema: Option<&str>,
+    domain: Option<String>,
+    data: serde_json::Map<String, Value>,
+) -> Result<ArvoEvent, crate::event::EventError> {
     let to = raw.to.as_deref().unwrap_or(raw.event_type.as_str());
     let mut b = ArvoEvent::builder()
         .source(ctx.source)
         .event_type(raw.event_type.as_str())
-        .subject(event.subject())
-        .dataschema(None::<&str>)
+        .subject(subject)
+        .dataschema(dataschema)
         .data(data)
         .to(to)
-        .accesscontrol(raw.accesscontrol.as_deref().or(event.accesscontrol()))
+        .accesscontrol(raw.accesscontrol.as_deref().or(ctx.event.accesscontrol()))
         .redirectto(raw.redirectto.as_deref().unwrap_or(ctx.source))
         .executionunits(raw.executionunits.unwrap_or(ctx.executionunits))
-        .parentid(event.id())
+        .parentid(parentid)
         .domain(domain)
         .traceparent(ctx.headers.traceparent.as_deref())
         .tracestate(ctx.headers.tracestate.as_deref());
@@ -352,9 +369,7 @@ fn create_unchecked(
     for (k, v) in raw.extensions.iter() {
         b = b.extension(k, v.clone());
     }
-    // An invalid field is a plain error in the reference: failure record + system error.
     b.build()
-        .map_err(|e| CoreError::Failure(HandlerError::from(e)))
 }
 
 /// Step 4: the subject of a child orchestration started by this event.
@@ -419,43 +434,6 @@ mod tests {
             .map(|k| ((*k).to_owned(), json!({"type": "number"})))
             .collect();
         Schema::new(json!({"type": "object", "properties": props, "required": keys})).unwrap()
-    }
-
-    /// What `create_one` built before the pre-encoded path: every field through the builder.
-    fn via_builder(
-        ctx: &EmitContext<'_>,
-        raw: &RawOutput,
-        subject: &str,
-        parentid: &str,
-        dataschema: &str,
-        domain: Option<String>,
-        data: serde_json::Map<String, Value>,
-    ) -> Result<ArvoEvent, String> {
-        let to = raw.to.as_deref().unwrap_or(raw.event_type.as_str());
-        let mut b = ArvoEvent::builder()
-            .source(ctx.source)
-            .event_type(raw.event_type.as_str())
-            .subject(subject)
-            .dataschema(Some(dataschema))
-            .data(data)
-            .to(to)
-            .accesscontrol(raw.accesscontrol.as_deref().or(ctx.event.accesscontrol()))
-            .redirectto(raw.redirectto.as_deref().unwrap_or(ctx.source))
-            .executionunits(raw.executionunits.unwrap_or(ctx.executionunits))
-            .parentid(parentid)
-            .domain(domain)
-            .traceparent(ctx.headers.traceparent.as_deref())
-            .tracestate(ctx.headers.tracestate.as_deref());
-        if let Some(id) = &raw.id {
-            b = b.id(id.clone());
-        }
-        if let Some(t) = &raw.time {
-            b = b.time(t.as_str());
-        }
-        for (k, v) in raw.extensions.iter() {
-            b = b.extension(k, v.clone());
-        }
-        b.build().map_err(|e| e.to_string())
     }
 
     fn comparable(e: &ArvoEvent, keep_id_time: bool) -> Value {
@@ -575,7 +553,16 @@ mod tests {
                         CoreError::Failure(f) => f.to_string(),
                         CoreError::Violation(v) => v.to_string(),
                     });
-                let slow = via_builder(&ctx, raw, subject, parentid, &dataschema, domain, data);
+                let slow = via_builder(
+                    &ctx,
+                    raw,
+                    subject,
+                    parentid,
+                    Some(&dataschema),
+                    domain,
+                    data,
+                )
+                .map_err(|e| e.to_string());
                 let keep = raw.time.is_some()
                     && matches!(raw.id, Some(EventIdInput::DeveloperManaged(ref s)) if !s.trim().is_empty());
                 match (&fast, &slow) {
