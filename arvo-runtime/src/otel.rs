@@ -143,10 +143,14 @@ pub(crate) struct ExecutionTracer {
 }
 
 impl ExecutionTracer {
-    /// Wraps `tracer`.
-    pub(crate) fn new(tracer: opentelemetry::global::BoxedTracer) -> Self {
+    /// Wraps `tracer`, by default the global tracer provider's `arvo-instrumentation` tracer
+    /// (a no-op unless the application installed a provider before building the handler).
+    pub(crate) fn new(tracer: Option<opentelemetry::global::BoxedTracer>) -> Self {
+        use opentelemetry::trace::TracerProvider as _;
         ExecutionTracer {
-            tracer,
+            tracer: tracer.unwrap_or_else(|| {
+                opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
+            }),
             silent_roots: std::sync::atomic::AtomicBool::new(false),
         }
     }

@@ -76,7 +76,7 @@ use crate::otel::{ArvoSpanKind, TraceHeaders, attr};
 use crate::violation::ArvoErrorPayload;
 use futures_util::future::BoxFuture;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -386,11 +386,7 @@ impl ArvoEventHandlerBuilder {
             dataschemas,
             system_error_type: contract.system_error_type().to_owned(),
             span_name: self.span_name.unwrap_or_else(|| format!("Handler<{uri}>")),
-            tracer: std::sync::Arc::new(crate::otel::ExecutionTracer::new(
-                self.tracer.unwrap_or_else(|| {
-                    opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
-                }),
-            )),
+            tracer: crate::otel::ExecutionTracer::new(self.tracer),
             contract,
             source,
             executionunits: self.executionunits,
@@ -419,7 +415,7 @@ pub struct ArvoEventHandler {
     executionunits: f64,
     emit_domains: Vec<DomainSpec>,
     system_error_domains: Vec<DomainSpec>,
-    tracer: std::sync::Arc<crate::otel::ExecutionTracer>,
+    tracer: crate::otel::ExecutionTracer,
     span_name: String,
     span_attributes: Vec<KeyValue>,
     versions: Vec<VersionedContract>,

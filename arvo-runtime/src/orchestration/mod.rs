@@ -34,7 +34,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
 use crate::contract::OrchestratorContract;
@@ -168,9 +168,7 @@ impl OrchestrationSettings {
             source,
             executionunits,
             domains,
-            tracer: crate::otel::ExecutionTracer::new(tracer.unwrap_or_else(|| {
-                opentelemetry::global::tracer_provider().tracer("arvo-instrumentation")
-            })),
+            tracer: crate::otel::ExecutionTracer::new(tracer),
             span_name_prefix: format!("{}<{}>@<", kind.span_prefix(), contract.uri()),
             span_name,
             span_attributes: attrs,
