@@ -20,24 +20,15 @@ use arvo_runtime::event::{ArvoEvent, new_uuid_v4, now_timestamp};
 use arvo_runtime::handler::{ArvoEventHandler, ParentContext, RawOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Instant;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{block_on, env};
 
 const URI: &str = "#/bench/calc/add";
 const DATASCHEMA: &str = "#/bench/calc/add/1.0.0";
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 fn accepts_json() -> Value {
     json!({"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"],"additionalProperties":false})
@@ -299,13 +290,6 @@ fn pass(v: Variant, h: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
     black_box(&buf);
     assert_eq!(sum, inp.expected_sum, "checksum of {}", v.name());
     secs
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
 }
 
 /// `B1_PARTS=1`: per-part costs of the framework path (ns per event).

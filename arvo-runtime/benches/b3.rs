@@ -20,11 +20,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use arvo_runtime::contract::dataschema;
@@ -41,15 +38,9 @@ use serde_json::{Value, json};
 mod common_resumable;
 use common_resumable::{CalcAdd, CalcFlow, calc_handler, calc_resumable};
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{block_on, env, vm_hwm_kb};
 
 fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
     let factory = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest()).unwrap();
@@ -261,25 +252,6 @@ fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
     assert_eq!(sum, expected);
     assert_eq!(floor.records.len(), inits.len());
     secs
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 const REFERENCE_B3: f64 = 1_420.0;
