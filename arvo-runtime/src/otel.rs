@@ -108,7 +108,7 @@ pub(crate) fn event_parent_context(event: &crate::event::ArvoEvent) -> Context {
 /// A started execution span and the context it runs in.
 pub(crate) struct ExecutionSpan {
     /// The parent context with the new span, or the parent context alone when the span
-    /// records nothing and carries no trace (see [`start_span`]).
+    /// records nothing and carries no trace (see [`ExecutionTracer`]).
     pub(crate) cx: Context,
     /// Whether the span records (attributes, events and status are set only then).
     pub(crate) recording: bool,
@@ -117,6 +117,15 @@ pub(crate) struct ExecutionSpan {
 }
 
 impl ExecutionSpan {
+    /// No span: the execution runs in `parent` as it is.
+    fn silent(parent: Context) -> Self {
+        ExecutionSpan {
+            cx: parent,
+            recording: false,
+            owned: false,
+        }
+    }
+
     /// Ends the span, if one was entered into the context.
     pub(crate) fn end(&self) {
         use opentelemetry::trace::TraceContextExt;
@@ -167,11 +176,7 @@ impl ExecutionTracer {
         use std::sync::atomic::Ordering::Relaxed;
         let root = !parent.span().span_context().is_valid();
         if root && self.silent_roots.load(Relaxed) {
-            return ExecutionSpan {
-                cx: parent,
-                recording: false,
-                owned: false,
-            };
+            return ExecutionSpan::silent(parent);
         }
         let span = self
             .tracer
@@ -181,11 +186,7 @@ impl ExecutionTracer {
             if root {
                 self.silent_roots.store(true, Relaxed);
             }
-            return ExecutionSpan {
-                cx: parent,
-                recording,
-                owned: false,
-            };
+            return ExecutionSpan::silent(parent);
         }
         ExecutionSpan {
             cx: parent.with_span(span),
