@@ -392,17 +392,12 @@ where
         ParentContext::Context(cx) => cx,
     };
     let name = || -> std::borrow::Cow<'static, str> {
-        settings.span_name.clone().map_or_else(
-            || {
-                let (prefix, event_type) = (&settings.span_name_prefix, event.event_type());
-                let mut name = String::with_capacity(prefix.len() + event_type.len() + 1);
-                name.push_str(prefix);
-                name.push_str(event_type);
-                name.push('>');
-                name.into()
-            },
-            Into::into,
-        )
+        match &settings.span_name {
+            Some(name) => name.clone().into(),
+            None => [&settings.span_name_prefix, event.event_type(), ">"]
+                .concat()
+                .into(),
+        }
     };
     let span = settings.tracer.start(name, SpanKind::Producer, parent_cx);
     let (cx, recording) = (&span.cx, span.recording);
