@@ -1,7 +1,7 @@
 //! Middleware and hooks: what users plug into the broker.
 
 use super::{BrokerError, Inner};
-use crate::broker::outcome::{Collector, WorkToken};
+use crate::broker::outcome::Collector;
 use crate::event::ArvoEvent;
 use futures_util::future::BoxFuture;
 use std::fmt;
@@ -65,16 +65,26 @@ impl Forwarded {
     /// `domain` on a published event is not looked at again), and waits while the target queue
     /// is full.
     ///
+    /// The event counts against the workflow's budget and the broker's buffer as an event a
+    /// handler emits does.
+    ///
     /// # Errors
-    /// [`BrokerError::MissingTo`] when the event has no `to`.
+    /// [`BrokerError::MissingTo`] when the event has no `to`;
+    /// [`BrokerError::EventBudgetExceeded`] / [`BrokerError::BufferFull`] when it does not fit
+    /// (it is dropped, and a `resolve` workflow is stopped with that error).
     pub async fn publish(&self, event: ArvoEvent) -> Result<(), BrokerError> {
         if event.to().is_none() {
             return Err(BrokerError::MissingTo {
                 event_id: event.id().to_owned(),
             });
         }
-        let token = WorkToken::new(self.collector.clone(), self.inner.global.clone());
-        self.inner.deliver(event, &token, false).await;
+        let mut room = self
+            .inner
+            .admit(&self.collector, std::slice::from_ref(&event))?;
+        if let Some(token) = room.token() {
+            drop(room);
+            self.inner.deliver(event, token, false).await;
+        }
         Ok(())
     }
 }

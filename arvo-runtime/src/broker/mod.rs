@@ -90,17 +90,15 @@ mod outcome;
 
 pub use config::{HandlerConfig, OnError, RetryPolicy};
 pub use hooks::{Forwarded, Verdict};
-pub use outcome::{Failure, FailureKind, Outcome};
+pub use outcome::{Failure, FailureKind, Outcome, Stage};
 
 use crate::event::ArvoEvent;
-use crate::handler::{DynEventHandler, ParentContext};
-use futures_util::FutureExt;
+use crate::handler::{DynEventHandler, ParentContext, UserPanic, catch_panic, catch_panic_sync};
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
-use outcome::{Collector, Counter, WorkToken};
+use outcome::{Collector, Counter, Reservation, WorkToken, types_of};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -146,6 +144,36 @@ pub enum BrokerError {
         /// The duplicated source.
         handler: String,
     },
+    /// A `resolve`'s workflow produced more events than
+    /// [`max_events_per_resolve`](EventBrokerBuilder::max_events_per_resolve) (a cycle, or a
+    /// runaway fan-out): the workflow was stopped, its remaining events dropped. Lists the most
+    /// frequent event types among the last events before the limit: the cycle's types.
+    #[error(
+        "The workflow exceeded its budget of {limit} events (a cycle between handlers?); most frequent event types before the limit: {}",
+        fmt_types(event_types)
+    )]
+    EventBudgetExceeded {
+        /// The budget.
+        limit: usize,
+        /// Event types with their counts among the last events before the limit, most
+        /// frequent first (at most 8).
+        event_types: Vec<(String, usize)>,
+    },
+    /// The broker already holds
+    /// [`max_buffered_events`](EventBrokerBuilder::max_buffered_events) events (queued,
+    /// running, or emitted and not yet routed), so these could not be added: a `resolve`'s
+    /// workflow is stopped with this error; [`EventBroker::try_publish`] and
+    /// [`Forwarded::publish`] return it.
+    #[error(
+        "The broker's buffer is full ({limit} events held); event types that did not fit: {}",
+        fmt_types(event_types)
+    )]
+    BufferFull {
+        /// The buffer's bound.
+        limit: usize,
+        /// The types of the events that did not fit, with their counts (at most 8).
+        event_types: Vec<(String, usize)>,
+    },
     /// A handler's configuration is unusable.
     #[error("Invalid configuration of handler '{handler}': {reason}")]
     InvalidConfig {
@@ -155,6 +183,29 @@ pub enum BrokerError {
         reason: String,
     },
 }
+
+/// `type ×count, ...` for error messages.
+fn fmt_types(types: &[(String, usize)]) -> String {
+    let mut out = String::new();
+    for (i, (t, c)) in types.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(t);
+        out.push_str(" ×");
+        out.push_str(&c.to_string());
+    }
+    if out.is_empty() {
+        out.push_str("(none)");
+    }
+    out
+}
+
+/// The default of [`EventBrokerBuilder::max_events_per_resolve`].
+pub const DEFAULT_MAX_EVENTS_PER_RESOLVE: usize = 100_000;
+
+/// The default of [`EventBrokerBuilder::max_buffered_events`].
+pub const DEFAULT_MAX_BUFFERED_EVENTS: usize = 262_144;
 
 /// A queued event and the work it stands for in its workflow.
 struct Envelope {
@@ -178,6 +229,8 @@ pub(crate) struct Inner {
     on_unroutable: Option<Hook>,
     pub(crate) global: Arc<Counter>,
     detached: Arc<Collector>,
+    max_events_per_resolve: usize,
+    max_buffered: usize,
     started: OnceLock<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -216,6 +269,8 @@ pub struct EventBrokerBuilder {
     output_mw: Vec<OutputMiddleware>,
     on_domained: Option<Hook>,
     on_unroutable: Option<Hook>,
+    max_events_per_resolve: usize,
+    max_buffered: usize,
 }
 
 impl fmt::Debug for EventBrokerBuilder {
@@ -224,6 +279,8 @@ impl fmt::Debug for EventBrokerBuilder {
         f.debug_struct("EventBrokerBuilder")
             .field("handlers", &sources)
             .field("defaults", &self.defaults)
+            .field("max_events_per_resolve", &self.max_events_per_resolve)
+            .field("max_buffered_events", &self.max_buffered)
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +290,34 @@ impl EventBrokerBuilder {
     /// [`HandlerConfig::default`]).
     pub fn defaults(mut self, config: HandlerConfig) -> Self {
         self.defaults = config;
+        self
+    }
+
+    /// The most events one [`resolve`](EventBroker::resolve) may produce, counting the
+    /// initiating event and every event its handlers and hooks emit (default
+    /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`]; values below 1 count as 1; `usize::MAX` disables the
+    /// budget). Past it the workflow is stopped and `resolve` fails with
+    /// [`BrokerError::EventBudgetExceeded`], naming the event types of the cycle. The detached
+    /// workflow ([`EventBroker::publish`]) has no budget.
+    ///
+    /// ```
+    /// use arvo_runtime::broker::EventBroker;
+    /// let broker = EventBroker::builder().max_events_per_resolve(10_000).build()?;
+    /// # Ok::<(), arvo_runtime::broker::BrokerError>(())
+    /// ```
+    pub fn max_events_per_resolve(mut self, max: usize) -> Self {
+        self.max_events_per_resolve = max.max(1);
+        self
+    }
+
+    /// The most events the broker holds at once over all workflows: queued, running, or
+    /// emitted and not yet routed (default [`DEFAULT_MAX_BUFFERED_EVENTS`]; values below 2
+    /// count as 2). External producers ([`EventBroker::publish`], [`EventBroker::resolve`])
+    /// wait while half of it is used, so handlers always have the other half for what they
+    /// emit; outputs that would exceed it are not routed (see the
+    /// [module docs](self#limits-cycles-and-memory)).
+    pub fn max_buffered_events(mut self, max: usize) -> Self {
+        self.max_buffered = max.max(2);
         self
     }
 
@@ -375,8 +460,10 @@ impl EventBrokerBuilder {
                 output_mw: self.output_mw,
                 on_domained: self.on_domained,
                 on_unroutable: self.on_unroutable,
-                global: Arc::new(Counter::default()),
-                detached: Collector::new(None),
+                global: Arc::new(Counter::with_room_at(self.max_buffered / 2)),
+                detached: Collector::new(None, usize::MAX),
+                max_events_per_resolve: self.max_events_per_resolve,
+                max_buffered: self.max_buffered,
                 started: OnceLock::new(),
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -394,6 +481,8 @@ impl EventBroker {
             output_mw: Vec::new(),
             on_domained: None,
             on_unroutable: None,
+            max_events_per_resolve: DEFAULT_MAX_EVENTS_PER_RESOLVE,
+            max_buffered: DEFAULT_MAX_BUFFERED_EVENTS,
         }
     }
 
@@ -411,14 +500,27 @@ impl EventBroker {
         Some(slot.tx.max_capacity() - slot.tx.capacity())
     }
 
-    /// How many events are queued or running in all workflows.
+    /// How many events the broker holds in all workflows: queued, running, or emitted and not
+    /// yet routed. Never more than [`max_buffered_events`](Self::max_buffered_events).
     pub fn pending(&self) -> usize {
         self.inner.global.pending()
     }
 
+    /// The bound of [`pending`](Self::pending) (see
+    /// [`EventBrokerBuilder::max_buffered_events`]).
+    pub fn max_buffered_events(&self) -> usize {
+        self.inner.max_buffered
+    }
+
+    /// The event budget of a `resolve` (see [`EventBrokerBuilder::max_events_per_resolve`]).
+    pub fn max_events_per_resolve(&self) -> usize {
+        self.inner.max_events_per_resolve
+    }
+
     /// Publishes an event into the broker's detached workflow (see the
     /// [module docs](self#workflows-how-concurrent-resolve-calls-are-kept-apart)) and returns
-    /// once it is queued. Waits while the target queue is full. An event for an unknown `to`
+    /// once it is queued. Waits while the target queue is full, and while the broker's buffer
+    /// is half full (see [`EventBrokerBuilder::max_buffered_events`]). An event for an unknown `to`
     /// goes to the unroutable hook and is recorded. `domain` is not looked at: a published
     /// event is routed by `to` (as the reference's `broker.publish`).
     ///
@@ -431,8 +533,10 @@ impl EventBroker {
                 event_id: event.id().to_owned(),
             });
         }
-        let token = WorkToken::new(self.inner.detached.clone(), self.inner.global.clone());
-        self.inner.deliver(event, &token, false).await;
+        let mut room = Reservation::one_when_room(&self.inner.detached, &self.inner.global).await;
+        if let Some(token) = room.token() {
+            self.inner.deliver(event, token, false).await;
+        }
         Ok(())
     }
 
@@ -440,7 +544,8 @@ impl EventBroker {
     ///
     /// # Errors
     /// [`BrokerError::MissingTo`], [`BrokerError::NoHandler`] for an unknown `to`,
-    /// [`BrokerError::QueueFull`].
+    /// [`BrokerError::QueueFull`], [`BrokerError::BufferFull`] when the broker's buffer is half
+    /// full (where [`publish`](Self::publish) would wait).
     pub fn try_publish(&self, event: ArvoEvent) -> Result<(), BrokerError> {
         self.inner.ensure_started();
         let Some(to) = event.to() else {
@@ -451,7 +556,16 @@ impl EventBroker {
         let Some(slot) = self.inner.slots.get(to) else {
             return Err(BrokerError::NoHandler { to: to.to_owned() });
         };
-        let token = WorkToken::new(self.inner.detached.clone(), self.inner.global.clone());
+        let room = self.inner.max_buffered / 2;
+        let Some(token) =
+            Reservation::try_new(&self.inner.detached, &self.inner.global, 1, room)
+                .and_then(|mut r| r.token())
+        else {
+            return Err(BrokerError::BufferFull {
+                limit: room,
+                event_types: vec![(event.event_type().to_owned(), 1)],
+            });
+        };
         match slot.tx.try_send(Envelope { event, token }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(BrokerError::QueueFull {
@@ -469,11 +583,17 @@ impl EventBroker {
 
     /// Publishes `event` as a new workflow, waits until the workflow has no work left, and
     /// returns its [`Outcome`]. Handler failures do not make this fail: they are in
-    /// [`Outcome::errors`]. Waits as long as the workflow runs (wrap it in
-    /// `tokio::time::timeout` to bound it). Any number of `resolve` calls may run at once.
+    /// [`Outcome::errors`]. Waits as long as the workflow runs, which the event budget bounds
+    /// ([`EventBrokerBuilder::max_events_per_resolve`]; wrap the call in `tokio::time::timeout`
+    /// to bound its time too). Waits before publishing while the broker's buffer is half full.
+    /// Any number of `resolve` calls may run at once.
     ///
     /// # Errors
-    /// [`BrokerError::MissingTo`], [`BrokerError::SourceIsHandler`].
+    /// [`BrokerError::MissingTo`], [`BrokerError::SourceIsHandler`];
+    /// [`BrokerError::EventBudgetExceeded`] when the workflow produced more events than its
+    /// budget (a cycle), [`BrokerError::BufferFull`] when its handlers emitted more than the
+    /// broker's buffer could hold: in both cases the workflow was stopped and its remaining
+    /// events dropped.
     pub async fn resolve(&self, event: ArvoEvent) -> Result<Outcome, BrokerError> {
         if self.inner.slots.contains_key(event.source()) {
             return Err(BrokerError::SourceIsHandler {
@@ -486,12 +606,20 @@ impl EventBroker {
             });
         }
         self.inner.ensure_started();
-        let collector = Collector::new(Some(event.source().to_owned()));
-        {
-            let token = WorkToken::new(collector.clone(), self.inner.global.clone());
-            self.inner.deliver(event, &token, false).await;
+        let collector = Collector::new(
+            Some(event.source().to_owned()),
+            self.inner.max_events_per_resolve,
+        );
+        let mut room = Reservation::one_when_room(&collector, &self.inner.global).await;
+        collector.count(std::slice::from_ref(&event))?;
+        if let Some(token) = room.token() {
+            drop(room);
+            self.inner.deliver(event, token, false).await;
         }
         collector.work.wait_idle().await;
+        if let Some(reason) = collector.abort_reason() {
+            return Err(reason);
+        }
         Ok(collector.take())
     }
 
@@ -530,15 +658,44 @@ impl Inner {
         });
     }
 
-    /// Routes one event of the workflow of `parent`: to the domained hook (when
+    /// Admits `events`, emitted into the workflow of `collector`: counts them against its
+    /// budget and takes room for them in the broker's buffer. On `Err` nothing was taken and
+    /// the events must be dropped; a `resolve` workflow is then aborted with the error (the
+    /// detached workflow has no budget and is never aborted: the caller records the error).
+    pub(crate) fn admit(
+        &self,
+        collector: &Arc<Collector>,
+        events: &[ArvoEvent],
+    ) -> Result<Reservation, BrokerError> {
+        let admitted = collector.count(events).and_then(|()| {
+            Reservation::try_new(collector, &self.global, events.len(), self.max_buffered)
+                .ok_or_else(|| BrokerError::BufferFull {
+                    limit: self.max_buffered,
+                    event_types: types_of(events),
+                })
+        });
+        if let Err(e) = &admitted
+            && collector.reply_to.is_some()
+        {
+            tracing::warn!(error = %e, "workflow stopped");
+            collector.abort(e.clone());
+        }
+        admitted
+    }
+
+    /// Routes one event (whose work `token` stands for): to the domained hook (when
     /// `check_domain` and it has a domain), back to the workflow's caller, to a handler's
     /// queue (waiting for room), or to the unroutable hook.
-    async fn deliver(self: &Arc<Self>, event: ArvoEvent, parent: &WorkToken, check_domain: bool) {
-        let collector = &parent.collector;
+    async fn deliver(self: &Arc<Self>, event: ArvoEvent, token: WorkToken, check_domain: bool) {
+        let collector = &token.collector;
+        if collector.is_aborted() {
+            return;
+        }
         if check_domain && event.domain().is_some() {
             collector.outcome().domained.push(event.clone());
             if let Some(hook) = &self.on_domained {
-                hook(self.forwarded(event, collector)).await;
+                self.run_hook(hook, Stage::DomainedHook, event, collector)
+                    .await;
             }
             return;
         }
@@ -548,19 +705,14 @@ impl Inner {
             return;
         }
         let slot = to.and_then(|to| self.slots.get(to));
-        let event = match slot {
-            Some(slot) => {
-                let envelope = Envelope {
-                    event,
-                    token: parent.fork(),
-                };
-                match slot.tx.send(envelope).await {
-                    Ok(()) => return,
-                    Err(mpsc::error::SendError(env)) => env.event,
-                }
-            }
-            None => event,
+        let (event, token) = match slot {
+            Some(slot) => match slot.tx.send(Envelope { event, token }).await {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(env)) => (env.event, env.token),
+            },
+            None => (event, token),
         };
+        let collector = &token.collector;
         tracing::warn!(
             event_id = event.id(),
             event_type = event.event_type(),
@@ -569,7 +721,33 @@ impl Inner {
         );
         collector.outcome().unroutable.push(event.clone());
         if let Some(hook) = &self.on_unroutable {
-            hook(self.forwarded(event, collector)).await;
+            self.run_hook(hook, Stage::UnroutableHook, event, collector)
+                .await;
+        }
+    }
+
+    /// Runs a hook on `event`; a panic in it is recorded as a failure of the workflow.
+    async fn run_hook(
+        self: &Arc<Self>,
+        hook: &Hook,
+        stage: Stage,
+        event: ArvoEvent,
+        collector: &Arc<Collector>,
+    ) {
+        let handler = event.source().to_owned();
+        let kept = event.clone();
+        let forwarded = self.forwarded(event, collector);
+        if let Err(panic) = catch_panic(async { hook(forwarded).await }).await {
+            tracing::warn!(%stage, error = %panic, "hook panicked");
+            collector.outcome().errors.push(Failure {
+                handler,
+                event: Box::new(kept),
+                attempts: 0,
+                kind: FailureKind::StagePanic {
+                    stage,
+                    message: panic.message().to_owned(),
+                },
+            });
         }
     }
 
@@ -615,7 +793,7 @@ async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<En
 }
 
 /// Handles one event: input middleware, execution with the on-error policy, output
-/// middleware, routing of the outputs.
+/// middleware, routing of the outputs. Middleware panics count as rejections and are recorded.
 async fn process(
     inner: Arc<Inner>,
     slot: Arc<Slot>,
@@ -623,31 +801,39 @@ async fn process(
     permit: OwnedSemaphorePermit,
 ) {
     let Envelope { mut event, token } = envelope;
+    // A stopped workflow's queued events are dropped, not run.
+    if token.collector.is_aborted() {
+        return;
+    }
     let source = slot.handler.source();
-    for mw in &inner.input_mw {
-        match mw(&event, source) {
-            Verdict::Pass => {}
-            Verdict::Replace(e) => event = *e,
-            Verdict::Reject(reason) => {
-                let failure = Failure {
-                    handler: source.to_owned(),
-                    event: Box::new(event),
-                    attempts: 0,
-                    kind: FailureKind::InputRejected(reason),
-                };
-                token.collector.outcome().errors.push(failure);
-                return;
+    for (index, mw) in inner.input_mw.iter().enumerate() {
+        let kind = match catch_panic_sync(|| mw(&event, source)) {
+            Ok(Verdict::Pass) => continue,
+            Ok(Verdict::Replace(e)) => {
+                event = *e;
+                continue;
             }
-        }
+            Ok(Verdict::Reject(reason)) => FailureKind::InputRejected(reason),
+            Err(panic) => stage_panic(Stage::InputMiddleware { index }, &panic),
+        };
+        let failure = Failure {
+            handler: source.to_owned(),
+            event: Box::new(event),
+            attempts: 0,
+            kind,
+        };
+        token.collector.outcome().errors.push(failure);
+        return;
     }
     let mut attempts = 0u32;
     let outputs = loop {
         attempts += 1;
-        let run = AssertUnwindSafe(slot.handler.execute_dyn(&event, ParentContext::Event));
-        let kind = match run.catch_unwind().await {
+        // In an async block, so a panic while the handler builds its future is caught too.
+        let run = async { slot.handler.execute_dyn(&event, ParentContext::Event).await };
+        let kind = match catch_panic(run).await {
             Ok(Ok(outputs)) => break outputs,
             Ok(Err(violation)) => FailureKind::Violation(violation),
-            Err(panic) => FailureKind::Panic(panic_message(panic.as_ref())),
+            Err(panic) => FailureKind::Panic(panic.message().to_owned()),
         };
         if let OnError::Retry(policy) = &slot.config.on_error
             && attempts <= policy.max_retries
@@ -667,33 +853,57 @@ async fn process(
     };
     drop(permit);
     token.collector.outcome().handled += 1;
-    'outputs: for mut output in outputs {
-        for mw in &inner.output_mw {
-            match mw(&output, &event, source) {
-                Verdict::Pass => {}
-                Verdict::Replace(e) => output = *e,
-                Verdict::Reject(reason) => {
-                    let failure = Failure {
-                        handler: source.to_owned(),
-                        event: Box::new(output),
-                        attempts,
-                        kind: FailureKind::OutputRejected(reason),
-                    };
-                    token.collector.outcome().errors.push(failure);
-                    continue 'outputs;
-                }
+    if outputs.is_empty() {
+        return;
+    }
+    // The outputs count against the workflow's budget and take room in the broker's buffer
+    // before they are routed: the broker holds no event it has not counted.
+    let mut room = match inner.admit(&token.collector, &outputs) {
+        Ok(room) => room,
+        Err(e) => {
+            if token.collector.reply_to.is_none() {
+                let failure = Failure {
+                    handler: source.to_owned(),
+                    event: Box::new(event),
+                    attempts,
+                    kind: FailureKind::Dropped(e),
+                };
+                token.collector.outcome().errors.push(failure);
             }
+            return;
         }
-        inner.deliver(output, &token, true).await;
+    };
+    'outputs: for mut output in outputs {
+        for (index, mw) in inner.output_mw.iter().enumerate() {
+            let kind = match catch_panic_sync(|| mw(&output, &event, source)) {
+                Ok(Verdict::Pass) => continue,
+                Ok(Verdict::Replace(e)) => {
+                    output = *e;
+                    continue;
+                }
+                Ok(Verdict::Reject(reason)) => FailureKind::OutputRejected(reason),
+                Err(panic) => stage_panic(Stage::OutputMiddleware { index }, &panic),
+            };
+            let failure = Failure {
+                handler: source.to_owned(),
+                event: Box::new(output),
+                attempts,
+                kind,
+            };
+            token.collector.outcome().errors.push(failure);
+            continue 'outputs;
+        }
+        let Some(out_token) = room.token() else {
+            break;
+        };
+        inner.deliver(output, out_token, true).await;
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".to_owned()
+fn stage_panic(stage: Stage, panic: &UserPanic) -> FailureKind {
+    tracing::warn!(%stage, error = %panic, "middleware panicked: the event is not handed on");
+    FailureKind::StagePanic {
+        stage,
+        message: panic.message().to_owned(),
     }
 }

@@ -1,10 +1,12 @@
 //! What a workflow produced: the events delivered back, failures, unroutable and domained
 //! events; and the per-workflow collector behind it.
 
+use super::BrokerError;
 use crate::event::ArvoEvent;
 use crate::handler::Violation;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 
@@ -44,7 +46,8 @@ impl Outcome {
 /// One failure the broker recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    /// The handler (its `source`) that failed or whose middleware rejected the event.
+    /// The handler (its `source`) that failed or whose middleware rejected (or panicked on) the
+    /// event; for a panicking hook, the `source` of the event it was given.
     pub handler: String,
     /// The event being handled (for an output rejection: the rejected output).
     pub event: Box<ArvoEvent>,
@@ -74,15 +77,67 @@ pub enum FailureKind {
     /// The handler returned a violation.
     #[error("{0}")]
     Violation(Violation),
-    /// The handler panicked (the message of the panic, when it was a string).
+    /// The handler panicked (the message of the panic, when it was a string, bounded as
+    /// [`UserPanic`](crate::handler::UserPanic)'s). An
+    /// [`ArvoEventHandler`](crate::handler::ArvoEventHandler) or
+    /// [`ArvoResumable`](crate::resumable::ArvoResumable) never gets here: it turns a panic of
+    /// its implementation into `sys.<type>.error` events itself; only a hand-written
+    /// [`EventHandler`](crate::handler::EventHandler) that panics does.
     #[error("handler panicked: {0}")]
     Panic(String),
+    /// A middleware or hook panicked. A panicking middleware counts as a rejection (the event
+    /// is not handed on: fail closed); a panicking hook has already had its event recorded in
+    /// [`Outcome::domained`] / [`Outcome::unroutable`]. Either way the failure is in
+    /// [`Outcome::errors`], so `resolve` never reports success for a lost event.
+    #[error("{stage} panicked: {message}")]
+    StagePanic {
+        /// Where the panic happened.
+        stage: Stage,
+        /// The panic's message (bounded, as [`UserPanic`](crate::handler::UserPanic)'s).
+        message: String,
+    },
+    /// The outputs of a handler in the detached workflow (events from
+    /// [`EventBroker::publish`](super::EventBroker::publish)) were dropped because the broker's
+    /// buffer was full (see the [broker's limits](super#limits-cycles-and-memory)). In a
+    /// `resolve` workflow the same condition makes `resolve` fail instead.
+    #[error("outputs dropped: {0}")]
+    Dropped(BrokerError),
     /// An input middleware refused to hand the event to the handler.
     #[error("input middleware rejected the event: {0}")]
     InputRejected(String),
     /// An output middleware refused an event the handler emitted.
     #[error("output middleware rejected the event: {0}")]
     OutputRejected(String),
+}
+
+/// The broker stages that run user code besides handlers (see [`FailureKind::StagePanic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The input middleware registered `index`-th (0-based).
+    InputMiddleware {
+        /// Its registration index.
+        index: usize,
+    },
+    /// The output middleware registered `index`-th (0-based).
+    OutputMiddleware {
+        /// Its registration index.
+        index: usize,
+    },
+    /// The hook of domained events.
+    DomainedHook,
+    /// The hook of unroutable events.
+    UnroutableHook,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::InputMiddleware { index } => write!(f, "input middleware #{index}"),
+            Stage::OutputMiddleware { index } => write!(f, "output middleware #{index}"),
+            Stage::DomainedHook => f.write_str("domained hook"),
+            Stage::UnroutableHook => f.write_str("unroutable hook"),
+        }
+    }
 }
 
 impl FailureKind {
@@ -95,24 +150,67 @@ impl FailureKind {
     }
 }
 
-/// Counts pending work (queued or running envelopes) and wakes waiters at zero.
-#[derive(Debug, Default)]
+/// Counts pending work (events queued, running, or emitted and waiting to be routed) and wakes
+/// waiters at zero, and, for the broker's counter, when it falls below the room threshold.
+#[derive(Debug)]
 pub(crate) struct Counter {
     pending: AtomicUsize,
     idle: Notify,
+    /// External producers wait while `pending` is at or above this.
+    room_at: usize,
+    room: Notify,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter::with_room_at(usize::MAX)
+    }
 }
 
 impl Counter {
+    pub(crate) fn with_room_at(room_at: usize) -> Counter {
+        Counter {
+            pending: AtomicUsize::new(0),
+            idle: Notify::new(),
+            room_at,
+            room: Notify::new(),
+        }
+    }
     fn inc(&self) {
         self.pending.fetch_add(1, Ordering::AcqRel);
     }
-    fn dec(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+    fn sub(&self, n: usize) {
+        let prev = self.pending.fetch_sub(n, Ordering::AcqRel);
+        let now = prev - n;
+        if now == 0 {
             self.idle.notify_waiters();
+        }
+        if prev >= self.room_at && now < self.room_at {
+            self.room.notify_waiters();
         }
     }
     pub(crate) fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
+    }
+    /// Adds `n` if the count stays at most `limit`.
+    pub(crate) fn try_add(&self, n: usize, limit: usize) -> bool {
+        self.pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                p.checked_add(n).filter(|&q| q <= limit)
+            })
+            .is_ok()
+    }
+    /// Waits until one more unit fits below the room threshold, and adds it.
+    pub(crate) async fn add_one_when_room(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.try_add(1, self.room_at) {
+                return;
+            }
+            notified.await;
+        }
     }
     /// Waits until no work is pending.
     pub(crate) async fn wait_idle(&self) {
@@ -128,21 +226,41 @@ impl Counter {
     }
 }
 
-/// One workflow: where its replies go and what it produced.
+/// How many of the last events before a workflow's budget have their types counted, to name the
+/// cycle in [`BrokerError::EventBudgetExceeded`].
+const TAIL: usize = 256;
+/// How many event types an error lists at most.
+const MAX_TYPES: usize = 8;
+
+/// One workflow: where its replies go, what it produced, and its budget.
 #[derive(Debug)]
 pub(crate) struct Collector {
     /// The initiating event's source: events addressed there are replies.
     pub(crate) reply_to: Option<String>,
     pub(crate) work: Counter,
     outcome: Mutex<Outcome>,
+    /// Events produced into the workflow so far.
+    produced: AtomicUsize,
+    /// The most events the workflow may produce (`usize::MAX`: no budget).
+    budget: usize,
+    aborted: AtomicBool,
+    /// The first reason the workflow was aborted.
+    abort: Mutex<Option<BrokerError>>,
+    /// The types of the last [`TAIL`] events before the budget, with their counts.
+    tail: Mutex<HashMap<String, usize>>,
 }
 
 impl Collector {
-    pub(crate) fn new(reply_to: Option<String>) -> Arc<Collector> {
+    pub(crate) fn new(reply_to: Option<String>, budget: usize) -> Arc<Collector> {
         Arc::new(Collector {
             reply_to,
             work: Counter::default(),
             outcome: Mutex::new(Outcome::default()),
+            produced: AtomicUsize::new(0),
+            budget,
+            aborted: AtomicBool::new(false),
+            abort: Mutex::new(None),
+            tail: Mutex::new(HashMap::new()),
         })
     }
     /// The outcome, locked; a poisoned lock is recovered (an outcome is plain data).
@@ -152,6 +270,68 @@ impl Collector {
     pub(crate) fn take(&self) -> Outcome {
         std::mem::take(&mut *self.outcome())
     }
+    /// Whether the workflow was aborted: its events are dropped, not handled.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+    /// Aborts the workflow (the first reason is kept).
+    pub(crate) fn abort(&self, reason: BrokerError) {
+        let mut slot = self.abort.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.aborted.store(true, Ordering::Release);
+    }
+    /// Why the workflow was aborted, if it was.
+    pub(crate) fn abort_reason(&self) -> Option<BrokerError> {
+        self.abort
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+    /// Counts `events` against the budget: `Err` with the budget error when they exceed it.
+    /// Costs one atomic add, except for the last [`TAIL`] events before the budget, whose types
+    /// are counted.
+    pub(crate) fn count(&self, events: &[ArvoEvent]) -> Result<(), BrokerError> {
+        let n = events.len();
+        let after = self.produced.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        if after <= self.budget.saturating_sub(TAIL) {
+            return Ok(());
+        }
+        let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        for e in events {
+            match tail.get_mut(e.event_type()) {
+                Some(c) => *c += 1,
+                None => {
+                    tail.insert(e.event_type().to_owned(), 1);
+                }
+            }
+        }
+        if after <= self.budget {
+            return Ok(());
+        }
+        Err(BrokerError::EventBudgetExceeded {
+            limit: self.budget,
+            event_types: top_types(tail.iter().map(|(t, c)| (t.as_str(), *c))),
+        })
+    }
+}
+
+/// The [`MAX_TYPES`] most frequent types (ties by name), most frequent first.
+pub(crate) fn top_types<'a>(counts: impl Iterator<Item = (&'a str, usize)>) -> Vec<(String, usize)> {
+    let mut v: Vec<(&str, usize)> = counts.collect();
+    v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v.truncate(MAX_TYPES);
+    v.into_iter().map(|(t, c)| (t.to_owned(), c)).collect()
+}
+
+/// The types of `events` with their counts (see [`top_types`]).
+pub(crate) fn types_of(events: &[ArvoEvent]) -> Vec<(String, usize)> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in events {
+        *counts.entry(e.event_type()).or_default() += 1;
+    }
+    top_types(counts.into_iter())
 }
 
 /// A unit of pending work: while it lives, its workflow and the broker are not idle. Dropping it
@@ -162,21 +342,67 @@ pub(crate) struct WorkToken {
     global: Arc<Counter>,
 }
 
-impl WorkToken {
-    pub(crate) fn new(collector: Arc<Collector>, global: Arc<Counter>) -> WorkToken {
-        collector.work.inc();
-        global.inc();
-        WorkToken { collector, global }
-    }
-    /// A new token of the same workflow.
-    pub(crate) fn fork(&self) -> WorkToken {
-        WorkToken::new(self.collector.clone(), self.global.clone())
+impl Drop for WorkToken {
+    fn drop(&mut self) {
+        self.collector.work.sub(1);
+        self.global.sub(1);
     }
 }
 
-impl Drop for WorkToken {
+/// Room taken in the broker's buffer for events of one workflow: each [`token`](Self::token)
+/// turns one unit into a [`WorkToken`]; units not taken are given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    collector: Arc<Collector>,
+    global: Arc<Counter>,
+    left: usize,
+}
+
+impl Reservation {
+    /// Room for `n` events, if the broker's buffer (`global`) stays at most `limit`.
+    pub(crate) fn try_new(
+        collector: &Arc<Collector>,
+        global: &Arc<Counter>,
+        n: usize,
+        limit: usize,
+    ) -> Option<Reservation> {
+        global.try_add(n, limit).then(|| Reservation {
+            collector: collector.clone(),
+            global: global.clone(),
+            left: n,
+        })
+    }
+    /// Room for one event, waiting while the buffer is at its room threshold (backpressure
+    /// on external producers).
+    pub(crate) async fn one_when_room(
+        collector: &Arc<Collector>,
+        global: &Arc<Counter>,
+    ) -> Reservation {
+        global.add_one_when_room().await;
+        Reservation {
+            collector: collector.clone(),
+            global: global.clone(),
+            left: 1,
+        }
+    }
+    /// One event's token (`None` once all units are taken).
+    pub(crate) fn token(&mut self) -> Option<WorkToken> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.collector.work.inc();
+        Some(WorkToken {
+            collector: self.collector.clone(),
+            global: self.global.clone(),
+        })
+    }
+}
+
+impl Drop for Reservation {
     fn drop(&mut self) {
-        self.collector.work.dec();
-        self.global.dec();
+        if self.left > 0 {
+            self.global.sub(self.left);
+        }
     }
 }

@@ -59,13 +59,18 @@
 //! * [`ArvoEventHandler::execute_json`] refuses events over a size limit before parsing them.
 //! * A system error event that cannot be built (which the reference lets escape as a plain
 //!   error) is returned as a `Contract` violation.
+//! * A panic in an implementation is caught where the implementation runs and becomes
+//!   `sys.<type>.error` events, as a thrown error does in the reference (see [`UserPanic`]).
 
 mod domain;
 mod output;
+mod panic;
 mod violation;
 
 pub use domain::{Domain, DomainError, DomainResolver, DomainSpec};
 pub use output::{HandlerInput, RawOutput};
+pub use panic::{MAX_PANIC_MESSAGE, UserPanic};
+pub(crate) use panic::{catch_panic, catch_panic_sync};
 pub use violation::{HandlerError, TransactionCause, Violation};
 
 use crate::contract::{ArvoContract, VersionedContract, dataschema};
@@ -578,7 +583,8 @@ impl ArvoEventHandler {
 
     /// Processes one event (spec §1.3): the events to emit, or the violation to hand to the
     /// infrastructure. Errors of the implementation that are not violations become system
-    /// error events.
+    /// error events, and so does a panic of the implementation (a [`UserPanic`]): it never
+    /// unwinds into the caller.
     ///
     /// # Errors
     /// `Config` (wrong event type, unknown version), `Contract` (dataschema of another
@@ -764,14 +770,19 @@ impl ArvoEventHandler {
             span_headers: headers,
             otel_context: cx,
         };
-        let fut = self.dispatch.call(slot, input);
+        // The one place a handler's implementation runs: a panic in it is the error it stands
+        // for (a system error event), never an unwind into the caller.
+        let fut = catch_panic(async { self.dispatch.call(slot, input).await });
         let outputs = if cx.span().span_context().is_valid() {
             use opentelemetry::context::FutureExt as _;
             fut.with_context(cx.clone()).await
         } else {
             fut.await
         };
-        outputs.map(|o| (slot, o)).map_err(Failure::User)
+        match outputs {
+            Ok(outputs) => outputs.map(|o| (slot, o)).map_err(Failure::User),
+            Err(panic) => Err(Failure::User(HandlerError::from(panic))),
+        }
     }
 
     /// Step 9: the outputs, with every default, one event per distinct resolved domain.

@@ -16,7 +16,8 @@
 //! 5. the core step; the record is written (compare-and-swap over the version read, fenced by
 //!    the lease) and the events are returned only once the write succeeded;
 //! 6. violations are returned with nothing persisted; any other error writes the terminal
-//!    failure record and returns `sys.<type>.error` events;
+//!    failure record and returns `sys.<type>.error` events; a panic of the core step (user
+//!    code) is such an error (a [`UserPanic`](crate::handler::UserPanic)), not an unwind;
 //! 7. the lease is released on every path.
 //!
 //! See [`crate::resumable`] for the handler kind built on it.
@@ -542,18 +543,20 @@ where
     let init_event_id: Arc<str> = state
         .as_ref()
         .map_or_else(|| Arc::from(event.id()), NormalRecord::shared_init_event_id);
-    // 9. The core.
-    let step = core
-        .step(CoreInput {
-            event,
-            subject: &subject,
-            state,
-            parent_subject: parent_subject.as_deref(),
-            init_event_id: &init_event_id,
-            headers,
-            otel_context: cx,
-        })
-        .await;
+    // 9. The core: the one place an orchestration's user code runs. A panic in it is the
+    // error it stands for (failure record, system error events, lock released), never an
+    // unwind into the caller with the lock still held.
+    let step = crate::handler::catch_panic(core.step(CoreInput {
+        event,
+        subject: &subject,
+        state,
+        parent_subject: parent_subject.as_deref(),
+        init_event_id: &init_event_id,
+        headers,
+        otel_context: cx,
+    }))
+    .await
+    .unwrap_or_else(|panic| Err(CoreError::Failure(HandlerError::from(panic))));
     let failure = match step {
         Ok(CoreOutput { events, record }) => {
             // 10. Persist; events only after a successful write.
