@@ -71,6 +71,45 @@
 //! forwarded, so cyclic topologies (orchestrator ⇄ service) keep moving when queues fill up.
 //! Retries happen in place, holding the execution slot during the backoff.
 //!
+//! ## Limits: cycles and memory
+//! A handler graph may loop (A emits to B, B back to A) or fan out without end; the broker
+//! bounds both, so a `resolve` always ends and memory stays bounded whatever handlers emit:
+//! * **Event budget per resolve** ([`EventBrokerBuilder::max_events_per_resolve`], default
+//!   [`DEFAULT_MAX_EVENTS_PER_RESOLVE`]): every event of a `resolve`'s workflow counts (the
+//!   initiating one, everything its handlers emit, what hooks re-publish). Past the budget the
+//!   workflow is stopped: its outputs are dropped, its queued events are skipped without being
+//!   run, and `resolve` fails with [`BrokerError::EventBudgetExceeded`], which lists the most
+//!   frequent event types among the last 256 events before the limit: the cycle's types.
+//!   Counting costs one atomic add per handler execution.
+//! * **Buffer** ([`EventBrokerBuilder::max_buffered_events`], default
+//!   [`DEFAULT_MAX_BUFFERED_EVENTS`]): [`EventBroker::pending`] counts every event the broker
+//!   holds (queued, running, or emitted by a finished execution and not yet routed, which
+//!   includes outputs waiting for room in a full queue) and never exceeds it. External
+//!   producers ([`EventBroker::publish`], [`EventBroker::resolve`]) wait while the buffer is half
+//!   full ([`EventBroker::try_publish`] fails with [`BrokerError::BufferFull`]): that is the
+//!   backpressure. Outputs of handlers are never waited for (a finished execution waiting for
+//!   room that only its own workflow can free would deadlock a cycle); when they do not fit
+//!   in the whole buffer they are dropped and their workflow is stopped with
+//!   [`BrokerError::BufferFull`] (in the detached workflow, which has no `resolve` to fail, a
+//!   [`FailureKind::Dropped`] is recorded instead). A single execution's outputs must fit in
+//!   the buffer.
+//!
+//! The detached workflow has no event budget (it is not one run: it lasts as long as the
+//! broker); the buffer bounds it.
+//!
+//! ## Panics in user code
+//! A panic in a handler, a middleware or a hook never unwinds out of the broker. An
+//! [`ArvoEventHandler`](crate::handler::ArvoEventHandler) or an
+//! [`ArvoResumable`](crate::resumable::ArvoResumable) turns a panic of its implementation into
+//! `sys.<type>.error` events itself (so an orchestrator waiting for a service hears of it), and
+//! a resumable also writes its failure record and releases its lock; a hand-written
+//! [`EventHandler`](crate::handler::EventHandler) that panics is a [`FailureKind::Panic`]
+//! (subject to its on-error policy). A panicking middleware fails closed: the event is not
+//! handed on, and a [`FailureKind::StagePanic`] naming the middleware is recorded in
+//! [`Outcome::errors`]; a panicking hook is recorded the same way (its event is already in
+//! [`Outcome::domained`] / [`Outcome::unroutable`]). So `resolve` never reports success for an
+//! event it lost.
+//!
 //! ## Deliberate differences from the reference (`SimpleEventBroker`, spec §14.2)
 //! * **FIFO, not LIFO.** The reference documents FIFO but takes the *last* queued event
 //!   (`Array.pop()`): its own vector `simple_event_broker.json` shows a fan-out `i = 0, 1, 2`
@@ -83,6 +122,9 @@
 //! * `resolve` keeps no subscription: the same source can be resolved any number of times,
 //!   concurrently.
 //! * Bounded queues wait instead of throwing (`Event queue is full`) on `publish`.
+//! * A resolve is bounded (event budget, buffer; see above): the reference's `resolve` never
+//!   returns on a cycle, and its queue grows without bound.
+//! * A throwing middleware or hook loses nothing silently: it is a recorded failure.
 
 mod config;
 mod hooks;
@@ -202,7 +244,7 @@ fn fmt_types(types: &[(String, usize)]) -> String {
 }
 
 /// The default of [`EventBrokerBuilder::max_events_per_resolve`].
-pub const DEFAULT_MAX_EVENTS_PER_RESOLVE: usize = 100_000;
+pub const DEFAULT_MAX_EVENTS_PER_RESOLVE: usize = 10_000;
 
 /// The default of [`EventBrokerBuilder::max_buffered_events`].
 pub const DEFAULT_MAX_BUFFERED_EVENTS: usize = 262_144;
@@ -557,9 +599,8 @@ impl EventBroker {
             return Err(BrokerError::NoHandler { to: to.to_owned() });
         };
         let room = self.inner.max_buffered / 2;
-        let Some(token) =
-            Reservation::try_new(&self.inner.detached, &self.inner.global, 1, room)
-                .and_then(|mut r| r.token())
+        let Some(token) = Reservation::try_new(&self.inner.detached, &self.inner.global, 1, room)
+            .and_then(|mut r| r.token())
         else {
             return Err(BrokerError::BufferFull {
                 limit: room,

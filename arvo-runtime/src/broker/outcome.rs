@@ -294,7 +294,10 @@ impl Collector {
     /// are counted.
     pub(crate) fn count(&self, events: &[ArvoEvent]) -> Result<(), BrokerError> {
         let n = events.len();
-        let after = self.produced.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        let after = self
+            .produced
+            .fetch_add(n, Ordering::AcqRel)
+            .saturating_add(n);
         if after <= self.budget.saturating_sub(TAIL) {
             return Ok(());
         }
@@ -318,7 +321,9 @@ impl Collector {
 }
 
 /// The [`MAX_TYPES`] most frequent types (ties by name), most frequent first.
-pub(crate) fn top_types<'a>(counts: impl Iterator<Item = (&'a str, usize)>) -> Vec<(String, usize)> {
+pub(crate) fn top_types<'a>(
+    counts: impl Iterator<Item = (&'a str, usize)>,
+) -> Vec<(String, usize)> {
     let mut v: Vec<(&str, usize)> = counts.collect();
     v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     v.truncate(MAX_TYPES);
