@@ -708,7 +708,7 @@ impl ResumableHandler<CalcFlowV1_0_0> for FlakyFlow {
     ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
         if let Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) = &step.service {
             let a = step.context.map_or(0.0, |c| c.a);
-            if mix(SEED ^ 1, a as u64) % 10 == 0 {
+            if mix(SEED ^ 1, a as u64).is_multiple_of(10) {
                 panic!("injected step panic for {a}");
             }
             return Ok(
@@ -758,7 +758,7 @@ async fn a_thousand_workflows_with_panicking_services_all_finish() {
         assert_eq!(outcome.events.len(), 1, "workflow {i}: one answer");
         let answer = &outcome.events[0];
         let service_panics = mix(SEED, u64::from(i)) % 10 < 4;
-        let step_panics = !service_panics && mix(SEED ^ 1, u64::from(i)) % 10 == 0;
+        let step_panics = !service_panics && mix(SEED ^ 1, u64::from(i)).is_multiple_of(10);
         let message = answer
             .data()
             .get("errorMessage")
