@@ -6,7 +6,42 @@
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use std::borrow::Cow;
 use std::fmt;
+
+/// The most bytes of an input that an error message quotes (see [`quote_prefix`]). Real
+/// subjects (~180 bytes), ids and event types fit whole.
+pub const MAX_QUOTED_BYTES: usize = 1024;
+
+/// `s` as error messages quote input: whole when it has at most [`MAX_QUOTED_BYTES`] bytes,
+/// otherwise its longest prefix of at most that many bytes that ends on a character boundary,
+/// followed by `... (<n> bytes in all)`. Every error that quotes its input (a subject, an id,
+/// a version, a value that failed a schema, a JSON error) goes through it, so a 5 MB input
+/// cannot give a 5 MB message.
+///
+/// ```
+/// use arvo_runtime::issue::{MAX_QUOTED_BYTES, quote_prefix};
+/// assert_eq!(quote_prefix("short"), "short");
+/// let long = "é".repeat(MAX_QUOTED_BYTES); // 2 bytes per character
+/// let q = quote_prefix(&long);
+/// assert!(q.starts_with("éé") && q.ends_with("... (2048 bytes in all)"));
+/// assert!(q.len() < MAX_QUOTED_BYTES + 32);
+/// ```
+pub fn quote_prefix(s: &str) -> Cow<'_, str> {
+    if s.len() <= MAX_QUOTED_BYTES {
+        return Cow::Borrowed(s);
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}... ({} bytes in all)", &s[..end], s.len()))
+}
+
+/// [`quote_prefix`] into an owned string (for error fields that keep what they quote).
+pub fn quote_prefix_owned(s: &str) -> String {
+    quote_prefix(s).into_owned()
+}
 
 /// One step of an issue's path: an object key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]

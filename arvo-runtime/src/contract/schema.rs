@@ -1,6 +1,8 @@
 //! Payload schemas: a JSON Schema (as the reference exports it) with a validator compiled once.
 
-use crate::issue::{Issue, IssueKind, Issues, PathSegment, json_type_name};
+use crate::issue::{
+    Issue, IssueKind, Issues, PathSegment, json_type_name, quote_prefix, quote_prefix_owned,
+};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
@@ -473,7 +475,7 @@ fn location_path(err: &ValidationError<'_>) -> Vec<PathSegment> {
     err.instance_path()
         .iter()
         .map(|s| match s {
-            LocationSegment::Property(p) => PathSegment::Key(p.into_owned()),
+            LocationSegment::Property(p) => PathSegment::Key(quote_prefix_owned(&p)),
             LocationSegment::Index(i) => PathSegment::Index(i),
         })
         .collect()
@@ -490,10 +492,12 @@ fn type_names(kind: &TypeKind) -> String {
     }
 }
 
+/// A value as zod quotes it in a message (`'north'`, `5`), cut to a bounded prefix
+/// ([`quote_prefix`]): the value comes from the input.
 fn short(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("'{s}'"),
-        other => other.to_string(),
+        Value::String(s) => format!("'{}'", quote_prefix(s)),
+        other => quote_prefix_owned(&other.to_string()),
     }
 }
 
@@ -633,7 +637,7 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
                 message: "Invalid input".to_owned(),
             }
         }
-        _ => custom(err.to_string()),
+        _ => custom(quote_prefix_owned(&err.to_string())),
     };
     out.push(issue);
 }
