@@ -231,10 +231,11 @@ impl ExtensionValue {
 #[derive(Debug, Clone, Default)]
 pub struct Extensions(indexmap::IndexMap<String, ExtensionValue>);
 
-/// Equal when the same entries are in the same order (the order is part of the JSON).
+/// Equal when the same entries are in the same JavaScript order ([`Extensions::js_order`]):
+/// exactly when they write the same JSON.
 impl PartialEq for Extensions {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().eq(other.0.iter())
+        self.0.len() == other.0.len() && self.js_order().eq(other.js_order())
     }
 }
 
