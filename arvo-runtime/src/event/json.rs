@@ -241,6 +241,49 @@ impl Serialize for JsOrdered<'_> {
     }
 }
 
+/// `v` ready to serialise as `JSON.stringify` writes it: JavaScript's key order, and numbers
+/// as JavaScript prints them (integral values as integers, whatever the serializer).
+pub(crate) fn js_ordered(v: &Value) -> JsOrderedNumbers<'_> {
+    JsOrderedNumbers(v)
+}
+
+/// See [`js_ordered`].
+pub(crate) struct JsOrderedNumbers<'a>(&'a Value);
+
+impl Serialize for JsOrderedNumbers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in js_key_order(map.iter().map(|(k, v)| (k.as_str(), v))) {
+                    m.serialize_entry(k, &JsOrderedNumbers(v))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&JsOrderedNumbers(v))?;
+                }
+                seq.end()
+            }
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => JsNumber(f).serialize(s),
+                _ => n.serialize(s),
+            },
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// A number as JavaScript's `String(n)` writes it (`5`, `0.1`, `1e+21`).
+pub(crate) fn js_number_string(n: f64) -> String {
+    let mut out = Vec::new();
+    write_number(&mut out, n);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// A copy of `v` with its objects' keys in JavaScript's order (see [`JsOrdered`]).
 pub(crate) fn js_ordered_value(v: &Value) -> Value {
     match v {
