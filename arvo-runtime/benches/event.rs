@@ -131,5 +131,7 @@ fn parse_extensions_floor_value(bencher: Bencher<'_, '_>, n: usize) {
     let text = with_extensions(n);
     bencher
         .counter(divan::counter::ItemsCount::new(n))
-        .bench(|| serde_json::from_str::<Value>(black_box(&text)).map(|v| v.as_object().map(Map::len)));
+        .bench(|| {
+            serde_json::from_str::<Value>(black_box(&text)).map(|v| v.as_object().map(Map::len))
+        });
 }

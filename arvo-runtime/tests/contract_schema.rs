@@ -144,7 +144,10 @@ fn nullable_with_checks_reports_the_member_issue() {
             received: "number".into()
         }
     );
-    assert_eq!(issues.as_slice()[0].message, "Expected string, received number");
+    assert_eq!(
+        issues.as_slice()[0].message,
+        "Expected string, received number"
+    );
     // A union of two non-null members stays a union.
     let u = Schema::new(json!({"type": "object", "properties": {"p": {"anyOf": [{"type": "string"}, {"type": "boolean"}]}}})).unwrap();
     let issues = u.validate(&json!({"p": 3})).unwrap_err();

@@ -212,7 +212,10 @@ fn nullable_and_union_types() {
 
 #[test]
 fn keywords_without_a_zod_code_are_custom() {
-    let s = one(json!({"type": "object", "minProperties": 2}), json!({"a": 1}));
+    let s = one(
+        json!({"type": "object", "minProperties": 2}),
+        json!({"a": 1}),
+    );
     assert!(s.starts_with(r#"[{"code":"custom","message":"#), "{s}");
     let s = one(json!({"type": "array", "uniqueItems": true}), json!([1, 1]));
     assert!(s.starts_with(r#"[{"code":"custom","message":"#), "{s}");
@@ -226,9 +229,10 @@ fn codes_are_zods() {
     let issue = &issues.as_slice()[0];
     assert_eq!(issue.kind, IssueKind::NotInteger);
     assert_eq!(issue.kind.code(), "invalid_type");
-    let schema =
-        Schema::new(json!({"type": "object", "properties": {"s": {"type": "string", "maxLength": 1}}}))
-            .unwrap();
+    let schema = Schema::new(
+        json!({"type": "object", "properties": {"s": {"type": "string", "maxLength": 1}}}),
+    )
+    .unwrap();
     let issues = schema.validate(&json!({"s": "ab"})).unwrap_err();
     assert_eq!(
         issues.as_slice()[0].kind,
@@ -245,15 +249,22 @@ fn codes_are_zods() {
 #[test]
 fn a_huge_value_is_quoted_by_a_bounded_prefix() {
     let huge = "x".repeat(5_000_000);
-    let schema = Schema::new(json!({"type": "object", "properties": {"p": {"type": "string", "enum": ["a"]}}})).unwrap();
+    let schema = Schema::new(
+        json!({"type": "object", "properties": {"p": {"type": "string", "enum": ["a"]}}}),
+    )
+    .unwrap();
     let issues = schema.validate(&json!({ "p": huge })).unwrap_err();
     let text = issues.to_string();
     assert!(text.len() < 4 * MAX_QUOTED_BYTES, "{} bytes", text.len());
     assert!(text.contains("... (5000000 bytes in all)"));
     // A huge key in the path, too.
-    let schema = Schema::new(json!({"type": "object", "additionalProperties": {"type": "number"}})).unwrap();
+    let schema =
+        Schema::new(json!({"type": "object", "additionalProperties": {"type": "number"}})).unwrap();
     let mut data = serde_json::Map::new();
     data.insert("k".repeat(1_000_000), json!("not a number"));
-    let text = schema.validate(&Value::Object(data)).unwrap_err().to_string();
+    let text = schema
+        .validate(&Value::Object(data))
+        .unwrap_err()
+        .to_string();
     assert!(text.len() < 4 * MAX_QUOTED_BYTES, "{} bytes", text.len());
 }

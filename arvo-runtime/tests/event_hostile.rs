@@ -1,7 +1,9 @@
 //! Hostile events (issue 15): many extensions, huge fields, integer-like keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use arvo_runtime::event::{ArvoEvent, ExtensionValue, Extensions, JsFormatter, parse_arvo_event_id};
+use arvo_runtime::event::{
+    ArvoEvent, ExtensionValue, Extensions, JsFormatter, parse_arvo_event_id,
+};
 use arvo_runtime::issue::MAX_QUOTED_BYTES;
 use std::time::{Duration, Instant};
 
@@ -51,7 +53,10 @@ fn reading_extensions_takes_linear_time() {
     );
     let e = ArvoEvent::from_json_str(&big).unwrap();
     assert_eq!(e.extensions().len(), 80_000);
-    assert_eq!(e.extensions().get("x79999"), Some(&ExtensionValue::Number(79999.0)));
+    assert_eq!(
+        e.extensions().get("x79999"),
+        Some(&ExtensionValue::Number(79999.0))
+    );
     let text = e.to_json_string();
     assert!(text.contains(r#","x79999":79999,"to":"com.t.x","#));
     assert_eq!(ArvoEvent::from_json_str(&text).unwrap(), e);
@@ -72,12 +77,16 @@ fn a_repeated_extension_keeps_its_first_place() {
 #[test]
 fn array_index_keys_come_first_as_in_javascript() {
     let e = ArvoEvent::builder()
-        .id(arvo_runtime::event::EventIdInput::DeveloperManaged("e1".into()))
+        .id(arvo_runtime::event::EventIdInput::DeveloperManaged(
+            "e1".into(),
+        ))
         .event_type("com.t.x")
         .source("com.src")
         .subject("s")
         .time("2024-01-01T00:00:00.000+00:00")
-        .data_json(serde_json::json!({"b": 1, "10": [{"y": 1, "3": 2}], "2": {"z": 1, "1": 0}, "01": 5}))
+        .data_json(
+            serde_json::json!({"b": 1, "10": [{"y": 1, "3": 2}], "2": {"z": 1, "1": 0}, "01": 5}),
+        )
         .extension("tenant", "acme")
         .extension("42", 1)
         .extension("007", true)
@@ -95,7 +104,11 @@ fn array_index_keys_come_first_as_in_javascript() {
     assert_eq!(e.to_json_string(), expected);
     // The serde path and the JSON value give the same order.
     let mut out = Vec::new();
-    serde::Serialize::serialize(&e, &mut serde_json::Serializer::with_formatter(&mut out, JsFormatter)).unwrap();
+    serde::Serialize::serialize(
+        &e,
+        &mut serde_json::Serializer::with_formatter(&mut out, JsFormatter),
+    )
+    .unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), expected);
     assert_eq!(serde_json::to_string(&e.to_json_value()).unwrap(), expected);
     // Reading it back gives the same event and the same bytes.
@@ -108,10 +121,18 @@ fn array_index_keys_come_first_as_in_javascript() {
         r#"{"7":"seven","42":1,"tenant":"acme","007":true}"#
     );
     let view = serde_json::to_string(&e.cloudevent().to_json_value()).unwrap();
-    assert!(view.contains(r#""extensions":{"7":"seven","42":1,"tenant":"acme","007":true,"to""#), "{view}");
-    assert!(view.contains(r#""data":{"2":{"1":0,"z":1},"10":[{"3":2,"y":1}],"b":1,"01":5}"#), "{view}");
+    assert!(
+        view.contains(r#""extensions":{"7":"seven","42":1,"tenant":"acme","007":true,"to""#),
+        "{view}"
+    );
+    assert!(
+        view.contains(r#""data":{"2":{"1":0,"z":1},"10":[{"3":2,"y":1}],"b":1,"01":5}"#),
+        "{view}"
+    );
     // 4294967294 (2^32 - 2) is the largest array index; 4294967295 is an ordinary key.
-    let ext: Extensions = [("a", 1), ("4294967295", 2), ("4294967294", 3)].into_iter().collect();
+    let ext: Extensions = [("a", 1), ("4294967295", 2), ("4294967294", 3)]
+        .into_iter()
+        .collect();
     assert_eq!(
         ext.js_order().map(|(k, _)| k).collect::<Vec<_>>(),
         ["4294967294", "a", "4294967295"]
@@ -125,7 +146,10 @@ fn a_huge_non_object_is_quoted_by_a_bounded_prefix() {
     let err = ArvoEvent::from_json_str(&huge).unwrap_err();
     let text = err.to_string();
     assert!(text.len() < MAX_QUOTED_BYTES + 200, "{} bytes", text.len());
-    assert!(text.starts_with("Invalid ArvoEvent JSON: invalid type: string"), "{text:.80}");
+    assert!(
+        text.starts_with("Invalid ArvoEvent JSON: invalid type: string"),
+        "{text:.80}"
+    );
     assert!(text.contains("bytes in all)"), "{text:.80}");
     // An id that is not ARVO_MANAGED.
     let id = "y".repeat(2_000_000);

@@ -7,7 +7,12 @@ use arvo_runtime::issue::MAX_QUOTED_BYTES;
 use arvo_runtime::subject::{self, Meta, SubjectContent, SubjectError, SubjectFault};
 
 fn content_with_meta(value_len: usize) -> SubjectContent {
-    let mut c = SubjectContent::new("arvo.orc.example.flow", "1.0.0", "exec-1", "com.example.client");
+    let mut c = SubjectContent::new(
+        "arvo.orc.example.flow",
+        "1.0.0",
+        "exec-1",
+        "com.example.client",
+    );
     c.meta.insert("k".into(), "v".repeat(value_len));
     c
 }
@@ -34,7 +39,10 @@ fn create_refuses_what_parse_refuses() {
     assert_eq!(err.cause(), &SubjectFault::TooLarge);
     let parse_err = subject::parse(&compress_str(&over.to_json())).unwrap_err();
     assert_eq!(parse_err.cause(), err.cause());
-    assert_eq!(err.cause().to_string(), "decoded subject exceeds 65536 bytes");
+    assert_eq!(
+        err.cause().to_string(),
+        "decoded subject exceeds 65536 bytes"
+    );
     let line = |e: &SubjectError| {
         e.to_string()
             .lines()
@@ -44,11 +52,18 @@ fn create_refuses_what_parse_refuses() {
     };
     assert_eq!(line(&err), line(&parse_err));
     // The error quotes a bounded prefix of the content.
-    assert!(err.to_string().len() < 2 * MAX_QUOTED_BYTES, "{}", err.to_string().len());
+    assert!(
+        err.to_string().len() < 2 * MAX_QUOTED_BYTES,
+        "{}",
+        err.to_string().len()
+    );
 
     // `create_value` refuses it too.
     let v: serde_json::Value = serde_json::from_str(&over.to_json()).unwrap();
-    assert_eq!(subject::create_value(&v).unwrap_err().cause(), &SubjectFault::TooLarge);
+    assert_eq!(
+        subject::create_value(&v).unwrap_err().cause(),
+        &SubjectFault::TooLarge
+    );
 }
 
 /// Regression (issue 15, item 6): a child of a large parent inherits its meta; on `main` the
@@ -74,7 +89,11 @@ fn parse_errors_quote_a_bounded_prefix() {
     assert_eq!(err.cause(), &SubjectFault::TooLong { len: 5_000_000 });
     let text = err.to_string();
     assert!(text.len() < MAX_QUOTED_BYTES + 300, "{} bytes", text.len());
-    assert!(text.ends_with("... (5000000 bytes in all)"), "{}", &text[text.len() - 60..]);
+    assert!(
+        text.ends_with("... (5000000 bytes in all)"),
+        "{}",
+        &text[text.len() - 60..]
+    );
 
     // A decompression bomb within the encoded limit: 16 MB of zeros inflate from ~22 KB.
     let bomb = compress_str(&"0".repeat(16 << 20));

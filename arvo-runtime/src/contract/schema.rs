@@ -49,8 +49,8 @@
 
 use crate::event::js_number_string;
 use crate::issue::{
-    BoundType, Issue, IssueKind, Issues, PathSegment, bounded_value, json_type_name,
-    quote_prefix, quote_prefix_owned,
+    BoundType, Issue, IssueKind, Issues, PathSegment, bounded_value, json_type_name, quote_prefix,
+    quote_prefix_owned,
 };
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
@@ -593,7 +593,10 @@ fn is_of_type(t: &str, v: &Value) -> bool {
 fn satisfies_type(t: &Value, v: &Value) -> bool {
     match t {
         Value::String(s) => is_of_type(s, v),
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| is_of_type(t, v)),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|t| is_of_type(t, v)),
         _ => true,
     }
 }
@@ -662,7 +665,10 @@ fn enum_type_issue(options: &[Value], received: &str, path: Vec<PathSegment>) ->
 /// zod's issue for a literal (`const`) given another value, or none.
 fn literal_issue(expected: &Value, received: Option<&Value>, path: Vec<PathSegment>) -> Issue {
     Issue {
-        message: format!("Invalid literal value, expected {}", json_stringify(expected)),
+        message: format!(
+            "Invalid literal value, expected {}",
+            json_stringify(expected)
+        ),
         kind: IssueKind::InvalidLiteral {
             expected: expected.clone(),
             received: received.map(bounded_value),
@@ -941,9 +947,7 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
         ValidationErrorKind::Minimum { limit } => number_issue(path, limit, true, true),
         ValidationErrorKind::ExclusiveMinimum { limit } => number_issue(path, limit, true, false),
         ValidationErrorKind::Maximum { limit } => number_issue(path, limit, false, true),
-        ValidationErrorKind::ExclusiveMaximum { limit } => {
-            number_issue(path, limit, false, false)
-        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => number_issue(path, limit, false, false),
         ValidationErrorKind::MultipleOf { multiple_of } => {
             let n = MultipleOf::from(multiple_of.clone()).0;
             Issue {

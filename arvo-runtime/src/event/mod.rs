@@ -34,6 +34,17 @@
 //! # Ok::<(), arvo_runtime::event::EventError>(())
 //! ```
 //!
+//! ## Hostile input
+//! - Reading takes time linear in the text whatever the number of custom extensions: they are
+//!   kept in a hash-indexed map. Their number is not capped (nor in the reference, and a
+//!   CloudEvents reader has no such cap); the byte limit of the handler's `execute_json`
+//!   (1 MiB by default, at most ~175k extensions) bounds the work.
+//! - Error messages quote at most a bounded prefix of the input
+//!   ([`quote_prefix`](crate::issue::quote_prefix)).
+//! - Keys are written in JavaScript's order, as the reference's `JSON.stringify` writes them:
+//!   array-index keys (`"0"`, `"42"`) first, ascending, in the event (an extension named `42`
+//!   before `id`) and in every object of `data`.
+//!
 //! ## Deliberate differences from the reference
 //! - Reading JSON is tolerant: a missing nullable attribute (`dataschema`, `to`,
 //!   `accesscontrol`, `redirectto`, `executionunits`, `traceparent`, `tracestate`, and v2

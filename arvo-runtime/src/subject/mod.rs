@@ -486,7 +486,8 @@ fn parse_text_serde(text: &str) -> Result<SubjectContent, SubjectFault> {
                 validate_value(&v).map_err(SubjectFault::Invalid)?;
                 // Valid after all: a repeated key whose last value is right (JSON.parse keeps
                 // the last one).
-                serde_json::from_value(v).map_err(|e| SubjectFault::Json(quote_prefix_owned(&e.to_string())))
+                serde_json::from_value(v)
+                    .map_err(|e| SubjectFault::Json(quote_prefix_owned(&e.to_string())))
             }
             Err(e) => Err(json_fault(&e)),
         },
