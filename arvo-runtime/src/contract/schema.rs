@@ -949,7 +949,7 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
         ValidationErrorKind::Maximum { limit } => number_issue(path, limit, false, true),
         ValidationErrorKind::ExclusiveMaximum { limit } => number_issue(path, limit, false, false),
         ValidationErrorKind::MultipleOf { multiple_of } => {
-            let n = MultipleOf::from(multiple_of.clone()).0;
+            let n = *multiple_of;
             Issue {
                 kind: IssueKind::NotMultipleOf { multiple_of: n },
                 path,
@@ -1050,22 +1050,6 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
         _ => custom(quote_prefix_owned(&err.to_string())),
     };
     out.push(issue);
-}
-
-/// `multipleOf` as jsonschema reports it (an `f64`, or a JSON number with its
-/// `arbitrary-precision` feature).
-struct MultipleOf(f64);
-
-impl From<f64> for MultipleOf {
-    fn from(f: f64) -> Self {
-        MultipleOf(f)
-    }
-}
-
-impl From<Value> for MultipleOf {
-    fn from(v: Value) -> Self {
-        MultipleOf(limit_f64(&v))
-    }
 }
 
 #[cfg(test)]

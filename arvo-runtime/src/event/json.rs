@@ -171,9 +171,12 @@ pub(crate) fn js_array_index(k: &str) -> Option<u32> {
     k.parse::<u32>().ok().filter(|i| *i != u32::MAX)
 }
 
+/// Array-index entries: the index, the key, the value.
+type IndexEntries<'a, V> = Vec<(u32, &'a str, V)>;
+
 /// The array-index entries of `entries`, in ascending index order (empty, without
 /// allocating, when no key starts with a digit: the usual case).
-fn index_entries<'a, V, I>(entries: I) -> Vec<(u32, &'a str, V)>
+fn index_entries<'a, V, I>(entries: I) -> IndexEntries<'a, V>
 where
     I: Iterator<Item = (&'a str, V)> + Clone,
 {
@@ -195,7 +198,7 @@ where
 /// (plus sorting the array-index ones).
 pub(crate) fn js_key_split<'a, V, I>(
     entries: I,
-) -> (Vec<(u32, &'a str, V)>, impl Iterator<Item = (&'a str, V)>)
+) -> (IndexEntries<'a, V>, impl Iterator<Item = (&'a str, V)>)
 where
     I: Iterator<Item = (&'a str, V)> + Clone,
 {
