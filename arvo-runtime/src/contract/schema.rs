@@ -286,11 +286,35 @@ enum Shape {
     /// Leave the value as it is.
     Any,
     Object {
-        props: Vec<Prop>,
+        props: Props,
         extra: Extra,
     },
     Array(Box<Shape>),
     Union(Vec<Branch>),
+}
+
+/// An object's properties in schema order, with an index by name, so shaping an object costs
+/// time linear in its number of keys whatever the number of properties.
+#[derive(Default)]
+struct Props {
+    list: Vec<Prop>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Props {
+    fn new(list: Vec<Prop>) -> Props {
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        Props { list, index }
+    }
+
+    /// The position of the property `name`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
 }
 
 struct Prop {
@@ -360,11 +384,14 @@ impl Shape {
                     default: resolve(root, p, depth).and_then(|(p, _)| p.get("default").cloned()),
                 })
                 .collect();
-            return Shape::Object { props, extra };
+            return Shape::Object {
+                props: Props::new(props),
+                extra,
+            };
         }
         if let Extra::Strip | Extra::Each(_) = extra {
             return Shape::Object {
-                props: Vec::new(),
+                props: Props::default(),
                 extra,
             };
         }
@@ -456,15 +483,17 @@ impl Branch {
     }
 }
 
-fn apply_object(props: &[Prop], extra: &Extra, map: &mut Map<String, Value>) {
-    for p in props {
+/// zod's output for an object: known keys in schema order (defaults filled in), then the
+/// unknown ones in their order unless stripped. Linear in the number of keys.
+fn apply_object(props: &Props, extra: &Extra, map: &mut Map<String, Value>) {
+    for p in &props.list {
         if let Some(v) = map.get_mut(&p.name) {
             p.shape.apply(v);
         }
     }
     if let Extra::Each(shape) = extra {
         for (k, v) in map.iter_mut() {
-            if !props.iter().any(|p| &p.name == k) {
+            if props.position(k).is_none() {
                 shape.apply(v);
             }
         }
@@ -472,41 +501,42 @@ fn apply_object(props: &[Prop], extra: &Extra, map: &mut Map<String, Value>) {
     if already_shaped(props, extra, map) {
         return;
     }
-    let mut src = std::mem::take(map);
-    for p in props {
-        match src.shift_remove(&p.name) {
-            Some(v) => {
-                map.insert(p.name.clone(), v);
-            }
-            None => {
-                if let Some(d) = &p.default {
-                    map.insert(p.name.clone(), d.clone());
-                }
-            }
+    let src = std::mem::take(map);
+    let mut known: Vec<Option<Value>> = vec![None; props.list.len()];
+    let mut unknown = Vec::new();
+    for (k, v) in src {
+        match props.position(&k) {
+            Some(i) => known[i] = Some(v),
+            None if matches!(extra, Extra::Strip) => {}
+            None => unknown.push((k, v)),
         }
     }
-    if !matches!(extra, Extra::Strip) {
-        map.extend(src);
+    for (p, v) in props.list.iter().zip(known) {
+        if let Some(v) = v.or_else(|| p.default.clone()) {
+            map.insert(p.name.clone(), v);
+        }
     }
+    map.extend(unknown);
 }
 
 /// Whether the object is already what zod would output: known keys in schema order, followed
-/// by the kept unknown ones, and no default to fill in.
-fn already_shaped(props: &[Prop], extra: &Extra, map: &Map<String, Value>) -> bool {
+/// by the kept unknown ones, and no default to fill in. Linear in the number of keys.
+fn already_shaped(props: &Props, extra: &Extra, map: &Map<String, Value>) -> bool {
     let mut next = 0usize;
     let mut in_extras = false;
     for k in map.keys() {
-        match props.iter().skip(next).position(|p| &p.name == k) {
-            Some(i) if !in_extras => {
+        match props.position(k) {
+            // A known key after the unknown ones, or before one already seen: out of order.
+            Some(i) if in_extras || i < next => return false,
+            Some(i) => {
                 // Any skipped property must be absent without a default.
-                if props[next..next + i].iter().any(|p| p.default.is_some()) {
+                if props.list[next..i].iter().any(|p| p.default.is_some()) {
                     return false;
                 }
-                next += i + 1;
+                next = i + 1;
             }
-            Some(_) => return false,
             None => {
-                if matches!(extra, Extra::Strip) || props.iter().take(next).any(|p| &p.name == k) {
+                if matches!(extra, Extra::Strip) {
                     return false;
                 }
                 in_extras = true;
@@ -514,6 +544,7 @@ fn already_shaped(props: &[Prop], extra: &Extra, map: &Map<String, Value>) -> bo
         }
     }
     !props
+        .list
         .get(next..)
         .unwrap_or_default()
         .iter()
@@ -1079,6 +1110,30 @@ mod tests {
             serde_json::to_string(&p.parse(&json!({"z":1,"a":2})).unwrap()).unwrap(),
             r#"{"a":2,"z":1}"#
         );
+    }
+
+    #[test]
+    fn shaping_reorders_fills_defaults_and_keeps_unknown_keys_in_order() {
+        let s = Schema::new(json!({"type":"object","properties":{"a":{},"b":{"default":2},"c":{}},"additionalProperties":true})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.parse(&json!({"z":0,"c":3,"y":1,"a":1})).unwrap()).unwrap(),
+            r#"{"a":1,"b":2,"c":3,"z":0,"y":1}"#
+        );
+        // Many unknown keys: stripped, or kept in their order after the known ones.
+        let mut input = Map::new();
+        for i in 0..10_000 {
+            input.insert(format!("k{i}"), json!(i));
+        }
+        input.insert("a".into(), json!(1));
+        let kept = s.parse(&Value::Object(input.clone())).unwrap();
+        let keys: Vec<&String> = kept.as_object().unwrap().keys().take(3).collect();
+        assert_eq!(keys, ["a", "b", "k0"]);
+        assert_eq!(kept.as_object().unwrap().len(), 10_002);
+        let strip = Schema::new(
+            json!({"type":"object","properties":{"a":{}},"additionalProperties":false}),
+        )
+        .unwrap();
+        assert_eq!(strip.parse(&Value::Object(input)).unwrap(), json!({"a": 1}));
     }
 
     #[test]
