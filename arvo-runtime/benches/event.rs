@@ -101,3 +101,37 @@ fn builder_output_event(bencher: Bencher<'_, '_>) {
 fn uuid_and_time(bencher: Bencher<'_, '_>) {
     bencher.bench(|| (new_uuid_v4(), now_timestamp()));
 }
+
+/// An event with `n` distinct extension keys (`x0`, `x1`, ...), as JSON text (issue 15: the
+/// reading must stay linear in `n`).
+fn with_extensions(n: usize) -> String {
+    let mut s = b1_input(1).to_json_string();
+    s.pop();
+    for i in 0..n {
+        s.push_str(&format!(",\"x{i}\":{i}"));
+    }
+    s.push('}');
+    s
+}
+
+/// Parse + validate of an event with 1k, 10k and 100k extensions: the time per extension
+/// (items/s) stays flat when reading is linear.
+#[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 20)]
+fn parse_extensions(bencher: Bencher<'_, '_>, n: usize) {
+    let text = with_extensions(n);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| ArvoEvent::from_json_str(black_box(&text)).map(|e| e.extensions().len()));
+}
+
+/// The floor for [`parse_extensions`]: serde_json reading the same text into a `Value`
+/// (a generic, hashing-free-of-validation reader of the same keys).
+#[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 20)]
+fn parse_extensions_floor_value(bencher: Bencher<'_, '_>, n: usize) {
+    let text = with_extensions(n);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| {
+            serde_json::from_str::<Value>(black_box(&text)).map(|v| v.as_object().map(Map::len))
+        });
+}

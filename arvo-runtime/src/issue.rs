@@ -6,7 +6,44 @@
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::event::JsNumber;
+
+/// The most bytes of an input that an error message quotes (see [`quote_prefix`]). Real
+/// subjects (~180 bytes), ids and event types fit whole.
+pub const MAX_QUOTED_BYTES: usize = 1024;
+
+/// `s` as error messages quote input: whole when it has at most [`MAX_QUOTED_BYTES`] bytes,
+/// otherwise its longest prefix of at most that many bytes that ends on a character boundary,
+/// followed by `... (<n> bytes in all)`. Every error that quotes its input (a subject, an id,
+/// a version, a value that failed a schema, a JSON error) goes through it, so a 5 MB input
+/// cannot give a 5 MB message.
+///
+/// ```
+/// use arvo_runtime::issue::{MAX_QUOTED_BYTES, quote_prefix};
+/// assert_eq!(quote_prefix("short"), "short");
+/// let long = "é".repeat(MAX_QUOTED_BYTES); // 2 bytes per character
+/// let q = quote_prefix(&long);
+/// assert!(q.starts_with("éé") && q.ends_with("... (2048 bytes in all)"));
+/// assert!(q.len() < MAX_QUOTED_BYTES + 32);
+/// ```
+pub fn quote_prefix(s: &str) -> Cow<'_, str> {
+    if s.len() <= MAX_QUOTED_BYTES {
+        return Cow::Borrowed(s);
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}... ({} bytes in all)", &s[..end], s.len()))
+}
+
+/// [`quote_prefix`] into an owned string (for error fields that keep what they quote).
+pub fn quote_prefix_owned(s: &str) -> String {
+    quote_prefix(s).into_owned()
+}
 
 /// One step of an issue's path: an object key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +81,28 @@ impl Serialize for PathSegment {
     }
 }
 
+/// What a size bound applies to: zod's `type` in `too_small` / `too_big` issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundType {
+    /// A string's length (`"string"`).
+    String,
+    /// A number's value (`"number"`).
+    Number,
+    /// An array's length (`"array"`).
+    Array,
+}
+
+impl BoundType {
+    /// zod's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoundType::String => "string",
+            BoundType::Number => "number",
+            BoundType::Array => "array",
+        }
+    }
+}
+
 /// What kind of check failed, with the data zod reports for it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IssueKind {
@@ -51,12 +110,40 @@ pub enum IssueKind {
     Regex,
     /// A string is not an accepted date-time (`code: invalid_string, validation: datetime`).
     Datetime,
+    /// A string failed another of zod's string formats (`code: invalid_string`, with
+    /// `validation` one of `email`, `url`, `uuid`, `date`, `time`, `ip`, `duration`).
+    InvalidString {
+        /// zod's name of the format.
+        validation: String,
+    },
     /// A custom rule failed (`code: custom`).
     Custom,
-    /// A string was shorter than `minimum` characters (`code: too_small`).
+    /// A length or value under its lower bound (`code: too_small`).
     TooSmall {
-        /// The minimum length.
-        minimum: u64,
+        /// The bound.
+        minimum: f64,
+        /// What is bounded.
+        bound: BoundType,
+        /// Whether the bound itself is allowed.
+        inclusive: bool,
+        /// Whether the length must equal the bound (zod's `.length(n)`).
+        exact: bool,
+    },
+    /// A length or value over its upper bound (`code: too_big`).
+    TooBig {
+        /// The bound.
+        maximum: f64,
+        /// What is bounded.
+        bound: BoundType,
+        /// Whether the bound itself is allowed.
+        inclusive: bool,
+        /// Whether the length must equal the bound (zod's `.length(n)`).
+        exact: bool,
+    },
+    /// A number is not a multiple of `multiple_of` (`code: not_multiple_of`).
+    NotMultipleOf {
+        /// The divisor.
+        multiple_of: f64,
     },
     /// A value had the wrong JSON type, or was missing (`code: invalid_type`).
     InvalidType {
@@ -65,11 +152,78 @@ pub enum IssueKind {
         /// The received type (`undefined` when missing, `null`, `array`, `nan`, ...).
         received: String,
     },
+    /// A non-integral number where an integer is expected (zod's `int()` check:
+    /// `code: invalid_type, expected: integer, received: float`).
+    NotInteger,
+    /// An enum given a value of another type, or no value (zod's `z.enum`:
+    /// `code: invalid_type` with `expected` listing the options, as `'north' | 'south'`).
+    InvalidEnumType {
+        /// The options, as zod lists them (`'north' | 'south'`).
+        expected: String,
+        /// The received type (`undefined` when missing).
+        received: String,
+    },
+    /// A value that is none of an enum's options (`code: invalid_enum_value`).
+    InvalidEnumValue {
+        /// The value given (a bounded prefix of it: [`quote_prefix`]).
+        received: serde_json::Value,
+        /// The options.
+        options: Vec<serde_json::Value>,
+    },
+    /// A value other than a literal's (`code: invalid_literal`).
+    InvalidLiteral {
+        /// The literal.
+        expected: serde_json::Value,
+        /// The value given (`None` when missing; a bounded prefix: [`quote_prefix`]).
+        received: Option<serde_json::Value>,
+    },
     /// No member of a union matched (`code: invalid_union`); the members' own issues.
     InvalidUnion {
         /// One list of issues per union member.
         union_errors: Vec<Issues>,
     },
+}
+
+impl IssueKind {
+    /// zod's `code` for this kind.
+    ///
+    /// ```
+    /// assert_eq!(arvo_runtime::issue::IssueKind::NotInteger.code(), "invalid_type");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            IssueKind::Regex | IssueKind::Datetime | IssueKind::InvalidString { .. } => {
+                "invalid_string"
+            }
+            IssueKind::Custom => "custom",
+            IssueKind::TooSmall { .. } => "too_small",
+            IssueKind::TooBig { .. } => "too_big",
+            IssueKind::NotMultipleOf { .. } => "not_multiple_of",
+            IssueKind::InvalidType { .. }
+            | IssueKind::NotInteger
+            | IssueKind::InvalidEnumType { .. } => "invalid_type",
+            IssueKind::InvalidEnumValue { .. } => "invalid_enum_value",
+            IssueKind::InvalidLiteral { .. } => "invalid_literal",
+            IssueKind::InvalidUnion { .. } => "invalid_union",
+        }
+    }
+}
+
+/// `value` as an issue field quotes input: whole when its JSON is at most
+/// [`MAX_QUOTED_BYTES`] long, else a string holding a bounded prefix of that JSON.
+pub fn bounded_value(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => serde_json::Value::String(quote_prefix_owned(s)),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+            let text = value.to_string();
+            if text.len() <= MAX_QUOTED_BYTES {
+                value.clone()
+            } else {
+                serde_json::Value::String(quote_prefix_owned(&text))
+            }
+        }
+        other => other.clone(),
+    }
 }
 
 /// One failed check: what, where, and the human message.
@@ -94,9 +248,18 @@ impl Issue {
         Self::new(IssueKind::Custom, path, message)
     }
 
-    /// A "shorter than `minimum`" issue.
+    /// A "string shorter than `minimum`" issue (inclusive, not exact: zod's `min(n)`).
     pub fn too_small(path: &[&str], minimum: u64, message: impl Into<String>) -> Self {
-        Self::new(IssueKind::TooSmall { minimum }, path, message)
+        Self::new(
+            IssueKind::TooSmall {
+                minimum: minimum as f64,
+                bound: BoundType::String,
+                inclusive: true,
+                exact: false,
+            },
+            path,
+            message,
+        )
     }
 
     /// The datetime issue (`Invalid datetime`).
@@ -172,12 +335,50 @@ impl Serialize for Issue {
                 m.serialize_entry("message", &self.message)?;
                 m.serialize_entry("path", &self.path)?;
             }
-            IssueKind::TooSmall { minimum } => {
+            // zod's key orders: the checks that take a custom message (string and number
+            // checks) put `message` before `path`; the others get it after.
+            IssueKind::InvalidString { validation } => {
+                if matches!(validation.as_str(), "datetime" | "date" | "time") {
+                    m.serialize_entry("code", "invalid_string")?;
+                    m.serialize_entry("validation", validation)?;
+                } else {
+                    m.serialize_entry("validation", validation)?;
+                    m.serialize_entry("code", "invalid_string")?;
+                }
+                m.serialize_entry("message", &self.message)?;
+                m.serialize_entry("path", &self.path)?;
+            }
+            IssueKind::TooSmall {
+                minimum,
+                bound,
+                inclusive,
+                exact,
+            } => {
                 m.serialize_entry("code", "too_small")?;
-                m.serialize_entry("minimum", minimum)?;
-                m.serialize_entry("type", "string")?;
-                m.serialize_entry("inclusive", &true)?;
-                m.serialize_entry("exact", &false)?;
+                m.serialize_entry("minimum", &JsNumber(*minimum))?;
+                m.serialize_entry("type", bound.as_str())?;
+                m.serialize_entry("inclusive", inclusive)?;
+                m.serialize_entry("exact", exact)?;
+                m.serialize_entry("message", &self.message)?;
+                m.serialize_entry("path", &self.path)?;
+            }
+            IssueKind::TooBig {
+                maximum,
+                bound,
+                inclusive,
+                exact,
+            } => {
+                m.serialize_entry("code", "too_big")?;
+                m.serialize_entry("maximum", &JsNumber(*maximum))?;
+                m.serialize_entry("type", bound.as_str())?;
+                m.serialize_entry("inclusive", inclusive)?;
+                m.serialize_entry("exact", exact)?;
+                m.serialize_entry("message", &self.message)?;
+                m.serialize_entry("path", &self.path)?;
+            }
+            IssueKind::NotMultipleOf { multiple_of } => {
+                m.serialize_entry("code", "not_multiple_of")?;
+                m.serialize_entry("multipleOf", &JsNumber(*multiple_of))?;
                 m.serialize_entry("message", &self.message)?;
                 m.serialize_entry("path", &self.path)?;
             }
@@ -185,6 +386,37 @@ impl Serialize for Issue {
                 m.serialize_entry("code", "invalid_type")?;
                 m.serialize_entry("expected", expected)?;
                 m.serialize_entry("received", received)?;
+                m.serialize_entry("path", &self.path)?;
+                m.serialize_entry("message", &self.message)?;
+            }
+            IssueKind::NotInteger => {
+                m.serialize_entry("code", "invalid_type")?;
+                m.serialize_entry("expected", "integer")?;
+                m.serialize_entry("received", "float")?;
+                m.serialize_entry("message", &self.message)?;
+                m.serialize_entry("path", &self.path)?;
+            }
+            IssueKind::InvalidEnumType { expected, received } => {
+                m.serialize_entry("expected", expected)?;
+                m.serialize_entry("received", received)?;
+                m.serialize_entry("code", "invalid_type")?;
+                m.serialize_entry("path", &self.path)?;
+                m.serialize_entry("message", &self.message)?;
+            }
+            IssueKind::InvalidEnumValue { received, options } => {
+                m.serialize_entry("received", &JsValue(received))?;
+                m.serialize_entry("code", "invalid_enum_value")?;
+                let options: Vec<JsValue<'_>> = options.iter().map(JsValue).collect();
+                m.serialize_entry("options", &options)?;
+                m.serialize_entry("path", &self.path)?;
+                m.serialize_entry("message", &self.message)?;
+            }
+            IssueKind::InvalidLiteral { expected, received } => {
+                if let Some(received) = received {
+                    m.serialize_entry("received", &JsValue(received))?;
+                }
+                m.serialize_entry("code", "invalid_literal")?;
+                m.serialize_entry("expected", &JsValue(expected))?;
                 m.serialize_entry("path", &self.path)?;
                 m.serialize_entry("message", &self.message)?;
             }
@@ -197,6 +429,15 @@ impl Serialize for Issue {
             }
         }
         m.end()
+    }
+}
+
+/// A JSON value as `JSON.stringify` writes it (JavaScript numbers and key order).
+struct JsValue<'a>(&'a serde_json::Value);
+
+impl Serialize for JsValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::event::js_ordered(self.0).serialize(s)
     }
 }
 

@@ -102,7 +102,7 @@ fn string_checks_and_formats() {
     };
     assert!(matches!(
         with("s", json!("a")).kind,
-        IssueKind::TooSmall { minimum: 2 }
+        IssueKind::TooSmall { minimum: 2.0, .. }
     ));
     assert_eq!(with("s", json!("ABC")).kind, IssueKind::Regex);
     assert_eq!(with("date", json!("yesterday")).kind, IssueKind::Datetime);
@@ -119,9 +119,10 @@ fn string_checks_and_formats() {
         with("arr", json!([])).message,
         "Array must contain at least 1 element(s)"
     );
+    // zod's `int()` check (the reference's message; `main` said "received number").
     assert_eq!(
         with("n", json!(1.5)).message,
-        "Expected integer, received number"
+        "Expected integer, received float"
     );
 }
 
@@ -131,9 +132,25 @@ fn nullable_with_checks_reports_the_member_issue() {
     let issues = s.validate(&json!({"p": ""})).unwrap_err();
     assert!(matches!(
         issues.as_slice()[0].kind,
-        IssueKind::TooSmall { minimum: 1 }
+        IssueKind::TooSmall { minimum: 1.0, .. }
     ));
+    // `anyOf: [s, {type: null}]` is zod-to-json-schema's `.nullable()`: zod checks the inner
+    // schema and reports its type issue (not a union issue).
     let issues = s.validate(&json!({"p": 3})).unwrap_err();
+    assert_eq!(
+        issues.as_slice()[0].kind,
+        IssueKind::InvalidType {
+            expected: "string".into(),
+            received: "number".into()
+        }
+    );
+    assert_eq!(
+        issues.as_slice()[0].message,
+        "Expected string, received number"
+    );
+    // A union of two non-null members stays a union.
+    let u = Schema::new(json!({"type": "object", "properties": {"p": {"anyOf": [{"type": "string"}, {"type": "boolean"}]}}})).unwrap();
+    let issues = u.validate(&json!({"p": 3})).unwrap_err();
     assert!(matches!(
         issues.as_slice()[0].kind,
         IssueKind::InvalidUnion { .. }

@@ -5,6 +5,7 @@
 //! (split on `|`), so that the fast reader sees its own layout with arbitrary field contents.
 #![no_main]
 
+use arvo_runtime::issue::MAX_QUOTED_BYTES;
 use arvo_runtime::subject::{SubjectError, SubjectFault};
 use arvo_runtime::{codec, subject};
 
@@ -20,12 +21,38 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
 });
 
 fn check(s: &str) {
-    if let Ok(content) = subject::parse(s) {
-        let again = subject::create(&content)
-            .unwrap_or_else(|e| panic!("parsed content does not create: {e}"));
-        let back = subject::parse(&again)
-            .unwrap_or_else(|e| panic!("created subject does not parse: {e}"));
-        assert_eq!(back, content);
+    match subject::parse(s) {
+        Ok(content) => {
+            let again = match subject::create(&content) {
+                Ok(again) => again,
+                // `create` refuses what `parse` would refuse: content whose own JSON is over
+                // the decoded limit (the input's text can be shorter: escapes, replaced bytes).
+                Err(e) if e.cause() == &SubjectFault::TooLarge => {
+                    assert!(
+                        content.to_json().len() > codec::MAX_DECODED_LEN,
+                        "create refused content of {} bytes: {e}",
+                        content.to_json().len()
+                    );
+                    return;
+                }
+                Err(e) => panic!("parsed content does not create: {e}"),
+            };
+            let back = subject::parse(&again)
+                .unwrap_or_else(|e| panic!("created subject does not parse: {e}"));
+            assert_eq!(back, content);
+        }
+        // Errors quote a bounded prefix of the input: only validation issues (one per bad
+        // field of at most 64 KiB of decoded JSON) can make the message long.
+        Err(e) => {
+            if !matches!(e.cause(), SubjectFault::Invalid(_)) {
+                let len = e.to_string().len();
+                assert!(
+                    len < 4 * MAX_QUOTED_BYTES,
+                    "a {len}-byte message for a {}-byte subject",
+                    s.len()
+                );
+            }
+        }
     }
 }
 

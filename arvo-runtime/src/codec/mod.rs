@@ -71,14 +71,15 @@ pub enum CodecError {
     /// replaces bad sequences like the reference's `TextDecoder`).
     #[error("decoded data is not UTF-8")]
     Utf8,
-    /// The inflated text is not JSON of the expected shape.
+    /// The inflated text is not JSON of the expected shape (serde_json's message, cut to a
+    /// bounded prefix: [`quote_prefix`](crate::issue::quote_prefix)).
     #[error("{0}")]
     Json(String),
 }
 
 impl From<serde_json::Error> for CodecError {
     fn from(e: serde_json::Error) -> Self {
-        CodecError::Json(e.to_string())
+        CodecError::Json(crate::issue::quote_prefix_owned(&e.to_string()))
     }
 }
 

@@ -138,7 +138,8 @@ pub enum ContractError {
     UnknownVersion {
         /// The contract uri.
         uri: String,
-        /// The requested version (or selector).
+        /// The requested version (or selector), a bounded prefix
+        /// ([`quote_prefix`](crate::issue::quote_prefix)).
         version: String,
     },
     /// An orchestrator name has characters other than `[a-z0-9.]`.
@@ -398,7 +399,7 @@ impl ArvoContract {
             .map(|i| VersionedContract::new(self.clone(), i))
             .ok_or_else(|| ContractError::UnknownVersion {
                 uri: self.0.uri.clone(),
-                version: selector.to_owned(),
+                version: crate::issue::quote_prefix_owned(selector),
             })
     }
 

@@ -1,6 +1,57 @@
 //! Payload schemas: a JSON Schema (as the reference exports it) with a validator compiled once.
+//!
+//! ## Issues as zod reports them
+//!
+//! A contract built from a JSON Schema reports a failed validation with the issue zod gives
+//! for the zod schema that `zod-to-json-schema` turns into that JSON Schema, code, fields,
+//! key order and message included:
+//!
+//! | keyword | zod schema | issue |
+//! |---|---|---|
+//! | `type` | `z.string()`, `z.number()`, ... | `invalid_type` (`expected`, `received`); `integer` is a zod number |
+//! | `type: integer`, a non-integral number | `z.number().int()` | `invalid_type`, `expected: "integer"`, `received: "float"` |
+//! | `type: [t, "null"]` | `.nullable()` | the issue of `t` |
+//! | `type: [t1, t2]` | `z.union([...])` | `invalid_union`, one member per type |
+//! | `required` | a property not `.optional()` | `invalid_type`, `received: "undefined"`, `Required` (or the enum / literal form below) |
+//! | `minLength` / `maxLength` | `.min(n)` / `.max(n)` (`.length(n)` when equal) | `too_small` / `too_big`, `type: "string"` (`exact: true` for `.length`) |
+//! | `minItems` / `maxItems` | array `.min` / `.max` / `.length` | `too_small` / `too_big`, `type: "array"` |
+//! | `minimum` / `exclusiveMinimum` | `.min(n)` / `.gt(n)` | `too_small`, `type: "number"`, `inclusive` `true` / `false` |
+//! | `maximum` / `exclusiveMaximum` | `.max(n)` / `.lt(n)` | `too_big`, `type: "number"`, `inclusive` `true` / `false` |
+//! | `multipleOf` | `.multipleOf(n)` | `not_multiple_of` (`multipleOf`) |
+//! | `enum` | `z.enum([...])` / `z.nativeEnum` | `invalid_enum_value` (`received`, `options`); a value of another type (or none) `invalid_type` with `expected: "'north' \| 'south'"` |
+//! | `const` | `z.literal(x)` | `invalid_literal` (`expected`, `received`) |
+//! | `pattern` | `.regex(r)` | `invalid_string`, `validation: "regex"` |
+//! | `format`: `date-time`, `date`, `time`, `email`, `uri`, `uuid`, `ipv4`/`ipv6`, `duration` | `.datetime()`, `.date()`, `.time()`, `.email()`, `.url()`, `.uuid()`, `.ip()`, `.duration()` | `invalid_string` with `validation` `datetime`, `date`, `time`, `email`, `url`, `uuid`, `ip`, `duration` |
+//! | `anyOf` / `oneOf` | `z.union` | the issues of the first member whose type matched, else `invalid_union` |
+//! | `anyOf: [s, {type: "null"}]` | `s.nullable()` | the issues of `s` |
+//! | `allOf` | `z.intersection` | the members' issues |
+//! | `additionalProperties: false` | a stripping `z.object` | never an issue: unknown keys are stripped by [`Schema::parse`] |
+//!
+//! Where no zod code can be derived, the issue is `custom` with the validator's message (a
+//! bounded prefix of it), for these reasons:
+//! - `minProperties`, `maxProperties`: zod objects and records have no size checks.
+//! - `uniqueItems`: it comes from `z.set`, whose input is a JavaScript `Set`, never JSON data.
+//! - `contains`, `not`, `if`/`then`/`else`, `propertyNames`, `dependencies`,
+//!   `additionalItems`, `contentEncoding`, `contentMediaType`, a `false` schema: no zod schema
+//!   converts to them, so there is no zod issue to copy.
+//! - `format` values other than those above (`hostname`, `uri-reference`, ...): zod has no such
+//!   string check; the message is `Invalid <format>`.
+//! - A discriminated union (`z.discriminatedUnion`) and a plain union both become `anyOf`, so
+//!   zod's `invalid_union_discriminator` cannot be told apart: it is reported as a union.
+//! - An `enum` holding values other than strings and numbers comes from a union of literals
+//!   (zod: `invalid_union`); it is reported as `invalid_enum_value`.
+//! - Lengths: JSON Schema counts characters, zod UTF-16 code units, so a string with
+//!   characters outside the Basic Multilingual Plane can pass one and fail the other. The
+//!   validator decides; the issue then follows zod's shape.
+//!
+//! Values from the input that an issue quotes (`received`, path keys, messages) are cut to a
+//! bounded prefix ([`quote_prefix`](crate::issue::quote_prefix)).
 
-use crate::issue::{Issue, IssueKind, Issues, PathSegment, json_type_name};
+use crate::event::js_number_string;
+use crate::issue::{
+    BoundType, Issue, IssueKind, Issues, PathSegment, bounded_value, json_type_name, quote_prefix,
+    quote_prefix_owned,
+};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
@@ -235,11 +286,35 @@ enum Shape {
     /// Leave the value as it is.
     Any,
     Object {
-        props: Vec<Prop>,
+        props: Props,
         extra: Extra,
     },
     Array(Box<Shape>),
     Union(Vec<Branch>),
+}
+
+/// An object's properties in schema order, with an index by name, so shaping an object costs
+/// time linear in its number of keys whatever the number of properties.
+#[derive(Default)]
+struct Props {
+    list: Vec<Prop>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Props {
+    fn new(list: Vec<Prop>) -> Props {
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        Props { list, index }
+    }
+
+    /// The position of the property `name`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
 }
 
 struct Prop {
@@ -309,11 +384,14 @@ impl Shape {
                     default: resolve(root, p, depth).and_then(|(p, _)| p.get("default").cloned()),
                 })
                 .collect();
-            return Shape::Object { props, extra };
+            return Shape::Object {
+                props: Props::new(props),
+                extra,
+            };
         }
         if let Extra::Strip | Extra::Each(_) = extra {
             return Shape::Object {
-                props: Vec::new(),
+                props: Props::default(),
                 extra,
             };
         }
@@ -405,15 +483,17 @@ impl Branch {
     }
 }
 
-fn apply_object(props: &[Prop], extra: &Extra, map: &mut Map<String, Value>) {
-    for p in props {
+/// zod's output for an object: known keys in schema order (defaults filled in), then the
+/// unknown ones in their order unless stripped. Linear in the number of keys.
+fn apply_object(props: &Props, extra: &Extra, map: &mut Map<String, Value>) {
+    for p in &props.list {
         if let Some(v) = map.get_mut(&p.name) {
             p.shape.apply(v);
         }
     }
     if let Extra::Each(shape) = extra {
         for (k, v) in map.iter_mut() {
-            if !props.iter().any(|p| &p.name == k) {
+            if props.position(k).is_none() {
                 shape.apply(v);
             }
         }
@@ -421,41 +501,42 @@ fn apply_object(props: &[Prop], extra: &Extra, map: &mut Map<String, Value>) {
     if already_shaped(props, extra, map) {
         return;
     }
-    let mut src = std::mem::take(map);
-    for p in props {
-        match src.shift_remove(&p.name) {
-            Some(v) => {
-                map.insert(p.name.clone(), v);
-            }
-            None => {
-                if let Some(d) = &p.default {
-                    map.insert(p.name.clone(), d.clone());
-                }
-            }
+    let src = std::mem::take(map);
+    let mut known: Vec<Option<Value>> = vec![None; props.list.len()];
+    let mut unknown = Vec::new();
+    for (k, v) in src {
+        match props.position(&k) {
+            Some(i) => known[i] = Some(v),
+            None if matches!(extra, Extra::Strip) => {}
+            None => unknown.push((k, v)),
         }
     }
-    if !matches!(extra, Extra::Strip) {
-        map.extend(src);
+    for (p, v) in props.list.iter().zip(known) {
+        if let Some(v) = v.or_else(|| p.default.clone()) {
+            map.insert(p.name.clone(), v);
+        }
     }
+    map.extend(unknown);
 }
 
 /// Whether the object is already what zod would output: known keys in schema order, followed
-/// by the kept unknown ones, and no default to fill in.
-fn already_shaped(props: &[Prop], extra: &Extra, map: &Map<String, Value>) -> bool {
+/// by the kept unknown ones, and no default to fill in. Linear in the number of keys.
+fn already_shaped(props: &Props, extra: &Extra, map: &Map<String, Value>) -> bool {
     let mut next = 0usize;
     let mut in_extras = false;
     for k in map.keys() {
-        match props.iter().skip(next).position(|p| &p.name == k) {
-            Some(i) if !in_extras => {
+        match props.position(k) {
+            // A known key after the unknown ones, or before one already seen: out of order.
+            Some(i) if in_extras || i < next => return false,
+            Some(i) => {
                 // Any skipped property must be absent without a default.
-                if props[next..next + i].iter().any(|p| p.default.is_some()) {
+                if props.list[next..i].iter().any(|p| p.default.is_some()) {
                     return false;
                 }
-                next += i + 1;
+                next = i + 1;
             }
-            Some(_) => return false,
             None => {
-                if matches!(extra, Extra::Strip) || props.iter().take(next).any(|p| &p.name == k) {
+                if matches!(extra, Extra::Strip) {
                     return false;
                 }
                 in_extras = true;
@@ -463,6 +544,7 @@ fn already_shaped(props: &[Prop], extra: &Extra, map: &Map<String, Value>) -> bo
         }
     }
     !props
+        .list
         .get(next..)
         .unwrap_or_default()
         .iter()
@@ -473,48 +555,363 @@ fn location_path(err: &ValidationError<'_>) -> Vec<PathSegment> {
     err.instance_path()
         .iter()
         .map(|s| match s {
-            LocationSegment::Property(p) => PathSegment::Key(p.into_owned()),
+            LocationSegment::Property(p) => PathSegment::Key(quote_prefix_owned(&p)),
             LocationSegment::Index(i) => PathSegment::Index(i),
         })
         .collect()
 }
 
-fn type_names(kind: &TypeKind) -> String {
-    match kind {
-        TypeKind::Single(t) => t.to_string(),
-        TypeKind::Multiple(ts) => ts
+/// The subschema at a keyword location (`/properties/a/type`), following the `$ref`s the
+/// location passes through.
+fn schema_at<'a>(root: &'a Value, location: &str) -> Option<&'a Value> {
+    let mut cur = root;
+    for seg in location.split('/').skip(1) {
+        if seg == "$ref" {
+            cur = resolve(root, cur, 0)?.0;
+            continue;
+        }
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        cur = match cur {
+            Value::Object(m) => m.get(&seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// The (sub)schema holding the keyword that failed.
+fn keyword_parent<'a>(body: &'a Value, err: &ValidationError<'_>) -> Option<&'a Value> {
+    let location = err.schema_path().as_str();
+    let parent = location.rsplit_once('/').map_or("", |(p, _)| p);
+    schema_at(body, parent)
+}
+
+/// zod's type name for a JSON Schema type (`integer` is a zod number).
+fn zod_type(t: &str) -> &str {
+    if t == "integer" { "number" } else { t }
+}
+
+/// The types of a `type` keyword, `null` left out when there are others (zod's `.nullable()`
+/// checks the inner type).
+fn type_list(t: &Value) -> Vec<&str> {
+    let mut types: Vec<&str> = match t {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.len() > 1 {
+        types.retain(|t| *t != "null");
+    }
+    types
+}
+
+/// Whether `v` is of JSON Schema type `t`.
+fn is_of_type(t: &str, v: &Value) -> bool {
+    match t {
+        "integer" => v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "number" => v.is_number(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+/// Whether `v` satisfies the `type` keyword `t`.
+fn satisfies_type(t: &Value, v: &Value) -> bool {
+    match t {
+        Value::String(s) => is_of_type(s, v),
+        Value::Array(ts) => ts
             .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(" | "),
+            .filter_map(Value::as_str)
+            .any(|t| is_of_type(t, v)),
+        _ => true,
     }
 }
 
-fn short(v: &Value) -> String {
+/// `String(v)` in JavaScript, for values quoted in messages.
+fn js_string(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("'{s}'"),
-        other => other.to_string(),
+        Value::String(s) => quote_prefix_owned(s),
+        Value::Number(n) => js_number_string(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_owned(),
+        Value::Array(_) | Value::Object(_) => "[object Object]".to_owned(),
     }
 }
 
-/// The `type` of the property `prop` of the (sub)schema the `required` keyword at
-/// `schema_path` belongs to, for zod's `expected`.
-fn expected_of_required(body: &Value, schema_path: &str, prop: &str) -> String {
-    let parent = schema_path.strip_suffix("/required").unwrap_or(schema_path);
-    body.pointer(parent)
-        .and_then(|s| s.get("properties"))
-        .and_then(|p| p.get(prop))
-        .and_then(|p| p.get("type"))
-        .map(|t| match t {
-            Value::String(s) => s.clone(),
-            Value::Array(ts) => ts
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" | "),
-            _ => "unknown".to_owned(),
+/// zod's `util.joinValues`: strings quoted with `'`, joined with ` | `.
+fn join_values(options: &[Value]) -> String {
+    options
+        .iter()
+        .map(|o| match o {
+            Value::String(s) => format!("'{s}'"),
+            other => js_string(other),
         })
-        .unwrap_or_else(|| "unknown".to_owned())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// `JSON.stringify(v)`.
+fn json_stringify(v: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, crate::event::JsFormatter);
+    match serde::Serialize::serialize(&crate::event::js_ordered(v), &mut ser) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// Whether a value of this JSON type can be one of the enum's options as zod sees it:
+/// `z.enum` (string options) takes strings, `z.nativeEnum` strings and numbers.
+fn enum_takes(options: &[Value], v: &Value) -> bool {
+    if options.iter().all(Value::is_string) {
+        v.is_string()
+    } else {
+        v.is_string() || v.is_number()
+    }
+}
+
+/// zod's issue for an enum given a value of another type (or none: `received: undefined`).
+fn enum_type_issue(options: &[Value], received: &str, path: Vec<PathSegment>) -> Issue {
+    let expected = join_values(options);
+    let message = if received == "undefined" {
+        "Required".to_owned()
+    } else {
+        format!("Expected {expected}, received {received}")
+    };
+    Issue {
+        kind: IssueKind::InvalidEnumType {
+            expected,
+            received: received.to_owned(),
+        },
+        path,
+        message,
+    }
+}
+
+/// zod's issue for a literal (`const`) given another value, or none.
+fn literal_issue(expected: &Value, received: Option<&Value>, path: Vec<PathSegment>) -> Issue {
+    Issue {
+        message: format!(
+            "Invalid literal value, expected {}",
+            json_stringify(expected)
+        ),
+        kind: IssueKind::InvalidLiteral {
+            expected: expected.clone(),
+            received: received.map(bounded_value),
+        },
+        path,
+    }
+}
+
+/// zod's issue for a value of the wrong type, for a schema of the given types (`null` left
+/// out: see [`type_list`]); several types are a union, each member reporting its own issue.
+fn type_issue(types: &[&str], v: &Value, path: Vec<PathSegment>) -> Issue {
+    // An integer field given a non-integral number: zod's `int()` check, which wins in a
+    // union (its result is only "dirty").
+    if v.is_number() && types.contains(&"integer") && !types.contains(&"number") {
+        return Issue {
+            kind: IssueKind::NotInteger,
+            path,
+            message: "Expected integer, received float".to_owned(),
+        };
+    }
+    let received = json_type_name(v);
+    if let [t] = types {
+        let expected = zod_type(t).to_owned();
+        return Issue {
+            message: format!("Expected {expected}, received {received}"),
+            kind: IssueKind::InvalidType {
+                expected,
+                received: received.to_owned(),
+            },
+            path,
+        };
+    }
+    union_issue(
+        types
+            .iter()
+            .map(|t| Issues(vec![type_issue(&[t], v, path.clone())]))
+            .collect(),
+        path,
+    )
+}
+
+fn union_issue(union_errors: Vec<Issues>, path: Vec<PathSegment>) -> Issue {
+    Issue {
+        kind: IssueKind::InvalidUnion { union_errors },
+        path,
+        message: "Invalid input".to_owned(),
+    }
+}
+
+/// The index of the non-null member of a two-member `anyOf`/`oneOf` whose other member is
+/// `{"type": "null"}`: what zod-to-json-schema writes for `.nullable()` of a schema with checks.
+fn nullable_member(root: &Value, members: &[Value]) -> Option<usize> {
+    let is_null = |m: &Value| {
+        resolve(root, m, 0).is_some_and(|(m, _)| {
+            m.as_object()
+                .is_some_and(|o| o.len() == 1 && o.get("type") == Some(&Value::from("null")))
+        })
+    };
+    match members {
+        [a, b] if is_null(b) && !is_null(a) => Some(0),
+        [a, b] if is_null(a) && !is_null(b) => Some(1),
+        _ => None,
+    }
+}
+
+/// zod's issue for a required property that is missing, from the property's schema.
+fn missing_issue(root: &Value, prop: Option<&Value>, path: Vec<PathSegment>) -> Issue {
+    let prop = prop.and_then(|p| resolve(root, p, 0)).map(|(p, _)| p);
+    let required = |expected: &str, path: Vec<PathSegment>| Issue {
+        kind: IssueKind::InvalidType {
+            expected: expected.to_owned(),
+            received: "undefined".to_owned(),
+        },
+        path,
+        message: "Required".to_owned(),
+    };
+    let Some(Value::Object(p)) = prop else {
+        return required("unknown", path);
+    };
+    if let Some(c) = p.get("const") {
+        return literal_issue(c, None, path);
+    }
+    if let Some(Value::Array(options)) = p.get("enum") {
+        return enum_type_issue(options, "undefined", path);
+    }
+    if let Some(t) = p.get("type") {
+        let types = type_list(t);
+        return match types.as_slice() {
+            [t] => required(zod_type(t), path),
+            [] => required("unknown", path),
+            ts => union_issue(
+                ts.iter()
+                    .map(|t| Issues(vec![required(zod_type(t), path.clone())]))
+                    .collect(),
+                path,
+            ),
+        };
+    }
+    if let Some(Value::Array(members)) = p.get("anyOf").or_else(|| p.get("oneOf")) {
+        if let Some(i) = nullable_member(root, members) {
+            return missing_issue(root, members.get(i), path);
+        }
+        return union_issue(
+            members
+                .iter()
+                .map(|m| Issues(vec![missing_issue(root, Some(m), path.clone())]))
+                .collect(),
+            path,
+        );
+    }
+    required("unknown", path)
+}
+
+/// A number from a schema keyword (`minimum`, ...), as an `f64`.
+fn limit_f64(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Whether the sibling keyword `other` (`maxLength` beside `minLength`, ...) has the same
+/// value: zod's `.length(n)`, reported with `exact: true`.
+fn exact_bound(body: &Value, err: &ValidationError<'_>, other: &str, limit: u64) -> bool {
+    keyword_parent(body, err)
+        .and_then(|p| p.get(other))
+        .and_then(Value::as_u64)
+        == Some(limit)
+}
+
+/// A length bound issue (`too_small` / `too_big` of a string or an array).
+fn length_issue(
+    path: Vec<PathSegment>,
+    bound: BoundType,
+    limit: u64,
+    small: bool,
+    exact: bool,
+) -> Issue {
+    let what = match bound {
+        BoundType::Array => "Array must contain",
+        _ => "String must contain",
+    };
+    let unit = match bound {
+        BoundType::Array => "element(s)",
+        _ => "character(s)",
+    };
+    let how = match (exact, small) {
+        (true, _) => "exactly",
+        (false, true) => "at least",
+        (false, false) => "at most",
+    };
+    let n = limit as f64;
+    Issue {
+        message: format!("{what} {how} {limit} {unit}"),
+        kind: if small {
+            IssueKind::TooSmall {
+                minimum: n,
+                bound,
+                inclusive: true,
+                exact,
+            }
+        } else {
+            IssueKind::TooBig {
+                maximum: n,
+                bound,
+                inclusive: true,
+                exact,
+            }
+        },
+        path,
+    }
+}
+
+/// A number bound issue (`too_small` / `too_big` of a number).
+fn number_issue(path: Vec<PathSegment>, limit: &Value, small: bool, inclusive: bool) -> Issue {
+    let n = limit_f64(limit);
+    let how = match (small, inclusive) {
+        (true, true) => "greater than or equal to",
+        (true, false) => "greater than",
+        (false, true) => "less than or equal to",
+        (false, false) => "less than",
+    };
+    Issue {
+        message: format!("Number must be {how} {}", js_number_string(n)),
+        kind: if small {
+            IssueKind::TooSmall {
+                minimum: n,
+                bound: BoundType::Number,
+                inclusive,
+                exact: false,
+            }
+        } else {
+            IssueKind::TooBig {
+                maximum: n,
+                bound: BoundType::Number,
+                inclusive,
+                exact: false,
+            }
+        },
+        path,
+    }
+}
+
+/// zod's `validation` name for a JSON Schema `format` (as zod-to-json-schema writes them).
+fn zod_validation(format: &str) -> Option<&'static str> {
+    Some(match format {
+        "email" => "email",
+        "uri" => "url",
+        "uuid" => "uuid",
+        "date" => "date",
+        "time" => "time",
+        "ipv4" | "ipv6" => "ip",
+        "duration" => "duration",
+        _ => return None,
+    })
 }
 
 fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
@@ -530,35 +927,65 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
             let prop = property
                 .as_str()
                 .map_or_else(|| property.to_string(), str::to_owned);
-            let expected = expected_of_required(body, err.schema_path().as_str(), &prop);
+            let schema = keyword_parent(body, err)
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get(&prop));
             let mut p = path.clone();
             p.push(PathSegment::Key(prop));
-            Issue {
-                kind: IssueKind::InvalidType {
-                    expected,
-                    received: "undefined".to_owned(),
-                },
-                path: p,
-                message: "Required".to_owned(),
-            }
+            missing_issue(body, schema, p)
         }
         ValidationErrorKind::Type { kind } => {
-            let expected = type_names(kind);
-            let received = json_type_name(instance).to_owned();
-            let message = format!("Expected {expected}, received {received}");
-            Issue {
-                kind: IssueKind::InvalidType { expected, received },
-                path,
-                message,
+            let parent = keyword_parent(body, err);
+            // A literal reports any other value itself (zod's literal has no type check).
+            if parent.is_some_and(|p| p.get("const").is_some()) {
+                return;
+            }
+            if let Some(Value::Array(options)) = parent.and_then(|p| p.get("enum")) {
+                out.push(enum_type_issue(options, json_type_name(instance), path));
+                return;
+            }
+            // The types in the schema's order (the validator's set is sorted its own way).
+            if let Some(t) = parent.and_then(|p| p.get("type")) {
+                type_issue(&type_list(t), instance, path)
+            } else {
+                let names: Vec<String> = match kind {
+                    TypeKind::Single(t) => vec![t.to_string()],
+                    TypeKind::Multiple(ts) => ts.iter().map(|t| t.to_string()).collect(),
+                };
+                let mut types: Vec<&str> = names.iter().map(String::as_str).collect();
+                if types.len() > 1 {
+                    types.retain(|t| *t != "null");
+                }
+                type_issue(&types, instance, path)
             }
         }
-        ValidationErrorKind::MinLength { limit } => Issue {
-            kind: IssueKind::TooSmall { minimum: *limit },
-            path,
-            message: format!("String must contain at least {limit} character(s)"),
-        },
+        ValidationErrorKind::MinLength { limit } => {
+            let exact = exact_bound(body, err, "maxLength", *limit);
+            length_issue(path, BoundType::String, *limit, true, exact)
+        }
         ValidationErrorKind::MaxLength { limit } => {
-            custom(format!("String must contain at most {limit} character(s)"))
+            let exact = exact_bound(body, err, "minLength", *limit);
+            length_issue(path, BoundType::String, *limit, false, exact)
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            let exact = exact_bound(body, err, "maxItems", *limit);
+            length_issue(path, BoundType::Array, *limit, true, exact)
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            let exact = exact_bound(body, err, "minItems", *limit);
+            length_issue(path, BoundType::Array, *limit, false, exact)
+        }
+        ValidationErrorKind::Minimum { limit } => number_issue(path, limit, true, true),
+        ValidationErrorKind::ExclusiveMinimum { limit } => number_issue(path, limit, true, false),
+        ValidationErrorKind::Maximum { limit } => number_issue(path, limit, false, true),
+        ValidationErrorKind::ExclusiveMaximum { limit } => number_issue(path, limit, false, false),
+        ValidationErrorKind::MultipleOf { multiple_of } => {
+            let n = *multiple_of;
+            Issue {
+                kind: IssueKind::NotMultipleOf { multiple_of: n },
+                path,
+                message: format!("Number must be a multiple of {}", js_number_string(n)),
+            }
         }
         ValidationErrorKind::Pattern { .. } => Issue {
             kind: IssueKind::Regex,
@@ -570,39 +997,60 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
             path,
             message: "Invalid datetime".to_owned(),
         },
-        ValidationErrorKind::Format { format } => custom(format!("Invalid {format}")),
+        ValidationErrorKind::Format { format } => match zod_validation(format) {
+            Some(validation) => Issue {
+                kind: IssueKind::InvalidString {
+                    validation: validation.to_owned(),
+                },
+                path,
+                message: format!("Invalid {validation}"),
+            },
+            None => custom(format!("Invalid {}", quote_prefix(format))),
+        },
         ValidationErrorKind::Enum { options } => {
-            let expected = options.as_array().map_or_else(
-                || options.to_string(),
-                |o| o.iter().map(short).collect::<Vec<_>>().join(" | "),
-            );
-            custom(format!(
-                "Invalid enum value. Expected {expected}, received {}",
-                short(instance)
-            ))
+            let Some(options) = options.as_array() else {
+                out.push(custom(quote_prefix_owned(&err.to_string())));
+                return;
+            };
+            let parent = keyword_parent(body, err);
+            // A value of the wrong type is reported by the `type` keyword beside the enum.
+            if parent
+                .and_then(|p| p.get("type"))
+                .is_some_and(|t| !satisfies_type(t, instance))
+            {
+                return;
+            }
+            if !enum_takes(options, instance) {
+                out.push(enum_type_issue(options, json_type_name(instance), path));
+                return;
+            }
+            Issue {
+                message: format!(
+                    "Invalid enum value. Expected {}, received '{}'",
+                    join_values(options),
+                    js_string(instance)
+                ),
+                kind: IssueKind::InvalidEnumValue {
+                    received: bounded_value(instance),
+                    options: options.clone(),
+                },
+                path,
+            }
         }
         ValidationErrorKind::Constant { expected_value } => {
-            custom(format!("Invalid literal value, expected {expected_value}"))
-        }
-        ValidationErrorKind::Minimum { limit } => {
-            custom(format!("Number must be greater than or equal to {limit}"))
-        }
-        ValidationErrorKind::ExclusiveMinimum { limit } => {
-            custom(format!("Number must be greater than {limit}"))
-        }
-        ValidationErrorKind::Maximum { limit } => {
-            custom(format!("Number must be less than or equal to {limit}"))
-        }
-        ValidationErrorKind::ExclusiveMaximum { limit } => {
-            custom(format!("Number must be less than {limit}"))
-        }
-        ValidationErrorKind::MinItems { limit } => {
-            custom(format!("Array must contain at least {limit} element(s)"))
-        }
-        ValidationErrorKind::MaxItems { limit } => {
-            custom(format!("Array must contain at most {limit} element(s)"))
+            literal_issue(expected_value, Some(instance), path)
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // `.nullable()` of a schema with checks: the inner schema's issues.
+            let members = schema_at(body, err.schema_path().as_str()).and_then(Value::as_array);
+            if let Some(i) = members.and_then(|m| nullable_member(body, m))
+                && let Some(branch) = context.get(i)
+            {
+                for e in branch {
+                    push_issues(out, e, body);
+                }
+                return;
+            }
             // zod's union: the first member whose type matched reports its own issues;
             // otherwise one `invalid_union` issue listing every member's issues.
             let own = context.iter().find(|branch| {
@@ -627,13 +1075,10 @@ fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Value) {
                     issues
                 })
                 .collect();
-            Issue {
-                kind: IssueKind::InvalidUnion { union_errors },
-                path,
-                message: "Invalid input".to_owned(),
-            }
+            union_issue(union_errors, path)
         }
-        _ => custom(err.to_string()),
+        // No zod code for the rest (see the module docs): the validator's message, bounded.
+        _ => custom(quote_prefix_owned(&err.to_string())),
     };
     out.push(issue);
 }
@@ -665,6 +1110,30 @@ mod tests {
             serde_json::to_string(&p.parse(&json!({"z":1,"a":2})).unwrap()).unwrap(),
             r#"{"a":2,"z":1}"#
         );
+    }
+
+    #[test]
+    fn shaping_reorders_fills_defaults_and_keeps_unknown_keys_in_order() {
+        let s = Schema::new(json!({"type":"object","properties":{"a":{},"b":{"default":2},"c":{}},"additionalProperties":true})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.parse(&json!({"z":0,"c":3,"y":1,"a":1})).unwrap()).unwrap(),
+            r#"{"a":1,"b":2,"c":3,"z":0,"y":1}"#
+        );
+        // Many unknown keys: stripped, or kept in their order after the known ones.
+        let mut input = Map::new();
+        for i in 0..10_000 {
+            input.insert(format!("k{i}"), json!(i));
+        }
+        input.insert("a".into(), json!(1));
+        let kept = s.parse(&Value::Object(input.clone())).unwrap();
+        let keys: Vec<&String> = kept.as_object().unwrap().keys().take(3).collect();
+        assert_eq!(keys, ["a", "b", "k0"]);
+        assert_eq!(kept.as_object().unwrap().len(), 10_002);
+        let strip = Schema::new(
+            json!({"type":"object","properties":{"a":{}},"additionalProperties":false}),
+        )
+        .unwrap();
+        assert_eq!(strip.parse(&Value::Object(input)).unwrap(), json!({"a": 1}));
     }
 
     #[test]

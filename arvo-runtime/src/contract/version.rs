@@ -33,7 +33,7 @@ pub enum VersionError {
     /// The text does not match `^\d+\.\d+\.\d+$` (or a part overflows `u64`).
     #[error("Invalid version format of the semantic version: {value}")]
     Format {
-        /// The refused text.
+        /// The refused text (a bounded prefix: [`quote_prefix`](crate::issue::quote_prefix)).
         value: String,
     },
     /// The reference's lenient parser found a part that does not start with a number.
@@ -61,7 +61,7 @@ impl ArvoVersion {
     pub fn parse(s: &str) -> Result<Self, VersionError> {
         let (major, minor, patch) =
             arvo_rules::parse_arvo_version(s).ok_or_else(|| VersionError::Format {
-                value: s.to_owned(),
+                value: crate::issue::quote_prefix_owned(s),
             })?;
         Ok(ArvoVersion {
             major,
@@ -195,7 +195,7 @@ pub fn parse_semantic_version(v: &str) -> Result<(u64, u64, u64), VersionError> 
     let parts: Vec<&str> = v.split('.').collect();
     if parts.len() < 3 {
         return Err(VersionError::Parts {
-            value: v.to_owned(),
+            value: crate::issue::quote_prefix_owned(v),
         });
     }
     let num = |p: &str| -> Result<u64, VersionError> {
@@ -209,14 +209,14 @@ pub fn parse_semantic_version(v: &str) -> Result<(u64, u64, u64), VersionError> 
             .filter(|d| !d.is_empty())
             .and_then(|d| d.parse().ok())
             .ok_or_else(|| VersionError::Number {
-                value: v.to_owned(),
+                value: crate::issue::quote_prefix_owned(v),
             })
     };
     let mut it = parts.iter();
     let mut next = || {
         it.next().map_or(
             Err(VersionError::Parts {
-                value: v.to_owned(),
+                value: crate::issue::quote_prefix_owned(v),
             }),
             |p| num(p),
         )

@@ -470,7 +470,8 @@ pub struct ArvoEventBuilder {
     tracestate: Option<String>,
     parentid: Option<String>,
     domain: Option<String>,
-    extensions: Vec<(String, Result<ExtensionValue, &'static str>)>,
+    /// Insert order kept, a repeated key replaces the value in place (constant time).
+    extensions: indexmap::IndexMap<String, Result<ExtensionValue, &'static str>>,
 }
 
 impl Default for ArvoEventBuilder {
@@ -500,7 +501,7 @@ impl ArvoEventBuilder {
             tracestate: None,
             parentid: None,
             domain: None,
-            extensions: Vec::new(),
+            extensions: indexmap::IndexMap::new(),
         }
     }
 
@@ -620,10 +621,7 @@ impl ArvoEventBuilder {
     }
 
     fn push_extension(mut self, key: String, value: Result<ExtensionValue, &'static str>) -> Self {
-        match self.extensions.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, slot)) => *slot = value,
-            None => self.extensions.push((key, value)),
-        }
+        self.extensions.insert(key, value);
         self
     }
 

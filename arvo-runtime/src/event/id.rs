@@ -26,7 +26,8 @@ pub struct ArvoEventIdObject {
 #[derive(Debug, thiserror::Error)]
 #[error("The event id '{id}' is not an ARVO_MANAGED id: {source}")]
 pub struct ParseEventIdError {
-    /// The id that was given.
+    /// The id that was given, cut to a bounded prefix
+    /// ([`quote_prefix`](crate::issue::quote_prefix)).
     pub id: String,
     /// What went wrong: not zlib/base64 ([`CodecError::Inflate`], the reference's
     /// `incorrect header check`), or not JSON `{uuid, value}` ([`CodecError::Json`]).
@@ -103,7 +104,7 @@ pub(crate) fn create_shared_event_id(input: Option<&EventIdInput>) -> super::Sha
 /// ```
 pub fn parse_arvo_event_id(id: &str) -> Result<ArvoEventIdObject, ParseEventIdError> {
     codec::decompress_json(id).map_err(|source| ParseEventIdError {
-        id: id.to_owned(),
+        id: crate::issue::quote_prefix_owned(id),
         source,
     })
 }

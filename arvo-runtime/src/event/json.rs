@@ -134,6 +134,19 @@ fn write_number(out: &mut Vec<u8>, n: f64) {
     let _ = JsFormatter.write_f64(out, n);
 }
 
+/// Appends `"key":value` for a custom extension.
+fn write_extension(out: &mut Vec<u8>, k: &str, v: &ExtensionValue) {
+    write_str(out, k);
+    out.push(b':');
+    match v {
+        ExtensionValue::String(v) => write_str(out, v),
+        ExtensionValue::Number(n) => write_number(out, *n),
+        ExtensionValue::Bool(true) => out.extend_from_slice(b"true"),
+        ExtensionValue::Bool(false) => out.extend_from_slice(b"false"),
+        ExtensionValue::Null => out.extend_from_slice(b"null"),
+    }
+}
+
 /// A JavaScript number as JSON: integral values within 2^53 become JSON integers (as
 /// JavaScript prints them), non-finite ones `null`.
 pub(crate) fn js_number_value(n: f64) -> Value {
@@ -141,6 +154,149 @@ pub(crate) fn js_number_value(n: f64) -> Value {
         Value::from(n as i64)
     } else {
         serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// The array index a key denotes in JavaScript: a canonical decimal (`"0"`, `"42"`, not
+/// `"01"`) below 2^32 - 1. JavaScript lists such keys of an object first, in ascending order.
+pub(crate) fn js_array_index(k: &str) -> Option<u32> {
+    let b = k.as_bytes();
+    if b.is_empty()
+        || b.len() > 10
+        || !b.iter().all(u8::is_ascii_digit)
+        || (b.len() > 1 && b[0] == b'0')
+    {
+        return None;
+    }
+    k.parse::<u32>().ok().filter(|i| *i != u32::MAX)
+}
+
+/// Array-index entries: the index, the key, the value.
+type IndexEntries<'a, V> = Vec<(u32, &'a str, V)>;
+
+/// The array-index entries of `entries`, in ascending index order (empty, without
+/// allocating, when no key starts with a digit: the usual case).
+fn index_entries<'a, V, I>(entries: I) -> IndexEntries<'a, V>
+where
+    I: Iterator<Item = (&'a str, V)> + Clone,
+{
+    if !entries
+        .clone()
+        .any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit))
+    {
+        return Vec::new();
+    }
+    let mut indices: Vec<(u32, &'a str, V)> = entries
+        .filter_map(|(k, v)| js_array_index(k).map(|i| (i, k, v)))
+        .collect();
+    indices.sort_unstable_by_key(|(i, _, _)| *i);
+    indices
+}
+
+/// Object entries split as JavaScript lists them: the array-index keys in ascending order,
+/// then (the iterator) the other keys in insertion order. Linear in the number of keys
+/// (plus sorting the array-index ones).
+pub(crate) fn js_key_split<'a, V, I>(
+    entries: I,
+) -> (IndexEntries<'a, V>, impl Iterator<Item = (&'a str, V)>)
+where
+    I: Iterator<Item = (&'a str, V)> + Clone,
+{
+    let indices = index_entries(entries.clone());
+    let any = !indices.is_empty();
+    let rest = entries.filter(move |(k, _)| !any || js_array_index(k).is_none());
+    (indices, rest)
+}
+
+/// Object entries in the order JavaScript lists them (see [`js_key_split`]).
+pub(crate) fn js_key_order<'a, V, I>(entries: I) -> impl Iterator<Item = (&'a str, V)>
+where
+    I: Iterator<Item = (&'a str, V)> + Clone,
+{
+    let (indices, rest) = js_key_split(entries);
+    indices.into_iter().map(|(_, k, v)| (k, v)).chain(rest)
+}
+
+/// A JSON value that serialises with its objects' keys in JavaScript's order (array-index
+/// keys first, ascending), as `JSON.stringify` of the parsed value writes them.
+pub(crate) struct JsOrdered<'a>(pub &'a Value);
+
+impl Serialize for JsOrdered<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in js_key_order(map.iter().map(|(k, v)| (k.as_str(), v))) {
+                    m.serialize_entry(k, &JsOrdered(v))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&JsOrdered(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// `v` ready to serialise as `JSON.stringify` writes it: JavaScript's key order, and numbers
+/// as JavaScript prints them (integral values as integers, whatever the serializer).
+pub(crate) fn js_ordered(v: &Value) -> JsOrderedNumbers<'_> {
+    JsOrderedNumbers(v)
+}
+
+/// See [`js_ordered`].
+pub(crate) struct JsOrderedNumbers<'a>(&'a Value);
+
+impl Serialize for JsOrderedNumbers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in js_key_order(map.iter().map(|(k, v)| (k.as_str(), v))) {
+                    m.serialize_entry(k, &JsOrderedNumbers(v))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&JsOrderedNumbers(v))?;
+                }
+                seq.end()
+            }
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => JsNumber(f).serialize(s),
+                _ => n.serialize(s),
+            },
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// A number as JavaScript's `String(n)` writes it (`5`, `0.1`, `1e+21`).
+pub(crate) fn js_number_string(n: f64) -> String {
+    let mut out = Vec::new();
+    write_number(&mut out, n);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A copy of `v` with its objects' keys in JavaScript's order (see [`JsOrdered`]).
+pub(crate) fn js_ordered_value(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            js_key_order(map.iter().map(|(k, v)| (k.as_str(), v)))
+                .map(|(k, v)| (k.to_owned(), js_ordered_value(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(js_ordered_value).collect()),
+        other => other.clone(),
     }
 }
 
@@ -175,7 +331,7 @@ impl Serialize for ExtensionValue {
 impl Serialize for Extensions {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.len()))?;
-        for (k, v) in self.iter() {
+        for (k, v) in self.js_order() {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -185,11 +341,18 @@ impl Serialize for Extensions {
 /// The reference's `toJSON()` shape and key order. With [`JsFormatter`] (as
 /// [`ArvoEvent::to_json_string`] uses) the bytes equal the reference's `toString()`; other
 /// serializers print `data`'s non-integral numbers their own way.
+///
+/// As in any JavaScript object, keys that are array indices come first in ascending order:
+/// an extension named `42` before `id`, and `data`'s (nested) keys likewise.
 impl Serialize for ArvoEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(17 + self.inner.extensions.len()))?;
+        let (indices, rest) = js_key_split(self.inner.extensions.iter());
+        for (_, k, v) in indices {
+            m.serialize_entry(k, v)?;
+        }
         self.serialize_default(&mut m)?;
-        for (k, v) in self.inner.extensions.iter() {
+        for (k, v) in rest {
             m.serialize_entry(k, v)?;
         }
         self.serialize_arvo_extensions(&mut m)?;
@@ -206,7 +369,7 @@ impl ArvoEvent {
         m.serialize_entry("subject", &self.inner.subject)?;
         m.serialize_entry("datacontenttype", &*self.inner.datacontenttype)?;
         m.serialize_entry("dataschema", &self.inner.dataschema)?;
-        m.serialize_entry("data", &self.inner.data)?;
+        m.serialize_entry("data", &JsOrdered(&self.inner.data))?;
         m.serialize_entry("time", &self.inner.time)
     }
 
@@ -229,9 +392,17 @@ impl ArvoEvent {
     ///
     /// The same bytes as serialising the event with [`JsFormatter`], written directly: the
     /// attributes are mostly URIs and ids with nothing to escape, which are copied in one go.
+    /// Keys are in JavaScript's order: an extension named like an array index (`42`) comes
+    /// first, and `data`'s array-index keys come first in each of its objects.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.reserve(320 + self.inner.subject.len() + 32 * self.data().len());
-        out.extend_from_slice(b"{\"id\":");
+        let (indices, rest) = js_key_split(self.inner.extensions.iter());
+        out.push(b'{');
+        for (_, k, v) in indices {
+            write_extension(out, k, v);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"id\":");
         write_str(out, &self.inner.id);
         out.extend_from_slice(b",\"source\":");
         write_str(out, &self.inner.source);
@@ -247,20 +418,12 @@ impl ArvoEvent {
         let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
         // Writing a map of JSON values into a Vec cannot fail: keys are strings and the
         // formatter writes non-finite numbers as null.
-        let _ = self.inner.data.serialize(&mut ser);
+        let _ = JsOrdered(&self.inner.data).serialize(&mut ser);
         out.extend_from_slice(b",\"time\":");
         write_str(out, &self.inner.time);
-        for (k, v) in self.inner.extensions.iter() {
+        for (k, v) in rest {
             out.push(b',');
-            write_str(out, k);
-            out.push(b':');
-            match v {
-                ExtensionValue::String(v) => write_str(out, v),
-                ExtensionValue::Number(n) => write_number(out, *n),
-                ExtensionValue::Bool(true) => out.extend_from_slice(b"true"),
-                ExtensionValue::Bool(false) => out.extend_from_slice(b"false"),
-                ExtensionValue::Null => out.extend_from_slice(b"null"),
-            }
+            write_extension(out, k, v);
         }
         out.extend_from_slice(b",\"to\":");
         write_opt_str(out, self.inner.to.as_deref());
@@ -300,9 +463,14 @@ impl ArvoEvent {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    /// The event as a JSON value (the reference's `toJSON()`).
+    /// The event as a JSON value (the reference's `toJSON()`), keys in JavaScript's order (see
+    /// [`ArvoEvent::write_json`]).
     pub fn to_json_value(&self) -> Value {
         let mut m = Map::with_capacity(17 + self.inner.extensions.len());
+        let (indices, rest) = js_key_split(self.inner.extensions.iter());
+        for (_, k, v) in indices {
+            m.insert(k.to_owned(), v.to_json_value());
+        }
         let s = |v: &str| Value::String(v.to_owned());
         fn o<S: std::ops::Deref<Target = str>>(v: &Option<S>) -> Value {
             v.as_deref()
@@ -315,9 +483,9 @@ impl ArvoEvent {
         m.insert("subject".into(), s(&self.inner.subject));
         m.insert("datacontenttype".into(), s(&self.inner.datacontenttype));
         m.insert("dataschema".into(), o(&self.inner.dataschema));
-        m.insert("data".into(), self.inner.data.clone());
+        m.insert("data".into(), js_ordered_value(&self.inner.data));
         m.insert("time".into(), s(&self.inner.time));
-        for (k, v) in self.inner.extensions.iter() {
+        for (k, v) in rest {
             m.insert(k.to_owned(), v.to_json_value());
         }
         m.insert("to".into(), o(&self.inner.to));

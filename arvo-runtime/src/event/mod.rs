@@ -34,6 +34,17 @@
 //! # Ok::<(), arvo_runtime::event::EventError>(())
 //! ```
 //!
+//! ## Hostile input
+//! - Reading takes time linear in the text whatever the number of custom extensions: they are
+//!   kept in a hash-indexed map. Their number is not capped (nor in the reference, and a
+//!   CloudEvents reader has no such cap); the byte limit of the handler's `execute_json`
+//!   (1 MiB by default, at most ~175k extensions) bounds the work.
+//! - Error messages quote at most a bounded prefix of the input
+//!   ([`quote_prefix`](crate::issue::quote_prefix)).
+//! - Keys are written in JavaScript's order, as the reference's `JSON.stringify` writes them:
+//!   array-index keys (`"0"`, `"42"`) first, ascending, in the event (an extension named `42`
+//!   before `id`) and in every object of `data`.
+//!
 //! ## Deliberate differences from the reference
 //! - Reading JSON is tolerant: a missing nullable attribute (`dataschema`, `to`,
 //!   `accesscontrol`, `redirectto`, `executionunits`, `traceparent`, `tracestate`, and v2
@@ -69,6 +80,7 @@ pub use id::{
     parse_arvo_event_id,
 };
 pub use json::JsFormatter;
+pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered};
 pub use time::{format_timestamp, now_timestamp};
 pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};
 
@@ -110,8 +122,10 @@ pub enum EventError {
     /// The event has the Arvo content type but no `to`.
     #[error("The ArvoEvent must have a non-empty 'to' field")]
     MissingTo,
-    /// The input is not JSON, or not a JSON object.
-    #[error("Invalid ArvoEvent JSON: {0}")]
+    /// The input is not JSON, or not a JSON object. serde_json's message may quote the input
+    /// (a top-level string); the message quotes at most a bounded prefix of it
+    /// ([`quote_prefix`](crate::issue::quote_prefix)).
+    #[error("Invalid ArvoEvent JSON: {}", crate::issue::quote_prefix(&.0.to_string()))]
     Json(#[from] serde_json::Error),
 }
 
@@ -205,10 +219,16 @@ impl ExtensionValue {
     }
 }
 
-/// Custom extension attributes, in insertion order (the order they are written in).
+/// Custom extension attributes, in insertion order.
 ///
 /// Inserting an existing key replaces its value and keeps its position, like assigning to a
-/// JavaScript object. Names and values are checked when the event is built.
+/// JavaScript object. Names and values are checked when the event is built. Lookups and
+/// inserts take constant time (a hash index), so reading an event costs time linear in its
+/// size whatever the number of extensions.
+///
+/// Iteration follows insertion order; the event's JSON lists them as JavaScript does, keys
+/// that are array indices (`"0"`, `"42"`) first in ascending order (see
+/// [`ArvoEvent::to_json_string`]).
 ///
 /// ```
 /// use arvo_runtime::event::{Extensions, ExtensionValue};
@@ -219,13 +239,21 @@ impl ExtensionValue {
 /// assert_eq!(ext.keys().collect::<Vec<_>>(), ["tenant", "retrycount"]);
 /// assert_eq!(ext.get("tenant"), Some(&ExtensionValue::from("other")));
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Extensions(Vec<(String, ExtensionValue)>);
+#[derive(Debug, Clone, Default)]
+pub struct Extensions(indexmap::IndexMap<String, ExtensionValue>);
+
+/// Equal when the same entries are in the same JavaScript order ([`Extensions::js_order`]):
+/// exactly when they write the same JSON.
+impl PartialEq for Extensions {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.js_order().eq(other.js_order())
+    }
+}
 
 impl Extensions {
-    /// No extensions.
-    pub const fn new() -> Self {
-        Extensions(Vec::new())
+    /// No extensions (no allocation).
+    pub fn new() -> Self {
+        Extensions(indexmap::IndexMap::new())
     }
 
     /// Sets `key` to `value`, returning the previous value (whose position is kept).
@@ -234,30 +262,35 @@ impl Extensions {
         key: impl Into<String>,
         value: impl Into<ExtensionValue>,
     ) -> Option<ExtensionValue> {
-        let key = key.into();
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, slot)) => Some(std::mem::replace(slot, value)),
-            None => {
-                self.0.push((key, value));
-                None
-            }
-        }
+        self.0.insert(key.into(), value.into())
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&ExtensionValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.get(key)
     }
 
-    /// The entries in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &ExtensionValue)> {
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &ExtensionValue)> + Clone {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// The keys in order.
+    /// The entries in the order JavaScript lists an object's keys: array-index keys (`"0"`,
+    /// `"42"`, not `"01"`) first in ascending numeric order, then the others in insertion
+    /// order. The order the event's JSON uses.
+    ///
+    /// ```
+    /// use arvo_runtime::event::Extensions;
+    /// let ext: Extensions = [("tenant", 1), ("42", 2), ("7", 3), ("07", 4)].into_iter().collect();
+    /// assert_eq!(ext.js_order().map(|(k, _)| k).collect::<Vec<_>>(), ["7", "42", "tenant", "07"]);
+    /// ```
+    pub fn js_order(&self) -> impl Iterator<Item = (&str, &ExtensionValue)> {
+        json::js_key_order(self.iter())
+    }
+
+    /// The keys in insertion order.
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.0.keys().map(String::as_str)
     }
 
     /// How many extensions there are.
@@ -270,12 +303,12 @@ impl Extensions {
         self.0.is_empty()
     }
 
-    /// The extensions as a JSON object (the reference's `extensions` getter).
+    /// The extensions as a JSON object (the reference's `extensions` getter), keys in
+    /// JavaScript's order (see [`js_order`](Self::js_order)).
     pub fn to_json_value(&self) -> Value {
         Value::Object(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json_value()))
+            self.js_order()
+                .map(|(k, v)| (k.to_owned(), v.to_json_value()))
                 .collect(),
         )
     }

@@ -349,11 +349,13 @@ fn js_infinity(n: f64) -> &'static str {
 }
 
 fn check_extension(issues: &mut Issues, key: &str, value: ExtRef<'_>) {
+    // The key is input: issue paths quote at most a bounded prefix of it.
+    let path = &[&*crate::issue::quote_prefix(key)];
     if !is_extension_name(key) {
-        issues.push(Issue::regex(&[key], EXTENSION_KEY_MESSAGE));
+        issues.push(Issue::regex(path, EXTENSION_KEY_MESSAGE));
     } else if RESERVED_ATTRIBUTE_NAMES.contains(&key) {
         issues.push(Issue::custom(
-            &[key],
+            path,
             format!("The extension key '{key}' is reserved: it names a CloudEvent, Arvo or OpenTelemetry attribute"),
         ));
     }
@@ -361,7 +363,7 @@ fn check_extension(issues: &mut Issues, key: &str, value: ExtRef<'_>) {
         ExtRef::Value(ExtensionValue::Number(n)) if n.is_nan() => "nan",
         ExtRef::Value(ExtensionValue::Number(n)) if n.is_infinite() => {
             issues.push(Issue::custom(
-                &[key],
+                path,
                 format!(
                     "Extension values must be finite numbers, received {}",
                     js_infinity(*n)
@@ -372,7 +374,7 @@ fn check_extension(issues: &mut Issues, key: &str, value: ExtRef<'_>) {
         ExtRef::Value(_) => return,
         ExtRef::Wrong(t) => t,
     };
-    let member = |expected: &str| Issues(vec![Issue::invalid_type(&[key], expected, received)]);
+    let member = |expected: &str| Issues(vec![Issue::invalid_type(path, expected, received)]);
     issues.push(Issue::new(
         IssueKind::InvalidUnion {
             union_errors: vec![
@@ -382,7 +384,7 @@ fn check_extension(issues: &mut Issues, key: &str, value: ExtRef<'_>) {
                 member("null"),
             ],
         },
-        &[key],
+        path,
         "Invalid input",
     ));
 }

@@ -65,7 +65,7 @@ impl Serialize for CloudEventDefault<'_> {
 impl Serialize for CloudEventExtensions<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(8 + self.0.extensions().len()))?;
-        for (k, v) in self.0.extensions().iter() {
+        for (k, v) in self.0.extensions().js_order() {
             m.serialize_entry(k, v)?;
         }
         self.0.serialize_arvo_extensions(&mut m)?;

@@ -157,18 +157,7 @@ fn itoa(u: u64, negative: bool) -> String {
     }
 }
 
-/// The array index a key denotes in JavaScript: a canonical decimal in `0..2^32 - 1`.
-fn array_index(k: &str) -> Option<u32> {
-    let b = k.as_bytes();
-    if b.is_empty()
-        || b.len() > 10
-        || !b.iter().all(u8::is_ascii_digit)
-        || (b.len() > 1 && b[0] == b'0')
-    {
-        return None;
-    }
-    k.parse::<u32>().ok().filter(|i| *i != u32::MAX)
-}
+use crate::event::js_array_index as array_index;
 
 /// Makes every number in `v` what a JavaScript `JSON.parse` would hold: an `f64`, kept as an
 /// integer when it is a safe integer. Writing and re-reading then gives the same value.

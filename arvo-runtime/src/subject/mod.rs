@@ -40,7 +40,7 @@ use serde_json::Value;
 pub use content::{Execution, Extra, Meta, Orchestrator, SubjectContent};
 
 use crate::codec::{self, CodecError, MAX_DECODED_LEN, MAX_ENCODED_LEN};
-use crate::issue::Issues;
+use crate::issue::{Issues, quote_prefix_owned};
 use crate::rules::{WILDCARD_VERSION, clean_string};
 
 /// The longest subject string [`parse`] accepts, in bytes (the codec's
@@ -60,7 +60,8 @@ pub enum SubjectError {
     Create {
         /// What was wrong.
         cause: SubjectFault,
-        /// The content as `JSON.stringify(content, null, 2)`.
+        /// The content as `JSON.stringify(content, null, 2)`, cut to a bounded prefix
+        /// ([`quote_prefix`](crate::issue::quote_prefix)).
         context: String,
     },
     /// [`parse`] could not decode or validate the string. Message:
@@ -71,7 +72,9 @@ pub enum SubjectError {
     Parse {
         /// What was wrong.
         cause: SubjectFault,
-        /// The string given to [`parse`].
+        /// The string given to [`parse`], cut to a bounded prefix
+        /// ([`quote_prefix`](crate::issue::quote_prefix)): a 5 MB string does not make a 5 MB
+        /// error.
         subject: String,
     },
 }
@@ -229,11 +232,15 @@ impl From<Subject> for String {
 /// );
 /// # Ok::<(), arvo_runtime::subject::SubjectError>(())
 /// ```
+///
+/// # Errors
+/// [`SubjectError::Create`] when the content is invalid, or when its JSON is longer than
+/// [`MAX_DECODED_LEN`] ([`SubjectFault::TooLarge`]: the subject could not be parsed back).
 pub fn create(content: &SubjectContent) -> Result<String, SubjectError> {
     content
         .validate()
         .map_err(|issues| create_error(issues, content.to_pretty_json()))?;
-    Ok(codec::compress_str(&content.to_json()))
+    compress_checked(&content.to_json(), || content.to_pretty_json())
 }
 
 /// Validates a JSON object and compresses its own text, key order kept (the reference's
@@ -246,13 +253,9 @@ pub fn create(content: &SubjectContent) -> Result<String, SubjectError> {
 /// # Ok::<(), arvo_runtime::subject::SubjectError>(())
 /// ```
 pub fn create_value(content: &Value) -> Result<String, SubjectError> {
-    validate_value(content).map_err(|issues| {
-        create_error(issues, js_json::write(&js_json::Item::Value(content), 2))
-    })?;
-    Ok(codec::compress_str(&js_json::write(
-        &js_json::Item::Value(content),
-        0,
-    )))
+    let pretty = || js_json::write(&js_json::Item::Value(content), 2);
+    validate_value(content).map_err(|issues| create_error(issues, pretty()))?;
+    compress_checked(&js_json::write(&js_json::Item::Value(content), 0), pretty)
 }
 
 /// Checks any JSON value against the subject schema, reporting zod's issues in zod's order.
@@ -266,10 +269,31 @@ pub fn validate_value(content: &Value) -> Result<(), Issues> {
 }
 
 fn create_error(issues: Issues, context: String) -> SubjectError {
+    create_fault(SubjectFault::Invalid(issues), &context)
+}
+
+fn create_fault(cause: SubjectFault, context: &str) -> SubjectError {
     SubjectError::Create {
-        cause: SubjectFault::Invalid(issues),
-        context,
+        cause,
+        context: quote_prefix_owned(context),
     }
+}
+
+/// Compresses the JSON text of valid content, refusing what [`parse`] would refuse: text over
+/// [`MAX_DECODED_LEN`] ([`SubjectFault::TooLarge`]) or a string over [`MAX_SUBJECT_LEN`]
+/// ([`SubjectFault::TooLong`]), with the same messages. `pretty` gives the error's context.
+fn compress_checked(json: &str, pretty: impl FnOnce() -> String) -> Result<String, SubjectError> {
+    if json.len() > MAX_DECODED_LEN {
+        return Err(create_fault(SubjectFault::TooLarge, &pretty()));
+    }
+    let text = codec::compress_str(json);
+    if text.len() > MAX_SUBJECT_LEN {
+        return Err(create_fault(
+            SubjectFault::TooLong { len: text.len() },
+            &pretty(),
+        ));
+    }
+    Ok(text)
 }
 
 /// The parameters of [`new`] (the reference's `{orchestator, version, initiator, domain, meta}`).
@@ -410,7 +434,7 @@ pub fn parse(subject: &str) -> Result<SubjectContent, SubjectError> {
     };
     Err(SubjectError::Parse {
         cause: fault,
-        subject: subject.to_owned(),
+        subject: quote_prefix_owned(subject),
     })
 }
 
@@ -462,7 +486,8 @@ fn parse_text_serde(text: &str) -> Result<SubjectContent, SubjectFault> {
                 validate_value(&v).map_err(SubjectFault::Invalid)?;
                 // Valid after all: a repeated key whose last value is right (JSON.parse keeps
                 // the last one).
-                serde_json::from_value(v).map_err(|e| SubjectFault::Json(e.to_string()))
+                serde_json::from_value(v)
+                    .map_err(|e| SubjectFault::Json(quote_prefix_owned(&e.to_string())))
             }
             Err(e) => Err(json_fault(&e)),
         },
@@ -500,6 +525,6 @@ fn json_fault(e: &serde_json::Error) -> SubjectFault {
     if e.is_eof() {
         SubjectFault::EndOfInput
     } else {
-        SubjectFault::Json(e.to_string())
+        SubjectFault::Json(quote_prefix_owned(&e.to_string()))
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn value(v: &Value) -> Issues {
         for (k, v) in m {
             if !v.is_string() {
                 issues.push(Issue::invalid_type(
-                    &["meta", k],
+                    &["meta", &crate::issue::quote_prefix(k)],
                     "string",
                     json_type_name(v),
                 ));
