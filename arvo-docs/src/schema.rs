@@ -57,7 +57,7 @@ fn follow<'a>(root: &'a Value, reference: &str, at: &str) -> Result<&'a Value, R
             format!("the $ref '{reference}' is not local to the schema (only '#/...' is supported)"),
         ));
     };
-    root.pointer(pointer).ok_or_else(|| {
+    root.pointer(&percent_decode(pointer)).ok_or_else(|| {
         RenderError::new(at, format!("the $ref '{reference}' does not resolve"))
     })
 }
@@ -84,7 +84,33 @@ fn resolve<'a>(
 /// The last segment of a `$ref`, JSON-pointer-unescaped (`#/definitions/LineItem` gives `LineItem`).
 pub(crate) fn ref_name(reference: &str) -> String {
     let last = reference.rsplit('/').next().unwrap_or(reference);
-    last.replace("~1", "/").replace("~0", "~")
+    percent_decode(last).replace("~1", "/").replace("~0", "~")
+}
+
+/// Decodes the `%XX` escapes of a URI fragment (a `$ref`'s JSON pointer); invalid escapes
+/// and invalid UTF-8 are kept as they are.
+pub(crate) fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes.get(i), bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (Some(b'%'), Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (Some(&b), _, _) => {
+                out.push(b);
+                i += 1;
+            }
+            (None, _, _) => break,
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
 }
 
 fn is_null_schema(v: &Value) -> bool {
@@ -598,11 +624,15 @@ fn rewrite_refs(v: &mut Value, renames: &[(String, String)], at: &str) -> Result
                     if !r.starts_with('#') {
                         return Err(RenderError::new(at, format!("the $ref '{r}' is not local to the schema")));
                     }
+                    let decoded = percent_decode(r);
                     let target = renames.iter().find(|(old, _)| {
-                        r == old || r.strip_prefix(old.as_str()).is_some_and(|rest| rest.starts_with('/'))
+                        decoded == *old
+                            || decoded
+                                .strip_prefix(old.as_str())
+                                .is_some_and(|rest| rest.starts_with('/'))
                     });
                     match target {
-                        Some((old, new)) => *r = format!("{new}{}", &r[old.len()..]),
+                        Some((old, new)) => *r = format!("{new}{}", &decoded[old.len()..]),
                         None => {
                             return Err(RenderError::new(at, format!("the $ref '{r}' does not resolve to a definition")));
                         }

@@ -87,3 +87,80 @@ pub fn tempdir() -> tempfile::TempDir {
         Err(e) => panic!("cannot create a temporary folder: {e}"),
     }
 }
+
+/// Undoes the escaping `arvo_docs::html::escape` does (for reading attribute values back).
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The values of every `attr="..."` in `html`.
+pub fn attribute_values(html: &str, attr: &str) -> Vec<String> {
+    let needle = format!(" {attr}=\"");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&needle) {
+        rest = &rest[i + needle.len()..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push(unescape(&rest[..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Checks every `href` and `src` of every `.html` file under `dir`: it must be relative (the
+/// catalogue works offline), its file must exist, and its `#fragment`, if any, must be an `id`
+/// in that file. Returns the problems found and the number of links checked.
+pub fn check_links(dir: &std::path::Path) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for page in html_files(dir) {
+        let html = std::fs::read_to_string(&page).unwrap_or_default();
+        let base = page.parent().unwrap_or(dir);
+        for link in attribute_values(&html, "href").into_iter().chain(attribute_values(&html, "src")) {
+            checked += 1;
+            let shown = format!("{}: '{link}'", page.strip_prefix(dir).unwrap_or(&page).display());
+            if link.contains("://") || link.starts_with("//") || link.starts_with("data:") || link.starts_with("javascript:") {
+                problems.push(format!("{shown} is not a relative link"));
+                continue;
+            }
+            let (path, fragment) = match link.split_once('#') {
+                Some((p, f)) => (p, Some(f)),
+                None => (link.as_str(), None),
+            };
+            let target = if path.is_empty() { page.clone() } else { base.join(path) };
+            if !target.is_file() {
+                problems.push(format!("{shown}: no file {}", target.display()));
+                continue;
+            }
+            if let Some(f) = fragment {
+                let text = std::fs::read_to_string(&target).unwrap_or_default();
+                if !attribute_values(&text, "id").iter().any(|id| id == f) {
+                    problems.push(format!("{shown}: no id '{f}' in {}", target.display()));
+                }
+            }
+        }
+    }
+    (problems, checked)
+}
+
+/// Every `.html` file under `dir`, sorted.
+pub fn html_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "html") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
