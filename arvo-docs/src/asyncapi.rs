@@ -94,14 +94,20 @@ fn message(
     e: &EventDoc,
     components: &mut Map<String, Value>,
 ) -> Result<Value, DocsError> {
-    let version = e.dataschema.rsplit('/').next().unwrap_or("0.0.0").to_owned();
-    let payload = schema::hoist(e.schema.to_json(), components).map_err(|err| DocsError::Schema {
-        contract: c.contract.uri().to_owned(),
-        version: version.clone(),
-        event_type: e.event_type.clone(),
-        pointer: err.pointer,
-        reason: err.reason,
-    })?;
+    let version = e
+        .dataschema
+        .rsplit('/')
+        .next()
+        .unwrap_or("0.0.0")
+        .to_owned();
+    let payload =
+        schema::hoist(e.schema.to_json(), components).map_err(|err| DocsError::Schema {
+            contract: c.contract.uri().to_owned(),
+            version: version.clone(),
+            event_type: e.event_type.clone(),
+            pointer: err.pointer,
+            reason: err.reason,
+        })?;
     let mut description = role_sentence(c, e);
     if let Some(d) = c.contract.description() {
         description.push_str("\n\n");
@@ -119,10 +125,18 @@ fn message(
     );
     m.insert(
         "summary".into(),
-        Value::String(format!("{} {} ({})", c.label, e.role.as_str(), e.dataschema)),
+        Value::String(format!(
+            "{} {} ({})",
+            c.label,
+            e.role.as_str(),
+            e.dataschema
+        )),
     );
     m.insert("description".into(), Value::String(description));
-    m.insert("contentType".into(), Value::String("application/json".into()));
+    m.insert(
+        "contentType".into(),
+        Value::String("application/json".into()),
+    );
     m.insert(
         "correlationId".into(),
         json!({
@@ -144,13 +158,21 @@ fn message(
             "payload": e.example,
         }]),
     );
-    m.insert("x-arvo-contract".into(), Value::String(c.contract.uri().into()));
+    m.insert(
+        "x-arvo-contract".into(),
+        Value::String(c.contract.uri().into()),
+    );
     m.insert("x-arvo-version".into(), Value::String(version));
-    m.insert("x-arvo-dataschema".into(), Value::String(e.dataschema.clone()));
+    m.insert(
+        "x-arvo-dataschema".into(),
+        Value::String(e.dataschema.clone()),
+    );
     m.insert("x-arvo-role".into(), Value::String(e.role.as_str().into()));
     m.insert(
         "x-arvo-domain".into(),
-        c.contract.domain().map_or(Value::Null, |d| Value::String(d.into())),
+        c.contract
+            .domain()
+            .map_or(Value::Null, |d| Value::String(d.into())),
     );
     Ok(Value::Object(m))
 }
@@ -239,24 +261,39 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
     for (i, c) in cat.contracts.iter().enumerate() {
         // (action, event type, messages)
         let mut ops: Vec<(&str, String, Vec<String>, String)> = Vec::new();
-        let mut push = |action: &'static str, t: &str, key: String, what: String| {
-            match ops.iter_mut().find(|(a, et, _, _)| *a == action && et == t) {
-                Some((_, _, list, _)) => {
-                    if !list.contains(&key) {
-                        list.push(key);
-                    }
+        let mut push = |action: &'static str, t: &str, key: String, what: String| match ops
+            .iter_mut()
+            .find(|(a, et, _, _)| *a == action && et == t)
+        {
+            Some((_, _, list, _)) => {
+                if !list.contains(&key) {
+                    list.push(key);
                 }
-                None => ops.push((action, t.to_owned(), vec![key], what)),
             }
+            None => ops.push((action, t.to_owned(), vec![key], what)),
         };
         for v in &c.versions {
             for e in std::iter::once(&v.accepts).chain(&v.emits) {
                 if let Some(key) = key_of(i, &e.event_type, &e.dataschema) {
-                    let action = if e.role.is_received() { "receive" } else { "send" };
-                    let what = if e.role.is_received() {
-                        format!("{} handles `{}` ({}).", c.label, e.event_type, e.role.as_str())
+                    let action = if e.role.is_received() {
+                        "receive"
                     } else {
-                        format!("{} emits `{}` ({}).", c.label, e.event_type, e.role.as_str())
+                        "send"
+                    };
+                    let what = if e.role.is_received() {
+                        format!(
+                            "{} handles `{}` ({}).",
+                            c.label,
+                            e.event_type,
+                            e.role.as_str()
+                        )
+                    } else {
+                        format!(
+                            "{} emits `{}` ({}).",
+                            c.label,
+                            e.event_type,
+                            e.role.as_str()
+                        )
                     };
                     push(action, &e.event_type, key, what);
                 }
@@ -285,12 +322,17 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
                 else {
                     continue;
                 };
-                if let Some(key) = key_of(call.service, &sv.accepts.event_type, &sv.accepts.dataschema) {
+                if let Some(key) =
+                    key_of(call.service, &sv.accepts.event_type, &sv.accepts.dataschema)
+                {
                     push(
                         "send",
                         &sv.accepts.event_type,
                         key,
-                        format!("{} calls {} (`{}`).", c.label, s.label, sv.accepts.event_type),
+                        format!(
+                            "{} calls {} (`{}`).",
+                            c.label, s.label, sv.accepts.event_type
+                        ),
                     );
                 }
                 for e in sv.emits.iter().chain(std::iter::once(&s.system_error)) {
@@ -299,7 +341,10 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
                             "receive",
                             &e.event_type,
                             key,
-                            format!("{} receives the answer `{}` of {}.", c.label, e.event_type, s.label),
+                            format!(
+                                "{} receives the answer `{}` of {}.",
+                                c.label, e.event_type, s.label
+                            ),
                         );
                     }
                 }

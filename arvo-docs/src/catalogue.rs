@@ -282,7 +282,10 @@ impl CatalogueBuilder {
         // Merge orchestrators by contract uri.
         let mut merged: Vec<Orchestrator> = Vec::new();
         for o in self.orchestrators {
-            match merged.iter_mut().find(|m| m.contract.uri() == o.contract.uri()) {
+            match merged
+                .iter_mut()
+                .find(|m| m.contract.uri() == o.contract.uri())
+            {
                 Some(m) => m.merge(o),
                 None => merged.push(o),
             }
@@ -456,8 +459,16 @@ impl Catalogue {
         self.orchestrators.iter().find(|o| o.contract == index)
     }
 
-    fn add_contract(&mut self, c: &ArvoContract, label: Option<String>) -> Result<usize, DocsError> {
-        if let Some(i) = self.contracts.iter().position(|d| d.contract.uri() == c.uri()) {
+    fn add_contract(
+        &mut self,
+        c: &ArvoContract,
+        label: Option<String>,
+    ) -> Result<usize, DocsError> {
+        if let Some(i) = self
+            .contracts
+            .iter()
+            .position(|d| d.contract.uri() == c.uri())
+        {
             let existing = &self.contracts[i];
             if existing.contract != *c && existing.contract.to_json_schema() != c.to_json_schema() {
                 return Err(DocsError::DuplicateUri {
@@ -488,7 +499,11 @@ impl Catalogue {
                 v.as_str(),
                 &versioned.accepts().event_type,
                 &versioned.accepts().schema,
-                if orchestrator { Role::Init } else { Role::Accepts },
+                if orchestrator {
+                    Role::Init
+                } else {
+                    Role::Accepts
+                },
                 versioned.dataschema(),
             )?;
             let emits = versioned
@@ -500,7 +515,11 @@ impl Catalogue {
                         v.as_str(),
                         &e.event_type,
                         &e.schema,
-                        if orchestrator { Role::Complete } else { Role::Emits },
+                        if orchestrator {
+                            Role::Complete
+                        } else {
+                            Role::Emits
+                        },
                         versioned.dataschema(),
                     )
                 })
@@ -552,7 +571,10 @@ impl Catalogue {
     }
 
     fn add_orchestrator(&mut self, o: Orchestrator) -> Result<(), DocsError> {
-        let name = o.label.clone().unwrap_or_else(|| o.contract.uri().to_owned());
+        let name = o
+            .label
+            .clone()
+            .unwrap_or_else(|| o.contract.uri().to_owned());
         if !o.contract.is_orchestrator() {
             return Err(DocsError::Orchestrator {
                 orchestrator: name,
@@ -565,7 +587,12 @@ impl Catalogue {
         let index = self.add_contract(&o.contract, o.contract_label.clone())?;
         let mut calls = Vec::new();
         for (version, services) in &o.calls {
-            if o.contract.version(version).ok().map(|v| v.version().to_string()) != Some(version.clone()) {
+            if o.contract
+                .version(version)
+                .ok()
+                .map(|v| v.version().to_string())
+                != Some(version.clone())
+            {
                 return Err(DocsError::Orchestrator {
                     orchestrator: name,
                     message: format!(
@@ -591,11 +618,15 @@ impl Catalogue {
             if o.contract.version(version).is_err() {
                 return Err(DocsError::Orchestrator {
                     orchestrator: name,
-                    message: format!("a diagram is given for version {version}, which its contract does not have"),
+                    message: format!(
+                        "a diagram is given for version {version}, which its contract does not have"
+                    ),
                 });
             }
         }
-        let label = o.label.unwrap_or_else(|| self.contracts[index].label.clone());
+        let label = o
+            .label
+            .unwrap_or_else(|| self.contracts[index].label.clone());
         self.orchestrators.push(OrchestratorDoc {
             contract: index,
             label,
@@ -610,10 +641,7 @@ impl Catalogue {
         let mut seen: Vec<(&str, usize, &EventDoc)> = Vec::new();
         for (i, e) in self.events() {
             for (t, j, other) in &seen {
-                if *t == e.event_type
-                    && *j != i
-                    && other.schema.to_json() != e.schema.to_json()
-                {
+                if *t == e.event_type && *j != i && other.schema.to_json() != e.schema.to_json() {
                     return Err(DocsError::ConflictingSchemas {
                         event_type: e.event_type.clone(),
                         first: claim(&self.contracts[*j], other),

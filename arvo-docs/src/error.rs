@@ -51,7 +51,9 @@ pub enum DocsError {
     },
     /// A schema cannot be rendered (a `$ref` that does not resolve, no valid example can be
     /// generated, ...).
-    #[error("cannot render the schema of '{event_type}' in {contract} {version} at '{pointer}': {reason}")]
+    #[error(
+        "cannot render the schema of '{event_type}' in {contract} {version} at '{pointer}': {reason}"
+    )]
     Schema {
         /// The contract uri.
         contract: String,

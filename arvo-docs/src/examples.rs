@@ -3,12 +3,12 @@
 //! resumables, `OrderFlow` and `PaymentFlow` (feature `examples`, on by default).
 
 use crate::{Catalogue, DocsError, Orchestrator};
-use arvo_runtime::typed::ContractVersion;
 use arvo_example_contracts::order::{
-    InventoryReserve, OrderApproval, OrderProcess, OrderProcessV1_0_0, PaymentCharge,
-    PaymentFlow, PaymentFlowV1_0_0, ShippingSchedule,
+    InventoryReserve, OrderApproval, OrderProcess, OrderProcessV1_0_0, PaymentCharge, PaymentFlow,
+    PaymentFlowV1_0_0, ShippingSchedule,
 };
 use arvo_example_contracts::{CalcAdd, CalcAddV1_0_0, CalcFlow};
+use arvo_runtime::typed::ContractVersion;
 
 /// The examples' catalogue, as `cargo run -p arvo-docs` writes it.
 ///

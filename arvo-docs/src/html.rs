@@ -56,7 +56,13 @@ pub fn event_anchor(event_type: &str) -> String {
 fn file_part(version: &str) -> String {
     version
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -94,7 +100,11 @@ struct Page<'a> {
 
 impl Page<'_> {
     fn link(&self, to: &str, text: &str) -> String {
-        format!("<a href=\"{}\">{}</a>", escape(&rel(&self.path, to)), escape(text))
+        format!(
+            "<a href=\"{}\">{}</a>",
+            escape(&rel(&self.path, to)),
+            escape(text)
+        )
     }
 
     fn finish(self) -> (String, String) {
@@ -115,7 +125,10 @@ impl Page<'_> {
 }
 
 fn opt_text(s: Option<&str>) -> String {
-    s.map_or_else(|| "<span class=\"none\">none</span>".to_owned(), |s| format!("<code>{}</code>", escape(s)))
+    s.map_or_else(
+        || "<span class=\"none\">none</span>".to_owned(),
+        |s| format!("<code>{}</code>", escape(s)),
+    )
 }
 
 /// Renders every page: `(path relative to the output folder, content)`, `style.css` included.
@@ -156,12 +169,22 @@ fn index(cat: &Catalogue) -> (String, String) {
         body: String::new(),
     };
     let mut b = String::new();
-    let _ = write!(b, "<h1>{}</h1>\n<p class=\"meta\">version {}</p>\n", escape(&cat.title), escape(&cat.version));
+    let _ = write!(
+        b,
+        "<h1>{}</h1>\n<p class=\"meta\">version {}</p>\n",
+        escape(&cat.title),
+        escape(&cat.version)
+    );
     if let Some(d) = &cat.description {
         let _ = writeln!(b, "<p>{}</p>", escape(d));
     }
     b.push_str("<h2 id=\"services\">Services</h2>\n<table>\n<thead><tr><th>Contract</th><th>Accepts</th><th>Emits</th><th>Versions</th><th>Description</th><th>Called by</th></tr></thead>\n<tbody>\n");
-    for (i, c) in cat.contracts.iter().enumerate().filter(|(_, c)| !c.is_orchestrator()) {
+    for (i, c) in cat
+        .contracts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_orchestrator())
+    {
         let emits: Vec<String> = distinct_emits(c)
             .iter()
             .map(|t| p.link(&format!("events.html#{}", event_anchor(t)), t))
@@ -184,15 +207,27 @@ fn index(cat: &Catalogue) -> (String, String) {
             "<tr><td>{}<br><code class=\"uri\">{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             p.link(&contract_path(c), &c.label),
             escape(c.contract.uri()),
-            p.link(&format!("events.html#{}", event_anchor(c.contract.event_type())), c.contract.event_type()),
+            p.link(
+                &format!("events.html#{}", event_anchor(c.contract.event_type())),
+                c.contract.event_type()
+            ),
             emits.join("<br>"),
             version_links(&p, c),
             escape(c.contract.description().unwrap_or("")),
-            if callers.is_empty() { "<span class=\"none\">none</span>".to_owned() } else { callers.join("<br>") },
+            if callers.is_empty() {
+                "<span class=\"none\">none</span>".to_owned()
+            } else {
+                callers.join("<br>")
+            },
         );
     }
     b.push_str("</tbody>\n</table>\n<h2 id=\"orchestrators\">Orchestrators</h2>\n<table>\n<thead><tr><th>Orchestrator</th><th>Implemented by</th><th>Init</th><th>Completes with</th><th>Versions</th><th>Calls</th></tr></thead>\n<tbody>\n");
-    for (i, c) in cat.contracts.iter().enumerate().filter(|(_, c)| c.is_orchestrator()) {
+    for (i, c) in cat
+        .contracts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_orchestrator())
+    {
         let mut calls: Vec<String> = Vec::new();
         let implemented = cat.orchestrator_of(i).map_or_else(
             || "<span class=\"none\">unknown</span>".to_owned(),
@@ -220,10 +255,17 @@ fn index(cat: &Catalogue) -> (String, String) {
             p.link(&contract_path(c), &c.label),
             escape(c.contract.uri()),
             implemented,
-            p.link(&format!("events.html#{}", event_anchor(c.contract.event_type())), c.contract.event_type()),
+            p.link(
+                &format!("events.html#{}", event_anchor(c.contract.event_type())),
+                c.contract.event_type()
+            ),
             completes.join("<br>"),
             version_links(&p, c),
-            if calls.is_empty() { "<span class=\"none\">unknown</span>".to_owned() } else { calls.join("<br>") },
+            if calls.is_empty() {
+                "<span class=\"none\">unknown</span>".to_owned()
+            } else {
+                calls.join("<br>")
+            },
         );
     }
     b.push_str("</tbody>\n</table>\n");
@@ -250,7 +292,9 @@ fn events(cat: &Catalogue) -> (String, String) {
         cat,
         body: String::new(),
     };
-    let mut b = String::from("<h1>Event types</h1>\n<p>Every event type of the catalogue (an AsyncAPI channel each), with the contract versions that accept or emit it and the <code>dataschema</code> its events carry.</p>\n");
+    let mut b = String::from(
+        "<h1>Event types</h1>\n<p>Every event type of the catalogue (an AsyncAPI channel each), with the contract versions that accept or emit it and the <code>dataschema</code> its events carry.</p>\n",
+    );
     for t in cat.event_types() {
         let _ = write!(
             b,
@@ -298,7 +342,12 @@ fn contract_page(cat: &Catalogue, c: &ContractDoc) -> (String, String) {
         body: String::new(),
     };
     let mut b = String::new();
-    let _ = writeln!(b, "<h1>{} <span class=\"kind\">{}</span></h1>", escape(&c.label), escape(kind_word(&c.contract)));
+    let _ = writeln!(
+        b,
+        "<h1>{} <span class=\"kind\">{}</span></h1>",
+        escape(&c.label),
+        escape(kind_word(&c.contract))
+    );
     b.push_str(&contract_facts(&p, c));
     b.push_str("<h2>Versions</h2>\n<ul>\n");
     for v in &c.versions {
@@ -315,8 +364,15 @@ fn contract_page(cat: &Catalogue, c: &ContractDoc) -> (String, String) {
         b.push_str("<h2>Changes between versions</h2>\n<ul>\n");
         for pair in c.versions.windows(2) {
             if let [a, bb] = pair {
-                let (fa, fb) = (a.versioned.version().as_str(), bb.versioned.version().as_str());
-                let _ = writeln!(b, "<li>{}</li>", p.link(&diff_path(c, fa, fb), &format!("{fa} → {fb}")));
+                let (fa, fb) = (
+                    a.versioned.version().as_str(),
+                    bb.versioned.version().as_str(),
+                );
+                let _ = writeln!(
+                    b,
+                    "<li>{}</li>",
+                    p.link(&diff_path(c, fa, fb), &format!("{fa} → {fb}"))
+                );
             }
         }
         b.push_str("</ul>\n");
@@ -327,9 +383,24 @@ fn contract_page(cat: &Catalogue, c: &ContractDoc) -> (String, String) {
 
 fn contract_facts(p: &Page<'_>, c: &ContractDoc) -> String {
     let mut b = String::from("<dl class=\"facts\">\n");
-    let _ = writeln!(b, "<dt>Contract type</dt><dd>{}</dd>", p.link(&format!("events.html#{}", event_anchor(c.contract.event_type())), c.contract.event_type()));
-    let _ = writeln!(b, "<dt>URI</dt><dd><code>{}</code></dd>", escape(c.contract.uri()));
-    let _ = writeln!(b, "<dt>Domain</dt><dd>{}</dd>", opt_text(c.contract.domain()));
+    let _ = writeln!(
+        b,
+        "<dt>Contract type</dt><dd>{}</dd>",
+        p.link(
+            &format!("events.html#{}", event_anchor(c.contract.event_type())),
+            c.contract.event_type()
+        )
+    );
+    let _ = writeln!(
+        b,
+        "<dt>URI</dt><dd><code>{}</code></dd>",
+        escape(c.contract.uri())
+    );
+    let _ = writeln!(
+        b,
+        "<dt>Domain</dt><dd>{}</dd>",
+        opt_text(c.contract.domain())
+    );
     let _ = writeln!(
         b,
         "<dt>System error</dt><dd><code>{}</code></dd>",
@@ -342,7 +413,12 @@ fn contract_facts(p: &Page<'_>, c: &ContractDoc) -> String {
     b
 }
 
-fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) -> (String, String) {
+fn version_page(
+    cat: &Catalogue,
+    index: usize,
+    c: &ContractDoc,
+    v: &VersionDoc,
+) -> (String, String) {
     let ver = v.versioned.version().as_str();
     let mut p = Page {
         path: version_path(c, ver),
@@ -358,12 +434,26 @@ fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) 
         escape(ver),
         escape(kind_word(&c.contract))
     );
-    let _ = writeln!(b, "<p class=\"meta\">{} · dataschema <code>{}</code> · versions: {}</p>", p.link(&contract_path(c), "contract overview"), escape(v.versioned.dataschema()), version_links(&p, c));
+    let _ = writeln!(
+        b,
+        "<p class=\"meta\">{} · dataschema <code>{}</code> · versions: {}</p>",
+        p.link(&contract_path(c), "contract overview"),
+        escape(v.versioned.dataschema()),
+        version_links(&p, c)
+    );
     b.push_str(&contract_facts(&p, c));
 
     if let Some(o) = cat.orchestrator_of(index) {
-        let _ = writeln!(b, "<p>Implemented by <code>{}</code>.</p>", escape(&o.label));
-        let calls: Vec<_> = o.calls.iter().filter(|call| call.orchestrator_version == ver).collect();
+        let _ = writeln!(
+            b,
+            "<p>Implemented by <code>{}</code>.</p>",
+            escape(&o.label)
+        );
+        let calls: Vec<_> = o
+            .calls
+            .iter()
+            .filter(|call| call.orchestrator_version == ver)
+            .collect();
         b.push_str("<h2 id=\"calls\">Calls</h2>\n");
         if calls.is_empty() {
             b.push_str("<p class=\"none\">No calls declared for this version.</p>\n");
@@ -372,7 +462,11 @@ fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) 
             let mut rows = Vec::new();
             for call in &calls {
                 let s = &cat.contracts[call.service];
-                let Some(sv) = s.versions.iter().find(|x| x.versioned.version().as_str() == call.service_version) else {
+                let Some(sv) = s
+                    .versions
+                    .iter()
+                    .find(|x| x.versioned.version().as_str() == call.service_version)
+                else {
                     continue;
                 };
                 let answers: Vec<String> = sv
@@ -384,9 +478,16 @@ fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) 
                 let _ = writeln!(
                     b,
                     "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                    p.link(&version_path(s, &call.service_version), &format!("{} {}", s.label, call.service_version)),
+                    p.link(
+                        &version_path(s, &call.service_version),
+                        &format!("{} {}", s.label, call.service_version)
+                    ),
                     escape(&sv.accepts.event_type),
-                    answers.iter().map(|a| format!("<code>{}</code>", escape(a))).collect::<Vec<_>>().join("<br>")
+                    answers
+                        .iter()
+                        .map(|a| format!("<code>{}</code>", escape(a)))
+                        .collect::<Vec<_>>()
+                        .join("<br>")
                 );
                 rows.push((
                     s.label.clone(),
@@ -402,7 +503,11 @@ fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) 
             if dv == ver {
                 match diagram {
                     Diagram::Mermaid(src) => {
-                        let _ = writeln!(b, "<h3>Diagram (Mermaid source)</h3>\n<pre class=\"mermaid-source\">{}</pre>", escape(src));
+                        let _ = writeln!(
+                            b,
+                            "<h3>Diagram (Mermaid source)</h3>\n<pre class=\"mermaid-source\">{}</pre>",
+                            escape(src)
+                        );
                     }
                 }
             }
@@ -419,20 +524,41 @@ fn version_page(cat: &Catalogue, index: usize, c: &ContractDoc, v: &VersionDoc) 
                 let _ = writeln!(
                     b,
                     "<li>{}</li>",
-                    p.link(&format!("{}#calls", version_path(oc, &call.orchestrator_version)), &format!("{} {}", oc.label, call.orchestrator_version))
+                    p.link(
+                        &format!("{}#calls", version_path(oc, &call.orchestrator_version)),
+                        &format!("{} {}", oc.label, call.orchestrator_version)
+                    )
                 );
             }
             b.push_str("</ul>\n");
         }
     }
 
-    let accepts_title = if c.is_orchestrator() { "Init event" } else { "Accepts" };
+    let accepts_title = if c.is_orchestrator() {
+        "Init event"
+    } else {
+        "Accepts"
+    };
     b.push_str(&event_section(&p, "accepts", accepts_title, &v.accepts));
     for e in &v.emits {
-        let title = if c.is_orchestrator() { "Completes with" } else { "Emits" };
-        b.push_str(&event_section(&p, &format!("emit-{}", event_anchor(&e.event_type)), title, e));
+        let title = if c.is_orchestrator() {
+            "Completes with"
+        } else {
+            "Emits"
+        };
+        b.push_str(&event_section(
+            &p,
+            &format!("emit-{}", event_anchor(&e.event_type)),
+            title,
+            e,
+        ));
     }
-    b.push_str(&event_section(&p, "system-error", "System error", &c.system_error));
+    b.push_str(&event_section(
+        &p,
+        "system-error",
+        "System error",
+        &c.system_error,
+    ));
     p.body = b;
     p.finish()
 }
@@ -444,13 +570,21 @@ fn event_section(p: &Page<'_>, id: &str, title: &str, e: &EventDoc) -> String {
         "<section class=\"event\" id=\"{}\">\n<h2>{}: {}</h2>\n<p class=\"meta\">dataschema <code>{}</code></p>",
         escape(id),
         escape(title),
-        p.link(&format!("events.html#{}", event_anchor(&e.event_type)), &e.event_type),
+        p.link(
+            &format!("events.html#{}", event_anchor(&e.event_type)),
+            &e.event_type
+        ),
         escape(&e.dataschema)
     );
     if e.role == Role::SystemError {
         b.push_str("<p>Emitted back to the caller when the handler fails (any version); the payload follows the reference's error schema.</p>\n");
     }
-    if let Some(d) = e.schema.to_json().get("description").and_then(|d| d.as_str()) {
+    if let Some(d) = e
+        .schema
+        .to_json()
+        .get("description")
+        .and_then(|d| d.as_str())
+    {
         let _ = writeln!(b, "<p class=\"description desc\">{}</p>", escape(d));
     }
     b.push_str("<table class=\"fields\">\n<thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead>\n<tbody>\n");
@@ -467,9 +601,17 @@ fn event_section(p: &Page<'_>, id: &str, title: &str, e: &EventDoc) -> String {
     }
     b.push_str("</tbody>\n</table>\n");
     let example = serde_json::to_string_pretty(&e.example).unwrap_or_default();
-    let _ = writeln!(b, "<h3>Example payload</h3>\n<pre class=\"example\">{}</pre>", escape(&example));
+    let _ = writeln!(
+        b,
+        "<h3>Example payload</h3>\n<pre class=\"example\">{}</pre>",
+        escape(&example)
+    );
     let schema = serde_json::to_string_pretty(e.schema.to_json()).unwrap_or_default();
-    let _ = writeln!(b, "<details><summary>JSON Schema</summary>\n<pre>{}</pre>\n</details>\n</section>", escape(&schema));
+    let _ = writeln!(
+        b,
+        "<details><summary>JSON Schema</summary>\n<pre>{}</pre>\n</details>\n</section>",
+        escape(&schema)
+    );
     b
 }
 
@@ -520,8 +662,16 @@ fn calls_svg(label: &str, rows: &[(String, String, String, Vec<String>)]) -> Str
     b
 }
 
-fn diff_page(cat: &Catalogue, c: &ContractDoc, a: &VersionDoc, bv: &VersionDoc) -> (String, String) {
-    let (fa, fb) = (a.versioned.version().as_str(), bv.versioned.version().as_str());
+fn diff_page(
+    cat: &Catalogue,
+    c: &ContractDoc,
+    a: &VersionDoc,
+    bv: &VersionDoc,
+) -> (String, String) {
+    let (fa, fb) = (
+        a.versioned.version().as_str(),
+        bv.versioned.version().as_str(),
+    );
     let mut p = Page {
         path: diff_path(c, fa, fb),
         title: format!("{}: {fa} → {fb}", c.label),
@@ -551,7 +701,10 @@ fn diff_page(cat: &Catalogue, c: &ContractDoc, a: &VersionDoc, bv: &VersionDoc) 
                 escape(&ch.kind.as_str().replace(' ', "-")),
                 escape(&ch.event_type),
                 escape(ch.kind.as_str()),
-                ch.field.as_deref().map(|f| format!("<code>{}</code>", escape(f))).unwrap_or_default(),
+                ch.field
+                    .as_deref()
+                    .map(|f| format!("<code>{}</code>", escape(f)))
+                    .unwrap_or_default(),
                 escape(ch.before.as_deref().unwrap_or("")),
                 escape(ch.after.as_deref().unwrap_or(""))
             );

@@ -4,7 +4,7 @@
 //! - an **AsyncAPI 3.0** document ([`Catalogue::asyncapi`], JSON or YAML): a channel per event
 //!   type, a message per contract version with its JSON Schema and an example, the system error
 //!   events, orchestrator init and completion events, `dataschema`s and domains, and the
-//!   CloudEvents attributes as a message trait (see [`asyncapi`](crate::asyncapi));
+//!   CloudEvents attributes as a message trait (see [`asyncapi`]);
 //! - a static **HTML catalogue** ([`Catalogue::html`]): plain pages readable from `file://`
 //!   (see [`html`]), with schemas as tables, example payloads, system errors, who calls whom,
 //!   a diagram of each orchestrator's calls and the changes between versions;
@@ -110,8 +110,14 @@ impl Catalogue {
     pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>, DocsError> {
         let doc = self.asyncapi()?;
         let mut files: Vec<(String, Vec<u8>)> = vec![
-            ("asyncapi.json".to_owned(), asyncapi::to_json(&doc)?.into_bytes()),
-            ("asyncapi.yaml".to_owned(), asyncapi::to_yaml(&doc)?.into_bytes()),
+            (
+                "asyncapi.json".to_owned(),
+                asyncapi::to_json(&doc)?.into_bytes(),
+            ),
+            (
+                "asyncapi.yaml".to_owned(),
+                asyncapi::to_yaml(&doc)?.into_bytes(),
+            ),
         ];
         files.extend(self.html().into_iter().map(|(p, s)| (p, s.into_bytes())));
         Ok(files)

@@ -73,8 +73,11 @@ fn write_tree(tmp: &Path, files: &[(String, Vec<u8>)]) -> Result<(), DocsError> 
         std::fs::write(&path, bytes).map_err(io(&path))?;
     }
     let marker = tmp.join(MARKER);
-    std::fs::write(&marker, b"Written by arvo-docs; the whole folder is replaced on the next run.\n")
-        .map_err(io(&marker))
+    std::fs::write(
+        &marker,
+        b"Written by arvo-docs; the whole folder is replaced on the next run.\n",
+    )
+    .map_err(io(&marker))
 }
 
 fn swap_in(tmp: &Path, out: &Path) -> Result<(), DocsError> {

@@ -54,12 +54,13 @@ fn follow<'a>(root: &'a Value, reference: &str, at: &str) -> Result<&'a Value, R
     let Some(pointer) = reference.strip_prefix('#') else {
         return Err(RenderError::new(
             at,
-            format!("the $ref '{reference}' is not local to the schema (only '#/...' is supported)"),
+            format!(
+                "the $ref '{reference}' is not local to the schema (only '#/...' is supported)"
+            ),
         ));
     };
-    root.pointer(&percent_decode(pointer)).ok_or_else(|| {
-        RenderError::new(at, format!("the $ref '{reference}' does not resolve"))
-    })
+    root.pointer(&percent_decode(pointer))
+        .ok_or_else(|| RenderError::new(at, format!("the $ref '{reference}' does not resolve")))
 }
 
 /// The node with its `$ref` chain followed, and the name of the last definition followed.
@@ -78,7 +79,10 @@ fn resolve<'a>(
             None => return Ok((node, name)),
         }
     }
-    Err(RenderError::new(at, "a chain of $refs is too long or cyclic"))
+    Err(RenderError::new(
+        at,
+        "a chain of $refs is too long or cyclic",
+    ))
 }
 
 /// The last segment of a `$ref`, JSON-pointer-unescaped (`#/definitions/LineItem` gives `LineItem`).
@@ -98,7 +102,11 @@ pub(crate) fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes.get(i), bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes.get(i),
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (Some(b'%'), Some(h), Some(l)) => {
                 out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
                 i += 3;
@@ -123,12 +131,12 @@ fn alternatives(node: &Value) -> Option<&Vec<Value>> {
         .and_then(Value::as_array)
 }
 
-/// A readable type for a schema node.
-pub fn type_text(root: &Value, node: &Value) -> String {
-    type_text_at(root, node, 0)
+/// A readable type for a schema node (a `$ref` reads as the definition's name).
+pub fn type_text(node: &Value) -> String {
+    type_text_at(node, 0)
 }
 
-fn type_text_at(root: &Value, node: &Value, depth: usize) -> String {
+fn type_text_at(node: &Value, depth: usize) -> String {
     if depth > MAX_DEPTH {
         return "…".to_owned();
     }
@@ -148,7 +156,7 @@ fn type_text_at(root: &Value, node: &Value, depth: usize) -> String {
     if let Some(alts) = alternatives(node) {
         let mut parts: Vec<String> = Vec::new();
         for alt in alts {
-            let t = type_text_at(root, alt, depth + 1);
+            let t = type_text_at(alt, depth + 1);
             if !parts.contains(&t) {
                 parts.push(t);
             }
@@ -158,7 +166,7 @@ fn type_text_at(root: &Value, node: &Value, depth: usize) -> String {
     if let Some(all) = node.get("allOf").and_then(Value::as_array) {
         return all
             .iter()
-            .map(|a| type_text_at(root, a, depth + 1))
+            .map(|a| type_text_at(a, depth + 1))
             .collect::<Vec<_>>()
             .join(" & ");
     }
@@ -175,7 +183,7 @@ fn type_text_at(root: &Value, node: &Value, depth: usize) -> String {
         let base = if t == "array" {
             match node.get("items") {
                 Some(items) if items.is_object() => {
-                    format!("array of {}", type_text_at(root, items, depth + 1))
+                    format!("array of {}", type_text_at(items, depth + 1))
                 }
                 _ => "array".to_owned(),
             }
@@ -200,11 +208,14 @@ fn description_of(node: &Value, resolved: &Value) -> Option<String> {
 /// The object schema to expand below a field, if any: the node itself, the items of an array,
 /// or the single non-null branch of an `anyOf` (a Rust `Option<Struct>`). The returned suffix is
 /// `[]` for array items.
+/// An object schema to expand, the definition it came from, and the path suffix.
+type Expandable<'a> = (&'a Value, Option<String>, &'static str);
+
 fn expandable<'a>(
     root: &'a Value,
     node: &'a Value,
     at: &str,
-) -> Result<Option<(&'a Value, Option<String>, &'static str)>, RenderError> {
+) -> Result<Option<Expandable<'a>>, RenderError> {
     let (resolved, name) = resolve(root, node, at)?;
     if resolved.get("properties").is_some_and(Value::is_object) {
         return Ok(Some((resolved, name, "")));
@@ -253,7 +264,7 @@ pub fn field_rows(root: &Value) -> Result<Vec<FieldRow>, RenderError> {
         rows.push(FieldRow {
             path: "(payload)".to_owned(),
             depth: 0,
-            type_text: type_text(root, root),
+            type_text: type_text(root),
             required: true,
             description: description_of(root, resolved),
         });
@@ -287,7 +298,7 @@ fn object_rows(
         rows.push(FieldRow {
             path: path.clone(),
             depth,
-            type_text: type_text(root, sub),
+            type_text: type_text(sub),
             required: required.contains(&name.as_str()),
             description: description_of(sub, resolved),
         });
@@ -350,10 +361,10 @@ fn example_at(
     stack: &mut Vec<String>,
 ) -> Result<Value, RenderError> {
     let (node, name) = resolve(root, node, pointer)?;
-    if let Some(n) = &name {
-        if stack.contains(n) || depth > MAX_DEPTH {
-            return Ok(Value::Null);
-        }
+    if let Some(n) = &name
+        && (stack.contains(n) || depth > MAX_DEPTH)
+    {
+        return Ok(Value::Null);
     }
     if let Some(Value::Array(examples)) = node.get("examples")
         && let Some(first) = examples.first()
@@ -400,14 +411,26 @@ fn example_inner(
             .position(|a| !is_null_schema(a))
             .unwrap_or_default();
         return match alts.get(pick) {
-            Some(alt) => example_at(root, alt, &format!("{pointer}/{key}/{pick}"), depth + 1, stack),
+            Some(alt) => example_at(
+                root,
+                alt,
+                &format!("{pointer}/{key}/{pick}"),
+                depth + 1,
+                stack,
+            ),
             None => Ok(Value::Null),
         };
     }
     if let Some(all) = node.get("allOf").and_then(Value::as_array) {
         let mut merged = Map::new();
         for (i, part) in all.iter().enumerate() {
-            match example_at(root, part, &format!("{pointer}/allOf/{i}"), depth + 1, stack)? {
+            match example_at(
+                root,
+                part,
+                &format!("{pointer}/allOf/{i}"),
+                depth + 1,
+                stack,
+            )? {
                 Value::Object(m) => merged.extend(m),
                 other if all.len() == 1 => return Ok(other),
                 _ => {}
@@ -431,9 +454,8 @@ fn example_inner(
             let mut out = Map::new();
             if let Some(props) = node.get("properties").and_then(Value::as_object) {
                 for (k, sub) in props {
-                    let v = if k == "parentSubject$$" {
-                        Value::Null
-                    } else if depth >= MAX_DEPTH {
+                    // `parentSubject$$` is null for a root workflow.
+                    let v = if k == "parentSubject$$" || depth >= MAX_DEPTH {
                         Value::Null
                     } else {
                         let at = format!(
@@ -455,7 +477,8 @@ fn example_inner(
                 .clamp(1, 3);
             match node.get("items") {
                 Some(items) if items.is_object() && depth < MAX_DEPTH => {
-                    let one = example_at(root, items, &format!("{pointer}/items"), depth + 1, stack)?;
+                    let one =
+                        example_at(root, items, &format!("{pointer}/items"), depth + 1, stack)?;
                     let n = usize::try_from(min).unwrap_or(1);
                     Value::Array(vec![one; n])
                 }
@@ -622,7 +645,10 @@ fn rewrite_refs(v: &mut Value, renames: &[(String, String)], at: &str) -> Result
                         ));
                     }
                     if !r.starts_with('#') {
-                        return Err(RenderError::new(at, format!("the $ref '{r}' is not local to the schema")));
+                        return Err(RenderError::new(
+                            at,
+                            format!("the $ref '{r}' is not local to the schema"),
+                        ));
                     }
                     let decoded = percent_decode(r);
                     let target = renames.iter().find(|(old, _)| {
@@ -634,7 +660,10 @@ fn rewrite_refs(v: &mut Value, renames: &[(String, String)], at: &str) -> Result
                     match target {
                         Some((old, new)) => *r = format!("{new}{}", &decoded[old.len()..]),
                         None => {
-                            return Err(RenderError::new(at, format!("the $ref '{r}' does not resolve to a definition")));
+                            return Err(RenderError::new(
+                                at,
+                                format!("the $ref '{r}' does not resolve to a definition"),
+                            ));
                         }
                     }
                 } else {

@@ -62,9 +62,15 @@ fn channels_operations_and_messages() {
     let m = &d["components"]["messages"]["com.greet.user-v1.0.0"];
     assert_eq!(m["x-arvo-dataschema"], "#/greet/1.0.0");
     assert_eq!(m["payload"]["required"], serde_json::json!(["name"]));
-    assert_eq!(m["examples"][0]["payload"], serde_json::json!({"name": "string"}));
+    assert_eq!(
+        m["examples"][0]["payload"],
+        serde_json::json!({"name": "string"})
+    );
     assert_eq!(m["examples"][0]["headers"]["dataschema"], "#/greet/1.0.0");
-    assert_eq!(m["traits"][0]["$ref"], "#/components/messageTraits/CloudEvent");
+    assert_eq!(
+        m["traits"][0]["$ref"],
+        "#/components/messageTraits/CloudEvent"
+    );
     // The system error: the reference's error schema, wildcard dataschema.
     let se = &d["components"]["messages"]["sys.com.greet.user.error-v0.0.0"];
     assert_eq!(se["x-arvo-dataschema"], "#/greet/0.0.0");
@@ -78,26 +84,59 @@ fn channels_operations_and_messages() {
     // The init event carries parentSubject$$ (null in the example: a root workflow).
     let init = &d["components"]["messages"]["arvo.orc.welcome-v1.0.0"];
     assert!(init["payload"]["properties"]["parentSubject$$"].is_object());
-    assert_eq!(init["examples"][0]["payload"]["parentSubject$$"], Value::Null);
+    assert_eq!(
+        init["examples"][0]["payload"]["parentSubject$$"],
+        Value::Null
+    );
     // Operations: the handler receives, sends its emits and its system error; the
     // orchestrator sends the call and receives the answers.
     let ops = d["operations"].as_object().expect("operations");
-    let action = |id: &str| ops.get(id).map(|o| o["action"].as_str().unwrap_or("?").to_owned());
-    assert_eq!(action("greet.receive.com.greet.user").as_deref(), Some("receive"));
-    assert_eq!(action("greet.send.evt.greet.user.success").as_deref(), Some("send"));
-    assert_eq!(action("greet.send.sys.com.greet.user.error").as_deref(), Some("send"));
-    assert_eq!(action("welcome.receive.arvo.orc.welcome").as_deref(), Some("receive"));
-    assert_eq!(action("welcome.send.arvo.orc.welcome.done").as_deref(), Some("send"));
-    assert_eq!(action("welcome.send.com.greet.user").as_deref(), Some("send"));
-    assert_eq!(action("welcome.receive.evt.greet.user.success").as_deref(), Some("receive"));
-    assert_eq!(action("welcome.receive.sys.com.greet.user.error").as_deref(), Some("receive"));
+    let action = |id: &str| {
+        ops.get(id)
+            .map(|o| o["action"].as_str().unwrap_or("?").to_owned())
+    };
+    assert_eq!(
+        action("greet.receive.com.greet.user").as_deref(),
+        Some("receive")
+    );
+    assert_eq!(
+        action("greet.send.evt.greet.user.success").as_deref(),
+        Some("send")
+    );
+    assert_eq!(
+        action("greet.send.sys.com.greet.user.error").as_deref(),
+        Some("send")
+    );
+    assert_eq!(
+        action("welcome.receive.arvo.orc.welcome").as_deref(),
+        Some("receive")
+    );
+    assert_eq!(
+        action("welcome.send.arvo.orc.welcome.done").as_deref(),
+        Some("send")
+    );
+    assert_eq!(
+        action("welcome.send.com.greet.user").as_deref(),
+        Some("send")
+    );
+    assert_eq!(
+        action("welcome.receive.evt.greet.user.success").as_deref(),
+        Some("receive")
+    );
+    assert_eq!(
+        action("welcome.receive.sys.com.greet.user.error").as_deref(),
+        Some("receive")
+    );
     assert_eq!(ops.len(), 9, "{:?}", ops.keys().collect::<Vec<_>>());
     // Every operation's messages belong to its channel.
     for (id, op) in ops {
         let channel = op["channel"]["$ref"].as_str().expect("channel ref");
         for msg in op["messages"].as_array().expect("messages") {
             let r = msg["$ref"].as_str().expect("message ref");
-            assert!(r.starts_with(&format!("{channel}/messages/")), "{id}: {r} not in {channel}");
+            assert!(
+                r.starts_with(&format!("{channel}/messages/")),
+                "{id}: {r} not in {channel}"
+            );
         }
     }
 }
@@ -122,7 +161,10 @@ fn examples_follow_the_trait_and_the_contracts() {
         let ex = &m["examples"][0];
         assert_eq!(ex["payload"], e.example);
         assert!(e.schema.validate(&ex["payload"]).is_ok());
-        let errors: Vec<String> = validator.iter_errors(&ex["headers"]).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&ex["headers"])
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", e.event_type);
         assert_eq!(ex["headers"]["type"], e.event_type.as_str());
     }
@@ -138,11 +180,17 @@ fn parser_dir() -> &'static Path {
 #[test]
 fn asyncapi_parser_accepts_the_documents() {
     let test = "asyncapi_parser_accepts_the_documents";
-    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !node_ok {
         return missing_tool(test, "`node` is not on PATH");
     }
-    if !parser_dir().join("node_modules/@asyncapi/parser/package.json").is_file() {
+    if !parser_dir()
+        .join("node_modules/@asyncapi/parser/package.json")
+        .is_file()
+    {
         return missing_tool(
             test,
             "@asyncapi/parser is not installed (run `npm ci` in arvo-docs/tests/asyncapi)",
@@ -150,7 +198,10 @@ fn asyncapi_parser_accepts_the_documents() {
     }
     let dir = tempdir();
     let mut files = Vec::new();
-    for (name, c) in [("readme", readme_catalogue()), ("examples", examples_catalogue())] {
+    for (name, c) in [
+        ("readme", readme_catalogue()),
+        ("examples", examples_catalogue()),
+    ] {
         let json = dir.path().join(format!("{name}.json"));
         let yaml = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&json, c.asyncapi_json().expect("json")).expect("write");
@@ -167,16 +218,28 @@ fn asyncapi_parser_accepts_the_documents() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
-    assert!(out.status.success(), "@asyncapi/parser refused a document:\n{stdout}\n{stderr}");
-    assert_eq!(stdout.matches("0 errors, 0 warnings").count(), 4, "{stdout}");
+    assert!(
+        out.status.success(),
+        "@asyncapi/parser refused a document:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("0 errors, 0 warnings").count(),
+        4,
+        "{stdout}"
+    );
 }
 
 /// The checker itself fails on a broken document (so a pass above means something).
 #[test]
 fn asyncapi_parser_refuses_a_broken_document() {
     let test = "asyncapi_parser_refuses_a_broken_document";
-    if !Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
-        || !parser_dir().join("node_modules/@asyncapi/parser/package.json").is_file()
+    if !Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || !parser_dir()
+            .join("node_modules/@asyncapi/parser/package.json")
+            .is_file()
     {
         return missing_tool(test, "`node` or @asyncapi/parser is missing");
     }

@@ -36,7 +36,10 @@ pub struct WelcomeFlow;
 #[arvo_resumable(contract = Welcome, context = (), services(greet = GreetServiceV1_0_0))]
 impl WelcomeFlow {
     #[version("1.0.0")]
-    async fn v1(&self, step: WelcomeFlowStep<'_, WelcomeV1_0_0>) -> WelcomeFlowResult<WelcomeV1_0_0> {
+    async fn v1(
+        &self,
+        step: WelcomeFlowStep<'_, WelcomeV1_0_0>,
+    ) -> WelcomeFlowResult<WelcomeV1_0_0> {
         if let Some(init) = &step.input {
             return Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?));
         }
@@ -45,7 +48,9 @@ impl WelcomeFlow {
             Some(WelcomeFlowServices::Greet(Emitted(GreetServiceV1_0_0Emits::Success(g)))) => {
                 Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g)))
             }
-            Some(WelcomeFlowServices::Greet(SystemError(e))) => Err(HandlerError::msg(e.error_message)),
+            Some(WelcomeFlowServices::Greet(SystemError(e))) => {
+                Err(HandlerError::msg(e.error_message))
+            }
             None => Ok(Outcome::wait()),
         }
     }
@@ -120,10 +125,20 @@ pub fn check_links(dir: &std::path::Path) -> (Vec<String>, usize) {
     for page in html_files(dir) {
         let html = std::fs::read_to_string(&page).unwrap_or_default();
         let base = page.parent().unwrap_or(dir);
-        for link in attribute_values(&html, "href").into_iter().chain(attribute_values(&html, "src")) {
+        for link in attribute_values(&html, "href")
+            .into_iter()
+            .chain(attribute_values(&html, "src"))
+        {
             checked += 1;
-            let shown = format!("{}: '{link}'", page.strip_prefix(dir).unwrap_or(&page).display());
-            if link.contains("://") || link.starts_with("//") || link.starts_with("data:") || link.starts_with("javascript:") {
+            let shown = format!(
+                "{}: '{link}'",
+                page.strip_prefix(dir).unwrap_or(&page).display()
+            );
+            if link.contains("://")
+                || link.starts_with("//")
+                || link.starts_with("data:")
+                || link.starts_with("javascript:")
+            {
                 problems.push(format!("{shown} is not a relative link"));
                 continue;
             }
@@ -131,7 +146,11 @@ pub fn check_links(dir: &std::path::Path) -> (Vec<String>, usize) {
                 Some((p, f)) => (p, Some(f)),
                 None => (link.as_str(), None),
             };
-            let target = if path.is_empty() { page.clone() } else { base.join(path) };
+            let target = if path.is_empty() {
+                page.clone()
+            } else {
+                base.join(path)
+            };
             if !target.is_file() {
                 problems.push(format!("{shown}: no file {}", target.display()));
                 continue;
