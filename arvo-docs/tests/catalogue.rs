@@ -366,6 +366,10 @@ fn html_cannot_be_injected_from_contract_text() {
         .1;
     assert!(version_page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     assert!(version_page.contains("&lt;i&gt;field&lt;/i&gt;"));
+    // The machine-diagram slot shows the Mermaid source, escaped, on the orchestrator's page.
+    let flow_page = &pages.iter().find(|(p, _)| p.ends_with("flow/1.0.0.html")).expect("flow page").1;
+    assert!(flow_page.contains("<pre class=\"mermaid-source\">stateDiagram-v2\n  a --&gt; b: &lt;script&gt;"));
+    assert!(flow_page.contains("Implemented by <code>&lt;script&gt;"));
     // The AsyncAPI document names the odd definition with a safe component key.
     let doc = cat.asyncapi().expect("doc");
     let keys: Vec<&String> = doc["components"]["schemas"]
