@@ -110,13 +110,15 @@ impl Orchestrator {
         version: impl Into<String>,
         services: impl IntoIterator<Item = VersionedContract>,
     ) -> Self {
-        let version = version.into();
-        let services: Vec<VersionedContract> = services.into_iter().collect();
+        self.add_calls(version.into(), services.into_iter().collect());
+        self
+    }
+
+    fn add_calls(&mut self, version: String, services: Vec<VersionedContract>) {
         match self.calls.iter_mut().find(|(v, _)| *v == version) {
             Some((_, list)) => list.extend(services),
             None => self.calls.push((version, services)),
         }
-        self
     }
 
     /// A diagram of `version` (a machine's statechart, when machines exist).
@@ -157,8 +159,7 @@ impl Orchestrator {
             self.contract_label = other.contract_label;
         }
         for (version, services) in other.calls {
-            *self = std::mem::replace(self, Orchestrator::new(self.contract.clone()))
-                .calls(version, services);
+            self.add_calls(version, services);
         }
         self.diagrams.extend(other.diagrams);
     }
@@ -704,7 +705,7 @@ fn event_doc(
     })
 }
 
-/// Whether a contract is a plain (not simple, not orchestrator) contract.
+/// What kind of contract it is, in a word or two (`service`, `simple service`, `orchestrator`).
 pub(crate) fn kind_word(c: &ArvoContract) -> &'static str {
     match c.kind() {
         ContractKind::Plain => "service",

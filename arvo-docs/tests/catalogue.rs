@@ -367,8 +367,16 @@ fn html_cannot_be_injected_from_contract_text() {
     assert!(version_page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     assert!(version_page.contains("&lt;i&gt;field&lt;/i&gt;"));
     // The machine-diagram slot shows the Mermaid source, escaped, on the orchestrator's page.
-    let flow_page = &pages.iter().find(|(p, _)| p.ends_with("flow/1.0.0.html")).expect("flow page").1;
-    assert!(flow_page.contains("<pre class=\"mermaid-source\">stateDiagram-v2\n  a --&gt; b: &lt;script&gt;"));
+    let flow_page = &pages
+        .iter()
+        .find(|(p, _)| p.ends_with("flow/1.0.0.html"))
+        .expect("flow page")
+        .1;
+    assert!(
+        flow_page.contains(
+            "<pre class=\"mermaid-source\">stateDiagram-v2\n  a --&gt; b: &lt;script&gt;"
+        )
+    );
     assert!(flow_page.contains("Implemented by <code>&lt;script&gt;"));
     // The AsyncAPI document names the odd definition with a safe component key.
     let doc = cat.asyncapi().expect("doc");
@@ -516,4 +524,62 @@ fn a_broken_link_is_caught_by_the_checker() {
     let (problems, checked) = check_links(dir.path());
     assert_eq!(checked, 3);
     assert_eq!(problems.len(), 3, "{problems:#?}");
+}
+
+#[test]
+fn orchestrators_over_one_contract_are_merged_and_their_services_added() {
+    let s = object(json!({}), &[]);
+    let a = ArvoContract::simple("#/a", "a.run")
+        .version("1.0.0", s.clone(), s.clone())
+        .build()
+        .expect("a");
+    let b = ArvoContract::simple("#/b", "b.run")
+        .version("1.0.0", s.clone(), s.clone())
+        .build()
+        .expect("b");
+    let flow = ArvoContract::orchestrator("#/flow", "flow")
+        .version("1.0.0", s.clone(), s.clone())
+        .version("2.0.0", s.clone(), s)
+        .build()
+        .expect("flow");
+    let cat = Catalogue::builder("t")
+        .orchestrator(
+            Orchestrator::new(flow.clone())
+                .label("FlowV1")
+                .calls("1.0.0", [a.version("1.0.0").expect("v")]),
+        )
+        .orchestrator(Orchestrator::new(flow).calls(
+            "2.0.0",
+            [
+                a.version("1.0.0").expect("v"),
+                b.version("1.0.0").expect("v"),
+            ],
+        ))
+        .build()
+        .expect("catalogue");
+    assert_eq!(cat.orchestrators().len(), 1);
+    let o = &cat.orchestrators()[0];
+    assert_eq!(o.label, "FlowV1");
+    let calls: Vec<(&str, &str)> = o
+        .calls
+        .iter()
+        .map(|c| {
+            (
+                c.orchestrator_version.as_str(),
+                cat.contracts()[c.service].contract.uri(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [("1.0.0", "#/a"), ("2.0.0", "#/a"), ("2.0.0", "#/b")]
+    );
+    // The services were added without being listed, and know their caller.
+    assert_eq!(cat.contracts().len(), 3);
+    let a_index = cat
+        .contracts()
+        .iter()
+        .position(|c| c.contract.uri() == "#/a")
+        .expect("a");
+    assert_eq!(cat.callers(a_index, "1.0.0").count(), 2);
 }
