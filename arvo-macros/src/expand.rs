@@ -66,6 +66,11 @@ pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
     let contract = parse::lower(raw, &item.ident, &item.vis, &mut errors);
     validate::check(&contract, &mut errors);
     let ok = errors.is_empty();
+    let mut item = item;
+    if ok {
+        let doc = versions_doc(&contract);
+        item.attrs.push(syn::parse_quote!(#[doc = #doc]));
+    }
     let mut tokens = quote!(#item);
     if item.generics.params.is_empty() && item.generics.where_clause.is_none() {
         tokens.extend(generate(&contract, ok));
@@ -74,6 +79,39 @@ pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
         tokens,
         errors: errors.into_error(),
     }
+}
+
+/// The "Versions" section appended to the contract's rustdoc: per version, its dataschema,
+/// what it accepts and what it emits (with the payload types), and its system error.
+fn versions_doc(contract: &Contract) -> String {
+    let krate = &contract.krate;
+    let accepted = accepted_type(contract);
+    let ty = |t: &Type| quote!(#t).to_string().replace(' ', "").replace(',', ", ");
+    let mut doc = String::from("\n# Versions\n");
+    for v in versions(contract, &quote!(#krate::__private)) {
+        let dataschema = format!("{}/{}", contract.uri.value, v.text);
+        let accepts = v.payloads.first().map(|t| ty(t)).unwrap_or_default();
+        let emits: Vec<String> = v
+            .emits
+            .iter()
+            .map(|(t, _, payload)| format!("`{t}` (`{}`)", ty(payload)))
+            .collect();
+        let line = if matches!(contract.kind, Kind::Orchestrator { .. }) {
+            format!(
+                "\n- **`{}`** (dataschema `{dataschema}`): started by `{accepted}` (`{accepts}`), completes with {}; fails with `sys.{accepted}.error`.",
+                v.text,
+                emits.join(", ")
+            )
+        } else {
+            format!(
+                "\n- **`{}`** (dataschema `{dataschema}`): accepts `{accepted}` (`{accepts}`), emits {}; fails with `sys.{accepted}.error`.",
+                v.text,
+                emits.join(", ")
+            )
+        };
+        doc.push_str(&line);
+    }
+    doc
 }
 
 /// One version, ready to generate.
