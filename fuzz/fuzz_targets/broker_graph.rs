@@ -65,6 +65,7 @@ fn event(from: &str, ty: &str, to: &str, subject: &str, domain: Option<&str>) ->
         .to(to)
         .subject(subject)
         .domain(domain)
+        .data(serde_json::Map::new())
         .build()
         .expect("valid event")
 }
