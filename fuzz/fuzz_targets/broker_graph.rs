@@ -164,8 +164,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     quiet_injected_panics();
     let mut b = Bytes(data);
     let n = 1 + b.next() % 5;
-    let budget = 1 + b.next() * 8;
-    let buffer = 2 + b.next() * 4;
+    // Small bounds (budget up to 511 events, buffer up to 257) keep an input fast while still
+    // reaching both limits.
+    let budget = 1 + b.next() * 2;
+    let buffer = 2 + b.next();
     let conf = b.next();
     let config = HandlerConfig::default()
         .prefetch(1 + conf % 4)
