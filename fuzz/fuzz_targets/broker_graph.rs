@@ -65,6 +65,7 @@ fn event(from: &str, ty: &str, to: &str, subject: &str, domain: Option<&str>) ->
         .to(to)
         .subject(subject)
         .domain(domain)
+        .data(serde_json::Map::new())
         .build()
         .expect("valid event")
 }
@@ -93,10 +94,10 @@ impl EventHandler for Node {
             self.shared.high_water.fetch_max(p, Ordering::SeqCst);
         }
         let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.panic_every > 0 && run % self.panic_every == 0 {
+        if self.panic_every > 0 && run.is_multiple_of(self.panic_every) {
             panic!("{INJECTED} panic in handler {}", self.index);
         }
-        if self.violate_every > 0 && run % self.violate_every == 0 {
+        if self.violate_every > 0 && run.is_multiple_of(self.violate_every) {
             return Err(Violation::execution("injected violation"));
         }
         let out = self
@@ -107,8 +108,20 @@ impl EventHandler for Node {
                     let to = &self.shared.sources[i];
                     event(&self.source, to, to, input.subject(), None)
                 }
-                Target::Reply => event(&self.source, "evt.fuzz.done", "com.fuzz.client", input.subject(), None),
-                Target::Nobody => event(&self.source, "com.fuzz.nobody", "com.fuzz.nobody", input.subject(), None),
+                Target::Reply => event(
+                    &self.source,
+                    "evt.fuzz.done",
+                    "com.fuzz.client",
+                    input.subject(),
+                    None,
+                ),
+                Target::Nobody => event(
+                    &self.source,
+                    "com.fuzz.nobody",
+                    "com.fuzz.nobody",
+                    input.subject(),
+                    None,
+                ),
                 Target::Domained(i) => {
                     let to = &self.shared.sources[i];
                     event(&self.source, to, to, input.subject(), Some("fuzz.review"))
@@ -163,8 +176,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     quiet_injected_panics();
     let mut b = Bytes(data);
     let n = 1 + b.next() % 5;
-    let budget = 1 + b.next() * 8;
-    let buffer = 2 + b.next() * 4;
+    // Small bounds (budget up to 511 events, buffer up to 257) keep an input fast while still
+    // reaching both limits.
+    let budget = 1 + b.next() * 2;
+    let buffer = 2 + b.next();
     let conf = b.next();
     let config = HandlerConfig::default()
         .prefetch(1 + conf % 4)
@@ -179,7 +194,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .defaults(config)
         .max_events_per_resolve(budget)
         .max_buffered_events(buffer);
-    for i in 0..n {
+    for (i, src) in sources.iter().enumerate() {
         let spec = b.next();
         let fanout = spec % 4;
         let targets = (0..fanout)
@@ -195,8 +210,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             .collect();
         let node = Node {
             index: i,
-            source: sources[i].clone(),
-            sys: format!("sys.{}.error", sources[i]),
+            source: src.clone(),
+            sys: format!("sys.{src}.error"),
             targets,
             panic_every: (spec >> 2) % 8,
             violate_every: (spec >> 5) % 8,
@@ -237,7 +252,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 if let Ok(e) = ArvoEvent::from_parts(parts) {
                     match fwd.publish(e).await {
                         Ok(())
-                        | Err(BrokerError::EventBudgetExceeded { .. } | BrokerError::BufferFull { .. }) => {}
+                        | Err(
+                            BrokerError::EventBudgetExceeded { .. }
+                            | BrokerError::BufferFull { .. },
+                        ) => {}
                         Err(other) => panic!("unexpected publish error: {other}"),
                     }
                 }
@@ -270,7 +288,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert_eq!(broker.pending(), 0);
     shared.broker.lock().expect("not poisoned").take();
     let executions = shared.executions.load(Ordering::SeqCst);
-    assert!(executions <= budget, "{executions} executions > budget {budget}");
+    assert!(
+        executions <= budget,
+        "{executions} executions > budget {budget}"
+    );
     let high = shared.high_water.load(Ordering::SeqCst);
     assert!(high <= buffer, "pending reached {high} > buffer {buffer}");
 });
