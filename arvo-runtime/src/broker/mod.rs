@@ -94,6 +94,7 @@ pub use outcome::{Failure, FailureKind, Outcome};
 
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext};
+use crate::registry::IntoHandler;
 use futures_util::FutureExt;
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
 use outcome::{Collector, Counter, WorkToken};
@@ -145,6 +146,12 @@ pub enum BrokerError {
     DuplicateHandler {
         /// The duplicated source.
         handler: String,
+    },
+    /// A value given to [`EventBrokerBuilder::handler`] could not be built into a handler.
+    #[error("A registered handler could not be built: {reason}")]
+    InvalidHandler {
+        /// The build error.
+        reason: String,
     },
     /// A handler's configuration is unusable.
     #[error("Invalid configuration of handler '{handler}': {reason}")]
@@ -216,6 +223,8 @@ pub struct EventBrokerBuilder {
     output_mw: Vec<OutputMiddleware>,
     on_domained: Option<Hook>,
     on_unroutable: Option<Hook>,
+    /// Why registered values could not become handlers (reported by `build`).
+    invalid: Vec<String>,
 }
 
 impl fmt::Debug for EventBrokerBuilder {
@@ -236,20 +245,19 @@ impl EventBrokerBuilder {
         self
     }
 
-    /// Registers a handler with the [`defaults`](Self::defaults).
-    pub fn handler(mut self, handler: Arc<dyn DynEventHandler>) -> Self {
+    /// Registers a handler with the [`defaults`](Self::defaults): anything [`IntoHandler`]
+    /// (a handler, its builder, an `#[arvo_handler]` value, an `Arc<dyn DynEventHandler>`).
+    pub fn handler(self, handler: impl IntoHandler) -> Self {
         let config = self.defaults.clone();
-        self.handlers.push((handler, config));
-        self
+        self.handler_with(handler, config)
     }
 
     /// Registers a handler with its own configuration.
-    pub fn handler_with(
-        mut self,
-        handler: Arc<dyn DynEventHandler>,
-        config: HandlerConfig,
-    ) -> Self {
-        self.handlers.push((handler, config));
+    pub fn handler_with(mut self, handler: impl IntoHandler, config: HandlerConfig) -> Self {
+        match handler.into_handler() {
+            Ok(handler) => self.handlers.push((handler, config)),
+            Err(e) => self.invalid.push(e.0),
+        }
         self
     }
 
@@ -338,8 +346,12 @@ impl EventBrokerBuilder {
     ///
     /// # Errors
     /// [`BrokerError::DuplicateHandler`] when two handlers share a source;
-    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0.
+    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0;
+    /// [`BrokerError::InvalidHandler`] when a registered builder could not be built.
     pub fn build(self) -> Result<EventBroker, BrokerError> {
+        if let Some(reason) = self.invalid.into_iter().next() {
+            return Err(BrokerError::InvalidHandler { reason });
+        }
         let mut slots = HashMap::with_capacity(self.handlers.len());
         for (handler, config) in self.handlers {
             let source = handler.source().to_owned();
@@ -394,6 +406,7 @@ impl EventBroker {
             output_mw: Vec::new(),
             on_domained: None,
             on_unroutable: None,
+            invalid: Vec::new(),
         }
     }
 
