@@ -316,9 +316,13 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         Kind::Service { .. } => quote!(),
     };
     let version_texts2 = version_texts.clone();
+    let hint = match contract.kind {
+        Kind::Orchestrator { .. } => "",
+        _ => " (a function handles one version: a contract with several versions needs an impl block)",
+    };
     let unhandled = versions.iter().map(|v| {
         format!(
-            "version `{text}` of `{ident}` has no handler: add a `#[version(\"{text}\")]` method for it (a function handles one version: a contract with several versions needs an impl block)",
+            "version `{text}` of `{ident}` has no handler: add a `#[version(\"{text}\")]` method for it{hint}",
             text = v.text
         )
     });

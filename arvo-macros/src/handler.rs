@@ -383,11 +383,13 @@ fn parse_impl(
         );
     }
     let mut versions: Vec<VersionCall> = Vec::new();
+    let mut attributed = false;
     for it in &mut item.items {
         let ImplItem::Fn(f) = it else { continue };
         let Some(version) = take_version(f, errors) else {
             continue;
         };
+        attributed = true;
         if is_duplicate(&versions, &version, errors) {
             continue;
         }
@@ -402,7 +404,7 @@ fn parse_impl(
             versions.push(v);
         }
     }
-    if versions.is_empty() && raw.contract.is_some() && raw.version.is_none() {
+    if !attributed && raw.contract.is_some() && raw.version.is_none() {
         errors.push(
             item.self_ty.span(),
             "no `#[version(\"x.y.z\")]` method: every version of the contract needs one",

@@ -169,7 +169,11 @@ fn expand(m: &Handler) -> TokenStream {
         }
     });
 
-    let handled: Vec<String> = versions.iter().map(|v| v.version.value()).collect();
+    // The handled versions are read from the markers, so a version the contract does not
+    // have (reported at its literal) does not also fail this check.
+    let handled = aliases
+        .iter()
+        .map(|alias| quote!(<#alias as #private::ContractVersion>::VERSION));
     let version_check = quote_spanned! {contract.span()=>
         const _: () = {
             const fn same(a: &str, b: &str) -> bool {
@@ -240,8 +244,8 @@ fn expand(m: &Handler) -> TokenStream {
             }
 
             #registration
-        };
 
-        #version_check
+            #version_check
+        };
     }
 }

@@ -179,10 +179,6 @@ fn expand(m: &Resumable) -> TokenStream {
         .last()
         .map(|s| s.ident.to_string())
         .unwrap_or_default();
-    let missing_msg = format!(
-        "`{name}` does not handle every version of `{contract_name}`: add a `#[version(\"x.y.z\")]` method for each of `{contract_name}::VERSIONS` (handled: {})",
-        handled.join(", ")
-    );
     let version_check = quote_spanned! {contract.span()=>
         const _: () = {
             const fn same(a: &str, b: &str) -> bool {
@@ -201,6 +197,7 @@ fn expand(m: &Resumable) -> TokenStream {
             }
             const HANDLED: &[&str] = &[#(#handled),*];
             let declared = <#contract as #krate::typed::TypedContract>::VERSIONS;
+            let unhandled = <#contract as #krate::typed::TypedContract>::UNHANDLED;
             let mut i = 0;
             while i < declared.len() {
                 let mut j = 0;
@@ -211,8 +208,8 @@ fn expand(m: &Resumable) -> TokenStream {
                     }
                     j += 1;
                 }
-                if !found {
-                    ::core::panic!(#missing_msg);
+                if !found && i < unhandled.len() {
+                    ::core::panic!("{}", unhandled[i]);
                 }
                 i += 1;
             }

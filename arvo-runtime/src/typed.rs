@@ -502,6 +502,11 @@ where
 
 /// One or several events of the emits enum `E`: `E`, [`Emission<E>`], `Vec<E>`,
 /// `Vec<Emission<E>>` (see [`HandlerReturn`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not one or several events of `{E}`",
+    label = "not events of `{E}`",
+    note = "a handler of a version returns `Result<T, HandlerError>` where `T` is that version's emits enum (`{E}`), an `Emission` of it, or a `Vec` of either"
+)]
 pub trait IntoEmissions<E> {
     /// The emissions.
     fn into_emissions(self) -> Vec<Emission<E>>;
