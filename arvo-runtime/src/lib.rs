@@ -23,6 +23,7 @@
 //! - [`registry`]: what the broker registers ([`registry::IntoHandler`]) and the program-wide
 //!   registry of `#[arvo_handler]` functions.
 //! - [`prelude`]: the names a first program needs, in one `use`.
+//! - [`workflow`]: typed workflow edges (`WelcomeV1_0_0::init(..)`, `WelcomeV1_0_0::result(..)`).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -95,5 +96,6 @@ pub mod prelude;
 pub mod registry;
 pub mod resumable;
 pub mod testing;
+pub mod workflow;
 
 pub use resumable::{ArvoResumable, ResumableHandler};

@@ -30,4 +30,5 @@ pub use crate::resumable::{Outcome, ServiceEvent};
 pub use crate::typed::{
     ContractVersion, Emission, Emits, HandlerOutput, Input, OrchestratorInit, TypedContract,
 };
+pub use crate::workflow::Workflow;
 pub use crate::{arvo_contract, arvo_handler, arvo_resumable};

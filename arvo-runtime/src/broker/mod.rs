@@ -86,6 +86,7 @@
 
 mod config;
 mod hooks;
+mod observe;
 mod outcome;
 
 pub use config::{HandlerConfig, OnError, RetryPolicy};
@@ -181,6 +182,7 @@ pub(crate) struct Inner {
     slots: HashMap<String, Arc<Slot>>,
     input_mw: Vec<InputMiddleware>,
     output_mw: Vec<OutputMiddleware>,
+    observers: Vec<observe::Observer>,
     on_domained: Option<Hook>,
     on_unroutable: Option<Hook>,
     pub(crate) global: Arc<Counter>,
@@ -225,6 +227,7 @@ pub struct EventBrokerBuilder {
     on_unroutable: Option<Hook>,
     /// Why registered values could not become handlers (reported by `build`).
     invalid: Vec<String>,
+    observers: Vec<observe::Observer>,
 }
 
 impl fmt::Debug for EventBrokerBuilder {
@@ -385,6 +388,7 @@ impl EventBrokerBuilder {
                 slots,
                 input_mw: self.input_mw,
                 output_mw: self.output_mw,
+                observers: self.observers,
                 on_domained: self.on_domained,
                 on_unroutable: self.on_unroutable,
                 global: Arc::new(Counter::default()),
@@ -407,6 +411,7 @@ impl EventBroker {
             on_domained: None,
             on_unroutable: None,
             invalid: Vec::new(),
+            observers: Vec::new(),
         }
     }
 
@@ -464,6 +469,7 @@ impl EventBroker {
         let Some(slot) = self.inner.slots.get(to) else {
             return Err(BrokerError::NoHandler { to: to.to_owned() });
         };
+        observe::notify(&self.inner.observers, &event);
         let token = WorkToken::new(self.inner.detached.clone(), self.inner.global.clone());
         match slot.tx.try_send(Envelope { event, token }) {
             Ok(()) => Ok(()),
@@ -547,6 +553,7 @@ impl Inner {
     /// `check_domain` and it has a domain), back to the workflow's caller, to a handler's
     /// queue (waiting for room), or to the unroutable hook.
     async fn deliver(self: &Arc<Self>, event: ArvoEvent, parent: &WorkToken, check_domain: bool) {
+        observe::notify(&self.observers, &event);
         let collector = &parent.collector;
         if check_domain && event.domain().is_some() {
             collector.outcome().domained.push(event.clone());
