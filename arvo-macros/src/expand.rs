@@ -318,7 +318,9 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
     let version_texts2 = version_texts.clone();
     let hint = match contract.kind {
         Kind::Orchestrator { .. } => "",
-        _ => " (a function handles one version: a contract with several versions needs an impl block)",
+        _ => {
+            " (a function handles one version: a contract with several versions needs an impl block)"
+        }
     };
     let unhandled = versions.iter().map(|v| {
         format!(

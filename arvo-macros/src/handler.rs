@@ -524,7 +524,10 @@ mod tests {
         assert!(errors.is_empty());
         let h = h.unwrap_or_else(|| panic!("no model"));
         assert_eq!(h.name.to_string(), "Greeter");
-        assert!(h.register.is_none(), "impl blocks are not registered by default");
+        assert!(
+            h.register.is_none(),
+            "impl blocks are not registered by default"
+        );
         assert!(matches!(h.versions[0].input_kind, InputKind::Payload));
         assert!(h.versions[0].receiver);
     }

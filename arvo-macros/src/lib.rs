@@ -225,9 +225,11 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `CalcWorkflow::resumable(self, memory) -> ArvoResumableBuilder`, every version registered.
 ///
 /// # Compile-time checks
-/// A version of the contract without a method (at `contract = ..`), a version the contract
-/// does not have (at the literal), a service that is not a contract version (at its path),
-/// malformed or repeated versions, unknown or repeated keys, missing keys.
+/// A version of the contract without a method (named, at `contract = ..`), a version the
+/// contract does not have (at the literal), a service that is not a contract version (at its
+/// path), a `step.call::<V>()` / `step.start_child::<V, _>()` of a version not in
+/// `services(..)` (at the call: `impl DeclaredService<<Name>Services>` is generated for each
+/// declared version), malformed or repeated versions, unknown or repeated keys, missing keys.
 ///
 /// [`ArvoResumable`]: https://docs.rs/arvo-runtime/latest/arvo_runtime/resumable/struct.ArvoResumable.html
 #[proc_macro_attribute]

@@ -59,7 +59,9 @@ mod tests {
         assert_eq!(version_marker(&calc, "1.0"), None);
         let raw = Ident::new_raw("match", span);
         assert_eq!(
-            version_marker(&raw, "1.0.0").map(|i| i.to_string()).as_deref(),
+            version_marker(&raw, "1.0.0")
+                .map(|i| i.to_string())
+                .as_deref(),
             Some("matchV1_0_0")
         );
         assert_eq!(

@@ -126,6 +126,20 @@ fn expand(m: &Resumable) -> TokenStream {
             let _ = <#version as #krate::typed::ContractVersion>::VERSION;
         }
     });
+    // Calls are checked at compile time: each declared version (once) may be called.
+    let mut declared_seen = std::collections::HashSet::new();
+    let declared = services
+        .iter()
+        .filter(|s| {
+            let v = &s.version;
+            declared_seen.insert(quote!(#v).to_string())
+        })
+        .map(|s| {
+            let version = &s.version;
+            quote_spanned! {version.span()=>
+                impl #krate::resumable::DeclaredService<#services_enum> for #version {}
+            }
+        });
     let contracts = services.iter().map(|s| {
         let (version, key) = (&s.version, s.key.to_string());
         quote! {
@@ -244,6 +258,8 @@ fn expand(m: &Resumable) -> TokenStream {
                         #(#registrations)*
                 }
             }
+
+            #(#declared)*
 
             #[allow(dead_code)]
             fn __services_are_contract_versions() {

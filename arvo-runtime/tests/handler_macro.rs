@@ -99,17 +99,31 @@ async fn typed_init_and_result_through_the_broker() {
     let outcome = broker.resolve(init).await.unwrap_or_else(|e| panic!("{e}"));
     let WelcomeV1_0_0Emits::Complete(greeting) =
         WelcomeV1_0_0::result(&outcome).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(greeting, Greeting { text: "Hello, Ada!".into() });
+    assert_eq!(
+        greeting,
+        Greeting {
+            text: "Hello, Ada!".into()
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_failed_workflow_is_a_typed_error() {
     let broker = broker(None);
-    let init = WelcomeV1_0_0::init("com.example.app", Greet { name: String::new() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let init = WelcomeV1_0_0::init(
+        "com.example.app",
+        Greet {
+            name: String::new(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let outcome = broker.resolve(init).await.unwrap_or_else(|e| panic!("{e}"));
     match WelcomeV1_0_0::result(&outcome) {
-        Err(WorkflowError::Failed { event_type, message, .. }) => {
+        Err(WorkflowError::Failed {
+            event_type,
+            message,
+            ..
+        }) => {
             assert_eq!(event_type, "sys.arvo.orc.welcome.error");
             assert_eq!(message, "no name");
         }
@@ -136,7 +150,10 @@ async fn the_observer_sees_every_event_once_in_order() {
     let init = WelcomeV1_0_0::init("com.example.app", Greet { name: "Ada".into() })
         .unwrap_or_else(|e| panic!("{e}"));
     let outcome = broker.resolve(init).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(outcome.is_ok(), "a panicking observer does not stop routing");
+    assert!(
+        outcome.is_ok(),
+        "a panicking observer does not stop routing"
+    );
     let seen = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     assert_eq!(
         seen,

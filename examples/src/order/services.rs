@@ -29,8 +29,8 @@ pub const DECLINED_CARD: &str = "tok_declined";
 /// let out = InventoryService.v1_0_0(Input::new(req)).await?;
 /// let InventoryReserveV1_0_0Emits::Success(r) = &out[0].event;
 /// assert_eq!((r.reservation_id.as_str(), r.units), ("rsv-ORD-1", 3));
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InventoryService;
