@@ -5,6 +5,8 @@
 //! parse (`parse`, building the model of `ast`) -> validate (`validate`) -> expand (`expand`).
 //! Errors are accumulated and reported together, each at its own span; after an error the
 //! struct and every item that can still be derived are emitted beside the `compile_error!`.
+//! [`arvo_resumable`] (`resumable` -> `resumable_expand`) and [`arvo_handler`] (`handler` ->
+//! `handler_expand`) follow the same stages.
 
 mod ast;
 mod errors;
