@@ -354,6 +354,18 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         Kind::Service { .. } => quote!(),
     };
     let version_texts2 = version_texts.clone();
+    let hint = match contract.kind {
+        Kind::Orchestrator { .. } => "",
+        _ => {
+            " (a function handles one version: a contract with several versions needs an impl block)"
+        }
+    };
+    let unhandled = versions.iter().map(|v| {
+        format!(
+            "version `{text}` of `{ident}` has no handler: add a `#[version(\"{text}\")]` method for it{hint}",
+            text = v.text
+        )
+    });
     quote! {
         #public
         const _: () = {
@@ -364,6 +376,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
                 const TYPE: &'static str = #accepted;
                 const SYSTEM_ERROR_TYPE: &'static str = #system_error;
                 const VERSIONS: &'static [&'static str] = &[#(#version_texts),*];
+                const UNHANDLED: &'static [&'static str] = &[#(#unhandled),*];
                 fn try_contract() -> ::core::result::Result<&'static #private::ArvoContract, &'static #private::ContractError> {
                     #contract_access
                 }

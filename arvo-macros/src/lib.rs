@@ -5,10 +5,14 @@
 //! parse (`parse`, building the model of `ast`) -> validate (`validate`) -> expand (`expand`).
 //! Errors are accumulated and reported together, each at its own span; after an error the
 //! struct and every item that can still be derived are emitted beside the `compile_error!`.
+//! [`arvo_resumable`] (`resumable` -> `resumable_expand`) and [`arvo_handler`] (`handler` ->
+//! `handler_expand`) follow the same stages.
 
 mod ast;
 mod errors;
 mod expand;
+mod handler;
+mod handler_expand;
 mod naming;
 mod parse;
 mod resumable;
@@ -223,12 +227,111 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `CalcWorkflow::resumable(self, memory) -> ArvoResumableBuilder`, every version registered.
 ///
 /// # Compile-time checks
-/// A version of the contract without a method (at `contract = ..`), a version the contract
-/// does not have (at the literal), a service that is not a contract version (at its path),
-/// malformed or repeated versions, unknown or repeated keys, missing keys.
+/// A version of the contract without a method (named, at `contract = ..`), a version the
+/// contract does not have (at the literal), a service that is not a contract version (at its
+/// path), a `step.call::<V>()` / `step.start_child::<V, _>()` of a version not in
+/// `services(..)` (at the call: `impl DeclaredService<<Name>Services>` is generated for each
+/// declared version), malformed or repeated versions, unknown or repeated keys, missing keys.
 ///
 /// [`ArvoResumable`]: https://docs.rs/arvo-runtime/latest/arvo_runtime/resumable/struct.ArvoResumable.html
 #[proc_macro_attribute]
 pub fn arvo_resumable(args: TokenStream, item: TokenStream) -> TokenStream {
     resumable_expand::run(args.into(), item.into()).into()
+}
+
+/// Turns an `async fn` (one version of a service contract) or an inherent `impl` block (one
+/// `#[version("x.y.z")]` method per version, for handlers with state) into a typed handler
+/// that the broker registers as is: `EventBroker::builder().handler(greet)`.
+///
+/// ```
+/// use arvo_runtime::prelude::*;
+/// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
+/// # #[derive(Serialize, Deserialize, JsonSchema)] pub struct Greet { pub name: String }
+/// # #[derive(Serialize, Deserialize, JsonSchema)] pub struct Greeting { pub text: String }
+/// # #[derive(Serialize, Deserialize, JsonSchema)] pub struct GreetV2 { pub names: Vec<String> }
+/// #[arvo_contract(uri = "#/greet", type = "greet.user", simple,
+///     version("1.0.0", accepts = Greet, emits = Greeting))]
+/// pub struct GreetService;
+///
+/// // A function per version: the input is the payload (or `Input<'_, GreetServiceV1_0_0>`
+/// // for the event and its context); one event is returned as is.
+/// #[arvo_handler(contract = GreetService, version = "1.0.0")]
+/// async fn greet(input: Greet) -> Result<GreetServiceV1_0_0Emits, HandlerError> {
+///     Ok(GreetServiceV1_0_0Emits::Success(Greeting { text: format!("Hello, {}!", input.name) }))
+/// }
+///
+/// #[arvo_contract(uri = "#/greet/many", type = "greet.many", simple,
+///     version("1.0.0", accepts = Greet, emits = Greeting),
+///     version("2.0.0", accepts = GreetV2, emits = Greeting))]
+/// pub struct GreetMany;
+///
+/// // A handler with state: one method per version.
+/// struct Greeter { salutation: String }
+///
+/// #[arvo_handler(contract = GreetMany)]
+/// impl Greeter {
+///     #[version("1.0.0")]
+///     async fn one(&self, input: Input<'_, GreetManyV1_0_0>) -> HandlerOutput<GreetManyV1_0_0> {
+///         let text = format!("{}, {}!", self.salutation, input.data.name);
+///         Ok(vec![GreetManyV1_0_0Emits::Success(Greeting { text }).into()])
+///     }
+///     #[version("2.0.0")]
+///     async fn many(&self, input: GreetV2) -> Result<GreetManyV2_0_0Emits, HandlerError> {
+///         let text = format!("{}, {}!", self.salutation, input.names.join(" and "));
+///         Ok(GreetManyV2_0_0Emits::Success(Greeting { text }))
+///     }
+/// }
+///
+/// let broker = EventBroker::builder()
+///     .handler(greet)
+///     .handler(Greeter { salutation: "Hi".into() })
+///     .build()?;
+/// assert_eq!(broker.handlers(), ["com.greet.many", "com.greet.user"]);
+/// // Options: `ArvoEventHandler::of(greet).executionunits(1.0).build()?`; the function as
+/// // written: `greet::call(Greet { .. }).await`.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Keys
+/// - `contract = Path` (required): a service or simple contract (`#[arvo_contract]`).
+/// - `version = "x.y.z"` (functions): the version the function handles. A function handles
+///   one version, so it serves a contract with one version; several versions take an impl
+///   block.
+/// - `register` / `register = false`: whether the handler joins the program's registry
+///   (`EventBroker::builder().registered_handlers()`). Functions join by default; an impl
+///   block joins only with `register` (its type must implement `Default`).
+/// - `crate = "path"`: where `arvo_runtime` is.
+///
+/// # Signatures
+/// One input: `Input<'_, V>` (payload, event, contract version, trace headers) or the payload
+/// type `V::Accepts` itself; `async` or not; the return type is `Result<T, E>` with `E` any
+/// error (`HandlerError`, a `Violation`, any `std::error::Error`) and `T` one event (the
+/// version's emits enum or an `Emission` of it) or a `Vec` of them (`HandlerOutput<V>`).
+///
+/// # Generated items
+/// - for a function `greet`: a unit struct `greet` (the value to register; `Copy`), and
+///   `greet::call`, the function as written;
+/// - `impl ContractDispatch<Self> for Self` (the version routing) and `impl IntoHandler`, so
+///   `ArvoEventHandler::of(value)` and `EventBrokerBuilder::handler(value)` take it;
+/// - when registered, an entry of `arvo_runtime::registry`.
+///
+/// # Compile-time checks
+/// Each reported once, at the user's token: a version the contract does not have (at the
+/// literal), a version of the contract without a function (naming it, at `contract = ..`),
+/// two methods for one version (at the second literal), an input type that is not the
+/// version's (at the type), a return type that is not the version's (at the type), an event
+/// the version does not emit (the compiler's type error at the expression), malformed or
+/// reserved versions, unknown or repeated keys, bad signatures.
+///
+/// ```compile_fail
+/// # use arvo_runtime::prelude::*;
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { pub a: f64 }
+/// # #[arvo_contract(uri = "#/x", type = "x.run", simple, version("1.0.0", accepts = In, emits = In))]
+/// # pub struct X;
+/// #[arvo_handler(contract = X, version = "2.0.0")] // error: no `XV2_0_0`
+/// async fn run(input: In) -> Result<XV1_0_0Emits, HandlerError> { Ok(XV1_0_0Emits::Success(input)) }
+/// ```
+#[proc_macro_attribute]
+pub fn arvo_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler_expand::run(args.into(), item.into()).into()
 }

@@ -12,6 +12,8 @@ pub fn version_suffix(version: &str) -> Option<String> {
 /// The marker type of a version: `CalcAdd` + `"1.0.0"` -> `CalcAddV1_0_0`.
 pub fn version_marker(contract: &Ident, version: &str) -> Option<Ident> {
     let suffix = version_suffix(version)?;
+    // A raw identifier (`r#match`) loses its `r#`: `matchV1_0_0` is an ordinary identifier.
+    let contract = syn::ext::IdentExt::unraw(contract);
     Some(Ident::new(&format!("{contract}V{suffix}"), contract.span()))
 }
 
@@ -55,6 +57,13 @@ mod tests {
             Some("CalcAddV1_10_0")
         );
         assert_eq!(version_marker(&calc, "1.0"), None);
+        let raw = Ident::new_raw("match", span);
+        assert_eq!(
+            version_marker(&raw, "1.0.0")
+                .map(|i| i.to_string())
+                .as_deref(),
+            Some("matchV1_0_0")
+        );
         assert_eq!(
             version_method("0.0.1", span)
                 .map(|i| i.to_string())

@@ -126,6 +126,20 @@ fn expand(m: &Resumable) -> TokenStream {
             let _ = <#version as #krate::typed::ContractVersion>::VERSION;
         }
     });
+    // Calls are checked at compile time: each declared version (once) may be called.
+    let mut declared_seen = std::collections::HashSet::new();
+    let declared = services
+        .iter()
+        .filter(|s| {
+            let v = &s.version;
+            declared_seen.insert(quote!(#v).to_string())
+        })
+        .map(|s| {
+            let version = &s.version;
+            quote_spanned! {version.span()=>
+                impl #krate::resumable::DeclaredService<#services_enum> for #version {}
+            }
+        });
     let contracts = services.iter().map(|s| {
         let (version, key) = (&s.version, s.key.to_string());
         quote! {
@@ -179,10 +193,6 @@ fn expand(m: &Resumable) -> TokenStream {
         .last()
         .map(|s| s.ident.to_string())
         .unwrap_or_default();
-    let missing_msg = format!(
-        "`{name}` does not handle every version of `{contract_name}`: add a `#[version(\"x.y.z\")]` method for each of `{contract_name}::VERSIONS` (handled: {})",
-        handled.join(", ")
-    );
     let version_check = quote_spanned! {contract.span()=>
         const _: () = {
             const fn same(a: &str, b: &str) -> bool {
@@ -201,6 +211,7 @@ fn expand(m: &Resumable) -> TokenStream {
             }
             const HANDLED: &[&str] = &[#(#handled),*];
             let declared = <#contract as #krate::typed::TypedContract>::VERSIONS;
+            let unhandled = <#contract as #krate::typed::TypedContract>::UNHANDLED;
             let mut i = 0;
             while i < declared.len() {
                 let mut j = 0;
@@ -211,8 +222,8 @@ fn expand(m: &Resumable) -> TokenStream {
                     }
                     j += 1;
                 }
-                if !found {
-                    ::core::panic!(#missing_msg);
+                if !found && i < unhandled.len() {
+                    ::core::panic!("{}", unhandled[i]);
                 }
                 i += 1;
             }
@@ -247,6 +258,8 @@ fn expand(m: &Resumable) -> TokenStream {
                         #(#registrations)*
                 }
             }
+
+            #(#declared)*
 
             #[allow(dead_code)]
             fn __services_are_contract_versions() {

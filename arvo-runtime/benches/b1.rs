@@ -10,7 +10,10 @@
 //! * `framework`: `ArvoEventHandler::execute` / `execute_json`, then the output serialised;
 //! * `floor+decode`: serde_json, jsonschema validation of input and output, the subject decode
 //!   the reference's domain resolution does, building and serialising the output by hand;
-//! * `floor`: the same without the subject decode (not needed: the input domain is null).
+//! * `floor`: the same without the subject decode (not needed: the input domain is null);
+//! * `#[arvo_handler]`: the path a user writes: a typed contract (`#[arvo_contract]`, schemas
+//!   from the payload types) and an `async fn` with `#[arvo_handler]` (typed payload in, one
+//!   emits value out), run by `ArvoEventHandler::of(add)` like `framework`.
 //!
 //! Run: `cargo bench -p arvo-runtime --bench b1` (bench profile: fat LTO, one codegen unit).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -61,6 +64,42 @@ fn handler() -> ArvoEventHandler {
         })
         .build()
         .unwrap()
+}
+
+/// The user's path: a typed contract and an `#[arvo_handler]` function.
+mod typed_path {
+    use arvo_runtime::prelude::*;
+
+    #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddIn {
+        pub a: f64,
+        pub b: f64,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddOut {
+        pub result: f64,
+    }
+
+    #[arvo_contract(uri = "#/bench/calc/add", type = "calc.add", simple,
+        version("1.0.0", accepts = AddIn, emits = AddOut))]
+    pub struct CalcAdd;
+
+    #[arvo_handler(contract = CalcAdd, version = "1.0.0", register = false)]
+    pub async fn add(input: AddIn) -> Result<CalcAddV1_0_0Emits, HandlerError> {
+        Ok(CalcAddV1_0_0Emits::Success(AddOut {
+            result: input.a + input.b,
+        }))
+    }
+
+    pub fn handler() -> ArvoEventHandler {
+        ArvoEventHandler::of(add)
+            .executionunits(0.0)
+            .build()
+            .unwrap()
+    }
 }
 
 fn input(i: u64) -> ArvoEvent {
@@ -196,16 +235,20 @@ enum Variant {
     FloorDecodeBytes,
     FloorParsed,
     FloorBytes,
+    MacroParsed,
+    MacroBytes,
 }
 
 impl Variant {
-    const ALL: [Variant; 6] = [
+    const ALL: [Variant; 8] = [
         Variant::FrameworkParsed,
         Variant::FrameworkBytes,
         Variant::FloorDecodeParsed,
         Variant::FloorDecodeBytes,
         Variant::FloorParsed,
         Variant::FloorBytes,
+        Variant::MacroParsed,
+        Variant::MacroBytes,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -215,6 +258,8 @@ impl Variant {
             Variant::FloorDecodeBytes => "floor+decode (a) bytes",
             Variant::FloorParsed => "floor (b) parsed, no decode",
             Variant::FloorBytes => "floor (a) bytes, no decode",
+            Variant::MacroParsed => "#[arvo_handler] (b) parsed",
+            Variant::MacroBytes => "#[arvo_handler] (a) bytes",
         }
     }
 }
@@ -247,7 +292,7 @@ fn inputs(range: std::ops::Range<u64>) -> Inputs {
 
 /// Runs one variant over `inp`; returns seconds.
 #[inline(never)]
-fn pass(v: Variant, h: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
+fn pass(v: Variant, h: &ArvoEventHandler, hm: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
     let mut buf = Vec::with_capacity(1024);
     let mut sum = 0.0;
     let check = |out: Vec<ArvoEvent>, buf: &mut Vec<u8>| -> f64 {
@@ -269,6 +314,18 @@ fn pass(v: Variant, h: &ArvoEventHandler, f: &Floor, inp: &Inputs) -> f64 {
         Variant::FrameworkBytes => {
             for j in &inp.json {
                 let out = block_on(h.execute_json(j, ParentContext::Event)).unwrap();
+                sum += check(out, &mut buf);
+            }
+        }
+        Variant::MacroParsed => {
+            for e in &inp.events {
+                let out = block_on(hm.execute(e, ParentContext::Event)).unwrap();
+                sum += check(out, &mut buf);
+            }
+        }
+        Variant::MacroBytes => {
+            for j in &inp.json {
+                let out = block_on(hm.execute_json(j, ParentContext::Event)).unwrap();
                 sum += check(out, &mut buf);
             }
         }
@@ -411,25 +468,26 @@ fn main() {
     let n = env("B1_EVENTS", 100_000);
     let passes = env("B1_PASSES", 3) as usize;
     let h = handler();
+    let hm = typed_path::handler();
     let f = Floor::new();
     let warm = inputs(0..warmup);
     let measured = inputs(warmup..warmup + n);
     // `B1_ONLY=<variant index>`: run that variant alone (for callgrind).
     if let Ok(only) = std::env::var("B1_ONLY") {
         let v = Variant::ALL[only.parse::<usize>().unwrap()];
-        pass(v, &h, &f, &warm);
-        let secs = pass(v, &h, &f, &measured);
+        pass(v, &h, &hm, &f, &warm);
+        let secs = pass(v, &h, &hm, &f, &measured);
         println!("{}: {:.0} events/s", v.name(), n as f64 / secs);
         return;
     }
     for v in Variant::ALL {
-        pass(v, &h, &f, &warm);
+        pass(v, &h, &hm, &f, &warm);
     }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
     for p in 0..passes {
         for k in 0..Variant::ALL.len() {
             let idx = (k + p) % Variant::ALL.len();
-            times[idx].push(pass(Variant::ALL[idx], &h, &f, &measured));
+            times[idx].push(pass(Variant::ALL[idx], &h, &hm, &f, &measured));
         }
     }
     let median = |t: &Vec<f64>| {
@@ -458,5 +516,15 @@ fn main() {
         "  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}",
         ratio(0, 4),
         ratio(1, 5)
+    );
+    println!(
+        "  time ratio #[arvo_handler]/floor+decode: (b) {:.2}  (a) {:.2}",
+        ratio(6, 2),
+        ratio(7, 3)
+    );
+    println!(
+        "  time ratio #[arvo_handler]/floor (no decode): (b) {:.2}  (a) {:.2}",
+        ratio(6, 4),
+        ratio(7, 5)
     );
 }

@@ -28,7 +28,7 @@
 
 use crate::contract::{ArvoContract, ContractError, VersionedContract};
 use crate::event::{ArvoEvent, EventIdInput, ExtensionValue};
-use crate::handler::{self, DomainSpec, HandlerInput, HandlerResult, RawOutput, Violation};
+use crate::handler::{DomainSpec, HandlerInput, HandlerResult, RawOutput, Violation};
 use crate::otel::TraceHeaders;
 use futures_util::future::BoxFuture;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -89,6 +89,10 @@ pub trait TypedContract: sealed::Sealed + Send + Sync + 'static {
     const SYSTEM_ERROR_TYPE: &'static str;
     /// The versions, in declaration order.
     const VERSIONS: &'static [&'static str];
+    /// Per version (as [`VERSIONS`](TypedContract::VERSIONS)), the compile error of a handler
+    /// or resumable that does not handle it. Used by the macros' checks.
+    #[doc(hidden)]
+    const UNHANDLED: &'static [&'static str];
     /// The runtime contract, built on first use (through the same builders as a hand-written
     /// contract, with the schemas of the payload types) and then shared; `Err` if a payload
     /// type's JSON Schema cannot be compiled (the macro has already checked every literal).
@@ -325,10 +329,11 @@ impl<'a, V: ContractVersion> Input<'a, V> {
     }
 }
 
-/// An error raised by a handler's own code; the handler runtime turns it into a
-/// `sys.<type>.error` event, unless it is (or wraps, as a `source()`) a
+/// The one error type of user code in handlers and resumables (the same type as
+/// [`handler::HandlerError`](crate::handler::HandlerError), re-exported here): the handler
+/// runtime turns it into a `sys.<type>.error` event, unless it is (or wraps, as a `source()`) a
 /// [`Violation`], which is returned to the caller as a violation.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::handler::HandlerError;
 
 /// One event a typed handler emits: a value of the version's emits enum (the only way to
 /// choose the event type and payload) with per-event options. Every option defaults as in
@@ -448,6 +453,89 @@ impl<E: Emits> From<E> for Emission<E> {
 /// (write `Ok(vec![emits.into()])` for plain events, [`Emission`]'s builder for options).
 pub type HandlerOutput<V> = Result<Vec<Emission<<V as ContractVersion>::Emits>>, HandlerError>;
 
+/// What an `#[arvo_handler]` function or method of version `V` may return: `Result<T, E>`
+/// where `E` converts into [`HandlerError`] (any `std::error::Error`, a [`Violation`], or
+/// `HandlerError` itself) and `T` is one event or several ([`IntoEmissions`]): so a single
+/// emission is `Ok(GreetV1_0_0Emits::Success(..))`, without `vec!` or `.into()`.
+///
+/// ```
+/// # use arvo_runtime::arvo_contract;
+/// use arvo_runtime::typed::{Emission, HandlerError, HandlerReturn};
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { a: f64 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Out { r: f64 }
+/// # #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple, version("1.0.0", accepts = In, emits = Out))]
+/// # pub struct CalcAdd;
+/// let one: Result<_, HandlerError> = Ok(CalcAddV1_0_0Emits::Success(Out { r: 1.0 }));
+/// assert_eq!(HandlerReturn::<CalcAddV1_0_0>::into_emissions(one)?.len(), 1);
+/// let none: Result<Vec<CalcAddV1_0_0Emits>, std::io::Error> = Ok(vec![]);
+/// assert!(HandlerReturn::<CalcAddV1_0_0>::into_emissions(none)?.is_empty());
+/// let routed: Result<_, HandlerError> = Ok(Emission::new(CalcAddV1_0_0Emits::Success(Out { r: 2.0 })).to("com.audit"));
+/// assert_eq!(HandlerReturn::<CalcAddV1_0_0>::into_emissions(routed)?[0].options().to.as_deref(), Some("com.audit"));
+/// # Ok::<(), HandlerError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not what a handler of `{V}` returns",
+    label = "not an output of `{V}`",
+    note = "return `Result<T, HandlerError>` where `T` is `{V}`'s emits enum (one event), an `Emission` of it, or a `Vec` of either (e.g. `HandlerOutput<{V}>`)"
+)]
+pub trait HandlerReturn<V: ContractVersion> {
+    /// The emissions, or the error.
+    ///
+    /// # Errors
+    /// The handler's own error, converted.
+    fn into_emissions(self) -> HandlerOutput<V>;
+}
+
+impl<V, T, E> HandlerReturn<V> for Result<T, E>
+where
+    V: ContractVersion,
+    T: IntoEmissions<V::Emits>,
+    E: Into<HandlerError>,
+{
+    fn into_emissions(self) -> HandlerOutput<V> {
+        match self {
+            Ok(t) => Ok(t.into_emissions()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// One or several events of the emits enum `E`: `E`, [`Emission<E>`], `Vec<E>`,
+/// `Vec<Emission<E>>` (see [`HandlerReturn`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not one or several events of `{E}`",
+    label = "not events of `{E}`",
+    note = "a handler of a version returns `Result<T, HandlerError>` where `T` is that version's emits enum (`{E}`), an `Emission` of it, or a `Vec` of either"
+)]
+pub trait IntoEmissions<E> {
+    /// The emissions.
+    fn into_emissions(self) -> Vec<Emission<E>>;
+}
+
+impl<E: Emits> IntoEmissions<E> for E {
+    fn into_emissions(self) -> Vec<Emission<E>> {
+        vec![Emission::new(self)]
+    }
+}
+
+impl<E: Emits> IntoEmissions<E> for Emission<E> {
+    fn into_emissions(self) -> Vec<Emission<E>> {
+        vec![self]
+    }
+}
+
+impl<E: Emits> IntoEmissions<E> for Vec<Emission<E>> {
+    fn into_emissions(self) -> Vec<Emission<E>> {
+        self
+    }
+}
+
+impl<E: Emits> IntoEmissions<E> for Vec<E> {
+    fn into_emissions(self) -> Vec<Emission<E>> {
+        self.into_iter().map(Emission::new).collect()
+    }
+}
+
 /// The future a generated handler method returns (named here so the generated trait stays
 /// short).
 pub trait HandlerFuture<V: ContractVersion>: Future<Output = HandlerOutput<V>> + Send {}
@@ -470,9 +558,7 @@ where
 {
     Box::pin(async move {
         let data = input.data_as::<V::Accepts>()?;
-        let emissions = method(Input::with_context(data, input))
-            .await
-            .map_err(handler::HandlerError::from_boxed)?;
+        let emissions = method(Input::with_context(data, input)).await?;
         let mut outputs = Vec::with_capacity(emissions.len());
         for emission in emissions {
             outputs.push(emission.into_raw()?);

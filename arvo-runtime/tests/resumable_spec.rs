@@ -35,8 +35,8 @@ use arvo_runtime::memory::{
 };
 use arvo_runtime::orchestration::OrchestrationRecord;
 use arvo_runtime::resumable::{
-    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent, ServiceEvents,
-    Step,
+    ArvoResumable, DeclaredService, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent,
+    ServiceEvents, Step,
 };
 use arvo_runtime::typed::{ContractVersion, Emits, OrchestratorInit};
 use arvo_runtime::violation::ArvoErrorPayload;
@@ -268,6 +268,11 @@ pub enum DecServices {
     Decrement(ServiceEvent<DecrementV0_0_1>),
 }
 
+// The versions the decrement resumable may call (what `#[arvo_resumable]` generates).
+impl DeclaredService<DecServices> for ValueReadV0_0_1 {}
+impl DeclaredService<DecServices> for ValueWriteV0_0_1 {}
+impl DeclaredService<DecServices> for DecrementV0_0_1 {}
+
 impl ServiceEvents for DecServices {
     fn contracts() -> Vec<(String, VersionedContract)> {
         [
@@ -408,6 +413,10 @@ pub enum IncServices {
     Write(ServiceEvent<ValueWriteV0_0_1>),
     Increment(ServiceEvent<IncrementV0_0_1>),
 }
+
+impl DeclaredService<IncServices> for ValueReadV0_0_1 {}
+impl DeclaredService<IncServices> for ValueWriteV0_0_1 {}
+impl DeclaredService<IncServices> for IncrementV0_0_1 {}
 
 impl ServiceEvents for IncServices {
     fn contracts() -> Vec<(String, VersionedContract)> {

@@ -128,6 +128,7 @@
 
 mod config;
 mod hooks;
+mod observe;
 mod outcome;
 
 pub use config::{HandlerConfig, OnError, RetryPolicy};
@@ -136,6 +137,7 @@ pub use outcome::{Failure, FailureKind, Outcome, Stage};
 
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, UserPanic, catch_panic, catch_panic_sync};
+use crate::registry::IntoHandler;
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
 use outcome::{Collector, Counter, Reservation, WorkToken, types_of};
 use std::collections::HashMap;
@@ -216,6 +218,12 @@ pub enum BrokerError {
         /// The types of the events that did not fit, with their counts (at most 8).
         event_types: Vec<(String, usize)>,
     },
+    /// A value given to [`EventBrokerBuilder::handler`] could not be built into a handler.
+    #[error("A registered handler could not be built: {reason}")]
+    InvalidHandler {
+        /// The build error.
+        reason: String,
+    },
     /// A handler's configuration is unusable.
     #[error("Invalid configuration of handler '{handler}': {reason}")]
     InvalidConfig {
@@ -267,6 +275,7 @@ pub(crate) struct Inner {
     slots: HashMap<String, Arc<Slot>>,
     input_mw: Vec<InputMiddleware>,
     output_mw: Vec<OutputMiddleware>,
+    observers: Vec<observe::Observer>,
     on_domained: Option<Hook>,
     on_unroutable: Option<Hook>,
     pub(crate) global: Arc<Counter>,
@@ -313,6 +322,9 @@ pub struct EventBrokerBuilder {
     on_unroutable: Option<Hook>,
     max_events_per_resolve: usize,
     max_buffered: usize,
+    /// Why registered values could not become handlers (reported by `build`).
+    invalid: Vec<String>,
+    observers: Vec<observe::Observer>,
 }
 
 impl fmt::Debug for EventBrokerBuilder {
@@ -363,20 +375,19 @@ impl EventBrokerBuilder {
         self
     }
 
-    /// Registers a handler with the [`defaults`](Self::defaults).
-    pub fn handler(mut self, handler: Arc<dyn DynEventHandler>) -> Self {
+    /// Registers a handler with the [`defaults`](Self::defaults): anything [`IntoHandler`]
+    /// (a handler, its builder, an `#[arvo_handler]` value, an `Arc<dyn DynEventHandler>`).
+    pub fn handler(self, handler: impl IntoHandler) -> Self {
         let config = self.defaults.clone();
-        self.handlers.push((handler, config));
-        self
+        self.handler_with(handler, config)
     }
 
     /// Registers a handler with its own configuration.
-    pub fn handler_with(
-        mut self,
-        handler: Arc<dyn DynEventHandler>,
-        config: HandlerConfig,
-    ) -> Self {
-        self.handlers.push((handler, config));
+    pub fn handler_with(mut self, handler: impl IntoHandler, config: HandlerConfig) -> Self {
+        match handler.into_handler() {
+            Ok(handler) => self.handlers.push((handler, config)),
+            Err(e) => self.invalid.push(e.0),
+        }
         self
     }
 
@@ -465,8 +476,12 @@ impl EventBrokerBuilder {
     ///
     /// # Errors
     /// [`BrokerError::DuplicateHandler`] when two handlers share a source;
-    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0.
+    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0;
+    /// [`BrokerError::InvalidHandler`] when a registered builder could not be built.
     pub fn build(self) -> Result<EventBroker, BrokerError> {
+        if let Some(reason) = self.invalid.into_iter().next() {
+            return Err(BrokerError::InvalidHandler { reason });
+        }
         let mut slots = HashMap::with_capacity(self.handlers.len());
         for (handler, config) in self.handlers {
             let source = handler.source().to_owned();
@@ -500,6 +515,7 @@ impl EventBrokerBuilder {
                 slots,
                 input_mw: self.input_mw,
                 output_mw: self.output_mw,
+                observers: self.observers,
                 on_domained: self.on_domained,
                 on_unroutable: self.on_unroutable,
                 global: Arc::new(Counter::with_room_at(self.max_buffered / 2)),
@@ -525,6 +541,8 @@ impl EventBroker {
             on_unroutable: None,
             max_events_per_resolve: DEFAULT_MAX_EVENTS_PER_RESOLVE,
             max_buffered: DEFAULT_MAX_BUFFERED_EVENTS,
+            invalid: Vec::new(),
+            observers: Vec::new(),
         }
     }
 
@@ -607,6 +625,7 @@ impl EventBroker {
                 event_types: vec![(event.event_type().to_owned(), 1)],
             });
         };
+        observe::notify(&self.inner.observers, &event);
         match slot.tx.try_send(Envelope { event, token }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(BrokerError::QueueFull {
@@ -732,6 +751,7 @@ impl Inner {
         if collector.is_aborted() {
             return;
         }
+        observe::notify(&self.observers, &event);
         if check_domain && event.domain().is_some() {
             collector.outcome().domained.push(event.clone());
             if let Some(hook) = &self.on_domained {

@@ -188,8 +188,10 @@ impl From<ViolationError> for Violation {
     }
 }
 
-/// The error type of handler code: anything that implements [`std::error::Error`] converts
-/// into it with `?` (as with `anyhow::Error`, it does not implement `Error` itself).
+/// The one error type of user code, in handlers and resumables alike (also re-exported as
+/// `typed::HandlerError` and in the prelude): any [`std::error::Error`] converts into it with
+/// `?`, and so do a `String` or `&str` message and a `Box<dyn Error + Send + Sync>` (as with
+/// `anyhow::Error`, it does not implement `Error` itself).
 ///
 /// At run time the handler looks inside: a [`Violation`] or [`ViolationError`] (also when
 /// wrapped as a `source()`) is returned to the caller as a violation; anything else becomes
@@ -207,6 +209,10 @@ impl From<ViolationError> for Violation {
 /// assert!(parse("x").unwrap_err().violation().is_none());
 /// assert_eq!(parse("-1").unwrap_err().violation(), Some(Violation::execution("negative input")));
 /// assert_eq!(HandlerError::msg("boom").to_string(), "boom");
+/// let from_text: HandlerError = "no name".into(); // as with `Box<dyn Error>`
+/// assert_eq!(from_text.to_string(), "no name");
+/// let boxed: Box<dyn std::error::Error> = from_text.into(); // and back, for `?` in `main`
+/// assert_eq!(boxed.to_string(), "no name");
 /// ```
 pub struct HandlerError(Box<dyn Error + Send + Sync + 'static>);
 
@@ -238,9 +244,21 @@ impl HandlerError {
     }
 }
 
-impl<E: Error + Send + Sync + 'static> From<E> for HandlerError {
+/// Anything a `Box<dyn Error + Send + Sync>` is made from: any error type, a `String` or
+/// `&str` message (`Err("no name".into())`), or an already boxed error.
+impl<E: Into<Box<dyn Error + Send + Sync + 'static>>> From<E> for HandlerError {
     fn from(e: E) -> Self {
-        HandlerError(Box::new(e))
+        HandlerError(e.into())
+    }
+}
+
+/// Back to a boxed error, so `?` on a handler's result works in a function returning
+/// `Box<dyn Error>` (a test, `main`). (Not to `Box<dyn Error + Send + Sync>`: that conversion
+/// would collide with `From<E: Into<Box<dyn Error + Send + Sync>>>`; use
+/// [`HandlerError::into_inner`].)
+impl From<HandlerError> for Box<dyn Error + 'static> {
+    fn from(e: HandlerError) -> Self {
+        e.0
     }
 }
 

@@ -61,7 +61,9 @@ mod typed;
 pub use record::{
     ExpectedEvents, ProcessedEvent, ResumableEvents, ResumableRecord, ResumableStatus,
 };
-pub use typed::{Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step, TypedCollected};
+pub use typed::{
+    DeclaredService, Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step, TypedCollected,
+};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -28,6 +28,20 @@ pub trait ServiceEvents: Sized + Send + 'static {
     fn from_event(event: &ArvoEvent) -> Result<Option<Self>, HandlerError>;
 }
 
+/// Marks `Self` (a contract version) as a service of the resumable whose service events are
+/// `S`: [`Step::call`] and [`Step::start_child`] take only such versions, so calling a service
+/// the resumable did not declare does not compile (at the call) instead of failing at run
+/// time. `#[arvo_resumable]` implements it for every `services(..)` entry; a hand-written
+/// [`ServiceEvents`] enum implements it for each of its versions.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a service of this resumable",
+    label = "not declared in its `services(..)`",
+    note = "add it to `#[arvo_resumable(.., services(key = {Self}))]` (its answers then arrive as a variant of the services enum), or call a declared version"
+)]
+pub trait DeclaredService<S> {}
+
+impl<V: ContractVersion> DeclaredService<ServiceEvent<V>> for V {}
+
 /// The events of one service version `V`: what it emits, or its system error.
 ///
 /// ```
@@ -138,11 +152,15 @@ pub struct Step<'a, V: ContractVersion, C, S> {
 }
 
 impl<V: ContractVersion, C, S> Step<'_, V, C, S> {
-    /// A call of service version `W` with its typed input.
+    /// A call of service version `W` with its typed input; `W` must be one of the resumable's
+    /// services ([`DeclaredService`]).
     ///
     /// # Errors
     /// When `data` cannot be serialised.
-    pub fn call<W: ContractVersion>(&self, data: &W::Accepts) -> Result<RawOutput, HandlerError> {
+    pub fn call<W: ContractVersion + DeclaredService<S>>(
+        &self,
+        data: &W::Accepts,
+    ) -> Result<RawOutput, HandlerError> {
         Ok(RawOutput::new(
             <W::Contract as TypedContract>::TYPE,
             serde_json::to_value(data)?,
@@ -156,7 +174,7 @@ impl<V: ContractVersion, C, S> Step<'_, V, C, S> {
     /// When `data` cannot be serialised.
     pub fn start_child<W, T>(&self, data: T) -> Result<RawOutput, HandlerError>
     where
-        W: ContractVersion<Accepts = OrchestratorInit<T>>,
+        W: ContractVersion<Accepts = OrchestratorInit<T>> + DeclaredService<S>,
         T: Serialize,
     {
         let init = OrchestratorInit {

@@ -13,7 +13,7 @@
 use arvo_runtime::arvo_contract;
 use arvo_runtime::factory::{ArvoEventFactory, EventInput};
 use arvo_runtime::handler::{ArvoEventHandler, ParentContext};
-use arvo_runtime::typed::{ContractVersion, HandlerOutput, Input};
+use arvo_runtime::typed::{ContractVersion, HandlerError, HandlerOutput, Input};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -64,7 +64,10 @@ impl FxConvertHandler for Converter {
     async fn v1_0_0(&self, input: Input<'_, FxConvertV1_0_0>) -> HandlerOutput<FxConvertV1_0_0> {
         let req = input.data; // a `Convert`, validated against the schema already
         let Some(rate) = rate(&req.from, &req.to) else {
-            return Err(format!("no rate from {} to {}", req.from, req.to).into());
+            return Err(HandlerError::msg(format!(
+                "no rate from {} to {}",
+                req.from, req.to
+            )));
         };
         let out = FxConvertV1_0_0Emits::Success(Converted {
             amount_cents: (req.amount_cents as f64 * rate).round() as u64,

@@ -12,7 +12,7 @@ use arvo_example_contracts::order::{
     ShippingScheduleHandler, ShippingScheduleV1_0_0, ShippingScheduleV1_0_0Emits,
 };
 use arvo_runtime::handler::{ArvoEventHandler, ArvoEventHandlerBuilder};
-use arvo_runtime::typed::{HandlerOutput, Input};
+use arvo_runtime::typed::{HandlerError, HandlerOutput, Input};
 
 /// The card token the payment service declines (the payment-failure path).
 pub const DECLINED_CARD: &str = "tok_declined";
@@ -29,8 +29,8 @@ pub const DECLINED_CARD: &str = "tok_declined";
 /// let out = InventoryService.v1_0_0(Input::new(req)).await?;
 /// let InventoryReserveV1_0_0Emits::Success(r) = &out[0].event;
 /// assert_eq!((r.reservation_id.as_str(), r.units), ("rsv-ORD-1", 3));
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InventoryService;
@@ -69,7 +69,9 @@ impl PaymentChargeHandler for PaymentService {
             // A plain error: the runtime turns it into `sys.com.payment.charge.error`, sent
             // back to the caller, which decides what to do (a violation would go to the
             // broker instead).
-            return Err(format!("card declined: {card} for {amount_cents} cents").into());
+            return Err(HandlerError::msg(format!(
+                "card declined: {card} for {amount_cents} cents"
+            )));
         }
         let out = PaymentChargeV1_0_0Emits::Success(Charge {
             charge_id: format!("ch-{order_id}"),
