@@ -43,6 +43,8 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod in_memory;
+#[cfg(feature = "redb")]
+mod redb;
 mod sync;
 
 use std::fmt;
@@ -54,6 +56,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use in_memory::{CleanupPredicate, InMemoryMemory};
+#[cfg(feature = "redb")]
+pub use redb::{RedbMemory, RedbOpenError, RedbStore};
 pub use sync::{LockStatus, ReleaseStatus, SyncEventResource, Transaction, TransactionError};
 
 /// What a machine memory stores: any owned, cloneable, serde-serialisable value.
