@@ -1,68 +1,5 @@
 //! [`RedbMemory`]: the embedded durable machine memory, one local file, no server (feature
 //! `redb`).
-//!
-//! # Why redb
-//!
-//! [redb](https://docs.rs/redb) is a pure-Rust, ACID, single-file B-tree store whose only
-//! dependency is `libc`: nothing to build from C, nothing to run beside the process. Its write
-//! transactions are serialised and commit atomically (copy-on-write pages, checksummed roots), so
-//! a write either happened or did not after a `SIGKILL` or a power loss, and its MVCC reads never
-//! wait for a writer. SQLite (through rusqlite) would give the same guarantees with SQL, at the
-//! price of a C build and a second SQLite story in the dependency graph (sqlx-sqlite and
-//! rusqlite cannot coexist); an LSM store (fjall) suits append-heavy logs better than the small
-//! read-modify-write records of workflows.
-//!
-//! # Layout and semantics
-//!
-//! A [`RedbStore`] is one file; it holds any number of memories, each a table
-//! `arvo.memory/{name}` mapping a subject to `(version, JSON)`: records are stored as
-//! `serde_json` text, readable with any redb tool. Versions come from one store-wide counter
-//! (table `arvo.meta`), so a version is never reused, not even after a delete or a restart.
-//! [`write`](MachineMemory::write) is compare-and-swap on that version inside one write
-//! transaction.
-//!
-//! **Leases live in the process, not in the file.** A redb file is opened by one process at a
-//! time (redb locks it; a second open fails with "database already open"), so the process that
-//! has the file open is the only one that can hold a lease on its subjects. Leases are kept, with
-//! their owner tokens and TTLs, in an in-process table exactly like [`InMemoryMemory`]'s; a
-//! fenced write or delete checks the lease *inside* its write transaction, after redb has made
-//! it the only writer. After a crash or restart the old process's leases are gone with it: the
-//! next process can take over every workflow at once, instead of waiting for stale leases to
-//! expire, which is what persisted leases with a wall-clock expiry would force on it. It also
-//! saves two durable commits (lock and unlock) per workflow step: one step is one commit.
-//!
-//! # Durability and threads
-//!
-//! Every write, delete and cleanup commits with [`redb::Durability::Immediate`]: when the call
-//! returns `Ok`, the record is on disk (fsync'd). redb is synchronous: writes and deletes run on
-//! tokio's blocking pool (`spawn_blocking`), so a commit waiting for the disk or for another
-//! writer never stalls the async workers; reads run inline (a read transaction never waits for a
-//! writer and only touches pages, usually cached). `try_lock`, `unlock` and `renew` touch no
-//! file. A write whose future is dropped after it started still commits or fails as a whole.
-//!
-//! ```
-//! use arvo_runtime::memory::{MachineMemory, RedbStore};
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let dir = std::env::temp_dir().join(format!("arvo-redb-doc-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir)?;
-//! let path = dir.join("state.redb");
-//! {
-//!     let store = RedbStore::open(&path)?;
-//!     let memory = store.memory::<String>("orders")?;
-//!     let lease = memory.lock("subject-1", memory.lock_policy().ttl).await?;
-//!     memory.write("subject-1", "waiting".to_owned(), None, Some(&lease)).await?;
-//!     memory.unlock(&lease).await?;
-//! }
-//! // Another process (here: a new store) finds the record.
-//! let store = RedbStore::open(&path)?;
-//! let memory = store.memory::<String>("orders")?;
-//! assert_eq!(memory.read("subject-1").await?.map(|v| v.value), Some("waiting".to_owned()));
-//! # drop(store);
-//! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! ```
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -319,8 +256,70 @@ async fn blocking<R: Send + 'static>(
 
 /// A [`MachineMemory`] in a redb file: durable, crash-safe, for the tasks of one process.
 ///
-/// Made by [`RedbStore::memory`]; see the [module docs](self) for the layout, why leases live in
-/// the process, durability and threading. Cloning is cheap and shares records and leases.
+/// Made by [`RedbStore::memory`]. Cloning is cheap and shares records and leases.
+///
+/// # Why redb
+///
+/// [redb](https://docs.rs/redb) is a pure-Rust, ACID, single-file B-tree store whose only
+/// dependency is `libc`: nothing to build from C, nothing to run beside the process. Its write
+/// transactions are serialised and commit atomically (copy-on-write pages, checksummed roots), so
+/// a write either happened or did not after a `SIGKILL` or a power loss, and its MVCC reads never
+/// wait for a writer. SQLite (through rusqlite) would give the same guarantees with SQL, at the
+/// price of a C build and a second SQLite story in the dependency graph (sqlx-sqlite and
+/// rusqlite cannot coexist); an LSM store (fjall) suits append-heavy logs better than the small
+/// read-modify-write records of workflows.
+///
+/// # Layout and semantics
+///
+/// A [`RedbStore`] is one file; it holds any number of memories, each a table
+/// `arvo.memory/{name}` mapping a subject to `(version, JSON)`: records are stored as
+/// `serde_json` text, readable with any redb tool. Versions come from one store-wide counter
+/// (table `arvo.meta`), so a version is never reused, not even after a delete or a restart.
+/// [`write`](MachineMemory::write) is compare-and-swap on that version inside one write
+/// transaction.
+///
+/// **Leases live in the process, not in the file.** A redb file is opened by one process at a
+/// time (redb locks it; a second open fails with "database already open"), so the process that
+/// has the file open is the only one that can hold a lease on its subjects. Leases are kept, with
+/// their owner tokens and TTLs, in an in-process table exactly like [`InMemoryMemory`]'s; a
+/// fenced write or delete checks the lease *inside* its write transaction, after redb has made
+/// it the only writer. After a crash or restart the old process's leases are gone with it: the
+/// next process can take over every workflow at once, instead of waiting for stale leases to
+/// expire, which is what persisted leases with a wall-clock expiry would force on it. It also
+/// saves two durable commits (lock and unlock) per workflow step: one step is one commit.
+///
+/// # Durability and threads
+///
+/// Every write, delete and cleanup commits with [`redb::Durability::Immediate`]: when the call
+/// returns `Ok`, the record is on disk (fsync'd). redb is synchronous: writes and deletes run on
+/// tokio's blocking pool (`spawn_blocking`), so a commit waiting for the disk or for another
+/// writer never stalls the async workers; reads run inline (a read transaction never waits for a
+/// writer and only touches pages, usually cached). `try_lock`, `unlock` and `renew` touch no
+/// file. A write whose future is dropped after it started still commits or fails as a whole.
+///
+/// ```
+/// use arvo_runtime::memory::{MachineMemory, RedbStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("arvo-redb-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.redb");
+/// {
+///     let store = RedbStore::open(&path)?;
+///     let memory = store.memory::<String>("orders")?;
+///     let lease = memory.lock("subject-1", memory.lock_policy().ttl).await?;
+///     memory.write("subject-1", "waiting".to_owned(), None, Some(&lease)).await?;
+///     memory.unlock(&lease).await?;
+/// }
+/// // Another process (here: a new store) finds the record.
+/// let store = RedbStore::open(&path)?;
+/// let memory = store.memory::<String>("orders")?;
+/// assert_eq!(memory.read("subject-1").await?.map(|v| v.value), Some("waiting".to_owned()));
+/// # drop(store);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct RedbMemory<T> {
     inner: Arc<MemoryInner>,
     cleanup: Option<CleanupPredicate<T>>,
