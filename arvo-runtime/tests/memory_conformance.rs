@@ -1,51 +1,26 @@
 //! The `MachineMemory` conformance suite (`arvo_runtime::memory::conformance`) run against every
 //! memory built into this crate.
 
-use std::path::PathBuf;
+mod common_tempdir;
+
 use std::time::Duration;
 
 use arvo_runtime::memory::conformance;
 use arvo_runtime::memory::{
     InMemoryMemory, Lease, MachineMemory, MemoryError, RedbStore, Version, Versioned,
 };
+use common_tempdir::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_memory_conforms() {
     conformance::run_all("in-memory", |_namespace| async { InMemoryMemory::new() }).await;
 }
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "arvo-{name}-{}-{}",
-            std::process::id(),
-            uuid_like()
-        ));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn uuid_like() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
 /// Every case in its own table of one file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redb_memory_conforms() {
     let dir = TempDir::new("redb-conformance");
-    let store = RedbStore::open(dir.0.join("memory.redb")).expect("open the store");
+    let store = RedbStore::open(dir.file()).expect("open the store");
     conformance::run_all("redb", |namespace| {
         let memory = store.memory(&namespace).expect("open a memory");
         async move { memory }
@@ -60,7 +35,7 @@ async fn redb_memory_conforms_on_a_current_thread_runtime() {
     let dir = TempDir::new("redb-conformance-ct");
     let dir = &dir;
     conformance::run_all("redb", |namespace| async move {
-        let store = RedbStore::open(dir.0.join(format!("{namespace}.redb"))).expect("open");
+        let store = RedbStore::open(dir.path().join(format!("{namespace}.redb"))).expect("open");
         store.memory(&namespace).expect("open a memory")
     })
     .await;

@@ -2,33 +2,11 @@
 //! the file, listing pages through records, a second open is refused with a clear error, a
 //! record that is not the expected type is a serialisation error keeping serde's error, cleanup.
 
-use std::path::PathBuf;
+mod common_tempdir;
 
 use arvo_runtime::memory::{MachineMemory, MemoryError, MemoryOp, RedbStore};
+use common_tempdir::TempDir;
 use serde::{Deserialize, Serialize};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("arvo-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("memory.redb")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Flow {
