@@ -8,6 +8,9 @@ use arvo_runtime::memory::{
     Version, Versioned,
 };
 
+/// A page of stored records: `(subject, record)` in subject order.
+pub type Page<T> = Vec<(String, Versioned<T>)>;
+
 /// A workflow memory chosen at run time: one of the two memories this example can use.
 pub enum WorkflowMemory<T> {
     /// State in the process; gone when it exits.
@@ -55,7 +58,7 @@ impl<T: MemoryRecord> WorkflowMemory<T> {
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Option<Vec<(String, Versioned<T>)>>, MemoryError> {
+    ) -> Result<Option<Page<T>>, MemoryError> {
         match self {
             Self::InMemory(_) => Ok(None),
             Self::Redb(m) => m.list(after, limit).map(Some),
