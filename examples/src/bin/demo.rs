@@ -48,6 +48,9 @@ enum Mode {
     Resume,
 }
 
+/// The state file of the two-run modes unless `--file` names another.
+const DEFAULT_FILE: &str = "arvo-demo.redb";
+
 const USAGE: &str = "usage: demo [--file PATH] [--stop-after-approval-request | --resume]";
 
 fn parse_args() -> Result<(Mode, Option<PathBuf>), String> {
@@ -143,7 +146,7 @@ async fn main() -> ExitCode {
             remove: true,
         },
         (None, _) => StateFile {
-            path: PathBuf::from("arvo-demo.redb"),
+            path: PathBuf::from(DEFAULT_FILE),
             remove: false,
         },
     };
@@ -212,7 +215,7 @@ async fn stop_after_approval_request(system: &OrderSystem, state: &StateFile) ->
 }
 
 fn file_arg(state: &StateFile) -> String {
-    if state.path == PathBuf::from("arvo-demo.redb") {
+    if state.path == std::path::Path::new(DEFAULT_FILE) {
         String::new()
     } else {
         format!(" --file {}", state.path.display())
