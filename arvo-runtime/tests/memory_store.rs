@@ -216,10 +216,12 @@ async fn empty_ids_are_rejected_with_the_reference_messages() {
 
 #[test]
 fn errors_map_to_the_reference_transaction_causes() {
-    let backend = |op| MemoryError::Backend {
-        op,
-        id: "s".into(),
-        message: "connection reset".into(),
+    let backend = |op| {
+        MemoryError::backend(
+            op,
+            "s",
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
+        )
     };
     let table = [
         (backend(MemoryOp::Read), "READ_MACHINE_MEMORY_FAILURE"),
@@ -229,11 +231,11 @@ fn errors_map_to_the_reference_transaction_causes() {
         (backend(MemoryOp::Write), "WRITE_MACHINE_MEMORY_FAILURE"),
         (backend(MemoryOp::Delete), "WRITE_MACHINE_MEMORY_FAILURE"),
         (
-            MemoryError::Serialization {
-                op: MemoryOp::Read,
-                id: "s".into(),
-                message: "eof".into(),
-            },
+            MemoryError::serialization(
+                MemoryOp::Read,
+                "s",
+                serde_json::from_str::<u32>("").expect_err("eof"),
+            ),
             "READ_MACHINE_MEMORY_FAILURE",
         ),
         (

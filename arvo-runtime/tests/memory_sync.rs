@@ -201,11 +201,11 @@ impl Scripted {
     fn check(&self, op: MemoryOp, id: &str) -> Result<(), MemoryError> {
         let failing = self.fail.lock().map(|f| f.contains(&op)).unwrap_or(true);
         if failing {
-            Err(MemoryError::Backend {
+            Err(MemoryError::backend(
                 op,
-                id: id.into(),
-                message: "connection reset".into(),
-            })
+                id,
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
+            ))
         } else {
             Ok(())
         }

@@ -901,11 +901,11 @@ impl<T: arvo_runtime::memory::MemoryRecord> MachineMemory<T> for FailingWrites<T
         _expected: Option<Version>,
         _lease: Option<&Lease>,
     ) -> Result<Version, MemoryError> {
-        Err(MemoryError::Backend {
-            op: MemoryOp::Write,
-            id: id.to_owned(),
-            message: "Failed to write memory".into(),
-        })
+        Err(MemoryError::backend(
+            MemoryOp::Write,
+            id,
+            std::io::Error::other("Failed to write memory"),
+        ))
     }
     async fn delete(&self, id: &str, lease: Option<&Lease>) -> Result<bool, MemoryError> {
         self.inner.delete(id, lease).await

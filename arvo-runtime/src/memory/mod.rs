@@ -40,6 +40,8 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub(crate) mod in_memory;
 mod sync;
 
@@ -356,22 +358,86 @@ impl fmt::Display for TransactionCause {
     }
 }
 
+/// The underlying error of a [`MemoryError::Backend`] or [`MemoryError::Serialization`]: the
+/// backend's own error (an I/O error, a redb or PostgreSQL error, a `serde_json::Error`...),
+/// shared so [`MemoryError`] stays `Clone`.
+///
+/// It displays as the wrapped error and is what [`std::error::Error::source`] of the
+/// [`MemoryError`] returns, so callers can [`downcast_ref`](Self::downcast_ref) it. Two values are
+/// equal when they share the same error or display the same message (errors themselves have no
+/// equality).
+///
+/// ```
+/// # use arvo_runtime::memory::{BackendError, MemoryError, MemoryOp};
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+/// let err = MemoryError::backend(MemoryOp::Read, "s", io);
+/// assert_eq!(err.to_string(), "memory backend failed to read 's': connection reset");
+/// let source = std::error::Error::source(&err).expect("the backend's error");
+/// assert!(source.downcast_ref::<std::io::Error>().is_some());
+/// ```
+#[derive(Clone)]
+pub struct BackendError(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps a backend's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// Wraps an already boxed error.
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self(Arc::from(error))
+    }
+
+    /// An error that is only a message (for backends whose failures carry no error value).
+    pub fn message(message: impl Into<String>) -> Self {
+        Self::from_boxed(message.into().into())
+    }
+
+    /// The wrapped error.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The wrapped error as `E`, if it is one.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref::<E>()
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for BackendError {}
+
 /// Why a memory operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// [`Backend`](Self::Backend) and [`Serialization`](Self::Serialization) keep the backend's
+/// error: [`std::error::Error::source`] returns it (not a copy of its message).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MemoryError {
     /// The machine id (subject) was empty; the message is the reference's.
-    #[error("Machine ID is required for {op} operation")]
     EmptyId {
         /// The operation called.
         op: MemoryOp,
     },
     /// Compare-and-swap failed: the stored version is not the expected one. Nothing was written.
-    #[error(
-        "version conflict on '{id}': expected {}, found {}",
-        fmt_version(.expected),
-        fmt_version(.found)
-    )]
     Conflict {
         /// The subject.
         id: String,
@@ -381,7 +447,6 @@ pub enum MemoryError {
         found: Option<Version>,
     },
     /// The lock stayed held by another owner through every retry.
-    #[error("lock on '{id}' is held by another owner (gave up after {attempts} attempts)")]
     LockUnacquired {
         /// The subject.
         id: String,
@@ -390,9 +455,6 @@ pub enum MemoryError {
     },
     /// The lease passed is no longer the subject's current, unexpired lease (it expired, was
     /// released, taken over, or is for another subject). Nothing was written.
-    #[error(
-        "{op} refused: lease {token} on '{id}' is no longer held (expired, released or taken over)"
-    )]
     StaleLease {
         /// The operation refused (write, delete or renew).
         op: MemoryOp,
@@ -401,26 +463,69 @@ pub enum MemoryError {
         /// The stale lease's token.
         token: LeaseToken,
     },
-    /// The backend failed (I/O, connection, timeout...).
-    #[error("memory backend failed to {op} '{id}': {message}")]
+    /// The backend failed (I/O, connection, timeout...); see [`MemoryError::backend`].
     Backend {
         /// The operation.
         op: MemoryOp,
         /// The subject.
         id: String,
-        /// The backend's error message.
-        message: String,
+        /// The backend's error.
+        source: BackendError,
     },
-    /// A record could not be serialised or deserialised by the backend.
-    #[error("memory record '{id}' could not be (de)serialised during {op}: {message}")]
+    /// A record could not be serialised or deserialised by the backend; see
+    /// [`MemoryError::serialization`].
     Serialization {
         /// The operation.
         op: MemoryOp,
         /// The subject.
         id: String,
-        /// The serde error message.
-        message: String,
+        /// The serde error (a `serde_json::Error` for the JSON-storing backends).
+        source: BackendError,
     },
+}
+
+impl fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EmptyId { op } => write!(f, "Machine ID is required for {op} operation"),
+            Self::Conflict {
+                id,
+                expected,
+                found,
+            } => write!(
+                f,
+                "version conflict on '{id}': expected {}, found {}",
+                fmt_version(expected),
+                fmt_version(found)
+            ),
+            Self::LockUnacquired { id, attempts } => write!(
+                f,
+                "lock on '{id}' is held by another owner (gave up after {attempts} attempts)"
+            ),
+            Self::StaleLease { op, id, token } => write!(
+                f,
+                "{op} refused: lease {token} on '{id}' is no longer held (expired, released or taken over)"
+            ),
+            Self::Backend { op, id, source } => {
+                write!(f, "memory backend failed to {op} '{id}': {source}")
+            }
+            Self::Serialization { op, id, source } => write!(
+                f,
+                "memory record '{id}' could not be (de)serialised during {op}: {source}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MemoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend { source, .. } | Self::Serialization { source, .. } => {
+                Some(source.get_ref())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn fmt_version(v: &Option<Version>) -> String {
@@ -428,6 +533,41 @@ fn fmt_version(v: &Option<Version>) -> String {
 }
 
 impl MemoryError {
+    /// A [`Backend`](Self::Backend) failure of `op` on subject `id`, keeping `error` as the source.
+    pub fn backend(
+        op: MemoryOp,
+        id: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            op,
+            id: id.into(),
+            source: BackendError::new(error),
+        }
+    }
+
+    /// A [`Serialization`](Self::Serialization) failure of `op` on subject `id`, keeping the
+    /// serde error as the source.
+    ///
+    /// ```
+    /// # use arvo_runtime::memory::{MemoryError, MemoryOp};
+    /// let json = serde_json::from_str::<u32>("x").unwrap_err();
+    /// let err = MemoryError::serialization(MemoryOp::Read, "s", json);
+    /// let source = std::error::Error::source(&err).expect("the serde error");
+    /// assert!(source.downcast_ref::<serde_json::Error>().is_some());
+    /// ```
+    pub fn serialization(
+        op: MemoryOp,
+        id: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Serialization {
+            op,
+            id: id.into(),
+            source: BackendError::new(error),
+        }
+    }
+
     /// The operation the error happened in.
     pub fn op(&self) -> MemoryOp {
         match self {
