@@ -221,37 +221,40 @@ impl Sql {
     fn new(s: &str) -> Self {
         // `l`: the caller's lease row, if live, locked until the statement's transaction ends so
         // a takeover waits for the fenced write (and a write after a takeover sees it).
-        let lease = format!(
-            "l AS (SELECT 1 FROM {s}.machine_lock WHERE $5::uuid IS NOT NULL AND subject = $1 \
-             AND token = $5 AND expires_at > now() FOR SHARE)"
-        );
-        let fence = "($5::uuid IS NULL OR EXISTS (SELECT 1 FROM l))";
+        let lease = |p: u8| {
+            format!(
+                "l AS (SELECT 1 FROM {s}.machine_lock WHERE ${p}::uuid IS NOT NULL AND subject = $1 \
+                 AND token = ${p} AND expires_at > now() FOR SHARE)"
+            )
+        };
+        let fence = |p: u8| format!("(${p}::uuid IS NULL OR EXISTS (SELECT 1 FROM l))");
+        let (lease5, fence5, lease2, fence2) = (lease(5), fence(5), lease(2), fence(2));
         let ms = "$3::bigint * interval '1 millisecond'";
         Self {
             read: format!("SELECT version, data::text FROM {s}.machine_state WHERE subject = $1"),
             // $1 subject, $2 data, $3 parent, $4 finished, $5 token.
             insert: format!(
-                "WITH {lease}, w AS (INSERT INTO {s}.machine_state \
+                "WITH {lease5}, w AS (INSERT INTO {s}.machine_state \
                  (subject, data, parent_subject, finished_at) \
-                 SELECT $1, $2::text::json, $3::text, CASE WHEN $4::bool THEN now() END WHERE {fence} \
+                 SELECT $1, $2::text::json, $3::text, CASE WHEN $4::bool THEN now() END WHERE {fence5} \
                  ON CONFLICT (subject) DO NOTHING RETURNING version) \
                  SELECT (SELECT version FROM w), \
-                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence}"
+                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence5}"
             ),
             // ... and $6 the expected version.
             update: format!(
-                "WITH {lease}, w AS (UPDATE {s}.machine_state SET data = $2::text::json, \
+                "WITH {lease5}, w AS (UPDATE {s}.machine_state SET data = $2::text::json, \
                  version = DEFAULT, parent_subject = COALESCE($3::text, parent_subject), \
                  finished_at = CASE WHEN $4::bool THEN COALESCE(finished_at, now()) END, \
-                 updated_at = now() WHERE subject = $1 AND version = $6::bigint AND {fence} \
+                 updated_at = now() WHERE subject = $1 AND version = $6::bigint AND {fence5} \
                  RETURNING version) \
                  SELECT (SELECT version FROM w), \
-                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence}"
+                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence5}"
             ),
-            // $1 subject, $5 token (the numbering of `lease` is shared).
+            // $1 subject, $2 token.
             delete: format!(
-                "WITH {lease}, d AS (DELETE FROM {s}.machine_state WHERE subject = $1 AND {fence} \
-                 RETURNING 1) SELECT EXISTS (SELECT 1 FROM d), {fence}, $2::int, $3::int, $4::int"
+                "WITH {lease2}, d AS (DELETE FROM {s}.machine_state WHERE subject = $1 \
+                 AND {fence2} RETURNING 1) SELECT EXISTS (SELECT 1 FROM d), {fence2}"
             ),
             // $1 subject, $2 token, $3 ttl ms. The same token re-acquires (a retried attempt).
             try_lock: format!(
@@ -260,10 +263,12 @@ impl Sql {
                  SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at \
                  WHERE m.expires_at <= now() OR m.token = EXCLUDED.token RETURNING 1"
             ),
-            unlock: format!("DELETE FROM {s}.machine_lock WHERE subject = $1 AND token = $2"),
+            unlock: format!(
+                "DELETE FROM {s}.machine_lock WHERE subject = $1 AND token = $2 RETURNING 1"
+            ),
             renew: format!(
                 "UPDATE {s}.machine_lock SET expires_at = now() + {ms} \
-                 WHERE subject = $1 AND token = $2 AND expires_at > now()"
+                 WHERE subject = $1 AND token = $2 AND expires_at > now() RETURNING 1"
             ),
             children: format!(
                 "SELECT subject FROM {s}.machine_state WHERE parent_subject = $1 \
@@ -498,8 +503,81 @@ fn not_run(e: &tokio_postgres::Error) -> bool {
 }
 
 /// The memory error for a backend failure, keeping its source.
-fn backend(op: MemoryOp, id: &str, e: impl std::error::Error + Send + Sync + 'static) -> MemoryError {
+fn backend(
+    op: MemoryOp,
+    id: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> MemoryError {
     MemoryError::backend(op, id, e)
+}
+
+/// The memory error for a driver failure: [`PgError`] around it, so the message says what the
+/// server said (tokio-postgres displays a server error as just `db error`).
+fn driver(op: MemoryOp, id: &str, e: tokio_postgres::Error) -> MemoryError {
+    MemoryError::backend(op, id, PgError(e))
+}
+
+/// A tokio-postgres error displayed with its cause: the server's severity, SQLSTATE and message,
+/// or the I/O error behind a connection failure. Its source is the driver's error.
+#[derive(Debug)]
+pub struct PgError(pub tokio_postgres::Error);
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = self.0.as_db_error() {
+            return write!(
+                f,
+                "{} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            );
+        }
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(&self.0);
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PgError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A pool failure displayed with its cause (see [`PgError`]).
+#[derive(Debug)]
+struct PoolFailure(PoolError);
+
+impl fmt::Display for PoolFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            PoolError::Backend(e) => write!(f, "no connection: {}", PgError::ref_display(e)),
+            other => write!(f, "no connection: {other}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl PgError {
+    fn ref_display(e: &tokio_postgres::Error) -> String {
+        let mut out = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            out.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        out
+    }
 }
 
 /// A client-side timeout of one attempt.
@@ -644,15 +722,15 @@ impl<T: MemoryRecord> PostgresMemory<T> {
             schema: self.inner.schema.clone(),
             source,
         };
-        let client =
-            self.inner
-                .pool
-                .get()
-                .await
-                .map_err(|source| PostgresSetupError::Connect {
-                    during: DURING,
-                    source,
-                })?;
+        let client = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|source| PostgresSetupError::Connect {
+                during: DURING,
+                source,
+            })?;
         let exists: bool = client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
@@ -708,18 +786,21 @@ impl<T: MemoryRecord> PostgresMemory<T> {
                 .pool
                 .get()
                 .await
-                .map_err(|e| Failure::NotRun(backend(op, id, e)))?;
+                .map_err(|e| Failure::NotRun(backend(op, id, PoolFailure(e))))?;
             let stmt = client.prepare_cached(sql).await.map_err(|e| {
-                let err = backend(op, id, e);
-                Failure::NotRun(err)
+                if not_run(&e) || e.as_db_error().is_none() {
+                    Failure::NotRun(driver(op, id, e))
+                } else {
+                    Failure::Final(driver(op, id, e))
+                }
             })?;
             client.query(&stmt, params).await.map_err(|e| {
                 if not_run(&e) {
-                    Failure::NotRun(backend(op, id, e))
+                    Failure::NotRun(driver(op, id, e))
                 } else if e.as_db_error().is_some() {
-                    Failure::Final(backend(op, id, e))
+                    Failure::Final(driver(op, id, e))
                 } else {
-                    Failure::Unknown(backend(op, id, e))
+                    Failure::Unknown(driver(op, id, e))
                 }
             })
         };
@@ -830,11 +911,14 @@ impl<T: MemoryRecord> PostgresMemory<T> {
     /// lease nobody holds, and leases expired at least `retention` ago. Returns how many records
     /// and leases were removed. Run it periodically; `Duration::ZERO` removes every finished
     /// record now.
-    pub async fn cleanup_finished(&self, retention: Duration) -> Result<CleanupReport, MemoryError> {
+    pub async fn cleanup_finished(
+        &self,
+        retention: Duration,
+    ) -> Result<CleanupReport, MemoryError> {
         let ms = ttl_ms(retention).min(i64::from(i32::MAX) * 1000);
         let ms = if retention.is_zero() { 0 } else { ms };
         let client = self.connection(MemoryOp::Delete).await?;
-        let err = |e| backend(MemoryOp::Delete, "(cleanup)", e);
+        let err = |e| driver(MemoryOp::Delete, "(cleanup)", e);
         let records = client
             .execute(&self.inner.sql.cleanup_records, &[&ms])
             .await
@@ -851,7 +935,7 @@ impl<T: MemoryRecord> PostgresMemory<T> {
             .pool
             .get()
             .await
-            .map_err(|e| backend(op, "(cleanup)", e))
+            .map_err(|e| backend(op, "(cleanup)", PoolFailure(e)))
     }
 
     async fn write_now(
@@ -865,11 +949,8 @@ impl<T: MemoryRecord> PostgresMemory<T> {
         if let Some(l) = lease.filter(|l| l.subject() != id) {
             return Err(stale(MemoryOp::Write, id, l));
         }
-        let data = serde_json::to_string(&record).map_err(|e| MemoryError::Serialization {
-            op: MemoryOp::Write,
-            id: id.to_owned(),
-            message: e.to_string(),
-        })?;
+        let data = serde_json::to_string(&record)
+            .map_err(|e| MemoryError::serialization(MemoryOp::Write, id, e))?;
         let parent = self.inner.parent.as_ref().and_then(|f| f(&record));
         let finished = self.inner.finished.as_ref().is_some_and(|f| f(&record));
         let token = lease.map(|l| uuid_of(l.token()));
@@ -895,9 +976,9 @@ impl<T: MemoryRecord> PostgresMemory<T> {
                 .await?
             }
         };
-        let row = rows.first().ok_or_else(|| {
-            backend(MemoryOp::Write, id, NoRow)
-        })?;
+        let row = rows
+            .first()
+            .ok_or_else(|| backend(MemoryOp::Write, id, NoRow))?;
         let written: Option<i64> = row.get(0);
         let mut found: Option<i64> = row.get(1);
         let lease_ok: bool = row.get(2);
@@ -967,11 +1048,8 @@ impl<T: MemoryRecord> MachineMemory<T> for PostgresMemory<T> {
         };
         let version: i64 = row.get(0);
         let data: &str = row.get(1);
-        let value = serde_json::from_str(data).map_err(|e| MemoryError::Serialization {
-            op: MemoryOp::Read,
-            id: id.to_owned(),
-            message: e.to_string(),
-        })?;
+        let value = serde_json::from_str(data)
+            .map_err(|e| MemoryError::serialization(MemoryOp::Read, id, e))?;
         Ok(Some(Versioned {
             value,
             version: to_version(version),
@@ -994,17 +1072,18 @@ impl<T: MemoryRecord> MachineMemory<T> for PostgresMemory<T> {
             return Err(stale(MemoryOp::Delete, id, l));
         }
         let token = lease.map(|l| uuid_of(l.token()));
-        let none: Option<i32> = None;
         let rows = self
             .run(
                 MemoryOp::Delete,
                 id,
                 false,
                 &self.inner.sql.delete,
-                &[&id, &none, &none, &none, &token],
+                &[&id, &token],
             )
             .await?;
-        let row = rows.first().ok_or_else(|| backend(MemoryOp::Delete, id, NoRow))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| backend(MemoryOp::Delete, id, NoRow))?;
         let (deleted, lease_ok): (bool, bool) = (row.get(0), row.get(1));
         match lease {
             Some(l) if !lease_ok => Err(stale(MemoryOp::Delete, id, l)),
@@ -1032,17 +1111,16 @@ impl<T: MemoryRecord> MachineMemory<T> for PostgresMemory<T> {
     async fn unlock(&self, lease: &Lease) -> Result<bool, MemoryError> {
         let id = lease.subject();
         non_empty(id, MemoryOp::Unlock)?;
-        let client_rows = self
+        let rows = self
             .run(
                 MemoryOp::Unlock,
                 id,
                 true,
-                &format!("WITH d AS ({} RETURNING 1) SELECT count(*) FROM d", self.inner.sql.unlock),
+                &self.inner.sql.unlock,
                 &[&id, &uuid_of(lease.token())],
             )
             .await?;
-        let n: i64 = client_rows.first().map_or(0, |r| r.get(0));
-        Ok(n > 0)
+        Ok(!rows.is_empty())
     }
 
     async fn renew(&self, lease: &mut Lease, ttl: Duration) -> Result<(), MemoryError> {
@@ -1054,7 +1132,7 @@ impl<T: MemoryRecord> MachineMemory<T> for PostgresMemory<T> {
                 MemoryOp::Renew,
                 &id,
                 true,
-                &format!("{} RETURNING 1", self.inner.sql.renew),
+                &self.inner.sql.renew,
                 &[&id, &uuid_of(lease.token()), &ttl_ms(ttl)],
             )
             .await?;

@@ -1,0 +1,1 @@
+//! Redis memory (in progress).
