@@ -1,14 +1,44 @@
 //! The `MachineMemory` conformance suite (`arvo_runtime::memory::conformance`) run against every
 //! memory built into this crate.
 
+mod common_tempdir;
+
 use std::time::Duration;
 
 use arvo_runtime::memory::conformance;
-use arvo_runtime::memory::{InMemoryMemory, Lease, MachineMemory, MemoryError, Version, Versioned};
+use arvo_runtime::memory::{
+    InMemoryMemory, Lease, MachineMemory, MemoryError, RedbStore, Version, Versioned,
+};
+use common_tempdir::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_memory_conforms() {
     conformance::run_all("in-memory", |_namespace| async { InMemoryMemory::new() }).await;
+}
+
+/// Every case in its own table of one file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redb_memory_conforms() {
+    let dir = TempDir::new("redb-conformance");
+    let store = RedbStore::open(dir.file()).expect("open the store");
+    conformance::run_all("redb", |namespace| {
+        let memory = store.memory(&namespace).expect("open a memory");
+        async move { memory }
+    })
+    .await;
+}
+
+/// Every case in a file of its own, on a current-thread runtime (the blocking pool still
+/// serves the commits).
+#[tokio::test]
+async fn redb_memory_conforms_on_a_current_thread_runtime() {
+    let dir = TempDir::new("redb-conformance-ct");
+    let dir = &dir;
+    conformance::run_all("redb", |namespace| async move {
+        let store = RedbStore::open(dir.path().join(format!("{namespace}.redb"))).expect("open");
+        store.memory(&namespace).expect("open a memory")
+    })
+    .await;
 }
 
 /// A memory that ignores fencing (writes drop their lease): the suite must reject it.

@@ -13,12 +13,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common_resumable;
+mod common_tempdir;
 
 use std::collections::HashMap;
 
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::handler::ParentContext;
-use arvo_runtime::memory::{InMemoryMemory, MachineMemory};
+use arvo_runtime::memory::{InMemoryMemory, MachineMemory, RedbStore};
 use arvo_runtime::resumable::ResumableMemoryRecord;
 use common_resumable::{CalcContext, calc_handler, calc_resumable};
 use serde_json::{Value, json};
@@ -69,8 +70,8 @@ fn event_json(e: &ArvoEvent) -> Value {
     serde_json::from_str(&e.to_json_string()).unwrap()
 }
 
-async fn record_json(
-    memory: &InMemoryMemory<ResumableMemoryRecord<CalcContext>>,
+async fn record_json<M: MachineMemory<ResumableMemoryRecord<CalcContext>>>(
+    memory: &M,
     subject: &str,
 ) -> Value {
     let rec = memory.read(subject).await.unwrap().unwrap().value;
@@ -91,9 +92,12 @@ async fn record_json(
     v
 }
 
-async fn run_case(case: &Value) {
+/// Runs one vector case on `memory` (fresh and empty).
+async fn run_case<M>(case: &Value, memory: M)
+where
+    M: MachineMemory<ResumableMemoryRecord<CalcContext>> + Clone + 'static,
+{
     let name = case["name"].as_str().unwrap();
-    let memory = InMemoryMemory::new();
     let resumable = calc_resumable(memory.clone());
     assert_eq!(
         resumable.requires_locking(),
@@ -169,7 +173,20 @@ async fn every_case_step_by_step() {
     let cases = v["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
     for case in cases {
-        run_case(case).await;
+        run_case(case, InMemoryMemory::new()).await;
+    }
+}
+
+/// The same cases on the embedded durable memory: the records make a JSON round trip through
+/// the file and still match the reference's `memoryAfter`.
+#[tokio::test]
+async fn every_case_step_by_step_on_redb() {
+    let v: Value = serde_json::from_str(VECTORS).unwrap();
+    let dir = common_tempdir::TempDir::new("resumable-workflow");
+    let store = RedbStore::open(dir.file()).unwrap();
+    for case in v["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        run_case(case, store.memory(name).unwrap()).await;
     }
 }
 

@@ -215,6 +215,26 @@ impl<T: MemoryRecord> InMemoryMemory<T> {
         }
     }
 
+    /// `Ok` unless `lease` is given and is not `id`'s current, unexpired lease
+    /// ([`MemoryError::StaleLease`] for `op`). For backends that keep their leases in an
+    /// `InMemoryMemory<()>` and their records elsewhere (the redb memory).
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
+    pub(crate) fn check_fence(
+        &self,
+        op: MemoryOp,
+        id: &str,
+        lease: Option<&Lease>,
+    ) -> Result<(), MemoryError> {
+        if lease.is_none() {
+            return Ok(());
+        }
+        let shard = lock_shard(self.shard(id));
+        match shard.get(id) {
+            Some(slot) => slot.check_fence(op, id, lease),
+            None => Slot::<T>::EMPTY.check_fence(op, id, lease),
+        }
+    }
+
     fn shard(&self, id: &str) -> &Shard<T> {
         let hash = self.inner.hasher.hash_one(shard_key(id));
         // SHARDS is a power of two; the high bits are independent of the map's bucket bits.

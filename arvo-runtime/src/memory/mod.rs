@@ -45,6 +45,8 @@ pub mod conformance;
 pub(crate) mod in_memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redb")]
+mod redb;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod sync;
@@ -58,6 +60,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use in_memory::{CleanupPredicate, InMemoryMemory};
+#[cfg(feature = "redb")]
+pub use redb::{RedbMemory, RedbOpenError, RedbStore};
 pub use sync::{LockStatus, ReleaseStatus, SyncEventResource, Transaction, TransactionError};
 
 /// What a machine memory stores: any owned, cloneable, serde-serialisable value.

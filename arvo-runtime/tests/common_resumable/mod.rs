@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arvo_runtime::arvo_contract;
 use arvo_runtime::contract::ArvoContract;
@@ -126,4 +127,42 @@ pub fn calc_handler() -> ArvoEventHandler {
         .version_sync("1.0.0", calc)
         .build()
         .unwrap()
+}
+
+/// Fan-out: init -> two `com.calc.add` calls; completes once both answers are collected with
+/// the sum of both results. Counts its invocations.
+pub struct FanOut {
+    /// Counts the handler's runs.
+    pub runs: Arc<AtomicUsize>,
+}
+
+impl ResumableHandler<CalcFlowV1_0_0> for FanOut {
+    type Context = CalcContext;
+    type Services = ServiceEvent<CalcAddV1_0_0>;
+
+    async fn handle(
+        &self,
+        step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
+    ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        if let Some(init) = &step.input {
+            let AddInput { a, b } = init.data;
+            return Ok(Outcome::wait()
+                .context(CalcContext { a, b })
+                .call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?)
+                .call(step.call::<CalcAddV1_0_0>(&AddInput { a: b, b: a })?));
+        }
+        let results = step.collected.of_type("evt.calc.add.success")?;
+        if results.len() < 2 {
+            return Ok(Outcome::wait());
+        }
+        let sum: f64 = results
+            .iter()
+            .map(|r| match r {
+                ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)) => r.result,
+                ServiceEvent::SystemError(_) => 0.0,
+            })
+            .sum();
+        Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult { result: sum })))
+    }
 }

@@ -1,0 +1,162 @@
+//! `RedbMemory` beyond the conformance suite: records, versions and tables survive reopening
+//! the file, listing pages through records, a second open is refused with a clear error, a
+//! record that is not the expected type is a serialisation error keeping serde's error, cleanup.
+
+mod common_tempdir;
+
+use arvo_runtime::memory::{MachineMemory, MemoryError, MemoryOp, RedbStore};
+use common_tempdir::TempDir;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Flow {
+    step: u32,
+    status: String,
+}
+
+fn flow(step: u32, status: &str) -> Flow {
+    Flow {
+        step,
+        status: status.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn records_and_versions_survive_reopening() {
+    let dir = TempDir::new("redb-reopen");
+    let (v_a, v_deleted) = {
+        let store = RedbStore::open(dir.file()).expect("open");
+        let orders = store.memory::<Flow>("orders").expect("orders");
+        let payments = store.memory::<u64>("payments").expect("payments");
+        let lease = orders
+            .lock("a", orders.lock_policy().ttl)
+            .await
+            .expect("lock");
+        let v_a = orders
+            .write("a", flow(1, "waiting"), None, Some(&lease))
+            .await
+            .expect("write a");
+        // The lease is held when the process "dies": the next process must not wait for it.
+        std::mem::forget(lease);
+        let v_b = orders
+            .write("b", flow(1, "x"), None, None)
+            .await
+            .expect("b");
+        assert!(orders.delete("b", None).await.expect("delete b"));
+        payments.write("a", 7, None, None).await.expect("payment");
+        (v_a, v_b)
+    };
+    let store = RedbStore::open(dir.file()).expect("reopen");
+    let orders = store.memory::<Flow>("orders").expect("orders");
+    let payments = store.memory::<u64>("payments").expect("payments");
+    let read = orders.read("a").await.expect("read").expect("record a");
+    assert_eq!((read.value, read.version), (flow(1, "waiting"), v_a));
+    assert!(orders.read("b").await.expect("read b").is_none());
+    assert_eq!(
+        payments.read("a").await.expect("p").map(|v| v.value),
+        Some(7)
+    );
+    // The tables are separate.
+    assert_eq!(orders.len().expect("len"), 1);
+    // The dead process's lease is gone: the workflow can be taken over at once.
+    let lease = orders
+        .try_lock("a", orders.lock_policy().ttl)
+        .await
+        .expect("try_lock")
+        .expect("no lease survives the process");
+    // Versions keep counting after a restart: none is handed out twice.
+    let v = orders
+        .write("a", flow(2, "done"), Some(v_a), Some(&lease))
+        .await
+        .expect("update");
+    assert!(v > v_a && v > v_deleted, "{v} after {v_a} and {v_deleted}");
+    let recreated = orders
+        .write("b", flow(1, "y"), None, None)
+        .await
+        .expect("b");
+    assert!(recreated > v, "{recreated} after {v}");
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_file_is_refused_with_its_path() {
+    let dir = TempDir::new("redb-twice");
+    let _store = RedbStore::open(dir.file()).expect("open");
+    let err = RedbStore::open(dir.file()).expect_err("the file is open");
+    let message = err.to_string();
+    assert!(message.contains("memory.redb"), "{message}");
+    assert!(
+        matches!(err.source, ::redb::Error::DatabaseAlreadyOpen),
+        "{:?}",
+        err.source
+    );
+}
+
+#[tokio::test]
+async fn list_pages_through_the_records_in_subject_order() {
+    let dir = TempDir::new("redb-list");
+    let store = RedbStore::open(dir.file()).expect("open");
+    let memory = store.memory::<Flow>("orders").expect("orders");
+    for i in (0..25_u32).rev() {
+        memory
+            .write(&format!("s{i:02}"), flow(i, "x"), None, None)
+            .await
+            .expect("write");
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = memory.list(after.as_deref(), 10).expect("list");
+        assert!(page.len() <= 10);
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        seen.extend(page.into_iter().map(|(id, v)| (id, v.value.step)));
+    }
+    let expected: Vec<_> = (0..25_u32).map(|i| (format!("s{i:02}"), i)).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_record_of_another_type_is_a_serialisation_error_with_serdes_source() {
+    let dir = TempDir::new("redb-type");
+    let store = RedbStore::open(dir.file()).expect("open");
+    store
+        .memory::<String>("shared")
+        .expect("strings")
+        .write("s", "not a flow".to_owned(), None, None)
+        .await
+        .expect("write");
+    let flows = store.memory::<Flow>("shared").expect("flows");
+    let err = flows.read("s").await.expect_err("a string is not a Flow");
+    assert!(
+        matches!(&err, MemoryError::Serialization { op: MemoryOp::Read, id, .. } if id == "s"),
+        "{err:?}"
+    );
+    let source = std::error::Error::source(&err).expect("source");
+    assert!(
+        source.downcast_ref::<serde_json::Error>().is_some(),
+        "{source:?}"
+    );
+    assert_eq!(err.transaction_cause(), "READ_MACHINE_MEMORY_FAILURE");
+    let err = flows.list(None, 10).expect_err("list sees the bad record");
+    assert!(matches!(err, MemoryError::Serialization { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn cleanup_removes_finished_records_in_the_same_commit() {
+    let dir = TempDir::new("redb-cleanup");
+    let store = RedbStore::open(dir.file()).expect("open");
+    let memory = store
+        .memory::<Flow>("orders")
+        .expect("orders")
+        .cleanup_when(|f| f.status == "done");
+    let v = memory
+        .write("s", flow(1, "active"), None, None)
+        .await
+        .expect("write");
+    memory
+        .write("s", flow(2, "done"), Some(v), None)
+        .await
+        .expect("finish");
+    assert!(memory.read("s").await.expect("read").is_none());
+    assert!(memory.is_empty().expect("empty"));
+}
