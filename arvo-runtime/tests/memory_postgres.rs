@@ -528,7 +528,7 @@ async fn broker_workflows_and_parent_child_on_postgres() {
     // The hierarchy, as the wrapper wrote it: the child record names its parent.
     assert_eq!(
         calc.children(&family.parent, 10).await.unwrap(),
-        [family.child.clone()]
+        std::slice::from_ref(&family.child)
     );
     assert_eq!(
         calc.root_of(&family.child).await.unwrap(),

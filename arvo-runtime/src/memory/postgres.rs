@@ -203,6 +203,7 @@ fn quote_schema(name: &str) -> Result<String, PostgresSetupError> {
 /// The statements, with the schema name filled in once.
 struct Sql {
     read: String,
+    list: String,
     insert: String,
     update: String,
     delete: String,
@@ -232,6 +233,10 @@ impl Sql {
         let ms = "$3::bigint * interval '1 millisecond'";
         Self {
             read: format!("SELECT version, data::text FROM {s}.machine_state WHERE subject = $1"),
+            list: format!(
+                "SELECT subject, version, data::text FROM {s}.machine_state \
+                 WHERE $1::text IS NULL OR subject > $1 ORDER BY subject LIMIT $2"
+            ),
             // $1 subject, $2 data, $3 parent, $4 finished, $5 token.
             insert: format!(
                 "WITH {lease5}, w AS (INSERT INTO {s}.machine_state \
@@ -837,6 +842,43 @@ impl<T: MemoryRecord> PostgresMemory<T> {
             tokio::time::sleep(policy.delay(retry)).await;
             retry += 1;
         }
+    }
+
+    /// Up to `limit` records in subject order, starting after `after` (`None`: from the first):
+    /// a page of the stored workflows, e.g. to find the ones waiting after a restart. Pass the
+    /// last subject of a page as `after` to get the next; memory stays bounded by `limit`.
+    /// [`MemoryError::Serialization`] naming the subject when a stored record is not a `T`.
+    pub async fn list(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<T>)>, MemoryError> {
+        let at = after.unwrap_or("(list)");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .run(
+                MemoryOp::Read,
+                at,
+                true,
+                &self.inner.sql.list,
+                &[&after, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.get(0);
+                let version: i64 = row.get(1);
+                let value = serde_json::from_str(row.get(2))
+                    .map_err(|e| MemoryError::serialization(MemoryOp::Read, id.clone(), e))?;
+                Ok((
+                    id,
+                    Versioned {
+                        value,
+                        version: to_version(version),
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// The direct children of `parent` (records whose parent subject is `parent`), oldest

@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::common_resumable::{
-    AddInput, AddResult, CalcAddV1_0_0, CalcAddV1_0_0Emits, CalcContext, CalcFlow, CalcFlowV1_0_0,
-    CalcFlowV1_0_0Emits, calc_handler, calc_resumable,
+    AddInput, CalcContext, CalcFlow, CalcFlowV1_0_0, FanOut, calc_handler, calc_resumable,
 };
 
 /// What the calc workflows store.
@@ -190,43 +189,6 @@ where
     Family {
         parent: init.subject().to_owned(),
         child,
-    }
-}
-
-/// Fan-out: init -> two `com.calc.add` calls; completes once both answers are collected with
-/// the sum of both results. Counts its invocations.
-struct FanOut {
-    runs: Arc<AtomicUsize>,
-}
-
-impl ResumableHandler<CalcFlowV1_0_0> for FanOut {
-    type Context = CalcContext;
-    type Services = ServiceEvent<CalcAddV1_0_0>;
-
-    async fn handle(
-        &self,
-        step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
-    ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
-        self.runs.fetch_add(1, Ordering::SeqCst);
-        if let Some(init) = &step.input {
-            let AddInput { a, b } = init.data;
-            return Ok(Outcome::wait()
-                .context(CalcContext { a, b })
-                .call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?)
-                .call(step.call::<CalcAddV1_0_0>(&AddInput { a: b, b: a })?));
-        }
-        let results = step.collected.of_type("evt.calc.add.success")?;
-        if results.len() < 2 {
-            return Ok(Outcome::wait());
-        }
-        let sum: f64 = results
-            .iter()
-            .map(|r| match r {
-                ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)) => r.result,
-                ServiceEvent::SystemError(_) => 0.0,
-            })
-            .sum();
-        Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult { result: sum })))
     }
 }
 
