@@ -43,8 +43,12 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod in_memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redb")]
 mod redb;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod sync;
 
 use std::fmt;
