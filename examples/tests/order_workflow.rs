@@ -231,8 +231,8 @@ fn recording() -> (arvo_examples::order::Observer, Arc<Mutex<Vec<String>>>) {
     (observer, seen)
 }
 
-/// Through the broker the init event is the scenario's input: the observer sees what the
-/// handlers emit.
+/// Through the broker the init event is the scenario's input: the broker's observer sees it
+/// and then what the handlers emit.
 async fn small_order_completes_without_approval(memory: Memory) {
     let (builder, _dir) = memory.builder();
     let (observer, seen) = recording();
@@ -255,6 +255,7 @@ async fn small_order_completes_without_approval(memory: Memory) {
     assert_eq!(
         *seen.lock().unwrap(),
         [
+            "arvo.orc.order.process",
             "com.inventory.reserve",
             "evt.inventory.reserve.success",
             "arvo.orc.order.payment",

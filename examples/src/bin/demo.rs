@@ -10,8 +10,13 @@
 //!   system error fails the payment workflow, whose own system error reaches the order
 //!   workflow, which completes the order as `payment_failed`.
 //!
-//! Every event is printed as it is emitted: type, `source -> to`, the first 8 characters of
-//! its workflow's execution id (the child workflow has its own), and its domain if any.
+//! Every event is printed as the broker routes it, by the broker's observer
+//! ([`OrderSystemBuilder::observer`](arvo_examples::order::OrderSystemBuilder::observer), which
+//! registers it with `EventBroker::builder().observe(..)`): type, `source -> to`, the first 8
+//! characters of its workflow's execution id (the child workflow has its own), and its domain
+//! if any. The services are `#[arvo_handler]` impl blocks, the workflows `#[arvo_resumable]`
+//! ones, registered by value; orders start with the typed edge `OrderProcessV1_0_0::init` and
+//! end with `OrderProcessV1_0_0::result`.
 //! Exits 0 only if both orders end as expected.
 //!
 //! The workflows' state lives in the embedded durable memory, a redb file: by default a new

@@ -17,9 +17,8 @@ use arvo_example_contracts::order::{
     PaymentChargeV1_0_0Emits, PaymentFlowV1_0_0, PaymentFlowV1_0_0Emits, ReserveRequest,
     ShipRequest, ShippingScheduleV1_0_0, ShippingScheduleV1_0_0Emits,
 };
-use arvo_runtime::arvo_resumable;
-use arvo_runtime::handler::{DomainSpec, HandlerError};
-use arvo_runtime::resumable::{Outcome, ServiceEvent};
+use arvo_runtime::handler::DomainSpec;
+use arvo_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The domain of events that wait for a human (see the broker's domained hook).

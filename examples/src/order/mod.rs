@@ -45,19 +45,15 @@ use std::sync::Arc;
 
 use arvo_example_contracts::order::{
     ApprovalDecision, ApprovalRequest, ChargeRequest, LineItem, Order, OrderApproval,
-    OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderResult, OrderStatus,
+    OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderProcessV1_0_0Emits, OrderResult,
+    OrderStatus,
 };
-use arvo_runtime::broker::{BrokerError, EventBroker, Forwarded, Outcome, Verdict};
-use arvo_runtime::event::ArvoEvent;
-use arvo_runtime::factory::{
-    ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput, FactoryError,
-};
-use arvo_runtime::handler::HandlerBuildError;
+use arvo_runtime::broker::{BrokerError, Forwarded, Outcome};
+use arvo_runtime::factory::FactoryError;
 use arvo_runtime::memory::{MemoryError, RedbOpenError, RedbStore};
-use arvo_runtime::resumable::{
-    ResumableBuildError, ResumableMemoryRecord, ResumableRecord, ResumableStatus,
-};
-use arvo_runtime::typed::{ContractVersion, OrchestratorInit};
+use arvo_runtime::prelude::*;
+use arvo_runtime::resumable::{ResumableMemoryRecord, ResumableRecord, ResumableStatus};
+use arvo_runtime::workflow::WorkflowError;
 use opentelemetry::global::BoxedTracer;
 use serde::Deserialize;
 
@@ -65,7 +61,8 @@ use serde::Deserialize;
 /// workflow's result comes back to it).
 pub const CHECKOUT: &str = "com.shop.checkout";
 
-/// Sees every event as it happens (the init event, every emitted event, the human's answers).
+/// Sees every event as it happens (the init event, every emitted event, the human's answers):
+/// the broker's observer ([`EventBrokerBuilder::observe`](arvo_runtime::broker::EventBrokerBuilder::observe)).
 pub type Observer = Arc<dyn Fn(&ArvoEvent) + Send + Sync>;
 /// Plays the human reviewer of `com.order.approval.request`.
 pub type Reviewer = Arc<dyn Fn(&ApprovalRequest) -> ApprovalDecision + Send + Sync>;
@@ -85,18 +82,16 @@ pub const PAYMENT_TABLE: &str = "arvo.orc.order.payment";
 /// Why the order system could not be set up or an order could not be placed.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
-    /// A service handler could not be built.
-    #[error("building a service: {0}")]
-    Handler(#[from] HandlerBuildError),
-    /// A resumable could not be built.
-    #[error("building a workflow: {0}")]
-    Resumable(#[from] ResumableBuildError),
-    /// The broker refused the setup or the event.
+    /// The broker refused the setup (a handler or workflow that could not be built, two on
+    /// one topic) or the event.
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
     /// An event could not be built.
     #[error("building an event: {0}")]
     Factory(#[from] FactoryError),
+    /// The init event could not be built, or the completion is not an [`OrderResult`].
+    #[error("workflow: {0}")]
+    Workflow(#[from] WorkflowError),
     /// A payload could not be (de)serialised.
     #[error("payload: {0}")]
     Json(#[from] serde_json::Error),
@@ -225,7 +220,8 @@ impl OrderSystemBuilder {
         self
     }
 
-    /// Called with every event as it happens.
+    /// Called with every event as it happens: registered as the broker's observer, it sees
+    /// the init events, every emitted event and the human's answers, once each.
     pub fn observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
         self
@@ -242,15 +238,6 @@ impl OrderSystemBuilder {
     /// # Errors
     /// See [`OrderError`].
     pub fn build(self) -> Result<OrderSystem, OrderError> {
-        let mut services = Vec::with_capacity(3);
-        for builder in [inventory(), payment(), shipping()] {
-            let builder = match &self.tracer {
-                Some(t) => builder.tracer(t()),
-                None => builder,
-            };
-            services.push(builder.build()?);
-        }
-
         let (orders, payments) = match &self.store {
             Some(store) => (
                 WorkflowMemory::Redb(store.memory(ORDER_TABLE)?),
@@ -265,48 +252,44 @@ impl OrderSystemBuilder {
             payment_flow = payment_flow.tracer(t());
         }
 
+        // Registration by value: the broker builds each builder (and reports a failure at
+        // `build()`).
         let mut broker = EventBroker::builder()
-            .handler(Arc::new(order_flow.build()?))
-            .handler(Arc::new(payment_flow.build()?));
-        for s in services {
-            broker = broker.handler(Arc::new(s));
-        }
-        if let Some(observer) = self.observer.clone() {
-            broker = broker.output_middleware(move |out, _input, _handler| {
-                observer(out);
-                Verdict::Pass
+            .handler(order_flow)
+            .handler(payment_flow);
+        for service in [inventory(), payment(), shipping()] {
+            broker = broker.handler(match &self.tracer {
+                Some(t) => service.tracer(t()),
+                None => service,
             });
         }
+        if let Some(observer) = self.observer {
+            broker = broker.observe(move |event| observer(event));
+        }
         let reviewer = self.reviewer;
-        let observer = self.observer.clone();
         if self.answer_approvals {
             let reviewer = reviewer.clone();
-            broker =
-                broker.on_domained(move |fwd| human_desk(fwd, reviewer.clone(), observer.clone()));
+            broker = broker.on_domained(move |fwd| human_desk(fwd, reviewer.clone()));
         }
         let broker = broker.build()?;
         Ok(OrderSystem {
             broker,
             orders,
             payments,
-            observer: self.observer,
             reviewer,
         })
     }
 }
 
 /// The human at the `human.review` desk: answers each approval request with the reviewer's
-/// decision, published into the same workflow. Other domained events are left in the
-/// outcome's `domained` list.
-async fn human_desk(fwd: Forwarded, reviewer: Reviewer, observer: Option<Observer>) {
+/// decision, published into the same workflow (where the broker's observer sees it). Other
+/// domained events are left in the outcome's `domained` list.
+async fn human_desk(fwd: Forwarded, reviewer: Reviewer) {
     if fwd.domain() != Some(HUMAN_REVIEW) || fwd.event.event_type() != OrderApproval::TYPE {
         return;
     }
     match approval_reply(&fwd.event, &*reviewer) {
         Ok(reply) => {
-            if let Some(o) = &observer {
-                o(&reply);
-            }
             if let Err(e) = fwd.publish(reply).await {
                 eprintln!("human desk: cannot publish the decision: {e}");
             }
@@ -345,7 +328,6 @@ pub struct OrderSystem {
     broker: EventBroker,
     orders: OrderMemory,
     payments: PaymentMemory,
-    observer: Option<Observer>,
     reviewer: Reviewer,
 }
 
@@ -388,16 +370,13 @@ impl OrderSystem {
         &self.payments
     }
 
-    /// The init event of `order`, from [`CHECKOUT`], with a new root subject.
+    /// The init event of `order`, from [`CHECKOUT`], with a new root subject (the typed init
+    /// edge `OrderProcessV1_0_0::init`).
     ///
     /// # Errors
     /// When the order does not fit the contract.
     pub fn order_event(order: &Order) -> Result<ArvoEvent, OrderError> {
-        let data = serde_json::to_value(OrchestratorInit::root(order.clone()))?;
-        Ok(
-            ArvoOrchestratorEventFactory::new(OrderProcessV1_0_0::versioned())?
-                .init(EventInput::new(CHECKOUT, data))?,
-        )
+        Ok(OrderProcessV1_0_0::init(CHECKOUT, order.clone())?)
     }
 
     /// The approval requests that order workflows in the memory are waiting for (an emitted
@@ -433,9 +412,6 @@ impl OrderSystem {
         let mut resumed = Vec::new();
         for request in self.waiting_approvals()? {
             let reply = approval_reply(&request, &*self.reviewer)?;
-            if let Some(o) = &self.observer {
-                o(&reply);
-            }
             let outcome = self.broker.resolve(reply.clone()).await?;
             let completion = outcome
                 .events
@@ -468,15 +444,13 @@ impl OrderSystem {
     /// # Errors
     /// When the broker refuses the event, or the completion does not fit [`OrderResult`].
     pub async fn submit(&self, init: ArvoEvent) -> Result<Placed, OrderError> {
-        if let Some(o) = &self.observer {
-            o(&init);
-        }
         let outcome = self.broker.resolve(init.clone()).await?;
-        let result = match outcome.result() {
-            Some(e) if e.event_type() == OrderProcess::COMPLETE_TYPE => {
-                Some(OrderResult::deserialize(e.data())?)
-            }
-            _ => None,
+        // The typed result edge: the completion as `OrderResult`; no completion (the order
+        // waits, or failed) is `None`, a completion that does not fit is an error.
+        let result = match OrderProcessV1_0_0::result(&outcome) {
+            Ok(OrderProcessV1_0_0Emits::Complete(done)) => Some(done),
+            Err(e @ WorkflowError::Data { .. }) => return Err(e.into()),
+            Err(_) => None,
         };
         Ok(Placed {
             init,
