@@ -24,7 +24,9 @@ fn with_extensions(n: usize) -> String {
 /// not grow when other processes take the cores, so the ratio below is stable on a busy host.
 fn thread_cpu() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(text.split_whitespace().next()?.parse().ok()?))
+    Some(Duration::from_nanos(
+        text.split_whitespace().next()?.parse().ok()?,
+    ))
 }
 
 /// The cheapest of five parses of `text`, in thread CPU time (wall time where unavailable).
