@@ -20,6 +20,7 @@
 //! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
 //! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
 //! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
+//! - [`transport`]: events between processes (NATS JetStream, feature `nats`).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -84,5 +85,6 @@ pub mod handler;
 pub mod orchestration;
 pub mod resumable;
 pub mod testing;
+pub mod transport;
 
 pub use resumable::{ArvoResumable, ResumableHandler};
