@@ -1,0 +1,497 @@
+//! The NATS JetStream transport against a real server (`ARVO_TEST_NATS_URL`; skipped with a
+//! note when unset, a failure when `CI=true`). Every test works on its own streams (random
+//! suffix) and deletes them at the end.
+//!
+//! Shown here: one handler served by two workers handles each event once; a duplicate publish
+//! (same event id) is delivered once; in-flight events per worker are bounded; a long handler
+//! keeps its event with heartbeats (no re-delivery); a graceful shutdown finishes and acks the
+//! events in flight; resumable workflows complete over NATS with the PostgreSQL memory; a
+//! handler that always fails lands in the dead-letter stream after the maximum deliveries
+//! while other workflows complete.
+#![cfg(feature = "nats")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common_backends;
+mod common_resumable;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arvo_runtime::broker::RetryPolicy;
+use arvo_runtime::event::ArvoEvent;
+use arvo_runtime::handler::{DynEventHandler, EventHandler, ParentContext, Violation};
+use arvo_runtime::memory::InMemoryMemory;
+use arvo_runtime::memory::postgres::PostgresMemory;
+use arvo_runtime::resumable::ResumableStatus;
+use arvo_runtime::transport::nats::{
+    NatsStreams, NatsTransport, NatsWorker, NatsWorkerBuilder, WorkerStats,
+};
+use common_backends::workflows::{CalcRecord, calc_init, status};
+use common_backends::{postgres_url, server_url, unique};
+use common_resumable::{CalcFlow, calc_handler, calc_resumable};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const CLIENT: &str = "com.test.client";
+
+/// The transport on fresh streams, or `None` when the server is not configured.
+async fn transport(test: &str) -> Option<NatsTransport> {
+    let url = server_url("ARVO_TEST_NATS_URL", test)?;
+    let streams = NatsStreams::new(unique("ARVO_T")).unwrap();
+    Some(NatsTransport::connect(&url, streams).await.unwrap())
+}
+
+/// A running worker and its shutdown switch.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Arc<WorkerStats>>,
+}
+
+fn start(builder: NatsWorkerBuilder) -> Running {
+    let worker = builder.build().unwrap();
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+    });
+    Running { stop, task }
+}
+
+impl Running {
+    async fn shutdown(self) -> Arc<WorkerStats> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("the worker stops in time")
+            .unwrap()
+    }
+}
+
+/// Answers each event back to its source with the same subject; records who handled what,
+/// how many run at once, and sleeps `delay` while handling.
+struct Echo {
+    source: String,
+    worker: usize,
+    seen: Arc<Mutex<Vec<(usize, String)>>>,
+    running: Arc<AtomicUsize>,
+    max_running: Arc<AtomicUsize>,
+    delay: Duration,
+}
+
+impl Echo {
+    fn new(worker: usize, seen: &Arc<Mutex<Vec<(usize, String)>>>, delay: Duration) -> Echo {
+        Echo {
+            source: "com.test.echo".into(),
+            worker,
+            seen: seen.clone(),
+            running: Arc::default(),
+            max_running: Arc::default(),
+            delay,
+        }
+    }
+}
+
+impl EventHandler for Echo {
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.echo.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.seen
+            .lock()
+            .unwrap()
+            .push((self.worker, event.id().to_owned()));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let reply = ArvoEvent::builder()
+            .source(self.source.as_str())
+            .event_type("evt.test.echo.done")
+            .subject(event.subject())
+            .to(event.source())
+            .parentid(event.id())
+            .data_json(json!({"echo": event.id()}))
+            .build()
+            .map_err(|e| Violation::execution(e.to_string()))?;
+        Ok(vec![reply])
+    }
+}
+
+/// Always fails.
+struct Poison;
+
+impl EventHandler for Poison {
+    fn source(&self) -> &str {
+        "com.test.poison"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.poison.error"
+    }
+    async fn execute(&self, _: &ArvoEvent, _: ParentContext) -> Result<Vec<ArvoEvent>, Violation> {
+        Err(Violation::execution("the poison handler always fails"))
+    }
+}
+
+fn event_to(to: &str, subject: &str) -> ArvoEvent {
+    ArvoEvent::builder()
+        .source(CLIENT)
+        .event_type(to)
+        .subject(subject)
+        .data_json(json!({"n": subject}))
+        .build()
+        .unwrap()
+}
+
+/// Collects `n` replies to [`CLIENT`] (a plain subscription, opened by the caller before
+/// publishing), keyed by parent id.
+async fn replies(
+    mut sub: async_nats::Subscriber,
+    n: usize,
+    within: Duration,
+) -> HashMap<String, usize> {
+    let mut got: HashMap<String, usize> = HashMap::new();
+    let collect = async {
+        while got.values().sum::<usize>() < n {
+            let msg = sub.next().await.expect("subscription open");
+            let e = ArvoEvent::from_json_slice(&msg.payload).unwrap();
+            *got.entry(e.parentid().unwrap().to_owned()).or_default() += 1;
+        }
+    };
+    tokio::time::timeout(within, collect)
+        .await
+        .expect("every reply in time");
+    got
+}
+
+async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_a_handler_and_handle_each_event_once() {
+    let Some(t) = transport("two_workers_share_a_handler").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<Running> = (0..2)
+        .map(|w| {
+            let h: Arc<dyn DynEventHandler> =
+                Arc::new(Echo::new(w, &seen, Duration::from_millis(2)));
+            start(NatsWorker::builder(t.clone()).handler(h).in_flight(4))
+        })
+        .collect();
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let n = 200;
+    let mut ids = HashSet::new();
+    for i in 0..n {
+        let e = event_to("com.test.echo", &format!("s-{i}"));
+        ids.insert(e.id().to_owned());
+        let receipt = t.publish(&e).await.unwrap();
+        assert!(!receipt.duplicate);
+    }
+    let got = replies(sub, n, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), n, "one reply per event");
+    assert!(got.values().all(|&c| c == 1), "no event answered twice");
+    let mut stats = Vec::new();
+    for w in workers {
+        stats.push(w.shutdown().await);
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), n, "each event handled exactly once");
+    let handled: HashSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(handled, ids);
+    for w in 0..2 {
+        let by_w = seen.iter().filter(|(x, _)| *x == w).count();
+        assert!(
+            by_w > 0,
+            "worker {w} handled nothing: the consumer is not shared"
+        );
+        assert_eq!(stats[w].handled(), by_w as u64);
+    }
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_publish_is_delivered_once() {
+    let Some(t) = transport("a_duplicate_publish_is_delivered_once").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let worker = start(NatsWorker::builder(t.clone()).handler(Arc::new(Echo::new(
+        0,
+        &seen,
+        Duration::ZERO,
+    ))));
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let e = event_to("com.test.echo", "dup");
+    let first = t.publish(&e).await.unwrap();
+    let second = t.publish(&e).await.unwrap();
+    assert!(!first.duplicate);
+    assert!(second.duplicate, "JetStream suppresses the second copy");
+    assert_eq!(first.sequence, second.sequence);
+    let got = replies(sub, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.get(e.id()), Some(&1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.shutdown().await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "handled once");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_events_per_worker_are_bounded() {
+    let Some(t) = transport("in_flight_events_per_worker_are_bounded").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let echo = Echo::new(0, &seen, Duration::from_millis(20));
+    let max_running = echo.max_running.clone();
+    let n = 60;
+    // The backlog is there before the worker starts.
+    for i in 0..n {
+        t.publish(&event_to("com.test.echo", &format!("b-{i}")))
+            .await
+            .unwrap();
+    }
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(echo))
+            .in_flight(3),
+    );
+    eventually("the backlog is handled", Duration::from_secs(30), || {
+        let len = seen.lock().unwrap().len();
+        async move { len == n }
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        max_running.load(Ordering::SeqCst),
+        3,
+        "never more than 3 at once, and 3 reached"
+    );
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_handler_keeps_its_event_with_heartbeats() {
+    let Some(t) = transport("a_long_handler_keeps_its_event_with_heartbeats").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // Runs 4x the ack wait: without heartbeats the server would re-deliver it meanwhile.
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Echo::new(0, &seen, Duration::from_millis(1200))))
+            .ack_wait(Duration::from_millis(300))
+            .in_flight(2),
+    );
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    t.publish(&event_to("com.test.echo", "long")).await.unwrap();
+    replies(sub, 1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stats = worker.shutdown().await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "handled once");
+    assert_eq!(stats.redelivered(), 0);
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_and_acks_the_events_in_flight() {
+    let Some(t) = transport("graceful_shutdown_finishes_and_acks").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let echo = Echo::new(0, &seen, Duration::from_millis(600));
+    let running = echo.running.clone();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(echo))
+            .in_flight(4)
+            .fetch_expiry(Duration::from_millis(200)),
+    );
+    for i in 0..4 {
+        t.publish(&event_to("com.test.echo", &format!("g-{i}")))
+            .await
+            .unwrap();
+    }
+    eventually("4 events running", Duration::from_secs(20), || {
+        let r = running.load(Ordering::SeqCst);
+        async move { r == 4 }
+    })
+    .await;
+    let stats = worker.shutdown().await;
+    assert_eq!(
+        stats.handled(),
+        4,
+        "the events in flight were finished and acked"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumable_workflows_complete_over_nats_with_postgres_memory() {
+    let Some(t) = transport("resumable_workflows_over_nats").await else {
+        return;
+    };
+    let Some(url) = postgres_url("resumable_workflows_over_nats") else {
+        t.delete_streams().await.unwrap();
+        return;
+    };
+    let schema = unique("arvo_nats");
+    let memory = PostgresMemory::<CalcRecord>::builder(url.as_str())
+        .schema(&schema)
+        .pool_size(8)
+        .build()
+        .unwrap();
+    memory.migrate().await.unwrap();
+    // Two workers, each serving the orchestrator and the service, sharing the memory.
+    let workers: Vec<Running> = (0..2)
+        .map(|_| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(calc_resumable(memory.clone())))
+                    .handler(Arc::new(calc_handler()))
+                    .in_flight(8),
+            )
+        })
+        .collect();
+    let n = 40;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
+    let answers = join_all(
+        inits
+            .iter()
+            .map(|init| t.resolve(init.clone(), Duration::from_secs(60))),
+    )
+    .await;
+    for (i, (init, answer)) in inits.iter().zip(answers).enumerate() {
+        let done = answer.unwrap();
+        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
+        assert_eq!(done.to(), Some("com.bench.client"));
+        assert_eq!(done.data()["result"].as_f64(), Some(i as f64 + 0.5));
+        assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
+    }
+    let handled: u64 = join_all(workers.into_iter().map(Running::shutdown))
+        .await
+        .iter()
+        .map(|s| s.handled())
+        .sum();
+    assert_eq!(
+        handled,
+        3 * n as u64,
+        "init, service call, service answer per workflow"
+    );
+    let client = memory.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
+    let Some(t) = transport("a_failing_handler_is_dead_lettered").await else {
+        return;
+    };
+    let memory = InMemoryMemory::<CalcRecord>::new();
+    let workers: Vec<Running> = (0..2)
+        .map(|_| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(calc_resumable(memory.clone())))
+                    .handler(Arc::new(calc_handler()))
+                    .handler(Arc::new(Poison))
+                    .max_deliveries(3)
+                    .retry(RetryPolicy::new(0, Duration::from_millis(20)))
+                    .in_flight(8),
+            )
+        })
+        .collect();
+    let poison = event_to("com.test.poison", "poison-1");
+    t.publish(&poison).await.unwrap();
+    let n = 100;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 1.0)).collect();
+    let answers = join_all(
+        inits
+            .iter()
+            .map(|init| t.resolve(init.clone(), Duration::from_secs(60))),
+    )
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(
+            answer.unwrap().data()["result"].as_f64(),
+            Some(i as f64 + 1.0)
+        );
+    }
+    eventually(
+        "the poison event is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(10).await.unwrap().len() == 1 }
+        },
+    )
+    .await;
+    let dead = t.dead_letters(10).await.unwrap().remove(0);
+    assert_eq!(dead.handler, "com.test.poison");
+    assert_eq!(dead.deliveries, 3);
+    assert!(
+        dead.error.contains("the poison handler always fails"),
+        "{}",
+        dead.error
+    );
+    assert_eq!(dead.event.as_ref().map(ArvoEvent::id), Some(poison.id()));
+    let stats = join_all(workers.into_iter().map(Running::shutdown)).await;
+    let sum = |f: fn(&WorkerStats) -> u64| stats.iter().map(|s| f(s)).sum::<u64>();
+    assert_eq!(sum(WorkerStats::dead_lettered), 1);
+    assert_eq!(
+        sum(WorkerStats::failed),
+        2,
+        "two retried deliveries before the third"
+    );
+    assert_eq!(sum(WorkerStats::redelivered), 2);
+    let q = t.queue_stats("com.test.poison").await.unwrap();
+    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
