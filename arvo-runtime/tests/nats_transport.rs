@@ -307,6 +307,66 @@ async fn in_flight_events_per_worker_are_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_10000_events_is_absorbed_with_bounded_in_flight() {
+    let Some(t) = transport("a_burst_of_10000_events").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let in_flight = 8;
+    let echoes: Vec<Echo> = (0..2)
+        .map(|w| Echo::new(w, &seen, Duration::ZERO))
+        .collect();
+    let maxima: Vec<Arc<AtomicUsize>> = echoes.iter().map(|e| e.max_running.clone()).collect();
+    let workers: Vec<Running> = echoes
+        .into_iter()
+        .map(|e| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(e))
+                    .in_flight(in_flight),
+            )
+        })
+        .collect();
+    let n = 10_000;
+    let events: Vec<ArvoEvent> = (0..n)
+        .map(|i| event_to("com.test.echo", &format!("burst-{i}")))
+        .collect();
+    let started = std::time::Instant::now();
+    for chunk in events.chunks(500) {
+        for r in join_all(chunk.iter().map(|e| t.publish(e))).await {
+            r.unwrap();
+        }
+    }
+    // The backlog waits on the server, not in the workers.
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert!(q.ack_pending <= 2 * in_flight, "{q:?}");
+    eventually("the burst is handled", Duration::from_secs(120), || {
+        let len = seen.lock().unwrap().len();
+        async move { len >= n }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    join_all(workers.into_iter().map(Running::shutdown)).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), n, "each event handled once");
+    assert_eq!(
+        seen.iter()
+            .map(|(_, id)| id.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
+        n
+    );
+    for m in &maxima {
+        assert!(
+            m.load(Ordering::SeqCst) <= in_flight,
+            "at most {in_flight} at once per worker"
+        );
+    }
+    eprintln!("burst: {n} events through 2 workers (in-flight {in_flight} each) in {elapsed:.1?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_handler_keeps_its_event_with_heartbeats() {
     let Some(t) = transport("a_long_handler_keeps_its_event_with_heartbeats").await else {
         return;
@@ -450,7 +510,7 @@ async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
         .collect();
     let poison = event_to("com.test.poison", "poison-1");
     t.publish(&poison).await.unwrap();
-    let n = 100;
+    let n = 500;
     let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 1.0)).collect();
     let answers = join_all(
         inits
