@@ -347,7 +347,7 @@ async fn a_burst_of_10000_events_is_absorbed_with_bounded_in_flight() {
     .await;
     let elapsed = started.elapsed();
     join_all(workers.into_iter().map(Running::shutdown)).await;
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), n, "each event handled once");
     assert_eq!(
         seen.iter()
@@ -553,5 +553,128 @@ async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
     assert_eq!(sum(WorkerStats::redelivered), 2);
     let q = t.queue_stats("com.test.poison").await.unwrap();
     assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
+
+/// Emits, for each event, one event with a domain and a reply.
+struct Emitter;
+
+impl EventHandler for Emitter {
+    fn source(&self) -> &str {
+        "com.test.emitter"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.emitter.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let base = || {
+            ArvoEvent::builder()
+                .source("com.test.emitter")
+                .subject(event.subject())
+                .parentid(event.id())
+                .data_json(json!({}))
+        };
+        let build = |b: arvo_runtime::event::ArvoEventBuilder| {
+            b.build().map_err(|e| Violation::execution(e.to_string()))
+        };
+        let domained = build(
+            base()
+                .event_type("com.test.approver")
+                .domain("human.review"),
+        )?;
+        let reply = build(
+            base()
+                .event_type("evt.test.emitter.done")
+                .to(event.source()),
+        )?;
+        Ok(vec![domained, reply])
+    }
+}
+
+/// Messages on `subject` in the stream.
+async fn stored_on(t: &NatsTransport, subject: String) -> Vec<ArvoEvent> {
+    let js = async_nats::jetstream::new(t.client().clone());
+    let stream = js.get_stream(t.streams().name()).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: subject,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut out = Vec::new();
+    while let Some(msg) = batch.next().await {
+        out.push(ArvoEvent::from_json_slice(&msg.unwrap().payload).unwrap());
+    }
+    // A work-queue stream allows one consumer per subject: remove this one.
+    let name = consumer.cached_info().name.clone();
+    stream.delete_consumer(&name).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domained_events_go_to_the_hook_or_their_domain_subject() {
+    let Some(t) = transport("domained_events").await else {
+        return;
+    };
+    let direct = Emitter
+        .execute(
+            &event_to("com.test.emitter", "direct"),
+            ParentContext::Event,
+        )
+        .await
+        .unwrap();
+    assert_eq!(direct.len(), 2);
+    // With hooks: the hooks get them.
+    let hooked = Arc::new(Mutex::new(Vec::<ArvoEvent>::new()));
+    let h1 = hooked.clone();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Emitter))
+            .on_domained(move |e| {
+                h1.lock().unwrap().push(e);
+                async { Ok(()) }
+            }),
+    );
+    let done = t
+        .resolve(
+            event_to("com.test.emitter", "hooks"),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.event_type(), "evt.test.emitter.done");
+    worker.shutdown().await;
+    {
+        let hooked = hooked.lock().unwrap();
+        assert_eq!(hooked.len(), 1);
+        assert_eq!(hooked[0].domain(), Some("human.review"));
+        assert_eq!(hooked[0].subject(), "hooks");
+    }
+    assert!(
+        stored_on(&t, t.streams().domain_subject("human.review"))
+            .await
+            .is_empty()
+    );
+
+    // Without a hook: it is kept in the stream on its domain's subject.
+    let worker = start(NatsWorker::builder(t.clone()).handler(Arc::new(Emitter)));
+    t.resolve(
+        event_to("com.test.emitter", "nohooks"),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    worker.shutdown().await;
+    let domained = stored_on(&t, t.streams().domain_subject("human.review")).await;
+    assert_eq!(domained.len(), 1);
+    assert_eq!(domained[0].subject(), "nohooks");
+    assert_eq!(domained[0].to(), Some("com.test.approver"));
     t.delete_streams().await.unwrap();
 }

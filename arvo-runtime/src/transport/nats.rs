@@ -22,9 +22,14 @@
 //!
 //! Events a handler emits with a `domain` go to `{name}.domain.{domain}` (the domain as one
 //! escaped token, dots included) unless an [`on_domained`](NatsWorkerBuilder::on_domained)
-//! hook takes them; events without a `to` go to `{name}.unroutable` unless an
-//! [`on_unroutable`](NatsWorkerBuilder::on_unroutable) hook takes them. Both subjects are in
-//! the event stream, so nothing is silently dropped.
+//! hook takes them (the in-process broker's domained hook). That subject is in the event
+//! stream, so nothing is silently dropped.
+//!
+//! There is no unroutable case as in the in-process broker: no process knows every handler of
+//! a deployment, and every valid event has a `to`, so an event addressed to a handler that no
+//! worker serves yet waits in the stream on its subject (up to the streams'
+//! [`max_age`](NatsStreams::max_age)) until a worker starts serving it. A `to`-less event
+//! (which event validation does not let through) would be kept on `{name}.unroutable`.
 //!
 //! # Delivery
 //! Every handler is a durable pull consumer named `arvo_{escaped source}` filtered on the
@@ -319,7 +324,7 @@ impl NatsStreams {
         format!("{}.domain.{}", self.name, encode_token(domain))
     }
 
-    /// The subject of events without a `to` (when no unroutable hook takes them).
+    /// The subject of events without a `to` (see the [module docs](self)).
     pub fn unroutable_subject(&self) -> String {
         format!("{}.unroutable", self.name)
     }
@@ -657,8 +662,8 @@ impl NatsTransport {
     }
 }
 
-/// A hook for events the worker does not publish on an event subject itself (domained or
-/// unroutable). Returning an error makes the input event fail this delivery (it is retried).
+/// A hook for emitted events with a `domain`, instead of publishing them on their domain's
+/// subject. Returning an error makes the input event fail this delivery (it is retried).
 pub type NatsHook = Arc<dyn Fn(ArvoEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Counters of one [`NatsWorker`] (all handlers), readable while it runs.
@@ -709,7 +714,6 @@ pub struct NatsWorkerBuilder {
     fetch_expiry: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
-    on_unroutable: Option<NatsHook>,
 }
 
 impl fmt::Debug for NatsWorkerBuilder {
@@ -776,17 +780,6 @@ impl NatsWorkerBuilder {
         self
     }
 
-    /// A hook for emitted events without a `to` (instead of publishing them on
-    /// [`NatsStreams::unroutable_subject`]).
-    pub fn on_unroutable<F, Fut>(mut self, f: F) -> Self
-    where
-        F: Fn(ArvoEvent) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
-    {
-        self.on_unroutable = Some(Arc::new(move |e| Box::pin(f(e))));
-        self
-    }
-
     /// Builds the worker.
     ///
     /// # Errors
@@ -821,7 +814,6 @@ impl NatsWorkerBuilder {
                 ack_wait: self.ack_wait,
                 retry: self.retry,
                 on_domained: self.on_domained,
-                on_unroutable: self.on_unroutable,
                 stats: Arc::default(),
             }),
             handlers: self.handlers,
@@ -837,7 +829,6 @@ struct Shared {
     ack_wait: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
-    on_unroutable: Option<NatsHook>,
     stats: Arc<WorkerStats>,
 }
 
@@ -873,7 +864,6 @@ impl NatsWorker {
             fetch_expiry: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             on_domained: None,
-            on_unroutable: None,
         }
     }
 
@@ -1169,10 +1159,6 @@ async fn effects(
                 event_type = output.event_type(),
                 "emitted event without \"to\": unroutable"
             );
-            if let Some(hook) = &shared.on_unroutable {
-                hook(output.clone()).await.map_err(Failed::Retry)?;
-                continue;
-            }
             transport.streams.unroutable_subject()
         };
         let ack = transport
