@@ -402,6 +402,41 @@ async fn a_down_server_gives_a_transaction_violation_after_the_retries() {
     }
 }
 
+#[tokio::test]
+async fn a_hung_server_times_out_and_gives_up_after_the_retries() {
+    let addr = common_backends::black_hole().await;
+    let m = PostgresMemory::<Probe>::builder(format!("postgres://postgres@{addr}/test"))
+        .lock_policy(quick_policy())
+        .connect_timeout(Duration::from_millis(100))
+        .operation_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    // No connection is ever established: nothing ran, so reads and writes are retried.
+    for op in [MemoryOp::Read, MemoryOp::Write] {
+        let start = Instant::now();
+        let e = match op {
+            MemoryOp::Read => m.read("s").await.map(|_| ()).unwrap_err(),
+            _ => m
+                .write("s", Probe::new(1, "x"), None, None)
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+        };
+        let took = start.elapsed();
+        assert!(
+            matches!(&e, MemoryError::Backend { op: o, .. } if *o == op),
+            "{e:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(4 * 100 + 140),
+            "{op}: {took:?}"
+        );
+        assert!(took < Duration::from_secs(5), "{op}: {took:?}");
+    }
+    let e = m.migrate().await.unwrap_err();
+    assert!(matches!(e, PostgresSetupError::Connect { .. }), "{e}");
+}
+
 fn workflows_record() -> CalcRecord {
     serde_json::from_value(
         serde_json::json!({"executionStatus": "failure", "subject": "s",

@@ -240,6 +240,58 @@ async fn a_down_server_gives_a_transaction_violation_after_the_retries() {
     }
 }
 
+#[tokio::test]
+async fn a_hung_server_times_out_and_retries_reads_only() {
+    let addr = common_backends::black_hole().await;
+    let m = RedisMemory::<Probe>::builder(format!("redis://{addr}"))
+        .lock_policy(LockPolicy {
+            max_retries: 2,
+            initial_delay: Duration::from_millis(10),
+            backoff_exponent: 1.0,
+            ttl: Duration::from_secs(30),
+        })
+        .connect_timeout(Duration::from_millis(100))
+        .response_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    // A read is retried (3 attempts of at least 100 ms each), then reported.
+    let start = Instant::now();
+    let e = m.read("s").await.unwrap_err();
+    let read_took = start.elapsed();
+    assert!(
+        matches!(
+            e,
+            MemoryError::Backend {
+                op: MemoryOp::Read,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(read_took >= Duration::from_millis(300), "{read_took:?}");
+    // A write's outcome is unknown after a timeout: reported after one attempt, not retried.
+    let start = Instant::now();
+    let e = m
+        .write("s", Probe::new(1, "x"), None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            MemoryError::Backend {
+                op: MemoryOp::Write,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        start.elapsed() < read_took,
+        "{:?} vs {read_took:?}",
+        start.elapsed()
+    );
+}
+
 fn workflow_memory<C: MemoryRecord>(
     url: &str,
     prefix: &str,

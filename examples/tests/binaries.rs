@@ -34,3 +34,64 @@ fn telemetry_puts_the_whole_workflow_in_one_trace() {
         "the stdout exporter printed spans:\n{out}"
     );
 }
+
+/// `demo --stop-after-approval-request` leaves ORD-1001 waiting in the state file; a second
+/// process, `demo --resume`, finds it there, answers it and runs it to its end; a third finds
+/// nothing left to resume.
+#[test]
+fn the_demo_workflow_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("arvo-demo-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("demo.redb");
+    let demo = |mode: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+            .args([mode, "--file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let (ok, stop) = demo("--stop-after-approval-request");
+    assert!(ok, "{stop}");
+    assert!(stop.contains("domain=human.review"), "{stop}");
+    assert!(stop.contains("waiting for approval"), "{stop}");
+    assert!(!stop.contains("evt.order.approval.decision"), "{stop}");
+    assert!(!stop.contains("arvo.orc.order.process.done"), "{stop}");
+
+    let (ok, resume) = demo("--resume");
+    assert!(ok, "{resume}");
+    let at = |t: &str| {
+        resume
+            .find(t)
+            .unwrap_or_else(|| panic!("no {t} in:\n{resume}"))
+    };
+    assert!(at("evt.order.approval.decision") < at("evt.payment.charge.success"));
+    assert!(at("evt.payment.charge.success") < at("evt.shipping.schedule.success"));
+    assert!(at("evt.shipping.schedule.success") < at("arvo.orc.order.process.done"));
+    assert!(
+        resume.contains("resumed and finished: ORD-1001 Completed total 2524.00"),
+        "{resume}"
+    );
+    // The workflow id is the one the first process started.
+    let execution = |out: &str, t: &str| {
+        let line = out.lines().find(|l| l.contains(t)).unwrap();
+        let start = line.find('[').unwrap();
+        line[start..=start + line[start..].find(']').unwrap()].to_owned()
+    };
+    assert_eq!(
+        execution(&stop, "com.order.approval.request"),
+        execution(&resume, "arvo.orc.order.process.done")
+    );
+
+    let (ok, again) = demo("--resume");
+    assert!(!ok, "nothing left to resume:\n{again}");
+    assert!(
+        again.contains("No workflow is waiting for approval"),
+        "{again}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

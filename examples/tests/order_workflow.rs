@@ -12,12 +12,12 @@ use arvo_example_contracts::order::{
     ShippingScheduleV1_0_0,
 };
 use arvo_examples::order::{
-    CHECKOUT, DECLINED_CARD, HUMAN_REVIEW, OrderMemory, OrderSystem, demo_cases, inventory,
-    payment, reviewer_with_limit, sample_order,
+    CHECKOUT, DECLINED_CARD, HUMAN_REVIEW, OrderMemory, OrderSystem, OrderSystemBuilder,
+    demo_cases, inventory, payment, reviewer_with_limit, sample_order,
 };
 use arvo_runtime::ArvoEvent;
 use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::memory::MachineMemory;
+use arvo_runtime::memory::{MachineMemory, RedbStore};
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::testing::{Scenario, event, expect};
 use arvo_runtime::typed::ContractVersion;
@@ -233,10 +233,10 @@ fn recording() -> (arvo_examples::order::Observer, Arc<Mutex<Vec<String>>>) {
 
 /// Through the broker the init event is the scenario's input: the observer sees what the
 /// handlers emit.
-#[tokio::test]
-async fn small_order_completes_without_approval() {
+async fn small_order_completes_without_approval(memory: Memory) {
+    let (builder, _dir) = memory.builder();
     let (observer, seen) = recording();
-    let system = OrderSystem::builder().observer(observer).build().unwrap();
+    let system = builder.observer(observer).build().unwrap();
     Scenario::new("small order")
         .step(
             order(sample_order("ORD-1", 0, "tok_visa")),
@@ -268,10 +268,10 @@ async fn small_order_completes_without_approval() {
     );
 }
 
-#[tokio::test]
-async fn large_order_waits_for_the_human_and_completes() {
+async fn large_order_waits_for_the_human_and_completes(memory: Memory) {
+    let (builder, _dir) = memory.builder();
     let (observer, seen) = recording();
-    let system = OrderSystem::builder().observer(observer).build().unwrap();
+    let system = builder.observer(observer).build().unwrap();
     let placed = system
         .place(&sample_order("ORD-2", 2, "tok_visa"))
         .await
@@ -290,10 +290,10 @@ async fn large_order_waits_for_the_human_and_completes() {
     assert!(at("evt.order.approval.decision") < at("arvo.orc.order.payment"));
 }
 
-#[tokio::test]
-async fn a_refusal_rejects_the_order_without_payment() {
+async fn a_refusal_rejects_the_order_without_payment(memory: Memory) {
+    let (builder, _dir) = memory.builder();
     let (observer, seen) = recording();
-    let system = OrderSystem::builder()
+    let system = builder
         .reviewer(reviewer_with_limit(200_000))
         .observer(observer)
         .build()
@@ -314,10 +314,10 @@ async fn a_refusal_rejects_the_order_without_payment() {
     assert!(!seen.lock().unwrap().iter().any(|t| t.contains("payment")));
 }
 
-#[tokio::test]
-async fn a_declined_card_fails_the_child_and_the_order_reports_it() {
+async fn a_declined_card_fails_the_child_and_the_order_reports_it(memory: Memory) {
+    let (builder, _dir) = memory.builder();
     let (observer, seen) = recording();
-    let system = OrderSystem::builder().observer(observer).build().unwrap();
+    let system = builder.observer(observer).build().unwrap();
     Scenario::new("declined")
         .step(
             order(sample_order("ORD-4", 0, DECLINED_CARD)),
@@ -339,11 +339,11 @@ async fn a_declined_card_fails_the_child_and_the_order_reports_it() {
     assert!(!seen.iter().any(|t| t.starts_with("com.shipping")));
 }
 
-#[tokio::test]
-async fn the_failed_child_keeps_a_failure_record_and_the_order_is_done() {
+async fn the_failed_child_keeps_a_failure_record_and_the_order_is_done(memory: Memory) {
+    let (builder, _dir) = memory.builder();
     let children = Arc::new(Mutex::new(Vec::new()));
     let c = Arc::clone(&children);
-    let system = OrderSystem::builder()
+    let system = builder
         .observer(Arc::new(move |e: &ArvoEvent| {
             if e.event_type() == "arvo.orc.order.payment" {
                 c.lock().unwrap().push(e.subject().to_owned());
@@ -376,9 +376,9 @@ async fn the_failed_child_keeps_a_failure_record_and_the_order_is_done() {
     );
 }
 
-#[tokio::test]
-async fn many_orders_at_once_each_get_their_own_result() {
-    let system = OrderSystem::builder().build().unwrap();
+async fn many_orders_at_once_each_get_their_own_result(memory: Memory) {
+    let (builder, _dir) = memory.builder();
+    let system = builder.build().unwrap();
     let report = Scenario::new("32 concurrent orders")
         .step(
             order(sample_order("ORD-9", 2, "tok_visa")),
@@ -396,14 +396,76 @@ async fn many_orders_at_once_each_get_their_own_result() {
     assert_eq!(report.successes, 32);
 }
 
-#[tokio::test]
-async fn the_demo_cases_end_as_promised() {
-    let system = OrderSystem::builder().build().unwrap();
+async fn the_demo_cases_end_as_promised(memory: Memory) {
+    let (builder, _dir) = memory.builder();
+    let system = builder.build().unwrap();
     for case in demo_cases() {
         let placed = system.place(&case.order).await.unwrap();
         assert!(case.holds(&placed), "{}: {placed:?}", case.title);
     }
 }
+
+/// Where a broker-level test keeps the workflows' state.
+#[derive(Debug, Clone, Copy)]
+enum Memory {
+    InMemory,
+    Redb,
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Memory {
+    /// A builder on this memory, and the redb file's directory to keep while the system runs.
+    fn builder(self) -> (OrderSystemBuilder, Option<TempDir>) {
+        match self {
+            Self::InMemory => (OrderSystem::builder(), None),
+            Self::Redb => {
+                static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let dir = std::env::temp_dir()
+                    .join(format!("arvo-order-workflow-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let store = RedbStore::open(dir.join("state.redb")).unwrap();
+                (OrderSystem::builder().store(store), Some(TempDir(dir)))
+            }
+        }
+    }
+}
+
+/// Runs each broker-level test on the in-process memory and on the redb file.
+macro_rules! on_every_memory {
+    ($($name:ident),* $(,)?) => {
+        mod in_memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Memory::InMemory).await;
+            })*
+        }
+        mod redb {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Memory::Redb).await;
+            })*
+        }
+    };
+}
+
+on_every_memory!(
+    small_order_completes_without_approval,
+    large_order_waits_for_the_human_and_completes,
+    a_refusal_rejects_the_order_without_payment,
+    a_declined_card_fails_the_child_and_the_order_reports_it,
+    the_failed_child_keeps_a_failure_record_and_the_order_is_done,
+    many_orders_at_once_each_get_their_own_result,
+    the_demo_cases_end_as_promised,
+);
 
 #[test]
 fn the_demo_binary_exits_0_and_prints_every_event() {

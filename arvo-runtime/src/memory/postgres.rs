@@ -206,6 +206,8 @@ struct Sql {
     list: String,
     insert: String,
     update: String,
+    insert_free: String,
+    update_free: String,
     delete: String,
     try_lock: String,
     unlock: String,
@@ -255,6 +257,19 @@ impl Sql {
                  RETURNING version) \
                  SELECT (SELECT version FROM w), \
                  (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence5}"
+            ),
+            // Unfenced writes (no lease): plain statements, one round trip on success; a refused
+            // write costs a second one to read the version found. $1..$4 as above, $5 expected.
+            insert_free: format!(
+                "INSERT INTO {s}.machine_state (subject, data, parent_subject, finished_at) \
+                 VALUES ($1, $2::text::json, $3::text, CASE WHEN $4::bool THEN now() END) \
+                 ON CONFLICT (subject) DO NOTHING RETURNING version"
+            ),
+            update_free: format!(
+                "UPDATE {s}.machine_state SET data = $2::text::json, \
+                 version = DEFAULT, parent_subject = COALESCE($3::text, parent_subject), \
+                 finished_at = CASE WHEN $4::bool THEN COALESCE(finished_at, now()) END, \
+                 updated_at = now() WHERE subject = $1 AND version = $5::bigint RETURNING version"
             ),
             // $1 subject, $2 token.
             delete: format!(
@@ -995,7 +1010,12 @@ impl<T: MemoryRecord> PostgresMemory<T> {
             .map_err(|e| MemoryError::serialization(MemoryOp::Write, id, e))?;
         let parent = self.inner.parent.as_ref().and_then(|f| f(&record));
         let finished = self.inner.finished.as_ref().is_some_and(|f| f(&record));
-        let token = lease.map(|l| uuid_of(l.token()));
+        let Some(lease) = lease else {
+            return self
+                .write_unfenced(id, &data, parent, finished, expected)
+                .await;
+        };
+        let token = Some(uuid_of(lease.token()));
         let rows = match expected {
             None => {
                 self.run(
@@ -1027,8 +1047,8 @@ impl<T: MemoryRecord> PostgresMemory<T> {
         if let Some(v) = written {
             return Ok(to_version(v));
         }
-        if let (false, Some(l)) = (lease_ok, lease) {
-            return Err(stale(MemoryOp::Write, id, l));
+        if !lease_ok {
+            return Err(stale(MemoryOp::Write, id, lease));
         }
         if found.is_none() && expected.is_none() {
             // A record inserted concurrently, after this statement's snapshot: read its version.
@@ -1038,6 +1058,48 @@ impl<T: MemoryRecord> PostgresMemory<T> {
             id: id.to_owned(),
             expected,
             found: found.map(to_version),
+        })
+    }
+
+    /// A write without a lease: one plain statement; when it is refused, the version found is
+    /// read for the conflict error.
+    async fn write_unfenced(
+        &self,
+        id: &str,
+        data: &str,
+        parent: Option<&str>,
+        finished: bool,
+        expected: Option<Version>,
+    ) -> Result<Version, MemoryError> {
+        let rows = match expected {
+            None => {
+                self.run(
+                    MemoryOp::Write,
+                    id,
+                    false,
+                    &self.inner.sql.insert_free,
+                    &[&id, &data, &parent, &finished],
+                )
+                .await?
+            }
+            Some(v) => {
+                self.run(
+                    MemoryOp::Write,
+                    id,
+                    false,
+                    &self.inner.sql.update_free,
+                    &[&id, &data, &parent, &finished, &from_version(v)],
+                )
+                .await?
+            }
+        };
+        if let Some(row) = rows.first() {
+            return Ok(to_version(row.get(0)));
+        }
+        Err(MemoryError::Conflict {
+            id: id.to_owned(),
+            expected,
+            found: self.read_version(id).await?.map(to_version),
         })
     }
 

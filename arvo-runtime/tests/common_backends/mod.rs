@@ -34,3 +34,17 @@ pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}_{}", &id[..8])
 }
+
+/// A "server" that accepts connections and never answers (a hung backend): returns its
+/// address. The sockets are held open until the runtime ends.
+pub async fn black_hole() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}

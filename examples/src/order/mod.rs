@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Everything runs in one process on the [`EventBroker`], with the orchestrators' state in
-//! an [`InMemoryMemory`] (the embedded durable memory does not exist yet).
+//! a [`WorkflowMemory`]: in the process by default, or in a redb file
+//! ([`OrderSystemBuilder::store`], what `cargo demo` uses), where a waiting workflow survives a
+//! restart ([`OrderSystem::resume_waiting`]).
 //!
 //! ```
 //! use arvo_examples::order::{OrderSystem, sample_order};
@@ -28,6 +30,7 @@
 
 mod flows;
 mod services;
+mod state;
 
 pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
@@ -36,6 +39,7 @@ pub use flows::{
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };
+pub use state::WorkflowMemory;
 
 use std::sync::Arc;
 
@@ -49,8 +53,10 @@ use arvo_runtime::factory::{
     ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput, FactoryError,
 };
 use arvo_runtime::handler::HandlerBuildError;
-use arvo_runtime::memory::InMemoryMemory;
-use arvo_runtime::resumable::{ResumableBuildError, ResumableMemoryRecord};
+use arvo_runtime::memory::{MemoryError, RedbOpenError, RedbStore};
+use arvo_runtime::resumable::{
+    ResumableBuildError, ResumableMemoryRecord, ResumableRecord, ResumableStatus,
+};
 use arvo_runtime::typed::{ContractVersion, OrchestratorInit};
 use opentelemetry::global::BoxedTracer;
 use serde::Deserialize;
@@ -67,9 +73,14 @@ pub type Reviewer = Arc<dyn Fn(&ApprovalRequest) -> ApprovalDecision + Send + Sy
 pub type TracerFactory = Arc<dyn Fn() -> BoxedTracer + Send + Sync>;
 
 /// The memory of the order workflow.
-pub type OrderMemory = InMemoryMemory<ResumableMemoryRecord<OrderContext>>;
+pub type OrderMemory = WorkflowMemory<ResumableMemoryRecord<OrderContext>>;
 /// The memory of the payment workflow.
-pub type PaymentMemory = InMemoryMemory<ResumableMemoryRecord<ChargeRequest>>;
+pub type PaymentMemory = WorkflowMemory<ResumableMemoryRecord<ChargeRequest>>;
+
+/// The table of the order workflows in a redb file.
+pub const ORDER_TABLE: &str = "arvo.orc.order.process";
+/// The table of the payment workflows in a redb file.
+pub const PAYMENT_TABLE: &str = "arvo.orc.order.payment";
 
 /// Why the order system could not be set up or an order could not be placed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +100,12 @@ pub enum OrderError {
     /// A payload could not be (de)serialised.
     #[error("payload: {0}")]
     Json(#[from] serde_json::Error),
+    /// The state file could not be opened.
+    #[error("state file: {0}")]
+    Store(#[from] RedbOpenError),
+    /// The workflows' state could not be read.
+    #[error("workflow state: {0}")]
+    Memory(#[from] MemoryError),
 }
 
 /// A reviewer who approves every order up to `limit_cents` and declines the rest.
@@ -176,9 +193,26 @@ pub struct OrderSystemBuilder {
     reviewer: Reviewer,
     observer: Option<Observer>,
     tracer: Option<TracerFactory>,
+    store: Option<RedbStore>,
+    answer_approvals: bool,
 }
 
 impl OrderSystemBuilder {
+    /// Keeps the workflows' state in `store` (a redb file: tables [`ORDER_TABLE`] and
+    /// [`PAYMENT_TABLE`]) instead of in the process.
+    pub fn store(mut self, store: RedbStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The human desk is closed: approval requests are not answered (they stay in the
+    /// outcome's `domained` list and the workflow waits, in its memory, for the decision; see
+    /// [`OrderSystem::resume_waiting`]).
+    pub fn hold_approvals(mut self) -> Self {
+        self.answer_approvals = false;
+        self
+    }
+
     /// Orders above `cents` need approval (default [`DEFAULT_APPROVAL_THRESHOLD_CENTS`]).
     pub fn approval_threshold(mut self, cents: u64) -> Self {
         self.flow.threshold_cents = cents;
@@ -217,8 +251,13 @@ impl OrderSystemBuilder {
             services.push(builder.build()?);
         }
 
-        let orders = OrderMemory::new();
-        let payments = PaymentMemory::new();
+        let (orders, payments) = match &self.store {
+            Some(store) => (
+                WorkflowMemory::Redb(store.memory(ORDER_TABLE)?),
+                WorkflowMemory::Redb(store.memory(PAYMENT_TABLE)?),
+            ),
+            None => (OrderMemory::new(), PaymentMemory::new()),
+        };
         let mut order_flow = self.flow.resumable(orders.clone());
         let mut payment_flow = PaymentFlow.resumable(payments.clone());
         if let Some(t) = &self.tracer {
@@ -240,14 +279,18 @@ impl OrderSystemBuilder {
         }
         let reviewer = self.reviewer;
         let observer = self.observer.clone();
-        let broker = broker
-            .on_domained(move |fwd| human_desk(fwd, reviewer.clone(), observer.clone()))
-            .build()?;
+        if self.answer_approvals {
+            let reviewer = reviewer.clone();
+            broker =
+                broker.on_domained(move |fwd| human_desk(fwd, reviewer.clone(), observer.clone()));
+        }
+        let broker = broker.build()?;
         Ok(OrderSystem {
             broker,
             orders,
             payments,
             observer: self.observer,
+            reviewer,
         })
     }
 }
@@ -303,6 +346,7 @@ pub struct OrderSystem {
     orders: OrderMemory,
     payments: PaymentMemory,
     observer: Option<Observer>,
+    reviewer: Reviewer,
 }
 
 /// What placing an order produced.
@@ -324,6 +368,8 @@ impl OrderSystem {
             reviewer: reviewer_with_limit(1_000_000),
             observer: None,
             tracer: None,
+            store: None,
+            answer_approvals: true,
         }
     }
 
@@ -352,6 +398,60 @@ impl OrderSystem {
             ArvoOrchestratorEventFactory::new(OrderProcessV1_0_0::versioned())?
                 .init(EventInput::new(CHECKOUT, data))?,
         )
+    }
+
+    /// The approval requests that order workflows in the memory are waiting for (an emitted
+    /// `com.order.approval.request` with no decision collected yet), read from the state file;
+    /// none with the in-process memory. Pages through the records, 100 at a time.
+    ///
+    /// # Errors
+    /// When the state cannot be read.
+    pub fn waiting_approvals(&self) -> Result<Vec<ArvoEvent>, OrderError> {
+        let mut waiting = Vec::new();
+        let mut after: Option<String> = None;
+        while let Some(page) = self.orders.list(after.as_deref(), 100)? {
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (_, record) in &page {
+                if let Some(r) = record.value.as_normal() {
+                    waiting.extend(unanswered_approvals(r));
+                }
+            }
+        }
+        Ok(waiting)
+    }
+
+    /// Answers every approval request the stored workflows wait for
+    /// ([`waiting_approvals`](Self::waiting_approvals)) with the reviewer's decision, and runs
+    /// each workflow to its end. Each [`Placed`] has the decision as `init` and the workflow's
+    /// completion as `result` (the completion goes to the checkout, which the decision did not
+    /// come from, so the broker lists it with the outcome's `unroutable` events).
+    ///
+    /// # Errors
+    /// When the state cannot be read, a request cannot be answered or the broker refuses it.
+    pub async fn resume_waiting(&self) -> Result<Vec<Placed>, OrderError> {
+        let mut resumed = Vec::new();
+        for request in self.waiting_approvals()? {
+            let reply = approval_reply(&request, &*self.reviewer)?;
+            if let Some(o) = &self.observer {
+                o(&reply);
+            }
+            let outcome = self.broker.resolve(reply.clone()).await?;
+            let completion = outcome
+                .events
+                .iter()
+                .chain(&outcome.unroutable)
+                .find(|e| e.event_type() == OrderProcess::COMPLETE_TYPE);
+            let result = completion
+                .map(|e| OrderResult::deserialize(e.data()))
+                .transpose()?;
+            resumed.push(Placed {
+                init: reply,
+                outcome,
+                result,
+            });
+        }
+        Ok(resumed)
     }
 
     /// Places `order` and waits until its workflow has no work left.
@@ -384,6 +484,23 @@ impl OrderSystem {
             result,
         })
     }
+}
+
+/// The approval requests `record` emitted and has no decision for yet.
+fn unanswered_approvals(record: &ResumableRecord<OrderContext>) -> Vec<ArvoEvent> {
+    let (ResumableStatus::Active, Some(expected)) = (record.status, &record.events.expected) else {
+        return Vec::new();
+    };
+    let emitted = record
+        .events
+        .produced
+        .iter()
+        .chain(record.processed.iter().flat_map(|p| &p.produced));
+    emitted
+        .filter(|e| e.event_type() == OrderApproval::TYPE)
+        .filter(|e| expected.get(e.id()).is_some_and(Vec::is_empty))
+        .cloned()
+        .collect()
 }
 
 /// One line describing `event`: type, `source -> to`, the first 8 characters of its
