@@ -552,7 +552,17 @@ async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
     );
     assert_eq!(sum(WorkerStats::redelivered), 2);
     let q = t.queue_stats("com.test.poison").await.unwrap();
-    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    assert_eq!(
+        (q.pending, q.ack_pending, q.dead_lettered),
+        (0, 0, 1),
+        "{q:?}"
+    );
+    let q = t.queue_stats("com.calc.add").await.unwrap();
+    assert_eq!(
+        (q.pending, q.ack_pending, q.dead_lettered),
+        (0, 0, 0),
+        "{q:?}"
+    );
     t.delete_streams().await.unwrap();
 }
 

@@ -376,6 +376,8 @@ pub struct QueueStats {
     pub ack_pending: usize,
     /// Events delivered more than once (and not acknowledged yet).
     pub redelivered: usize,
+    /// Events of this handler in the dead-letter stream.
+    pub dead_lettered: u64,
 }
 
 /// One entry of the dead-letter stream: the event and why it is there.
@@ -592,10 +594,30 @@ impl NatsTransport {
             .consumer_info(&name)
             .await
             .map_err(|e| fail(err_text(&e)))?;
+        let dlq_name = self.streams.dead_letter_name();
+        let dlq_fail = |reason: String| NatsError::Stream {
+            stream: dlq_name.clone(),
+            reason,
+        };
+        let dlq = self
+            .js
+            .get_stream_no_info(&dlq_name)
+            .await
+            .map_err(|e| dlq_fail(err_text(&e)))?;
+        let mut subjects = dlq
+            .info_with_subjects(self.streams.dead_letter_subject(handler))
+            .await
+            .map_err(|e| dlq_fail(err_text(&e)))?;
+        let mut dead_lettered = 0;
+        while let Some(entry) = subjects.next().await {
+            let (_, count) = entry.map_err(|e| dlq_fail(err_text(&e)))?;
+            dead_lettered += count as u64;
+        }
         Ok(QueueStats {
             pending: info.num_pending,
             ack_pending: info.num_ack_pending,
             redelivered: info.num_redelivered,
+            dead_lettered,
         })
     }
 
