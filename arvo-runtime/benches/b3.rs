@@ -35,14 +35,15 @@ use serde_json::{Value, json};
 // The contracts C1/C2, the calc handler H1 and the resumable R are the tests' fixtures, so the
 // benchmark measures exactly what `resumable_workflow.rs` checks against the reference's vectors.
 #[path = "../tests/common_resumable/mod.rs"]
-mod common_resumable;
+pub(crate) mod common_resumable;
 use common_resumable::{CalcAdd, CalcFlow, calc_handler, calc_resumable};
 
 #[path = "common/mod.rs"]
-mod common;
+pub(crate) mod common;
 use common::{block_on, env, vm_hwm_kb};
 
-fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
+/// `range.len()` init events of workflow W and the expected sum of their results.
+pub(crate) fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
     let factory = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest()).unwrap();
     let events = range
         .clone()
@@ -95,25 +96,25 @@ fn framework_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
 }
 
 /// The floor's record: typed, with the events it consumed and produced.
-struct FloorRecord {
-    content: Arc<SubjectContent>,
-    done: bool,
-    init_id: String,
-    consumed: ArvoEvent,
-    expected: Vec<(String, Vec<ArvoEvent>)>,
-    produced: Vec<ArvoEvent>,
-    a: f64,
-    b: f64,
+pub(crate) struct FloorRecord {
+    pub(crate) content: Arc<SubjectContent>,
+    pub(crate) done: bool,
+    pub(crate) init_id: String,
+    pub(crate) consumed: ArvoEvent,
+    pub(crate) expected: Vec<(String, Vec<ArvoEvent>)>,
+    pub(crate) produced: Vec<ArvoEvent>,
+    pub(crate) a: f64,
+    pub(crate) b: f64,
 }
 
-struct Floor {
+pub(crate) struct Floor {
     add: arvo_runtime::contract::VersionedContract,
     flow: arvo_runtime::contract::VersionedContract,
-    records: HashMap<String, FloorRecord>,
+    pub(crate) records: HashMap<String, FloorRecord>,
 }
 
 impl Floor {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Floor {
             add: CalcAdd::contract().latest(),
             flow: CalcFlow::contract().latest(),
@@ -127,7 +128,7 @@ impl Floor {
     }
 
     /// Resumable, init: decode + check the subject, validate, emit the call, store.
-    fn init(&mut self, e: &ArvoEvent) -> ArvoEvent {
+    pub(crate) fn init(&mut self, e: &ArvoEvent) -> ArvoEvent {
         let content = Arc::new(subject::parse(e.subject()).unwrap());
         assert_eq!(content.orchestrator.name, "arvo.orc.bench.calc");
         assert!(!self.records.contains_key(e.subject()));
@@ -170,7 +171,7 @@ impl Floor {
     }
 
     /// H1: type, dataschema, validation, sum, result event.
-    fn service(&self, e: &ArvoEvent) -> ArvoEvent {
+    pub(crate) fn service(&self, e: &ArvoEvent) -> ArvoEvent {
         assert_eq!(e.event_type(), "com.calc.add");
         Self::check_schema(e.dataschema(), self.add.uri());
         let data = Value::Object(e.data().clone());
@@ -192,7 +193,7 @@ impl Floor {
     }
 
     /// Resumable, result: the subject known from the record, validate, collect, complete.
-    fn result(&mut self, e: &ArvoEvent) -> ArvoEvent {
+    pub(crate) fn result(&mut self, e: &ArvoEvent) -> ArvoEvent {
         let rec = self.records.get_mut(e.subject()).unwrap();
         assert_eq!(rec.content.orchestrator.name, "arvo.orc.bench.calc");
         assert!(!rec.done);

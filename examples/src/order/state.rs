@@ -54,11 +54,7 @@ impl<T: MemoryRecord> WorkflowMemory<T> {
     ///
     /// # Errors
     /// When the file cannot be read or a record is not a `T`.
-    pub fn list(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Option<Page<T>>, MemoryError> {
+    pub fn list(&self, after: Option<&str>, limit: usize) -> Result<Option<Page<T>>, MemoryError> {
         match self {
             Self::InMemory(_) => Ok(None),
             Self::Redb(m) => m.list(after, limit).map(Some),
