@@ -24,6 +24,7 @@
 //!   registry of `#[arvo_handler]` functions.
 //! - [`prelude`]: the names a first program needs, in one `use`.
 //! - [`workflow`]: typed workflow edges (`WelcomeV1_0_0::init(..)`, `WelcomeV1_0_0::result(..)`).
+//! - [`transport`]: events between processes (NATS JetStream, feature `nats`).
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -97,5 +98,6 @@ pub mod registry;
 pub mod resumable;
 pub mod testing;
 pub mod workflow;
+pub mod transport;
 
 pub use resumable::{ArvoResumable, ResumableHandler};

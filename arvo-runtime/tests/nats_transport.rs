@@ -1,0 +1,690 @@
+//! The NATS JetStream transport against a real server (`ARVO_TEST_NATS_URL`; skipped with a
+//! note when unset, a failure when `CI=true`). Every test works on its own streams (random
+//! suffix) and deletes them at the end.
+//!
+//! Shown here: one handler served by two workers handles each event once; a duplicate publish
+//! (same event id) is delivered once; in-flight events per worker are bounded; a long handler
+//! keeps its event with heartbeats (no re-delivery); a graceful shutdown finishes and acks the
+//! events in flight; resumable workflows complete over NATS with the PostgreSQL memory; a
+//! handler that always fails lands in the dead-letter stream after the maximum deliveries
+//! while other workflows complete.
+#![cfg(feature = "nats")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common_backends;
+mod common_resumable;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arvo_runtime::broker::RetryPolicy;
+use arvo_runtime::event::ArvoEvent;
+use arvo_runtime::handler::{DynEventHandler, EventHandler, ParentContext, Violation};
+use arvo_runtime::memory::InMemoryMemory;
+use arvo_runtime::memory::postgres::PostgresMemory;
+use arvo_runtime::resumable::ResumableStatus;
+use arvo_runtime::transport::nats::{
+    NatsStreams, NatsTransport, NatsWorker, NatsWorkerBuilder, WorkerStats,
+};
+use common_backends::workflows::{CalcRecord, calc_init, status};
+use common_backends::{postgres_url, server_url, unique};
+use common_resumable::{CalcFlow, calc_handler, calc_resumable};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const CLIENT: &str = "com.test.client";
+
+/// The transport on fresh streams, or `None` when the server is not configured.
+async fn transport(test: &str) -> Option<NatsTransport> {
+    let url = server_url("ARVO_TEST_NATS_URL", test)?;
+    let streams = NatsStreams::new(unique("ARVO_T")).unwrap();
+    Some(NatsTransport::connect(&url, streams).await.unwrap())
+}
+
+/// A running worker and its shutdown switch.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Arc<WorkerStats>>,
+}
+
+fn start(builder: NatsWorkerBuilder) -> Running {
+    let worker = builder.build().unwrap();
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+    });
+    Running { stop, task }
+}
+
+impl Running {
+    async fn shutdown(self) -> Arc<WorkerStats> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("the worker stops in time")
+            .unwrap()
+    }
+}
+
+/// Answers each event back to its source with the same subject; records who handled what,
+/// how many run at once, and sleeps `delay` while handling.
+struct Echo {
+    source: String,
+    worker: usize,
+    seen: Arc<Mutex<Vec<(usize, String)>>>,
+    running: Arc<AtomicUsize>,
+    max_running: Arc<AtomicUsize>,
+    delay: Duration,
+}
+
+impl Echo {
+    fn new(worker: usize, seen: &Arc<Mutex<Vec<(usize, String)>>>, delay: Duration) -> Echo {
+        Echo {
+            source: "com.test.echo".into(),
+            worker,
+            seen: seen.clone(),
+            running: Arc::default(),
+            max_running: Arc::default(),
+            delay,
+        }
+    }
+}
+
+impl EventHandler for Echo {
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.echo.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.seen
+            .lock()
+            .unwrap()
+            .push((self.worker, event.id().to_owned()));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let reply = ArvoEvent::builder()
+            .source(self.source.as_str())
+            .event_type("evt.test.echo.done")
+            .subject(event.subject())
+            .to(event.source())
+            .parentid(event.id())
+            .data_json(json!({"echo": event.id()}))
+            .build()
+            .map_err(|e| Violation::execution(e.to_string()))?;
+        Ok(vec![reply])
+    }
+}
+
+/// Always fails.
+struct Poison;
+
+impl EventHandler for Poison {
+    fn source(&self) -> &str {
+        "com.test.poison"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.poison.error"
+    }
+    async fn execute(&self, _: &ArvoEvent, _: ParentContext) -> Result<Vec<ArvoEvent>, Violation> {
+        Err(Violation::execution("the poison handler always fails"))
+    }
+}
+
+fn event_to(to: &str, subject: &str) -> ArvoEvent {
+    ArvoEvent::builder()
+        .source(CLIENT)
+        .event_type(to)
+        .subject(subject)
+        .data_json(json!({"n": subject}))
+        .build()
+        .unwrap()
+}
+
+/// Collects `n` replies to [`CLIENT`] (a plain subscription, opened by the caller before
+/// publishing), keyed by parent id.
+async fn replies(
+    mut sub: async_nats::Subscriber,
+    n: usize,
+    within: Duration,
+) -> HashMap<String, usize> {
+    let mut got: HashMap<String, usize> = HashMap::new();
+    let collect = async {
+        while got.values().sum::<usize>() < n {
+            let msg = sub.next().await.expect("subscription open");
+            let e = ArvoEvent::from_json_slice(&msg.payload).unwrap();
+            *got.entry(e.parentid().unwrap().to_owned()).or_default() += 1;
+        }
+    };
+    tokio::time::timeout(within, collect)
+        .await
+        .expect("every reply in time");
+    got
+}
+
+async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_a_handler_and_handle_each_event_once() {
+    let Some(t) = transport("two_workers_share_a_handler").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<Running> = (0..2)
+        .map(|w| {
+            let h: Arc<dyn DynEventHandler> =
+                Arc::new(Echo::new(w, &seen, Duration::from_millis(2)));
+            start(NatsWorker::builder(t.clone()).handler(h).in_flight(4))
+        })
+        .collect();
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let n = 200;
+    let mut ids = HashSet::new();
+    for i in 0..n {
+        let e = event_to("com.test.echo", &format!("s-{i}"));
+        ids.insert(e.id().to_owned());
+        let receipt = t.publish(&e).await.unwrap();
+        assert!(!receipt.duplicate);
+    }
+    let got = replies(sub, n, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), n, "one reply per event");
+    assert!(got.values().all(|&c| c == 1), "no event answered twice");
+    let mut stats = Vec::new();
+    for w in workers {
+        stats.push(w.shutdown().await);
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), n, "each event handled exactly once");
+    let handled: HashSet<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(handled, ids);
+    for (w, stats) in stats.iter().enumerate() {
+        let by_w = seen.iter().filter(|(x, _)| *x == w).count();
+        assert!(
+            by_w > 0,
+            "worker {w} handled nothing: the consumer is not shared"
+        );
+        assert_eq!(stats.handled(), by_w as u64);
+    }
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_publish_is_delivered_once() {
+    let Some(t) = transport("a_duplicate_publish_is_delivered_once").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let worker = start(NatsWorker::builder(t.clone()).handler(Arc::new(Echo::new(
+        0,
+        &seen,
+        Duration::ZERO,
+    ))));
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let e = event_to("com.test.echo", "dup");
+    let first = t.publish(&e).await.unwrap();
+    let second = t.publish(&e).await.unwrap();
+    assert!(!first.duplicate);
+    assert!(second.duplicate, "JetStream suppresses the second copy");
+    assert_eq!(first.sequence, second.sequence);
+    let got = replies(sub, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.get(e.id()), Some(&1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.shutdown().await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "handled once");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_events_per_worker_are_bounded() {
+    let Some(t) = transport("in_flight_events_per_worker_are_bounded").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let echo = Echo::new(0, &seen, Duration::from_millis(20));
+    let max_running = echo.max_running.clone();
+    let n = 60;
+    // The backlog is there before the worker starts.
+    for i in 0..n {
+        t.publish(&event_to("com.test.echo", &format!("b-{i}")))
+            .await
+            .unwrap();
+    }
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(echo))
+            .in_flight(3),
+    );
+    eventually("the backlog is handled", Duration::from_secs(30), || {
+        let len = seen.lock().unwrap().len();
+        async move { len == n }
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        max_running.load(Ordering::SeqCst),
+        3,
+        "never more than 3 at once, and 3 reached"
+    );
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_10000_events_is_absorbed_with_bounded_in_flight() {
+    let Some(t) = transport("a_burst_of_10000_events").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let in_flight = 8;
+    let echoes: Vec<Echo> = (0..2)
+        .map(|w| Echo::new(w, &seen, Duration::ZERO))
+        .collect();
+    let maxima: Vec<Arc<AtomicUsize>> = echoes.iter().map(|e| e.max_running.clone()).collect();
+    let workers: Vec<Running> = echoes
+        .into_iter()
+        .map(|e| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(e))
+                    .in_flight(in_flight),
+            )
+        })
+        .collect();
+    let n = 10_000;
+    let events: Vec<ArvoEvent> = (0..n)
+        .map(|i| event_to("com.test.echo", &format!("burst-{i}")))
+        .collect();
+    let started = std::time::Instant::now();
+    for chunk in events.chunks(500) {
+        for r in join_all(chunk.iter().map(|e| t.publish(e))).await {
+            r.unwrap();
+        }
+    }
+    // The backlog waits on the server, not in the workers.
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert!(q.ack_pending <= 2 * in_flight, "{q:?}");
+    eventually("the burst is handled", Duration::from_secs(120), || {
+        let len = seen.lock().unwrap().len();
+        async move { len >= n }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    join_all(workers.into_iter().map(Running::shutdown)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), n, "each event handled once");
+    assert_eq!(
+        seen.iter()
+            .map(|(_, id)| id.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
+        n
+    );
+    for m in &maxima {
+        assert!(
+            m.load(Ordering::SeqCst) <= in_flight,
+            "at most {in_flight} at once per worker"
+        );
+    }
+    eprintln!("burst: {n} events through 2 workers (in-flight {in_flight} each) in {elapsed:.1?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_handler_keeps_its_event_with_heartbeats() {
+    let Some(t) = transport("a_long_handler_keeps_its_event_with_heartbeats").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // Runs 4x the ack wait: without heartbeats the server would re-deliver it meanwhile.
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Echo::new(0, &seen, Duration::from_millis(1200))))
+            .ack_wait(Duration::from_millis(300))
+            .in_flight(2),
+    );
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    t.publish(&event_to("com.test.echo", "long")).await.unwrap();
+    replies(sub, 1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stats = worker.shutdown().await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "handled once");
+    assert_eq!(stats.redelivered(), 0);
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_and_acks_the_events_in_flight() {
+    let Some(t) = transport("graceful_shutdown_finishes_and_acks").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let echo = Echo::new(0, &seen, Duration::from_millis(600));
+    let running = echo.running.clone();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(echo))
+            .in_flight(4)
+            .fetch_expiry(Duration::from_millis(200)),
+    );
+    for i in 0..4 {
+        t.publish(&event_to("com.test.echo", &format!("g-{i}")))
+            .await
+            .unwrap();
+    }
+    eventually("4 events running", Duration::from_secs(20), || {
+        let r = running.load(Ordering::SeqCst);
+        async move { r == 4 }
+    })
+    .await;
+    let stats = worker.shutdown().await;
+    assert_eq!(
+        stats.handled(),
+        4,
+        "the events in flight were finished and acked"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    let q = t.queue_stats("com.test.echo").await.unwrap();
+    assert_eq!((q.pending, q.ack_pending), (0, 0), "{q:?}");
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumable_workflows_complete_over_nats_with_postgres_memory() {
+    let Some(t) = transport("resumable_workflows_over_nats").await else {
+        return;
+    };
+    let Some(url) = postgres_url("resumable_workflows_over_nats") else {
+        t.delete_streams().await.unwrap();
+        return;
+    };
+    let schema = unique("arvo_nats");
+    let memory = PostgresMemory::<CalcRecord>::builder(url.as_str())
+        .schema(&schema)
+        .pool_size(8)
+        .build()
+        .unwrap();
+    memory.migrate().await.unwrap();
+    // Two workers, each serving the orchestrator and the service, sharing the memory.
+    let workers: Vec<Running> = (0..2)
+        .map(|_| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(calc_resumable(memory.clone())))
+                    .handler(Arc::new(calc_handler()))
+                    .in_flight(8),
+            )
+        })
+        .collect();
+    let n = 40;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
+    let answers = join_all(
+        inits
+            .iter()
+            .map(|init| t.resolve(init.clone(), Duration::from_secs(60))),
+    )
+    .await;
+    for (i, (init, answer)) in inits.iter().zip(answers).enumerate() {
+        let done = answer.unwrap();
+        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
+        assert_eq!(done.to(), Some("com.bench.client"));
+        assert_eq!(done.data()["result"].as_f64(), Some(i as f64 + 0.5));
+        assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
+    }
+    let handled: u64 = join_all(workers.into_iter().map(Running::shutdown))
+        .await
+        .iter()
+        .map(|s| s.handled())
+        .sum();
+    assert_eq!(
+        handled,
+        3 * n as u64,
+        "init, service call, service answer per workflow"
+    );
+    let client = memory.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
+    let Some(t) = transport("a_failing_handler_is_dead_lettered").await else {
+        return;
+    };
+    let memory = InMemoryMemory::<CalcRecord>::new();
+    let workers: Vec<Running> = (0..2)
+        .map(|_| {
+            start(
+                NatsWorker::builder(t.clone())
+                    .handler(Arc::new(calc_resumable(memory.clone())))
+                    .handler(Arc::new(calc_handler()))
+                    .handler(Arc::new(Poison))
+                    .max_deliveries(3)
+                    .retry(RetryPolicy::new(0, Duration::from_millis(20)))
+                    .in_flight(8),
+            )
+        })
+        .collect();
+    let poison = event_to("com.test.poison", "poison-1");
+    t.publish(&poison).await.unwrap();
+    let n = 500;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 1.0)).collect();
+    let answers = join_all(
+        inits
+            .iter()
+            .map(|init| t.resolve(init.clone(), Duration::from_secs(60))),
+    )
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(
+            answer.unwrap().data()["result"].as_f64(),
+            Some(i as f64 + 1.0)
+        );
+    }
+    eventually(
+        "the poison event is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(10).await.unwrap().len() == 1 }
+        },
+    )
+    .await;
+    let dead = t.dead_letters(10).await.unwrap().remove(0);
+    assert_eq!(dead.handler, "com.test.poison");
+    assert_eq!(dead.deliveries, 3);
+    assert!(
+        dead.error.contains("the poison handler always fails"),
+        "{}",
+        dead.error
+    );
+    assert_eq!(dead.event.as_ref().map(ArvoEvent::id), Some(poison.id()));
+    let stats = join_all(workers.into_iter().map(Running::shutdown)).await;
+    let sum = |f: fn(&WorkerStats) -> u64| stats.iter().map(|s| f(s)).sum::<u64>();
+    assert_eq!(sum(WorkerStats::dead_lettered), 1);
+    assert_eq!(
+        sum(WorkerStats::failed),
+        2,
+        "two retried deliveries before the third"
+    );
+    assert_eq!(sum(WorkerStats::redelivered), 2);
+    let q = t.queue_stats("com.test.poison").await.unwrap();
+    assert_eq!(
+        (q.pending, q.ack_pending, q.dead_lettered),
+        (0, 0, 1),
+        "{q:?}"
+    );
+    let q = t.queue_stats("com.calc.add").await.unwrap();
+    assert_eq!(
+        (q.pending, q.ack_pending, q.dead_lettered),
+        (0, 0, 0),
+        "{q:?}"
+    );
+    t.delete_streams().await.unwrap();
+}
+
+/// Emits, for each event, one event with a domain and a reply.
+struct Emitter;
+
+impl EventHandler for Emitter {
+    fn source(&self) -> &str {
+        "com.test.emitter"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.emitter.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let base = || {
+            ArvoEvent::builder()
+                .source("com.test.emitter")
+                .subject(event.subject())
+                .parentid(event.id())
+                .data_json(json!({}))
+        };
+        let build = |b: arvo_runtime::event::ArvoEventBuilder| {
+            b.build().map_err(|e| Violation::execution(e.to_string()))
+        };
+        let domained = build(
+            base()
+                .event_type("com.test.approver")
+                .domain("human.review"),
+        )?;
+        let reply = build(
+            base()
+                .event_type("evt.test.emitter.done")
+                .to(event.source()),
+        )?;
+        Ok(vec![domained, reply])
+    }
+}
+
+/// Messages on `subject` in the stream.
+async fn stored_on(t: &NatsTransport, subject: String) -> Vec<ArvoEvent> {
+    let js = async_nats::jetstream::new(t.client().clone());
+    let stream = js.get_stream(t.streams().name()).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: subject,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut out = Vec::new();
+    while let Some(msg) = batch.next().await {
+        out.push(ArvoEvent::from_json_slice(&msg.unwrap().payload).unwrap());
+    }
+    // A work-queue stream allows one consumer per subject: remove this one.
+    let name = consumer.cached_info().name.clone();
+    stream.delete_consumer(&name).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domained_events_go_to_the_hook_or_their_domain_subject() {
+    let Some(t) = transport("domained_events").await else {
+        return;
+    };
+    let direct = Emitter
+        .execute(
+            &event_to("com.test.emitter", "direct"),
+            ParentContext::Event,
+        )
+        .await
+        .unwrap();
+    assert_eq!(direct.len(), 2);
+    // With hooks: the hooks get them.
+    let hooked = Arc::new(Mutex::new(Vec::<ArvoEvent>::new()));
+    let h1 = hooked.clone();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Emitter))
+            .on_domained(move |e| {
+                h1.lock().unwrap().push(e);
+                async { Ok(()) }
+            }),
+    );
+    let done = t
+        .resolve(
+            event_to("com.test.emitter", "hooks"),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.event_type(), "evt.test.emitter.done");
+    worker.shutdown().await;
+    {
+        let hooked = hooked.lock().unwrap();
+        assert_eq!(hooked.len(), 1);
+        assert_eq!(hooked[0].domain(), Some("human.review"));
+        assert_eq!(hooked[0].subject(), "hooks");
+    }
+    assert!(
+        stored_on(&t, t.streams().domain_subject("human.review"))
+            .await
+            .is_empty()
+    );
+
+    // Without a hook: it is kept in the stream on its domain's subject.
+    let worker = start(NatsWorker::builder(t.clone()).handler(Arc::new(Emitter)));
+    t.resolve(
+        event_to("com.test.emitter", "nohooks"),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    worker.shutdown().await;
+    let domained = stored_on(&t, t.streams().domain_subject("human.review")).await;
+    assert_eq!(domained.len(), 1);
+    assert_eq!(domained[0].subject(), "nohooks");
+    assert_eq!(domained[0].to(), Some("com.test.approver"));
+    t.delete_streams().await.unwrap();
+}
