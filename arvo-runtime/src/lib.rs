@@ -97,7 +97,7 @@ pub mod prelude;
 pub mod registry;
 pub mod resumable;
 pub mod testing;
-pub mod workflow;
 pub mod transport;
+pub mod workflow;
 
 pub use resumable::{ArvoResumable, ResumableHandler};

@@ -698,7 +698,7 @@ impl ArvoEventHandler {
         if event.event_type() != self.source {
             return Err(Violation::config(format!(
                 "Event type mismatch: Received '{}', expected '{}'",
-                event.event_type(),
+                crate::issue::quote_prefix(event.event_type()),
                 self.source
             ))
             .into());

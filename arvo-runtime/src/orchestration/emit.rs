@@ -174,7 +174,7 @@ fn shape_data(
         Some(schema) => schema.parse_owned(std::mem::take(raw_data)).map_err(|issues| {
             Violation::contract(format!(
                 "[Emittable Event Creation] Invalid event data: Schema validation failed.\nEvent type: {}\nDetails: {issues}",
-                event_type
+                crate::issue::quote_prefix(event_type)
             ))
         })?,
         None => std::mem::take(raw_data),
@@ -207,7 +207,7 @@ fn check_parent_subject(
 fn invalid_parent(event_type: &str, c: &VersionedContract) -> Violation {
     Violation::execution(format!(
         "[Emittable Event Creation] Invalid parentSubject$$ for the event(type='{}', uri='{}'). {ORCHESTRATOR_CONTRACT_HINT}",
-        event_type,
+        crate::issue::quote_prefix(event_type),
         c.dataschema()
     ))
 }

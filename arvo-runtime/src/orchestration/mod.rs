@@ -468,7 +468,7 @@ where
         Violation::execution(format!(
             "Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received '{}'. The subject must follow the format specified by ArvoOrchestrationSubject schema",
             event.id(),
-            event.subject()
+            crate::issue::quote_prefix(event.subject())
         ))
     })?;
     let content = subject.content();
@@ -523,7 +523,7 @@ where
             format!(
                 "Invalid initialization event detected. Expected type '{}' but received '{}'.",
                 settings.source,
-                event.event_type()
+                crate::issue::quote_prefix(event.event_type())
             )
         });
         return Ok(Vec::new());
