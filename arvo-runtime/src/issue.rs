@@ -33,11 +33,24 @@ pub fn quote_prefix(s: &str) -> Cow<'_, str> {
     if s.len() <= MAX_QUOTED_BYTES {
         return Cow::Borrowed(s);
     }
-    let mut end = MAX_QUOTED_BYTES;
+    Cow::Owned(format!(
+        "{}... ({} bytes in all)",
+        prefix_within(s, MAX_QUOTED_BYTES),
+        s.len()
+    ))
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary: the one
+/// place where the runtime cuts text to a size (quotes, panic messages, header values).
+pub(crate) fn prefix_within(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    Cow::Owned(format!("{}... ({} bytes in all)", &s[..end], s.len()))
+    &s[..end]
 }
 
 /// [`quote_prefix`] into an owned string (for error fields that keep what they quote).

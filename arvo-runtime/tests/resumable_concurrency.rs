@@ -4,37 +4,24 @@
 //! per distinct event) and no record is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common_backends;
 mod common_resumable;
 mod common_tempdir;
 
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::handler::{ParentContext, TransactionCause, Violation};
+use arvo_runtime::handler::ParentContext;
 use arvo_runtime::memory::{InMemoryMemory, LockPolicy, MachineMemory, RedbStore};
 use arvo_runtime::resumable::{ArvoResumable, ResumableMemoryRecord, ResumableStatus};
 use arvo_runtime::typed::TypedContract;
+use common_backends::workflows;
 use common_resumable::{
     CalcContext, CalcFlow, CalcFlowV1_0_0, FanOut, calc_handler, calc_resumable,
 };
 use serde_json::json;
-
-/// A small deterministic PRNG (xorshift64*), so the shuffle is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap()
-    }
-}
 
 fn init_event(a: f64, b: f64) -> ArvoEvent {
     ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest())
@@ -59,7 +46,7 @@ fn busy_policy() -> LockPolicy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_tasks_random_order_with_duplicates() {
     let memory = InMemoryMemory::with_policy(busy_policy());
-    eight_tasks(memory.clone(), 1_000).await;
+    workflows::eight_tasks_random_order_with_duplicates(memory.clone(), 1_000).await;
     assert_eq!(memory.len(), 1_000, "no record lost");
 }
 
@@ -69,7 +56,7 @@ async fn eight_tasks_random_order_with_duplicates_on_redb() {
     let dir = common_tempdir::TempDir::new("resumable-concurrency");
     let store = RedbStore::open(dir.file()).unwrap();
     let memory = store.memory_with_policy("calc", busy_policy()).unwrap();
-    eight_tasks(memory.clone(), 250).await;
+    workflows::eight_tasks_random_order_with_duplicates(memory.clone(), 250).await;
     assert_eq!(memory.len().unwrap(), 250, "no record lost");
     // Every record in the file is a readable, finished workflow.
     let all = memory.list(None, 1_000).unwrap();
@@ -78,114 +65,6 @@ async fn eight_tasks_random_order_with_duplicates_on_redb() {
         all.iter()
             .all(|(_, r)| r.value.as_normal().unwrap().status == ResumableStatus::Done)
     );
-}
-
-/// 8 tasks deliver the answers of `workflows` fan-out workflows in random order with
-/// duplicates; every workflow completes exactly once with the right result.
-async fn eight_tasks<M>(memory: M, workflows: usize)
-where
-    M: MachineMemory<ResumableMemoryRecord<CalcContext>> + Clone + 'static,
-{
-    #[allow(non_snake_case)]
-    let WORKFLOWS = workflows;
-    let runs = Arc::new(AtomicUsize::new(0));
-    let resumable = Arc::new(
-        ArvoResumable::builder(CalcFlow::orchestrator_contract().clone(), memory.clone())
-            .requires_locking(true)
-            .handler::<CalcFlowV1_0_0, _>(Arc::new(FanOut {
-                runs: Arc::clone(&runs),
-            }))
-            .build()
-            .unwrap(),
-    );
-    let handler = calc_handler();
-    // Start every workflow and answer every call (the answers are not delivered yet).
-    let mut expected = HashMap::new();
-    let mut responses = Vec::new();
-    for i in 0..WORKFLOWS {
-        let (a, b) = (i as f64, (i + 1) as f64);
-        let init = init_event(a, b);
-        expected.insert(init.subject().to_owned(), 2.0 * (a + b));
-        let calls = resumable
-            .execute(&init, ParentContext::Event)
-            .await
-            .unwrap();
-        assert_eq!(calls.len(), 2);
-        for call in &calls {
-            responses.extend(handler.execute(call, ParentContext::Event).await.unwrap());
-        }
-    }
-    assert_eq!(runs.load(Ordering::SeqCst), WORKFLOWS);
-    // Duplicates: 600 random responses delivered twice, then a random order.
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    for _ in 0..(WORKFLOWS * 6 / 10) {
-        let dup = responses[rng.below(responses.len())].clone();
-        responses.push(dup);
-    }
-    for i in (1..responses.len()).rev() {
-        responses.swap(i, rng.below(i + 1));
-    }
-    let total = responses.len();
-    let queue = Arc::new(Mutex::new(responses));
-    let completions = Arc::new(Mutex::new(Vec::new()));
-    let retries = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (queue, completions, resumable, retries) = (
-            Arc::clone(&queue),
-            Arc::clone(&completions),
-            Arc::clone(&resumable),
-            Arc::clone(&retries),
-        );
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let Some(event) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                match resumable.execute(&event, ParentContext::Event).await {
-                    Ok(out) => completions.lock().unwrap().extend(out),
-                    // The infrastructure's part: a busy subject is re-delivered later.
-                    Err(Violation::Transaction {
-                        cause: TransactionCause::LockUnacquired,
-                        ..
-                    }) => {
-                        retries.fetch_add(1, Ordering::SeqCst);
-                        queue.lock().unwrap().insert(0, event);
-                    }
-                    Err(v) => panic!("unexpected violation: {v}"),
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    // Every workflow completed exactly once, with the right result.
-    let completions = std::mem::take(&mut *completions.lock().unwrap());
-    assert!(
-        completions
-            .iter()
-            .all(|e| e.event_type() == CalcFlow::COMPLETE_TYPE)
-    );
-    let mut ids: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for e in completions.iter() {
-        ids.entry(e.subject()).or_default().insert(e.id());
-        assert_eq!(e.data()["result"].as_f64(), Some(expected[e.subject()]));
-    }
-    assert_eq!(ids.len(), WORKFLOWS);
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a workflow completed twice"
-    );
-    // The handler ran once per distinct event: init + two answers per workflow.
-    assert_eq!(runs.load(Ordering::SeqCst), 3 * WORKFLOWS);
-    // No record lost, all done.
-    for subject in expected.keys() {
-        let rec = memory.read(subject).await.unwrap().unwrap().value;
-        assert_eq!(rec.as_normal().unwrap().status, ResumableStatus::Done);
-    }
-    assert!(total > 2 * WORKFLOWS);
-    eprintln!("lock retries: {}", retries.load(Ordering::SeqCst));
 }
 
 #[tokio::test]

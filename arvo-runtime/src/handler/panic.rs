@@ -61,12 +61,9 @@ fn bounded(text: &str) -> String {
     if text.len() <= MAX_PANIC_MESSAGE {
         return text.to_owned();
     }
-    let mut end = MAX_PANIC_MESSAGE;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut s = String::with_capacity(end + '…'.len_utf8());
-    s.push_str(&text[..end]);
+    let prefix = crate::issue::prefix_within(text, MAX_PANIC_MESSAGE);
+    let mut s = String::with_capacity(prefix.len() + '…'.len_utf8());
+    s.push_str(prefix);
     s.push('…');
     s
 }

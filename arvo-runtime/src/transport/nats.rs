@@ -1205,14 +1205,11 @@ fn violation_text(v: &Violation) -> String {
     v.to_string()
 }
 
+/// A handler's panic as text: [`UserPanic`](crate::handler::UserPanic)'s bounded message.
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".to_owned()
-    }
+    crate::handler::UserPanic::from_payload(panic)
+        .message()
+        .to_owned()
 }
 
 /// A header value: no CR/LF, at most 512 bytes.
@@ -1221,13 +1218,8 @@ fn header_text(s: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if out.len() > 512 {
-        let mut cut = 512;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
+    let keep = crate::issue::prefix_within(&out, 512).len();
+    out.truncate(keep);
     out
 }
 

@@ -249,6 +249,8 @@ where
     for i in (1..responses.len()).rev() {
         responses.swap(i, rng.below(i + 1));
     }
+    let total = responses.len();
+    assert!(total > 2 * workflows, "duplicates were added");
     let queue = Arc::new(Mutex::new(responses));
     let completions = Arc::new(Mutex::new(Vec::new()));
     let retries = Arc::new(AtomicUsize::new(0));
