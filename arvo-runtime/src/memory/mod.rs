@@ -49,6 +49,8 @@ pub mod postgres;
 mod redb;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod retry;
 mod sync;
 
 use std::fmt;

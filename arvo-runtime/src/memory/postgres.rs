@@ -83,6 +83,7 @@ use deadpool_postgres::tokio_postgres::{self, NoTls, Row};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio::time::Instant;
 
+use super::retry::{AttemptTimeout, Failure, with_retries};
 use super::{
     Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
     Versioned,
@@ -496,17 +497,6 @@ impl<T> fmt::Debug for PostgresMemory<T> {
     }
 }
 
-/// Why one attempt failed, and whether it may be retried.
-enum Failure {
-    /// Nothing reached the server (no pooled connection) or the server refused to run the
-    /// statement (cancelled by a timeout, serialisation failure...): safe to retry.
-    NotRun(MemoryError),
-    /// The statement may or may not have run (connection lost, client timeout).
-    Unknown(MemoryError),
-    /// A definite answer that retrying does not change.
-    Final(MemoryError),
-}
-
 /// SQLSTATEs after which the statement is known not to have taken effect.
 fn not_run(e: &tokio_postgres::Error) -> bool {
     let Some(code) = e.code() else {
@@ -599,11 +589,6 @@ impl PgError {
         out
     }
 }
-
-/// A client-side timeout of one attempt.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer from PostgreSQL within {0:?}")]
-struct AttemptTimeout(Duration);
 
 fn ttl_ms(ttl: Duration) -> i64 {
     // At most ~30 years, like the in-memory store; never zero.
@@ -826,7 +811,14 @@ impl<T: MemoryRecord> PostgresMemory<T> {
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::Unknown(backend(op, id, AttemptTimeout(timeout)))),
+            Err(_) => Err(Failure::Unknown(backend(
+                op,
+                id,
+                AttemptTimeout {
+                    backend: "PostgreSQL",
+                    timeout,
+                },
+            ))),
         }
     }
 
@@ -840,23 +832,10 @@ impl<T: MemoryRecord> PostgresMemory<T> {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, MemoryError> {
-        let policy = self.inner.policy;
-        let mut retry = 0;
-        loop {
-            let err = match self.attempt(op, id, sql, params).await {
-                Ok(rows) => return Ok(rows),
-                Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Unknown(e)) if !idempotent => return Err(e),
-                Err(Failure::NotRun(e) | Failure::Unknown(e)) => e,
-            };
-            if retry >= policy.max_retries {
-                tracing::error!(subject = id, %op, attempts = retry + 1, "PostgreSQL memory gave up: {err}");
-                return Err(err);
-            }
-            tracing::warn!(subject = id, %op, retry, "PostgreSQL memory attempt failed, retrying: {err}");
-            tokio::time::sleep(policy.delay(retry)).await;
-            retry += 1;
-        }
+        with_retries(self.inner.policy, "PostgreSQL", op, id, idempotent, || {
+            self.attempt(op, id, sql, params)
+        })
+        .await
     }
 
     /// Up to `limit` records in subject order, starting after `after` (`None`: from the first):

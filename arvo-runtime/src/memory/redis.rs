@@ -63,6 +63,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use tokio::time::Instant;
 
+use super::retry::{AttemptTimeout, Failure, with_retries};
 use super::{
     Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
     Versioned,
@@ -263,24 +264,10 @@ impl<T> fmt::Debug for RedisMemory<T> {
     }
 }
 
-/// A client-side timeout of one attempt.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer from Redis within {0:?}")]
-struct AttemptTimeout(Duration);
-
 /// An answer of a script that the script never gives (a server or proxy misbehaving).
 #[derive(Debug, thiserror::Error)]
 #[error("unexpected answer from Redis: {0}")]
 struct Unexpected(String);
-
-enum Failure {
-    /// Surely not run (connection refused): safe to retry.
-    NotRun(MemoryError),
-    /// Maybe run (timeout, connection dropped).
-    Unknown(MemoryError),
-    /// A definite error answer.
-    Final(MemoryError),
-}
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis())
@@ -362,35 +349,28 @@ impl<T: MemoryRecord> RedisMemory<T> {
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<R, RedisError>>,
     {
-        let policy = self.inner.policy;
         let timeout = self.inner.attempt_timeout;
-        let mut retry = 0;
-        loop {
-            let attempt = tokio::time::timeout(timeout, call(self.inner.connection.clone())).await;
-            let failure = match attempt {
-                Ok(Ok(value)) => return Ok(value),
+        with_retries(self.inner.policy, "Redis", op, id, idempotent, || async {
+            match tokio::time::timeout(timeout, call(self.inner.connection.clone())).await {
+                Ok(Ok(value)) => Ok(value),
                 Ok(Err(e)) if e.is_connection_refusal() => {
-                    Failure::NotRun(MemoryError::backend(op, id, e))
+                    Err(Failure::NotRun(MemoryError::backend(op, id, e)))
                 }
                 Ok(Err(e)) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
-                    Failure::Unknown(MemoryError::backend(op, id, e))
+                    Err(Failure::Unknown(MemoryError::backend(op, id, e)))
                 }
-                Ok(Err(e)) => Failure::Final(MemoryError::backend(op, id, e)),
-                Err(_) => Failure::Unknown(MemoryError::backend(op, id, AttemptTimeout(timeout))),
-            };
-            let err = match failure {
-                Failure::Final(e) => return Err(e),
-                Failure::Unknown(e) if !idempotent => return Err(e),
-                Failure::NotRun(e) | Failure::Unknown(e) => e,
-            };
-            if retry >= policy.max_retries {
-                tracing::error!(subject = id, %op, attempts = retry + 1, "Redis memory gave up: {err}");
-                return Err(err);
+                Ok(Err(e)) => Err(Failure::Final(MemoryError::backend(op, id, e))),
+                Err(_) => Err(Failure::Unknown(MemoryError::backend(
+                    op,
+                    id,
+                    AttemptTimeout {
+                        backend: "Redis",
+                        timeout,
+                    },
+                ))),
             }
-            tracing::warn!(subject = id, %op, retry, "Redis memory attempt failed, retrying: {err}");
-            tokio::time::sleep(policy.delay(retry)).await;
-            retry += 1;
-        }
+        })
+        .await
     }
 }
 
