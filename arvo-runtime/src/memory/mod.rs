@@ -50,7 +50,7 @@ mod redb;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(any(feature = "postgres", feature = "redis"))]
-mod retry;
+mod server;
 mod sync;
 
 use std::fmt;

@@ -83,7 +83,7 @@ use deadpool_postgres::tokio_postgres::{self, NoTls, Row};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio::time::Instant;
 
-use super::retry::{AttemptTimeout, Failure, with_retries};
+use super::server::{AttemptTimeout, Failure, deadline_after, with_retries};
 use super::{
     Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
     Versioned,
@@ -590,17 +590,9 @@ impl PgError {
     }
 }
 
+/// [`server::ttl_ms`](super::server::ttl_ms) as a SQL `bigint` (always fits: at most ~30 years).
 fn ttl_ms(ttl: Duration) -> i64 {
-    // At most ~30 years, like the in-memory store; never zero.
-    i64::try_from(ttl.as_millis())
-        .unwrap_or(i64::MAX)
-        .clamp(1, 30 * 365 * 86_400_000)
-}
-
-fn deadline_after(start: Instant, ttl: Duration) -> Instant {
-    start
-        .checked_add(ttl)
-        .unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
+    i64::try_from(super::server::ttl_ms(ttl)).unwrap_or(i64::MAX)
 }
 
 fn to_version(raw: i64) -> Version {

@@ -63,7 +63,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use tokio::time::Instant;
 
-use super::retry::{AttemptTimeout, Failure, with_retries};
+use super::server::{AttemptTimeout, Failure, deadline_after, ttl_ms, with_retries};
 use super::{
     Lease, LeaseToken, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
     Versioned,
@@ -268,18 +268,6 @@ impl<T> fmt::Debug for RedisMemory<T> {
 #[derive(Debug, thiserror::Error)]
 #[error("unexpected answer from Redis: {0}")]
 struct Unexpected(String);
-
-fn ttl_ms(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis())
-        .unwrap_or(u64::MAX)
-        .clamp(1, 30 * 365 * 86_400_000)
-}
-
-fn deadline_after(start: Instant, ttl: Duration) -> Instant {
-    start
-        .checked_add(ttl)
-        .unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
-}
 
 fn non_empty(id: &str, op: MemoryOp) -> Result<(), MemoryError> {
     if id.is_empty() {

@@ -1,8 +1,11 @@
-//! Retries of the server memories (PostgreSQL, Redis): one attempt's failure sorted by whether
-//! the operation may have taken effect, and the loop that retries per the [`LockPolicy`].
+//! What the server memories (PostgreSQL, Redis) share: one attempt's failure sorted by whether
+//! the operation may have taken effect, the loop that retries per the [`LockPolicy`], and how a
+//! lease TTL becomes milliseconds and a local deadline.
 
 use std::future::Future;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{LockPolicy, MemoryError, MemoryOp};
 
@@ -58,4 +61,21 @@ where
         tokio::time::sleep(policy.delay(retry)).await;
         retry += 1;
     }
+}
+
+/// The longest TTL a server memory stores (~30 years, like the in-memory store).
+const MAX_TTL_MS: u64 = 30 * 365 * 86_400_000;
+
+/// `ttl` in whole milliseconds, at least 1 and at most ~30 years.
+pub(crate) fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TTL_MS)
+}
+
+/// The holder's local estimate of a lease's expiry: `start + ttl`, saturating at ~30 years.
+pub(crate) fn deadline_after(start: Instant, ttl: Duration) -> Instant {
+    start
+        .checked_add(ttl)
+        .unwrap_or_else(|| start + Duration::from_millis(MAX_TTL_MS))
 }
