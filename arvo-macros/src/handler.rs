@@ -14,10 +14,10 @@
 //! }
 //! ```
 
+use crate::args::{crate_path, set_once, skip_value};
 use crate::errors::Errors;
 use crate::naming;
 use proc_macro2::{Span, TokenStream};
-use syn::meta::ParseNestedMeta;
 use syn::parse::Parser as _;
 use syn::spanned::Spanned as _;
 use syn::{
@@ -86,22 +86,6 @@ struct RawArgs {
     krate: Option<Path>,
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident, errors: &mut Errors) {
-    if slot.is_some() {
-        errors.push(key.span(), format!("`{key}` set multiple times"));
-    } else {
-        *slot = Some(value);
-    }
-}
-
-/// Skips the rest of one argument (after an error), up to the next comma.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        meta.input.parse::<proc_macro2::TokenTree>()?;
-    }
-    Ok(())
-}
-
 fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
     let mut raw = RawArgs::default();
     let parser = syn::meta::parser(|meta| {
@@ -129,19 +113,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
                 };
                 set_once(&mut raw.register, (value, key.span()), &key, errors);
             }
-            "crate" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                match lit.parse::<Path>() {
-                    Ok(path) => set_once(&mut raw.krate, path, &key, errors),
-                    Err(_) => errors.push(
-                        lit.span(),
-                        format!(
-                            "`crate` expects a path to the arvo runtime crate, found `{}`",
-                            lit.value()
-                        ),
-                    ),
-                }
-            }
+            "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
             other => {
                 errors.push(
                     key.span(),

@@ -8,6 +8,7 @@
 //! [`arvo_resumable`] (`resumable` -> `resumable_expand`) and [`arvo_handler`] (`handler` ->
 //! `handler_expand`) follow the same stages.
 
+mod args;
 mod ast;
 mod errors;
 mod expand;

@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+use crate::args::{crate_path, set_once, skip_value};
 use crate::errors::Errors;
 use crate::naming;
 use proc_macro2::{Span, TokenStream};
@@ -68,22 +69,6 @@ struct RawArgs {
     services: Option<Vec<Service>>,
     services_enum: Option<Ident>,
     krate: Option<Path>,
-}
-
-fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident, errors: &mut Errors) {
-    if slot.is_some() {
-        errors.push(key.span(), format!("`{key}` set multiple times"));
-    } else {
-        *slot = Some(value);
-    }
-}
-
-/// Skips the rest of one argument (after an error), up to the next comma.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        meta.input.parse::<proc_macro2::TokenTree>()?;
-    }
-    Ok(())
 }
 
 /// `calc` -> `Calc`, `value_read` -> `ValueRead`.
@@ -176,19 +161,7 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
                 let services = parse_services(&meta, errors)?;
                 set_once(&mut raw.services, services, &key, errors);
             }
-            "crate" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                match lit.parse::<Path>() {
-                    Ok(path) => set_once(&mut raw.krate, path, &key, errors),
-                    Err(_) => errors.push(
-                        lit.span(),
-                        format!(
-                            "`crate` expects a path to the arvo runtime crate, found `{}`",
-                            lit.value()
-                        ),
-                    ),
-                }
-            }
+            "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
             other => {
                 errors.push(
                     key.span(),
