@@ -263,6 +263,17 @@ struct Envelope {
     token: WorkToken,
 }
 
+/// What is left of a delivery that has to wait (see [`Inner::try_deliver`]); the token keeps
+/// the workflow busy until it is done.
+enum Pending {
+    /// The handler's queue is full: wait for room.
+    Queue(Arc<Slot>, Envelope),
+    /// A domained event for the domained hook.
+    Domained(ArvoEvent, WorkToken),
+    /// An unroutable event for the unroutable hook.
+    Unroutable(ArvoEvent, WorkToken),
+}
+
 /// One registered handler and its queue.
 struct Slot {
     handler: Arc<dyn DynEventHandler>,
@@ -271,8 +282,12 @@ struct Slot {
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
 }
 
+/// Handlers by source. foldhash: the lookup by `to` is on every delivery, and SipHash costs
+/// several times more on names of 20-odd bytes; the keys are the registered sources only.
+type Slots = HashMap<String, Arc<Slot>, foldhash::fast::RandomState>;
+
 pub(crate) struct Inner {
-    slots: HashMap<String, Arc<Slot>>,
+    slots: Slots,
     input_mw: Vec<InputMiddleware>,
     output_mw: Vec<OutputMiddleware>,
     observers: Vec<observe::Observer>,
@@ -482,7 +497,7 @@ impl EventBrokerBuilder {
         if let Some(reason) = self.invalid.into_iter().next() {
             return Err(BrokerError::InvalidHandler { reason });
         }
-        let mut slots = HashMap::with_capacity(self.handlers.len());
+        let mut slots = Slots::with_capacity_and_hasher(self.handlers.len(), Default::default());
         for (handler, config) in self.handlers {
             let source = handler.source().to_owned();
             let invalid = |reason: &str| BrokerError::InvalidConfig {
@@ -747,43 +762,83 @@ impl Inner {
     /// `check_domain` and it has a domain), back to the workflow's caller, to a handler's
     /// queue (waiting for room), or to the unroutable hook.
     async fn deliver(self: &Arc<Self>, event: ArvoEvent, token: WorkToken, check_domain: bool) {
+        if let Some(pending) = self.try_deliver(event, token, check_domain) {
+            self.deliver_slow(pending).await;
+        }
+    }
+
+    /// The part of [`deliver`](Self::deliver) that needs no waiting: everything but a full
+    /// queue and the hooks, which are returned as [`Pending`] (the observers have seen the
+    /// event and it is recorded where it must be; only the waiting is left).
+    fn try_deliver(
+        self: &Arc<Self>,
+        event: ArvoEvent,
+        token: WorkToken,
+        check_domain: bool,
+    ) -> Option<Pending> {
         let collector = &token.collector;
         if collector.is_aborted() {
-            return;
+            return None;
         }
         observe::notify(&self.observers, &event);
         if check_domain && event.domain().is_some() {
             collector.outcome().domained.push(event.clone());
-            if let Some(hook) = &self.on_domained {
-                self.run_hook(hook, Stage::DomainedHook, event, collector)
-                    .await;
-            }
-            return;
+            return self
+                .on_domained
+                .is_some()
+                .then_some(Pending::Domained(event, token));
         }
         let to = event.to();
         if to.is_some() && to == collector.reply_to.as_deref() {
             collector.outcome().events.push(event);
-            return;
+            return None;
         }
-        let slot = to.and_then(|to| self.slots.get(to));
-        let (event, token) = match slot {
-            Some(slot) => match slot.tx.send(Envelope { event, token }).await {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(env)) => (env.event, env.token),
+        let (event, token) = match to.and_then(|to| self.slots.get(to)) {
+            Some(slot) => match slot.tx.try_send(Envelope { event, token }) {
+                Ok(()) => return None,
+                Err(TrySendError::Full(env)) => return Some(Pending::Queue(slot.clone(), env)),
+                Err(TrySendError::Closed(env)) => (env.event, env.token),
             },
             None => (event, token),
         };
-        let collector = &token.collector;
+        self.unroutable(event, token)
+            .map(|(event, token)| Pending::Unroutable(event, token))
+    }
+
+    /// Records an event no handler takes; gives it back when the unroutable hook is to see it.
+    fn unroutable(&self, event: ArvoEvent, token: WorkToken) -> Option<(ArvoEvent, WorkToken)> {
         tracing::warn!(
             event_id = event.id(),
             event_type = event.event_type(),
             to = event.to(),
             "no handler takes this event: recorded as unroutable"
         );
-        collector.outcome().unroutable.push(event.clone());
-        if let Some(hook) = &self.on_unroutable {
-            self.run_hook(hook, Stage::UnroutableHook, event, collector)
-                .await;
+        token.collector.outcome().unroutable.push(event.clone());
+        self.on_unroutable.is_some().then_some((event, token))
+    }
+
+    /// The waiting part of [`deliver`](Self::deliver): for room in a full queue, or for a hook.
+    async fn deliver_slow(self: &Arc<Self>, pending: Pending) {
+        let (hook, stage, event, token) = match pending {
+            Pending::Queue(slot, env) => {
+                // The receiver lives with the broker: closed only while it is torn down.
+                let Err(mpsc::error::SendError(env)) = slot.tx.send(env).await else {
+                    return;
+                };
+                let Some((event, token)) = self.unroutable(env.event, env.token) else {
+                    return;
+                };
+                (&self.on_unroutable, Stage::UnroutableHook, event, token)
+            }
+            Pending::Domained(event, token) => {
+                (&self.on_domained, Stage::DomainedHook, event, token)
+            }
+            Pending::Unroutable(event, token) => {
+                (&self.on_unroutable, Stage::UnroutableHook, event, token)
+            }
+        };
+        if let Some(hook) = hook {
+            self.run_hook(hook, stage, event, &token.collector).await;
         }
     }
 
@@ -837,7 +892,27 @@ impl Inner {
 }
 
 /// Serves one handler's queue: takes events in FIFO order, at most `prefetch` running.
+///
+/// With `prefetch = 1` (the default) the dispatcher runs each execution itself instead of
+/// spawning a task per event: it executes the handler, then routes the outputs as far as it can
+/// without waiting. When an output must wait (a full queue, a hook), the rest of the routing
+/// moves to a task of its own, so the execution slot is still released before the outputs are
+/// forwarded (a cycle with full queues keeps moving) and the outputs keep their order.
 async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<Envelope>) {
+    if slot.config.prefetch == 1 {
+        while let Some(envelope) = rx.recv().await {
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let Some(routing) = execute(&inner, &slot, envelope).await else {
+                continue;
+            };
+            if let Some((routing, pending)) = routing.route_now(&inner, &slot) {
+                tokio::spawn(routing.route(inner, slot.clone(), Some(pending)));
+            }
+        }
+        return;
+    }
     let permits = Arc::new(Semaphore::new(slot.config.prefetch));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -853,18 +928,95 @@ async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<En
     }
 }
 
-/// Handles one event: input middleware, execution with the on-error policy, output
-/// middleware, routing of the outputs. Middleware panics count as rejections and are recorded.
+/// Handles one event in a task of its own (`prefetch > 1`): execution holding one of the
+/// handler's permits, then routing of the outputs.
 async fn process(
     inner: Arc<Inner>,
     slot: Arc<Slot>,
     envelope: Envelope,
     permit: OwnedSemaphorePermit,
 ) {
+    let routing = execute(&inner, &slot, envelope).await;
+    drop(permit);
+    if let Some(routing) = routing {
+        routing.route(inner, slot, None).await;
+    }
+}
+
+/// What an execution left to route: its outputs, admitted into the workflow.
+struct Routing {
+    /// The event the handler executed (output middleware sees it).
+    input: ArvoEvent,
+    /// The input's work: held until every output holds its own token, so the workflow is not
+    /// idle in between.
+    token: WorkToken,
+    attempts: u32,
+    outputs: std::vec::IntoIter<ArvoEvent>,
+    /// The room the outputs took in the broker's buffer.
+    room: Reservation,
+}
+
+impl Routing {
+    /// The next output that passed the output middleware, with its token (rejections and
+    /// middleware panics are recorded and skipped).
+    fn next(&mut self, inner: &Inner, slot: &Slot) -> Option<(ArvoEvent, WorkToken)> {
+        let source = slot.handler.source();
+        'outputs: for mut output in self.outputs.by_ref() {
+            for (index, mw) in inner.output_mw.iter().enumerate() {
+                let kind = match catch_panic_sync(|| mw(&output, &self.input, source)) {
+                    Ok(Verdict::Pass) => continue,
+                    Ok(Verdict::Replace(e)) => {
+                        output = *e;
+                        continue;
+                    }
+                    Ok(Verdict::Reject(reason)) => FailureKind::OutputRejected(reason),
+                    Err(panic) => stage_panic(Stage::OutputMiddleware { index }, &panic),
+                };
+                let failure = Failure {
+                    handler: source.to_owned(),
+                    event: Box::new(output),
+                    attempts: self.attempts,
+                    kind,
+                };
+                self.token.collector.outcome().errors.push(failure);
+                continue 'outputs;
+            }
+            let token = self.room.token()?;
+            return Some((output, token));
+        }
+        None
+    }
+
+    /// Routes the outputs in order without waiting; when one has to wait, returns what is
+    /// left (that delivery first) for [`route`](Self::route).
+    fn route_now(mut self, inner: &Arc<Inner>, slot: &Slot) -> Option<(Routing, Pending)> {
+        while let Some((output, token)) = self.next(inner, slot) {
+            if let Some(pending) = inner.try_deliver(output, token, true) {
+                return Some((self, pending));
+            }
+        }
+        None
+    }
+
+    /// Routes the outputs in order, waiting where needed (after finishing `pending`).
+    async fn route(mut self, inner: Arc<Inner>, slot: Arc<Slot>, pending: Option<Pending>) {
+        if let Some(pending) = pending {
+            inner.deliver_slow(pending).await;
+        }
+        while let Some((output, token)) = self.next(&inner, &slot) {
+            inner.deliver(output, token, true).await;
+        }
+    }
+}
+
+/// Runs one event through the input middleware and the handler (with the on-error policy),
+/// and admits its outputs into the workflow. `None` when there is nothing to route (stopped
+/// workflow, rejection, failure, no outputs, no room): what happened is recorded.
+async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<Routing> {
     let Envelope { mut event, token } = envelope;
     // A stopped workflow's queued events are dropped, not run.
     if token.collector.is_aborted() {
-        return;
+        return None;
     }
     let source = slot.handler.source();
     for (index, mw) in inner.input_mw.iter().enumerate() {
@@ -884,7 +1036,7 @@ async fn process(
             kind,
         };
         token.collector.outcome().errors.push(failure);
-        return;
+        return None;
     }
     let mut attempts = 0u32;
     let outputs = loop {
@@ -909,17 +1061,16 @@ async fn process(
             attempts,
             kind,
         };
-        inner.record(&slot, &token.collector, failure);
-        return;
+        inner.record(slot, &token.collector, failure);
+        return None;
     };
-    drop(permit);
     token.collector.outcome().handled += 1;
     if outputs.is_empty() {
-        return;
+        return None;
     }
     // The outputs count against the workflow's budget and take room in the broker's buffer
     // before they are routed: the broker holds no event it has not counted.
-    let mut room = match inner.admit(&token.collector, &outputs) {
+    let room = match inner.admit(&token.collector, &outputs) {
         Ok(room) => room,
         Err(e) => {
             if token.collector.reply_to.is_none() {
@@ -931,34 +1082,16 @@ async fn process(
                 };
                 token.collector.outcome().errors.push(failure);
             }
-            return;
+            return None;
         }
     };
-    'outputs: for mut output in outputs {
-        for (index, mw) in inner.output_mw.iter().enumerate() {
-            let kind = match catch_panic_sync(|| mw(&output, &event, source)) {
-                Ok(Verdict::Pass) => continue,
-                Ok(Verdict::Replace(e)) => {
-                    output = *e;
-                    continue;
-                }
-                Ok(Verdict::Reject(reason)) => FailureKind::OutputRejected(reason),
-                Err(panic) => stage_panic(Stage::OutputMiddleware { index }, &panic),
-            };
-            let failure = Failure {
-                handler: source.to_owned(),
-                event: Box::new(output),
-                attempts,
-                kind,
-            };
-            token.collector.outcome().errors.push(failure);
-            continue 'outputs;
-        }
-        let Some(out_token) = room.token() else {
-            break;
-        };
-        inner.deliver(output, out_token, true).await;
-    }
+    Some(Routing {
+        input: event,
+        token,
+        attempts,
+        outputs: outputs.into_iter(),
+        room,
+    })
 }
 
 fn stage_panic(stage: Stage, panic: &UserPanic) -> FailureKind {

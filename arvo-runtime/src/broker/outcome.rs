@@ -202,6 +202,10 @@ impl Counter {
     }
     /// Waits until one more unit fits below the room threshold, and adds it.
     pub(crate) async fn add_one_when_room(&self) {
+        // Fast path: room now, without registering as a waiter.
+        if self.try_add(1, self.room_at) {
+            return;
+        }
         loop {
             let notified = self.room.notified();
             tokio::pin!(notified);
