@@ -1,5 +1,5 @@
-//! Scenario B1 of `scenarios.md`: handler throughput, the framework against a hand-written floor
-//! measured in the same run on the same inputs.
+//! Scenario B1 of `scenarios.md`: handler throughput on the path a user writes, against a
+//! hand-written floor measured in the same run on the same inputs.
 //!
 //! Protocol: 10,000 warm-up events, then 100,000 measured events (`B1_EVENTS` / `B1_WARMUP`
 //! change them), each executed and awaited in turn, strictly sequentially; inputs are built
@@ -7,15 +7,20 @@
 //! the median pass is reported. Every output is checked (one event, its type, the sum).
 //!
 //! Variants, each (b) from parsed events and (a) from JSON bytes:
-//! * `framework`: `ArvoEventHandler::execute` / `execute_json`, then the output serialised;
+//! * `framework`: the handler as a user writes it: a typed contract (`#[arvo_contract]`,
+//!   schemas from the payload types) and an `async fn` with `#[arvo_handler]` (typed payload in,
+//!   one emits value out), run by `ArvoEventHandler::of(add)`; each event goes through
+//!   `execute` / `execute_json` as the reference's B1 calls its handler's `execute`, then the
+//!   output is serialised;
+//! * `closure builder`: the same contract written as JSON Schema and the untyped escape hatch
+//!   (`ArvoEventHandler::builder(..).version(..)`, JSON in, event type and data out);
 //! * `floor+decode`: serde_json, jsonschema validation of input and output, the subject decode
 //!   the reference's domain resolution does, building and serialising the output by hand;
-//! * `floor`: the same without the subject decode (not needed: the input domain is null);
-//! * `#[arvo_handler]`: the path a user writes: a typed contract (`#[arvo_contract]`, schemas
-//!   from the payload types) and an `async fn` with `#[arvo_handler]` (typed payload in, one
-//!   emits value out), run by `ArvoEventHandler::of(add)` like `framework`.
+//! * `floor`: the same without the subject decode (not needed: the input domain is null).
 //!
 //! Run: `cargo bench -p arvo-runtime --bench b1` (bench profile: fat LTO, one codegen unit).
+//! `B1_ONLY=<variant index>` runs one variant (warm-up + one pass; for callgrind), in the order
+//! printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use arvo_runtime::contract::{ArvoContract, Schema};
@@ -229,37 +234,37 @@ impl Floor {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Variant {
-    FrameworkParsed,
-    FrameworkBytes,
+    MacroParsed,
+    MacroBytes,
     FloorDecodeParsed,
     FloorDecodeBytes,
     FloorParsed,
     FloorBytes,
-    MacroParsed,
-    MacroBytes,
+    ClosureParsed,
+    ClosureBytes,
 }
 
 impl Variant {
     const ALL: [Variant; 8] = [
-        Variant::FrameworkParsed,
-        Variant::FrameworkBytes,
+        Variant::MacroParsed,
+        Variant::MacroBytes,
         Variant::FloorDecodeParsed,
         Variant::FloorDecodeBytes,
         Variant::FloorParsed,
         Variant::FloorBytes,
-        Variant::MacroParsed,
-        Variant::MacroBytes,
+        Variant::ClosureParsed,
+        Variant::ClosureBytes,
     ];
     fn name(self) -> &'static str {
         match self {
-            Variant::FrameworkParsed => "framework (b) parsed",
-            Variant::FrameworkBytes => "framework (a) bytes",
+            Variant::MacroParsed => "framework (b) parsed",
+            Variant::MacroBytes => "framework (a) bytes",
             Variant::FloorDecodeParsed => "floor+decode (b) parsed",
             Variant::FloorDecodeBytes => "floor+decode (a) bytes",
             Variant::FloorParsed => "floor (b) parsed, no decode",
             Variant::FloorBytes => "floor (a) bytes, no decode",
-            Variant::MacroParsed => "#[arvo_handler] (b) parsed",
-            Variant::MacroBytes => "#[arvo_handler] (a) bytes",
+            Variant::ClosureParsed => "closure builder (b) parsed",
+            Variant::ClosureBytes => "closure builder (a) bytes",
         }
     }
 }
@@ -305,13 +310,13 @@ fn pass(v: Variant, h: &ArvoEventHandler, hm: &ArvoEventHandler, f: &Floor, inp:
     };
     let start = Instant::now();
     match v {
-        Variant::FrameworkParsed => {
+        Variant::ClosureParsed => {
             for e in &inp.events {
                 let out = block_on(h.execute(e, ParentContext::Event)).unwrap();
                 sum += check(out, &mut buf);
             }
         }
-        Variant::FrameworkBytes => {
+        Variant::ClosureBytes => {
             for j in &inp.json {
                 let out = block_on(h.execute_json(j, ParentContext::Event)).unwrap();
                 sum += check(out, &mut buf);
@@ -506,24 +511,20 @@ fn main() {
             e / 8646.0
         );
     }
-    let ratio = |fw: usize, fl: usize| eps[fl] / eps[fw];
+    // Throughput ratios framework / floor (above 1: the framework is faster).
+    let ratio = |fw: usize, fl: usize| eps[fw] / eps[fl];
     println!(
-        "  time ratio framework/floor+decode: (b) {:.2}  (a) {:.2}",
+        "  framework / floor+decode: (b) {:.2}  (a) {:.2}",
         ratio(0, 2),
         ratio(1, 3)
     );
     println!(
-        "  time ratio framework/floor (no decode): (b) {:.2}  (a) {:.2}",
+        "  framework / floor (no decode): (b) {:.2}  (a) {:.2}",
         ratio(0, 4),
         ratio(1, 5)
     );
     println!(
-        "  time ratio #[arvo_handler]/floor+decode: (b) {:.2}  (a) {:.2}",
-        ratio(6, 2),
-        ratio(7, 3)
-    );
-    println!(
-        "  time ratio #[arvo_handler]/floor (no decode): (b) {:.2}  (a) {:.2}",
+        "  closure builder / floor (no decode): (b) {:.2}  (a) {:.2}",
         ratio(6, 4),
         ratio(7, 5)
     );

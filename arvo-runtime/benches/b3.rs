@@ -1,22 +1,31 @@
-//! Scenario B3 of `scenarios.md`: workflow W with the ArvoResumable R (one `com.calc.add` call,
-//! completion `{result}`), the calc handler H1 and a client, routed in process by `to`, against a
-//! hand-written floor of the same workflow measured in the same run.
+//! Scenario B3 of `scenarios.md`: workflow W on the path a user writes: the resumable R
+//! written with `#[arvo_resumable]`, the calc service H1 written with `#[arvo_handler]`, both
+//! registered on an `EventBroker` (in-memory state, no locking, as the reference decides), each
+//! workflow published with `broker.resolve(init)` and awaited to its completion, as the
+//! reference's B3 runs through its `SimpleEventBroker`. Beside it, in the same run: a
+//! hand-written floor of the same work, and the same two handlers executed directly (events
+//! routed by `to` through a queue beside the broker), which shows what the broker costs.
 //!
 //! Protocol: 1,000 warm-up workflows, then 10,000 measured (`B3_WARMUP` / `B3_WORKFLOWS`),
-//! strictly one workflow at a time; init events are built before the clock starts. Each pass
-//! starts with an empty memory and fresh inputs; `B3_PASSES` (default 3) passes per variant in
-//! alternating order, the median is reported. Every workflow is checked (one completion to the
-//! client, its type, the sum of the results).
+//! strictly one workflow at a time on a current-thread tokio runtime; init events are built
+//! before the clock starts (`CalcFlowV1_0_0::init`, the typed edge). Each pass starts with an
+//! empty memory (a new broker) and fresh inputs; `B3_PASSES` (default 3) passes per variant in
+//! rotating order, the median is reported. Every workflow is checked: the outcome has no
+//! failure, exactly one event came back to the client, its type is the completion's, and the
+//! typed results (`CalcFlowV1_0_0::result`) sum to the expected total.
 //!
-//! * `framework`: `ArvoResumable::execute` (InMemoryMemory, no locking, as the reference decides)
-//!   and `ArvoEventHandler::execute`, events routed by `to` through a queue;
+//! * `broker`: `EventBroker::resolve` per workflow (the framework figure);
+//! * `direct`: `ArvoResumable::execute` / `ArvoEventHandler::execute` of the same handlers,
+//!   routed by `to` through a `VecDeque` (no broker);
 //! * `floor`: the same work written by hand: subject decoded and checked once per workflow,
 //!   dataschemas parsed, every payload validated with the contract schemas, events built with
 //!   the validating builder, records as typed structs in a map.
 //!
+//! `B3_ONLY=broker|direct|floor` runs that variant alone (warm-up + one pass; for callgrind).
+//!
 //! Run: `cargo bench -p arvo-runtime --bench b3` (bench profile: fat LTO, one codegen unit), with
 //! the system allocator; `--bench b3_mimalloc` runs the same passes with mimalloc as the global
-//! allocator (both variants use the same allocator within one binary).
+//! allocator (all variants use the same allocator within one binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
@@ -24,46 +33,124 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arvo_runtime::broker::EventBroker;
 use arvo_runtime::contract::dataschema;
 use arvo_runtime::event::ArvoEvent;
-use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::handler::ParentContext;
+use arvo_runtime::handler::{ArvoEventHandler, ParentContext};
 use arvo_runtime::memory::InMemoryMemory;
 use arvo_runtime::subject::{self, SubjectContent};
+use arvo_runtime::workflow::Workflow;
 use serde_json::{Value, json};
 
-// The contracts C1/C2, the calc handler H1 and the resumable R are the tests' fixtures, so the
-// benchmark measures exactly what `resumable_workflow.rs` checks against the reference's vectors.
+// The contracts C1/C2 are the tests' fixtures, so the benchmark runs the contracts that
+// `resumable_workflow.rs` checks against the reference's vectors.
 #[path = "../tests/common_resumable/mod.rs"]
 pub(crate) mod common_resumable;
-use common_resumable::{CalcAdd, CalcFlow, calc_handler, calc_resumable};
+use common_resumable::{AddInput, CalcAdd, CalcFlow, CalcFlowV1_0_0, CalcFlowV1_0_0Emits};
 
 #[path = "common/mod.rs"]
 pub(crate) mod common;
 use common::{block_on, env, vm_hwm_kb};
 
-/// `range.len()` init events of workflow W and the expected sum of their results.
+/// The user's path: H1 as an `#[arvo_handler]` function, R as an `#[arvo_resumable]` impl.
+pub(crate) mod user_path {
+    use super::common_resumable::{
+        AddInput, AddResult, CalcAdd, CalcAddV1_0_0, CalcAddV1_0_0Emits, CalcContext, CalcFlow,
+        CalcFlowV1_0_0, CalcFlowV1_0_0Emits,
+    };
+    use arvo_runtime::prelude::*;
+
+    /// H1: `{a, b}` -> `evt.calc.add.success {result: a + b}`.
+    #[arvo_handler(contract = CalcAdd, version = "1.0.0")]
+    pub async fn add(input: AddInput) -> Result<CalcAddV1_0_0Emits, HandlerError> {
+        Ok(CalcAddV1_0_0Emits::Success(AddResult {
+            result: input.a + input.b,
+        }))
+    }
+
+    /// R: init -> one `com.calc.add {a, b}` call (context `{a, b}`); its success -> the
+    /// completion `{result}`; its system error -> an error (never happens here).
+    pub struct Calc;
+
+    #[arvo_resumable(contract = CalcFlow, context = CalcContext, services(calc = CalcAddV1_0_0))]
+    impl Calc {
+        #[version("1.0.0")]
+        async fn v1(&self, step: CalcStep<'_, CalcFlowV1_0_0>) -> CalcResult<CalcFlowV1_0_0> {
+            if let Some(init) = &step.input {
+                let AddInput { a, b } = init.data;
+                let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
+                return Ok(Outcome::wait().context(CalcContext { a, b }).call(call));
+            }
+            match step.service {
+                Some(CalcServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
+                    Ok(
+                        Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+                            result: r.result,
+                        })),
+                    )
+                }
+                Some(CalcServices::Calc(ServiceEvent::SystemError(e))) => Err(HandlerError::msg(
+                    format!("calc service failed: {}", e.error_message),
+                )),
+                None => Ok(Outcome::wait()),
+            }
+        }
+    }
+}
+use user_path::{Calc, add};
+
+/// `range.len()` init events of workflow W (the typed edge `CalcFlowV1_0_0::init`) and the
+/// expected sum of their results.
 pub(crate) fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
-    let factory = ArvoOrchestratorEventFactory::new(CalcFlow::contract().latest()).unwrap();
     let events = range
         .clone()
         .map(|i| {
-            factory
-                .init(EventInput::new(
-                    "com.bench.client",
-                    json!({"parentSubject$$": null, "a": i, "b": i + 1}),
-                ))
-                .unwrap()
+            let (a, b) = (i as f64, (i + 1) as f64);
+            CalcFlowV1_0_0::init("com.bench.client", AddInput { a, b }).unwrap()
         })
         .collect();
     (events, range.map(|i| (2 * i + 1) as f64).sum())
 }
 
-/// One framework pass: every workflow through the in-process router. Returns seconds.
-fn framework_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
-    let resumable = calc_resumable(InMemoryMemory::new());
+/// The typed completion's result, after the checks every workflow must pass.
+fn completed(outcome: &arvo_runtime::broker::Outcome) -> f64 {
+    assert!(outcome.is_ok(), "failures: {:?}", outcome.errors);
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(outcome.events[0].event_type(), "arvo.orc.bench.calc.done");
+    let CalcFlowV1_0_0Emits::Complete(done) = CalcFlowV1_0_0::result(outcome).unwrap();
+    done.result
+}
+
+/// One pass through the broker, as a user runs workflows: a new broker (empty memory), then
+/// `resolve` per workflow, strictly one after the other. Returns seconds.
+#[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
+fn broker_pass(rt: &tokio::runtime::Runtime, inits: Vec<ArvoEvent>, expected: f64) -> f64 {
+    let broker = EventBroker::builder()
+        .handler(add)
+        .handler(Calc.resumable(InMemoryMemory::new()))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut sum = 0.0;
+        let start = Instant::now();
+        for init in inits {
+            let outcome = broker.resolve(init).await.unwrap();
+            sum += completed(&outcome);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(sum, expected);
+        black_box(&broker);
+        secs
+    })
+}
+
+/// One pass of the same handlers executed directly, routed by `to` through a queue beside the
+/// broker. Returns seconds.
+#[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
+fn direct_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
+    let resumable = Calc.resumable(InMemoryMemory::new()).build().unwrap();
     assert!(!resumable.requires_locking());
-    let h1 = calc_handler();
+    let h1 = ArvoEventHandler::of(add).build().unwrap();
     let mut queue: VecDeque<ArvoEvent> = VecDeque::with_capacity(4);
     let mut sum = 0.0;
     let mut completions = 0usize;
@@ -238,6 +325,7 @@ impl Floor {
     }
 }
 
+#[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
 fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
     let mut floor = Floor::new();
     let mut sum = 0.0;
@@ -257,6 +345,41 @@ fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
 
 const REFERENCE_B3: f64 = 1_420.0;
 
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Variant {
+    Broker,
+    Direct,
+    Floor,
+}
+
+impl Variant {
+    const ALL: [Variant; 3] = [Variant::Broker, Variant::Direct, Variant::Floor];
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Broker => "broker",
+            Variant::Direct => "direct",
+            Variant::Floor => "floor",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Variant::Broker => "framework, through EventBroker::resolve",
+            Variant::Direct => "same handlers, executed directly",
+            Variant::Floor => "hand-written floor",
+        }
+    }
+}
+
+fn pass(v: Variant, rt: &tokio::runtime::Runtime, range: std::ops::Range<u64>) -> f64 {
+    // Fresh inputs per pass (new subjects, built before the clock starts).
+    let (inits, expected) = inputs(range);
+    match v {
+        Variant::Broker => broker_pass(rt, inits, expected),
+        Variant::Direct => direct_pass(&inits, expected),
+        Variant::Floor => floor_pass(&inits, expected),
+    }
+}
+
 #[allow(dead_code)] // unused when `b3_mimalloc` includes this file as a module
 fn main() {
     run("system");
@@ -267,50 +390,55 @@ pub fn run(allocator: &str) {
     let warmup = env("B3_WARMUP", 1_000);
     let n = env("B3_WORKFLOWS", 10_000);
     let passes = env("B3_PASSES", 3) as usize;
-    let only_framework = std::env::var("B3_ONLY_FRAMEWORK").is_ok();
-    let (warm, warm_sum) = inputs(0..warmup);
-    framework_pass(&warm, warm_sum);
-    if !only_framework {
-        floor_pass(&warm, warm_sum);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let only = std::env::var("B3_ONLY").ok();
+    let variants: Vec<Variant> = match only.as_deref() {
+        None => Variant::ALL.to_vec(),
+        Some(name) => vec![
+            Variant::ALL
+                .into_iter()
+                .find(|v| v.name() == name)
+                .unwrap_or_else(|| panic!("B3_ONLY={name}: expected broker, direct or floor")),
+        ],
+    };
+    for &v in &variants {
+        pass(v, &rt, 0..warmup);
     }
-    let mut fw = Vec::new();
-    let mut fl = Vec::new();
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for p in 0..passes {
-        // Fresh inputs per pass (new subjects, built before the clock starts).
-        let (inits, expected) = inputs(warmup..warmup + n);
-        if p % 2 == 0 || only_framework {
-            fw.push(framework_pass(&inits, expected));
-            if !only_framework {
-                fl.push(floor_pass(&inits, expected));
-            }
-        } else {
-            fl.push(floor_pass(&inits, expected));
-            fw.push(framework_pass(&inits, expected));
+        for k in 0..variants.len() {
+            let idx = (k + p) % variants.len();
+            times[idx].push(pass(variants[idx], &rt, warmup..warmup + n));
         }
     }
-    let median = |t: &mut Vec<f64>| {
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    };
-    let fw_wps = n as f64 / median(&mut fw);
+    let wps: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            n as f64 / t[t.len() / 2]
+        })
+        .collect();
     println!(
         "B3: {n} workflows after {warmup} warm-up, median of {passes} passes, {allocator} allocator"
     );
-    println!(
-        "  framework {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference ({REFERENCE_B3}/s)",
-        fw_wps,
-        1e6 / fw_wps,
-        fw_wps / REFERENCE_B3
-    );
-    if !only_framework {
-        let fl_wps = n as f64 / median(&mut fl);
+    for (v, w) in variants.iter().zip(&wps) {
         println!(
-            "  floor     {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference",
-            fl_wps,
-            1e6 / fl_wps,
-            fl_wps / REFERENCE_B3
+            "  {:<42} {:>10.0} workflows/s  {:>6.2} µs/workflow  {:>6.1}x reference ({REFERENCE_B3}/s)",
+            v.label(),
+            w,
+            1e6 / w,
+            w / REFERENCE_B3
         );
-        println!("  framework / floor: {:.2}", fw_wps / fl_wps);
+    }
+    let of = |v: Variant| variants.iter().position(|&x| x == v).map(|i| wps[i]);
+    if let (Some(b), Some(f)) = (of(Variant::Broker), of(Variant::Floor)) {
+        println!("  framework (broker) / floor: {:.2}", b / f);
+    }
+    if let (Some(b), Some(d)) = (of(Variant::Broker), of(Variant::Direct)) {
+        println!("  framework (broker) / direct: {:.2}", b / d);
     }
     println!("  peak RSS (VmHWM): {:.1} MB", vm_hwm_kb() as f64 / 1024.0);
 }
