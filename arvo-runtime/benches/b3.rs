@@ -112,6 +112,10 @@ pub(crate) fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
     (events, range.map(|i| (2 * i + 1) as f64).sum())
 }
 
+/// A pass's measured seconds and its state (memory records, broker), dropped by the caller:
+/// outside the clock, and outside the frames callgrind collects in, for every variant alike.
+type Timed = (f64, Box<dyn std::any::Any>);
+
 /// The typed completion's result, after the checks every workflow must pass.
 fn completed(outcome: &arvo_runtime::broker::Outcome) -> f64 {
     assert!(outcome.is_ok(), "failures: {:?}", outcome.errors);
@@ -124,13 +128,13 @@ fn completed(outcome: &arvo_runtime::broker::Outcome) -> f64 {
 /// One pass through the broker, as a user runs workflows: a new broker (empty memory), then
 /// `resolve` per workflow, strictly one after the other. Returns seconds.
 #[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
-fn broker_pass(rt: &tokio::runtime::Runtime, inits: Vec<ArvoEvent>, expected: f64) -> f64 {
+fn broker_pass(rt: &tokio::runtime::Runtime, inits: Vec<ArvoEvent>, expected: f64) -> Timed {
     let broker = EventBroker::builder()
         .handler(add)
         .handler(Calc.resumable(InMemoryMemory::new()))
         .build()
         .unwrap();
-    rt.block_on(async {
+    let secs = rt.block_on(async {
         let mut sum = 0.0;
         let start = Instant::now();
         for init in inits {
@@ -139,15 +143,15 @@ fn broker_pass(rt: &tokio::runtime::Runtime, inits: Vec<ArvoEvent>, expected: f6
         }
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(sum, expected);
-        black_box(&broker);
         secs
-    })
+    });
+    (secs, Box::new(broker))
 }
 
 /// One pass of the same handlers executed directly, routed by `to` through a queue beside the
 /// broker. Returns seconds.
 #[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
-fn direct_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
+fn direct_pass(inits: &[ArvoEvent], expected: f64) -> Timed {
     let resumable = Calc.resumable(InMemoryMemory::new()).build().unwrap();
     assert!(!resumable.requires_locking());
     let h1 = ArvoEventHandler::of(add).build().unwrap();
@@ -178,8 +182,7 @@ fn direct_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(completions, inits.len());
     assert_eq!(sum, expected);
-    black_box(&resumable);
-    secs
+    (secs, Box::new((resumable, h1)))
 }
 
 /// The floor's record: typed, with the events it consumed and produced.
@@ -326,7 +329,7 @@ impl Floor {
 }
 
 #[inline(never)] // a frame callgrind can collect in (`--toggle-collect`)
-fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
+fn floor_pass(inits: &[ArvoEvent], expected: f64) -> Timed {
     let mut floor = Floor::new();
     let mut sum = 0.0;
     let start = Instant::now();
@@ -340,7 +343,7 @@ fn floor_pass(inits: &[ArvoEvent], expected: f64) -> f64 {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(sum, expected);
     assert_eq!(floor.records.len(), inits.len());
-    secs
+    (secs, Box::new(floor))
 }
 
 const REFERENCE_B3: f64 = 1_420.0;
@@ -373,11 +376,20 @@ impl Variant {
 fn pass(v: Variant, rt: &tokio::runtime::Runtime, range: std::ops::Range<u64>) -> f64 {
     // Fresh inputs per pass (new subjects, built before the clock starts).
     let (inits, expected) = inputs(range);
-    match v {
+    let (secs, state) = match v {
         Variant::Broker => broker_pass(rt, inits, expected),
         Variant::Direct => direct_pass(&inits, expected),
         Variant::Floor => floor_pass(&inits, expected),
-    }
+    };
+    // A broker's tasks are dropped by its runtime, after the broker: let them go now, so that
+    // no pass pays for the previous pass's records.
+    rt.block_on(async move {
+        drop(state);
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    });
+    secs
 }
 
 #[allow(dead_code)] // unused when `b3_mimalloc` includes this file as a module

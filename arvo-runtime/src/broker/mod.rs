@@ -69,6 +69,9 @@
 //! [`EventBroker::publish`] waits for room, [`EventBroker::try_publish`] fails fast with
 //! [`BrokerError::QueueFull`]. A handler's execution slot is released before its outputs are
 //! forwarded, so cyclic topologies (orchestrator ⇄ service) keep moving when queues fill up.
+//! With `prefetch = 1` (the default) a queue's own task executes its events, without a task per
+//! event; only outputs that have to wait (a full queue, a hook) move the rest of that
+//! execution's routing, in order, to a task of their own.
 //! Retries happen in place, holding the execution slot during the backoff.
 //!
 //! ## Limits: cycles and memory
