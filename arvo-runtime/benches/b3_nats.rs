@@ -206,7 +206,10 @@ fn batch(range: std::ops::Range<usize>) -> Arc<Batch> {
                 .unwrap()
         })
         .collect();
-    let json = events.iter().map(|e| e.to_json_string().into_bytes()).collect();
+    let json = events
+        .iter()
+        .map(|e| e.to_json_string().into_bytes())
+        .collect();
     let index = events
         .iter()
         .enumerate()
@@ -329,7 +332,10 @@ async fn drive(
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 fn loadavg() -> String {
@@ -343,7 +349,12 @@ fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // Fields 14 (utime) and 15 (stime) of proc(5); `after` starts at field 3.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -370,10 +381,7 @@ fn spawn_worker(side: Side, knobs: &Knobs, stream: &str, schema: &str, in_flight
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
-        let line = lines
-            .next()
-            .expect("the worker process started")
-            .unwrap();
+        let line = lines.next().expect("the worker process started").unwrap();
         if line == "B3N_READY" {
             break;
         }
@@ -662,9 +670,15 @@ async fn templates() -> Templates {
     let handler = calc_handler();
     let init = batch(0..1).events[0].clone();
     let record = |v: Record| serde_json::to_string(&v).unwrap();
-    let calls = resumable.execute(&init, ParentContext::Event).await.unwrap();
+    let calls = resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
     let active_record = record(memory.read(init.subject()).await.unwrap().unwrap().value);
-    let answers = handler.execute(&calls[0], ParentContext::Event).await.unwrap();
+    let answers = handler
+        .execute(&calls[0], ParentContext::Event)
+        .await
+        .unwrap();
     let done = resumable
         .execute(&answers[0], ParentContext::Event)
         .await
