@@ -152,7 +152,10 @@ fn configs() -> Vec<Config> {
                 })
             });
             parsed.unwrap_or_else(|| {
-                panic!("B3N_CONFIGS: '{c}' is not WORKERSxIN_FLIGHT (e.g. 3x16), both at least 1")
+                eprintln!(
+                    "B3N_CONFIGS: '{c}' is not WORKERSxIN_FLIGHT (e.g. 3x16), both at least 1"
+                );
+                std::process::exit(2)
             })
         })
         .collect()
