@@ -29,6 +29,7 @@
 //! ```
 
 mod flows;
+mod nats;
 mod services;
 mod state;
 
@@ -40,6 +41,7 @@ pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };
 pub use state::WorkflowMemory;
+pub use nats::{answer_approval, client_order};
 
 use std::sync::Arc;
 
