@@ -117,10 +117,7 @@ fn spawn_worker(env: &[(&str, String)], serves: &str, extra: &[&str]) -> Worker 
 /// last line (`arvo worker stopped: handled=.. ...`).
 fn stop_worker(mut w: Worker) -> HashMap<String, u64> {
     let pid = w.child.id().to_string();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(sent.success(), "kill -TERM {pid}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -129,7 +126,10 @@ fn stop_worker(mut w: Worker) -> HashMap<String, u64> {
         }
         if Instant::now() > deadline {
             let _ = w.child.kill();
-            panic!("order-worker --serve {} did not stop within 60 s of SIGTERM", w.serves);
+            panic!(
+                "order-worker --serve {} did not stop within 60 s of SIGTERM",
+                w.serves
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -236,18 +236,31 @@ fn the_order_workflow_runs_across_worker_processes() {
     let workers = vec![
         spawn_worker(&env, &flows, &[]),
         spawn_worker(&env, InventoryReserve::TYPE, &["--in-flight", "4"]),
-        spawn_worker(&env, InventoryReserve::TYPE, &["--in-flight", "4"]),
         spawn_worker(&env, PaymentCharge::TYPE, &[]),
         spawn_worker(&env, ShippingSchedule::TYPE, &[]),
     ];
+    // A second inventory worker shares the consumer, and is stopped (SIGTERM) mid-run: it
+    // finishes what it holds, acknowledges it, and exits 0; the other takes the rest.
+    let leaving = spawn_worker(&env, InventoryReserve::TYPE, &["--in-flight", "4"]);
 
     let started = Instant::now();
-    let out = Command::new(CLIENT)
-        .args(["--orders", &orders.to_string(), "--timeout", "180", "--show", "3"])
+    let client = Command::new(CLIENT)
+        .args([
+            "--orders",
+            &orders.to_string(),
+            "--timeout",
+            "180",
+            "--show",
+            "3",
+        ])
         .env("ARVO_NATS_URL", &nats)
         .env("ARVO_STREAM", &stream)
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let left_early = stop_worker(leaving);
+    let out = client.wait_with_output().unwrap();
     let client = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!("{client}");
     assert!(out.status.success(), "order-client failed:\n{client}");
@@ -268,13 +281,14 @@ fn the_order_workflow_runs_across_worker_processes() {
     let elapsed = started.elapsed();
 
     // Graceful shutdown: every worker exits 0 and reports what it did.
-    let reports: Vec<(String, HashMap<String, u64>)> = workers
+    let mut reports: Vec<(String, HashMap<String, u64>)> = workers
         .into_iter()
         .map(|w| {
             let serves = w.serves.clone();
             (serves, stop_worker(w))
         })
         .collect();
+    reports.push((InventoryReserve::TYPE.to_owned(), left_early));
     let handled = |serves: &str| -> u64 {
         reports
             .iter()
@@ -304,7 +318,9 @@ fn the_order_workflow_runs_across_worker_processes() {
         .filter(|(s, _)| s == InventoryReserve::TYPE)
         .map(|(_, r)| r["handled"])
         .collect();
-    eprintln!("inventory events handled by each of its two workers: {inventory:?}");
+    eprintln!(
+        "inventory events handled by its two workers (the second stopped after 1 s): {inventory:?}"
+    );
 
     runtime().block_on(async {
         let t = NatsTransport::connect(&nats, NatsStreams::new(stream.clone()).unwrap())
@@ -339,7 +355,7 @@ fn the_order_workflow_runs_across_worker_processes() {
         assert_eq!(by_subject.len(), orders, "no workflow completed twice");
         assert!(t.dead_letters(10).await.unwrap().is_empty());
         eprintln!(
-            "{TEST}: {orders} orders over 5 worker processes: completed {}, duplicates {}, \
+            "{TEST}: {orders} orders over 5 worker processes (one stopped mid-run): completed {}, duplicates {}, \
              time {elapsed:.2?}",
             by_subject.len(),
             left.len() - by_subject.len()
@@ -409,7 +425,10 @@ fn a_worker_absorbs_a_burst_of_10000_events_in_bounded_memory() {
                 break;
             }
             assert!(q.ack_pending <= 16, "in flight is bounded: {q:?}");
-            assert!(Instant::now() < deadline, "the burst was not absorbed: {q:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the burst was not absorbed: {q:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });

@@ -368,7 +368,9 @@ impl fmt::Display for WorkerConfig {
 /// `scheme://user:pass@host/...` without `user:pass@` (for logs).
 fn without_credentials(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &url[..scheme + 3], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -440,8 +442,15 @@ mod tests {
         assert!(shown.contains("postgres=postgres://h/db"), "{shown}");
         assert!(!shown.contains("secret"), "{shown}");
         // ARVO_LOG wins over RUST_LOG; an empty variable is unset.
-        let c = parse(&[], &[("ARVO_LOG", "warn"), ("RUST_LOG", "debug"), ("ARVO_STREAM", "")])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = parse(
+            &[],
+            &[
+                ("ARVO_LOG", "warn"),
+                ("RUST_LOG", "debug"),
+                ("ARVO_STREAM", ""),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.log.as_str(), c.stream.as_str()), ("warn", "ARVO"));
     }
 
@@ -472,7 +481,10 @@ mod tests {
         let m = usage_error(parse(&["--stream", "a.b"], &[]));
         assert!(m.contains("invalid NATS stream name"), "{m}");
         let m = usage_error(parse(&["--frobnicate"], &[]));
-        assert!(m.contains("unknown argument '--frobnicate'") && m.contains("usage:"), "{m}");
+        assert!(
+            m.contains("unknown argument '--frobnicate'") && m.contains("usage:"),
+            "{m}"
+        );
         let m = usage_error(parse(&["--nats-url"], &[]));
         assert!(m.contains("--nats-url needs a value"), "{m}");
         let m = usage_error(parse(&["--serve", " , "], &[]));

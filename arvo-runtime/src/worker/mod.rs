@@ -193,8 +193,7 @@ pub fn shutdown_signal() -> Result<impl Future<Output = &'static str> + Send, Wo
 
 /// A hook for emitted events with a `domain` (see
 /// [`NatsWorkerBuilder::on_domained`](crate::transport::nats::NatsWorkerBuilder::on_domained)).
-type DomainedHook =
-    Arc<dyn Fn(ArvoEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+type DomainedHook = Arc<dyn Fn(ArvoEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// A worker program: handlers, the settings, and [`run`](Self::run). See the
 /// [module docs](self).
@@ -306,13 +305,13 @@ impl WorkerProgram {
             all.push(h?);
         }
         let available: Vec<String> = all.iter().map(|h| h.source().to_owned()).collect();
-        if let Some(names) = &self.config.serve {
-            if let Some(missing) = names.iter().find(|n| !available.contains(n)) {
-                return Err(WorkerError::UnknownHandler {
-                    name: missing.clone(),
-                    available,
-                });
-            }
+        if let Some(names) = &self.config.serve
+            && let Some(missing) = names.iter().find(|n| !available.contains(n))
+        {
+            return Err(WorkerError::UnknownHandler {
+                name: missing.clone(),
+                available,
+            });
         }
         let served: Vec<Arc<dyn DynEventHandler>> = all
             .into_iter()

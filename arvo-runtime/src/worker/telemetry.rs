@@ -26,10 +26,10 @@ impl Telemetry {
     /// Flushes and stops the span export (nothing to do when spans are not exported).
     pub fn shutdown(self) {
         #[cfg(feature = "otlp")]
-        if let Some(provider) = self.provider {
-            if let Err(e) = provider.shutdown() {
-                tracing::warn!(error = %e, "flushing the OpenTelemetry spans failed");
-            }
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing the OpenTelemetry spans failed");
         }
     }
 }
@@ -47,9 +47,10 @@ impl Telemetry {
 /// [`WorkerError::Telemetry`] for a filter that does not parse, a subscriber already
 /// installed, or an exporter that cannot be built.
 pub fn init_telemetry(config: &WorkerConfig) -> Result<Telemetry, WorkerError> {
-    let filter: Targets = config.log.parse().map_err(|e| {
-        WorkerError::Telemetry(format!("log filter '{}': {e}", config.log))
-    })?;
+    let filter: Targets = config
+        .log
+        .parse()
+        .map_err(|e| WorkerError::Telemetry(format!("log filter '{}': {e}", config.log)))?;
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match config.log_format {
         LogFormat::Text => registry
@@ -96,9 +97,7 @@ fn otlp(config: &WorkerConfig, endpoint: Option<String>) -> Result<Telemetry, Wo
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .build()
-        .map_err(|e| {
-            WorkerError::Telemetry(format!("OTLP exporter for '{endpoint}': {e}"))
-        })?;
+        .map_err(|e| WorkerError::Telemetry(format!("OTLP exporter for '{endpoint}': {e}")))?;
     let service = std::env::var("OTEL_SERVICE_NAME")
         .ok()
         .filter(|v| !v.is_empty())

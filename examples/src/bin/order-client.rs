@@ -144,7 +144,8 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             receipt?;
         }
     }
-    let (mut done, mut unexpected, mut duplicates, mut republished) = (0usize, 0usize, 0usize, 0usize);
+    let (mut done, mut unexpected, mut duplicates, mut republished) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + args.timeout;
     while done < args.orders {
@@ -197,7 +198,12 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             }
             None => {
                 unexpected += 1;
-                format!("{} ended with {}: {:?}", p.order_id, event.event_type(), event.data())
+                format!(
+                    "{} ended with {}: {:?}",
+                    p.order_id,
+                    event.event_type(),
+                    event.data()
+                )
             }
         };
         if done <= args.show {
@@ -219,7 +225,11 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         missing.len(),
         unexpected,
         duplicates,
-        if ok { "all as expected" } else { "NOT as expected" }
+        if ok {
+            "all as expected"
+        } else {
+            "NOT as expected"
+        }
     );
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().copied().take(10).collect();

@@ -22,9 +22,13 @@
 use std::process::ExitCode;
 
 use arvo_example_contracts::order::{ChargeRequest, OrderProcess, PaymentFlow as PaymentContract};
-use arvo_examples::order::{OrderContext, OrderFlow, PaymentFlow, answer_approval, reviewer_with_limit};
+use arvo_examples::order::{
+    OrderContext, OrderFlow, PaymentFlow, answer_approval, reviewer_with_limit,
+};
 use arvo_runtime::resumable::ResumableMemoryRecord;
-use arvo_runtime::worker::{WorkerConfig, WorkerError, WorkerProgram, WorkerReport, init_telemetry};
+use arvo_runtime::worker::{
+    WorkerConfig, WorkerError, WorkerProgram, WorkerReport, init_telemetry,
+};
 
 const NAME: &str = "order-worker";
 const APPROVE_FLAG: &str = "--approve-up-to";

@@ -37,11 +37,11 @@ pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
     PaymentFlow, PaymentFlowServices,
 };
+pub use nats::{answer_approval, client_order};
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };
 pub use state::WorkflowMemory;
-pub use nats::{answer_approval, client_order};
 
 use std::sync::Arc;
 

@@ -15,7 +15,9 @@
 //! number of processes may serve the same ones, and the README's "across processes" section
 //! has the commands.
 
-use arvo_example_contracts::order::{ApprovalDecision, ApprovalRequest, Order, OrderApproval, OrderStatus};
+use arvo_example_contracts::order::{
+    ApprovalDecision, ApprovalRequest, Order, OrderApproval, OrderStatus,
+};
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::transport::nats::NatsTransport;
 
@@ -42,10 +44,7 @@ pub async fn answer_approval(
         ));
     }
     let reply = approval_reply(&request, reviewer).map_err(|e| e.to_string())?;
-    transport
-        .publish(&reply)
-        .await
-        .map_err(|e| e.to_string())?;
+    transport.publish(&reply).await.map_err(|e| e.to_string())?;
     tracing::info!(
         order = request.data()["order_id"].as_str().unwrap_or("?"),
         decision_id = reply.id(),
