@@ -214,7 +214,8 @@ async function main() {
       return;
     }
     status({ status: 'dead-lettered', delivered, error });
-    m.term(headerText(error));
+    // No reason text: servers before 2.10 do not read `+TERM <reason>` as a termination.
+    m.term();
   }
 
   /** @param {import('nats').JsMsg} m */
