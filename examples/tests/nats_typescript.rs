@@ -76,7 +76,10 @@ fn ci() -> bool {
 
 /// Says why the test does not run and lets it pass, or fails it under `CI=true`.
 fn skip(test: &str, why: &str) {
-    assert!(!ci(), "{test}: {why}, and CI=true: this test must run in CI");
+    assert!(
+        !ci(),
+        "{test}: {why}, and CI=true: this test must run in CI"
+    );
     eprintln!("{test}: skipped, {why}");
 }
 
@@ -135,19 +138,29 @@ fn a_2_x_event_without_domain_reads_as_no_domain() {
     assert_eq!(event.event_type(), "sys.com.payment.charge.error");
     assert_eq!(event.dataschema(), Some("#/demo/payment/charge/0.0.0"));
     assert_eq!(event.executionunits(), Some(0.0));
-    assert!(event.extensions().is_empty(), "nothing read as an extension");
+    assert!(
+        event.extensions().is_empty(),
+        "nothing read as an extension"
+    );
     // Written back in the v3 layout: the absent attributes as nulls, at their place.
     let back: Value = serde_json::from_str(&event.to_json_string()).unwrap();
     let ks = keys(&back);
     assert_eq!(&ks[ks.len() - 2..], ["parentid", "domain"]);
-    assert_eq!((back["parentid"].clone(), back["domain"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        (back["parentid"].clone(), back["domain"].clone()),
+        (Value::Null, Value::Null)
+    );
 }
 
 #[test]
 fn a_2_x_parentid_extension_reads_as_the_parentid_attribute() {
     let text = wire("success");
     let raw: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(keys(&raw), TS_SUCCESS_KEYS, "the layout arvo-core 2.2.13 writes");
+    assert_eq!(
+        keys(&raw),
+        TS_SUCCESS_KEYS,
+        "the layout arvo-core 2.2.13 writes"
+    );
     let event = ArvoEvent::from_json_str(&text).unwrap();
     assert_eq!(event.parentid(), Some("rust-in-0001"));
     assert!(
@@ -159,7 +172,10 @@ fn a_2_x_parentid_extension_reads_as_the_parentid_attribute() {
     // The v3 layout on the way out: parentid after tracestate, then domain.
     let back: Value = serde_json::from_str(&event.to_json_string()).unwrap();
     let ks = keys(&back);
-    assert_eq!(&ks[ks.len() - 4..], ["traceparent", "tracestate", "parentid", "domain"]);
+    assert_eq!(
+        &ks[ks.len() - 4..],
+        ["traceparent", "tracestate", "parentid", "domain"]
+    );
     assert_eq!(back["parentid"], "rust-in-0001");
 }
 
@@ -237,8 +253,8 @@ impl NodeService {
         tokio::spawn(async move {
             while let Ok(Some(line)) = err.next_line().await {
                 eprintln!("[node] {line}");
-                let ready = serde_json::from_str::<Value>(&line)
-                    .is_ok_and(|v| v["status"] == "ready");
+                let ready =
+                    serde_json::from_str::<Value>(&line).is_ok_and(|v| v["status"] == "ready");
                 let mut kept = lines.lock().unwrap();
                 if kept.len() < 1000 {
                     kept.push(line);
@@ -294,9 +310,12 @@ impl NodeService {
             self.status.lock().unwrap(),
             self.stdout_tail.lock().unwrap()
         );
-        let said_stopped = self.status.lock().unwrap().iter().any(|l| {
-            serde_json::from_str::<Value>(l).is_ok_and(|v| v["status"] == "stopped")
-        });
+        let said_stopped = self
+            .status
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["status"] == "stopped"));
         assert!(said_stopped, "the TS service reports its graceful stop");
     }
 }
@@ -327,13 +346,31 @@ async fn capture(t: &NatsTransport, subject: String, into: &Captured) {
 /// The orders of the test and how each must end.
 fn orders() -> Vec<(Order, OrderStatus)> {
     vec![
-        (sample_order("ORD-TS-1", 0, "tok_visa"), OrderStatus::Completed),
+        (
+            sample_order("ORD-TS-1", 0, "tok_visa"),
+            OrderStatus::Completed,
+        ),
         // Over the approval threshold: the human desk (the worker's domained hook) approves.
-        (sample_order("ORD-TS-2", 2, "tok_visa"), OrderStatus::Completed),
-        (sample_order("ORD-TS-3", 0, DECLINED_CARD), OrderStatus::PaymentFailed),
-        (sample_order("ORD-TS-4", 0, "tok_mc"), OrderStatus::Completed),
-        (sample_order("ORD-TS-5", 1, DECLINED_CARD), OrderStatus::PaymentFailed),
-        (sample_order("ORD-TS-6", 0, "tok_amex"), OrderStatus::Completed),
+        (
+            sample_order("ORD-TS-2", 2, "tok_visa"),
+            OrderStatus::Completed,
+        ),
+        (
+            sample_order("ORD-TS-3", 0, DECLINED_CARD),
+            OrderStatus::PaymentFailed,
+        ),
+        (
+            sample_order("ORD-TS-4", 0, "tok_mc"),
+            OrderStatus::Completed,
+        ),
+        (
+            sample_order("ORD-TS-5", 1, DECLINED_CARD),
+            OrderStatus::PaymentFailed,
+        ),
+        (
+            sample_order("ORD-TS-6", 0, "tok_amex"),
+            OrderStatus::Completed,
+        ),
     ]
 }
 
@@ -356,7 +393,10 @@ async fn typescript_payment_service_over_nats() {
         );
     }
 
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let name = format!("ARVO_TS_{}_{}", std::process::id(), nanos % 1_000_000_000);
     let t = NatsTransport::connect(&url, NatsStreams::new(name.clone()).unwrap())
         .await
@@ -385,7 +425,12 @@ async fn typescript_payment_service_over_nats() {
         }
     };
     let handlers: Vec<Arc<dyn DynEventHandler>> = vec![
-        Arc::new(OrderFlow::default().resumable(OrderMemory::new()).build().unwrap()),
+        Arc::new(
+            OrderFlow::default()
+                .resumable(OrderMemory::new())
+                .build()
+                .unwrap(),
+        ),
         Arc::new(PaymentFlow.resumable(PaymentMemory::new()).build().unwrap()),
         Arc::new(inventory().build().unwrap()),
         Arc::new(shipping().build().unwrap()),
@@ -416,7 +461,11 @@ async fn typescript_payment_service_over_nats() {
     for (order, expected, done) in futures_util::future::join_all(runs).await {
         let id = &order.order_id;
         let done = done.unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert_eq!(done.event_type(), "arvo.orc.order.process.done", "{id}: {done:?}");
+        assert_eq!(
+            done.event_type(),
+            "arvo.orc.order.process.done",
+            "{id}: {done:?}"
+        );
         let result = OrderResult::deserialize(done.data()).unwrap();
         let paid = expected == OrderStatus::Completed;
         let want = OrderResult {
@@ -434,7 +483,11 @@ async fn typescript_payment_service_over_nats() {
         };
         assert_eq!(result, want, "{id}");
     }
-    assert_eq!(approvals.load(Ordering::SeqCst), 2, "ORD-TS-2 and ORD-TS-5 were approved");
+    assert_eq!(
+        approvals.load(Ordering::SeqCst),
+        2,
+        "ORD-TS-2 and ORD-TS-5 were approved"
+    );
 
     // An event the contract refuses (a negative amount): 2.x throws a ContractViolation, the
     // service retries it once and dead-letters it in the Rust worker's envelope.
@@ -453,7 +506,10 @@ async fn typescript_payment_service_over_nats() {
         if !letters.is_empty() {
             break letters;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter within 30 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no dead letter within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(letters.len(), 1, "{letters:?}");
@@ -461,7 +517,9 @@ async fn typescript_payment_service_over_nats() {
     assert_eq!(letter.handler, TS_SOURCE);
     assert_eq!(letter.deliveries, 2);
     assert!(
-        letter.error.contains("Input event payload validation failed"),
+        letter
+            .error
+            .contains("Input event payload validation failed"),
         "{}",
         letter.error
     );
@@ -506,22 +564,39 @@ async fn typescript_payment_service_over_nats() {
     for a in &ok {
         assert_eq!(keys(a), TS_SUCCESS_KEYS, "{a}");
         let parent = a["parentid"].as_str().unwrap();
-        let call = calls.get(parent).expect("parentid names the charge it answers");
+        let call = calls
+            .get(parent)
+            .expect("parentid names the charge it answers");
         assert_eq!(a["subject"], call["subject"]);
         assert!(answered.insert(parent.to_owned()), "one answer per charge");
     }
     for a in &failed {
         assert_eq!(a["type"], "sys.com.payment.charge.error");
-        assert!(a.get("parentid").is_none() && a.get("domain").is_none(), "{a}");
+        assert!(
+            a.get("parentid").is_none() && a.get("domain").is_none(),
+            "{a}"
+        );
         assert_eq!(a["dataschema"], "#/demo/payment/charge/0.0.0");
-        assert_eq!(keys(&a["data"]), ["errorName", "errorMessage", "errorStack"]);
-        assert!(a["data"]["errorStack"].as_str().unwrap().contains("payment-service.mjs"));
+        assert_eq!(
+            keys(&a["data"]),
+            ["errorName", "errorMessage", "errorStack"]
+        );
+        assert!(
+            a["data"]["errorStack"]
+                .as_str()
+                .unwrap()
+                .contains("payment-service.mjs")
+        );
     }
     for a in &answers {
         assert_eq!(a["to"], PAYMENT_FLOW);
         assert_eq!(a["executionunits"], 0);
         assert_eq!(a["redirectto"], Value::Null);
-        assert_eq!(a["traceparent"], Value::Null, "no tracer provider in the Node process");
+        assert_eq!(
+            a["traceparent"],
+            Value::Null,
+            "no tracer provider in the Node process"
+        );
         assert!(a["time"].as_str().unwrap().ends_with("+00:00"));
         let event = ArvoEvent::from_json_slice(a.to_string().as_bytes()).unwrap();
         assert_eq!(event.domain(), None);
