@@ -5,7 +5,7 @@
 //! registry serves) and the npm `nats` client (2.29.3). [`typescript_payment_service_over_nats`]
 //! starts it with `node` beside a Rust [`NatsWorker`] that serves the demo's two resumable
 //! orchestrators (order and payment, in-process memory) and the Rust inventory and shipping
-//! services, runs six orders over JetStream with [`NatsTransport::resolve`] (two of them with
+//! services (all traced with an SDK tracer provider), runs six orders over JetStream with [`NatsTransport::resolve`] (two of them with
 //! a declined card, for which the TS handler throws: its system error reaches the Rust payment
 //! workflow, whose own system error completes the order as `payment_failed`), checks every
 //! completion's data and the bytes the TS service put on the wire, sends it an event its
@@ -33,10 +33,12 @@
 //! - `executionunits` is the handler's number (`0`), as in v3; `time` is written
 //!   `...+00:00`, as in v3; system errors use the wildcard dataschema `<uri>/0.0.0` and the
 //!   data `{errorName, errorMessage, errorStack}`, as in v3;
-//! - `traceparent`/`tracestate` are `null` on its outputs: 2.x takes the trace from its active
-//!   span, and without an OpenTelemetry tracer provider registered in the Node process there
-//!   is none, so a trace started in Rust is not continued by the TS service (a deployment that
-//!   registers a tracer provider gets them);
+//! - `traceparent`: 2.x writes the one of its active span, so without OpenTelemetry set up in
+//!   the Node process (a tracer provider and the W3C propagator) it writes `null` and the trace
+//!   started in Rust ends there (the fixture shows that layout). The service sets both up, and
+//!   the NATS test checks that every order's trace runs through it: its answers carry the
+//!   trace id of the call they answer, and each order completes in the trace its checkout
+//!   span started;
 //! - event types need at least three dot-separated parts in 2.x (`[a-z0-9]+(\.[a-z0-9]+)+\.[a-z0-9]+`),
 //!   which every type of the demo has.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,6 +62,10 @@ use arvo_runtime::handler::{DynEventHandler, ParentContext};
 use arvo_runtime::transport::nats::{NatsStreams, NatsTransport, NatsWorker};
 use arvo_runtime::workflow::Workflow;
 use futures_util::StreamExt;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -343,6 +349,18 @@ async fn capture(t: &NatsTransport, subject: String, into: &Captured) {
     });
 }
 
+/// The trace id of a `traceparent` (`00-{trace}-{span}-{flags}`).
+fn trace_id(traceparent: &Value) -> &str {
+    let tp = traceparent.as_str().expect("a traceparent");
+    tp.split('-').nth(1).expect("a W3C traceparent")
+}
+
+/// The span id of a `traceparent`.
+fn span_id(traceparent: &Value) -> &str {
+    let tp = traceparent.as_str().expect("a traceparent");
+    tp.split('-').nth(2).expect("a W3C traceparent")
+}
+
 /// The orders of the test and how each must end.
 fn orders() -> Vec<(Order, OrderStatus)> {
     vec![
@@ -424,16 +442,16 @@ async fn typescript_payment_service_over_nats() {
             }
         }
     };
+    // Spans are made (the events carry their traceparent) but not exported.
+    let provider = SdkTracerProvider::builder().build();
+    let tracer = || BoxedTracer::new(Box::new(provider.tracer("arvo-examples")));
+    let order_flow = OrderFlow::default().resumable(OrderMemory::new());
+    let payment_flow = PaymentFlow.resumable(PaymentMemory::new());
     let handlers: Vec<Arc<dyn DynEventHandler>> = vec![
-        Arc::new(
-            OrderFlow::default()
-                .resumable(OrderMemory::new())
-                .build()
-                .unwrap(),
-        ),
-        Arc::new(PaymentFlow.resumable(PaymentMemory::new()).build().unwrap()),
-        Arc::new(inventory().build().unwrap()),
-        Arc::new(shipping().build().unwrap()),
+        Arc::new(order_flow.tracer(tracer()).build().unwrap()),
+        Arc::new(payment_flow.tracer(tracer()).build().unwrap()),
+        Arc::new(inventory().tracer(tracer()).build().unwrap()),
+        Arc::new(shipping().tracer(tracer()).build().unwrap()),
     ];
     let mut builder = NatsWorker::builder(t.clone()).on_domained(desk);
     for h in handlers {
@@ -449,16 +467,27 @@ async fn typescript_payment_service_over_nats() {
             .await
     });
 
-    // Six orders at once, each resolved over NATS (the completion addressed to the checkout).
+    // Six orders at once, each resolved over NATS (the completion addressed to the checkout),
+    // each init event made in a checkout span of its own trace.
+    let shop = provider.tracer("shop");
     let runs = orders().into_iter().map(|(order, expected)| {
         let t = t.clone();
+        let mut span = shop.start_with_context("checkout", &Context::new());
+        span.set_attribute(KeyValue::new("order", order.order_id.clone()));
+        let checkout = Context::current_with_span(span);
+        let trace = checkout.span().span_context().trace_id().to_string();
+        let init = {
+            let _attached = checkout.clone().attach();
+            OrderSystem::order_event(&order).unwrap()
+        };
         async move {
-            let init = OrderSystem::order_event(&order).unwrap();
             let done = t.resolve(init, Duration::from_secs(90)).await;
-            (order, expected, done)
+            checkout.span().end();
+            (order, expected, trace, done)
         }
     });
-    for (order, expected, done) in futures_util::future::join_all(runs).await {
+    let mut order_traces = HashSet::new();
+    for (order, expected, trace, done) in futures_util::future::join_all(runs).await {
         let id = &order.order_id;
         let done = done.unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(
@@ -466,6 +495,15 @@ async fn typescript_payment_service_over_nats() {
             "arvo.orc.order.process.done",
             "{id}: {done:?}"
         );
+        // The payment workflow went on in the TS service's span: had the TS service dropped
+        // the trace, what follows (shipping, the completion) would be in another one.
+        let tp = json!(done.traceparent());
+        assert_eq!(
+            trace_id(&tp),
+            trace,
+            "{id}: the completion is in the checkout's trace"
+        );
+        assert!(order_traces.insert(trace), "one trace per order");
         let result = OrderResult::deserialize(done.data()).unwrap();
         let paid = expected == OrderStatus::Completed;
         let want = OrderResult {
@@ -568,10 +606,21 @@ async fn typescript_payment_service_over_nats() {
             .get(parent)
             .expect("parentid names the charge it answers");
         assert_eq!(a["subject"], call["subject"]);
+        assert_eq!(trace_id(&a["traceparent"]), trace_id(&call["traceparent"]));
+        assert_ne!(
+            span_id(&a["traceparent"]),
+            span_id(&call["traceparent"]),
+            "the answer is made in a span of the TS service"
+        );
         assert!(answered.insert(parent.to_owned()), "one answer per charge");
     }
     for a in &failed {
         assert_eq!(a["type"], "sys.com.payment.charge.error");
+        let call = calls
+            .values()
+            .find(|c| c["subject"] == a["subject"])
+            .expect("the charge it answers");
+        assert_eq!(trace_id(&a["traceparent"]), trace_id(&call["traceparent"]));
         assert!(
             a.get("parentid").is_none() && a.get("domain").is_none(),
             "{a}"
@@ -592,11 +641,6 @@ async fn typescript_payment_service_over_nats() {
         assert_eq!(a["to"], PAYMENT_FLOW);
         assert_eq!(a["executionunits"], 0);
         assert_eq!(a["redirectto"], Value::Null);
-        assert_eq!(
-            a["traceparent"],
-            Value::Null,
-            "no tracer provider in the Node process"
-        );
         assert!(a["time"].as_str().unwrap().ends_with("+00:00"));
         let event = ArvoEvent::from_json_slice(a.to_string().as_bytes()).unwrap();
         assert_eq!(event.domain(), None);

@@ -22,17 +22,25 @@
  * each (`{"status":"ready",...}` once serving); SIGTERM or SIGINT stops fetching, finishes and
  * acknowledges the events in flight, and exits 0.
  */
-import { context } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncHooksContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { ArvoEvent, createSimpleArvoContract } from 'arvo-core';
 import { createArvoEventHandler } from 'arvo-event-handler';
 import { AckPolicy, connect, headers, nanos } from 'nats';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 
-// With a context manager the spans arvo opens are active, so its logs go to them (no-ops
-// without a tracer provider) instead of printing multi-line JSON on stdout.
+// OpenTelemetry as a Node service sets it up (what @opentelemetry/sdk-node registers): a context
+// manager, so the spans arvo opens are active and its logs go to them instead of printing
+// multi-line JSON on stdout; the W3C propagator, so the handler's span continues the trace of
+// the event's `traceparent`; a tracer provider, so that span is real and the emitted events
+// carry its `traceparent`. Without these, arvo 2.x writes `traceparent: null`. No exporter is
+// configured: add one (e.g. OTLP) to see the spans.
 context.setGlobalContextManager(new AsyncHooksContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+trace.setGlobalTracerProvider(new BasicTracerProvider());
 
 /** The card token the payment service declines (as the Rust demo's `DECLINED_CARD`). */
 export const DECLINED_CARD = 'tok_declined';
