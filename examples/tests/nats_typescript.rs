@@ -93,6 +93,25 @@ fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/ts")
 }
 
+/// Whether `node` and the service's npm packages are installed; otherwise says why (and fails
+/// under `CI=true`).
+async fn node_ready(test: &str) -> bool {
+    let node = Command::new("node").arg("--version").output().await;
+    if !node.is_ok_and(|o| o.status.success()) {
+        skip(test, "`node` is not installed (Node.js 20 or later)");
+        return false;
+    }
+    let installed = interop_dir().join("node_modules/arvo-event-handler/package.json");
+    if !installed.exists() {
+        skip(
+            test,
+            "interop/ts/node_modules is missing (run `npm ci` in interop/ts, as `.ci/run` does)",
+        );
+        return false;
+    }
+    true
+}
+
 /// The key order of a JSON object as written.
 fn keys(v: &Value) -> Vec<&str> {
     v.as_object()
@@ -226,6 +245,51 @@ async fn a_2_x_answers_drive_the_rust_payment_workflow() {
             );
         }
     }
+}
+
+/// The TS service's subject mapping (`subjectOf`) is the Rust transport's
+/// ([`NatsStreams::subject`]), special characters and empty pieces included.
+#[tokio::test]
+async fn the_ts_subject_mapping_is_the_rust_transports() {
+    if !node_ready("the_ts_subject_mapping_is_the_rust_transports").await {
+        return;
+    }
+    let tos = [
+        "com.payment.charge",
+        "arvo.orc.order.payment",
+        "sys.com.payment.charge.error",
+        "*",
+        ">",
+        "a b",
+        "a..b",
+        ".a.",
+        "",
+        "~",
+        "x/y:z#*",
+        "é",
+        "#/demo/payment/charge",
+        "Upper-Case_ok",
+    ];
+    let script = "import('./payment-service.mjs').then((m) => { \
+        const tos = JSON.parse(process.argv[1]); \
+        console.log(JSON.stringify(tos.map((to) => m.subjectOf('ARVO', to)))); })";
+    let out = Command::new("node")
+        .args(["-e", script, &json!(tos).to_string()])
+        .current_dir(interop_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let line = line.lines().last().expect("one line of output");
+    let ts: Vec<String> = serde_json::from_str(line).unwrap();
+    let streams = NatsStreams::new("ARVO").unwrap();
+    let rust: Vec<String> = tos.iter().map(|to| streams.subject(to)).collect();
+    assert_eq!(ts, rust);
 }
 
 /// The Node service: its process, and the status lines it wrote to stderr.
@@ -399,16 +463,8 @@ async fn typescript_payment_service_over_nats() {
         Ok(u) if !u.is_empty() => u,
         _ => return skip(TEST, "ARVO_TEST_NATS_URL is not set (`.ci/run` sets it)"),
     };
-    let node = Command::new("node").arg("--version").output().await;
-    if !node.is_ok_and(|o| o.status.success()) {
-        return skip(TEST, "`node` is not installed (Node.js 20 or later)");
-    }
-    let installed = interop_dir().join("node_modules/arvo-event-handler/package.json");
-    if !installed.exists() {
-        return skip(
-            TEST,
-            "interop/ts/node_modules is missing (run `npm ci` in interop/ts, as `.ci/run` does)",
-        );
+    if !node_ready(TEST).await {
+        return;
     }
 
     let nanos = SystemTime::now()
