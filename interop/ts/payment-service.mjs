@@ -6,7 +6,8 @@
  *
  * Delivery, as the Rust `NatsWorker` does it:
  * 1. the durable pull consumer `arvo_{escaped source}` on `{stream}.ev.{encoded to}` (created
- *    with the Rust worker's settings when missing), at most ARVO_IN_FLIGHT events at once;
+ *    with the Rust worker's settings when missing); pull requests ask only for free slots, so
+ *    at most ARVO_IN_FLIGHT events are held at once;
  * 2. the event is read from the reference's JSON and run by an `ArvoEventHandler`, with
  *    in-progress heartbeats every third of ARVO_ACK_WAIT_MS;
  * 3. every emitted event is published on the subject of its `to` with `Nats-Msg-Id` = its id,
@@ -261,9 +262,9 @@ async function main() {
     }
   }
 
-  // Bounded in flight: the consumer buffers at most `inFlight` messages, and the loop takes
-  // the next one only when a slot is free.
-  const messages = await consumer.consume({ max_messages: inFlight });
+  // Bounded in flight, as the Rust worker: each pull request asks only for the free slots and
+  // expires after a second; everything it delivers is handled, even after a stop, so no event
+  // is left delivered and unhandled (a pull request cannot be withdrawn from the server).
   /** @type {Set<Promise<void>>} */
   const running = new Set();
   let stopping = false;
@@ -271,20 +272,33 @@ async function main() {
     if (stopping) return;
     stopping = true;
     status({ status: 'stopping: finishing the events in flight', in_flight: running.size });
-    messages.stop();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   status({ status: 'ready', stream, consumer: durable, subject: subjectOf(stream, handlerName), in_flight: inFlight });
-  for await (const m of messages) {
-    if (stopping) {
-      m.nak(); // fetched after the stop: straight back to the stream
+  while (!stopping) {
+    const free = inFlight - running.size;
+    if (free <= 0) {
+      await Promise.race(running);
       continue;
     }
-    while (running.size >= inFlight) await Promise.race(running);
-    const p = handle(m).catch((e) => status({ status: 'unexpected failure', error: String(e) }));
-    running.add(p);
-    p.finally(() => running.delete(p));
+    let batch;
+    try {
+      batch = await consumer.fetch({ max_messages: free, expires: 1000 });
+    } catch (e) {
+      status({ status: 'pull request failed; retrying in 1 s', error: String(e) });
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    try {
+      for await (const m of batch) {
+        const p = handle(m).catch((e) => status({ status: 'unexpected failure', error: String(e) }));
+        running.add(p);
+        p.finally(() => running.delete(p));
+      }
+    } catch (e) {
+      status({ status: 'pull request ended with an error', error: String(e) });
+    }
   }
   await Promise.all(running);
   await nc.drain();
