@@ -5,15 +5,19 @@
 //! registry serves) and the npm `nats` client (2.29.3). [`typescript_payment_service_over_nats`]
 //! starts it with `node` beside a Rust [`NatsWorker`] that serves the demo's two resumable
 //! orchestrators (order and payment, in-process memory) and the Rust inventory and shipping
-//! services (all traced with an SDK tracer provider), runs six orders over JetStream with [`NatsTransport::resolve`] (two of them with
-//! a declined card, for which the TS handler throws: its system error reaches the Rust payment
-//! workflow, whose own system error completes the order as `payment_failed`), checks every
-//! completion's data and the bytes the TS service put on the wire, sends it an event its
-//! contract refuses (dead-lettered by the TS service in the Rust worker's envelope, read back
-//! with [`NatsTransport::dead_letters`]), and stops it with SIGTERM (exit 0).
+//! services (all traced with an SDK tracer provider), runs six orders over JetStream with
+//! [`NatsTransport::resolve`] (two of them with a declined card, for which the TS handler
+//! throws: its system error reaches the Rust payment workflow, whose own system error completes
+//! the order as `payment_failed`), checks every completion's data, its trace and the bytes the
+//! TS service put on the wire, sends it an event its contract refuses (dead-lettered by the TS
+//! service in the Rust worker's envelope, read back with [`NatsTransport::dead_letters`]), and
+//! stops it with SIGTERM (exit 0). [`the_ts_service_stops_gracefully_and_loses_nothing`] stops
+//! it in the middle of 300 charges and starts another instance: each is answered exactly once.
+//! [`the_ts_subject_mapping_is_the_rust_transports`] compares the subjects both compute.
 //!
-//! Without `ARVO_TEST_NATS_URL` the test says why and passes; with `CI=true` a missing server,
-//! `node` or `interop/ts/node_modules` (`npm ci` there, which `.ci/run` does) fails it.
+//! Without `ARVO_TEST_NATS_URL` the NATS tests say why and pass; with `CI=true` a missing
+//! server, `node` or `interop/ts/node_modules` (`npm ci` there, which `.ci/run` does) fails
+//! them.
 //!
 //! # What the npm 2.2.13 wire format differs in (from the reference v3 the Rust side writes)
 //! Shown by the captured events of the NATS test and, without a server, by the fixture
