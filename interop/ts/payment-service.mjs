@@ -247,8 +247,6 @@ async function main() {
     try {
       const outputs = await paymentHandler.execute(event, { inheritFrom: 'EVENT' });
       await Promise.all(outputs.map(publish));
-      clearInterval(beat);
-      await m.ackAck();
     } catch (e) {
       clearInterval(beat);
       const error = e instanceof Error ? e.message : String(e);
@@ -259,6 +257,13 @@ async function main() {
         status({ status: 'retrying', event_id: event.id, delivered, delay_ms: delay, error });
         m.nak(delay);
       }
+      return;
+    }
+    clearInterval(beat);
+    try {
+      await m.ackAck();
+    } catch (e) {
+      status({ status: 'ack failed: the event will be re-delivered', event_id: event.id, error: String(e) });
     }
   }
 
