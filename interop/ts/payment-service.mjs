@@ -135,8 +135,10 @@ function headerText(/** @type {string} */ s) {
   return out;
 }
 
-const status = (/** @type {Record<string, unknown>} */ o) =>
+/** One JSON status line on stderr. @param {Record<string, unknown>} o */
+function status(o) {
   process.stderr.write(`${JSON.stringify({ service: paymentHandler.source, ...o })}\n`);
+}
 
 /** @param {string} name @param {number} fallback */
 function envInt(name, fallback) {
