@@ -9,8 +9,9 @@
 //! [`NatsTransport::resolve`] (two of them with a declined card, for which the TS handler
 //! throws: its system error reaches the Rust payment workflow, whose own system error completes
 //! the order as `payment_failed`), checks every completion's data, its trace and the bytes the
-//! TS service put on the wire, sends it an event its contract refuses (dead-lettered by the TS
-//! service in the Rust worker's envelope, read back with [`NatsTransport::dead_letters`]), and
+//! TS service put on the wire, sends it an event its contract refuses and a payload that is not
+//! an event (dead-lettered by the TS service in the Rust worker's envelope, read back with
+//! [`NatsTransport::dead_letters`]), and
 //! stops it with SIGTERM (exit 0). [`the_ts_service_stops_gracefully_and_loses_nothing`] stops
 //! it in the middle of 300 charges and starts another instance: each is answered exactly once.
 //! [`the_ts_subject_mapping_is_the_rust_transports`] compares the subjects both compute.
@@ -613,10 +614,16 @@ async fn typescript_payment_service_over_nats() {
         .build()
         .unwrap();
     t.publish(&bad).await.unwrap();
+    // And a payload that is not an event at all: dead-lettered at once, kept as text.
+    t.client()
+        .publish(t.streams().subject(TS_SOURCE), "{not json".into())
+        .await
+        .unwrap();
+    t.client().flush().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let letters = loop {
+    let mut letters = loop {
         let letters = t.dead_letters(10).await.unwrap();
-        if !letters.is_empty() {
+        if letters.len() >= 2 {
             break letters;
         }
         assert!(
@@ -625,7 +632,13 @@ async fn typescript_payment_service_over_nats() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    letters.sort_by_key(|l| l.raw.is_some());
+    let raw = &letters[1];
+    assert_eq!(raw.handler, TS_SOURCE);
+    assert_eq!((raw.deliveries, raw.raw.as_deref()), (1, Some("{not json")));
+    assert!(raw.error.starts_with("not an Arvo event"), "{}", raw.error);
+    assert!(raw.event.is_none());
     let letter = &letters[0];
     assert_eq!(letter.handler, TS_SOURCE);
     assert_eq!(letter.deliveries, 2);
@@ -642,7 +655,7 @@ async fn typescript_payment_service_over_nats() {
     let stats = t.queue_stats(TS_SOURCE).await.unwrap();
     assert_eq!(
         (stats.pending, stats.ack_pending, stats.dead_lettered),
-        (0, 0, 1),
+        (0, 0, 2),
         "{stats:?}"
     );
 
@@ -651,6 +664,9 @@ async fn typescript_payment_service_over_nats() {
     let mut calls: HashMap<String, Value> = HashMap::new();
     let mut answers = Vec::new();
     for (subject, msg_id, payload) in &captured {
+        if payload.as_slice() == b"{not json" {
+            continue; // the test's own non-event
+        }
         let raw: Value = serde_json::from_slice(payload).unwrap();
         assert_eq!(
             msg_id.as_deref(),
