@@ -14,7 +14,8 @@
 //! [`NatsTransport::dead_letters`]), and
 //! stops it with SIGTERM (exit 0). [`the_ts_service_stops_gracefully_and_loses_nothing`] stops
 //! it in the middle of 300 charges and starts another instance: each is answered exactly once.
-//! [`the_ts_subject_mapping_is_the_rust_transports`] compares the subjects both compute.
+//! [`the_ts_subject_mapping_is_the_rust_transports`] compares the subjects both compute, and
+//! [`the_ts_service_type_checks_against_the_npm_packages`] runs `tsc` over the service.
 //!
 //! Without `ARVO_TEST_NATS_URL` the NATS tests say why and pass; with `CI=true` a missing
 //! server, `node` or `interop/ts/node_modules` (`npm ci` there, which `.ci/run` does) fails
@@ -307,6 +308,28 @@ async fn the_ts_subject_mapping_is_the_rust_transports() {
     let streams = NatsStreams::new("ARVO").unwrap();
     let rust: Vec<String> = tos.iter().map(|to| streams.subject(to)).collect();
     assert_eq!(ts, rust);
+}
+
+/// `payment-service.mjs` type-checks (`tsc --checkJs`, strict, `interop/ts/tsconfig.json`)
+/// against the type declarations of the npm packages it uses: a new arvo version whose API
+/// differs fails here, before it fails on the wire.
+#[tokio::test]
+async fn the_ts_service_type_checks_against_the_npm_packages() {
+    if !node_ready("the_ts_service_type_checks_against_the_npm_packages").await {
+        return;
+    }
+    let out = Command::new("node")
+        .args(["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"])
+        .current_dir(interop_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tsc: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The Node service: its process, and the status lines it wrote to stderr.
