@@ -38,7 +38,12 @@ struct Ctx {
     n: i64,
 }
 
-fn log(tag: &'static str) -> impl Fn(&mut Ctx, &ArvoEvent, &mut arvo_runtime::machine::Emitter<'_>) -> Result<(), HandlerError> + Send + Sync + 'static {
+fn log(
+    tag: &'static str,
+) -> impl Fn(&mut Ctx, &ArvoEvent, &mut arvo_runtime::machine::Emitter<'_>) -> Result<(), HandlerError>
++ Send
++ Sync
++ 'static {
     move |c, _, _| {
         c.log.push(tag.to_owned());
         Ok(())
@@ -57,7 +62,10 @@ fn builder(id: &str) -> MachineBuilder<Ctx> {
 fn init() -> ArvoEvent {
     ArvoOrchestratorEventFactory::new(flow().latest())
         .unwrap()
-        .init(EventInput::new("com.test.client", json!({"parentSubject$$": null})))
+        .init(EventInput::new(
+            "com.test.client",
+            json!({"parentSubject$$": null}),
+        ))
         .unwrap()
 }
 
@@ -84,13 +92,15 @@ fn hierarchical_states_run_exit_transition_entry_in_order() {
                 .exit(log("exit outer"))
                 .initial("a")
                 .state("a", |s| {
-                    s.entry(log("enter a")).exit(log("exit a")).on("evt.t.a.success", |t| {
-                        t.target("b").action(log("act a->b"))
-                    })
+                    s.entry(log("enter a"))
+                        .exit(log("exit a"))
+                        .on("evt.t.a.success", |t| t.target("b").action(log("act a->b")))
                 })
                 .state("b", |s| s.entry(log("enter b")).exit(log("exit b")))
                 // Handled by `outer` from any child.
-                .on("evt.t.b.success", |t| t.target("other").action(log("act outer->other")))
+                .on("evt.t.b.success", |t| {
+                    t.target("other").action(log("act outer->other"))
+                })
         })
         .state("other", |s| s.entry(log("enter other")))
         .build()
@@ -224,7 +234,8 @@ fn guarded_candidates_are_tried_in_order_and_the_first_passing_wins() {
                 t.target("one").guard(|_, e| e.data()["pick"] == json!(1))
             })
             .on("evt.t.a.success", |t| {
-                t.target("two").guard(|_, e| e.data()["pick"].as_i64() >= Some(2))
+                t.target("two")
+                    .guard(|_, e| e.data()["pick"].as_i64() >= Some(2))
             })
             .on("evt.t.a.success", |t| t.target("three"))
             .on("*", |t| t.target("any"))
@@ -281,7 +292,10 @@ fn eventless_transitions_settle_and_a_loop_is_an_error_naming_the_state() {
         .unwrap();
     let err = looping.start(&init()).unwrap_err().to_string();
     assert!(err.contains("did not settle"), "{err}");
-    assert!(err.contains("'loop'") && (err.contains("ping") || err.contains("pong")), "{err}");
+    assert!(
+        err.contains("'loop'") && (err.contains("ping") || err.contains("pong")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -300,7 +314,10 @@ fn emitted_events_precede_enqueued_ones_whatever_the_action_order() {
         .unwrap();
     let s = m.start(&init()).unwrap();
     let types: Vec<&str> = s.events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(types, ["com.t.a", "com.t.b", "com.notif.one", "com.notif.two"]);
+    assert_eq!(
+        types,
+        ["com.t.a", "com.t.b", "com.notif.one", "com.notif.two"]
+    );
 }
 
 #[test]
@@ -392,7 +409,10 @@ fn an_unhandled_event_is_ignored() {
         .resume(s1.snapshot, &answer("b", init.subject(), json!({})))
         .unwrap();
     assert!(!s2.transitioned);
-    assert!(s2.events.is_empty(), "entry actions do not run again on resume");
+    assert!(
+        s2.events.is_empty(),
+        "entry actions do not run again on resume"
+    );
     assert_eq!(s2.snapshot, before);
 }
 
@@ -401,7 +421,9 @@ fn panicking_guard_or_action_is_an_error_not_an_unwind() {
     let guard = builder("pg")
         .initial("wait")
         .state("wait", |s| {
-            s.on("evt.t.a.success", |t| t.target("next").guard(|_, _| panic!("guard boom")))
+            s.on("evt.t.a.success", |t| {
+                t.target("next").guard(|_, _| panic!("guard boom"))
+            })
         })
         .state("next", |s| s)
         .build()
@@ -412,7 +434,10 @@ fn panicking_guard_or_action_is_an_error_not_an_unwind() {
         .resume(s1.snapshot.clone(), &answer("a", init.subject(), json!({})))
         .unwrap_err();
     assert_eq!(err.to_string(), "user code panicked: guard boom");
-    assert!(err.violation().is_none(), "a panic is an error, not a violation");
+    assert!(
+        err.violation().is_none(),
+        "a panic is an error, not a violation"
+    );
     // The machine still works afterwards from the same snapshot.
     let ok = guard
         .resume(s1.snapshot, &answer("b", init.subject(), json!({})))
@@ -498,8 +523,9 @@ fn incompatible_snapshots_are_refused_clearly() {
     let v = err.violation().expect("a violation");
     assert!(matches!(v, Violation::Config { .. }));
     assert!(
-        v.to_string()
-            .contains("Incompatible machine snapshot: ArvoMachine 'inc' (version 1.0.0) has no state 'gone'"),
+        v.to_string().contains(
+            "Incompatible machine snapshot: ArvoMachine 'inc' (version 1.0.0) has no state 'gone'"
+        ),
         "{v}"
     );
 }
@@ -527,7 +553,10 @@ fn build_errors_name_the_state_and_the_event() {
         MachineBuildError::BadInitial { .. }
     ));
     assert!(matches!(
-        e(builder("m").initial("a").state("a", |s| s).state("a", |s| s)),
+        e(builder("m")
+            .initial("a")
+            .state("a", |s| s)
+            .state("a", |s| s)),
         MachineBuildError::DuplicateState { .. }
     ));
     assert!(matches!(
@@ -599,7 +628,10 @@ fn build_errors_name_the_state_and_the_event() {
         .state("a", |s| s)
         .build()
         .unwrap_err();
-    assert!(matches!(no_context, MachineBuildError::MissingContext { .. }));
+    assert!(matches!(
+        no_context,
+        MachineBuildError::MissingContext { .. }
+    ));
     let not_orc = ArvoMachine::<Ctx>::builder("m", service("a").latest())
         .context(|_| Ok(Ctx::default()))
         .initial("a")
@@ -663,11 +695,7 @@ fn targets_resolve_by_sibling_path_child_and_id() {
 
 #[test]
 fn lock_analysis_follows_the_reference() {
-    let plain = builder("l")
-        .initial("a")
-        .state("a", |s| s)
-        .build()
-        .unwrap();
+    let plain = builder("l").initial("a").state("a", |s| s).build().unwrap();
     assert!(!plain.requires_locking());
     let two_emits = ArvoContract::builder("#/t/multi", "com.t.multi")
         .version(
@@ -701,9 +729,9 @@ fn mermaid_shows_hierarchy_regions_guards_and_finals() {
                 .state("b", |s| s.always(|t| t.target("#diagram.par")))
         })
         .state("par", |s| {
-            s.parallel()
-                .state("left", |s| s)
-                .state("right", |s| s.on("evt.t.b.success", |t| t.target("#diagram.done")))
+            s.parallel().state("left", |s| s).state("right", |s| {
+                s.on("evt.t.b.success", |t| t.target("#diagram.done"))
+            })
         })
         .state("done", |s| s.final_state())
         .build()
