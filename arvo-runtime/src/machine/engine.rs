@@ -90,6 +90,19 @@ impl Emitter<'_> {
         self.emit(RawOutput::new(child.accepts().event_type.clone(), data))
     }
 
+    /// A shorter-lived emitter over the same outputs (what a wrapper holding the emitter for a
+    /// shorter lifetime needs; `&mut Emitter<'a>` cannot shrink its `'a` by itself).
+    pub fn reborrow(&mut self) -> Emitter<'_> {
+        Emitter {
+            emitted: &mut *self.emitted,
+            queued: &mut *self.queued,
+            services: self.services,
+            machine: self.machine,
+            state: self.state,
+            subject: self.subject,
+        }
+    }
+
     /// The orchestration's subject (the subject of every event the machine receives).
     pub fn subject(&self) -> &str {
         self.subject
