@@ -51,7 +51,7 @@
 //!     .state("done", |s| s.final_state())
 //!     .build()?;
 //!
-//! let adder = ArvoEventHandler::builder(add.as_contract().clone())
+//! let adder = ArvoEventHandler::builder(add.clone())
 //!     .version_sync("1.0.0", |input| {
 //!         let d = input.event.data();
 //!         let r = d["a"].as_f64().unwrap_or(0.0) + d["b"].as_f64().unwrap_or(0.0);
