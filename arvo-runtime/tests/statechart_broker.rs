@@ -376,6 +376,54 @@ async fn a_machine_parent_starts_a_machine_child_and_resumes_on_its_completion()
     assert_eq!(done.data()["total"], json!(15.0));
 }
 
+#[tokio::test]
+async fn a_machine_parent_reacts_to_its_child_system_error() {
+    let flow = flow_contract();
+    let parent = ArvoMachine::<Value>::builder("parent", parent_contract().latest())
+        .service("calc", flow.version("1.0.0").unwrap())
+        .context(|init| Ok(Value::Object(init.data().clone())))
+        .output(|c| Ok(json!({"total": c["total"]})))
+        .initial("child")
+        .state("child", |s| {
+            s.entry(|c, _, out| {
+                let calc = flow_contract().version("1.0.0")?;
+                out.start_child(&calc, json!({"a": c["x"], "b": 10}))
+            })
+            .on("arvo.orc.calc.flow.done", |t| t.target("done"))
+            .on("sys.arvo.orc.calc.flow.error", |t| {
+                t.target("done").action(|c, e, _| {
+                    assert!(
+                        e.data()["errorMessage"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("adder failed"))
+                    );
+                    c["total"] = json!(-1);
+                    Ok(())
+                })
+            })
+        })
+        .state("done", |s| s.final_state())
+        .build()
+        .unwrap();
+    let broker = EventBroker::builder()
+        .handler(ArvoOrchestrator::builder(InMemoryMemory::new()).machine(parent))
+        .handler(orchestrator())
+        .handler(adder())
+        .build()
+        .unwrap();
+    let init = ArvoOrchestratorEventFactory::new(parent_contract().latest())
+        .unwrap()
+        .init(EventInput::new(
+            "com.test.client",
+            json!({"parentSubject$$": null, "x": -1}),
+        ))
+        .unwrap();
+    let outcome = broker.resolve(init.clone()).await.unwrap();
+    let done = outcome.result().expect("parent completion");
+    assert_eq!(done.event_type(), "arvo.orc.calc.parent.done");
+    assert_eq!(done.data()["total"], json!(-1));
+}
+
 #[test]
 fn build_checks_sources_and_versions_with_the_reference_messages() {
     let e = ArvoOrchestrator::<InMemoryMemory<OrchestratorMemoryRecord<Value>>, Value>::builder(

@@ -563,21 +563,18 @@ impl<'m, C: Context> Run<'m, C> {
     /// XState's state value of `s`.
     fn value(&self, s: usize) -> StateValue {
         let n = self.node(s);
-        let active: Vec<usize> = n
-            .children
-            .iter()
-            .copied()
-            .filter(|&c| self.active[c])
-            .collect();
+        let mut active = n.children.iter().copied().filter(|&c| self.active[c]);
         if n.kind == StateKind::Compound
-            && let [c] = active[..]
+            && let Some(c) = active.next()
             && matches!(self.node(c).kind, StateKind::Atomic | StateKind::Final)
         {
             return StateValue::Leaf(self.node(c).key.clone());
         }
         StateValue::Node(
-            active
-                .into_iter()
+            n.children
+                .iter()
+                .copied()
+                .filter(|&c| self.active[c])
                 .map(|c| (self.node(c).key.clone(), self.value(c)))
                 .collect(),
         )
