@@ -192,6 +192,28 @@ async fn a_machine_workflow_runs_on_the_broker_with_a_service_and_is_stored() {
 }
 
 #[tokio::test]
+async fn a_stored_record_with_an_incompatible_snapshot_is_refused_when_read() {
+    let orch = orchestrator();
+    let init = init("1.0.0", 1.0, 2.0);
+    orch.execute(&init, ParentContext::Event).await.unwrap();
+    let rec = record(&orch, init.subject()).await.unwrap();
+    let mut j = serde_json::to_value(&rec).unwrap();
+    assert_eq!(j["state"]["version"], json!(1));
+    assert_eq!(j["state"]["value"], json!("adding"));
+    // The same record, as a later release with another snapshot format would store it.
+    j["state"]["version"] = json!(2);
+    let err = serde_json::from_value::<OrchestratorMemoryRecord<Value>>(j)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "incompatible machine snapshot version 2: this build of arvo-runtime reads version 1"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn versions_migrate_a_v1_workflow_finishes_on_v1_while_new_ones_start_on_v2() {
     let orch = orchestrator();
     let v1 = init("1.0.0", 2.0, 3.0);
