@@ -1,5 +1,5 @@
 //! The names a first program needs, in one `use arvo_runtime::prelude::*;`: the three
-//! attribute macros, the typed handler and resumable types, the one error type of user code
+//! attribute macros, the typed handler and resumable types, machines and orchestrators, the one error type of user code
 //! ([`HandlerError`]), the broker, the in-memory memory and the event factories.
 //!
 //! ```
@@ -24,7 +24,9 @@ pub use crate::broker::{EventBroker, Outcome as BrokerOutcome};
 pub use crate::event::ArvoEvent;
 pub use crate::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
 pub use crate::handler::{ArvoEventHandler, HandlerError, Violation};
+pub use crate::machine::ArvoMachine;
 pub use crate::memory::InMemoryMemory;
+pub use crate::orchestrator::ArvoOrchestrator;
 pub use crate::registry::IntoHandler;
 pub use crate::resumable::{Outcome, ServiceEvent};
 pub use crate::typed::{
