@@ -1,6 +1,7 @@
 //! The names a first program needs, in one `use arvo_runtime::prelude::*;`: the three
-//! attribute macros, the typed handler and resumable types, machines and orchestrators, the one error type of user code
-//! ([`HandlerError`]), the broker, the in-memory memory and the event factories.
+//! attribute macros, the typed handler and resumable types, machines and orchestrators, the one
+//! error type of user code ([`HandlerError`]), the broker, the in-memory memory and the event
+//! factories.
 //!
 //! ```
 //! use arvo_runtime::prelude::*;
