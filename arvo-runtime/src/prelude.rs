@@ -1,7 +1,6 @@
 //! The names a first program needs, in one `use arvo_runtime::prelude::*;`: the three
-//! attribute macros, the typed handler and resumable types, machines and orchestrators, the one
-//! error type of user code ([`HandlerError`]), the broker, the in-memory memory and the event
-//! factories.
+//! attribute macros, the typed handler and resumable types, the one error type of user code
+//! ([`HandlerError`]), the broker, the in-memory memory and the event factories.
 //!
 //! ```
 //! use arvo_runtime::prelude::*;
@@ -25,9 +24,7 @@ pub use crate::broker::{EventBroker, Outcome as BrokerOutcome};
 pub use crate::event::ArvoEvent;
 pub use crate::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
 pub use crate::handler::{ArvoEventHandler, HandlerError, Violation};
-pub use crate::machine::ArvoMachine;
 pub use crate::memory::InMemoryMemory;
-pub use crate::orchestrator::ArvoOrchestrator;
 pub use crate::registry::IntoHandler;
 pub use crate::resumable::{Outcome, ServiceEvent};
 pub use crate::typed::{
