@@ -718,7 +718,8 @@ impl<C> Tree<C> {
         let mut targets = Vec::with_capacity(t.targets.len());
         let ev = || event.clone().unwrap_or_else(|| "always".to_owned());
         for name in &t.targets {
-            match self.resolve(from, name) {
+            // The root is never a target: leaving it would leave no state active.
+            match self.resolve(from, name).filter(|&i| i != 0) {
                 Some(i) => targets.push(i),
                 None => {
                     return Err(MachineBuildError::UnknownTarget {
