@@ -5,3 +5,4 @@
 
 pub mod contracts;
 pub mod services;
+pub mod counter;
