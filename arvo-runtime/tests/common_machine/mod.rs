@@ -6,3 +6,4 @@
 pub mod contracts;
 pub mod services;
 pub mod counter;
+pub mod orchestrators;
