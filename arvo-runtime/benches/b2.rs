@@ -373,7 +373,10 @@ fn main() {
                 .is_none_or(|o| format!("{v:?}").eq_ignore_ascii_case(o))
         })
         .collect();
-    assert!(!variants.is_empty(), "B2_ONLY must be broker, direct or floor");
+    assert!(
+        !variants.is_empty(),
+        "B2_ONLY must be broker, direct or floor"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -126,5 +126,8 @@ fn snapshot_round_trip() {
     // A snapshot of another format version is refused, naming it.
     let v2 = done.replacen("\"version\":1", "\"version\":2", 1);
     let err = serde_json::from_str::<MachineSnapshot<CounterContext>>(&v2).unwrap_err();
-    assert!(err.to_string().contains("machine snapshot version 2"), "{err}");
+    assert!(
+        err.to_string().contains("machine snapshot version 2"),
+        "{err}"
+    );
 }

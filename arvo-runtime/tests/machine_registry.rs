@@ -8,11 +8,11 @@
 
 mod common_machine;
 
+use arvo_runtime::contract::VersionedContract;
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
 use arvo_runtime::machine::ArvoMachine;
 use arvo_runtime::orchestrator::{MachineRegistry, NO_MACHINES_MESSAGE, OrchestratorBuildError};
-use arvo_runtime::contract::VersionedContract;
 use common_machine::contracts::{Machine2, TestMachine};
 use serde_json::json;
 
@@ -41,7 +41,10 @@ fn test_init(version: &str) -> ArvoEvent {
 }
 
 fn machine2_init() -> ArvoEvent {
-    init(Machine2::contract().latest(), json!({"parentSubject$$": null}))
+    init(
+        Machine2::contract().latest(),
+        json!({"parentSubject$$": null}),
+    )
 }
 
 /// #1 A registry without machines is refused.

@@ -50,10 +50,20 @@ fn valid_setup_creates_a_machine() {
     let m = counter_machine(Variant::ArvoMachine);
     assert_eq!(m.services().len(), 3);
     assert!(m.has_output());
-    assert!(!m.requires_locking(), "no parallel state, single-emit services");
+    assert!(
+        !m.requires_locking(),
+        "no parallel state, single-emit services"
+    );
     assert_eq!(
         m.state_paths().collect::<Vec<_>>(),
-        ["route", "increment", "decrement", "notification", "done", "error"]
+        [
+            "route",
+            "increment",
+            "decrement",
+            "notification",
+            "done",
+            "error"
+        ]
     );
 }
 
@@ -64,8 +74,14 @@ fn services_must_have_unique_uris() {
     for second in ["0.0.2", "0.0.1"] {
         let err = counter_states(
             counter_builder(Variant::ArvoMachine)
-                .service("increment1", NumberIncrement::contract().version("0.0.1").unwrap())
-                .service("increment2", NumberIncrement::contract().version(second).unwrap()),
+                .service(
+                    "increment1",
+                    NumberIncrement::contract().version("0.0.1").unwrap(),
+                )
+                .service(
+                    "increment2",
+                    NumberIncrement::contract().version(second).unwrap(),
+                ),
             Variant::ArvoMachine,
         )
         .build()
@@ -79,8 +95,14 @@ fn services_must_have_unique_uris() {
     }
     // Exactly the reference's pair.
     let err = ArvoMachine::<Value>::builder("m", TestMachine::contract().version("0.0.1").unwrap())
-        .service("increment1", NumberIncrement::contract().version("0.0.1").unwrap())
-        .service("increment2", NumberIncrement::contract().version("0.0.2").unwrap())
+        .service(
+            "increment1",
+            NumberIncrement::contract().version("0.0.1").unwrap(),
+        )
+        .service(
+            "increment2",
+            NumberIncrement::contract().version("0.0.2").unwrap(),
+        )
         .context(|_| Ok(json!({})))
         .initial("a")
         .state("a", |s| s.final_state())
@@ -97,7 +119,10 @@ fn services_must_have_unique_uris() {
 #[test]
 fn self_contract_as_service_is_circular() {
     let err = ArvoMachine::<Value>::builder("m", TestMachine::contract().version("0.0.1").unwrap())
-        .service("testMachine", TestMachine::contract().version("0.0.1").unwrap())
+        .service(
+            "testMachine",
+            TestMachine::contract().version("0.0.1").unwrap(),
+        )
         .context(|_| Ok(json!({})))
         .initial("a")
         .state("a", |s| s.final_state())
@@ -171,7 +196,11 @@ async fn counter_machine_end_to_end() {
         assert_eq!(n.data_value(), &json!({"delta": 1.0, "type": "increment"}));
     }
     assert_eq!(out[0].domain(), Some("external"));
-    assert_eq!(out[1].domain(), None, "the enqueued one, defaulted to LOCAL");
+    assert_eq!(
+        out[1].domain(),
+        None,
+        "the enqueued one, defaulted to LOCAL"
+    );
     let done = &out[2];
     assert_eq!(done.event_type(), "arvo.orc.test.done");
     assert_eq!(done.data()["final"], 1.0);
@@ -179,7 +208,10 @@ async fn counter_machine_end_to_end() {
     assert_eq!(done.dataschema(), Some("#/test/machine/0.0.1"));
     assert_eq!(done.domain(), None);
     assert_eq!(done.executionunits(), Some(23.0));
-    assert_eq!(parse_arvo_event_id(done.id()).unwrap().value, "custom-orch-1");
+    assert_eq!(
+        parse_arvo_event_id(done.id()).unwrap().value,
+        "custom-orch-1"
+    );
     assert!(
         !done.data().contains_key("__id") && !done.data().contains_key("__executionunits"),
         "the reserved keys are stripped from the completion data"
@@ -224,9 +256,14 @@ async fn validate_input() {
     let fresh = || counter_init("increment", 1.0).subject().to_owned();
     // b) INVALID_DATA: `type: 'test'`.
     let bad = json!({"parentSubject$$": null, "delta": 1, "type": "test"});
-    let v = run(event(&fresh(), "arvo.orc.test", Some("#/test/machine/0.0.1"), bad))
-        .await
-        .unwrap_err();
+    let v = run(event(
+        &fresh(),
+        "arvo.orc.test",
+        Some("#/test/machine/0.0.1"),
+        bad,
+    ))
+    .await
+    .unwrap_err();
     let msg = contract_message(&v);
     assert!(msg.contains("\"test\""), "{msg}");
     // c) no dataschema: INVALID.
@@ -234,34 +271,55 @@ async fn validate_input() {
         .await
         .unwrap_err();
     assert!(
-        contract_message(&v).starts_with("Event dataschema resolution failed: Unable to parse dataschema='null'"),
+        contract_message(&v)
+            .starts_with("Event dataschema resolution failed: Unable to parse dataschema='null'"),
         "{v}"
     );
     // d) VALID with the dataschema.
-    let ok = run(event(&fresh(), "arvo.orc.test", Some("#/test/machine/0.0.1"), data.clone()))
-        .await
-        .unwrap();
+    let ok = run(event(
+        &fresh(),
+        "arvo.orc.test",
+        Some("#/test/machine/0.0.1"),
+        data.clone(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(ok.len(), 2);
     // e) a version the machine does not implement.
-    let v = run(event(&fresh(), "arvo.orc.test", Some("#/test/machine/0.0.2"), data.clone()))
-        .await
-        .unwrap_err();
+    let v = run(event(
+        &fresh(),
+        "arvo.orc.test",
+        Some("#/test/machine/0.0.2"),
+        data.clone(),
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(
         contract_message(&v),
         "Contract version mismatch: self Contract(version='0.0.1', type='arvo.orc.test', uri=#/test/machine) does not match Event(dataschema='#/test/machine/0.0.2', type='arvo.orc.test')"
     );
     // f) another URI.
-    let v = run(event(&fresh(), "arvo.orc.test", Some("#/test/machine/invalid/0.0.1"), data))
-        .await
-        .unwrap_err();
+    let v = run(event(
+        &fresh(),
+        "arvo.orc.test",
+        Some("#/test/machine/invalid/0.0.1"),
+        data,
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(
         contract_message(&v),
         "Contract URI mismatch: self Contract(uri='#/test/machine', type='arvo.orc.test') does not match Event(dataschema='#/test/machine/invalid/0.0.1', type='arvo.orc.test')"
     );
     // g) a type in no contract: CONTRACT_UNRESOLVED (on the running workflow).
-    let v = run(event(&subject, "com.test.test", Some("#/test/machine/0.0.1"), json!({})))
-        .await
-        .unwrap_err();
+    let v = run(event(
+        &subject,
+        "com.test.test",
+        Some("#/test/machine/0.0.1"),
+        json!({}),
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(
         v.to_string(),
         "ViolationError<Config> Contract validation failed - Event does not match any registered contract schemas in the machine"
@@ -271,7 +329,8 @@ async fn validate_input() {
         .await
         .unwrap_err();
     assert!(
-        contract_message(&v).starts_with("Event dataschema resolution failed: Unable to parse dataschema='saad'"),
+        contract_message(&v)
+            .starts_with("Event dataschema resolution failed: Unable to parse dataschema='saad'"),
         "{v}"
     );
     // j) the increment service's 0.0.2 answer: the machine declares 0.0.1.
@@ -303,7 +362,9 @@ async fn emit_of_an_undeclared_service_is_a_config_violation() {
         .context(|_| Ok(json!({})))
         .initial("a")
         .state("a", |s| {
-            s.entry(|_, _, out| out.emit(RawOutput::new("com.number.increment", json!({"delta": 1}))))
+            s.entry(|_, _, out| {
+                out.emit(RawOutput::new("com.number.increment", json!({"delta": 1})))
+            })
         })
         .build()
         .unwrap();
@@ -316,8 +377,5 @@ async fn emit_of_an_undeclared_service_is_a_config_violation() {
     assert_eq!(v.violation_type(), "Config");
     assert!(v.to_string().contains("state 'a'"), "{v}");
     assert!(v.to_string().contains("com.number.increment"), "{v}");
-    assert!(
-        orch.memory().is_empty(),
-        "a violation writes nothing"
-    );
+    assert!(orch.memory().is_empty(), "a violation writes nothing");
 }

@@ -178,17 +178,56 @@ async fn redelivered_events_yield_the_same_events_without_running_again() {
         .unwrap();
     let handler = calc_handler();
     let init = calc_init(1.0, 2.0);
-    let calls = orchestrator.execute(&init, ParentContext::Event).await.unwrap();
+    let calls = orchestrator
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
     let v1 = memory.read(init.subject()).await.unwrap().unwrap().version;
-    assert_eq!(orchestrator.execute(&init, ParentContext::Event).await.unwrap(), calls);
-    assert_eq!(memory.read(init.subject()).await.unwrap().unwrap().version, v1);
-    let a0 = handler.execute(&calls[0], ParentContext::Event).await.unwrap();
-    let a1 = handler.execute(&calls[1], ParentContext::Event).await.unwrap();
-    assert!(orchestrator.execute(&a0[0], ParentContext::Event).await.unwrap().is_empty());
-    assert!(orchestrator.execute(&a0[0], ParentContext::Event).await.unwrap().is_empty());
-    let done = orchestrator.execute(&a1[0], ParentContext::Event).await.unwrap();
+    assert_eq!(
+        orchestrator
+            .execute(&init, ParentContext::Event)
+            .await
+            .unwrap(),
+        calls
+    );
+    assert_eq!(
+        memory.read(init.subject()).await.unwrap().unwrap().version,
+        v1
+    );
+    let a0 = handler
+        .execute(&calls[0], ParentContext::Event)
+        .await
+        .unwrap();
+    let a1 = handler
+        .execute(&calls[1], ParentContext::Event)
+        .await
+        .unwrap();
+    assert!(
+        orchestrator
+            .execute(&a0[0], ParentContext::Event)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        orchestrator
+            .execute(&a0[0], ParentContext::Event)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let done = orchestrator
+        .execute(&a1[0], ParentContext::Event)
+        .await
+        .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].data_value(), &json!({"result": 6.0}));
-    assert_eq!(orchestrator.execute(&a1[0], ParentContext::Event).await.unwrap(), done);
+    assert_eq!(
+        orchestrator
+            .execute(&a1[0], ParentContext::Event)
+            .await
+            .unwrap(),
+        done
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }

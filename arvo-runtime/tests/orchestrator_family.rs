@@ -23,17 +23,21 @@ use arvo_runtime::machine::{ArvoMachine, MachineStatus};
 use arvo_runtime::memory::{InMemoryMemory, MachineMemory};
 use arvo_runtime::orchestrator::{ArvoOrchestrator, OrchestratorMemoryRecord};
 use arvo_runtime::resumable::{
-    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus,
-    ServiceEvent, Step,
+    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
+    Step,
 };
 use arvo_runtime::subject;
 use arvo_runtime::typed::Emits;
-use common_backends::workflows::{CalcParent, CalcParentV1_0_0, CalcParentV1_0_0Emits, ParentDone, ParentInit};
+use common_backends::workflows::{
+    CalcParent, CalcParentV1_0_0, CalcParentV1_0_0Emits, ParentDone, ParentInit,
+};
 use common_calc_machine::{CalcMachineRecord, calc_orchestrator};
 use common_machine::contracts::IncFlow;
 use common_machine::orchestrators::{ValueRecord, increment_agent};
 use common_machine::services;
-use common_resumable::{AddInput, CalcContext, CalcFlow, CalcFlowV1_0_0, calc_handler, calc_resumable};
+use common_resumable::{
+    AddInput, CalcContext, CalcFlow, CalcFlowV1_0_0, calc_handler, calc_resumable,
+};
 use serde_json::{Value, json};
 
 type ParentRecord = OrchestratorMemoryRecord<Value>;
@@ -93,7 +97,11 @@ async fn resolve(broker: &EventBroker, init: &ArvoEvent) -> ArvoEvent {
 async fn child_subject<M: MachineMemory<ParentRecord>>(memory: &M, parent: &ArvoEvent) -> String {
     let rec = memory.read(parent.subject()).await.unwrap().unwrap().value;
     let rec = rec.as_normal().unwrap();
-    let start = rec.produced_for(parent.id()).expect("the init step").first().unwrap();
+    let start = rec
+        .produced_for(parent.id())
+        .expect("the init step")
+        .first()
+        .unwrap();
     assert_eq!(start.event_type(), CalcFlow::TYPE);
     start.subject().to_owned()
 }
@@ -141,7 +149,10 @@ async fn a_resumable_childs_system_error_reaches_the_machine_parent() {
     let done = resolve(&broker, &init).await;
     assert_eq!(done.event_type(), "arvo.orc.calc.parent.done");
     let msg = done.data()["child"]["error"].as_str().unwrap();
-    assert!(msg.starts_with("calc service failed: Negative operands"), "{msg}");
+    assert!(
+        msg.starts_with("calc service failed: Negative operands"),
+        "{msg}"
+    );
     let prec = parents.read(init.subject()).await.unwrap().unwrap().value;
     assert_eq!(prec.as_normal().unwrap().value.as_leaf(), Some("failed"));
 }
@@ -160,11 +171,15 @@ impl ResumableHandler<CalcParentV1_0_0> for ResumableParent {
         if let Some(init) = &step.input {
             let ParentInit { a, b } = init.data;
             let start = step.start_child::<CalcFlowV1_0_0, _>(AddInput { a, b })?;
-            return Ok(Outcome::wait().context(step.subject().to_owned()).call(start));
+            return Ok(Outcome::wait()
+                .context(step.subject().to_owned())
+                .call(start));
         }
         match step.service {
             Some(ServiceEvent::Emitted(e)) => Ok(Outcome::wait().complete(
-                CalcParentV1_0_0Emits::Complete(ParentDone { child: e.to_data()? }),
+                CalcParentV1_0_0Emits::Complete(ParentDone {
+                    child: e.to_data()?,
+                }),
             )),
             Some(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(e.error_message.clone())),
             None => Ok(Outcome::wait()),
@@ -176,10 +191,11 @@ impl ResumableHandler<CalcParentV1_0_0> for ResumableParent {
 async fn a_resumable_parent_starts_a_machine_child() {
     let parents: InMemoryMemory<ResumableMemoryRecord<String>> = InMemoryMemory::new();
     let children: InMemoryMemory<CalcMachineRecord> = InMemoryMemory::new();
-    let parent = ArvoResumable::builder(CalcParent::orchestrator_contract().clone(), parents.clone())
-        .handler::<CalcParentV1_0_0, _>(Arc::new(ResumableParent))
-        .build()
-        .unwrap();
+    let parent =
+        ArvoResumable::builder(CalcParent::orchestrator_contract().clone(), parents.clone())
+            .handler::<CalcParentV1_0_0, _>(Arc::new(ResumableParent))
+            .build()
+            .unwrap();
     let broker = EventBroker::builder()
         .handler(parent)
         .handler(calc_orchestrator(children.clone()))
@@ -194,7 +210,12 @@ async fn a_resumable_parent_starts_a_machine_child() {
     let prec = parents.read(init.subject()).await.unwrap().unwrap().value;
     let prec = prec.as_normal().unwrap();
     assert_eq!(prec.status, ResumableStatus::Done);
-    let start = prec.produced_for(init.id()).unwrap().first().unwrap().clone();
+    let start = prec
+        .produced_for(init.id())
+        .unwrap()
+        .first()
+        .unwrap()
+        .clone();
     let crec = children.read(start.subject()).await.unwrap().unwrap().value;
     let crec = crec.as_normal().unwrap();
     assert_eq!(crec.parent_subject.as_deref(), Some(init.subject()));
@@ -203,7 +224,11 @@ async fn a_resumable_parent_starts_a_machine_child() {
 }
 
 fn inc_init(version: &str, key: &str) -> ArvoEvent {
-    let trend = if version == "0.0.1" { "linear" } else { "exponential" };
+    let trend = if version == "0.0.1" {
+        "linear"
+    } else {
+        "exponential"
+    };
     ArvoOrchestratorEventFactory::new(IncFlow::contract().version(version).unwrap())
         .unwrap()
         .init(EventInput::new(
@@ -231,25 +256,50 @@ async fn versions_migrate_v1_finishes_on_v1_while_new_workflows_start_on_v2() {
     // v2 ("deployed" later) starts and runs to its end.
     let v2 = inc_init("0.0.2", "k");
     let v2_call = step(&agent, &step(&read, &step(&agent, &v2).await[0]).await[0]).await;
-    assert_eq!(v2_call[0].dataschema(), Some("#/test/handler/increment/0.0.2"));
-    assert_eq!(v2_call[0].data_value(), &json!({"init": 3.0, "multiplier": 2.0}));
+    assert_eq!(
+        v2_call[0].dataschema(),
+        Some("#/test/handler/increment/0.0.2")
+    );
+    assert_eq!(
+        v2_call[0].data_value(),
+        &json!({"init": 3.0, "multiplier": 2.0})
+    );
     let v2_answers = step(&inc, &v2_call[0]).await;
     assert_eq!(v2_answers.len(), 2, "increment@0.0.2 answers twice");
     let v2_done = step(&agent, &v2_answers[0]).await;
     assert_eq!(v2_done[0].data()["final"], 6.0);
-    assert_eq!(v2_done[0].dataschema(), Some("#/test/orchestrator/increment/0.0.2"));
-    assert!(step(&agent, &v2_answers[1]).await.is_empty(), "a done workflow ignores it");
+    assert_eq!(
+        v2_done[0].dataschema(),
+        Some("#/test/orchestrator/increment/0.0.2")
+    );
+    assert!(
+        step(&agent, &v2_answers[1]).await.is_empty(),
+        "a done workflow ignores it"
+    );
     // v1 resumes on the v1 machine.
     let v1_call = step(&agent, &step(&read, &v1_read[0]).await[0]).await;
-    assert_eq!(v1_call[0].dataschema(), Some("#/test/handler/increment/0.0.1"));
-    assert_eq!(v1_call[0].data_value(), &json!({"init": 3.0, "increment": 2.0}));
+    assert_eq!(
+        v1_call[0].dataschema(),
+        Some("#/test/handler/increment/0.0.1")
+    );
+    assert_eq!(
+        v1_call[0].data_value(),
+        &json!({"init": 3.0, "increment": 2.0})
+    );
     let v1_done = step(&agent, &step(&inc, &v1_call[0]).await[0]).await;
     assert_eq!(v1_done[0].data()["final"], 5.0);
-    assert_eq!(v1_done[0].dataschema(), Some("#/test/orchestrator/increment/0.0.1"));
+    assert_eq!(
+        v1_done[0].dataschema(),
+        Some("#/test/orchestrator/increment/0.0.1")
+    );
     // An orchestrator without the 0.0.1 machine cannot run a 0.0.1 workflow (a re-delivered
     // event of a finished one is still answered from its record: idempotency comes first).
     let v2_only = ArvoOrchestrator::builder(memory.clone())
-        .machines(common_machine::orchestrators::increment_machines().into_iter().skip(1))
+        .machines(
+            common_machine::orchestrators::increment_machines()
+                .into_iter()
+                .skip(1),
+        )
         .build()
         .unwrap();
     assert_eq!(step(&v2_only, &v1).await, v1_read);

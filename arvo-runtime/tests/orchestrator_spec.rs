@@ -14,7 +14,12 @@
 //!   prefix and the memory's message; the memory error's own wording wraps the latter;
 //! * the custom span names (`Increment Orchestrator@${type}`) are not ported (telemetry is
 //!   tested elsewhere).
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines
+)]
 
 mod common_machine;
 
@@ -27,8 +32,8 @@ use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
 use arvo_runtime::handler::{ParentContext, TransactionCause, Violation};
 use arvo_runtime::memory::{
-    InMemoryMemory, Lease, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord,
-    Version, Versioned,
+    InMemoryMemory, Lease, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
+    Versioned,
 };
 use arvo_runtime::orchestrator::ArvoOrchestrator;
 use arvo_runtime::subject::{self, NewSubject};
@@ -114,7 +119,10 @@ async fn lock_denied() {
         .await
         .unwrap()
         .unwrap();
-    let v = agent.execute(&init, ParentContext::Event).await.unwrap_err();
+    let v = agent
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap_err();
     assert!(matches!(
         v,
         Violation::Transaction {
@@ -122,9 +130,12 @@ async fn lock_denied() {
             ..
         }
     ));
-    assert!(v.to_string().contains(
-        "Lock acquisition denied - Unable to obtain exclusive access to event processing"
-    ), "{v}");
+    assert!(
+        v.to_string().contains(
+            "Lock acquisition denied - Unable to obtain exclusive access to event processing"
+        ),
+        "{v}"
+    );
     assert!(memory.read(init.subject()).await.unwrap().is_none());
     assert!(memory.unlock(&held).await.unwrap());
 }
@@ -135,7 +146,10 @@ async fn contract_unresolved() {
     let agent = increment_agent(InMemoryMemory::new());
     let out = run(&agent, &inc_init("test.key")).await;
     assert_eq!(out[0].event_type(), "com.value.read");
-    let v = agent.execute(&out[0], ParentContext::Event).await.unwrap_err();
+    let v = agent
+        .execute(&out[0], ParentContext::Event)
+        .await
+        .unwrap_err();
     assert!(v.to_string().contains(
         "Contract validation failed - Event does not match any registered contract schemas in the machine"
     ), "{v}");
@@ -158,9 +172,11 @@ async fn invalid_data() {
         .unwrap();
     let v = agent.execute(&bad, ParentContext::Event).await.unwrap_err();
     assert_eq!(v.violation_type(), "Contract");
-    assert!(v.to_string().contains(
-        "Input validation failed - Event data does not meet contract requirements"
-    ), "{v}");
+    assert!(
+        v.to_string()
+            .contains("Input validation failed - Event data does not meet contract requirements"),
+        "{v}"
+    );
 }
 
 /// #5 `parentid` of each emitted service call is the triggering event's id.
@@ -209,8 +225,16 @@ fn published(log: &Mutex<Vec<ArvoEvent>>, outcome: &Outcome) -> Vec<ArvoEvent> {
     all
 }
 
-fn modifier_init(version: &str, operation: &str, input: impl FnOnce(EventInput) -> EventInput) -> ArvoEvent {
-    let trend = if version == "0.0.1" { "linear" } else { "exponential" };
+fn modifier_init(
+    version: &str,
+    operation: &str,
+    input: impl FnOnce(EventInput) -> EventInput,
+) -> ArvoEvent {
+    let trend = if version == "0.0.1" {
+        "linear"
+    } else {
+        "exponential"
+    };
     init_of(
         NumberModifier::contract().version(version).unwrap(),
         input(EventInput::new(
@@ -236,7 +260,12 @@ async fn nested_orchestrators_via_broker() {
     assert_eq!(done.data()["final"], -3.0);
     assert_eq!(done.domain(), None);
     let events = published(&log, &outcome);
-    assert_eq!(events.len(), 11, "{:?}", events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>());
+    assert_eq!(
+        events.len(),
+        11,
+        "{:?}",
+        events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>()
+    );
     assert_eq!(events[0].event_type(), "arvo.orc.number.modifier");
     assert_eq!(events[0].to(), Some("arvo.orc.number.modifier"));
     assert_eq!(events[1].event_type(), "com.value.write");
@@ -267,7 +296,10 @@ async fn nested_orchestrators_via_broker() {
         .unwrap_err();
     assert_eq!(
         v.to_string(),
-        format!("ViolationError<Execution> Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received 'test'. The subject must follow the format specified by ArvoOrchestrationSubject schema", bad.id())
+        format!(
+            "ViolationError<Execution> Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received 'test'. The subject must follow the format specified by ArvoOrchestrationSubject schema",
+            bad.id()
+        )
     );
 }
 
@@ -310,7 +342,11 @@ struct Failing<T> {
 impl<T: MemoryRecord> Failing<T> {
     fn fail(&self, op: MemoryOp, id: &str) -> Result<(), MemoryError> {
         if op == self.op {
-            return Err(MemoryError::backend(op, id, std::io::Error::other(self.message)));
+            return Err(MemoryError::backend(
+                op,
+                id,
+                std::io::Error::other(self.message),
+            ));
         }
         Ok(())
     }
@@ -351,9 +387,24 @@ impl<T: MemoryRecord> MachineMemory<T> for Failing<T> {
 #[tokio::test]
 async fn memory_failures_are_transaction_violations() {
     for (op, message, prefix, cause) in [
-        (MemoryOp::Lock, "Locking system failure!", "Error acquiring lock for event", TransactionCause::LockFailure),
-        (MemoryOp::Read, "Failed to acquire memory", "Error reading state for event", TransactionCause::ReadFailure),
-        (MemoryOp::Write, "Failed to write memory", "Error writing state for event", TransactionCause::WriteFailure),
+        (
+            MemoryOp::Lock,
+            "Locking system failure!",
+            "Error acquiring lock for event",
+            TransactionCause::LockFailure,
+        ),
+        (
+            MemoryOp::Read,
+            "Failed to acquire memory",
+            "Error reading state for event",
+            TransactionCause::ReadFailure,
+        ),
+        (
+            MemoryOp::Write,
+            "Failed to write memory",
+            "Error writing state for event",
+            TransactionCause::WriteFailure,
+        ),
     ] {
         let memory = Failing {
             inner: InMemoryMemory::new(),
@@ -362,7 +413,10 @@ async fn memory_failures_are_transaction_violations() {
         };
         let agent = increment_agent(memory.clone());
         let init = inc_init("test.key");
-        let v = agent.execute(&init, ParentContext::Event).await.unwrap_err();
+        let v = agent
+            .execute(&init, ParentContext::Event)
+            .await
+            .unwrap_err();
         match &v {
             Violation::Transaction { cause: c, .. } => assert_eq!(*c, cause),
             other => panic!("{op:?}: expected a transaction violation, got {other}"),
@@ -388,7 +442,10 @@ async fn redirected_completion() {
         i
     });
     let outcome = broker.resolve(init.clone()).await.unwrap();
-    assert!(outcome.events.is_empty(), "nothing delivered to com.test.test");
+    assert!(
+        outcome.events.is_empty(),
+        "nothing delivered to com.test.test"
+    );
     let events = published(&log, &outcome);
     assert_eq!(events.len(), 11);
     let to_1: Vec<_> = outcome
@@ -433,7 +490,12 @@ async fn faulty_parent_subject() {
     let outcome = broker.resolve(init.clone()).await.unwrap();
     assert!(outcome.events.is_empty());
     let events = published(&log, &outcome);
-    assert_eq!(events.len(), 3, "{:?}", events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>());
+    assert_eq!(
+        events.len(),
+        3,
+        "{:?}",
+        events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>()
+    );
     assert_eq!(outcome.errors.len(), 1);
     let FailureKind::Violation(v) = &outcome.errors[0].kind else {
         panic!("expected a violation: {:?}", outcome.errors[0].kind);
@@ -443,9 +505,18 @@ async fn faulty_parent_subject() {
         v.to_string(),
         "ViolationError<Execution> [Emittable Event Creation] Invalid parentSubject$$ for the event(type='arvo.orc.dec', uri='#/test/orchestrator/decrement/0.0.2'). It must be follow the ArvoOrchestrationSubject schema. The easiest way is to use the current orchestration subject by storing the subject via the context block in the machine definition."
     );
-    let rec = modifier_memory.read(init.subject()).await.unwrap().unwrap().value;
+    let rec = modifier_memory
+        .read(init.subject())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
     let rec = rec.as_normal().unwrap();
-    assert_eq!(rec.value.as_leaf(), Some("init_value"), "the previous record stays");
+    assert_eq!(
+        rec.value.as_leaf(),
+        Some("init_value"),
+        "the previous record stays"
+    );
     assert_eq!(rec.events.consumed.id(), init.id());
 }
 
@@ -459,13 +530,21 @@ async fn two_child_increments() {
     let outcome = broker.resolve(init.clone()).await.unwrap();
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     let events = published(&log, &outcome);
-    assert_eq!(events.len(), 18, "{:?}", events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>());
+    assert_eq!(
+        events.len(),
+        18,
+        "{:?}",
+        events.iter().map(ArvoEvent::event_type).collect::<Vec<_>>()
+    );
     let done = outcome.result().unwrap();
     assert_eq!(done.event_type(), "arvo.orc.number.modifier.done");
     assert_eq!(done.to(), Some("com.test.test"));
     assert_eq!(done.data()["success"], true);
     assert_eq!(done.data()["final"], 4.0, "1 (written) * 4 (modifier)");
-    let starts: Vec<_> = events.iter().filter(|e| e.event_type() == "arvo.orc.inc").collect();
+    let starts: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() == "arvo.orc.inc")
+        .collect();
     assert_eq!(starts.len(), 2);
     assert_eq!(starts[0].data()["parentSubject$$"], init.subject());
     assert_eq!(starts[1].data()["parentSubject$$"], Value::Null);
@@ -498,7 +577,10 @@ async fn non_init_event_without_state_is_ignored() {
 fn system_error_schema_type() {
     let agent = decrement_agent(InMemoryMemory::new());
     assert_eq!(agent.system_error_type(), "sys.arvo.orc.dec.error");
-    assert!(!agent.requires_locking(), "no parallel state, single-emit services");
+    assert!(
+        !agent.requires_locking(),
+        "no parallel state, single-emit services"
+    );
 }
 
 /// #17 An init whose subject names a version no machine implements.
@@ -521,7 +603,10 @@ async fn unknown_machine_version() {
         )
         .with_subject(subject.into_string()),
     );
-    let v = agent.execute(&init, ParentContext::Event).await.unwrap_err();
+    let v = agent
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap_err();
     assert_eq!(
         v.to_string(),
         "ViolationError<Config> Machine resolution failed: No machine found matching orchestrator name='arvo.orc.inc' and version='1.0.0'."
@@ -537,7 +622,10 @@ async fn machine_throws() {
     let dumb_init = |t: &str| {
         init_of(
             Dumb::contract().latest(),
-            EventInput::new("com.test.test", json!({"error_type": t, "parentSubject$$": null})),
+            EventInput::new(
+                "com.test.test",
+                json!({"error_type": t, "parentSubject$$": null}),
+            ),
         )
     };
     let init = dumb_init("normal");
@@ -555,9 +643,15 @@ async fn machine_throws() {
                 .with_subject(init.subject()),
         )
         .unwrap();
-    assert!(run(&agent, &later).await.is_empty(), "a failure record is terminal");
+    assert!(
+        run(&agent, &later).await.is_empty(),
+        "a failure record is terminal"
+    );
     let init = dumb_init("violation");
-    let v = agent.execute(&init, ParentContext::Event).await.unwrap_err();
+    let v = agent
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap_err();
     assert_eq!(v.to_string(), "ViolationError<Execution> Violation error");
     assert!(memory.read(init.subject()).await.unwrap().is_none());
 }
@@ -572,10 +666,17 @@ fn fixture_contracts() {
     assert_eq!(Decrement::SUCCESS_TYPE, "evt.decrement.number.success");
     assert_eq!(Increment::TYPE, "com.increment.number");
     let v2 = Increment::contract().version("0.0.2").unwrap();
-    let emits: Vec<_> = v2.emit_list().iter().map(|e| e.event_type.clone()).collect();
+    let emits: Vec<_> = v2
+        .emit_list()
+        .iter()
+        .map(|e| e.event_type.clone())
+        .collect();
     assert_eq!(
         emits,
-        ["evt.increment.number.success", "evt.multiplier.number.success"]
+        [
+            "evt.increment.number.success",
+            "evt.multiplier.number.success"
+        ]
     );
     assert_eq!(IncFlow::INIT_TYPE, "arvo.orc.inc");
     assert_eq!(DecFlow::SYSTEM_ERROR_TYPE, "sys.arvo.orc.dec.error");
@@ -600,23 +701,41 @@ async fn fixture_services() {
     };
     let out = read.execute(&ask("k"), ParentContext::Event).await.unwrap();
     assert_eq!(out[0].data()["value"], 2.0);
-    let out = read.execute(&ask("missing"), ParentContext::Event).await.unwrap();
+    let out = read
+        .execute(&ask("missing"), ParentContext::Event)
+        .await
+        .unwrap();
     assert_eq!(out[0].event_type(), "sys.com.value.read.error");
-    assert_eq!(out[0].data()["errorMessage"], "No value to find at key=missing");
+    assert_eq!(
+        out[0].data()["errorMessage"],
+        "No value to find at key=missing"
+    );
     let write = services::value_write(store.clone());
     let put = |value: f64| {
         ArvoEventFactory::new(ValueWrite::contract().latest())
-            .accepts(EventInput::new("com.test.test", json!({"key": "w", "value": value})))
+            .accepts(EventInput::new(
+                "com.test.test",
+                json!({"key": "w", "value": value}),
+            ))
             .unwrap()
     };
-    let out = write.execute(&put(-100.0), ParentContext::Event).await.unwrap();
+    let out = write
+        .execute(&put(-100.0), ParentContext::Event)
+        .await
+        .unwrap();
     assert_eq!(out[0].data()["success"], false);
     assert_eq!(store.lock().unwrap()["w"], -100.0);
-    let out = write.execute(&put(-200.0), ParentContext::Event).await.unwrap();
+    let out = write
+        .execute(&put(-200.0), ParentContext::Event)
+        .await
+        .unwrap();
     assert_eq!(out[0].data()["errorMessage"], "Invalid value is -200.");
     let inc = services::increment();
     let mul = ArvoEventFactory::new(Increment::contract().version("0.0.2").unwrap())
-        .accepts(EventInput::new("com.test.test", json!({"init": 3, "multiplier": 4})))
+        .accepts(EventInput::new(
+            "com.test.test",
+            json!({"init": 3, "multiplier": 4}),
+        ))
         .unwrap();
     let out = inc.execute(&mul, ParentContext::Event).await.unwrap();
     assert_eq!(out.len(), 2);

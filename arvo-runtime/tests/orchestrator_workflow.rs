@@ -169,9 +169,10 @@ impl<M: MachineMemory<CalcMachineRecord>> MachineMemory<CalcMachineRecord> for L
     async fn read(&self, id: &str) -> Result<Option<Versioned<CalcMachineRecord>>, MemoryError> {
         let out = self.inner.read(id).await;
         if let Ok(found) = &out {
-            self.calls.lock().unwrap().push(
-                json!({"op": "read", "id": id, "found": found.is_some()}),
-            );
+            self.calls
+                .lock()
+                .unwrap()
+                .push(json!({"op": "read", "id": id, "found": found.is_some()}));
         }
         out
     }
@@ -347,9 +348,7 @@ async fn every_case_through_the_broker() {
         assert!(outcome.errors.is_empty(), "{name}: {:?}", outcome.errors);
         let mut events: Vec<ArvoEvent> = published.lock().unwrap().clone();
         events.extend(outcome.events.iter().cloned());
-        let brief = |e: &ArvoEvent| {
-            json!({"type": e.event_type(), "source": e.source(), "to": e.to(), "id": e.id(), "parentid": e.parentid()})
-        };
+        let brief = |e: &ArvoEvent| json!({"type": e.event_type(), "source": e.source(), "to": e.to(), "id": e.id(), "parentid": e.parentid()});
         let ours: Vec<Value> = events.iter().map(brief).collect();
         assert_same(
             &Value::Array(ours),

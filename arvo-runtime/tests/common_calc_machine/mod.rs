@@ -49,10 +49,7 @@ pub fn calc_machine() -> ArvoMachine<CalcMachineContext> {
         .initial("adding")
         .state("adding", |s| {
             s.entry(|c, _, out| {
-                out.emit(RawOutput::new(
-                    "com.calc.add",
-                    json!({"a": c.a, "b": c.b}),
-                ))
+                out.emit(RawOutput::new("com.calc.add", json!({"a": c.a, "b": c.b})))
             })
             .on("evt.calc.add.success", |t| {
                 t.target("done").action(|c, e, _| {

@@ -71,9 +71,7 @@ pub fn counter_states(
             s.entry(move |c: &mut CounterContext, _, out| {
                 let mut call = RawOutput::new("com.number.increment", json!({"delta": c.delta}));
                 if variant == Variant::ArvoMachine {
-                    call.id = Some(EventIdInput::DeveloperManaged(
-                        "custom-increment-id".into(),
-                    ));
+                    call.id = Some(EventIdInput::DeveloperManaged("custom-increment-id".into()));
                     call.domain = Some(vec![DomainSpec::Local, external()]);
                 }
                 out.emit(call)
@@ -146,7 +144,10 @@ pub fn counter_context(init: &ArvoEvent) -> Result<CounterContext, HandlerError>
 /// The counter machine builder (services, context, output), without states.
 pub fn counter_builder(variant: Variant) -> MachineBuilder<CounterContext> {
     let b = ArvoMachine::builder("counter", TestMachine::contract().version("0.0.1").unwrap())
-        .service("increment", NumberIncrement::contract().version("0.0.1").unwrap())
+        .service(
+            "increment",
+            NumberIncrement::contract().version("0.0.1").unwrap(),
+        )
         .service("decrement", NumberDecrement::contract().latest())
         .service("notification", NumberNotification::contract().latest())
         .context(counter_context);

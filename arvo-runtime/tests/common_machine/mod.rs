@@ -4,6 +4,6 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod contracts;
-pub mod services;
 pub mod counter;
 pub mod orchestrators;
+pub mod services;

@@ -21,10 +21,14 @@ fn num(e: &ArvoEvent, k: &str) -> f64 {
 }
 
 fn event_error(e: &ArvoEvent) -> Result<ArvoError, HandlerError> {
-    serde_json::from_value(Value::Object(e.data().clone())).map_err(|x| HandlerError::msg(x.to_string()))
+    serde_json::from_value(Value::Object(e.data().clone()))
+        .map_err(|x| HandlerError::msg(x.to_string()))
 }
 
-fn init_field<T: serde::de::DeserializeOwned>(init: &ArvoEvent, k: &str) -> Result<T, HandlerError> {
+fn init_field<T: serde::de::DeserializeOwned>(
+    init: &ArvoEvent,
+    k: &str,
+) -> Result<T, HandlerError> {
     serde_json::from_value(init.data().get(k).cloned().unwrap_or_default())
         .map_err(|e| HandlerError::msg(format!("init field '{k}': {e}")))
 }
@@ -77,9 +81,7 @@ fn value_machine(m: ValueMachine) -> ArvoMachine<ValueContext> {
                 error: Vec::new(),
             })
         })
-        .output(|c| {
-            Ok(json!({"success": c.error.is_empty(), "error": c.error, "final": c.value}))
-        })
+        .output(|c| Ok(json!({"success": c.error.is_empty(), "error": c.error, "final": c.value})))
         .initial("fetch_value")
         .state("fetch_value", |s| {
             s.entry(|c, _, out| out.emit(RawOutput::new("com.value.read", json!({"key": c.key}))))
@@ -167,7 +169,9 @@ pub fn decrement_machines() -> Vec<ArvoMachine<ValueContext>> {
 }
 
 /// `incrementAgent` (executionunits 0.1).
-pub fn increment_agent<M: MachineMemory<ValueRecord>>(memory: M) -> ArvoOrchestrator<M, ValueContext> {
+pub fn increment_agent<M: MachineMemory<ValueRecord>>(
+    memory: M,
+) -> ArvoOrchestrator<M, ValueContext> {
     ArvoOrchestrator::builder(memory)
         .executionunits(0.1)
         .machines(increment_machines())
@@ -176,7 +180,9 @@ pub fn increment_agent<M: MachineMemory<ValueRecord>>(memory: M) -> ArvoOrchestr
 }
 
 /// `decrementAgent` (executionunits 0.1).
-pub fn decrement_agent<M: MachineMemory<ValueRecord>>(memory: M) -> ArvoOrchestrator<M, ValueContext> {
+pub fn decrement_agent<M: MachineMemory<ValueRecord>>(
+    memory: M,
+) -> ArvoOrchestrator<M, ValueContext> {
     ArvoOrchestrator::builder(memory)
         .executionunits(0.1)
         .machines(decrement_machines())
@@ -242,7 +248,11 @@ fn child_state(
         start_child(c, out, &ty, json!(c.current_subject))?;
         if v2 {
             // dec: a second child with an invalid parent subject; inc: an independent root.
-            let second = if child == "dec" { json!("test") } else { Value::Null };
+            let second = if child == "dec" {
+                json!("test")
+            } else {
+                Value::Null
+            };
             start_child(c, out, &ty, second)
         } else {
             out.enqueue(RawOutput::new("com.notif.test", json!({})));
@@ -336,10 +346,8 @@ fn modifier_machine(version: &str) -> ArvoMachine<ModifierContext> {
         })
         .always(|t| {
             t.target("error").action(|c, _, _| {
-                c.errors.push(ArvoError::new(
-                    "OperationRouteFailure",
-                    "Invalid operation",
-                ));
+                c.errors
+                    .push(ArvoError::new("OperationRouteFailure", "Invalid operation"));
                 Ok(())
             })
         })

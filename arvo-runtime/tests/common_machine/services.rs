@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use arvo_runtime::handler::{ArvoEventHandler, HandlerError, HandlerInput, HandlerResult, RawOutput};
+use arvo_runtime::handler::{
+    ArvoEventHandler, HandlerError, HandlerInput, HandlerResult, RawOutput,
+};
 use serde_json::{Map, Value, json};
 
 use super::contracts::{
