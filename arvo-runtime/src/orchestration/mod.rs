@@ -23,10 +23,12 @@
 //! See [`crate::resumable`] for the handler kind built on it.
 
 mod emit;
+mod input;
 mod record;
 
 pub use emit::ORCHESTRATOR_CONTRACT_HINT;
 pub(crate) use emit::{EmitContext, ServiceUris, create_emittables};
+pub(crate) use input::{InputKind, validate_input};
 pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
 
 use std::collections::HashMap;

@@ -51,7 +51,7 @@
 //!     .state("done", |s| s.final_state())
 //!     .build()?;
 //!
-//! let adder = ArvoEventHandler::builder(add.as_contract().clone())
+//! let adder = ArvoEventHandler::builder(add.clone())
 //!     .version_sync("1.0.0", |input| {
 //!         let d = input.event.data();
 //!         let r = d["a"].as_f64().unwrap_or(0.0) + d["b"].as_f64().unwrap_or(0.0);
@@ -84,7 +84,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::global::BoxedTracer;
 use serde_json::Value;
 
-use crate::contract::{ContractKind, OrchestratorContract, dataschema};
+use crate::contract::{ContractKind, OrchestratorContract};
 use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
 use crate::handler::{
     DomainSpec, DynEventHandler, EventHandler, HandlerError, ParentContext, RawOutput, Violation,
@@ -568,73 +568,6 @@ fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
 }
 
 impl<C: Context> OrchestratorCore<C> {
-    /// `validateInputEvent` (§6.4) with the machine's versioned self contract.
-    fn validate_input(&self, machine: &ArvoMachine<C>, event: &ArvoEvent) -> Result<(), Violation> {
-        let invalid = |msg: String| {
-            Violation::contract(format!(
-                "Input validation failed - Event data does not meet contract requirements: {msg}"
-            ))
-        };
-        let ds = event.dataschema().unwrap_or_default();
-        let Some(parsed) = event.dataschema().and_then(|d| dataschema::parse(d).ok()) else {
-            return Err(invalid(format!(
-                "Event dataschema resolution failed: Unable to parse dataschema='{}' for event(id='{}', type='{}'). This makes the event opaque and does not allow contract resolution",
-                event.dataschema().unwrap_or("null"),
-                event.id(),
-                event.event_type()
-            )));
-        };
-        let is_init = event.event_type() == machine.source();
-        let (contract, label) = if is_init {
-            (machine.contract(), "self")
-        } else {
-            let found = machine.service_list.iter().find(|c| {
-                c.system_error().event_type == event.event_type()
-                    || c.emit_list()
-                        .iter()
-                        .any(|e| e.event_type == event.event_type())
-            });
-            match found {
-                Some(c) => (c, "service"),
-                None => {
-                    return Err(Violation::config(
-                        "Contract validation failed - Event does not match any registered contract schemas in the machine",
-                    ));
-                }
-            }
-        };
-        if parsed.uri != contract.uri() {
-            return Err(invalid(format!(
-                "Contract URI mismatch: {label} Contract(uri='{}', type='{}') does not match Event(dataschema='{ds}', type='{}')",
-                contract.uri(),
-                contract.accepts().event_type,
-                event.event_type()
-            )));
-        }
-        if parsed.version != arvo_rules::WILDCARD_VERSION
-            && parsed.version != contract.version().as_str()
-        {
-            return Err(invalid(format!(
-                "Contract version mismatch: {label} Contract(version='{}', type='{}', uri={}) does not match Event(dataschema='{ds}', type='{}')",
-                contract.version(),
-                contract.accepts().event_type,
-                contract.uri(),
-                event.event_type()
-            )));
-        }
-        let schema = if is_init {
-            &contract.accepts().schema
-        } else {
-            match contract.emit(event.event_type()) {
-                Some(e) => &e.schema,
-                None => &contract.system_error().schema,
-            }
-        };
-        schema
-            .validate(event.data_value())
-            .map_err(|issues| invalid(issues.to_string()))
-    }
-
     async fn run(
         &self,
         input: CoreInput<'_, MachineRecord<C>>,
@@ -668,7 +601,13 @@ impl<C: Context> OrchestratorCore<C> {
         };
         let machine = &self.registry.machines[index];
         let entry = &self.entries[index];
-        self.validate_input(machine, event)?;
+        orchestration::validate_input(
+            event,
+            machine.source(),
+            |_| Ok(std::borrow::Cow::Borrowed(machine.contract())),
+            &machine.service_list,
+            "machine",
+        )?;
         if let Some(s) = &state
             && s.status == MachineStatus::Done
         {
