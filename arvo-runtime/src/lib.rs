@@ -27,6 +27,8 @@
 //! - [`prelude`]: the names a first program needs, in one `use`.
 //! - [`workflow`]: typed workflow edges (`WelcomeV1_0_0::init(..)`, `WelcomeV1_0_0::result(..)`).
 //! - [`transport`]: events between processes (NATS JetStream, feature `nats`).
+//! - `worker` (feature `worker`): the worker program's runner: settings from flags and
+//!   environment, structured logs, graceful shutdown, a health line.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -102,6 +104,8 @@ pub mod registry;
 pub mod resumable;
 pub mod testing;
 pub mod transport;
+#[cfg(feature = "worker")]
+pub mod worker;
 pub mod workflow;
 
 pub use machine::ArvoMachine;

@@ -446,6 +446,53 @@ async fn a_machine_parent_reacts_to_its_child_system_error() {
     assert_eq!(done.data()["total"], json!(-1));
 }
 
+#[tokio::test]
+async fn a_panicking_guard_is_a_system_error_of_the_workflow_not_an_unwind() {
+    let machine =
+        ArvoMachine::<Value>::builder("panics", flow_contract().version("1.0.0").unwrap())
+            .service("add", add_contract().latest())
+            .context(|init| Ok(Value::Object(init.data().clone())))
+            .output(|c| Ok(json!({"result": c["result"]})))
+            .initial("adding")
+            .state("adding", |s| {
+                s.entry(|c, _, out| {
+                    out.emit(RawOutput::new(
+                        "com.calc.add",
+                        json!({"a": c["a"], "b": c["b"]}),
+                    ))
+                })
+                .on("evt.calc.add.success", |t| {
+                    t.target("done").guard(|_, _| panic!("guard exploded"))
+                })
+            })
+            .state("done", |s| s.final_state())
+            .build()
+            .unwrap();
+    let orch = Arc::new(
+        ArvoOrchestrator::builder(InMemoryMemory::new())
+            .machine(machine)
+            .build()
+            .unwrap(),
+    );
+    let broker = EventBroker::builder()
+        .handler(Arc::clone(&orch))
+        .handler(adder())
+        .build()
+        .unwrap();
+    let init = init("1.0.0", 1.0, 2.0);
+    let outcome = broker.resolve(init.clone()).await.unwrap();
+    let err = outcome.result().expect("a system error event");
+    assert_eq!(err.event_type(), "sys.arvo.orc.calc.flow.error");
+    assert_eq!(
+        err.data()["errorMessage"],
+        json!("user code panicked: guard exploded")
+    );
+    assert!(matches!(
+        record(&orch, init.subject()).await,
+        Some(OrchestrationRecord::Failure(_))
+    ));
+}
+
 #[test]
 fn build_checks_sources_and_versions_with_the_reference_messages() {
     let e = ArvoOrchestrator::<InMemoryMemory<OrchestratorMemoryRecord<Value>>, Value>::builder(

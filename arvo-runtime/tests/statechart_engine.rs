@@ -649,6 +649,13 @@ fn build_errors_name_the_state_and_the_event() {
         e(builder("m")),
         MachineBuildError::NoStates { .. }
     ));
+    // The machine itself (the root) is not a target.
+    assert!(matches!(
+        e(builder("m")
+            .initial("a")
+            .state("a", |s| s.on("evt.t.a.success", |t| t.target("#m")))),
+        MachineBuildError::UnknownTarget { .. }
+    ));
     // System errors of services are receivable.
     builder("m")
         .initial("a")

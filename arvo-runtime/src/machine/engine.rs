@@ -9,8 +9,9 @@ use crate::contract::{PARENT_SUBJECT_FIELD, VersionedContract};
 use crate::event::ArvoEvent;
 use crate::handler::{HandlerError, RawOutput, UserPanic, Violation};
 
-use super::model::{Node, StateKind, Trans, Tree};
+use super::model::StateKind;
 use super::snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue};
+use super::tree::{Node, Trans, Tree};
 use super::{ArvoMachine, Context};
 
 /// How many eventless (`always`) microsteps one step may take before it is an error (a machine

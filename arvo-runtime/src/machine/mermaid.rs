@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Node, StateKind, Trans, Tree};
+use super::model::StateKind;
+use super::tree::{Node, Trans, Tree};
 
 /// A Mermaid id for a state: its path with every character outside `[A-Za-z0-9_]` replaced,
 /// prefixed so that it never collides with a keyword.

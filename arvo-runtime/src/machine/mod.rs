@@ -96,12 +96,15 @@
 //! ```
 
 mod engine;
+mod error;
 mod mermaid;
 mod model;
 mod snapshot;
+mod tree;
 
 pub use engine::{Emitter, MAX_EVENTLESS_STEPS, MachineStep};
-pub use model::{Action, Guard, MachineBuildError, StateBuilder, StateKind, Transition};
+pub use error::MachineBuildError;
+pub use model::{Action, Guard, StateBuilder, StateKind, Transition};
 pub use snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue};
 
 pub use crate::resumable::Context;
@@ -114,7 +117,7 @@ use crate::contract::{ArvoVersion, ContractKind, VersionedContract};
 use crate::event::ArvoEvent;
 use crate::handler::HandlerError;
 
-use model::Tree;
+use tree::Tree;
 
 /// The context factory: the machine's initial context from the init event.
 pub type ContextFn<C> = Arc<dyn Fn(&ArvoEvent) -> Result<C, HandlerError> + Send + Sync>;

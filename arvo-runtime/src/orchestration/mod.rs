@@ -20,7 +20,8 @@
 //!    code) is such an error (a [`UserPanic`](crate::handler::UserPanic)), not an unwind;
 //! 7. the lease is released on every path.
 //!
-//! See [`crate::resumable`] for the handler kind built on it.
+//! See [`crate::orchestrator`] and [`crate::resumable`] for the handler kinds built on it; both
+//! validate their input events with one function (`validateInputEvent`, spec §6.4).
 
 mod emit;
 mod input;
