@@ -6,7 +6,8 @@
 //! Errors are accumulated and reported together, each at its own span; after an error the
 //! struct and every item that can still be derived are emitted beside the `compile_error!`.
 //! [`arvo_resumable`] (`resumable` -> `resumable_expand`) and [`arvo_handler`] (`handler` ->
-//! `handler_expand`) follow the same stages.
+//! `handler_expand`) follow the same stages, as does [`arvo_machine`] (`machine` ->
+//! `machine_validate` -> `machine_expand`).
 
 mod args;
 mod ast;
@@ -14,6 +15,9 @@ mod errors;
 mod expand;
 mod handler;
 mod handler_expand;
+mod machine;
+mod machine_expand;
+mod machine_validate;
 mod naming;
 mod parse;
 mod resumable;
@@ -335,4 +339,16 @@ pub fn arvo_resumable(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn arvo_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler_expand::run(args.into(), item.into()).into()
+}
+
+/// Declares an [`ArvoMachine`] statechart on an inherent `impl` block: states are methods,
+/// transitions are attributes, and the compiler checks the machine against its orchestrator
+/// contract version and its services.
+///
+/// (The full reference with an example follows the runtime's API.)
+///
+/// [`ArvoMachine`]: https://docs.rs/arvo-runtime/latest/arvo_runtime/machine/index.html
+#[proc_macro_attribute]
+pub fn arvo_machine(args: TokenStream, item: TokenStream) -> TokenStream {
+    machine_expand::run(args.into(), item.into()).into()
 }
