@@ -67,6 +67,7 @@ pub mod __private {
     pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     pub use serde_json::Map;
     pub use serde_json::Value;
+    pub use serde_json::to_value;
     pub use std::sync::LazyLock;
 
     /// A metadata number from the literal the user wrote (validated by the compiler as a Rust
