@@ -46,7 +46,7 @@ pub enum Kind {
 #[derive(Clone)]
 pub enum EventRef {
     /// `*`: any event.
-    Any(Span),
+    Any,
     /// `key::Variant`: one emitted event of a declared service.
     Emitted {
         /// The service key.
@@ -64,19 +64,10 @@ pub enum EventRef {
 }
 
 impl EventRef {
-    /// Where the event was written.
-    pub fn span(&self) -> Span {
-        match self {
-            EventRef::Any(span) => *span,
-            EventRef::Emitted { variant, .. } => variant.span(),
-            EventRef::SystemError { token, .. } => token.span(),
-        }
-    }
-
     /// The service key, if any.
     pub fn service(&self) -> Option<&Ident> {
         match self {
-            EventRef::Any(_) => None,
+            EventRef::Any => None,
             EventRef::Emitted { service, .. } | EventRef::SystemError { service, .. } => {
                 Some(service)
             }
@@ -86,7 +77,7 @@ impl EventRef {
     /// As written, for messages and diagrams (`inventory::Success`, `*`).
     pub fn label(&self) -> String {
         match self {
-            EventRef::Any(_) => "*".to_owned(),
+            EventRef::Any => "*".to_owned(),
             EventRef::Emitted { service, variant } => format!("{service}::{variant}"),
             EventRef::SystemError { service, token } => format!("{service}::{token}"),
         }
@@ -123,6 +114,8 @@ pub struct State {
     pub parent: Option<Ident>,
     /// Whether the method takes the action context (`fn s(&self, cx: &mut ..)`) or not.
     pub body_takes_cx: bool,
+    /// Whether the method returns a `Result`.
+    pub body_fallible: bool,
     /// More entry actions (after the body), in order.
     pub entry: Vec<Ident>,
     /// Exit actions, in order.
@@ -140,6 +133,29 @@ pub struct Callable {
     pub name: Ident,
     /// Its parameters after `&self`.
     pub arity: usize,
+    /// Whether it returns a `Result` (else `()` for actions, `bool` for guards).
+    pub fallible: bool,
+}
+
+/// The `#[context]` or `#[output]` method.
+#[derive(Clone)]
+pub struct Method {
+    /// The method's name.
+    pub name: Ident,
+    /// Whether it returns a `Result`.
+    pub fallible: bool,
+}
+
+/// Whether `f` returns a `Result<..>` (by the last segment of its return type's path): such a
+/// method's error becomes the step's error.
+fn fallible(f: &ImplItemFn) -> bool {
+    match &f.sig.output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+            _ => false,
+        },
+        syn::ReturnType::Default => false,
+    }
 }
 
 /// The model of one `#[arvo_machine]`.
@@ -158,12 +174,12 @@ pub struct Machine {
     pub context: Type,
     /// The services, in declaration order.
     pub services: Vec<Service>,
-    /// The name of the generated services enum (default `<Name>Services`).
-    pub services_enum: Ident,
+    /// The machine's id (`id = ".."`, default the type's name).
+    pub id: String,
     /// The `#[context]` method.
-    pub context_fn: Option<Ident>,
+    pub context_fn: Option<Method>,
     /// The `#[output]` method.
-    pub output_fn: Option<Ident>,
+    pub output_fn: Option<Method>,
     /// The states, in declaration order.
     pub states: Vec<State>,
     /// The `#[guard]` methods.
@@ -174,7 +190,7 @@ pub struct Machine {
     pub krate: Path,
 }
 
-const KEYS: &str = "`contract`, `version`, `context`, `services`, `services_enum`, `crate`";
+const KEYS: &str = "`contract`, `version`, `context`, `services`, `id`, `crate`";
 
 #[derive(Default)]
 struct RawArgs {
@@ -182,7 +198,7 @@ struct RawArgs {
     version: Option<LitStr>,
     context: Option<Type>,
     services: Option<Vec<Service>>,
-    services_enum: Option<Ident>,
+    id: Option<LitStr>,
     krate: Option<Path>,
 }
 
@@ -209,10 +225,6 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
                 let ty: Type = meta.value()?.parse()?;
                 set_once(&mut raw.context, ty, &key, errors);
             }
-            "services_enum" => {
-                let ident: Ident = meta.value()?.parse()?;
-                set_once(&mut raw.services_enum, ident, &key, errors);
-            }
             "services" => {
                 if !meta.input.peek(syn::token::Paren) {
                     errors.push(
@@ -223,6 +235,10 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
                 }
                 let services = parse_services(&meta, errors)?;
                 set_once(&mut raw.services, services, &key, errors);
+            }
+            "id" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(&mut raw.id, lit, &key, errors);
             }
             "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
             other => {
@@ -272,6 +288,7 @@ fn parse_state(attr: &Attribute, name: &Ident, errors: &mut Errors) -> State {
         initial: None,
         parent: None,
         body_takes_cx: false,
+        body_fallible: false,
         entry: Vec::new(),
         exit: Vec::new(),
         on: Vec::new(),
@@ -345,8 +362,8 @@ fn parse_state(attr: &Attribute, name: &Ident, errors: &mut Errors) -> State {
 /// The event of `#[on(..)]`: `*`, `key::Variant` or `key::SystemError`.
 fn parse_event(input: ParseStream<'_>) -> syn::Result<EventRef> {
     if input.peek(Token![*]) {
-        let star: Token![*] = input.parse()?;
-        return Ok(EventRef::Any(star.span));
+        input.parse::<Token![*]>()?;
+        return Ok(EventRef::Any);
     }
     let path: Path = input.parse().map_err(|e| {
         syn::Error::new(
@@ -570,6 +587,7 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
         Role::State(state) => {
             state.on = on;
             state.always = always;
+            state.body_fallible = fallible(f);
             match arity(f, "state", errors) {
                 Some(0) => {}
                 Some(1) => state.body_takes_cx = true,
@@ -678,8 +696,8 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
     let mut states = Vec::new();
     let mut guards = Vec::new();
     let mut actions = Vec::new();
-    let mut context_fn: Option<Ident> = None;
-    let mut output_fn: Option<Ident> = None;
+    let mut context_fn: Option<Method> = None;
+    let mut output_fn: Option<Method> = None;
     for it in &mut item.items {
         let ImplItem::Fn(f) = it else { continue };
         let Some(role) = method_role(f, errors) else {
@@ -698,7 +716,11 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
                             ),
                         );
                     } else {
-                        guards.push(Callable { name: fname, arity });
+                        guards.push(Callable {
+                            name: fname,
+                            arity,
+                            fallible: fallible(f),
+                        });
                     }
                 }
             }
@@ -712,7 +734,11 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
                             ),
                         );
                     } else {
-                        actions.push(Callable { name: fname, arity });
+                        actions.push(Callable {
+                            name: fname,
+                            arity,
+                            fallible: fallible(f),
+                        });
                     }
                 }
             }
@@ -728,7 +754,10 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
                 if context_fn.is_some() {
                     errors.push(fname.span(), "two `#[context]` methods; a machine has one");
                 } else {
-                    context_fn = Some(fname);
+                    context_fn = Some(Method {
+                        name: fname,
+                        fallible: fallible(f),
+                    });
                 }
             }
             Role::Output => {
@@ -743,7 +772,10 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
                 if output_fn.is_some() {
                     errors.push(fname.span(), "two `#[output]` methods; a machine has one");
                 } else {
-                    output_fn = Some(fname);
+                    output_fn = Some(Method {
+                        name: fname,
+                        fallible: fallible(f),
+                    });
                 }
             }
         }
@@ -761,9 +793,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         );
     }
     let name = name?;
-    let services_enum = raw
-        .services_enum
-        .unwrap_or_else(|| Ident::new(&format!("{name}Services"), name.span()));
+    let id = raw.id.map_or_else(|| name.to_string(), |l| l.value());
     Some(Machine {
         item: item.clone(),
         name,
@@ -772,7 +802,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         marker: marker?,
         context: raw.context?,
         services: raw.services.unwrap_or_default(),
-        services_enum,
+        id,
         context_fn,
         output_fn,
         states,

@@ -20,8 +20,6 @@ use syn::spanned::Spanned as _;
 
 /// The state tree: each state's parent index and children, once every parent is known.
 pub struct Tree {
-    /// Per state, its parent's index (`None`: top level, or a parent that was reported).
-    pub parent: Vec<Option<usize>>,
     /// Per state, its children's indices in declaration order.
     pub children: Vec<Vec<usize>>,
     /// The top-level states.
@@ -94,11 +92,7 @@ fn tree(m: &Machine, index: &HashMap<String, usize>, errors: &mut Errors) -> Tre
             None => {}
         }
     }
-    Tree {
-        parent,
-        children,
-        roots,
-    }
+    Tree { children, roots }
 }
 
 /// One `initial` among `group` (the top level, or a compound state's children).
@@ -368,7 +362,7 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
             }
         }
     }
-    if let Some(out) = &m.output_fn
+    if let Some(out) = m.output_fn.as_ref().map(|o| &o.name)
         && !tree.roots.iter().any(|&i| m.states[i].kind == Kind::Final)
     {
         errors.push(
@@ -443,14 +437,14 @@ mod tests {
         assert_eq!(m.states[1].kind, Kind::Parallel);
         assert_eq!(tree.children[1], [2, 3]);
         assert_eq!(tree.roots, [0, 1, 4, 5, 6]);
-        assert_eq!(m.services_enum.to_string(), "MServices");
+        assert_eq!(m.id, "M");
         let marker = &m.marker;
         assert_eq!(quote!(#marker).to_string(), "a :: FlowV1_0_0");
         assert!(matches!(
             m.states[0].on[2].event,
             Some(EventRef::SystemError { .. })
         ));
-        assert!(matches!(m.states[3].on[0].event, Some(EventRef::Any(_))));
+        assert!(matches!(m.states[3].on[0].event, Some(EventRef::Any)));
         // The machine attributes are gone; the other methods stay.
         assert_eq!(m.item.items.len(), 14);
         assert!(m.item.items.iter().all(|i| match i {
@@ -586,7 +580,7 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "unknown key `colour`; expected one of `contract`, `version`, `context`, `services`, `services_enum`, `crate`",
+                "unknown key `colour`; expected one of `contract`, `version`, `context`, `services`, `id`, `crate`",
                 "`version` set multiple times",
                 "invalid version `1.0`: expected `major.minor.patch`, e.g. `1.0.0`",
                 "two `#[context]` methods; a machine has one",
