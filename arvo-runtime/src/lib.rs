@@ -20,6 +20,8 @@
 //! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
 //! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
 //! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
+//! - [`machine`]: [`ArvoMachine`] statecharts (model, engine, snapshots, Mermaid diagrams).
+//! - [`orchestrator`]: [`ArvoOrchestrator`], durable workflows running machines.
 //! - [`registry`]: what the broker registers ([`registry::IntoHandler`]) and the program-wide
 //!   registry of `#[arvo_handler]` functions.
 //! - [`prelude`]: the names a first program needs, in one `use`.
@@ -93,7 +95,9 @@ pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod broker;
 pub mod factory;
 pub mod handler;
+pub mod machine;
 pub mod orchestration;
+pub mod orchestrator;
 pub mod prelude;
 pub mod registry;
 pub mod resumable;
@@ -101,4 +105,6 @@ pub mod testing;
 pub mod transport;
 pub mod workflow;
 
+pub use machine::ArvoMachine;
+pub use orchestrator::ArvoOrchestrator;
 pub use resumable::{ArvoResumable, ResumableHandler};
