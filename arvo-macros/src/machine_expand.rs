@@ -238,7 +238,7 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
         EventRef::SystemError { service, .. } => {
             let alias = service_alias(m, service);
             EventCode {
-                ty: quote! {
+                ty: quote_spanned! {service_span(m, service)=>
                     <<#alias as #krate::typed::ContractVersion>::Contract as #krate::typed::TypedContract>::SYSTEM_ERROR_TYPE
                 },
                 decode: quote! {
@@ -252,7 +252,8 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
         }
         EventRef::Emitted { service, variant } => {
             let alias = service_alias(m, service);
-            let emits = quote!(<#alias as #krate::typed::ContractVersion>::Emits);
+            let span = service_span(m, service);
+            let emits = quote_spanned!(span=> <#alias as #krate::typed::ContractVersion>::Emits);
             let name = variant.to_string();
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
             EventCode {
@@ -275,14 +276,29 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
     }
 }
 
-/// The alias of the service `key`'s version (`__Service<i>`).
-fn service_alias(m: &Machine, key: &syn::Ident) -> syn::Ident {
+/// The alias of the service `key`'s version (`__Service<i>`), spanned at the user's path.
+fn service_alias(m: &Machine, key: &syn::Ident) -> TokenStream {
     let i = m
         .services
         .iter()
         .position(|s| &s.key == key)
         .unwrap_or_default();
-    format_ident!("__Service{}", i)
+    let alias = format_ident!("__Service{}", i);
+    match m.services.get(i) {
+        Some(s) => {
+            let v = &s.version;
+            quote_spanned!(v.span()=> #alias)
+        }
+        None => quote!(#alias),
+    }
+}
+
+/// The span of the service `key`'s version path.
+fn service_span(m: &Machine, key: &syn::Ident) -> Span {
+    m.services
+        .iter()
+        .find(|s| &s.key == key)
+        .map_or_else(Span::call_site, |s| s.version.span())
 }
 
 fn find<'a>(pool: &'a [Callable], name: &syn::Ident) -> Option<&'a Callable> {
@@ -290,11 +306,14 @@ fn find<'a>(pool: &'a [Callable], name: &syn::Ident) -> Option<&'a Callable> {
 }
 
 /// An action closure: `Fn(&mut C, &ArvoEvent, &mut Emitter) -> Result<(), HandlerError>`.
-fn action_closure(m: &Machine, a: &Callable, with_payload: bool) -> TokenStream {
+fn action_closure(m: &Machine, a: &Callable, used: &syn::Ident, with_payload: bool) -> TokenStream {
     let krate = &m.krate;
     let context = &m.context;
     let action = action_ident(m);
-    let name = &a.name;
+    // Spanned at the user's reference (`actions(store)`), so a payload of the wrong type is
+    // reported where the action is used on the event.
+    let name = syn::Ident::new(&a.name.to_string(), used.span());
+    let name = &name;
     let call = match (a.arity, with_payload) {
         (0, _) => quote_spanned!(name.span()=> this.#name()),
         (1, _) => quote_spanned!(name.span()=> this.#name(&mut cx)),
@@ -360,7 +379,7 @@ fn transition_tokens(m: &Machine, t: &Transition) -> TokenStream {
     }
     for a in &t.actions {
         if let Some(action) = find(&m.actions, a) {
-            let closure = action_closure(m, action, with_payload);
+            let closure = action_closure(m, action, a, with_payload);
             chain = quote!(#chain.action(#closure));
         }
     }
@@ -391,17 +410,17 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
         arity: usize::from(s.body_takes_cx),
         fallible: s.body_fallible,
     };
-    let closure = action_closure(m, &body, false);
+    let closure = action_closure(m, &body, &s.name, false);
     chain = quote!(#chain.entry(#closure));
     for a in &s.entry {
         if let Some(action) = find(&m.actions, a) {
-            let closure = action_closure(m, action, false);
+            let closure = action_closure(m, action, a, false);
             chain = quote!(#chain.entry(#closure));
         }
     }
     for a in &s.exit {
         if let Some(action) = find(&m.actions, a) {
-            let closure = action_closure(m, action, false);
+            let closure = action_closure(m, action, a, false);
             chain = quote!(#chain.exit(#closure));
         }
     }
@@ -459,10 +478,14 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         let v = &s.version;
         quote_spanned!(v.span()=> type #alias = #v;)
     });
+    // Every use of a service's version is spanned at the user's path: a path that is not a
+    // contract version is then one error there (the compiler merges identical ones).
     let service_calls = services.iter().enumerate().map(|(i, s)| {
         let alias = format_ident!("__Service{}", i);
         let key = s.key.to_string();
-        quote!(.service(#key, <#alias as #krate::typed::ContractVersion>::versioned()))
+        let v = &s.version;
+        let versioned = quote_spanned!(v.span()=> <#alias as #krate::typed::ContractVersion>::versioned());
+        quote!(.service(#key, #versioned))
     });
 
     let context_call = m.context_fn.as_ref().map(|Method { name: f, fallible }| {

@@ -188,10 +188,16 @@ fn check_callable(
     errors: &mut Errors,
 ) {
     let Some(c) = pool.iter().find(|c| &c.name == used) else {
+        let a = |k: &str| if k.starts_with('a') { "an" } else { "a" };
         let what = if other.1.iter().any(|c| &c.name == used) {
-            format!("`{used}` is an `#[{}]` method, not a `#[{kind}]`", other.0)
+            format!(
+                "`{used}` is {} `#[{}]` method, not {} `#[{kind}]`",
+                a(other.0),
+                other.0,
+                a(kind)
+            )
         } else if m.states.iter().any(|s| &s.name == used) {
-            format!("`{used}` is a state, not a `#[{kind}]` method")
+            format!("`{used}` is a state, not {} `#[{kind}]` method", a(kind))
         } else if pool.is_empty() {
             format!("no {kind} `{used}`: this impl block has no `#[{kind}]` method")
         } else {
@@ -481,7 +487,7 @@ mod tests {
                 "no state `payng` in this machine; the states are `a`, `b`, `done`, `c`, `d`",
                 "the machine cannot receive `invntory::Success`: no service `invntory` in `services(..)`; the services are `inventory`, `pay`",
                 "no guard `nope`: this impl block has no `#[guard]` method",
-                "`done` is a state, not a `#[action]` method",
+                "`done` is a state, not an `#[action]` method",
                 "`done` is a final state: it has no transitions (a finished machine ignores events)",
             ]
         );
@@ -543,7 +549,7 @@ mod tests {
             errs,
             [
                 "`keep` takes an event's payload, but it runs on entry, exit or `#[always]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
-                "`g` is an `#[guard]` method, not a `#[action]`",
+                "`g` is a `#[guard]` method, not an `#[action]`",
                 "never taken: an earlier `#[on(inventory::Success)]` of `a` has no guard, and the first enabled transition wins",
                 "an `#[always]` transition without a guard back into `a` never settles: add a `guard`",
                 "never taken: an earlier `#[always]` of `a` has no guard, and the first enabled transition wins",

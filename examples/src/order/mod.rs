@@ -29,6 +29,7 @@
 //! ```
 
 mod flows;
+mod machine;
 mod services;
 mod state;
 
@@ -36,6 +37,7 @@ pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
     PaymentFlow, PaymentFlowServices,
 };
+pub use machine::{OrderMachine, OrderMachineAction, OrderMachineContext};
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };

@@ -106,11 +106,13 @@ fn main() {
     assert_eq!(audit.snapshot.context.value, 30);
 
     // The service's system error: `failed`, the message kept.
-    let err = answer(
-        &init,
-        "sys.com.number.increment.error",
+    let payload: ArvoErrorPayload = serde_json::from_value(
         serde_json::json!({"errorName": "Error", "errorMessage": "boom", "errorStack": null}),
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = ArvoEventFactory::new(IncrementV1_0_0::versioned())
+        .system_error_payload(&payload, EventInput::new("com.number.increment", serde_json::json!({})).with_subject(init.subject()))
+        .unwrap_or_else(|e| panic!("{e}"));
     let failed = machine.resume(step.snapshot, &err).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(failed.snapshot.status, MachineStatus::Done);
     assert_eq!(failed.snapshot.context.error.as_deref(), Some("boom"));
