@@ -238,9 +238,12 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
         EventRef::SystemError { service, .. } => {
             let alias = service_alias(m, service);
             EventCode {
-                ty: quote_spanned! {service_span(m, service)=>
-                    <<#alias as #krate::typed::ContractVersion>::Contract as #krate::typed::TypedContract>::SYSTEM_ERROR_TYPE
-                },
+                ty: respan(
+                    quote! {
+                        <<#alias as #krate::typed::ContractVersion>::Contract as #krate::typed::TypedContract>::SYSTEM_ERROR_TYPE
+                    },
+                    service_span(m, service),
+                ),
                 decode: quote! {
                     let decode = |e: &#krate::ArvoEvent| -> ::core::result::Result<::core::option::Option<#krate::ArvoErrorPayload>, #hd> {
                         <#krate::ArvoErrorPayload as #krate::__private::Deserialize>::deserialize(e.data())
@@ -253,7 +256,10 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
         EventRef::Emitted { service, variant } => {
             let alias = service_alias(m, service);
             let span = service_span(m, service);
-            let emits = quote_spanned!(span=> <#alias as #krate::typed::ContractVersion>::Emits);
+            let emits = respan(
+                quote!(<#alias as #krate::typed::ContractVersion>::Emits),
+                span,
+            );
             let name = variant.to_string();
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
             EventCode {
@@ -291,6 +297,23 @@ fn service_alias(m: &Machine, key: &syn::Ident) -> TokenStream {
         }
         None => quote!(#alias),
     }
+}
+
+/// `tokens` with every span set to `span` (so a path built from the crate path and an alias
+/// is reported at the user's token, not at the attribute).
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                return proc_macro2::TokenTree::Group(group);
+            }
+            t.set_span(span);
+            t
+        })
+        .collect()
 }
 
 /// The span of the service `key`'s version path.
@@ -484,7 +507,10 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         let alias = format_ident!("__Service{}", i);
         let key = s.key.to_string();
         let v = &s.version;
-        let versioned = quote_spanned!(v.span()=> <#alias as #krate::typed::ContractVersion>::versioned());
+        let versioned = respan(
+            quote!(<#alias as #krate::typed::ContractVersion>::versioned()),
+            v.span(),
+        );
         quote!(.service(#key, #versioned))
     });
 
@@ -577,6 +603,12 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
                     .and_then(|i| types.get(i).copied())
                     .unwrap_or("")
             }
+
+            // The version is one of `contract = ..`'s (its marker sits next to it).
+            const _: fn() = || {
+                let _: ::core::marker::PhantomData<#contract> =
+                    ::core::marker::PhantomData::<<__Version as #krate::typed::ContractVersion>::Contract>;
+            };
 
             impl #self_ty {
                 #[doc = #machine_doc]

@@ -31,13 +31,13 @@
 //! ```
 
 use arvo_example_contracts::order::{
-    ApprovalDecision, ApprovalRequest, Charge, ChargeRequest, InventoryReserveV1_0_0,
-    OrderApprovalV1_0_0, OrderProcess, Order, OrderResult, OrderStatus, PaymentFlowV1_0_0,
-    Reservation, ReserveRequest, ShipRequest, Shipment, ShippingScheduleV1_0_0,
+    ApprovalDecision, ApprovalRequest, Charge, ChargeRequest, InventoryReserveV1_0_0, Order,
+    OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderResult, OrderStatus,
+    PaymentFlowV1_0_0, Reservation, ReserveRequest, ShipRequest, Shipment, ShippingScheduleV1_0_0,
 };
+use arvo_runtime::ArvoErrorPayload;
 use arvo_runtime::handler::DomainSpec;
 use arvo_runtime::prelude::*;
-use arvo_runtime::ArvoErrorPayload;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW};
@@ -194,7 +194,10 @@ impl OrderMachine {
 
     #[action]
     fn reject(&self, cx: &mut OrderMachineAction<'_>, decision: &ApprovalDecision) {
-        let why = decision.note.clone().unwrap_or_else(|| "declined".to_owned());
+        let why = decision
+            .note
+            .clone()
+            .unwrap_or_else(|| "declined".to_owned());
         cx.context.status = Some(OrderStatus::Rejected);
         cx.context.reason = Some(format!("{}: {why}", decision.reviewer));
     }
