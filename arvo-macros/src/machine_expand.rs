@@ -263,9 +263,12 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
             let name = variant.to_string();
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
             EventCode {
-                ty: quote! {
-                    __event_type(<#emits as #krate::typed::Emits>::EVENT_TYPES, <#emits as #krate::typed::Emits>::VARIANTS, #name)
-                },
+                ty: respan(
+                    quote! {
+                        __event_type(<#emits as #krate::typed::Emits>::EVENT_TYPES, <#emits as #krate::typed::Emits>::VARIANTS, #name)
+                    },
+                    span,
+                ),
                 decode: quote! {
                     let decode = |e: &#krate::ArvoEvent| -> ::core::result::Result<::core::option::Option<_>, #hd> {
                         type __Emits = #emits;
