@@ -192,6 +192,28 @@ async fn a_machine_workflow_runs_on_the_broker_with_a_service_and_is_stored() {
 }
 
 #[tokio::test]
+async fn a_stored_record_with_an_incompatible_snapshot_is_refused_when_read() {
+    let orch = orchestrator();
+    let init = init("1.0.0", 1.0, 2.0);
+    orch.execute(&init, ParentContext::Event).await.unwrap();
+    let rec = record(&orch, init.subject()).await.unwrap();
+    let mut j = serde_json::to_value(&rec).unwrap();
+    assert_eq!(j["state"]["version"], json!(1));
+    assert_eq!(j["state"]["value"], json!("adding"));
+    // The same record, as a later release with another snapshot format would store it.
+    j["state"]["version"] = json!(2);
+    let err = serde_json::from_value::<OrchestratorMemoryRecord<Value>>(j)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "incompatible machine snapshot version 2: this build of arvo-runtime reads version 1"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn versions_migrate_a_v1_workflow_finishes_on_v1_while_new_ones_start_on_v2() {
     let orch = orchestrator();
     let v1 = init("1.0.0", 2.0, 3.0);
@@ -374,6 +396,101 @@ async fn a_machine_parent_starts_a_machine_child_and_resumes_on_its_completion()
     assert_eq!(done.event_type(), "arvo.orc.calc.parent.done");
     assert_eq!(done.subject(), init.subject());
     assert_eq!(done.data()["total"], json!(15.0));
+}
+
+#[tokio::test]
+async fn a_machine_parent_reacts_to_its_child_system_error() {
+    let flow = flow_contract();
+    let parent = ArvoMachine::<Value>::builder("parent", parent_contract().latest())
+        .service("calc", flow.version("1.0.0").unwrap())
+        .context(|init| Ok(Value::Object(init.data().clone())))
+        .output(|c| Ok(json!({"total": c["total"]})))
+        .initial("child")
+        .state("child", |s| {
+            s.entry(|c, _, out| {
+                let calc = flow_contract().version("1.0.0")?;
+                out.start_child(&calc, json!({"a": c["x"], "b": 10}))
+            })
+            .on("arvo.orc.calc.flow.done", |t| t.target("done"))
+            .on("sys.arvo.orc.calc.flow.error", |t| {
+                t.target("done").action(|c, e, _| {
+                    assert!(
+                        e.data()["errorMessage"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("adder failed"))
+                    );
+                    c["total"] = json!(-1);
+                    Ok(())
+                })
+            })
+        })
+        .state("done", |s| s.final_state())
+        .build()
+        .unwrap();
+    let broker = EventBroker::builder()
+        .handler(ArvoOrchestrator::builder(InMemoryMemory::new()).machine(parent))
+        .handler(orchestrator())
+        .handler(adder())
+        .build()
+        .unwrap();
+    let init = ArvoOrchestratorEventFactory::new(parent_contract().latest())
+        .unwrap()
+        .init(EventInput::new(
+            "com.test.client",
+            json!({"parentSubject$$": null, "x": -1}),
+        ))
+        .unwrap();
+    let outcome = broker.resolve(init.clone()).await.unwrap();
+    let done = outcome.result().expect("parent completion");
+    assert_eq!(done.event_type(), "arvo.orc.calc.parent.done");
+    assert_eq!(done.data()["total"], json!(-1));
+}
+
+#[tokio::test]
+async fn a_panicking_guard_is_a_system_error_of_the_workflow_not_an_unwind() {
+    let machine =
+        ArvoMachine::<Value>::builder("panics", flow_contract().version("1.0.0").unwrap())
+            .service("add", add_contract().latest())
+            .context(|init| Ok(Value::Object(init.data().clone())))
+            .output(|c| Ok(json!({"result": c["result"]})))
+            .initial("adding")
+            .state("adding", |s| {
+                s.entry(|c, _, out| {
+                    out.emit(RawOutput::new(
+                        "com.calc.add",
+                        json!({"a": c["a"], "b": c["b"]}),
+                    ))
+                })
+                .on("evt.calc.add.success", |t| {
+                    t.target("done").guard(|_, _| panic!("guard exploded"))
+                })
+            })
+            .state("done", |s| s.final_state())
+            .build()
+            .unwrap();
+    let orch = Arc::new(
+        ArvoOrchestrator::builder(InMemoryMemory::new())
+            .machine(machine)
+            .build()
+            .unwrap(),
+    );
+    let broker = EventBroker::builder()
+        .handler(Arc::clone(&orch))
+        .handler(adder())
+        .build()
+        .unwrap();
+    let init = init("1.0.0", 1.0, 2.0);
+    let outcome = broker.resolve(init.clone()).await.unwrap();
+    let err = outcome.result().expect("a system error event");
+    assert_eq!(err.event_type(), "sys.arvo.orc.calc.flow.error");
+    assert_eq!(
+        err.data()["errorMessage"],
+        json!("user code panicked: guard exploded")
+    );
+    assert!(matches!(
+        record(&orch, init.subject()).await,
+        Some(OrchestrationRecord::Failure(_))
+    ));
 }
 
 #[test]

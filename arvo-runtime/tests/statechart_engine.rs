@@ -195,6 +195,62 @@ fn parallel_regions_are_all_active_and_move_independently() {
 }
 
 #[test]
+fn on_done_joins_parallel_regions_and_finishes_compound_states() {
+    let m = builder("join")
+        .initial("work")
+        .state("work", |s| {
+            s.parallel()
+                .state("left", |s| {
+                    s.initial("l1")
+                        .state("l1", |s| s.on("evt.t.a.success", |t| t.target("l2")))
+                        .state("l2", |s| s.final_state())
+                })
+                .state("right", |s| {
+                    s.initial("r1")
+                        .state("r1", |s| s.on("evt.t.b.success", |t| t.target("r2")))
+                        .state("r2", |s| s.final_state())
+                        .on_done(|t| t.action(log("right done")))
+                })
+                .on_done(|t| t.target("review").action(log("work done")))
+        })
+        .state("review", |s| {
+            s.initial("checking")
+                .state("checking", |s| s.always(|t| t.target("ok")))
+                .state("ok", |s| s.final_state())
+                .on_done(|t| t.target("finished"))
+        })
+        .state("finished", |s| s.final_state())
+        .output(|c| Ok(json!({"log": c.log})))
+        .build()
+        .unwrap();
+    let init = init();
+    let s = m.start(&init).unwrap();
+    let s = m
+        .resume(s.snapshot, &answer("b", init.subject(), json!({})))
+        .unwrap();
+    assert_eq!(s.snapshot.context.log, ["right done"]);
+    assert_eq!(
+        s.snapshot.status,
+        MachineStatus::Active,
+        "left is not final yet"
+    );
+    let s = m
+        .resume(s.snapshot, &answer("a", init.subject(), json!({})))
+        .unwrap();
+    // Both regions final -> work's onDone -> review -> (always) ok -> review's onDone -> finished.
+    assert_eq!(s.snapshot.status, MachineStatus::Done);
+    assert_eq!(value(&s.snapshot), json!("finished"));
+    assert_eq!(s.output, Some(json!({"log": ["right done", "work done"]})));
+    assert!(matches!(
+        builder("m")
+            .initial("a")
+            .state("a", |s| s.on_done(|t| t.target("a")))
+            .build(),
+        Err(MachineBuildError::DoneWithoutChildren { .. })
+    ));
+}
+
+#[test]
 fn parallel_root_finishes_when_every_region_is_final() {
     let m = builder("pr")
         .parallel()
@@ -592,6 +648,13 @@ fn build_errors_name_the_state_and_the_event() {
     assert!(matches!(
         e(builder("m")),
         MachineBuildError::NoStates { .. }
+    ));
+    // The machine itself (the root) is not a target.
+    assert!(matches!(
+        e(builder("m")
+            .initial("a")
+            .state("a", |s| s.on("evt.t.a.success", |t| t.target("#m")))),
+        MachineBuildError::UnknownTarget { .. }
     ));
     // System errors of services are receivable.
     builder("m")

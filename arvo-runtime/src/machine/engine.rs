@@ -135,6 +135,8 @@ struct Run<'m, C> {
     emitted: Vec<RawOutput>,
     queued: Vec<RawOutput>,
     trigger: &'m ArvoEvent,
+    /// Compound / parallel states that became done (their `onDone` is pending).
+    done_queue: Vec<usize>,
 }
 
 impl<C: Context> ArvoMachine<C> {
@@ -200,6 +202,7 @@ impl<C: Context> ArvoMachine<C> {
             emitted: Vec::new(),
             queued: Vec::new(),
             trigger: event,
+            done_queue: Vec::new(),
         };
         let (context, transitioned) = match snapshot {
             None => {
@@ -318,16 +321,42 @@ impl<'m, C: Context> Run<'m, C> {
         (s..=self.node(s).end).any(|i| enter[i] || self.active[i])
     }
 
-    /// Enters the marked states in document order.
+    /// Enters the marked states in document order, then queues the `onDone` of the compound
+    /// states that entered a final child and of the parallel states all of whose regions are
+    /// now final.
     fn enter(&mut self, enter: &[bool], context: &mut C) -> Result<(), HandlerError> {
         let tree = self.tree;
+        let mut finals = Vec::new();
         for (i, &e) in enter.iter().enumerate() {
             if e && !self.active[i] {
                 self.active[i] = true;
                 self.run_actions(i, &tree.nodes[i].entry, context)?;
+                if tree.nodes[i].kind == StateKind::Final {
+                    finals.push(i);
+                }
+            }
+        }
+        for f in finals {
+            let Some(p) = tree.nodes[f].parent.filter(|&p| p != 0) else {
+                continue;
+            };
+            self.queue_done(p);
+            let mut cur = tree.nodes[p].parent;
+            while let Some(a) = cur {
+                if a == 0 || tree.nodes[a].kind != StateKind::Parallel || !self.in_final(a) {
+                    break;
+                }
+                self.queue_done(a);
+                cur = tree.nodes[a].parent;
             }
         }
         Ok(())
+    }
+
+    fn queue_done(&mut self, s: usize) {
+        if !self.tree.nodes[s].done.is_empty() && !self.done_queue.contains(&s) {
+            self.done_queue.push(s);
+        }
     }
 
     /// Whether state `s` is an active state with no active child (a leaf of the configuration).
@@ -479,17 +508,30 @@ impl<'m, C: Context> Run<'m, C> {
         self.enter(&enter, context)
     }
 
-    /// Takes eventless transitions until none is enabled or the machine is done.
+    /// Takes eventless transitions until none is enabled, then the pending `onDone`
+    /// transitions (each followed by eventless ones again), until the machine is done or
+    /// nothing is left.
     fn settle(&mut self, context: &mut C) -> Result<(), HandlerError> {
         for _ in 0..MAX_EVENTLESS_STEPS {
             if self.in_final(0) {
                 return Ok(());
             }
             let selected = self.select(false, context);
-            if selected.is_empty() {
+            if !selected.is_empty() {
+                self.microstep(&selected, context)?;
+                continue;
+            }
+            if self.done_queue.is_empty() {
                 return Ok(());
             }
-            self.microstep(&selected, context)?;
+            let s = self.done_queue.remove(0);
+            if !self.active[s] || !self.in_final(s) {
+                continue;
+            }
+            let tree = self.tree;
+            if let Some(t) = tree.nodes[s].done.iter().find(|t| self.passes(t, context)) {
+                self.microstep(&[(s, t)], context)?;
+            }
         }
         let states: Vec<&str> = (0..self.active.len())
             .filter(|&i| self.is_active_leaf(i))
@@ -521,21 +563,18 @@ impl<'m, C: Context> Run<'m, C> {
     /// XState's state value of `s`.
     fn value(&self, s: usize) -> StateValue {
         let n = self.node(s);
-        let active: Vec<usize> = n
-            .children
-            .iter()
-            .copied()
-            .filter(|&c| self.active[c])
-            .collect();
+        let mut active = n.children.iter().copied().filter(|&c| self.active[c]);
         if n.kind == StateKind::Compound
-            && let [c] = active[..]
+            && let Some(c) = active.next()
             && matches!(self.node(c).kind, StateKind::Atomic | StateKind::Final)
         {
             return StateValue::Leaf(self.node(c).key.clone());
         }
         StateValue::Node(
-            active
-                .into_iter()
+            n.children
+                .iter()
+                .copied()
+                .filter(|&c| self.active[c])
                 .map(|c| (self.node(c).key.clone(), self.value(c)))
                 .collect(),
         )

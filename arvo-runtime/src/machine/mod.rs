@@ -7,7 +7,9 @@
 //!   ([`StateBuilder::parallel`]), final ([`StateBuilder::final_state`]);
 //! * transitions on an exact event type or `"*"` ([`StateBuilder::on`]), ordered guarded
 //!   candidates (the first whose guard passes wins), eventless [`always`](StateBuilder::always)
-//!   transitions taken until none is enabled (bounded by [`MAX_EVENTLESS_STEPS`]);
+//!   transitions taken until none is enabled (bounded by [`MAX_EVENTLESS_STEPS`]),
+//!   [`on_done`](StateBuilder::on_done) when a compound state reaches a final child or every
+//!   region of a parallel state is final;
 //! * entry, exit and transition actions `Fn(&mut C, &ArvoEvent, &mut Emitter) -> Result<(), HandlerError>`
 //!   over a typed context `C` (`Serialize + DeserializeOwned + Clone`), and guards
 //!   `Fn(&C, &ArvoEvent) -> bool`;
@@ -35,8 +37,10 @@
 //! * `emit` of a type no declared service accepts is a `Config` violation (the reference's
 //!   TypeScript types forbid it; at run time it slipped through);
 //! * transitions on events the machine can never receive are build errors;
-//! * compound `onDone` / `done.state.*` events, history states and delayed events are not
-//!   supported; a final state's parent being done is only observed at the top level;
+//! * a compound or parallel state's completion is handled by its
+//!   [`on_done`](StateBuilder::on_done) transitions (XState's `onDone`), taken after eventless
+//!   transitions settle; there is no `done.state.*` event to match with `on`, no history state
+//!   and no delayed event;
 //! * entry actions run at start receive the init event (XState passes `xstate.init`);
 //! * snapshots are this crate's own format (`{"version": 1, status, value, context, output?}`),
 //!   not XState's.
@@ -209,7 +213,9 @@ impl<C> ArvoMachine<C> {
     }
 
     /// The machine as a Mermaid `stateDiagram-v2` (hierarchy, parallel regions separated by
-    /// `--`, transitions labelled with their event and guard, `always` for eventless ones).
+    /// `--`, transitions labelled with their event and guard, `always` for eventless ones and
+    /// `done` for [`on_done`](StateBuilder::on_done)). Machine-level transitions (on the root)
+    /// are not drawn.
     pub fn mermaid(&self) -> String {
         mermaid::render(&self.id, &self.tree)
     }

@@ -150,6 +150,7 @@ pub struct StateBuilder<C> {
     pub(crate) exit: Vec<Action<C>>,
     pub(crate) on: Vec<(String, Transition<C>)>,
     pub(crate) always: Vec<Transition<C>>,
+    pub(crate) done: Vec<Transition<C>>,
     pub(crate) description: Option<String>,
 }
 
@@ -164,6 +165,7 @@ impl<C> Default for StateBuilder<C> {
             exit: Vec::new(),
             on: Vec::new(),
             always: Vec::new(),
+            done: Vec::new(),
             description: None,
         }
     }
@@ -300,6 +302,14 @@ impl<C> StateBuilder<C> {
         self.always.push(t);
         self
     }
+
+    /// Adds a candidate transition taken when this compound state reaches one of its final
+    /// child states, or when every region of this parallel state is final (XState's
+    /// `onDone`). Checked after eventless transitions settle, within the same step.
+    pub fn on_done(mut self, f: impl FnOnce(Transition<C>) -> Transition<C>) -> Self {
+        self.done.push(f(Transition::new()));
+        self
+    }
 }
 
 /// Why a machine could not be built. Every variant names the machine and the state (dotted
@@ -402,6 +412,16 @@ pub enum MachineBuildError {
         /// The event of the transition (`always` for eventless).
         event: String,
     },
+    /// `on_done` on a state without child states (it can never be done).
+    #[error(
+        "ArvoMachine '{machine}': state '{state}' has an on_done transition but no child states (only compound and parallel states are done)"
+    )]
+    DoneWithoutChildren {
+        /// Machine id.
+        machine: String,
+        /// The state.
+        state: String,
+    },
     /// A transition targets a state that does not exist.
     #[error(
         "ArvoMachine '{machine}': state '{state}' on '{event}' targets '{target}', which is not a state of this machine"
@@ -466,6 +486,9 @@ pub enum MachineBuildError {
     },
 }
 
+/// The label of `onDone` transitions (errors, diagrams).
+pub(crate) const DONE_EVENT: &str = "done";
+
 /// A compiled transition.
 pub(crate) struct Trans<C> {
     /// The event as written (`"*"` for any, `None` for eventless).
@@ -496,6 +519,8 @@ pub(crate) struct Node<C> {
     /// `"*"` candidates.
     pub(crate) any: Vec<Trans<C>>,
     pub(crate) always: Vec<Trans<C>>,
+    /// `onDone` candidates.
+    pub(crate) done: Vec<Trans<C>>,
     pub(crate) description: Option<String>,
 }
 
@@ -529,6 +554,7 @@ struct Pending<C> {
     node: usize,
     on: Vec<(String, Transition<C>)>,
     always: Vec<Transition<C>>,
+    done: Vec<Transition<C>>,
     initial: Option<String>,
 }
 
@@ -663,10 +689,21 @@ impl<C> Tree<C> {
             for t in p.always {
                 always.push(tree.compile(machine, p.node, None, t)?);
             }
+            if !p.done.is_empty() && !matches!(kind, StateKind::Compound | StateKind::Parallel) {
+                return Err(MachineBuildError::DoneWithoutChildren {
+                    machine: machine.to_owned(),
+                    state,
+                });
+            }
+            let mut done = Vec::with_capacity(p.done.len());
+            for t in p.done {
+                done.push(tree.compile(machine, p.node, Some(DONE_EVENT.to_owned()), t)?);
+            }
             let n = &mut tree.nodes[p.node];
             n.on = on;
             n.any = any;
             n.always = always;
+            n.done = done;
         }
         Ok(tree)
     }
@@ -681,7 +718,8 @@ impl<C> Tree<C> {
         let mut targets = Vec::with_capacity(t.targets.len());
         let ev = || event.clone().unwrap_or_else(|| "always".to_owned());
         for name in &t.targets {
-            match self.resolve(from, name) {
+            // The root is never a target: leaving it would leave no state active.
+            match self.resolve(from, name).filter(|&i| i != 0) {
                 Some(i) => targets.push(i),
                 None => {
                     return Err(MachineBuildError::UnknownTarget {
@@ -787,12 +825,14 @@ impl<C> Tree<C> {
             on: Vec::new(),
             any: Vec::new(),
             always: Vec::new(),
+            done: Vec::new(),
             description: b.description,
         });
         pending.push(Pending {
             node: index,
             on: b.on,
             always: b.always,
+            done: b.done,
             initial: b.initial,
         });
         let mut children = Vec::with_capacity(b.children.len());

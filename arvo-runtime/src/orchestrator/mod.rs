@@ -73,32 +73,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod machine_registry;
 mod record;
+mod step;
 
+pub use machine_registry::{MachineRegistry, NO_MACHINES_MESSAGE};
 pub use record::{MachineEvents, MachineRecord};
+
+use step::{Entry, OrchestratorCore};
 
 use std::future::Future;
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::global::BoxedTracer;
-use serde_json::Value;
 
-use crate::contract::{ContractKind, OrchestratorContract, dataschema};
-use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
-use crate::handler::{
-    DomainSpec, DynEventHandler, EventHandler, HandlerError, ParentContext, RawOutput, Violation,
-};
-use crate::machine::{ArvoMachine, Context, MachineStatus};
+use crate::contract::OrchestratorContract;
+use crate::event::{ArvoEvent, EncodedUri};
+use crate::handler::{DynEventHandler, EventHandler, ParentContext, Violation};
+use crate::machine::{ArvoMachine, Context};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
-    self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, OrchestrationCore,
-    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris, SubjectCache,
-    create_emittables,
+    self, EmissionDomains, OrchestrationKind, OrchestrationRecord, OrchestrationSettings,
+    ServiceUris, SubjectCache,
 };
 use crate::registry::{IntoHandler, IntoHandlerError};
-use crate::resumable::{DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_SUBJECT_CACHE, ProcessedEvent};
-use crate::subject::{Subject, SubjectError};
+use crate::resumable::{DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_SUBJECT_CACHE};
 
 /// What an orchestrator stores: its [`MachineRecord`] or the failure record.
 pub type OrchestratorMemoryRecord<C> = OrchestrationRecord<MachineRecord<C>>;
@@ -128,58 +128,6 @@ pub enum OrchestratorBuildError {
     /// `executionunits` is not finite.
     #[error("executionunits must be a finite number, got {0}")]
     ExecutionUnits(String),
-}
-
-/// The machines of an orchestrator, found by the orchestration subject's orchestrator name and
-/// version (the reference's `MachineRegistry`, spec §8.1).
-pub struct MachineRegistry<C> {
-    machines: Vec<ArvoMachine<C>>,
-}
-
-impl<C> std::fmt::Debug for MachineRegistry<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.machines.iter()).finish()
-    }
-}
-
-/// The reference's message for a registry without machines.
-pub const NO_MACHINES_MESSAGE: &str = "Machine registry initialization failed: No machines provided. At least one machine must be registered.";
-
-impl<C> MachineRegistry<C> {
-    /// A registry of `machines` (any sources; the orchestrator checks they share one).
-    ///
-    /// # Errors
-    /// [`OrchestratorBuildError::NoMachines`] when `machines` is empty (displayed with the
-    /// orchestrator's message; the registry's own is [`NO_MACHINES_MESSAGE`]).
-    pub fn new(machines: Vec<ArvoMachine<C>>) -> Result<Self, OrchestratorBuildError> {
-        if machines.is_empty() {
-            return Err(OrchestratorBuildError::NoMachines);
-        }
-        Ok(Self { machines })
-    }
-
-    /// The machines, in registration order.
-    pub fn machines(&self) -> &[ArvoMachine<C>] {
-        &self.machines
-    }
-
-    /// The machine of `name` (`arvo.orc.<name>`) at `version`.
-    pub fn get(&self, source: &str, version: &str) -> Option<&ArvoMachine<C>> {
-        self.machines
-            .iter()
-            .find(|m| m.version().as_str() == version && m.source() == source)
-    }
-
-    /// The machine for `event`: the one whose source and version are the orchestrator name and
-    /// version of the event's subject; `Ok(None)` when there is none.
-    ///
-    /// # Errors
-    /// The event's subject is not an orchestration subject.
-    pub fn resolve(&self, event: &ArvoEvent) -> Result<Option<&ArvoMachine<C>>, SubjectError> {
-        let subject = Subject::parse(event.subject())?;
-        let c = subject.content();
-        Ok(self.get(&c.orchestrator.name, &c.orchestrator.version))
-    }
 }
 
 /// Builds an [`ArvoOrchestrator`] (`createArvoOrchestrator`'s parameters).
@@ -340,21 +288,6 @@ where
     }
 }
 
-/// What is precomputed per machine (same order as the registry's machines).
-struct Entry {
-    self_dataschema: EncodedUri,
-    service_uris: Vec<ServiceUris>,
-}
-
-struct OrchestratorCore<C> {
-    settings: OrchestrationSettings,
-    system_error_type: String,
-    registry: MachineRegistry<C>,
-    entries: Vec<Entry>,
-    window: usize,
-    cache: SubjectCache,
-}
-
 /// A durable orchestration running [`ArvoMachine`]s (see the [module docs](self)). `M` is the
 /// memory, `C` the machines' context type.
 pub struct ArvoOrchestrator<M, C> {
@@ -485,308 +418,5 @@ where
         self.build()
             .map(|h| Arc::new(h) as Arc<dyn DynEventHandler>)
             .map_err(|e| IntoHandlerError(e.to_string()))
-    }
-}
-
-/// The reference's `__id`, `__executionunits` and `__domain` keys of a machine output, removed
-/// from the completion data.
-struct CompletionFields {
-    data: Value,
-    id: Option<EventIdInput>,
-    executionunits: Option<f64>,
-    domain: Option<Vec<DomainSpec>>,
-}
-
-fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
-    let Value::Object(mut map) = output else {
-        return Ok(CompletionFields {
-            data: output,
-            id: None,
-            executionunits: None,
-            domain: None,
-        });
-    };
-    let id = match map.shift_remove("__id") {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let value = v
-                .get("value")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            match v.get("deduplication").and_then(Value::as_str) {
-                Some("ARVO_MANAGED") => Some(EventIdInput::ArvoManaged(value)),
-                Some("DEVELOPER_MANAGED") => Some(EventIdInput::DeveloperManaged(value)),
-                _ => {
-                    return Err(HandlerError::msg(format!(
-                        "Invalid machine output: __id must be {{\"deduplication\": \"ARVO_MANAGED\" | \"DEVELOPER_MANAGED\", \"value\": string}}, got {v}"
-                    )));
-                }
-            }
-        }
-    };
-    let executionunits = match map.shift_remove("__executionunits") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_f64().ok_or_else(|| {
-            HandlerError::msg(format!(
-                "Invalid machine output: __executionunits must be a number, got {v}"
-            ))
-        })?),
-    };
-    let domain = match map.shift_remove("__domain") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => {
-            let mut specs = Vec::with_capacity(items.len());
-            for item in &items {
-                let spec = match item {
-                    Value::Null => DomainSpec::from_reference(None),
-                    Value::String(s) => DomainSpec::from_reference(Some(s)),
-                    other => {
-                        return Err(HandlerError::msg(format!(
-                            "Invalid machine output: __domain items must be strings or null, got {other}"
-                        )));
-                    }
-                };
-                specs.push(spec.map_err(|e| {
-                    HandlerError::msg(format!("Invalid machine output: __domain: {e}"))
-                })?);
-            }
-            Some(specs)
-        }
-        Some(v) => {
-            return Err(HandlerError::msg(format!(
-                "Invalid machine output: __domain must be a list of domains, got {v}"
-            )));
-        }
-    };
-    Ok(CompletionFields {
-        data: Value::Object(map),
-        id,
-        executionunits,
-        domain,
-    })
-}
-
-impl<C: Context> OrchestratorCore<C> {
-    /// `validateInputEvent` (§6.4) with the machine's versioned self contract.
-    fn validate_input(&self, machine: &ArvoMachine<C>, event: &ArvoEvent) -> Result<(), Violation> {
-        let invalid = |msg: String| {
-            Violation::contract(format!(
-                "Input validation failed - Event data does not meet contract requirements: {msg}"
-            ))
-        };
-        let ds = event.dataschema().unwrap_or_default();
-        let Some(parsed) = event.dataschema().and_then(|d| dataschema::parse(d).ok()) else {
-            return Err(invalid(format!(
-                "Event dataschema resolution failed: Unable to parse dataschema='{}' for event(id='{}', type='{}'). This makes the event opaque and does not allow contract resolution",
-                event.dataschema().unwrap_or("null"),
-                event.id(),
-                event.event_type()
-            )));
-        };
-        let is_init = event.event_type() == machine.source();
-        let (contract, label) = if is_init {
-            (machine.contract(), "self")
-        } else {
-            let found = machine.service_list.iter().find(|c| {
-                c.system_error().event_type == event.event_type()
-                    || c.emit_list()
-                        .iter()
-                        .any(|e| e.event_type == event.event_type())
-            });
-            match found {
-                Some(c) => (c, "service"),
-                None => {
-                    return Err(Violation::config(
-                        "Contract validation failed - Event does not match any registered contract schemas in the machine",
-                    ));
-                }
-            }
-        };
-        if parsed.uri != contract.uri() {
-            return Err(invalid(format!(
-                "Contract URI mismatch: {label} Contract(uri='{}', type='{}') does not match Event(dataschema='{ds}', type='{}')",
-                contract.uri(),
-                contract.accepts().event_type,
-                event.event_type()
-            )));
-        }
-        if parsed.version != arvo_rules::WILDCARD_VERSION
-            && parsed.version != contract.version().as_str()
-        {
-            return Err(invalid(format!(
-                "Contract version mismatch: {label} Contract(version='{}', type='{}', uri={}) does not match Event(dataschema='{ds}', type='{}')",
-                contract.version(),
-                contract.accepts().event_type,
-                contract.uri(),
-                event.event_type()
-            )));
-        }
-        let schema = if is_init {
-            &contract.accepts().schema
-        } else {
-            match contract.emit(event.event_type()) {
-                Some(e) => &e.schema,
-                None => &contract.system_error().schema,
-            }
-        };
-        schema
-            .validate(event.data_value())
-            .map_err(|issues| invalid(issues.to_string()))
-    }
-
-    async fn run(
-        &self,
-        input: CoreInput<'_, MachineRecord<C>>,
-    ) -> Result<CoreOutput<MachineRecord<C>>, CoreError> {
-        let CoreInput {
-            event,
-            subject,
-            state,
-            parent_subject,
-            init_event_id,
-            headers,
-            otel_context: _,
-        } = input;
-        // Idempotency: a remembered event is answered from the record, nothing runs again.
-        if let Some(produced) = state.as_ref().and_then(|s| s.produced_for(event.id())) {
-            return Ok(CoreOutput {
-                events: produced.to_vec(),
-                record: None,
-            });
-        }
-        let content = subject.content();
-        let Some(index) = self.registry.machines.iter().position(|m| {
-            m.version().as_str() == content.orchestrator.version
-                && m.source() == content.orchestrator.name
-        }) else {
-            return Err(Violation::config(format!(
-                "Machine resolution failed: No machine found matching orchestrator name='{}' and version='{}'.",
-                content.orchestrator.name, content.orchestrator.version
-            ))
-            .into());
-        };
-        let machine = &self.registry.machines[index];
-        let entry = &self.entries[index];
-        self.validate_input(machine, event)?;
-        if let Some(s) = &state
-            && s.status == MachineStatus::Done
-        {
-            tracing::info!(
-                "The orchestration has already reached the terminal state. Ignoring event(id={})",
-                event.id()
-            );
-            return Ok(CoreOutput {
-                events: Vec::new(),
-                record: None,
-            });
-        }
-        let (snapshot, mut processed, previous) = match state {
-            Some(prev) => {
-                let MachineRecord {
-                    state,
-                    events,
-                    processed,
-                    ..
-                } = prev;
-                (Some(state), processed, Some(events))
-            }
-            None => (None, Vec::new(), None),
-        };
-        let step = machine
-            .execute(snapshot, event)
-            .map_err(CoreError::Failure)?;
-        let mut raws = step.events;
-        for r in &mut raws {
-            if r.domain.is_none() {
-                r.domain = Some(self.settings.domains().services.clone());
-            }
-        }
-        let done = step.snapshot.status == MachineStatus::Done;
-        if let Some(out) = step.output {
-            let fields = completion_fields(out).map_err(CoreError::Failure)?;
-            let meta = &content.meta;
-            let to = meta
-                .get("redirectto")
-                .map_or(content.execution.initiator.as_str(), String::as_str);
-            let complete_type = match machine.contract().kind() {
-                ContractKind::Orchestrator { complete_type, .. } => complete_type.as_str(),
-                _ => self.settings.contract().complete_type(),
-            };
-            let mut raw = RawOutput::new(complete_type, fields.data).to(to);
-            raw.id = fields.id;
-            raw.executionunits = fields.executionunits;
-            raw.domain = Some(
-                fields
-                    .domain
-                    .unwrap_or_else(|| self.settings.domains().complete.clone()),
-            );
-            raws.push(raw);
-        }
-        let parent_content = match parent_subject {
-            Some(p) => self.cache.get_or_parse(p).ok(),
-            None => None,
-        };
-        let ctx = EmitContext {
-            source: self.settings.source(),
-            source_uri: &self.settings.source_uri,
-            self_dataschema: &entry.self_dataschema,
-            service_uris: &entry.service_uris,
-            executionunits: self.settings.executionunits(),
-            self_version: machine.contract(),
-            services: &machine.service_list,
-            event,
-            subject,
-            parent_subject,
-            parent_content: parent_content.as_ref().map(Subject::content),
-            init_event_id,
-            headers,
-        };
-        let emitted = create_emittables(&ctx, raws)?;
-        if let Some(prev) = previous
-            && self.window > 1
-        {
-            processed.push(ProcessedEvent {
-                id: prev.consumed.id().to_owned(),
-                produced: prev.produced,
-            });
-        }
-        let excess = processed
-            .len()
-            .saturating_sub(self.window.saturating_sub(1));
-        processed.drain(..excess);
-        if done {
-            self.cache.remove(event.subject());
-        }
-        let snapshot = step.snapshot;
-        let record = MachineRecord {
-            init_event_id: Arc::clone(init_event_id),
-            subject: Arc::clone(event.shared_subject()),
-            parent_subject: parent_subject.map(str::to_owned),
-            status: snapshot.status,
-            value: snapshot.value.clone(),
-            state: snapshot,
-            events: MachineEvents {
-                consumed: event.clone(),
-                produced: emitted.clone(),
-            },
-            machine_definition: None,
-            processed,
-        };
-        Ok(CoreOutput {
-            events: emitted,
-            record: Some(record),
-        })
-    }
-}
-
-impl<C: Context> OrchestrationCore for OrchestratorCore<C> {
-    type Record = MachineRecord<C>;
-
-    fn step<'a>(
-        &'a self,
-        input: CoreInput<'a, Self::Record>,
-    ) -> impl Future<Output = Result<CoreOutput<Self::Record>, CoreError>> + Send + 'a {
-        self.run(input)
     }
 }
