@@ -184,7 +184,6 @@ fn check_callable(
     other: (&str, &[Callable]),
     m: &Machine,
     site: Site,
-    takes_payload: usize,
     errors: &mut Errors,
 ) {
     let Some(c) = pool.iter().find(|c| &c.name == used) else {
@@ -212,7 +211,8 @@ fn check_callable(
         errors.push(used.span(), what);
         return;
     };
-    if site == Site::NoEvent && c.arity >= takes_payload {
+    // Guards (ctx, payload) and actions (cx, payload): the payload is the second parameter.
+    if site == Site::NoEvent && c.arity >= 2 {
         errors.push(
             used.span(),
             format!(
@@ -277,7 +277,6 @@ fn check_transition(
             ("action", &m.actions),
             m,
             site,
-            2,
             errors,
         );
     }
@@ -290,7 +289,6 @@ fn check_transition(
             ("guard", &m.guards),
             m,
             site,
-            2,
             errors,
         );
     }
@@ -333,7 +331,6 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
                 ("guard", &m.guards),
                 m,
                 Site::NoEvent,
-                2,
                 errors,
             );
         }
