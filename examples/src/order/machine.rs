@@ -61,7 +61,9 @@ pub struct OrderMachineContext {
     pub reason: Option<String>,
 }
 
-/// The order workflow as a machine (see the [module docs](self)).
+/// The order workflow `arvo.orc.order.process` as a statechart, beside the resumable
+/// [`OrderFlow`](super::OrderFlow): reserve, ask a human above [`threshold_cents`](Self::threshold_cents),
+/// pay in the child workflow, ship (see `examples/src/order/machine.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct OrderMachine {
     /// Orders above this total (in cents) need a human's approval.
