@@ -245,6 +245,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             }
         });
         let types: Vec<&str> = v.emits.iter().map(|e| e.0.as_str()).collect();
+        let variant_names: Vec<String> = v.emits.iter().map(|e| e.1.to_string()).collect();
         let type_arms = v
             .emits
             .iter()
@@ -279,6 +280,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             }
             impl #private::Emits for #emits_enum {
                 const EVENT_TYPES: &'static [&'static str] = &[#(#types),*];
+                const VARIANTS: &'static [&'static str] = &[#(#variant_names),*];
                 fn event_type(&self) -> &'static str {
                     match *self { #(#type_arms,)* }
                 }

@@ -6,7 +6,8 @@
 //! Errors are accumulated and reported together, each at its own span; after an error the
 //! struct and every item that can still be derived are emitted beside the `compile_error!`.
 //! [`arvo_resumable`] (`resumable` -> `resumable_expand`) and [`arvo_handler`] (`handler` ->
-//! `handler_expand`) follow the same stages.
+//! `handler_expand`) follow the same stages, as does [`arvo_machine`] (`machine` ->
+//! `machine_validate` -> `machine_expand`).
 
 mod args;
 mod ast;
@@ -14,6 +15,9 @@ mod errors;
 mod expand;
 mod handler;
 mod handler_expand;
+mod machine;
+mod machine_expand;
+mod machine_validate;
 mod naming;
 mod parse;
 mod resumable;
@@ -335,4 +339,128 @@ pub fn arvo_resumable(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn arvo_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler_expand::run(args.into(), item.into()).into()
+}
+
+/// Declares an [`ArvoMachine`] statechart on an inherent `impl` block, for one version of an
+/// orchestrator contract and its declared services: states are methods (the body runs on
+/// entry), transitions are attributes, and the compiler checks the machine against the
+/// contract version and its services.
+///
+/// ```
+/// use arvo_runtime::prelude::*;
+/// use arvo_runtime::machine::MachineStatus;
+/// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
+/// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddInput { pub a: f64, pub b: f64 }
+/// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddResult { pub result: f64 }
+/// #[arvo_contract(uri = "#/calc/add", type = "calc.add", simple,
+///     version("1.0.0", accepts = AddInput, emits = AddResult))]
+/// pub struct CalcAdd;
+/// #[arvo_contract(uri = "#/calc/flow", orchestrator = "calc.flow",
+///     version("1.0.0", init = AddInput, complete = AddResult))]
+/// pub struct CalcFlow;
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// pub struct Ctx { input: AddInput, result: f64 }
+///
+/// pub struct Calc { limit: f64 }
+///
+/// #[arvo_machine(contract = CalcFlow, version = "1.0.0", context = Ctx,
+///                services(add = CalcAddV1_0_0))]
+/// impl Calc {
+///     #[context]
+///     fn start(&self, init: &AddInput) -> Ctx { Ctx { input: init.clone(), result: 0.0 } }
+///
+///     #[output]
+///     fn output(&self, ctx: &Ctx) -> AddResult { AddResult { result: ctx.result } }
+///
+///     /// Calls the service on entry.
+///     #[state(initial)]
+///     #[on(add::Success, target = done, guard = within_limit, actions(keep))]
+///     #[on(add::Success, target = too_big)]
+///     #[on(add::SystemError, target = too_big)]
+///     fn adding(&self, cx: &mut CalcAction<'_>) -> Result<(), HandlerError> {
+///         let input = cx.context.input.clone();
+///         cx.call::<CalcAddV1_0_0>(&input)
+///     }
+///
+///     #[state(final)]
+///     fn done(&self) {}
+///
+///     #[state(final)]
+///     fn too_big(&self) {}
+///
+///     #[guard]
+///     fn within_limit(&self, _ctx: &Ctx, sum: &AddResult) -> bool { sum.result <= self.limit }
+///
+///     #[action]
+///     fn keep(&self, cx: &mut CalcAction<'_>, sum: &AddResult) { cx.context.result = sum.result; }
+/// }
+///
+/// let machine = Calc { limit: 10.0 }.machine()?;
+/// assert!(machine.mermaid().contains("[within_limit]"));
+/// let init = CalcFlowV1_0_0::init("com.example.client", AddInput { a: 1.0, b: 2.0 })?;
+/// let step = machine.start(&init)?;
+/// assert_eq!(step.events[0].event_type, "com.calc.add");
+/// // On a broker: `EventBroker::builder().handler(ArvoOrchestrator::builder(memory).machine(machine))`.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Keys
+/// - `contract = Path`, `version = "x.y.z"` (required): the orchestrator contract version the
+///   machine implements.
+/// - `context = Type` (required): the machine's context (serde, `Clone`).
+/// - `services(key = Version, ...)`: the service contract versions (or orchestrator versions,
+///   for child workflows) the machine calls and hears from.
+/// - `id = ".."`: the machine's id (default the type's name); `crate = "path"`.
+///
+/// # Methods
+/// - `#[context] fn(&self, init: &Init) -> C` (or `Result<C, E>`): the context from the init
+///   payload. Required.
+/// - `#[output] fn(&self, ctx: &C) -> Complete` (or a `Result`): the completion, made when a
+///   top-level final state is reached. Without it the machine never completes.
+/// - `#[state(initial, parallel, final, parent = s, entry(a, ..), exit(a, ..))]` on
+///   `fn(&self)` or `fn(&self, cx: &mut <Name>Action<'_>)` (returning `()` or a `Result`): a
+///   state; its body runs first on entry. Children name their parent (statig's superstates).
+/// - `#[on(service::Variant | service::SystemError | *, target = s, guard = g, actions(a, ..))]`
+///   and `#[always(target = s, guard = g, actions(..))]` on a state: its transitions, tried in
+///   order (the first enabled wins). `target` names any state of the machine.
+/// - `#[guard] fn(&self, ctx: &C[, payload: &P]) -> bool` and
+///   `#[action] fn(&self[, cx: &mut <Name>Action<'_>[, payload: &P]])`: `P` is the event's
+///   payload (the variant's type, `ArvoErrorPayload` for a system error, the `ArvoEvent` for `*`).
+///
+/// # Generated items (for `impl Calc`)
+/// - `CalcAction<'a>`: `context`, `event`, and `call::<V>(&input)` / `call_with` /
+///   `start_child::<V, _>(init)` for declared service versions, `enqueue(raw)` for others;
+/// - `Calc::machine(self) -> Result<ArvoMachine<C>, MachineBuildError>`; its `mermaid()` is the
+///   diagram.
+///
+/// # Compile-time checks
+/// Each once, at the user's token: a target that is not a state, an event of an undeclared
+/// service (the macro) or a variant the service does not emit (the compiler), a call of a
+/// service version that is not declared (`cx.call::<V>()`), a version the contract does not
+/// have (at the literal), a payload parameter of another type than the event's, an output that
+/// is not the version's completion, missing or duplicate `initial` (top level and compound
+/// states), `initial` on a region of a parallel state, a final state with children or
+/// transitions, `parallel` and `final` together, unknown guards and actions, a payload-taking
+/// action on entry/exit/`always`, a transition hidden behind an unguarded one, an unguarded
+/// `always` back into its own state, unknown or repeated keys, bad signatures.
+///
+/// ```compile_fail
+/// # use arvo_runtime::prelude::*;
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct In { pub a: f64 }
+/// # #[arvo_contract(uri = "#/x", orchestrator = "x", version("1.0.0", init = In, complete = In))]
+/// # pub struct X;
+/// # pub struct M;
+/// #[arvo_machine(contract = X, version = "1.0.0", context = In)]
+/// impl M {
+///     #[context] fn start(&self, i: &In) -> In { i.clone() }
+///     #[state(initial)] #[always(target = finished)] fn idle(&self) {} // error: no state `finished`
+///     #[state(final)] fn done(&self) {}
+/// }
+/// ```
+///
+/// [`ArvoMachine`]: https://docs.rs/arvo-runtime/latest/arvo_runtime/machine/struct.ArvoMachine.html
+#[proc_macro_attribute]
+pub fn arvo_machine(args: TokenStream, item: TokenStream) -> TokenStream {
+    machine_expand::run(args.into(), item.into()).into()
 }

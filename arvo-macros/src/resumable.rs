@@ -89,7 +89,11 @@ fn variant_name(key: &Ident) -> Ident {
     Ident::new(&name, key.span())
 }
 
-fn parse_services(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Vec<Service>> {
+/// `services(key = Version, ...)`, shared with `#[arvo_machine]`: each key once, each variant once.
+pub(crate) fn parse_services(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Vec<Service>> {
     let mut services: Vec<Service> = Vec::new();
     meta.parse_nested_meta(|m| {
         let Some(key) = m.path.get_ident().cloned() else {

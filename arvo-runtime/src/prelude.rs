@@ -31,4 +31,5 @@ pub use crate::typed::{
     ContractVersion, Emission, Emits, HandlerOutput, Input, OrchestratorInit, TypedContract,
 };
 pub use crate::workflow::Workflow;
-pub use crate::{arvo_contract, arvo_handler, arvo_resumable};
+pub use crate::{ArvoMachine, ArvoOrchestrator};
+pub use crate::{arvo_contract, arvo_handler, arvo_machine, arvo_resumable};

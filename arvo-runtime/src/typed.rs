@@ -178,10 +178,16 @@ pub trait ContractVersion: sealed::Sealed + Send + Sync + 'static {
 /// assert!(matches!(back, Some(JobV1_0_0Emits::EvtJobDone(Done { ok: false }))));
 /// assert!(JobV1_0_0Emits::from_data("evt.other.type", serde_json::json!({})).unwrap().is_none());
 /// assert_eq!(JobV1_0_0Emits::EVENT_TYPES, ["evt.job.done"]);
+/// assert_eq!(JobV1_0_0Emits::VARIANTS, ["EvtJobDone"]);
 /// ```
 pub trait Emits: Sized + Send + 'static {
     /// Every event type of the enum, in declaration order.
     const EVENT_TYPES: &'static [&'static str];
+
+    /// The variant of each event type, as [`EVENT_TYPES`](Emits::EVENT_TYPES) (`"Success"`,
+    /// `"EvtJobDone"`): how `#[arvo_machine]` turns `service::Variant` into the event type.
+    /// Empty for hand-written enums.
+    const VARIANTS: &'static [&'static str] = &[];
 
     /// The event type of this value.
     fn event_type(&self) -> &'static str;

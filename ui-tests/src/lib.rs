@@ -1,1 +1,3 @@
 //! Compile tests of the macros live in `tests/`.
+
+pub mod machine;

@@ -29,6 +29,8 @@
 //! ```
 
 mod flows;
+mod machine;
+mod nats;
 mod services;
 mod state;
 
@@ -36,6 +38,8 @@ pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
     PaymentFlow, PaymentFlowServices,
 };
+pub use machine::{OrderMachine, OrderMachineAction, OrderMachineContext};
+pub use nats::{answer_approval, client_order};
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };

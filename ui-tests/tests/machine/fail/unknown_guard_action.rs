@@ -1,0 +1,27 @@
+use arvo_runtime::prelude::*;
+use arvo_ui_tests::machine::*;
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Ctx {
+    value: i64,
+}
+
+pub struct M;
+
+#[arvo_machine(contract = Counter, version = "1.0.0", context = Ctx, services(inc = IncrementV1_0_0))]
+impl M {
+    #[context]
+    fn start(&self, init: &Delta) -> Ctx { Ctx { value: init.delta } }
+
+    #[state(initial)]
+    #[on(inc::Success, target = finished, guard = is_big, actions(store, finished))]
+    fn waiting(&self) {}
+
+    #[state(final)]
+    fn finished(&self) {}
+
+    #[guard]
+    fn is_large(&self, _ctx: &Ctx, v: &Value) -> bool { v.value > 10 }
+}
+
+fn main() {}
