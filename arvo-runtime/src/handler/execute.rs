@@ -111,7 +111,7 @@ impl ArvoEventHandler {
 
     /// Processes one event (spec §1.3): the events to emit, or the violation to hand to the
     /// infrastructure. Errors of the implementation that are not violations become system
-    /// error events, and so does a panic of the implementation (a [`UserPanic`]): it never
+    /// error events, and so does a panic of the implementation (a [`UserPanic`](super::UserPanic)): it never
     /// unwinds into the caller.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! Event handlers (arvo-event-handler §1-§3): a stateless service that consumes the events of
 //! one contract and emits the events that contract declares.
 //!
-//! * [`ArvoEventHandler`]: the runtime. Built from an [`ArvoContract`] and one implementation
+//! * [`ArvoEventHandler`]: the runtime. Built from an [`ArvoContract`](crate::contract::ArvoContract) and one implementation
 //!   per contract version, it routes each event to its version (from `dataschema`, the latest
 //!   when absent), validates the input with the version's schema (compiled once, with the
 //!   contract), calls the implementation, fills in every default of the emitted events,

@@ -82,7 +82,7 @@ pub type VersionFn =
 
 /// The typed hook: dispatches an event of the contract `Self` to the implementation `H`
 /// (what `#[arvo_contract]` generates for its per-contract handler trait, see
-/// [`ArvoEventHandler::typed`]).
+/// [`ArvoEventHandler::typed`](super::ArvoEventHandler::typed)).
 ///
 /// It is implemented on the contract's marker type, generic over the implementation, so a
 /// macro in the user's crate may write `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`.

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter};
-use serde_json::{Map, Value};
 use std::io;
 
 /// 2^53: integers up to this magnitude print the same in JavaScript and Rust.
@@ -202,6 +202,13 @@ impl Serialize for JsOrderedNumbers<'_> {
             other => other.serialize(s),
         }
     }
+}
+
+/// Appends a number as JavaScript's `JSON.stringify` writes it (as [`JsNumber`] with
+/// [`JsFormatter`] does).
+pub(super) fn write_number(out: &mut Vec<u8>, n: f64) {
+    // Writing into a Vec cannot fail.
+    let _ = JsFormatter.write_f64(out, n);
 }
 
 /// A number as JavaScript's `String(n)` writes it (`5`, `0.1`, `1e+21`).

@@ -2,7 +2,7 @@
 
 use crate::event::builder::intern_content_type;
 use crate::event::validate::{Check, DataField, ExtRef, Field, NumField, check};
-use crate::event::{ArvoEvent, EventError, EventInner, SharedStr};
+use crate::event::{ArvoEvent, EventError, EventInner, ExtensionValue, Extensions, SharedStr};
 use arvo_rules::ARVO_DATA_CONTENT_TYPE;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};

@@ -1,12 +1,11 @@
 //! Writing an event: the reference's `toString()` byte for byte, and its `toJSON()` value.
 
 use super::js::{
-    JsFormatter, JsNumber, JsOrdered, js_key_split, js_number_value, js_ordered_value,
+    JsFormatter, JsNumber, JsOrdered, js_key_split, js_number_value, js_ordered_value, write_number,
 };
 use crate::event::{ArvoEvent, ExtensionValue, Extensions, SPEC_VERSION};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
-use serde_json::ser::Formatter;
 use serde_json::{Map, Value};
 
 /// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these).
@@ -56,13 +55,6 @@ fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
         Some(s) => write_str(out, s),
         None => out.extend_from_slice(b"null"),
     }
-}
-
-/// Appends a number as JavaScript's `JSON.stringify` writes it (as [`JsNumber`] with
-/// [`JsFormatter`] does).
-fn write_number(out: &mut Vec<u8>, n: f64) {
-    // Writing into a Vec cannot fail.
-    let _ = JsFormatter.write_f64(out, n);
 }
 
 /// Appends `"key":value` for a custom extension.
