@@ -26,6 +26,8 @@ pub struct Service {
     pub key: Ident,
     /// The enum variant, e.g. `Calc`.
     pub variant: Ident,
+    /// The step event's variant of its system error, e.g. `CalcError`.
+    pub error_variant: Ident,
     /// The contract version marker, e.g. `CalcAddV1_0_0`.
     pub version: Path,
 }
@@ -108,17 +110,28 @@ fn parse_services(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Resul
         }
         let version: Path = m.value()?.parse()?;
         let variant = variant_name(&key);
+        let error_variant = Ident::new(&format!("{variant}Error"), key.span());
+        // The step event's variants: `Init`, then `Key` and `KeyError` per service.
+        let taken = |v: &Ident| {
+            v == "Init"
+                || services
+                    .iter()
+                    .any(|s| s.variant == *v || s.error_variant == *v)
+        };
         if services.iter().any(|s| s.key == key) {
             errors.push(key.span(), format!("service `{key}` declared twice"));
-        } else if services.iter().any(|s| s.variant == variant) {
+        } else if taken(&variant) || taken(&error_variant) {
             errors.push(
                 key.span(),
-                format!("service `{key}` gives the same enum variant `{variant}` as another key"),
+                format!(
+                    "service `{key}` gives the step event variants `{variant}` and `{error_variant}`, and one of them is taken (by `Init` or another service): rename the key"
+                ),
             );
         } else {
             services.push(Service {
                 key,
                 variant,
+                error_variant,
                 version,
             });
         }

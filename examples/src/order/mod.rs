@@ -33,8 +33,8 @@ mod services;
 mod state;
 
 pub use flows::{
-    DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
-    PaymentFlow, PaymentFlowServices,
+    DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderFlowEvent,
+    OrderServices, PaymentFlow, PaymentFlowEvent, PaymentFlowServices,
 };
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
