@@ -44,6 +44,8 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             let mut t = quote!(#item);
             t.extend(enum_items(model));
             t.extend(aliases(model));
+            let impls = service_impls(model);
+            t.extend(quote!(const _: () = { #impls };));
             t
         }
         (None, _) => quote!(#item),
@@ -133,42 +135,15 @@ fn aliases(m: &Resumable) -> TokenStream {
     }
 }
 
-fn expand(m: &Resumable) -> TokenStream {
+/// `ServiceEvents` for the services enum and the conversion into the step event enum; emitted
+/// in the fallback output too, so the methods' `<Name>Step` still resolves after an error.
+fn service_impls(m: &Resumable) -> TokenStream {
     let Resumable {
-        item,
-        name,
-        contract,
-        context,
         services,
         services_enum,
-        versions,
         krate,
+        ..
     } = m;
-    let self_ty = &item.self_ty;
-    let enum_tokens = enum_items(m);
-    let alias_tokens = aliases(m);
-
-    // Every service must be a contract version: a bound at the user's path.
-    let service_checks = services.iter().map(|s| {
-        let version = &s.version;
-        quote_spanned! {version.span()=>
-            let _ = <#version as #krate::typed::ContractVersion>::VERSION;
-        }
-    });
-    // Calls are checked at compile time: each declared version (once) may be called.
-    let mut declared_seen = std::collections::HashSet::new();
-    let declared = services
-        .iter()
-        .filter(|s| {
-            let v = &s.version;
-            declared_seen.insert(quote!(#v).to_string())
-        })
-        .map(|s| {
-            let version = &s.version;
-            quote_spanned! {version.span()=>
-                impl #krate::resumable::DeclaredService<#services_enum> for #version {}
-            }
-        });
     let contracts = services.iter().map(|s| {
         let (version, key) = (&s.version, s.key.to_string());
         quote! {
@@ -195,6 +170,74 @@ fn expand(m: &Resumable) -> TokenStream {
         }
     });
 
+    quote! {
+            impl<I> ::core::convert::From<#krate::resumable::StepEvent<I, #services_enum>> for #event_enum<I> {
+                fn from(event: #krate::resumable::StepEvent<I, #services_enum>) -> Self {
+                    match event {
+                        #krate::resumable::StepEvent::Init(input) => Self::Init(input),
+                        #krate::resumable::StepEvent::Service(answer) => match answer {
+                            #(#to_event)*
+                        },
+                    }
+                }
+            }
+
+            impl #krate::resumable::ServiceEvents for #services_enum {
+                type Event<I: ::core::marker::Send> = #event_enum<I>;
+
+                fn contracts() -> ::std::vec::Vec<(::std::string::String, #krate::VersionedContract)> {
+                    ::std::vec![#(#contracts),*]
+                }
+
+                fn from_event(
+                    event: &#krate::ArvoEvent,
+                ) -> ::core::result::Result<::core::option::Option<Self>, #krate::handler::HandlerError> {
+                    #(#from_event)*
+                    let _ = event;
+                    ::core::result::Result::Ok(::core::option::Option::None)
+                }
+            }
+
+    }
+}
+
+fn expand(m: &Resumable) -> TokenStream {
+    let Resumable {
+        item,
+        name,
+        contract,
+        context,
+        services,
+        services_enum,
+        versions,
+        krate,
+    } = m;
+    let self_ty = &item.self_ty;
+    let enum_tokens = enum_items(m);
+    let alias_tokens = aliases(m);
+    let service_impls = service_impls(m);
+
+    // Every service must be a contract version: a bound at the user's path.
+    let service_checks = services.iter().map(|s| {
+        let version = &s.version;
+        quote_spanned! {version.span()=>
+            let _ = <#version as #krate::typed::ContractVersion>::VERSION;
+        }
+    });
+    // Calls are checked at compile time: each declared version (once) may be called.
+    let mut declared_seen = std::collections::HashSet::new();
+    let declared = services
+        .iter()
+        .filter(|s| {
+            let v = &s.version;
+            declared_seen.insert(quote!(#v).to_string())
+        })
+        .map(|s| {
+            let version = &s.version;
+            quote_spanned! {version.span()=>
+                impl #krate::resumable::DeclaredService<#services_enum> for #version {}
+            }
+        });
     // One alias per version, so a version the contract lacks is reported once, at its literal.
     let markers: Vec<_> = (0..versions.len())
         .map(|i| format_ident!("__ArvoVersion{}", i))
@@ -304,32 +347,7 @@ fn expand(m: &Resumable) -> TokenStream {
                 #(#service_checks)*
             }
 
-            impl<I> ::core::convert::From<#krate::resumable::StepEvent<I, #services_enum>> for #event_enum<I> {
-                fn from(event: #krate::resumable::StepEvent<I, #services_enum>) -> Self {
-                    match event {
-                        #krate::resumable::StepEvent::Init(input) => Self::Init(input),
-                        #krate::resumable::StepEvent::Service(answer) => match answer {
-                            #(#to_event)*
-                        },
-                    }
-                }
-            }
-
-            impl #krate::resumable::ServiceEvents for #services_enum {
-                type Event<I: ::core::marker::Send> = #event_enum<I>;
-
-                fn contracts() -> ::std::vec::Vec<(::std::string::String, #krate::VersionedContract)> {
-                    ::std::vec![#(#contracts),*]
-                }
-
-                fn from_event(
-                    event: &#krate::ArvoEvent,
-                ) -> ::core::result::Result<::core::option::Option<Self>, #krate::handler::HandlerError> {
-                    #(#from_event)*
-                    let _ = event;
-                    ::core::result::Result::Ok(::core::option::Option::None)
-                }
-            }
+            #service_impls
 
             #(#handlers)*
         };
