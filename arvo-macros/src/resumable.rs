@@ -426,6 +426,25 @@ mod tests {
     }
 
     #[test]
+    fn step_event_variants_do_not_collide() {
+        let errs = errors_of(
+            quote!(
+                contract = Flow,
+                context = C,
+                services(init = X, calc = Y, calc_error = Z)
+            ),
+            quote! { impl W { #[version("1.0.0")] fn v(&self, s: S) {} } },
+        );
+        assert_eq!(
+            errs,
+            [
+                "service `init` gives the step event variants `Init` and `InitError`, and one of them is taken (by `Init` or another service): rename the key",
+                "service `calc_error` gives the step event variants `CalcError` and `CalcErrorError`, and one of them is taken (by `Init` or another service): rename the key",
+            ]
+        );
+    }
+
+    #[test]
     fn missing_keys() {
         let errs = errors_of(quote!(), quote!(impl W {}));
         assert_eq!(
