@@ -20,11 +20,15 @@
 //! - [`testing`]: multi-step scenario tests for handlers and brokers (`Scenario`).
 //! - [`orchestration`]: the wrapper shared by orchestrators and resumables (records, emission).
 //! - [`resumable`]: [`ArvoResumable`], imperative durable workflows.
+//! - [`machine`]: [`ArvoMachine`] statecharts (model, engine, snapshots, Mermaid diagrams).
+//! - [`orchestrator`]: [`ArvoOrchestrator`], durable workflows running machines.
 //! - [`registry`]: what the broker registers ([`registry::IntoHandler`]) and the program-wide
 //!   registry of `#[arvo_handler]` functions.
 //! - [`prelude`]: the names a first program needs, in one `use`.
 //! - [`workflow`]: typed workflow edges (`WelcomeV1_0_0::init(..)`, `WelcomeV1_0_0::result(..)`).
 //! - [`transport`]: events between processes (NATS JetStream, feature `nats`).
+//! - `worker` (feature `worker`): the worker program's runner: settings from flags and
+//!   environment, structured logs, graceful shutdown, a health line.
 //!
 //! Naming rules (event types, domains, versions, URIs) live in [`rules`], shared with the
 //! macros.
@@ -92,12 +96,18 @@ pub use violation::{ArvoErrorPayload, ViolationError};
 pub mod broker;
 pub mod factory;
 pub mod handler;
+pub mod machine;
 pub mod orchestration;
+pub mod orchestrator;
 pub mod prelude;
 pub mod registry;
 pub mod resumable;
 pub mod testing;
 pub mod transport;
+#[cfg(feature = "worker")]
+pub mod worker;
 pub mod workflow;
 
+pub use machine::ArvoMachine;
+pub use orchestrator::ArvoOrchestrator;
 pub use resumable::{ArvoResumable, ResumableHandler};

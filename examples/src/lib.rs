@@ -5,7 +5,9 @@
 //!   Its contracts live in the `arvo-example-contracts` crate.
 //! * The binaries in `src/bin/`: `demo` (the order workflow, event by event),
 //!   `single_handler` (one typed handler, no broker), `telemetry` (the workflow traced with
-//!   OpenTelemetry, spans on stdout), `cross_crate` (a contract declared in another crate).
+//!   OpenTelemetry, spans on stdout), `cross_crate` (a contract declared in another crate),
+//!   `order-worker` and `order-client` (the order workflow across processes over NATS
+//!   JetStream + PostgreSQL, see [`order::client_order`] and the README).
 //! * The tests in `tests/` run the same code with the scenario DSL
 //!   ([`arvo_runtime::testing::Scenario`]).
 

@@ -20,13 +20,16 @@
 //!    code) is such an error (a [`UserPanic`](crate::handler::UserPanic)), not an unwind;
 //! 7. the lease is released on every path.
 //!
-//! See [`crate::resumable`] for the handler kind built on it.
+//! See [`crate::orchestrator`] and [`crate::resumable`] for the handler kinds built on it; both
+//! validate their input events with one function (`validateInputEvent`, spec §6.4).
 
 mod emit;
+mod input;
 mod record;
 
 pub use emit::ORCHESTRATOR_CONTRACT_HINT;
 pub(crate) use emit::{EmitContext, ServiceUris, create_emittables};
+pub(crate) use input::{InputKind, validate_input};
 pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
 
 use std::collections::HashMap;

@@ -77,14 +77,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::contract::{ContractKind, OrchestratorContract, VersionedContract, dataschema};
+use crate::contract::{ContractKind, OrchestratorContract, VersionedContract};
 use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
 use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::{
-    self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, OrchestrationCore,
-    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris, SubjectCache,
-    create_emittables,
+    self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, InputKind,
+    OrchestrationCore, OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris,
+    SubjectCache, create_emittables,
 };
 use crate::otel::TraceHeaders;
 use crate::subject::Subject;
@@ -602,85 +602,23 @@ where
     }
 }
 
-/// Which contract an input event belongs to (`validateInputEvent`).
-enum InputKind {
-    Init,
-    Service,
-}
-
 impl<C: Context> ResumableCore<C> {
     /// `validateInputEvent` (§6.4) with the unversioned self contract.
     fn validate_input(&self, event: &ArvoEvent) -> Result<InputKind, CoreError> {
-        let invalid = |msg: String| {
-            CoreError::Violation(Violation::contract(format!(
-                "Input validation failed - Event data does not meet contract requirements: {msg}"
-            )))
-        };
-        let ds = event.dataschema().unwrap_or_default();
-        let Some(parsed) = event.dataschema().and_then(|d| dataschema::parse(d).ok()) else {
-            return Err(invalid(format!(
-                "Event dataschema resolution failed: Unable to parse dataschema='{}' for event(id='{}', type='{}'). This makes the event opaque and does not allow contract resolution",
-                event.dataschema().unwrap_or("null"),
-                event.id(),
-                event.event_type()
-            )));
-        };
-        let source = self.settings.source();
-        let (kind, contract, label) = if event.event_type() == source {
+        orchestration::validate_input(
+            event,
+            self.settings.source(),
             // An unknown version here is a plain error in the reference (failure record).
-            let c = self
-                .settings
-                .contract()
-                .version(parsed.version)
-                .map_err(|e| CoreError::Failure(HandlerError::from(e)))?;
-            (InputKind::Init, c, "self")
-        } else {
-            let found = self.services.iter().find(|c| {
-                c.system_error().event_type == event.event_type()
-                    || c.emit_list()
-                        .iter()
-                        .any(|e| e.event_type == event.event_type())
-            });
-            match found {
-                Some(c) => (InputKind::Service, c.clone(), "service"),
-                None => {
-                    return Err(CoreError::Violation(Violation::config(
-                        "Contract validation failed - Event does not match any registered contract schemas in the resumable",
-                    )));
-                }
-            }
-        };
-        if parsed.uri != contract.uri() {
-            return Err(invalid(format!(
-                "Contract URI mismatch: {label} Contract(uri='{}', type='{}') does not match Event(dataschema='{ds}', type='{}')",
-                contract.uri(),
-                contract.accepts().event_type,
-                event.event_type()
-            )));
-        }
-        if parsed.version != arvo_rules::WILDCARD_VERSION
-            && parsed.version != contract.version().as_str()
-        {
-            return Err(invalid(format!(
-                "Contract version mismatch: {label} Contract(version='{}', type='{}', uri={}) does not match Event(dataschema='{ds}', type='{}')",
-                contract.version(),
-                contract.accepts().event_type,
-                contract.uri(),
-                event.event_type()
-            )));
-        }
-        let schema = match kind {
-            InputKind::Init => &contract.accepts().schema,
-            InputKind::Service => match contract.emit(event.event_type()) {
-                Some(e) => &e.schema,
-                None => &contract.system_error().schema,
+            |version| {
+                self.settings
+                    .contract()
+                    .version(version)
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|e| CoreError::Failure(HandlerError::from(e)))
             },
-        };
-        // The event keeps its data as a `Value` (an object): validated in place, not copied.
-        schema
-            .validate(event.data_value())
-            .map_err(|issues| invalid(issues.to_string()))?;
-        Ok(kind)
+            &self.services,
+            "resumable",
+        )
     }
 
     async fn run(

@@ -736,7 +736,11 @@ pub struct NatsWorkerBuilder {
     fetch_expiry: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
+    on_ready: Option<ReadyHook>,
 }
+
+/// Called once when a worker's consumers exist, before its first fetch.
+type ReadyHook = Box<dyn FnOnce() + Send>;
 
 impl fmt::Debug for NatsWorkerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -802,6 +806,13 @@ impl NatsWorkerBuilder {
         self
     }
 
+    /// Called once by [`run`](NatsWorker::run) when every handler's consumer exists, before
+    /// the first fetch: the moment to announce that the worker serves (a health line).
+    pub fn on_ready(mut self, f: impl FnOnce() + Send + 'static) -> Self {
+        self.on_ready = Some(Box::new(f));
+        self
+    }
+
     /// Builds the worker.
     ///
     /// # Errors
@@ -841,6 +852,7 @@ impl NatsWorkerBuilder {
             handlers: self.handlers,
             in_flight: self.in_flight,
             fetch_expiry: self.fetch_expiry,
+            on_ready: self.on_ready,
         })
     }
 }
@@ -862,6 +874,7 @@ pub struct NatsWorker {
     handlers: Vec<Arc<dyn DynEventHandler>>,
     in_flight: usize,
     fetch_expiry: Duration,
+    on_ready: Option<ReadyHook>,
 }
 
 impl fmt::Debug for NatsWorker {
@@ -886,6 +899,7 @@ impl NatsWorker {
             fetch_expiry: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             on_domained: None,
+            on_ready: None,
         }
     }
 
@@ -901,7 +915,7 @@ impl NatsWorker {
     /// # Errors
     /// [`NatsError::Stream`] / [`NatsError::Consumer`] when a consumer cannot be set up.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<Arc<WorkerStats>, NatsError> {
         let transport = &self.shared.transport;
@@ -942,6 +956,9 @@ impl NatsWorker {
             in_flight = self.in_flight,
             "NATS worker serving"
         );
+        if let Some(ready) = self.on_ready.take() {
+            ready();
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut loops = JoinSet::new();
         for (handler, consumer) in consumers {

@@ -12,7 +12,9 @@ use arvo_runtime::arvo_contract;
 use arvo_runtime::broker::EventBroker;
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::handler::{HandlerError, ParentContext, TransactionCause, Violation};
+use arvo_runtime::handler::{
+    EventHandler, HandlerError, ParentContext, TransactionCause, Violation,
+};
 use arvo_runtime::memory::MachineMemory;
 use arvo_runtime::resumable::{
     ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
@@ -241,6 +243,36 @@ where
         }
     }
     assert_eq!(runs.load(Ordering::SeqCst), workflows);
+    let completions = deliver_shuffled_with_duplicates(resumable, responses, workflows).await;
+    let mut ids: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for e in &completions {
+        assert_eq!(e.event_type(), CalcFlow::COMPLETE_TYPE);
+        ids.entry(e.subject()).or_default().insert(e.id());
+        assert_eq!(e.data()["result"].as_f64(), Some(expected[e.subject()]));
+    }
+    assert_eq!(ids.len(), workflows);
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a workflow completed twice"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 3 * workflows);
+    for subject in expected.keys() {
+        assert_eq!(status(&memory, subject).await, ResumableStatus::Done);
+    }
+}
+
+/// The delivery half of [`eight_tasks_random_order_with_duplicates`], for any orchestration
+/// handler: `responses` plus duplicates of a random 60 % of them (at least `workflows * 6 / 10`),
+/// shuffled, delivered by 8 tasks; a delivery refused with `LOCK_UNACQUIRED` is queued again.
+/// Returns every event the handler emitted, in no particular order.
+pub async fn deliver_shuffled_with_duplicates<H>(
+    handler: Arc<H>,
+    mut responses: Vec<ArvoEvent>,
+    workflows: usize,
+) -> Vec<ArvoEvent>
+where
+    H: EventHandler + 'static,
+{
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..(workflows * 6 / 10) {
         let dup = responses[rng.below(responses.len())].clone();
@@ -256,10 +288,10 @@ where
     let retries = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (queue, completions, resumable, retries) = (
+        let (queue, completions, handler, retries) = (
             Arc::clone(&queue),
             Arc::clone(&completions),
-            Arc::clone(&resumable),
+            Arc::clone(&handler),
             Arc::clone(&retries),
         );
         tasks.push(tokio::spawn(async move {
@@ -267,7 +299,7 @@ where
                 let Some(event) = queue.lock().unwrap().pop() else {
                     break;
                 };
-                match resumable.execute(&event, ParentContext::Event).await {
+                match handler.execute(&event, ParentContext::Event).await {
                     Ok(out) => completions.lock().unwrap().extend(out),
                     Err(Violation::Transaction {
                         cause: TransactionCause::LockUnacquired,
@@ -284,21 +316,6 @@ where
     for t in tasks {
         t.await.unwrap();
     }
-    let completions = std::mem::take(&mut *completions.lock().unwrap());
-    let mut ids: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for e in &completions {
-        assert_eq!(e.event_type(), CalcFlow::COMPLETE_TYPE);
-        ids.entry(e.subject()).or_default().insert(e.id());
-        assert_eq!(e.data()["result"].as_f64(), Some(expected[e.subject()]));
-    }
-    assert_eq!(ids.len(), workflows);
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a workflow completed twice"
-    );
-    assert_eq!(runs.load(Ordering::SeqCst), 3 * workflows);
-    for subject in expected.keys() {
-        assert_eq!(status(&memory, subject).await, ResumableStatus::Done);
-    }
     eprintln!("lock retries: {}", retries.load(Ordering::SeqCst));
+    std::mem::take(&mut *completions.lock().unwrap())
 }

@@ -29,6 +29,7 @@
 //! ```
 
 mod flows;
+mod nats;
 mod services;
 mod state;
 
@@ -36,6 +37,7 @@ pub use flows::{
     DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderFlowEvent,
     OrderServices, PaymentFlow, PaymentFlowEvent, PaymentFlowServices,
 };
+pub use nats::{answer_approval, client_order};
 pub use services::{
     DECLINED_CARD, InventoryService, PaymentService, ShippingService, inventory, payment, shipping,
 };

@@ -6,6 +6,8 @@
 //! `Emits` enum, so a handler can only emit what its contract declares. The broker takes the
 //! values themselves (`EventBroker::builder().handler(InventoryService)`); [`inventory`],
 //! [`payment`] and [`shipping`] return their builders, for options such as a tracer.
+//! Each is also in the program's registry (`register`: a worker serves them all with
+//! `WorkerProgram::registered_handlers()`, as `order-worker` does).
 
 // The version markers (`InventoryReserveV1_0_0`, ...) are named by the macro's expansion.
 use arvo_example_contracts::order::{
@@ -35,7 +37,7 @@ pub const DECLINED_CARD: &str = "tok_declined";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InventoryService;
 
-#[arvo_handler(contract = InventoryReserve)]
+#[arvo_handler(contract = InventoryReserve, register)]
 impl InventoryService {
     /// Version 1.0.0: one reservation for the whole order.
     ///
@@ -60,7 +62,7 @@ impl InventoryService {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PaymentService;
 
-#[arvo_handler(contract = PaymentCharge)]
+#[arvo_handler(contract = PaymentCharge, register)]
 impl PaymentService {
     /// Version 1.0.0: charges the full amount.
     ///
@@ -96,7 +98,7 @@ impl PaymentService {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShippingService;
 
-#[arvo_handler(contract = ShippingSchedule)]
+#[arvo_handler(contract = ShippingSchedule, register)]
 impl ShippingService {
     /// Version 1.0.0: one shipment to the order's address.
     ///

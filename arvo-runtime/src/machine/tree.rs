@@ -1,0 +1,380 @@
+//! The compiled state tree (preorder arena) and the build-time checks that produce it.
+
+use super::error::MachineBuildError;
+use super::model::{Action, Guard, StateBuilder, StateKind, Transition};
+
+/// The label of `onDone` transitions (errors, diagrams).
+pub(crate) const DONE_EVENT: &str = "done";
+
+/// A compiled transition.
+pub(crate) struct Trans<C> {
+    /// The event as written (`"*"` for any, `None` for eventless).
+    pub(crate) event: Option<String>,
+    pub(crate) targets: Vec<usize>,
+    pub(crate) guard: Option<Guard<C>>,
+    pub(crate) guard_name: Option<String>,
+    pub(crate) actions: Vec<Action<C>>,
+    pub(crate) reenter: bool,
+}
+
+/// A compiled state; the tree is kept in preorder (document order) in one vector.
+pub(crate) struct Node<C> {
+    pub(crate) key: String,
+    /// Dotted path from the root (`""` for the root).
+    pub(crate) path: String,
+    pub(crate) id: String,
+    pub(crate) parent: Option<usize>,
+    pub(crate) kind: StateKind,
+    pub(crate) children: Vec<usize>,
+    pub(crate) initial: Option<usize>,
+    /// The last descendant's index: `d` is a descendant of `n` iff `n < d <= end`.
+    pub(crate) end: usize,
+    pub(crate) entry: Vec<Action<C>>,
+    pub(crate) exit: Vec<Action<C>>,
+    /// Exact event type -> candidates, in order.
+    pub(crate) on: Vec<(String, Vec<Trans<C>>)>,
+    /// `"*"` candidates.
+    pub(crate) any: Vec<Trans<C>>,
+    pub(crate) always: Vec<Trans<C>>,
+    /// `onDone` candidates.
+    pub(crate) done: Vec<Trans<C>>,
+    pub(crate) description: Option<String>,
+}
+
+impl<C> Node<C> {
+    pub(crate) fn display_path(&self) -> &str {
+        if self.path.is_empty() {
+            "(root)"
+        } else {
+            &self.path
+        }
+    }
+
+    pub(crate) fn candidates(&self, event_type: &str) -> impl Iterator<Item = &Trans<C>> {
+        self.on
+            .iter()
+            .find(|(t, _)| t == event_type)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(self.any.iter())
+    }
+}
+
+/// The compiled state tree of a machine.
+pub(crate) struct Tree<C> {
+    pub(crate) nodes: Vec<Node<C>>,
+    pub(crate) has_parallel: bool,
+}
+
+struct Pending<C> {
+    node: usize,
+    on: Vec<(String, Transition<C>)>,
+    always: Vec<Transition<C>>,
+    done: Vec<Transition<C>>,
+    initial: Option<String>,
+}
+
+impl<C> Tree<C> {
+    pub(crate) fn is_descendant(&self, d: usize, of: usize) -> bool {
+        of < d && d <= self.nodes[of].end
+    }
+
+    fn resolve(&self, from: usize, target: &str) -> Option<usize> {
+        if let Some(id) = target.strip_prefix('#') {
+            return self.nodes.iter().position(|n| n.id == id);
+        }
+        let (mut cur, rest) = match target.strip_prefix('.') {
+            Some(rest) => (from, rest),
+            None => (self.nodes[from].parent.unwrap_or(from), target),
+        };
+        for part in rest.split('.') {
+            cur = *self.nodes[cur]
+                .children
+                .iter()
+                .find(|&&c| self.nodes[c].key == part)?;
+        }
+        Some(cur)
+    }
+
+    /// Compiles and checks the tree. `receivable` says whether an event type can reach the
+    /// machine.
+    pub(crate) fn build(
+        machine: &str,
+        root: StateBuilder<C>,
+        receivable: &dyn Fn(&str) -> bool,
+        init_type: &str,
+    ) -> Result<Self, MachineBuildError> {
+        let mut tree = Tree {
+            nodes: Vec::new(),
+            has_parallel: false,
+        };
+        let mut pending = Vec::new();
+        tree.flatten(machine, String::new(), None, root, &mut pending)?;
+        if tree.nodes[0].children.is_empty() {
+            return Err(MachineBuildError::NoStates {
+                machine: machine.to_owned(),
+            });
+        }
+        // Ids are unique.
+        for (i, n) in tree.nodes.iter().enumerate() {
+            if let Some(j) = tree.nodes[..i].iter().position(|m| m.id == n.id) {
+                return Err(MachineBuildError::DuplicateId {
+                    machine: machine.to_owned(),
+                    id: n.id.clone(),
+                    first: tree.nodes[j].display_path().to_owned(),
+                    second: n.display_path().to_owned(),
+                });
+            }
+        }
+        for p in pending {
+            let state = tree.nodes[p.node].display_path().to_owned();
+            let err_initial = |initial: &str, reason| MachineBuildError::BadInitial {
+                machine: machine.to_owned(),
+                state: state.clone(),
+                initial: initial.to_owned(),
+                reason,
+            };
+            let kind = tree.nodes[p.node].kind;
+            match (kind, p.initial.as_deref()) {
+                (StateKind::Compound, None) => {
+                    return Err(MachineBuildError::MissingInitial {
+                        machine: machine.to_owned(),
+                        state,
+                    });
+                }
+                (StateKind::Compound, Some(k)) => {
+                    let found = tree.nodes[p.node]
+                        .children
+                        .iter()
+                        .copied()
+                        .find(|&c| tree.nodes[c].key == k);
+                    match found {
+                        Some(c) => tree.nodes[p.node].initial = Some(c),
+                        None => return Err(err_initial(k, "which is not one of its child states")),
+                    }
+                }
+                (StateKind::Parallel, Some(k)) => {
+                    return Err(err_initial(
+                        k,
+                        "but a parallel state enters all its regions (no initial)",
+                    ));
+                }
+                (StateKind::Atomic | StateKind::Final, Some(k)) => {
+                    return Err(err_initial(k, "but it has no child states"));
+                }
+                _ => {}
+            }
+            if kind == StateKind::Final {
+                if let Some((event, _)) = p.on.first() {
+                    return Err(MachineBuildError::FinalWithTransitions {
+                        machine: machine.to_owned(),
+                        state,
+                        event: event.clone(),
+                    });
+                }
+                if !p.always.is_empty() {
+                    return Err(MachineBuildError::FinalWithTransitions {
+                        machine: machine.to_owned(),
+                        state,
+                        event: "always".to_owned(),
+                    });
+                }
+            }
+            let mut on: Vec<(String, Vec<Trans<C>>)> = Vec::new();
+            let mut any = Vec::new();
+            for (event, t) in p.on {
+                if event != "*" && event != init_type && !receivable(&event) {
+                    return Err(MachineBuildError::UnknownEvent {
+                        machine: machine.to_owned(),
+                        state,
+                        event,
+                        init: init_type.to_owned(),
+                    });
+                }
+                let compiled = tree.compile(machine, p.node, Some(event.clone()), t)?;
+                if event == "*" {
+                    any.push(compiled);
+                } else {
+                    match on.iter_mut().find(|(e, _)| *e == event) {
+                        Some((_, v)) => v.push(compiled),
+                        None => on.push((event, vec![compiled])),
+                    }
+                }
+            }
+            let mut always = Vec::with_capacity(p.always.len());
+            for t in p.always {
+                always.push(tree.compile(machine, p.node, None, t)?);
+            }
+            if !p.done.is_empty() && !matches!(kind, StateKind::Compound | StateKind::Parallel) {
+                return Err(MachineBuildError::DoneWithoutChildren {
+                    machine: machine.to_owned(),
+                    state,
+                });
+            }
+            let mut done = Vec::with_capacity(p.done.len());
+            for t in p.done {
+                done.push(tree.compile(machine, p.node, Some(DONE_EVENT.to_owned()), t)?);
+            }
+            let n = &mut tree.nodes[p.node];
+            n.on = on;
+            n.any = any;
+            n.always = always;
+            n.done = done;
+        }
+        Ok(tree)
+    }
+
+    fn compile(
+        &self,
+        machine: &str,
+        from: usize,
+        event: Option<String>,
+        t: Transition<C>,
+    ) -> Result<Trans<C>, MachineBuildError> {
+        let mut targets = Vec::with_capacity(t.targets.len());
+        let ev = || event.clone().unwrap_or_else(|| "always".to_owned());
+        for name in &t.targets {
+            // The root is never a target: leaving it would leave no state active.
+            match self.resolve(from, name).filter(|&i| i != 0) {
+                Some(i) => targets.push(i),
+                None => {
+                    return Err(MachineBuildError::UnknownTarget {
+                        machine: machine.to_owned(),
+                        state: self.nodes[from].display_path().to_owned(),
+                        event: ev(),
+                        target: name.clone(),
+                    });
+                }
+            }
+        }
+        // Several targets must be in distinct regions of a parallel state: no target is an
+        // ancestor of another, and the nearest common ancestor of any two is parallel.
+        for (i, &a) in targets.iter().enumerate() {
+            for &b in &targets[..i] {
+                let ok = a != b
+                    && !self.is_descendant(a, b)
+                    && !self.is_descendant(b, a)
+                    && self
+                        .common_ancestor(a, b)
+                        .is_some_and(|c| self.nodes[c].kind == StateKind::Parallel);
+                if !ok {
+                    return Err(MachineBuildError::ConflictingTargets {
+                        machine: machine.to_owned(),
+                        state: self.nodes[from].display_path().to_owned(),
+                        event: ev(),
+                    });
+                }
+            }
+        }
+        Ok(Trans {
+            event,
+            targets,
+            guard: t.guard,
+            guard_name: t.guard_name,
+            actions: t.actions,
+            reenter: t.reenter,
+        })
+    }
+
+    /// The nearest state that is an ancestor of both (neither being the other's ancestor).
+    pub(crate) fn common_ancestor(&self, a: usize, b: usize) -> Option<usize> {
+        let mut cur = self.nodes[a].parent;
+        while let Some(c) = cur {
+            if self.is_descendant(b, c) {
+                return Some(c);
+            }
+            cur = self.nodes[c].parent;
+        }
+        None
+    }
+
+    fn flatten(
+        &mut self,
+        machine: &str,
+        key: String,
+        parent: Option<usize>,
+        b: StateBuilder<C>,
+        pending: &mut Vec<Pending<C>>,
+    ) -> Result<usize, MachineBuildError> {
+        let index = self.nodes.len();
+        let path = match parent {
+            Some(p) if !self.nodes[p].path.is_empty() => format!("{}.{key}", self.nodes[p].path),
+            _ => key.clone(),
+        };
+        let display = if path.is_empty() {
+            "(root)".to_owned()
+        } else {
+            path.clone()
+        };
+        let kind = match b.kind {
+            Some(StateKind::Final) if !b.children.is_empty() => {
+                return Err(MachineBuildError::FinalWithChildren {
+                    machine: machine.to_owned(),
+                    state: display,
+                });
+            }
+            Some(k) => k,
+            None if b.children.is_empty() => StateKind::Atomic,
+            None => StateKind::Compound,
+        };
+        if kind == StateKind::Parallel {
+            self.has_parallel = true;
+        }
+        let id = b.id.unwrap_or_else(|| {
+            if path.is_empty() {
+                machine.to_owned()
+            } else {
+                format!("{machine}.{path}")
+            }
+        });
+        self.nodes.push(Node {
+            key,
+            path,
+            id,
+            parent,
+            kind,
+            children: Vec::new(),
+            initial: None,
+            end: index,
+            entry: b.entry,
+            exit: b.exit,
+            on: Vec::new(),
+            any: Vec::new(),
+            always: Vec::new(),
+            done: Vec::new(),
+            description: b.description,
+        });
+        pending.push(Pending {
+            node: index,
+            on: b.on,
+            always: b.always,
+            done: b.done,
+            initial: b.initial,
+        });
+        let mut children = Vec::with_capacity(b.children.len());
+        for (k, child) in b.children {
+            if k.is_empty() || k.contains(['.', '#', '*']) {
+                return Err(MachineBuildError::InvalidStateKey {
+                    machine: machine.to_owned(),
+                    state: display,
+                    key: k,
+                });
+            }
+            if children.iter().any(|&c: &usize| self.nodes[c].key == k) {
+                return Err(MachineBuildError::DuplicateState {
+                    machine: machine.to_owned(),
+                    state: display,
+                    key: k,
+                });
+            }
+            let c = self.flatten(machine, k, Some(index), child, pending)?;
+            children.push(c);
+        }
+        let end = self.nodes.len() - 1;
+        let n = &mut self.nodes[index];
+        n.children = children;
+        n.end = end;
+        Ok(index)
+    }
+}
