@@ -181,7 +181,7 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 /// use arvo_runtime::{arvo_contract, arvo_resumable};
 /// use arvo_runtime::memory::InMemoryMemory;
-/// use arvo_runtime::resumable::{Outcome, ServiceEvent};
+/// use arvo_runtime::resumable::Outcome;
 /// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
 /// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddInput { pub a: f64, pub b: f64 }
 /// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct AddResult { pub result: f64 }
@@ -198,14 +198,15 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl CalcWorkflow {
 ///     #[version("1.0.0")]
 ///     async fn v1(&self, step: CalcWorkflowStep<'_, CalcFlowV1_0_0>) -> CalcWorkflowResult<CalcFlowV1_0_0> {
-///         if let Some(init) = &step.input {
-///             let AddInput { a, b } = init.data;
-///             return Ok(Outcome::wait().call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?));
-///         }
-///         match step.service {
-///             Some(CalcWorkflowServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) =>
-///                 Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r))),
-///             _ => Ok(Outcome::wait()),
+///         use CalcWorkflowEvent::{Calc, CalcError, Init};
+///         match &step.event {
+///             Init(init) => {
+///                 let AddInput { a, b } = init.data;
+///                 Ok(Outcome::wait().call(step.call::<CalcAddV1_0_0>(&AddInput { a, b })?))
+///             }
+///             Calc(CalcAddV1_0_0Emits::Success(r)) =>
+///                 Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r.clone()))),
+///             CalcError(e) => Err(e.error_message.as_str().into()),
 ///         }
 ///     }
 /// }
@@ -220,13 +221,18 @@ pub fn arvo_contract(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `contract = Path` (required): the orchestrator contract (`#[arvo_contract(orchestrator = ..)]`).
 /// - `context = Type` (required): the context kept between steps (`state$$`; serde, `Clone`).
 /// - `services(key = Version, ...)`: the service contract versions (`CalcAddV1_0_0`, or an
-///   orchestrator contract's version for child orchestrations); variant `Key` of the enum.
+///   orchestrator contract's version for child orchestrations); variants `Key` (what it
+///   emits) and `KeyError` (its system error) of the step event enum.
 /// - `services_enum = Ident`: the enum's name (default `<Name>Services`).
 /// - `crate = "path"`: where `arvo_runtime` is.
 ///
 /// # Generated items (for `impl CalcWorkflow`)
+/// - `pub enum CalcWorkflowEvent<I> { Init(I), Calc(CalcAddV1_0_0Emits), CalcError(ArvoErrorPayload), .. }`,
+///   what wakes a step up (`step.event`): the init payload, or what a service emitted, or its
+///   system error;
 /// - `pub enum CalcWorkflowServices { Calc(ServiceEvent<CalcAddV1_0_0>), .. }` implementing
-///   `ServiceEvents` (every emitted type of every service, and their system errors);
+///   `ServiceEvents` (every emitted type of every service, and their system errors), what
+///   `step.collected` yields;
 /// - `CalcWorkflowStep<'a, V>` and `CalcWorkflowResult<V>`, the method signature's types;
 /// - `impl ResumableHandler<CalcFlowV1_0_0> for CalcWorkflow`, one per `#[version]` method;
 /// - `CalcWorkflow::resumable(self, memory) -> ArvoResumableBuilder`, every version registered.

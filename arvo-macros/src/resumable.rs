@@ -26,6 +26,8 @@ pub struct Service {
     pub key: Ident,
     /// The enum variant, e.g. `Calc`.
     pub variant: Ident,
+    /// The step event's variant of its system error, e.g. `CalcError`.
+    pub error_variant: Ident,
     /// The contract version marker, e.g. `CalcAddV1_0_0`.
     pub version: Path,
 }
@@ -112,17 +114,28 @@ pub(crate) fn parse_services(
         }
         let version: Path = m.value()?.parse()?;
         let variant = variant_name(&key);
+        let error_variant = Ident::new(&format!("{variant}Error"), key.span());
+        // The step event's variants: `Init`, then `Key` and `KeyError` per service.
+        let taken = |v: &Ident| {
+            v == "Init"
+                || services
+                    .iter()
+                    .any(|s| s.variant == *v || s.error_variant == *v)
+        };
         if services.iter().any(|s| s.key == key) {
             errors.push(key.span(), format!("service `{key}` declared twice"));
-        } else if services.iter().any(|s| s.variant == variant) {
+        } else if taken(&variant) || taken(&error_variant) {
             errors.push(
                 key.span(),
-                format!("service `{key}` gives the same enum variant `{variant}` as another key"),
+                format!(
+                    "service `{key}` gives the step event variants `{variant}` and `{error_variant}`, and one of them is taken (by `Init` or another service): rename the key"
+                ),
             );
         } else {
             services.push(Service {
                 key,
                 variant,
+                error_variant,
                 version,
             });
         }
@@ -412,6 +425,25 @@ mod tests {
                 "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
                 "a version handler takes `&self` and the step: `fn c(&self, step: <Name>Step<'_, <Contract>V..>)`",
                 "no `#[version(\"x.y.z\")]` method: every version of the self contract needs one",
+            ]
+        );
+    }
+
+    #[test]
+    fn step_event_variants_do_not_collide() {
+        let errs = errors_of(
+            quote!(
+                contract = Flow,
+                context = C,
+                services(init = X, calc = Y, calc_error = Z)
+            ),
+            quote! { impl W { #[version("1.0.0")] fn v(&self, s: S) {} } },
+        );
+        assert_eq!(
+            errs,
+            [
+                "service `init` gives the step event variants `Init` and `InitError`, and one of them is taken (by `Init` or another service): rename the key",
+                "service `calc_error` gives the step event variants `CalcError` and `CalcErrorError`, and one of them is taken (by `Init` or another service): rename the key",
             ]
         );
     }

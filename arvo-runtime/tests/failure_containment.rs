@@ -21,7 +21,7 @@ use arvo_runtime::memory::{InMemoryMemory, MachineMemory};
 use arvo_runtime::orchestration::OrchestrationRecord;
 use arvo_runtime::resumable::{
     ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
-    Step,
+    Step, StepEvent,
 };
 use arvo_runtime::typed::{HandlerOutput, Input};
 use common_resumable::{
@@ -706,7 +706,9 @@ impl ResumableHandler<CalcFlowV1_0_0> for FlakyFlow {
         &self,
         step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
     ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
-        if let Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) = &step.service {
+        if let StepEvent::Service(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) =
+            &step.event
+        {
             let a = step.context.map_or(0.0, |c| c.a);
             if mix(SEED ^ 1, a as u64).is_multiple_of(10) {
                 panic!("injected step panic for {a}");

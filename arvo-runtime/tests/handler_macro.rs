@@ -16,7 +16,7 @@ pub struct Greet {
 }
 
 /// The service's output.
-#[derive(Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Greeting {
     /// The greeting.
     pub text: String,
@@ -52,17 +52,13 @@ impl WelcomeFlow {
         &self,
         step: WelcomeFlowStep<'_, WelcomeV1_0_0>,
     ) -> WelcomeFlowResult<WelcomeV1_0_0> {
-        if let Some(init) = &step.input {
-            return Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?));
-        }
-        match step.service {
-            Some(WelcomeFlowServices::Greet(ServiceEvent::Emitted(
-                GreetServiceV1_0_0Emits::Success(g),
-            ))) => Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g))),
-            Some(WelcomeFlowServices::Greet(ServiceEvent::SystemError(e))) => {
-                Err(HandlerError::msg(e.error_message))
+        use WelcomeFlowEvent::{Greet, GreetError, Init};
+        match &step.event {
+            Init(init) => Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?)),
+            Greet(GreetServiceV1_0_0Emits::Success(g)) => {
+                Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g.clone())))
             }
-            None => Ok(Outcome::wait()),
+            GreetError(e) => Err(HandlerError::msg(&e.error_message)),
         }
     }
 }

@@ -36,7 +36,7 @@ use arvo_runtime::memory::{
 use arvo_runtime::orchestration::OrchestrationRecord;
 use arvo_runtime::resumable::{
     ArvoResumable, DeclaredService, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent,
-    ServiceEvents, Step,
+    ServiceEvents, Step, StepEvent,
 };
 use arvo_runtime::typed::{ContractVersion, Emits, OrchestratorInit};
 use arvo_runtime::violation::ArvoErrorPayload;
@@ -274,6 +274,8 @@ impl DeclaredService<DecServices> for ValueWriteV0_0_1 {}
 impl DeclaredService<DecServices> for DecrementV0_0_1 {}
 
 impl ServiceEvents for DecServices {
+    type Event<I: Send> = StepEvent<I, Self>;
+
     fn contracts() -> Vec<(String, VersionedContract)> {
         [
             ServiceEvent::<ValueReadV0_0_1>::contracts(),
@@ -318,7 +320,7 @@ impl ResumableHandler<DecFlowV0_0_1> for DecResumable {
     ) -> Result<Outcome<DecFlowV0_0_1, DecContext>, HandlerError> {
         use DecServices::{Decrement as D, Read};
         use ServiceEvent::{Emitted, SystemError};
-        if let Some(Read(SystemError(e)) | D(SystemError(e))) = &step.service {
+        if let StepEvent::Service(Read(SystemError(e)) | D(SystemError(e))) = &step.event {
             return Ok(
                 Outcome::wait().complete(DecFlowV0_0_1Emits::Complete(DecDone {
                     success: false,
@@ -327,7 +329,7 @@ impl ResumableHandler<DecFlowV0_0_1> for DecResumable {
                 })),
             );
         }
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             let TrendInit { key, modifier, .. } = &init.data;
             let call = step.call::<ValueReadV0_0_1>(&KeyIn { key: key.clone() })?;
             return Ok(Outcome::wait()
@@ -343,8 +345,8 @@ impl ResumableHandler<DecFlowV0_0_1> for DecResumable {
         let Some(ctx) = step.context else {
             return Err(HandlerError::msg("Faulty initialisation detected"));
         };
-        match &step.service {
-            Some(Read(Emitted(ValueReadV0_0_1Emits::Success(v)))) => {
+        match &step.event {
+            StepEvent::Service(Read(Emitted(ValueReadV0_0_1Emits::Success(v)))) => {
                 let call = step.call::<DecrementV0_0_1>(&DecIn {
                     init: v.value,
                     decrement: ctx.modifier,
@@ -355,7 +357,7 @@ impl ResumableHandler<DecFlowV0_0_1> for DecResumable {
                 };
                 Ok(Outcome::wait().context(ctx).call(call))
             }
-            Some(D(Emitted(DecrementV0_0_1Emits::Success(r)))) => {
+            StepEvent::Service(D(Emitted(DecrementV0_0_1Emits::Success(r)))) => {
                 let call = step.call::<ValueWriteV0_0_1>(&KeyValue {
                     key: ctx.key.clone(),
                     value: r.result,
@@ -419,6 +421,8 @@ impl DeclaredService<IncServices> for ValueWriteV0_0_1 {}
 impl DeclaredService<IncServices> for IncrementV0_0_1 {}
 
 impl ServiceEvents for IncServices {
+    type Event<I: Send> = StepEvent<I, Self>;
+
     fn contracts() -> Vec<(String, VersionedContract)> {
         [
             ServiceEvent::<ValueReadV0_0_1>::contracts(),
@@ -473,8 +477,9 @@ impl ResumableHandler<IncFlowV0_0_1> for IncResumable {
     ) -> Result<Outcome<IncFlowV0_0_1, IncContext>, HandlerError> {
         use IncServices::{Increment as I, Read, Write};
         use ServiceEvent::{Emitted, SystemError};
-        if let Some(I(SystemError(e)) | Read(SystemError(e)) | Write(SystemError(e))) =
-            &step.service
+        if let StepEvent::Service(
+            I(SystemError(e)) | Read(SystemError(e)) | Write(SystemError(e)),
+        ) = &step.event
         {
             return Ok(
                 Outcome::wait().complete(IncFlowV0_0_1Emits::Complete(IncDone {
@@ -485,7 +490,7 @@ impl ResumableHandler<IncFlowV0_0_1> for IncResumable {
             );
         }
         let mut out = Outcome::wait();
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             for m in &init.data.modifications {
                 let mut call = step.call::<ValueReadV0_0_1>(&KeyIn { key: m.key.clone() })?;
                 call.domain = Some(null_and_external());
@@ -1050,7 +1055,7 @@ where
         &self,
         step: Step<'_, ParentFlowV1_0_0, String, ServiceEvent<W>>,
     ) -> Result<Outcome<ParentFlowV1_0_0, String>, HandlerError> {
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             let start = step.start_child::<W, T>((self.make)(&init.data))?;
             return Ok(Outcome::wait()
                 .context(step.subject().to_owned())
@@ -1066,10 +1071,10 @@ where
                 })),
             )
         };
-        match step.service {
-            Some(ServiceEvent::Emitted(e)) => done(true, e.to_data()?),
-            Some(ServiceEvent::SystemError(e)) => done(false, json!(e.error_message)),
-            None => Ok(Outcome::wait()),
+        match step.event {
+            StepEvent::Service(ServiceEvent::Emitted(e)) => done(true, e.to_data()?),
+            StepEvent::Service(ServiceEvent::SystemError(e)) => done(false, json!(e.error_message)),
+            StepEvent::Init(_) => Ok(Outcome::wait()),
         }
     }
 }
@@ -1245,23 +1250,19 @@ mod with_macro {
     impl Calc {
         #[version("1.0.0")]
         async fn v1(&self, step: CalcStep<'_, CalcFlowV1_0_0>) -> CalcResult<CalcFlowV1_0_0> {
-            if let Some(init) = &step.input {
-                let AddInput { a, b } = init.data;
-                let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
-                return Ok(Outcome::wait().context(CalcContext { a, b }).call(call));
-            }
-            match step.service {
-                Some(CalcServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
-                    Ok(
-                        Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult {
-                            result: r.result,
-                        })),
-                    )
+            match &step.event {
+                CalcEvent::Init(init) => {
+                    let AddInput { a, b } = init.data;
+                    let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
+                    Ok(Outcome::wait().context(CalcContext { a, b }).call(call))
                 }
-                Some(CalcServices::Calc(ServiceEvent::SystemError(e))) => Err(HandlerError::msg(
-                    format!("calc service failed: {}", e.error_message),
+                CalcEvent::Calc(CalcAddV1_0_0Emits::Success(r)) => Ok(Outcome::wait().complete(
+                    CalcFlowV1_0_0Emits::Complete(AddResult { result: r.result }),
                 )),
-                None => Ok(Outcome::wait()),
+                CalcEvent::CalcError(e) => Err(HandlerError::msg(format!(
+                    "calc service failed: {}",
+                    e.error_message
+                ))),
             }
         }
     }

@@ -8,15 +8,16 @@
 use std::sync::{Arc, Mutex};
 
 use arvo_example_contracts::order::{
-    Charge, InventoryReserveV1_0_0, OrderStatus, PaymentFlowV1_0_0, Reservation, Shipment,
-    ShippingScheduleV1_0_0,
+    Charge, InventoryReserveV1_0_0, InventoryReserveV1_0_0Emits, OrderStatus, PaymentFlowV1_0_0,
+    PaymentFlowV1_0_0Emits, Reservation, Shipment, ShippingScheduleV1_0_0,
+    ShippingScheduleV1_0_0Emits,
 };
 use arvo_examples::order::{
     CHECKOUT, DECLINED_CARD, HUMAN_REVIEW, OrderMemory, OrderSystem, OrderSystemBuilder,
     demo_cases, inventory, payment, reviewer_with_limit, sample_order,
 };
 use arvo_runtime::ArvoEvent;
-use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
+use arvo_runtime::factory::{ArvoEventFactory, EventInput};
 use arvo_runtime::memory::{MachineMemory, RedbStore};
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::testing::{Scenario, event, expect};
@@ -90,21 +91,9 @@ async fn a_declined_card_is_a_system_error_not_a_violation() {
         .unwrap();
 }
 
-/// A service's answer to the request `req`, as the service would send it.
-fn answer<V: ContractVersion>(req: &ArvoEvent, event_type: &str, data: Value) -> ArvoEvent {
-    ArvoEventFactory::new(V::versioned())
-        .emits(EventInput {
-            event_type: Some(event_type.to_owned()),
-            subject: Some(req.subject().to_owned()),
-            to: Some(ORDER.to_owned()),
-            parentid: Some(req.id().to_owned()),
-            ..EventInput::new(req.to().unwrap(), data)
-        })
-        .unwrap()
-}
-
 /// The order orchestrator alone, fed by hand: every request it sends is checked, and the test
-/// plays the services (and the payment child's completion).
+/// plays the services (and the payment child's completion) with typed answers
+/// (`Scenario::answer`).
 #[tokio::test]
 async fn order_orchestrator_step_by_step() {
     let memory = OrderMemory::new();
@@ -130,19 +119,13 @@ async fn order_orchestrator_step_by_step() {
                 .data_eq("/order_id", "ORD-7")
                 .field_eq("/redirectto", ORDER),
         )
-        .step(
-            |prev| {
-                let r = Reservation {
+        .answer::<InventoryReserveV1_0_0, _>(
+            |_call| {
+                InventoryReserveV1_0_0Emits::Success(Reservation {
                     reservation_id: "rsv-x".into(),
                     units: 1,
-                };
-                answer::<InventoryReserveV1_0_0>(
-                    &prev[0],
-                    "evt.inventory.reserve.success",
-                    serde_json::to_value(r).unwrap(),
-                )
+                })
             },
-            // 25.00 is under the threshold: straight to the payment child workflow.
             expect()
                 .events(1)
                 .of_type("arvo.orc.order.payment")
@@ -157,42 +140,25 @@ async fn order_orchestrator_step_by_step() {
                     }
                 }),
         )
-        .step(
-            |prev| {
-                // The child's completion comes back with the parent's subject.
-                let parent = prev[0].data()["parentSubject$$"].as_str().unwrap();
-                let charge = Charge {
+        // The child's completion comes back with the parent's subject.
+        .answer::<PaymentFlowV1_0_0, _>(
+            |_call| {
+                PaymentFlowV1_0_0Emits::Complete(Charge {
                     charge_id: "ch-x".into(),
                     amount_cents: 2500,
-                };
-                ArvoOrchestratorEventFactory::new(PaymentFlowV1_0_0::versioned())
-                    .unwrap()
-                    .complete(EventInput {
-                        subject: Some(parent.to_owned()),
-                        to: Some(ORDER.to_owned()),
-                        parentid: Some(prev[0].id().to_owned()),
-                        ..EventInput::new(
-                            "arvo.orc.order.payment",
-                            serde_json::to_value(charge).unwrap(),
-                        )
-                    })
+                })
             },
             expect()
                 .events(1)
                 .of_type("com.shipping.schedule")
                 .data_eq("/address", "Unter den Linden 1, Berlin"),
         )
-        .step(
-            |prev| {
-                let s = Shipment {
+        .answer::<ShippingScheduleV1_0_0, _>(
+            |_call| {
+                ShippingScheduleV1_0_0Emits::Success(Shipment {
                     tracking_id: "trk-x".into(),
                     eta_days: 2,
-                };
-                answer::<ShippingScheduleV1_0_0>(
-                    &prev[0],
-                    "evt.shipping.schedule.success",
-                    serde_json::to_value(s).unwrap(),
-                )
+                })
             },
             expect()
                 .events(1)

@@ -4,7 +4,7 @@
 
 use arvo_docs::Catalogue;
 use arvo_runtime::handler::HandlerError;
-use arvo_runtime::resumable::{Outcome, ServiceEvent};
+use arvo_runtime::resumable::Outcome;
 use arvo_runtime::{arvo_contract, arvo_resumable};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ pub struct Greet {
     pub name: String,
 }
 
-#[derive(Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Greeting {
     pub text: String,
 }
@@ -40,18 +40,13 @@ impl WelcomeFlow {
         &self,
         step: WelcomeFlowStep<'_, WelcomeV1_0_0>,
     ) -> WelcomeFlowResult<WelcomeV1_0_0> {
-        if let Some(init) = &step.input {
-            return Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?));
-        }
-        use ServiceEvent::{Emitted, SystemError};
-        match step.service {
-            Some(WelcomeFlowServices::Greet(Emitted(GreetServiceV1_0_0Emits::Success(g)))) => {
-                Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g)))
+        use WelcomeFlowEvent::{Greet, GreetError, Init};
+        match &step.event {
+            Init(init) => Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?)),
+            Greet(GreetServiceV1_0_0Emits::Success(g)) => {
+                Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g.clone())))
             }
-            Some(WelcomeFlowServices::Greet(SystemError(e))) => {
-                Err(HandlerError::msg(e.error_message))
-            }
-            None => Ok(Outcome::wait()),
+            GreetError(e) => Err(HandlerError::msg(&e.error_message)),
         }
     }
 }

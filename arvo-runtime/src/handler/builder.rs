@@ -1,6 +1,6 @@
-//! Building an [`ArvoEventHandler`]: its options and one implementation per contract version.
+//! The [`ArvoEventHandler`] and how it is built: its options and one implementation per
+//! contract version.
 
-use super::execute::ArvoEventHandler;
 use super::{
     ContractDispatch, DomainSpec, HandlerError, HandlerInput, HandlerResult, VersionFn, Violation,
 };
@@ -45,6 +45,41 @@ struct Typed<C, H> {
 impl<C: ContractDispatch<H>, H: Send + Sync> Dispatch for Typed<C, H> {
     fn call<'a>(&'a self, _slot: usize, input: HandlerInput<'a>) -> BoxFuture<'a, HandlerResult> {
         C::dispatch(&self.handler, input)
+    }
+}
+
+/// The event handler runtime (`ArvoEventHandler`): one contract, one implementation per
+/// version. See the [module docs](super) for an example.
+pub struct ArvoEventHandler {
+    pub(super) contract: ArvoContract,
+    pub(super) source: String,
+    /// `encodeURI(source)`.
+    pub(super) source_uri: EncodedUri,
+    /// `encodeURI(dataschema)` of each version, by slot.
+    pub(super) dataschemas: Vec<EncodedUri>,
+    pub(super) system_error_type: String,
+    pub(super) executionunits: f64,
+    pub(super) emit_domains: Vec<DomainSpec>,
+    pub(super) system_error_domains: Vec<DomainSpec>,
+    pub(super) tracer: crate::otel::ExecutionTracer,
+    pub(super) span_name: String,
+    pub(super) span_attributes: Vec<KeyValue>,
+    pub(super) versions: Vec<VersionedContract>,
+    pub(super) latest: VersionedContract,
+    pub(super) dispatch: Box<dyn Dispatch>,
+    pub(super) available_versions: String,
+    pub(super) max_event_bytes: usize,
+}
+
+impl std::fmt::Debug for ArvoEventHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArvoEventHandler")
+            .field("contract", &self.contract)
+            .field("executionunits", &self.executionunits)
+            .field("emit_domains", &self.emit_domains)
+            .field("system_error_domains", &self.system_error_domains)
+            .field("span_name", &self.span_name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Step 9 of an execution: the events a handler's outputs stand for, with every default.
 
-use super::execute::ArvoEventHandler;
+use super::builder::ArvoEventHandler;
 use super::{DomainResolver, RawOutput, Violation};
 use crate::event::{
     ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, Extensions, create_shared_event_id,

@@ -1,53 +1,18 @@
 //! Running an [`ArvoEventHandler`] on one event (spec §1.3): routing, the version, input
 //! validation, the implementation, telemetry.
 
-use super::builder::Dispatch;
+use super::builder::ArvoEventHandler;
 use super::{
     DomainResolver, DomainSpec, EventHandler, HandlerError, HandlerInput, ParentContext, RawOutput,
     Violation, catch_panic,
 };
-use crate::contract::{ArvoContract, VersionedContract, dataschema};
-use crate::event::{ArvoEvent, EncodedUri};
+use crate::contract::{ArvoContract, dataschema};
+use crate::event::ArvoEvent;
 use crate::otel::{TraceHeaders, attr};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
 use std::future::Future;
-
-/// The event handler runtime (`ArvoEventHandler`): one contract, one implementation per
-/// version. See the [module docs](super) for an example.
-pub struct ArvoEventHandler {
-    pub(super) contract: ArvoContract,
-    pub(super) source: String,
-    /// `encodeURI(source)`.
-    pub(super) source_uri: EncodedUri,
-    /// `encodeURI(dataschema)` of each version, by slot.
-    pub(super) dataschemas: Vec<EncodedUri>,
-    pub(super) system_error_type: String,
-    pub(super) executionunits: f64,
-    pub(super) emit_domains: Vec<DomainSpec>,
-    pub(super) system_error_domains: Vec<DomainSpec>,
-    pub(super) tracer: crate::otel::ExecutionTracer,
-    pub(super) span_name: String,
-    pub(super) span_attributes: Vec<KeyValue>,
-    pub(super) versions: Vec<VersionedContract>,
-    pub(super) latest: VersionedContract,
-    pub(super) dispatch: Box<dyn Dispatch>,
-    pub(super) available_versions: String,
-    pub(super) max_event_bytes: usize,
-}
-
-impl std::fmt::Debug for ArvoEventHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArvoEventHandler")
-            .field("contract", &self.contract)
-            .field("executionunits", &self.executionunits)
-            .field("emit_domains", &self.emit_domains)
-            .field("system_error_domains", &self.system_error_domains)
-            .field("span_name", &self.span_name)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why the steps before the outputs stopped.
 enum Failure {

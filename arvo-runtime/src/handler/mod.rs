@@ -72,9 +72,10 @@ mod system_error;
 mod traits;
 mod violation;
 
-pub use builder::{ArvoEventHandlerBuilder, DEFAULT_MAX_EVENT_BYTES, HandlerBuildError};
+pub use builder::{
+    ArvoEventHandler, ArvoEventHandlerBuilder, DEFAULT_MAX_EVENT_BYTES, HandlerBuildError,
+};
 pub use domain::{Domain, DomainError, DomainResolver, DomainSpec};
-pub use execute::ArvoEventHandler;
 pub use output::{HandlerInput, RawOutput};
 pub use panic::{MAX_PANIC_MESSAGE, UserPanic};
 pub(crate) use panic::{catch_panic, catch_panic_sync};

@@ -1,7 +1,7 @@
 //! §1.4: the `sys.<type>.error` events of a failed implementation, built alike for handlers and
 //! orchestrations.
 
-use super::execute::ArvoEventHandler;
+use super::builder::ArvoEventHandler;
 use super::{DomainResolver, HandlerError, Violation};
 use crate::event::ArvoEvent;
 use crate::otel::TraceHeaders;

@@ -62,7 +62,8 @@ pub use record::{
     ExpectedEvents, ProcessedEvent, ResumableEvents, ResumableRecord, ResumableStatus,
 };
 pub use typed::{
-    DeclaredService, Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step, TypedCollected,
+    DeclaredService, Outcome, ResumableHandler, ServiceEvent, ServiceEvents, Step, StepEvent,
+    TypedCollected,
 };
 
 use std::future::Future;

@@ -18,6 +18,12 @@ use crate::violation::ArvoErrorPayload;
 /// of every service, plus their system errors. [`ServiceEvent<V>`] covers one service;
 /// `#[arvo_resumable]`-style enums (or hand-written ones) cover several.
 pub trait ServiceEvents: Sized + Send + 'static {
+    /// What a step receives: the init payload `I` or one of these answers. A hand-written
+    /// implementation writes `type Event<I: Send> = StepEvent<I, Self>;`;
+    /// `#[arvo_resumable]` generates a flat enum (`<Name>Event<I>`: `Init(I)`, then per
+    /// service `Key(<what it emits>)` and `KeyError(ArvoErrorPayload)`).
+    type Event<I: Send>: From<StepEvent<I, Self>> + Send;
+
     /// The service contracts with their keys.
     fn contracts() -> Vec<(String, VersionedContract)>;
 
@@ -41,6 +47,23 @@ pub trait ServiceEvents: Sized + Send + 'static {
 pub trait DeclaredService<S> {}
 
 impl<V: ContractVersion> DeclaredService<ServiceEvent<V>> for V {}
+
+/// What woke a resumable up: its init event's payload, or an answer of one of its services.
+/// The [`ServiceEvents::Event`] of hand-written service types; `#[arvo_resumable]` generates a
+/// flatter enum.
+///
+/// ```
+/// use arvo_runtime::resumable::StepEvent;
+/// let e: StepEvent<u8, ()> = StepEvent::Init(7);
+/// assert!(matches!(e, StepEvent::Init(7)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepEvent<I, S> {
+    /// The init event's payload: the workflow starts.
+    Init(I),
+    /// A service's answer (an emitted event or its system error).
+    Service(S),
+}
 
 /// The events of one service version `V`: what it emits, or its system error.
 ///
@@ -77,7 +100,19 @@ fn data_error(event: &ArvoEvent, e: &serde_json::Error) -> HandlerError {
     )))
 }
 
+/// A service event none of the typed services covers (a service added to the builder beside
+/// the handler's own): a `Config` violation, as an event of no registered contract.
+fn unknown_answer(event: &ArvoEvent) -> HandlerError {
+    HandlerError::from(Violation::config(format!(
+        "Event type '{}' (id={}) is an answer of none of the typed services of this resumable",
+        crate::issue::quote_prefix(event.event_type()),
+        event.id()
+    )))
+}
+
 impl<V: ContractVersion> ServiceEvents for ServiceEvent<V> {
+    type Event<I: Send> = StepEvent<I, Self>;
+
     fn contracts() -> Vec<(String, VersionedContract)> {
         vec![(
             <V::Contract as TypedContract>::TYPE.to_owned(),
@@ -138,12 +173,12 @@ impl<'a, S: ServiceEvents> TypedCollected<'a, S> {
 }
 
 /// What a typed handler receives for version `V` of its contract.
-pub struct Step<'a, V: ContractVersion, C, S> {
-    /// The init payload, when the event is the init event.
-    pub input: Option<V::Accepts>,
-    /// The service event, when the event is a service response or system error.
-    pub service: Option<S>,
-    /// The stored context.
+pub struct Step<'a, V: ContractVersion, C, S: ServiceEvents> {
+    /// What woke the workflow up: the init payload or a declared service's answer (with
+    /// `#[arvo_resumable]`, its generated `<Name>Event`: match it with
+    /// `match &step.event { Init(init) => .., Greet(..) => .., GreetError(e) => .. }`).
+    pub event: S::Event<V::Accepts>,
+    /// The stored context (`None` until a step sets one).
     pub context: Option<&'a C>,
     /// The responses collected for the last emissions.
     pub collected: TypedCollected<'a, S>,
@@ -151,7 +186,7 @@ pub struct Step<'a, V: ContractVersion, C, S> {
     pub raw: ResumableStep<'a, C>,
 }
 
-impl<V: ContractVersion, C, S> Step<'_, V, C, S> {
+impl<V: ContractVersion, C, S: ServiceEvents> Step<'_, V, C, S> {
     /// A call of service version `W` with its typed input; `W` must be one of the resumable's
     /// services ([`DeclaredService`]).
     ///
@@ -306,19 +341,19 @@ where
     move |raw: ResumableStep<'_, H::Context>| {
         let handler = Arc::clone(&handler);
         Box::pin(async move {
-            let input = match raw.input {
-                Some(e) => {
-                    Some(V::Accepts::deserialize(e.data()).map_err(|err| data_error(e, &err))?)
-                }
-                None => None,
-            };
-            let service = match raw.service {
-                Some(e) => H::Services::from_event(e)?,
-                None => None,
+            let event = match (raw.input, raw.service) {
+                (Some(e), _) => StepEvent::Init(
+                    V::Accepts::deserialize(e.data()).map_err(|err| data_error(e, &err))?,
+                ),
+                (None, Some(e)) => match H::Services::from_event(e)? {
+                    Some(answer) => StepEvent::Service(answer),
+                    None => return Err(unknown_answer(e)),
+                },
+                // The core hands every step either its init event or a service's answer.
+                (None, None) => return Err(unknown_answer(raw.event)),
             };
             let step = Step {
-                input,
-                service,
+                event: event.into(),
                 context: raw.context,
                 collected: TypedCollected {
                     raw: raw.collected,

@@ -59,8 +59,10 @@
 //!   iteration number (the reference prints `Iteration undefined`).
 //! * No test spans are created (the handlers' own spans are).
 
+mod answer;
 mod expect;
 
+pub use answer::{AnswerError, find_call, service_answer, service_error};
 pub use expect::{
     EventExpect, Expect, ExpectViolation, Expectation, FieldMismatch, anything, event, expect,
     expect_violation,
@@ -69,6 +71,7 @@ pub use expect::{
 use crate::broker::EventBroker;
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, Violation};
+use crate::typed::ContractVersion;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use std::fmt;
@@ -467,6 +470,84 @@ impl<'s> Scenario<'s> {
             expect: expect.into(),
         });
         self
+    }
+
+    /// Adds a step that plays service version `V`: it answers `V`'s call among the previous
+    /// step's events (the first event of `V`'s accepted type) with the typed emission
+    /// `emission(call)` builds, in the envelope a handler of `V` would give it (see
+    /// [`service_answer`]). A step whose previous events hold no such call fails, naming the
+    /// types they hold.
+    ///
+    /// ```
+    /// use arvo_runtime::prelude::*;
+    /// use arvo_runtime::testing::{Scenario, expect};
+    /// # use serde::{Deserialize, Serialize}; use schemars::JsonSchema;
+    /// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct In { pub a: f64 }
+    /// # #[derive(Clone, Serialize, Deserialize, JsonSchema)] pub struct Out { pub r: f64 }
+    /// #[arvo_contract(uri = "#/calc/double", type = "calc.double", simple,
+    ///     version("1.0.0", accepts = In, emits = Out))]
+    /// pub struct Double;
+    /// #[arvo_contract(uri = "#/calc/flow", orchestrator = "calc.flow",
+    ///     version("1.0.0", init = In, complete = Out))]
+    /// pub struct Flow;
+    ///
+    /// struct Doubling;
+    /// #[arvo_resumable(contract = Flow, context = (), services(double = DoubleV1_0_0))]
+    /// impl Doubling {
+    ///     #[version("1.0.0")]
+    ///     async fn v1(&self, step: DoublingStep<'_, FlowV1_0_0>) -> DoublingResult<FlowV1_0_0> {
+    ///         match &step.event {
+    ///             DoublingEvent::Init(init) => Ok(Outcome::wait().call(step.call::<DoubleV1_0_0>(&init.data)?)),
+    ///             DoublingEvent::Double(DoubleV1_0_0Emits::Success(out)) => {
+    ///                 Ok(Outcome::wait().complete(FlowV1_0_0Emits::Complete(out.clone())))
+    ///             }
+    ///             DoublingEvent::DoubleError(e) => Err(HandlerError::msg(&e.error_message)),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let flow = Doubling.resumable(InMemoryMemory::new()).build()?;
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// Scenario::new("the flow completes with the service's answer")
+    ///     .step(|_| FlowV1_0_0::init("com.test.app", In { a: 2.0 }), expect().events(1).of_type("com.calc.double"))
+    ///     .answer::<DoubleV1_0_0, _>(
+    ///         |_call| DoubleV1_0_0Emits::Success(Out { r: 4.5 }),
+    ///         expect().events(1).of_type("arvo.orc.calc.flow.done").data_eq("/r", 4.5),
+    ///     )
+    ///     .run(&flow)
+    ///     .await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn answer<V, F>(self, emission: F, expect: impl Into<Expectation>) -> Self
+    where
+        V: ContractVersion,
+        F: Fn(&ArvoEvent) -> V::Emits + Send + Sync + 's,
+    {
+        self.step(
+            move |prev| {
+                let call = find_call::<V>(prev)?;
+                service_answer::<V>(call, &emission(call))
+            },
+            expect,
+        )
+    }
+
+    /// Adds a step that plays service version `V` failing: its system error with `message`
+    /// answers `V`'s call among the previous step's events (see [`service_error`]).
+    pub fn answer_error<V: ContractVersion>(
+        self,
+        message: impl Into<String>,
+        expect: impl Into<Expectation>,
+    ) -> Self {
+        let message = message.into();
+        self.step(
+            move |prev| {
+                let call = find_call::<V>(prev)?;
+                service_error::<V>(call, &message)
+            },
+            expect,
+        )
     }
 
     /// Runs the scenario `times` times; it passes when at least `success_threshold` percent

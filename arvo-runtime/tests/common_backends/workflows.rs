@@ -18,7 +18,7 @@ use arvo_runtime::handler::{
 use arvo_runtime::memory::MachineMemory;
 use arvo_runtime::resumable::{
     ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
-    Step,
+    Step, StepEvent,
 };
 use arvo_runtime::typed::Emits;
 use schemars::JsonSchema;
@@ -107,23 +107,23 @@ impl ResumableHandler<CalcParentV1_0_0> for Parent<CalcFlowV1_0_0> {
         &self,
         step: Step<'_, CalcParentV1_0_0, String, ServiceEvent<CalcFlowV1_0_0>>,
     ) -> Result<Outcome<CalcParentV1_0_0, String>, HandlerError> {
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             let ParentInit { a, b } = init.data;
             let start = step.start_child::<CalcFlowV1_0_0, _>(AddInput { a, b })?;
             return Ok(Outcome::wait()
                 .context(step.subject().to_owned())
                 .call(start));
         }
-        match step.service {
-            Some(ServiceEvent::Emitted(e)) => Ok(Outcome::wait().complete(
+        match step.event {
+            StepEvent::Service(ServiceEvent::Emitted(e)) => Ok(Outcome::wait().complete(
                 CalcParentV1_0_0Emits::Complete(ParentDone {
                     child: e.to_data()?,
                 }),
             )),
-            Some(ServiceEvent::SystemError(e)) => Err(HandlerError::from(std::io::Error::other(
-                e.error_message.clone(),
-            ))),
-            None => Ok(Outcome::wait()),
+            StepEvent::Service(ServiceEvent::SystemError(e)) => Err(HandlerError::from(
+                std::io::Error::other(e.error_message.clone()),
+            )),
+            StepEvent::Init(_) => Ok(Outcome::wait()),
         }
     }
 }

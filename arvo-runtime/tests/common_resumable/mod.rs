@@ -12,7 +12,7 @@ use arvo_runtime::handler::{
 };
 use arvo_runtime::memory::MachineMemory;
 use arvo_runtime::resumable::{
-    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent, Step,
+    ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ServiceEvent, Step, StepEvent,
 };
 use arvo_runtime::typed::TypedContract;
 use schemars::JsonSchema;
@@ -75,21 +75,21 @@ impl ResumableHandler<CalcFlowV1_0_0> for CalcResumable {
         &self,
         step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
     ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             let AddInput { a, b } = init.data;
             let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
             return Ok(Outcome::wait().context(CalcContext { a, b }).call(call));
         }
-        match step.service {
-            Some(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(Outcome::wait()
-                .complete(CalcFlowV1_0_0Emits::Complete(AddResult {
+        match step.event {
+            StepEvent::Service(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r))) => Ok(
+                Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult {
                     result: r.result,
-                }))),
-            Some(ServiceEvent::SystemError(e)) => Err(HandlerError::from(Msg(format!(
-                "calc service failed: {}",
-                e.error_message
-            )))),
-            None => Ok(Outcome::wait()),
+                })),
+            ),
+            StepEvent::Service(ServiceEvent::SystemError(e)) => Err(HandlerError::from(Msg(
+                format!("calc service failed: {}", e.error_message),
+            ))),
+            StepEvent::Init(_) => Ok(Outcome::wait()),
         }
     }
 }
@@ -145,7 +145,7 @@ impl ResumableHandler<CalcFlowV1_0_0> for FanOut {
         step: Step<'_, CalcFlowV1_0_0, CalcContext, ServiceEvent<CalcAddV1_0_0>>,
     ) -> Result<Outcome<CalcFlowV1_0_0, CalcContext>, HandlerError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
-        if let Some(init) = &step.input {
+        if let StepEvent::Init(init) = &step.event {
             let AddInput { a, b } = init.data;
             return Ok(Outcome::wait()
                 .context(CalcContext { a, b })

@@ -4,9 +4,9 @@
 //! Both are typed resumable handlers written with
 //! [`#[arvo_resumable]`](arvo_runtime::arvo_resumable) on a plain `impl` block: the macro
 //! implements [`ResumableHandler`](arvo_runtime::resumable::ResumableHandler) for each
-//! `#[version]` method and generates the enum of the service events ([`OrderServices`],
-//! [`PaymentFlowServices`]: one variant per declared service, holding what it emits or its
-//! system error) and a `resumable(memory)` builder. The init payload, the service responses, the context kept
+//! `#[version]` method and generates the enum of what wakes each step up ([`OrderFlowEvent`],
+//! [`PaymentFlowEvent`]: `Init`, then per declared service what it emits or its system error)
+//! and a `resumable(memory)` builder. The init payload, the service responses, the context kept
 //! between steps and the completion are Rust types; the runtime validates every event against
 //! its contract, stores the context in the memory and routes the answers back.
 
@@ -107,27 +107,30 @@ fn pay(step: &OrderStep<'_>, ctx: OrderContext) -> Result<OrderOutcome, HandlerE
 impl OrderFlow {
     #[version("1.0.0")]
     async fn v1_0_0(&self, step: OrderStep<'_>) -> OrderFlowResult<OrderProcessV1_0_0> {
-        if let Some(init) = &step.input {
-            let order = init.data.clone();
-            let reserve = step.call::<InventoryReserveV1_0_0>(&ReserveRequest {
-                order_id: order.order_id.clone(),
-                items: order.items.clone(),
-            })?;
-            let ctx = OrderContext {
-                total_cents: order.total_cents(),
-                order,
-                reservation_id: None,
-                charge_id: None,
-            };
-            return Ok(Outcome::wait().context(ctx).call(reserve));
-        }
-        let (Some(ctx), Some(service)) = (step.context, &step.service) else {
-            return Ok(Outcome::wait());
+        use OrderFlowEvent as On;
+        let ctx = match (&step.event, step.context) {
+            (On::Init(init), _) => {
+                let order = init.data.clone();
+                let reserve = step.call::<InventoryReserveV1_0_0>(&ReserveRequest {
+                    order_id: order.order_id.clone(),
+                    items: order.items.clone(),
+                })?;
+                let ctx = OrderContext {
+                    total_cents: order.total_cents(),
+                    order,
+                    reservation_id: None,
+                    charge_id: None,
+                };
+                return Ok(Outcome::wait().context(ctx).call(reserve));
+            }
+            (_, Some(ctx)) => ctx,
+            // Every step after the init one has the context the init step stored.
+            (_, None) => return Err(HandlerError::msg("order workflow without its context")),
         };
         let mut ctx = ctx.clone();
-        use ServiceEvent::{Emitted, SystemError};
-        match service {
-            OrderServices::Inventory(Emitted(InventoryReserveV1_0_0Emits::Success(r))) => {
+        match &step.event {
+            On::Init(_) => Ok(Outcome::wait()),
+            On::Inventory(InventoryReserveV1_0_0Emits::Success(r)) => {
                 ctx.reservation_id = Some(r.reservation_id.clone());
                 if ctx.total_cents <= self.threshold_cents {
                     return pay(&step, ctx);
@@ -141,9 +144,7 @@ impl OrderFlow {
                     .domains(vec![DomainSpec::literal(HUMAN_REVIEW)?]);
                 Ok(Outcome::wait().context(ctx).call(ask))
             }
-            OrderServices::Approval(Emitted(
-                OrderApprovalV1_0_0Emits::EvtOrderApprovalDecision(d),
-            )) => {
+            On::Approval(OrderApprovalV1_0_0Emits::EvtOrderApprovalDecision(d)) => {
                 if d.approved {
                     pay(&step, ctx)
                 } else {
@@ -156,7 +157,7 @@ impl OrderFlow {
                     ))
                 }
             }
-            OrderServices::Payment(Emitted(PaymentFlowV1_0_0Emits::Complete(charge))) => {
+            On::Payment(PaymentFlowV1_0_0Emits::Complete(charge)) => {
                 ctx.charge_id = Some(charge.charge_id.clone());
                 let ship = step.call::<ShippingScheduleV1_0_0>(&ShipRequest {
                     order_id: ctx.order.order_id.clone(),
@@ -165,22 +166,22 @@ impl OrderFlow {
                 Ok(Outcome::wait().context(ctx).call(ship))
             }
             // The child workflow failed: its system error is data here, the order decides.
-            OrderServices::Payment(SystemError(e)) => Ok(finish(
+            On::PaymentError(e) => Ok(finish(
                 &ctx,
                 OrderStatus::PaymentFailed,
                 None,
                 Some(e.error_message.clone()),
             )),
-            OrderServices::Shipping(Emitted(ShippingScheduleV1_0_0Emits::Success(s))) => {
+            On::Shipping(ShippingScheduleV1_0_0Emits::Success(s)) => {
                 let tracking = Some(s.tracking_id.clone());
                 Ok(finish(&ctx, OrderStatus::Completed, tracking, None))
             }
-            OrderServices::Inventory(SystemError(e))
-            | OrderServices::Approval(SystemError(e))
-            | OrderServices::Shipping(SystemError(e)) => Err(HandlerError::msg(format!(
-                "order {} failed: {}",
-                ctx.order.order_id, e.error_message
-            ))),
+            On::InventoryError(e) | On::ApprovalError(e) | On::ShippingError(e) => {
+                Err(HandlerError::msg(format!(
+                    "order {} failed: {}",
+                    ctx.order.order_id, e.error_message
+                )))
+            }
         }
     }
 }
@@ -203,23 +204,22 @@ impl PaymentFlow {
         &self,
         step: PaymentFlowStep<'_, PaymentFlowV1_0_0>,
     ) -> PaymentFlowResult<PaymentFlowV1_0_0> {
-        if let Some(init) = &step.input {
-            let charge = step.call::<PaymentChargeV1_0_0>(&init.data)?;
-            return Ok(Outcome::wait().context(init.data.clone()).call(charge));
-        }
-        match step.service {
-            Some(PaymentFlowServices::Charge(ServiceEvent::Emitted(
-                PaymentChargeV1_0_0Emits::Success(c),
-            ))) => Ok(
-                Outcome::wait().complete(PaymentFlowV1_0_0Emits::Complete(Charge {
-                    charge_id: c.charge_id,
+        use PaymentFlowEvent::{Charge as Charged, ChargeError, Init};
+        match &step.event {
+            Init(init) => {
+                let charge = step.call::<PaymentChargeV1_0_0>(&init.data)?;
+                Ok(Outcome::wait().context(init.data.clone()).call(charge))
+            }
+            Charged(PaymentChargeV1_0_0Emits::Success(c)) => Ok(Outcome::wait().complete(
+                PaymentFlowV1_0_0Emits::Complete(Charge {
+                    charge_id: c.charge_id.clone(),
                     amount_cents: c.amount_cents,
-                })),
-            ),
-            Some(PaymentFlowServices::Charge(ServiceEvent::SystemError(e))) => Err(
-                HandlerError::msg(format!("payment failed: {}", e.error_message)),
-            ),
-            None => Ok(Outcome::wait()),
+                }),
+            )),
+            ChargeError(e) => Err(HandlerError::msg(format!(
+                "payment failed: {}",
+                e.error_message
+            ))),
         }
     }
 }

@@ -35,8 +35,8 @@ mod services;
 mod state;
 
 pub use flows::{
-    DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderServices,
-    PaymentFlow, PaymentFlowServices,
+    DEFAULT_APPROVAL_THRESHOLD_CENTS, HUMAN_REVIEW, OrderContext, OrderFlow, OrderFlowEvent,
+    OrderServices, PaymentFlow, PaymentFlowEvent, PaymentFlowServices,
 };
 pub use machine::{OrderMachine, OrderMachineAction, OrderMachineContext};
 pub use nats::{answer_approval, client_order};

@@ -1,4 +1,4 @@
-use arvo_runtime::resumable::{Outcome, ServiceEvent};
+use arvo_runtime::resumable::Outcome;
 use arvo_runtime::{arvo_contract, arvo_resumable};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,8 +30,8 @@ pub struct CalcWorkflow;
 impl CalcWorkflow {
     #[version("1.0.0")]
     async fn v1(&self, step: CalcWorkflowStep<'_, CalcFlowV1_0_0>) -> CalcWorkflowResult<CalcFlowV1_0_0> {
-        match step.service {
-            Some(CalcWorkflowServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
+        match step.event {
+            CalcWorkflowEvent::Calc(CalcAddV1_0_0Emits::Success(r)) => {
                 Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r)))
             }
             _ => Ok(Outcome::wait()),

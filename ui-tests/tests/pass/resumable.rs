@@ -1,4 +1,4 @@
-use arvo_runtime::resumable::{Outcome, ServiceEvent};
+use arvo_runtime::resumable::Outcome;
 use arvo_runtime::{arvo_contract, arvo_resumable};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -45,18 +45,17 @@ pub struct CalcWorkflow {
 impl CalcWorkflow {
     #[version("1.0.0")]
     async fn v1(&self, step: CalcWorkflowStep<'_, CalcFlowV1_0_0>) -> CalcWorkflowResult<CalcFlowV1_0_0> {
-        if let Some(init) = &step.input {
-            let AddInput { a, b } = init.data;
-            let call = step.call::<CalcAddV1_0_0>(&AddInput { a: self.scaled(a), b })?;
-            return Ok(Outcome::wait().context(Ctx { a }).call(call));
-        }
-        match step.service {
-            Some(CalcCalls::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
-                Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r)))
+        use CalcWorkflowEvent::*;
+        match &step.event {
+            Init(init) => {
+                let AddInput { a, b } = init.data;
+                let call = step.call::<CalcAddV1_0_0>(&AddInput { a: self.scaled(a), b })?;
+                Ok(Outcome::wait().context(Ctx { a }).call(call))
             }
-            Some(CalcCalls::AuditLog(_)) | Some(CalcCalls::Calc(ServiceEvent::SystemError(_))) | None => {
-                Ok(Outcome::wait())
+            Calc(CalcAddV1_0_0Emits::Success(r)) => {
+                Ok(Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(r.clone())))
             }
+            AuditLog(_) | AuditLogError(_) | CalcError(_) => Ok(Outcome::wait()),
         }
     }
 

@@ -34,7 +34,7 @@ struct WelcomeFlow;
 impl WelcomeFlow {
     #[version("1.0.0")]
     async fn v1(&self, step: WelcomeFlowStep<'_, WelcomeV1_0_0>) -> WelcomeFlowResult<WelcomeV1_0_0> {
-        let Some(init) = &step.input else { return Ok(Outcome::wait()) };
+        let WelcomeFlowEvent::Init(init) = &step.event else { return Ok(Outcome::wait()) };
         let declared = step.call::<GreetServiceV1_0_0>(&init.data)?;
         let other_version = step.call::<GreetServiceV2_0_0>(&init.data)?; // error: 2.0.0 is not declared
         let other_service = step.call::<AuditV1_0_0>(&init.data)?; // error: not a service

@@ -13,7 +13,7 @@ pub struct Greet {
     pub name: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Greeting {
     pub text: String,
 }
@@ -73,15 +73,13 @@ struct WelcomeFlow;
 impl WelcomeFlow {
     #[version("1.0.0")]
     async fn v1(&self, step: WelcomeFlowStep<'_, WelcomeV1_0_0>) -> WelcomeFlowResult<WelcomeV1_0_0> {
-        if let Some(init) = &step.input {
-            return Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?));
-        }
-        match step.service {
-            Some(WelcomeFlowServices::Greet(ServiceEvent::Emitted(GreetServiceV1_0_0Emits::Success(g)))) => {
-                Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g)))
+        use WelcomeFlowEvent::{Greet, GreetError, Init};
+        match &step.event {
+            Init(init) => Ok(Outcome::wait().call(step.call::<GreetServiceV1_0_0>(&init.data)?)),
+            Greet(GreetServiceV1_0_0Emits::Success(g)) => {
+                Ok(Outcome::wait().complete(WelcomeV1_0_0Emits::Complete(g.clone())))
             }
-            Some(WelcomeFlowServices::Greet(ServiceEvent::SystemError(e))) => Err(HandlerError::msg(e.error_message)),
-            None => Ok(Outcome::wait()),
+            GreetError(e) => Err(HandlerError::msg(&e.error_message)),
         }
     }
 }
