@@ -76,23 +76,20 @@ pub(crate) mod user_path {
     impl Calc {
         #[version("1.0.0")]
         async fn v1(&self, step: CalcStep<'_, CalcFlowV1_0_0>) -> CalcResult<CalcFlowV1_0_0> {
-            if let Some(init) = &step.input {
-                let AddInput { a, b } = init.data;
-                let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
-                return Ok(Outcome::wait().context(CalcContext { a, b }).call(call));
-            }
-            match step.service {
-                Some(CalcServices::Calc(ServiceEvent::Emitted(CalcAddV1_0_0Emits::Success(r)))) => {
-                    Ok(
-                        Outcome::wait().complete(CalcFlowV1_0_0Emits::Complete(AddResult {
-                            result: r.result,
-                        })),
-                    )
+            use CalcEvent::{Calc as Answer, CalcError, Init};
+            match &step.event {
+                Init(init) => {
+                    let AddInput { a, b } = init.data;
+                    let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
+                    Ok(Outcome::wait().context(CalcContext { a, b }).call(call))
                 }
-                Some(CalcServices::Calc(ServiceEvent::SystemError(e))) => Err(HandlerError::msg(
-                    format!("calc service failed: {}", e.error_message),
+                Answer(CalcAddV1_0_0Emits::Success(r)) => Ok(Outcome::wait().complete(
+                    CalcFlowV1_0_0Emits::Complete(AddResult { result: r.result }),
                 )),
-                None => Ok(Outcome::wait()),
+                CalcError(e) => Err(HandlerError::msg(format!(
+                    "calc service failed: {}",
+                    e.error_message
+                ))),
             }
         }
     }
