@@ -1,12 +1,12 @@
 //! The orchestration wrapper shared by orchestrators and resumables (spec §6.2), the creation
 //! of their emitted events (§6.5), their persisted records (§6.6) and error handling (§6.7).
 //!
-//! A handler kind supplies an [`OrchestrationCore`]: the step that turns the event and the
-//! state read into the events to emit and the record to write. [`execute`] runs it in the
+//! A handler kind supplies a core (crate-internal): the step that turns the event and the
+//! state read into the events to emit and the record to write. The wrapper runs it in the
 //! reference's order:
 //!
 //! 1. the subject must be an orchestration subject (`ExecutionViolation` otherwise); it is
-//!    decoded **once** per step (and served from a [`SubjectCache`] on later steps of the same
+//!    decoded **once** per step (and served from a cache of decoded subjects on later steps of the same
 //!    workflow) and shared with the core, emittable creation, domain resolution and system
 //!    errors;
 //! 2. a subject naming another orchestrator yields no events (no lock, nothing persisted);
