@@ -77,6 +77,12 @@ pub mod __private {
     pub use serde_json::to_value;
     pub use std::sync::LazyLock;
 
+    /// The codec's fast inflater alone, for the `inflate_diff` fuzz target (see
+    /// `codec::inflate_small`).
+    pub fn inflate_small(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+        crate::codec::inflate_small(input, out)
+    }
+
     /// A metadata number from the literal the user wrote (validated by the compiler as a Rust
     /// literal; a float that JSON cannot hold becomes `null`).
     pub fn number(text: &str) -> Value {
@@ -96,7 +102,7 @@ pub use arvo_rules as rules;
 
 pub use contract::{ArvoContract, ArvoVersion, OrchestratorContract, Schema, VersionedContract};
 pub use event::{ArvoEvent, ArvoEventBuilder, EventError};
-pub use violation::{ArvoErrorPayload, ViolationError};
+pub use violation::ArvoErrorPayload;
 pub mod broker;
 pub mod factory;
 pub mod handler;

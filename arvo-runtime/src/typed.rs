@@ -40,6 +40,7 @@ use std::future::Future;
 
 /// Seals the typed-contract traits: only `#[arvo_contract]` implements them (through
 /// `__private`), so a hand-written, inconsistent implementation cannot exist by accident.
+#[doc(hidden)]
 pub mod sealed {
     /// The seal. Not part of the public API.
     pub trait Sealed {}
@@ -587,8 +588,7 @@ pub fn unknown_version<'a, C: TypedContract>(
     Box::pin(std::future::ready(Err(violation.into())))
 }
 
-/// The description of `parentSubject$$` in the reference's `OrchestrationInitEventBaseSchema`.
-pub const PARENT_SUBJECT_DESCRIPTION: &str = "Identifies the subject of the parent process or event in the ArvoEvent system.\nPurpose:\n1. Enables the orchestrator to return its final output to the initiating process or orchestrator.\n2. Maintains the event chain and process hierarchy in a distributed system.\n3. Facilitates proper event routing and traceability.\nUsage:\n- For non-root processes: Set to the subject of the parent process/orchestrator.\n- For root processes/orchestrations: Must be set to null.\nThis field aligns with the ArvoEvent 'subject' field, which is a URI identifying the event's subject.\nIt plays a crucial role in distributed tracing, debugging, and maintaining system coherence.\nExample:\n- Parent process subject: \"process/parent-id-123\"\n- Child process parentSubject$$: \"process/parent-id-123\"\nNote: Ensure this value is a valid URI as per ArvoEvent specifications.";
+use crate::contract::PARENT_SUBJECT_DESCRIPTION;
 
 /// The payload of an orchestrator's init event: the framework's `parentSubject$$` next to the
 /// user's init payload (flattened, so the JSON is one object).

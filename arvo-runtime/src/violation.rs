@@ -1,8 +1,11 @@
 //! Violations (errors that need explicit handling) and the system error payload.
 //!
-//! A [`ViolationError`] is the reference's `ViolationError`: a failure that must not be turned
-//! into a `sys.<type>.error` event but handed back to the caller (contract violations, rate
-//! limits, configuration, permissions). Any other error becomes an [`ArvoErrorPayload`], the
+//! A violation is a failure that must not be turned into a `sys.<type>.error` event but handed
+//! back to the caller (contract violations, rate limits, configuration, permissions). The one
+//! type user code matches on is [`Violation`](crate::handler::Violation) (its `Contract`,
+//! `Config`, `Execution` and `Transaction` variants); a violation of any other type (the
+//! reference's `new ViolationError('precondition', ..)`) is a [`CustomViolation`], carried as
+//! [`Violation::Other`](crate::handler::Violation::Other). Any other error becomes an [`ArvoErrorPayload`], the
 //! data of a system error event.
 
 use crate::contract::Schema;
@@ -12,36 +15,37 @@ use std::error::Error;
 use std::fmt;
 use std::sync::LazyLock;
 
-/// A violation: `name` is `ViolationError<type>` and the message is prefixed with it, exactly
-/// as the reference writes them.
-///
-/// "Subclasses" of the reference's class are, in Rust, functions or types that build a
-/// `ViolationError` with a fixed type (e.g. the handler's `Contract` / `Config` violations).
+/// A violation of a type of the user's choosing (the reference's `ViolationError` class):
+/// `name` is `ViolationError<type>` and the message is prefixed with it, exactly as the
+/// reference writes them. It converts into a [`Violation`](crate::handler::Violation) (the
+/// reference's subclasses `Contract` / `Config` / `Execution` become their variants, any other
+/// type [`Violation::Other`](crate::handler::Violation::Other)).
 ///
 /// ```
-/// use arvo_runtime::violation::{ViolationError, is_violation_error};
-/// let e = ViolationError::new("precondition", "test error");
+/// use arvo_runtime::violation::{CustomViolation, is_custom_violation};
+/// let e = CustomViolation::new("precondition", "test error");
 /// assert_eq!(e.name(), "ViolationError<precondition>");
 /// assert_eq!(e.to_string(), "ViolationError<precondition> test error");
-/// assert!(is_violation_error(&e));
-/// assert!(!is_violation_error(&std::fmt::Error));
+/// assert!(is_custom_violation(&e));
+/// assert!(!is_custom_violation(&std::fmt::Error));
 /// ```
+#[doc(alias = "ViolationError")]
 #[derive(Debug, Clone, PartialEq)]
-pub struct ViolationError {
+pub struct CustomViolation {
     violation_type: String,
     name: String,
     message: String,
     metadata: Option<Map<String, Value>>,
 }
 
-impl ViolationError {
+impl CustomViolation {
     /// A violation of `violation_type` (e.g. `Contract`, `Config`, `precondition`) with the
     /// given message; no metadata.
     pub fn new(violation_type: impl Into<String>, message: impl AsRef<str>) -> Self {
         let violation_type = violation_type.into();
         let name = format!("ViolationError<{violation_type}>");
         let message = format!("{name} {}", message.as_ref());
-        ViolationError {
+        CustomViolation {
             violation_type,
             name,
             message,
@@ -82,10 +86,10 @@ impl ViolationError {
 
     /// The first violation in `err`'s chain (`err` itself, then its `source()`s), for errors
     /// that wrap a violation.
-    pub fn find_in<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a ViolationError> {
+    pub fn find_in<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a CustomViolation> {
         let mut cur = Some(err);
         while let Some(e) = cur {
-            if let Some(v) = e.downcast_ref::<ViolationError>() {
+            if let Some(v) = e.downcast_ref::<CustomViolation>() {
                 return Some(v);
             }
             cur = e.source();
@@ -94,20 +98,21 @@ impl ViolationError {
     }
 }
 
-impl fmt::Display for ViolationError {
+impl fmt::Display for CustomViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl Error for ViolationError {}
+impl Error for CustomViolation {}
 
-/// The reference's `isViolationError`: `err` is a [`ViolationError`] with a non-empty type.
+/// The reference's `isViolationError`: `err` is a [`CustomViolation`] with a non-empty type.
 /// (The JS checks on non-Error values, missing fields or a false flag cannot arise in Rust: the
 /// type system rules them out.) Wrapped violations are not found here; see
-/// [`ViolationError::find_in`].
-pub fn is_violation_error(err: &(dyn Error + 'static)) -> bool {
-    err.downcast_ref::<ViolationError>()
+/// [`CustomViolation::find_in`].
+#[doc(alias = "isViolationError")]
+pub fn is_custom_violation(err: &(dyn Error + 'static)) -> bool {
+    err.downcast_ref::<CustomViolation>()
         .is_some_and(|v| !v.violation_type.is_empty())
 }
 
@@ -142,7 +147,7 @@ impl ArvoErrorPayload {
     }
 
     /// The reference's `createArvoError(err)` for a Rust error:
-    /// * `errorName`: the violation's name (`ViolationError<type>`) for a [`ViolationError`],
+    /// * `errorName`: the violation's name (`ViolationError<type>`) for a [`CustomViolation`],
     ///   otherwise `Error` (a Rust error has no runtime class name; `Error` is what the reference
     ///   writes for a plain `Error`, and what consumers see today);
     /// * `errorMessage`: the error's `Display` text;
@@ -159,7 +164,7 @@ impl ArvoErrorPayload {
     /// ```
     pub fn from_error(err: &(dyn Error + 'static)) -> Self {
         let name = err
-            .downcast_ref::<ViolationError>()
+            .downcast_ref::<CustomViolation>()
             .map_or("Error", |v| v.name());
         let message = err.to_string();
         let mut stack = format!("{name}: {message}");
@@ -234,6 +239,6 @@ mod tests {
 
     #[test]
     fn raw_message() {
-        assert_eq!(ViolationError::new("x", "y z").raw_message(), "y z");
+        assert_eq!(CustomViolation::new("x", "y z").raw_message(), "y z");
     }
 }

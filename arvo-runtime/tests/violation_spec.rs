@@ -8,11 +8,11 @@
 //!   errors of other types.
 //! * #10 (a plain object with the same fields), #11 (flag but missing fields), #14 (numeric
 //!   `type`), #15 (flag `false`): there is no flag and no structural typing; a look-alike
-//!   *type* with the same fields is not a violation, and a `ViolationError` always has all its
+//!   *type* with the same fields is not a violation, and a `CustomViolation` always has all its
 //!   fields with a string type.
 #![allow(clippy::unwrap_used)]
 
-use arvo_runtime::violation::{ArvoErrorPayload, ViolationError, is_violation_error};
+use arvo_runtime::violation::{ArvoErrorPayload, CustomViolation, is_custom_violation};
 use serde_json::json;
 use std::error::Error;
 use std::fmt;
@@ -20,7 +20,7 @@ use std::fmt;
 // 1
 #[test]
 fn name_and_message() {
-    let e = ViolationError::new("precondition", "test error");
+    let e = CustomViolation::new("precondition", "test error");
     assert_eq!(e.name(), "ViolationError<precondition>");
     assert_eq!(e.message(), "ViolationError<precondition> test error");
     assert_eq!(e.to_string(), "ViolationError<precondition> test error");
@@ -34,7 +34,7 @@ fn with_metadata() {
         .as_object()
         .unwrap()
         .clone();
-    let e = ViolationError::new("precondition", "test error").with_metadata(meta.clone());
+    let e = CustomViolation::new("precondition", "test error").with_metadata(meta.clone());
     assert_eq!(e.name(), "ViolationError<precondition>");
     assert_eq!(e.message(), "ViolationError<precondition> test error");
     assert_eq!(e.metadata(), Some(&meta));
@@ -44,7 +44,7 @@ fn with_metadata() {
 #[test]
 fn without_metadata_is_null() {
     assert_eq!(
-        ViolationError::new("precondition", "test error").metadata(),
+        CustomViolation::new("precondition", "test error").metadata(),
         None
     );
 }
@@ -52,14 +52,14 @@ fn without_metadata_is_null() {
 // 4: `isArvoViolationError === true` is, in Rust, the type itself.
 #[test]
 fn is_arvo_violation_error_flag() {
-    let e: Box<dyn Error> = Box::new(ViolationError::new("precondition", "x"));
-    assert!(e.downcast_ref::<ViolationError>().is_some());
+    let e: Box<dyn Error> = Box::new(CustomViolation::new("precondition", "x"));
+    assert!(e.downcast_ref::<CustomViolation>().is_some());
 }
 
 // 5
 #[test]
 fn guard_accepts_instance() {
-    assert!(is_violation_error(&ViolationError::new(
+    assert!(is_custom_violation(&CustomViolation::new(
         "precondition",
         "test error"
     )));
@@ -69,28 +69,28 @@ fn guard_accepts_instance() {
 #[test]
 fn guard_refuses_nothing() {
     let none: Option<&(dyn Error + 'static)> = None;
-    assert!(!none.is_some_and(is_violation_error));
+    assert!(!none.is_some_and(is_custom_violation));
 }
 
 // 7
 #[test]
 fn guard_refuses_plain_error() {
     let plain = std::io::Error::other("Something went wrong");
-    assert!(!is_violation_error(&plain));
+    assert!(!is_custom_violation(&plain));
 }
 
 // 8: a "subclass" is a constructor with a fixed type; a wrapper type is found through the chain.
 #[test]
 fn guard_accepts_subclass() {
-    fn custom_violation(msg: &str) -> ViolationError {
-        ViolationError::new("custom", msg)
+    fn custom_violation(msg: &str) -> CustomViolation {
+        CustomViolation::new("custom", msg)
     }
     let e = custom_violation("boom");
-    assert!(is_violation_error(&e));
+    assert!(is_custom_violation(&e));
     assert_eq!(e.name(), "ViolationError<custom>");
 
     #[derive(Debug)]
-    struct Wrapper(ViolationError);
+    struct Wrapper(CustomViolation);
     impl fmt::Display for Wrapper {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             self.0.fmt(f)
@@ -102,9 +102,9 @@ fn guard_accepts_subclass() {
         }
     }
     let w = Wrapper(custom_violation("wrapped"));
-    assert!(!is_violation_error(&w));
+    assert!(!is_custom_violation(&w));
     assert_eq!(
-        ViolationError::find_in(&w).unwrap().violation_type(),
+        CustomViolation::find_in(&w).unwrap().violation_type(),
         "custom"
     );
 }
@@ -112,8 +112,8 @@ fn guard_accepts_subclass() {
 // 9 (primitives are not errors; other error types are refused)
 #[test]
 fn guard_refuses_other_error_types() {
-    assert!(!is_violation_error(&fmt::Error));
-    assert!(!is_violation_error(&"abc".parse::<u8>().unwrap_err()));
+    assert!(!is_custom_violation(&fmt::Error));
+    assert!(!is_custom_violation(&"abc".parse::<u8>().unwrap_err()));
 }
 
 /// A look-alike with the same fields (#10, #11, #14, #15).
@@ -138,14 +138,14 @@ fn guard_refuses_look_alike() {
         message: "m".into(),
         name: "ViolationError<precondition>".into(),
     };
-    assert!(!is_violation_error(&l));
+    assert!(!is_custom_violation(&l));
 }
 
 // 11, 14, 15: no meaning in Rust (see the module docs); the look-alike stands for them.
 #[test]
 fn guard_refuses_malformed_look_alikes() {
     for (t, m, n) in [("", "", ""), ("42", "m", "n")] {
-        assert!(!is_violation_error(&LookAlike {
+        assert!(!is_custom_violation(&LookAlike {
             r#type: t.into(),
             message: m.into(),
             name: n.into()
@@ -156,22 +156,25 @@ fn guard_refuses_malformed_look_alikes() {
 // 12
 #[test]
 fn guard_refuses_empty_type() {
-    assert!(!is_violation_error(&ViolationError::new("", "test error")));
+    assert!(!is_custom_violation(&CustomViolation::new(
+        "",
+        "test error"
+    )));
 }
 
 // 13 (arrays are not errors; a list of violations is not one)
 #[test]
 fn guard_refuses_collections() {
-    let list = [ViolationError::new("a", "b")];
-    assert!(is_violation_error(&list[0]));
+    let list = [CustomViolation::new("a", "b")];
+    assert!(is_custom_violation(&list[0]));
     let as_error: Box<dyn Error> = Box::<dyn Error>::from(format!("{:?}", list));
-    assert!(!is_violation_error(as_error.as_ref()));
+    assert!(!is_custom_violation(as_error.as_ref()));
 }
 
 // §6.1: a violation converted to a system error payload.
 #[test]
 fn violation_as_payload() {
-    let p = ArvoErrorPayload::from_error(&ViolationError::new("X", "bad"));
+    let p = ArvoErrorPayload::from_error(&CustomViolation::new("X", "bad"));
     assert_eq!(p.error_name, "ViolationError<X>");
     assert_eq!(p.error_message, "ViolationError<X> bad");
     assert_eq!(
@@ -188,7 +191,7 @@ fn violation_as_payload() {
 #[test]
 fn payload_stack_lists_causes() {
     #[derive(Debug)]
-    struct Outer(ViolationError);
+    struct Outer(CustomViolation);
     impl fmt::Display for Outer {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("outer failed")
@@ -199,7 +202,7 @@ fn payload_stack_lists_causes() {
             Some(&self.0)
         }
     }
-    let p = ArvoErrorPayload::from_error(&Outer(ViolationError::new("inner", "cause")));
+    let p = ArvoErrorPayload::from_error(&Outer(CustomViolation::new("inner", "cause")));
     assert_eq!(p.error_name, "Error");
     assert_eq!(p.error_message, "outer failed");
     assert_eq!(

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use arvo_runtime::codec;
+use arvo_runtime::__private;
 use zlib_rs::{Inflate, InflateFlush, Status};
 
 /// Output room: the codec's limit.
@@ -69,7 +69,7 @@ fn with_trailer(body: &[u8]) -> Vec<u8> {
 /// The differential check on one input; returns the fast path's `(consumed, produced)`.
 fn check(input: &[u8]) -> Option<(usize, usize)> {
     let mut fast_out = vec![0; CAP];
-    let fast = codec::__inflate_small(input, &mut fast_out);
+    let fast = __private::inflate_small(input, &mut fast_out);
     let Some((consumed, produced)) = fast else {
         return None;
     };
@@ -87,7 +87,7 @@ fn check(input: &[u8]) -> Option<(usize, usize)> {
     assert!(fast_out[..produced] == out[..produced], "different bytes");
     if produced > 0 {
         assert_eq!(
-            codec::__inflate_small(input, &mut fast_out[..produced - 1]),
+            __private::inflate_small(input, &mut fast_out[..produced - 1]),
             None,
             "output does not fit"
         );

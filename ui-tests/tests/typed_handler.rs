@@ -1,12 +1,13 @@
 //! A typed handler (`#[arvo_contract]`'s handler trait) run end to end by
 //! `ArvoEventHandler::typed`: events in, events out, no broker.
 
+use arvo_runtime::ArvoEvent;
 use arvo_runtime::arvo_contract;
 use arvo_runtime::event::{EventIdInput, ExtensionValue};
 use arvo_runtime::factory::{ArvoEventFactory, EventInput};
 use arvo_runtime::handler::{ArvoEventHandler, DomainSpec, ParentContext, Violation};
 use arvo_runtime::typed::{ContractVersion, Emission, HandlerOutput, Input, TypedContract};
-use arvo_runtime::{ArvoEvent, ViolationError};
+use arvo_runtime::violation::CustomViolation;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -70,7 +71,7 @@ struct Calc;
 /// An error that hides a violation in its `source()`.
 #[derive(Debug, thiserror::Error)]
 #[error("lock lost")]
-struct LockLost(#[source] ViolationError);
+struct LockLost(#[source] CustomViolation);
 
 struct Calculator;
 
@@ -82,7 +83,9 @@ impl CalcHandler for Calculator {
             Mode::Sum => Ok(vec![sum.into()]),
             Mode::Fail => Err(format!("cannot add {a} and {b}").into()),
             Mode::Violation => Err(Violation::execution("stop here").into()),
-            Mode::Wrapped => Err(LockLost(ViolationError::new("Execution", "wrapped stop")).into()),
+            Mode::Wrapped => {
+                Err(LockLost(CustomViolation::new("Execution", "wrapped stop")).into())
+            }
             Mode::Options => Ok(vec![
                 Emission::new(sum)
                     .to("com.test.audit")

@@ -326,9 +326,9 @@ fn run(
 /// The inflater behind the codec's fast path, alone: decodes the one zlib stream at the start
 /// of `input` into `out` and returns the bytes consumed and produced, or `None` whenever it
 /// gives up (the codec then runs zlib-rs on the same input). For the `inflate_diff` fuzz
-/// target, which checks it against zlib-rs; not public API.
-#[doc(hidden)]
-pub fn __inflate_small(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+/// target (reached as `arvo_runtime::__private::inflate_small`), which checks it against
+/// zlib-rs; not public API.
+pub(crate) fn inflate_small(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
     small::inflate_zlib(input, out)
 }
 

@@ -1,7 +1,7 @@
 //! Violations thrown by handlers (spec §11) and the error type of user code.
 
 use crate::event::ArvoEvent;
-use crate::violation::ViolationError;
+use crate::violation::CustomViolation;
 use serde_json::{Map, Value};
 use std::error::Error;
 use std::fmt;
@@ -58,10 +58,10 @@ pub enum Violation {
         /// The event being processed (`metadata.initiatingEvent`).
         initiating_event: Option<Box<ArvoEvent>>,
     },
-    /// Any other arvo-core `ViolationError` (a user-defined type such as `precondition`),
-    /// passed through unchanged.
+    /// A violation of any other type, a [`CustomViolation`] (a user-defined type such as
+    /// `precondition`), passed through unchanged.
     #[error("{0}")]
-    Other(Box<ViolationError>),
+    Other(Box<CustomViolation>),
 }
 
 impl Violation {
@@ -142,14 +142,15 @@ impl Violation {
         }
     }
 
-    /// The equivalent arvo-core [`ViolationError`] (same type, message and metadata).
-    pub fn to_violation_error(&self) -> ViolationError {
+    /// The same violation as a [`CustomViolation`] (the reference's `ViolationError`; same
+    /// type, message and metadata).
+    pub fn to_custom(&self) -> CustomViolation {
         if let Violation::Other(v) = self {
             return (**v).clone();
         }
         let text = self.to_string();
         let prefix_len = self.violation_type().len() + "ViolationError<> ".len();
-        let v = ViolationError::new(self.violation_type(), text.get(prefix_len..).unwrap_or(""));
+        let v = CustomViolation::new(self.violation_type(), text.get(prefix_len..).unwrap_or(""));
         match self.metadata() {
             Some(m) => v.with_metadata(m.clone()),
             None => v,
@@ -157,14 +158,14 @@ impl Violation {
     }
 
     /// Finds a violation in an error: the error itself or any `source()` in its chain that is a
-    /// [`Violation`] or a [`ViolationError`] (the reference's duck-typed `isViolationError`).
+    /// [`Violation`] or a [`CustomViolation`] (the reference's duck-typed `isViolationError`).
     pub fn find_in(err: &(dyn Error + 'static)) -> Option<Violation> {
         let mut cur = Some(err);
         while let Some(e) = cur {
             if let Some(v) = e.downcast_ref::<Violation>() {
                 return Some(v.clone());
             }
-            if let Some(v) = e.downcast_ref::<ViolationError>() {
+            if let Some(v) = e.downcast_ref::<CustomViolation>() {
                 return Some(Violation::from(v.clone()));
             }
             cur = e.source();
@@ -173,10 +174,10 @@ impl Violation {
     }
 }
 
-impl From<ViolationError> for Violation {
+impl From<CustomViolation> for Violation {
     /// `Contract`, `Config` and `Execution` violations become their variants; any other type
     /// stays an [`Other`](Violation::Other).
-    fn from(v: ViolationError) -> Self {
+    fn from(v: CustomViolation) -> Self {
         let message = v.raw_message().to_owned();
         let metadata = v.metadata().cloned();
         match v.violation_type() {
@@ -193,7 +194,7 @@ impl From<ViolationError> for Violation {
 /// `?`, and so do a `String` or `&str` message and a `Box<dyn Error + Send + Sync>` (as with
 /// `anyhow::Error`, it does not implement `Error` itself).
 ///
-/// At run time the handler looks inside: a [`Violation`] or [`ViolationError`] (also when
+/// At run time the handler looks inside: a [`Violation`] or [`CustomViolation`] (also when
 /// wrapped as a `source()`) is returned to the caller as a violation; anything else becomes
 /// `sys.<type>.error` events.
 ///

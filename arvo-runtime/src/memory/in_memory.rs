@@ -15,9 +15,7 @@ use super::{
     Versioned,
 };
 
-/// Decides whether a record just written belongs to a finished workflow that should be removed
-/// instead of kept (see [`InMemoryMemory::cleanup_when`]).
-pub type CleanupPredicate<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+use super::FinishedFn as CleanupPredicate;
 
 const SHARDS: usize = 32;
 

@@ -61,7 +61,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use in_memory::{CleanupPredicate, InMemoryMemory};
+pub use in_memory::InMemoryMemory;
+
+/// Tells whether a record just written belongs to a finished workflow, which a memory then
+/// removes instead of keeping (one type for every memory: [`InMemoryMemory::cleanup_when`],
+/// the redb, PostgreSQL and Redis memories' `finished` settings).
+pub type FinishedFn<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 #[cfg(feature = "redb")]
 pub use redb::{RedbMemory, RedbOpenError, RedbStore};
 pub use sync::{LockStatus, ReleaseStatus, SyncEventResource, Transaction, TransactionError};

@@ -91,8 +91,7 @@ use super::{
 
 /// Extracts the parent subject of a record (`None`: a root, or not known).
 pub type ParentFn<T> = Arc<dyn Fn(&T) -> Option<&str> + Send + Sync>;
-/// Tells whether a record belongs to a finished workflow.
-pub type FinishedFn<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+use super::FinishedFn;
 
 /// The schema version this build's statements need; [`PostgresMemory::migrate`] brings a schema
 /// to it.

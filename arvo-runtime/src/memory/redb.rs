@@ -12,7 +12,7 @@ use ::redb::{
     WriteTransaction,
 };
 
-use super::in_memory::CleanupPredicate;
+use super::FinishedFn as CleanupPredicate;
 use super::{
     InMemoryMemory, Lease, LockPolicy, MachineMemory, MemoryError, MemoryOp, MemoryRecord, Version,
     Versioned,

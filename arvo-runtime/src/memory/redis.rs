@@ -69,8 +69,7 @@ use super::{
     Versioned,
 };
 
-/// Tells whether a record belongs to a finished workflow.
-pub type FinishedFn<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+use super::FinishedFn;
 
 /// KEYS: state, lease, seq. ARGV: expected version ('' = no record), token ('' = unfenced),
 /// data, record TTL in ms (0 = none).

@@ -1,12 +1,12 @@
 //! The orchestration wrapper shared by orchestrators and resumables (spec §6.2), the creation
 //! of their emitted events (§6.5), their persisted records (§6.6) and error handling (§6.7).
 //!
-//! A handler kind supplies an [`OrchestrationCore`]: the step that turns the event and the
-//! state read into the events to emit and the record to write. [`execute`] runs it in the
+//! A handler kind supplies a core (crate-internal): the step that turns the event and the
+//! state read into the events to emit and the record to write. The wrapper runs it in the
 //! reference's order:
 //!
 //! 1. the subject must be an orchestration subject (`ExecutionViolation` otherwise); it is
-//!    decoded **once** per step (and served from a [`SubjectCache`] on later steps of the same
+//!    decoded **once** per step (and served from a cache of decoded subjects on later steps of the same
 //!    workflow) and shared with the core, emittable creation, domain resolution and system
 //!    errors;
 //! 2. a subject naming another orchestrator yields no events (no lock, nothing persisted);
@@ -54,7 +54,7 @@ use crate::violation::ArvoErrorPayload;
 
 /// The two orchestration handler kinds; they differ in names only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrchestrationKind {
+pub(crate) enum OrchestrationKind {
     /// `ArvoOrchestrator` (state machines).
     Orchestrator,
     /// `ArvoResumable` (imperative handlers).
@@ -109,7 +109,7 @@ impl Default for EmissionDomains {
 }
 
 /// The settings the wrapper needs of an orchestration handler.
-pub struct OrchestrationSettings {
+pub(crate) struct OrchestrationSettings {
     pub(crate) kind: OrchestrationKind,
     pub(crate) contract: OrchestratorContract,
     pub(crate) source: String,
@@ -212,7 +212,7 @@ type CacheShard = Mutex<HashMap<Arc<str>, Arc<SubjectContent>, RandomState>>;
 ///
 /// Decoding is a pure function of the subject string, so a cached result is exactly the check
 /// that a fresh decode would make.
-pub struct SubjectCache {
+pub(crate) struct SubjectCache {
     shards: Box<[CacheShard]>,
     hasher: RandomState,
     per_shard: usize,
@@ -307,7 +307,7 @@ impl SubjectCache {
 /// Why a core step failed: a violation for the infrastructure, or an error of the handler that
 /// ends the orchestration (failure record + system error events).
 #[derive(Debug)]
-pub enum CoreError {
+pub(crate) enum CoreError {
     /// Returned as is, nothing persisted.
     Violation(Violation),
     /// Persisted as the failure record and reported as `sys.<type>.error` events.
@@ -321,7 +321,7 @@ impl From<Violation> for CoreError {
 }
 
 /// What the wrapper hands to a core step.
-pub struct CoreInput<'a, R> {
+pub(crate) struct CoreInput<'a, R> {
     /// The event.
     pub event: &'a ArvoEvent,
     /// Its subject, decoded once for the whole step.
@@ -341,7 +341,7 @@ pub struct CoreInput<'a, R> {
 
 /// What a core step returns: the events to emit and the record to write (`None`: nothing to
 /// write, e.g. a re-delivered event answered from the record).
-pub struct CoreOutput<R> {
+pub(crate) struct CoreOutput<R> {
     /// The events, returned once the record is written.
     pub events: Vec<ArvoEvent>,
     /// The new normal record.
@@ -349,7 +349,7 @@ pub struct CoreOutput<R> {
 }
 
 /// The step of a handler kind, run inside [`execute`].
-pub trait OrchestrationCore: Send + Sync {
+pub(crate) trait OrchestrationCore: Send + Sync {
     /// The normal record of this kind.
     type Record: MemoryRecord + NormalRecord;
 
@@ -379,7 +379,7 @@ fn fail_span(cx: &Context, name: &str, message: &str) {
 /// # Errors
 /// `Execution` (invalid subject, invalid child subject), `Transaction` (memory), and whatever
 /// violation the core returns (`Config`, `Contract`, ...). Nothing is persisted for them.
-pub async fn execute<M, C>(
+pub(crate) async fn execute<M, C>(
     settings: &OrchestrationSettings,
     resource: &SyncEventResource<M, OrchestrationRecord<C::Record>>,
     cache: &SubjectCache,

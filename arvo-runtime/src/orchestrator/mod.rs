@@ -13,7 +13,7 @@
 //!   [`idempotency_window`](ArvoOrchestratorBuilder::idempotency_window) steps) does not run
 //!   the machine again and yields the same events again; nothing is written;
 //! * a `done` workflow does not rewrite its unchanged record for every later event;
-//! * the subject is decoded once per workflow (a [`SubjectCache`]).
+//! * the subject is decoded once per workflow (a cache of decoded subjects).
 //!
 //! Parent/child: a machine starts a child orchestrator or resumable with
 //! [`Emitter::start_child`](crate::machine::Emitter::start_child) (the child's contract is a
@@ -368,7 +368,7 @@ where
     /// Processes one event (spec §6.2 with the core of §6.3).
     ///
     /// # Errors
-    /// The violations of the wrapper (see [`orchestration::execute`]) and of the core: `Config`
+    /// The violations of the wrapper (see the [`orchestration`] module) and of the core: `Config`
     /// (no machine for the subject's version, event in no contract of the machine, an emit to
     /// an undeclared service, an incompatible snapshot), `Contract` (dataschema, data), or a
     /// violation raised by an action. Other errors of the machine end the workflow: failure

@@ -14,7 +14,7 @@
 //!   [`idempotency_window`](ArvoResumableBuilder::idempotency_window) steps) does not run the
 //!   handler again and yields the same events again; nothing is written;
 //! * every version must have a handler ([`ResumableBuildError::MissingVersion`] at build time);
-//! * the subject is decoded once per workflow (a [`SubjectCache`]), and the record holds typed
+//! * the subject is decoded once per workflow (a cache of decoded subjects), and the record holds typed
 //!   values (events and the context), not JSON values;
 //! * a `done` resumable does not rewrite its unchanged record for every later event.
 //!
@@ -563,7 +563,7 @@ where
     /// Processes one event (spec §6.2 with the core of §7.3).
     ///
     /// # Errors
-    /// The violations of the wrapper (see [`orchestration::execute`]) and of the core: `Config`
+    /// The violations of the wrapper (see the [`orchestration`] module) and of the core: `Config`
     /// (no handler for the subject's version, event in no contract), `Contract` (dataschema,
     /// data), `Execution` (child subjects), or a violation raised by the handler.
     pub async fn execute(
