@@ -251,12 +251,21 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             .iter()
             .map(|(t, variant, _)| quote!(Self::#variant(..) => #t));
         let ser_arms = v.emits.iter().map(|(_, variant, payload)| {
-            let call =
-                quote_spanned!(payload.span()=> #private::Serialize::serialize(data, serializer));
+            // Through a probe: a payload without `Serialize` is reported once, by
+            // `assert_payload` below, not again here.
+            let call = quote_spanned!(payload.span()=> {
+                #[allow(unused_imports)]
+                use #private::{ProbeSerialize as _, ProbeSerializeFallback as _};
+                (&#private::Probe::<#payload>::new()).serialize(data, serializer)
+            });
             quote!(Self::#variant(ref data) => #call)
         });
         let de_arms = v.emits.iter().map(|(t, variant, payload)| {
-            let call = quote_spanned!(payload.span()=> <#payload as #private::Deserialize<'de>>::deserialize(data));
+            let call = quote_spanned!(payload.span()=> {
+                #[allow(unused_imports)]
+                use #private::{ProbeDeserialize as _, ProbeDeserializeFallback as _};
+                (&#private::Probe::<#payload>::new()).deserialize(data)
+            });
             quote!(#t => #call.map(|d| ::core::option::Option::Some(Self::#variant(d))))
         });
         let accepts_span = v
@@ -266,6 +275,9 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         let accepts_item = quote_spanned!(accepts_span=> type Accepts = #accepts;);
         impls.extend(quote! {
             impl #private::Sealed for #marker {}
+            impl #private::ServiceRef for #marker {
+                type Version = Self;
+            }
             impl #private::ContractVersion for #marker {
                 type Contract = #ident;
                 const VERSION: &'static str = #text;
@@ -356,6 +368,12 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         Kind::Service { .. } => quote!(),
     };
     let version_texts2 = version_texts.clone();
+    // A contract named where a version belongs (`services(calc = CalcAdd)`) resolves to its
+    // last version, so that mistake is reported once (see `__private::ServiceRef`).
+    let service_ref = versions.last().map(|v| {
+        let marker = &v.marker;
+        quote!(impl #private::ServiceRef for #ident { type Version = #marker; })
+    });
     let hint = match contract.kind {
         Kind::Orchestrator { .. } => "",
         _ => {
@@ -373,6 +391,7 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
         const _: () = {
             #contract_static
             impl #private::Sealed for #ident {}
+            #service_ref
             impl #private::TypedContract for #ident {
                 const URI: &'static str = #uri;
                 const TYPE: &'static str = #accepted;
@@ -426,11 +445,19 @@ fn handler_trait(contract: &Contract, versions: &[Ver<'_>], krate: &syn::Path) -
         let doc = format!(
             "Handles an event of version `{text}` ([`{marker}`]); returns the events to emit."
         );
-        // Spanned at the version literal, so "missing `v2_0_0`" (E0046) points at it.
+        let future = crate::machine_expand::respan(
+            quote!(#krate::typed::HandlerFuture<#marker>),
+            method.span(),
+        );
+        // Spanned at the version literal, so "missing `v2_0_0`" (E0046) points at it. The
+        // return type is the named `HandlerFuture<V>` (a `Future<Output = HandlerOutput<V>> +
+        // Send`), so the stub an IDE or rustc suggests for a missing method reads
+        // `-> impl HandlerFuture<XV1_0_0>`, not the expanded future type; an `async fn`
+        // implements it.
         quote_spanned! {method.span()=>
             #[doc = #doc]
             fn #method(&self, input: #krate::typed::Input<'_, #marker>)
-                -> impl ::core::future::Future<Output = #krate::typed::HandlerOutput<#marker>> + ::core::marker::Send;
+                -> impl #future;
         }
     });
     quote! {
@@ -482,7 +509,15 @@ fn dispatch_impl(contract: &Contract, versions: &[Ver<'_>], private: &TokenStrea
 /// cannot drift: `Result<ArvoContract | OrchestratorContract, ContractError>`.
 fn build_contract(contract: &Contract, versions: &[Ver<'_>], private: &TokenStream) -> TokenStream {
     let uri = &contract.uri.value;
-    let schema = |ty: &Type| quote_spanned!(ty.span()=> #private::Schema::of::<#ty>()?);
+    // Through a probe: a payload without `JsonSchema` is reported once, by its own check,
+    // not again here.
+    let schema = |ty: &Type| {
+        quote_spanned!(ty.span()=> {
+            #[allow(unused_imports)]
+            use #private::{ProbeSchema as _, ProbeSchemaFallback as _};
+            (&#private::Probe::<#ty>::new()).schema()?
+        })
+    };
     let (start, version_calls) = match &contract.kind {
         Kind::Service { event_type } => {
             let t = &event_type.value;

@@ -304,7 +304,7 @@ fn service_alias(m: &Machine, key: &syn::Ident) -> TokenStream {
 
 /// `tokens` with every span set to `span` (so a path built from the crate path and an alias
 /// is reported at the user's token, not at the attribute).
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut t| {
@@ -502,10 +502,17 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
     let service_aliases = services.iter().enumerate().map(|(i, s)| {
         let alias = format_ident!("__Service{}", i);
         let v = &s.version;
-        quote_spanned!(v.span()=> type #alias = #v;)
+        quote_spanned!(v.span()=> type #alias = <#v as #krate::__private::ServiceRef>::Version;)
     });
-    // Every use of a service's version is spanned at the user's path: a path that is not a
-    // contract version is then one error there (the compiler merges identical ones).
+    // Every service is a contract version: one check, at the user's path. Every other use
+    // goes through `ServiceRef` (the aliases above), which resolves a contract named by
+    // mistake to its last version, so the mistake is not repeated.
+    let service_checks = services.iter().map(|s| {
+        let v = &s.version;
+        quote_spanned! {v.span()=>
+            let _ = <#v as #krate::typed::ContractVersion>::VERSION;
+        }
+    });
     let service_calls = services.iter().enumerate().map(|(i, s)| {
         let alias = format_ident!("__Service{}", i);
         let key = s.key.to_string();
@@ -589,6 +596,11 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         const _: () = {
             type __Version = #marker;
             #(#service_aliases)*
+
+            #[allow(dead_code)]
+            fn __services_are_contract_versions() {
+                #(#service_checks)*
+            }
 
             fn __data_error(event: &#krate::ArvoEvent, err: &dyn ::core::fmt::Display) -> #hd {
                 #hd::from(#krate::handler::Violation::contract(::std::format!(

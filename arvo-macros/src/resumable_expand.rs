@@ -65,9 +65,9 @@ fn enum_items(m: &Resumable) -> TokenStream {
         ..
     } = m;
     let variants = services.iter().map(|s| {
-        let (variant, version, key) = (&s.variant, &s.version, s.key.to_string());
+        let (variant, version, key) = (&s.variant, resolved(s, krate), s.key.to_string());
         let doc = format!("The events of service `{key}` (what it emits, or its system error).");
-        quote_spanned! {version.span()=>
+        quote_spanned! {s.version.span()=>
             #[doc = #doc]
             #variant(#krate::resumable::ServiceEvent<#version>)
         }
@@ -77,11 +77,15 @@ fn enum_items(m: &Resumable) -> TokenStream {
     );
     let event_enum = event_enum_name(m);
     let event_variants = services.iter().map(|s| {
-        let (variant, error_variant, version, key) =
-            (&s.variant, &s.error_variant, &s.version, s.key.to_string());
+        let (variant, error_variant, version, key) = (
+            &s.variant,
+            &s.error_variant,
+            resolved(s, krate),
+            s.key.to_string(),
+        );
         let doc = format!("An event service `{key}` emitted.");
         let error_doc = format!("The system error of service `{key}`.");
-        quote_spanned! {version.span()=>
+        quote_spanned! {s.version.span()=>
             #[doc = #doc]
             #variant(<#version as #krate::typed::ContractVersion>::Emits),
             #[doc = #error_doc]
@@ -104,6 +108,14 @@ fn enum_items(m: &Resumable) -> TokenStream {
             #(#event_variants,)*
         }
     }
+}
+
+/// The version a service path stands for, through `__private::ServiceRef`: the path itself
+/// when it is a version marker; when it names a contract (a mistake reported once, by the
+/// `ContractVersion` check at the path), that contract's last version, so nothing else fails.
+fn resolved(s: &resumable::Service, krate: &impl quote::ToTokens) -> TokenStream {
+    let v = &s.version;
+    quote_spanned!(v.span()=> <#v as #krate::__private::ServiceRef>::Version)
 }
 
 /// `<Name>Event`, the step event enum.
@@ -145,7 +157,7 @@ fn service_impls(m: &Resumable) -> TokenStream {
         ..
     } = m;
     let contracts = services.iter().map(|s| {
-        let (version, key) = (&s.version, s.key.to_string());
+        let (version, key) = (resolved(s, krate), s.key.to_string());
         quote! {
             (::std::string::String::from(#key), <#version as #krate::typed::ContractVersion>::versioned())
         }
@@ -233,6 +245,8 @@ fn expand(m: &Resumable) -> TokenStream {
             declared_seen.insert(quote!(#v).to_string())
         })
         .map(|s| {
+            // The user's path itself: `DeclaredService` has no bound, so a contract named by
+            // mistake adds no error here, and the compiler's "implemented for" help names it.
             let version = &s.version;
             quote_spanned! {version.span()=>
                 impl #krate::resumable::DeclaredService<#services_enum> for #version {}

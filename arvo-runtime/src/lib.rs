@@ -89,6 +89,136 @@ pub mod __private {
         serde_json::from_str::<serde_json::Number>(text).map_or(Value::Null, Value::Number)
     }
 
+    /// What a service path of `#[arvo_resumable]` / `#[arvo_machine]` resolves to: a version
+    /// marker to itself, a contract (a mistake, reported once by a `ContractVersion` check at
+    /// the user's path) to its last version, so the generated items that use the service
+    /// still type-check and do not repeat the error.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a version of an Arvo contract",
+        note = "`#[arvo_contract]` generates one marker type per version, named `<Contract>V<major>_<minor>_<patch>`"
+    )]
+    pub trait ServiceRef {
+        /// The contract version the path stands for.
+        type Version: ContractVersion;
+    }
+
+    pub use self::probe::{
+        Probe, ProbeDeserialize, ProbeDeserializeFallback, ProbeSchema, ProbeSchemaFallback,
+        ProbeSerialize, ProbeSerializeFallback,
+    };
+
+    /// The payload uses of `#[arvo_contract]`'s generated code (schema, serialize,
+    /// deserialize), each through a probe picked by method resolution (autoref
+    /// specialisation): the real one when the payload type has the trait, else a fallback
+    /// that type-checks. A payload missing a trait is then reported once, by
+    /// [`assert_payload`] or the `Accepts: Payload` bound at the user's type, instead of once
+    /// more at every use. The fallbacks only exist in programs that do not compile; they
+    /// return errors rather than panic all the same.
+    pub mod probe {
+        use crate::contract::{Schema, SchemaError};
+        use core::marker::PhantomData;
+
+        /// Stands for the payload type `T` in a probe call: `(&Probe::<T>::new()).schema()`.
+        pub struct Probe<T: ?Sized>(PhantomData<fn() -> *const T>);
+
+        impl<T: ?Sized> Probe<T> {
+            /// The probe of `T`.
+            pub const fn new() -> Self {
+                Probe(PhantomData)
+            }
+        }
+
+        impl<T: ?Sized> Default for Probe<T> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        const UNCOMPILED: &str = "the payload type lacks a trait the compiler has reported";
+
+        /// The JSON Schema of `T` (when `T: JsonSchema`).
+        pub trait ProbeSchema {
+            /// [`Schema::of`].
+            fn schema(&self) -> Result<Schema, SchemaError>;
+        }
+        impl<T: schemars::JsonSchema + ?Sized> ProbeSchema for Probe<T> {
+            fn schema(&self) -> Result<Schema, SchemaError> {
+                Schema::of::<T>()
+            }
+        }
+        /// The fallback of [`ProbeSchema`].
+        pub trait ProbeSchemaFallback {
+            /// An error.
+            fn schema(&self) -> Result<Schema, SchemaError>;
+        }
+        impl<T: ?Sized> ProbeSchemaFallback for &Probe<T> {
+            fn schema(&self) -> Result<Schema, SchemaError> {
+                Err(SchemaError::Invalid {
+                    message: UNCOMPILED.into(),
+                })
+            }
+        }
+
+        /// Serialises a `T` (when `T: Serialize`).
+        pub trait ProbeSerialize<T: ?Sized> {
+            /// `T::serialize`.
+            fn serialize<S: serde::Serializer>(
+                &self,
+                data: &T,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error>;
+        }
+        impl<T: serde::Serialize + ?Sized> ProbeSerialize<T> for Probe<T> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                data: &T,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                data.serialize(serializer)
+            }
+        }
+        /// The fallback of [`ProbeSerialize`].
+        pub trait ProbeSerializeFallback<T: ?Sized> {
+            /// An error.
+            fn serialize<S: serde::Serializer>(
+                &self,
+                data: &T,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error>;
+        }
+        impl<T: ?Sized> ProbeSerializeFallback<T> for &Probe<T> {
+            fn serialize<S: serde::Serializer>(&self, _: &T, _: S) -> Result<S::Ok, S::Error> {
+                Err(<S::Error as serde::ser::Error>::custom(UNCOMPILED))
+            }
+        }
+
+        /// Deserialises a `T` (when `T: Deserialize`).
+        pub trait ProbeDeserialize<T> {
+            /// `T::deserialize`.
+            fn deserialize<'de, D: serde::Deserializer<'de>>(&self, data: D)
+            -> Result<T, D::Error>;
+        }
+        impl<T: serde::de::DeserializeOwned> ProbeDeserialize<T> for Probe<T> {
+            fn deserialize<'de, D: serde::Deserializer<'de>>(
+                &self,
+                data: D,
+            ) -> Result<T, D::Error> {
+                T::deserialize(data)
+            }
+        }
+        /// The fallback of [`ProbeDeserialize`].
+        pub trait ProbeDeserializeFallback<T> {
+            /// An error.
+            fn deserialize<'de, D: serde::Deserializer<'de>>(&self, data: D)
+            -> Result<T, D::Error>;
+        }
+        impl<T> ProbeDeserializeFallback<T> for &Probe<T> {
+            fn deserialize<'de, D: serde::Deserializer<'de>>(&self, _: D) -> Result<T, D::Error> {
+                Err(<D::Error as serde::de::Error>::custom(UNCOMPILED))
+            }
+        }
+    }
+
     /// Compile-time check that `T` can be an event payload; the macro calls it at the span of
     /// the user's type so a missing trait is reported there.
     pub const fn assert_payload<
