@@ -14,15 +14,12 @@
 //! }
 //! ```
 
-use crate::args::{crate_path, set_once, skip_value};
+use crate::args::{Args, Key, marker, parse_args, self_name};
 use crate::errors::Errors;
-use crate::naming;
 use proc_macro2::{Span, TokenStream};
-use syn::parse::Parser as _;
 use syn::spanned::Spanned as _;
 use syn::{
-    FnArg, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, LitBool, LitStr, Path, ReturnType,
-    Signature, Token, Type,
+    FnArg, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, LitStr, Path, ReturnType, Signature, Type,
 };
 
 /// How the function takes its input.
@@ -76,86 +73,7 @@ pub struct Handler {
     pub krate: Path,
 }
 
-const KEYS: &str = "`contract`, `version`, `register`, `crate`";
-
-#[derive(Default)]
-struct RawArgs {
-    contract: Option<Path>,
-    version: Option<LitStr>,
-    register: Option<(bool, Span)>,
-    krate: Option<Path>,
-}
-
-fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
-    let mut raw = RawArgs::default();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = meta.path.get_ident().cloned() else {
-            errors.push(
-                meta.path.span(),
-                format!("unknown key; expected one of {KEYS}"),
-            );
-            return skip_value(&meta);
-        };
-        match key.to_string().as_str() {
-            "contract" => {
-                let path: Path = meta.value()?.parse()?;
-                set_once(&mut raw.contract, path, &key, errors);
-            }
-            "version" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                set_once(&mut raw.version, lit, &key, errors);
-            }
-            "register" => {
-                let value = if meta.input.peek(Token![=]) {
-                    meta.value()?.parse::<LitBool>()?.value
-                } else {
-                    true
-                };
-                set_once(&mut raw.register, (value, key.span()), &key, errors);
-            }
-            "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
-            other => {
-                errors.push(
-                    key.span(),
-                    format!("unknown key `{other}`; expected one of {KEYS}"),
-                );
-                return skip_value(&meta);
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = parser.parse2(args) {
-        errors.add(e);
-    }
-    raw
-}
-
-/// The marker of `version` next to `contract`, spanned at the literal (so a version the
-/// contract does not have is reported there); `None` (with an error) for a malformed version.
-fn marker(contract: &Path, version: &LitStr, errors: &mut Errors) -> Option<Path> {
-    let value = version.value();
-    if value == arvo_rules::WILDCARD_VERSION {
-        errors.push(
-            version.span(),
-            "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
-        );
-        return None;
-    }
-    let last = contract.segments.last()?;
-    let Some(ident) = naming::version_marker(&last.ident, &value) else {
-        errors.push(
-            version.span(),
-            format!("invalid version `{value}`: expected `major.minor.patch`, e.g. `1.0.0`"),
-        );
-        return None;
-    };
-    let mut marker = contract.clone();
-    if let Some(seg) = marker.segments.last_mut() {
-        seg.ident = Ident::new(&ident.to_string(), version.span());
-        seg.arguments = syn::PathArguments::None;
-    }
-    Some(marker)
-}
+const KEYS: &[Key] = &[Key::Contract, Key::Version, Key::Register, Key::Crate];
 
 /// `Input<..>` (by its last segment) takes the full input; any other type is the payload.
 fn input_kind(ty: &Type) -> InputKind {
@@ -301,11 +219,7 @@ fn is_duplicate(versions: &[VersionCall], version: &LitStr, errors: &mut Errors)
     false
 }
 
-fn parse_fn(
-    mut item: ItemFn,
-    raw: &RawArgs,
-    errors: &mut Errors,
-) -> (Ident, Form, Vec<VersionCall>) {
+fn parse_fn(mut item: ItemFn, raw: &Args, errors: &mut Errors) -> (Ident, Form, Vec<VersionCall>) {
     let name = item.sig.ident.clone();
     let mut versions = Vec::new();
     match (&raw.version, &raw.contract) {
@@ -333,7 +247,7 @@ fn parse_fn(
 
 fn parse_impl(
     mut item: ItemImpl,
-    raw: &RawArgs,
+    raw: &Args,
     errors: &mut Errors,
 ) -> Option<(Ident, Form, Vec<VersionCall>)> {
     if let Some(version) = &raw.version {
@@ -382,31 +296,14 @@ fn parse_impl(
             "no `#[version(\"x.y.z\")]` method: every version of the contract needs one",
         );
     }
-    let name = match &*item.self_ty {
-        Type::Path(p)
-            if p.qself.is_none()
-                && p.path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.arguments.is_none()) =>
-        {
-            p.path.segments.last().map(|s| s.ident.clone())
-        }
-        ty => {
-            errors.push(
-                ty.span(),
-                "#[arvo_handler] goes on the impl block of a plain (non-generic) type: `impl Greeter { .. }`",
-            );
-            None
-        }
-    }?;
+    let name = self_name(&item.self_ty, "arvo_handler", "Greeter", errors)?;
     Some((name, Form::Impl { item }, versions))
 }
 
 /// Stages 1 and 2. `None` when the item is neither a function nor an impl block, or when
 /// something needed to expand is missing; the errors say what.
 pub fn parse(args: TokenStream, item: syn::Item, errors: &mut Errors) -> Option<Handler> {
-    let raw = parse_args(args, errors);
+    let raw = parse_args(args, KEYS, errors);
     if raw.contract.is_none() {
         errors.push(
             Span::call_site(),
@@ -429,15 +326,14 @@ pub fn parse(args: TokenStream, item: syn::Item, errors: &mut Errors) -> Option<
         (Some((false, _)), _) | (None, Form::Impl { .. }) => None,
         (None, Form::Fn { .. }) => Some(name.span()),
     };
+    let krate = raw.krate();
     Some(Handler {
         name,
         form,
         contract: raw.contract?,
         versions,
         register,
-        krate: raw
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::arvo_runtime)),
+        krate,
     })
 }
 

@@ -21,10 +21,8 @@
 //! }
 //! ```
 
-use crate::args::{crate_path, set_once, skip_value};
+use crate::args::{Key, Service, marker, parse_args, self_name, set_once, skip_value};
 use crate::errors::Errors;
-use crate::naming;
-use crate::resumable::{Service, parse_services};
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse as _, ParseStream, Parser as _};
@@ -190,72 +188,14 @@ pub struct Machine {
     pub krate: Path,
 }
 
-const KEYS: &str = "`contract`, `version`, `context`, `services`, `id`, `crate`";
-
-#[derive(Default)]
-struct RawArgs {
-    contract: Option<Path>,
-    version: Option<LitStr>,
-    context: Option<Type>,
-    services: Option<Vec<Service>>,
-    id: Option<LitStr>,
-    krate: Option<Path>,
-}
-
-fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
-    let mut raw = RawArgs::default();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = meta.path.get_ident().cloned() else {
-            errors.push(
-                meta.path.span(),
-                format!("unknown key; expected one of {KEYS}"),
-            );
-            return skip_value(&meta);
-        };
-        match key.to_string().as_str() {
-            "contract" => {
-                let path: Path = meta.value()?.parse()?;
-                set_once(&mut raw.contract, path, &key, errors);
-            }
-            "version" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                set_once(&mut raw.version, lit, &key, errors);
-            }
-            "context" => {
-                let ty: Type = meta.value()?.parse()?;
-                set_once(&mut raw.context, ty, &key, errors);
-            }
-            "services" => {
-                if !meta.input.peek(syn::token::Paren) {
-                    errors.push(
-                        key.span(),
-                        "`services` takes a list: `services(calc = CalcAddV1_0_0, ...)`",
-                    );
-                    return skip_value(&meta);
-                }
-                let services = parse_services(&meta, errors)?;
-                set_once(&mut raw.services, services, &key, errors);
-            }
-            "id" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                set_once(&mut raw.id, lit, &key, errors);
-            }
-            "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
-            other => {
-                errors.push(
-                    key.span(),
-                    format!("unknown key `{other}`; expected one of {KEYS}"),
-                );
-                return skip_value(&meta);
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = parser.parse2(args) {
-        errors.add(e);
-    }
-    raw
-}
+const KEYS: &[Key] = &[
+    Key::Contract,
+    Key::Version,
+    Key::Context,
+    Key::Services,
+    Key::Id,
+    Key::Crate,
+];
 
 /// `a` or `(a, b)` after a key: one method name or a list.
 fn ident_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
@@ -612,51 +552,9 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
     Some(role)
 }
 
-/// The self type's name: the last segment of a plain path type without generics.
-fn self_name(ty: &Type, errors: &mut Errors) -> Option<Ident> {
-    if let Type::Path(p) = ty
-        && p.qself.is_none()
-        && let Some(last) = p.path.segments.last()
-        && last.arguments.is_none()
-    {
-        return Some(last.ident.clone());
-    }
-    errors.push(
-        ty.span(),
-        "#[arvo_machine] goes on the impl block of a plain (non-generic) type: `impl MyMachine { .. }`",
-    );
-    None
-}
-
-/// The version marker next to the contract, spanned at the literal (so a version the contract
-/// does not have is reported there).
-fn marker(contract: &Path, version: &LitStr, errors: &mut Errors) -> Option<Path> {
-    let value = version.value();
-    if value == arvo_rules::WILDCARD_VERSION {
-        errors.push(
-            version.span(),
-            "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
-        );
-        return None;
-    }
-    let last = contract.segments.last()?;
-    let Some(ident) = naming::version_marker(&last.ident, &value) else {
-        errors.push(
-            version.span(),
-            format!("invalid version `{value}`: expected `major.minor.patch`, e.g. `1.0.0`"),
-        );
-        return None;
-    };
-    let mut marker = contract.clone();
-    if let Some(seg) = marker.segments.last_mut() {
-        seg.ident = Ident::new(&ident.to_string(), version.span());
-    }
-    Some(marker)
-}
-
 /// Stage 1. `None` when something is missing to expand; the errors say what.
 pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Option<Machine> {
-    let raw = parse_args(args, errors);
+    let raw = parse_args(args, KEYS, errors);
     if let Some((path, _)) = &item.trait_ {
         errors.push(
             path.span(),
@@ -669,7 +567,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
             "#[arvo_machine] does not support generic impl blocks",
         );
     }
-    let name = self_name(&item.self_ty, errors);
+    let name = self_name(&item.self_ty, "arvo_machine", "MyMachine", errors);
     if raw.contract.is_none() {
         errors.push(
             Span::call_site(),
@@ -793,23 +691,22 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         );
     }
     let name = name?;
+    let krate = raw.krate();
     let id = raw.id.map_or_else(|| name.to_string(), |l| l.value());
     Some(Machine {
         item: item.clone(),
         name,
-        contract: raw.contract?,
-        version: raw.version?,
-        marker: marker?,
-        context: raw.context?,
-        services: raw.services.unwrap_or_default(),
         id,
         context_fn,
         output_fn,
         states,
         guards,
         actions,
-        krate: raw
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::arvo_runtime)),
+        krate,
+        contract: raw.contract?,
+        version: raw.version?,
+        marker: marker?,
+        context: raw.context?,
+        services: raw.services.unwrap_or_default(),
     })
 }

@@ -11,26 +11,12 @@
 //! }
 //! ```
 
-use crate::args::{crate_path, set_once, skip_value};
+pub use crate::args::Service;
+use crate::args::{Key, marker, parse_args, self_name};
 use crate::errors::Errors;
-use crate::naming;
 use proc_macro2::{Span, TokenStream};
-use syn::meta::ParseNestedMeta;
-use syn::parse::Parser as _;
 use syn::spanned::Spanned as _;
-use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Token, Type};
-
-/// One service: `key = ContractVersionPath`.
-pub struct Service {
-    /// The key, e.g. `calc`.
-    pub key: Ident,
-    /// The enum variant, e.g. `Calc`.
-    pub variant: Ident,
-    /// The step event's variant of its system error, e.g. `CalcError`.
-    pub error_variant: Ident,
-    /// The contract version marker, e.g. `CalcAddV1_0_0`.
-    pub version: Path,
-}
+use syn::{Ident, ImplItem, ItemImpl, LitStr, Path, Type};
 
 /// One `#[version("x.y.z")]` method.
 pub struct VersionFn {
@@ -62,154 +48,13 @@ pub struct Resumable {
     pub krate: Path,
 }
 
-const KEYS: &str = "`contract`, `context`, `services`, `services_enum`, `crate`";
-
-#[derive(Default)]
-struct RawArgs {
-    contract: Option<Path>,
-    context: Option<Type>,
-    services: Option<Vec<Service>>,
-    services_enum: Option<Ident>,
-    krate: Option<Path>,
-}
-
-/// `calc` -> `Calc`, `value_read` -> `ValueRead`.
-fn variant_name(key: &Ident) -> Ident {
-    let raw = key.to_string();
-    let raw = raw.trim_start_matches("r#");
-    let mut name = String::with_capacity(raw.len());
-    for part in raw.split('_').filter(|p| !p.is_empty()) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            name.extend(first.to_uppercase());
-            name.push_str(chars.as_str());
-        }
-    }
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, 'S');
-    }
-    Ident::new(&name, key.span())
-}
-
-/// `services(key = Version, ...)`, shared with `#[arvo_machine]`: each key once, each variant once.
-pub(crate) fn parse_services(
-    meta: &ParseNestedMeta<'_>,
-    errors: &mut Errors,
-) -> syn::Result<Vec<Service>> {
-    let mut services: Vec<Service> = Vec::new();
-    meta.parse_nested_meta(|m| {
-        let Some(key) = m.path.get_ident().cloned() else {
-            errors.push(
-                m.path.span(),
-                "a service key is one identifier: `services(calc = CalcAddV1_0_0)`",
-            );
-            return skip_value(&m);
-        };
-        if !m.input.peek(Token![=]) {
-            errors.push(
-                key.span(),
-                format!("service `{key}` needs a contract version: `{key} = CalcAddV1_0_0`"),
-            );
-            return skip_value(&m);
-        }
-        let version: Path = m.value()?.parse()?;
-        let variant = variant_name(&key);
-        let error_variant = Ident::new(&format!("{variant}Error"), key.span());
-        // The step event's variants: `Init`, then `Key` and `KeyError` per service.
-        let taken = |v: &Ident| {
-            v == "Init"
-                || services
-                    .iter()
-                    .any(|s| s.variant == *v || s.error_variant == *v)
-        };
-        if services.iter().any(|s| s.key == key) {
-            errors.push(key.span(), format!("service `{key}` declared twice"));
-        } else if taken(&variant) || taken(&error_variant) {
-            errors.push(
-                key.span(),
-                format!(
-                    "service `{key}` gives the step event variants `{variant}` and `{error_variant}`, and one of them is taken (by `Init` or another service): rename the key"
-                ),
-            );
-        } else {
-            services.push(Service {
-                key,
-                variant,
-                error_variant,
-                version,
-            });
-        }
-        Ok(())
-    })?;
-    Ok(services)
-}
-
-fn parse_args(args: TokenStream, errors: &mut Errors) -> RawArgs {
-    let mut raw = RawArgs::default();
-    let parser = syn::meta::parser(|meta| {
-        let Some(key) = meta.path.get_ident().cloned() else {
-            errors.push(
-                meta.path.span(),
-                format!("unknown key; expected one of {KEYS}"),
-            );
-            return skip_value(&meta);
-        };
-        match key.to_string().as_str() {
-            "contract" => {
-                let path: Path = meta.value()?.parse()?;
-                set_once(&mut raw.contract, path, &key, errors);
-            }
-            "context" => {
-                let ty: Type = meta.value()?.parse()?;
-                set_once(&mut raw.context, ty, &key, errors);
-            }
-            "services_enum" => {
-                let ident: Ident = meta.value()?.parse()?;
-                set_once(&mut raw.services_enum, ident, &key, errors);
-            }
-            "services" => {
-                if !meta.input.peek(syn::token::Paren) {
-                    errors.push(
-                        key.span(),
-                        "`services` takes a list: `services(calc = CalcAddV1_0_0, ...)`",
-                    );
-                    return skip_value(&meta);
-                }
-                let services = parse_services(&meta, errors)?;
-                set_once(&mut raw.services, services, &key, errors);
-            }
-            "crate" => crate_path(&meta, &key, &mut raw.krate, errors)?,
-            other => {
-                errors.push(
-                    key.span(),
-                    format!("unknown key `{other}`; expected one of {KEYS}"),
-                );
-                return skip_value(&meta);
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = parser.parse2(args) {
-        errors.add(e);
-    }
-    raw
-}
-
-/// The self type's name: the last segment of a plain path type without generics.
-fn self_name(ty: &Type, errors: &mut Errors) -> Option<Ident> {
-    if let Type::Path(p) = ty
-        && p.qself.is_none()
-        && let Some(last) = p.path.segments.last()
-        && last.arguments.is_none()
-    {
-        return Some(last.ident.clone());
-    }
-    errors.push(
-        ty.span(),
-        "#[arvo_resumable] goes on the impl block of a plain (non-generic) type: `impl MyWorkflow { .. }`",
-    );
-    None
-}
+const KEYS: &[Key] = &[
+    Key::Contract,
+    Key::Context,
+    Key::Services,
+    Key::ServicesEnum,
+    Key::Crate,
+];
 
 /// Takes the `#[version("x.y.z")]` methods out of the impl block.
 fn collect_versions(
@@ -263,31 +108,10 @@ fn collect_versions(
             );
             continue;
         }
-        let value = version.value();
-        if value == arvo_rules::WILDCARD_VERSION {
-            errors.push(
-                version.span(),
-                "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
-            );
-            continue;
-        }
         let Some(contract) = contract else { continue };
-        let Some(last) = contract.segments.last() else {
+        let Some(marker) = marker(contract, &version, errors) else {
             continue;
         };
-        let Some(marker_ident) = naming::version_marker(&last.ident, &value) else {
-            errors.push(
-                version.span(),
-                format!("invalid version `{value}`: expected `major.minor.patch`, e.g. `1.0.0`"),
-            );
-            continue;
-        };
-        // The marker sits next to the contract; spanned at the literal, so a version the
-        // contract does not have is reported there.
-        let mut marker = contract.clone();
-        if let Some(seg) = marker.segments.last_mut() {
-            seg.ident = Ident::new(&marker_ident.to_string(), version.span());
-        }
         versions.push(VersionFn {
             version,
             marker,
@@ -299,7 +123,7 @@ fn collect_versions(
 
 /// Stages 1 and 2. `None` when something is missing to expand; the errors say what.
 pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Option<Resumable> {
-    let raw = parse_args(args, errors);
+    let raw = parse_args(args, KEYS, errors);
     if let Some((path, _)) = &item.trait_ {
         errors.push(
             path.span(),
@@ -312,7 +136,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
             "#[arvo_resumable] does not support generic impl blocks",
         );
     }
-    let name = self_name(&item.self_ty, errors);
+    let name = self_name(&item.self_ty, "arvo_resumable", "MyWorkflow", errors);
     if raw.contract.is_none() {
         errors.push(
             Span::call_site(),
@@ -333,6 +157,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         );
     }
     let name = name?;
+    let krate = raw.krate();
     let services_enum = raw
         .services_enum
         .unwrap_or_else(|| Ident::new(&format!("{name}Services"), name.span()));
@@ -344,9 +169,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         services: raw.services.unwrap_or_default(),
         services_enum,
         versions,
-        krate: raw
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::arvo_runtime)),
+        krate,
     })
 }
 
