@@ -82,10 +82,11 @@ impl EventRef {
     }
 }
 
-/// One transition: `#[on(event, target = .., guard = .., actions(..))]` or `#[always(..)]`.
+/// One transition: `#[on(event, target = .., guard = .., actions(..))]`, `#[always(..)]` or
+/// `#[on_done(..)]`.
 #[derive(Clone)]
 pub struct Transition {
-    /// The event (`None` for `#[always]`).
+    /// The event (`None` for `#[always]` and `#[on_done]`).
     pub event: Option<EventRef>,
     /// The target state (`None`: stay, run the actions only).
     pub target: Option<Ident>,
@@ -122,6 +123,9 @@ pub struct State {
     pub on: Vec<Transition>,
     /// `#[always]` transitions, in declaration order.
     pub always: Vec<Transition>,
+    /// `#[on_done]` transitions (XState's `onDone`: a compound state reached a final child, or
+    /// every region of a parallel state is final), in declaration order.
+    pub on_done: Vec<Transition>,
 }
 
 /// A `#[guard]` or `#[action]` method: its name and parameters after `&self`.
@@ -233,6 +237,7 @@ fn parse_state(attr: &Attribute, name: &Ident, errors: &mut Errors) -> State {
         exit: Vec::new(),
         on: Vec::new(),
         always: Vec::new(),
+        on_done: Vec::new(),
     };
     // `#[state]` alone is an atomic (or compound) state.
     if matches!(attr.meta, syn::Meta::Path(_)) {
@@ -339,12 +344,15 @@ fn parse_event(input: ParseStream<'_>) -> syn::Result<EventRef> {
     }
 }
 
-/// `#[on(event, target = .., guard = .., actions(..))]` or `#[always(target = .., ..)]`.
+/// `#[on(event, target = .., guard = .., actions(..))]`, `#[always(target = .., ..)]` or
+/// `#[on_done(target = .., ..)]`.
 fn parse_transition(attr: &Attribute, with_event: bool, errors: &mut Errors) -> Option<Transition> {
     let span = attr.span();
     let syn::Meta::List(list) = &attr.meta else {
         let msg = if with_event {
             "`#[on]` needs the event and what to do: `#[on(service::Variant, target = state)]`"
+        } else if attr.path().is_ident("on_done") {
+            "`#[on_done]` needs what to do: `#[on_done(target = state, guard = g)]`"
         } else {
             "`#[always]` needs what to do: `#[always(target = state, guard = g)]`"
         };
@@ -450,7 +458,7 @@ fn arity(f: &ImplItemFn, what: &str, errors: &mut Errors) -> Option<usize> {
 
 fn is_machine_attr(attr: &Attribute) -> bool {
     [
-        "state", "on", "always", "guard", "action", "context", "output",
+        "state", "on", "always", "on_done", "guard", "action", "context", "output",
     ]
     .iter()
     .any(|n| attr.path().is_ident(n))
@@ -468,6 +476,7 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
     let mut role: Option<(Role, Ident)> = None;
     let mut on = Vec::new();
     let mut always = Vec::new();
+    let mut on_done = Vec::new();
     let mut transition_attr: Option<Span> = None;
     for attr in &ours {
         let Some(word) = attr.path().get_ident().cloned() else {
@@ -485,6 +494,13 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
                 transition_attr.get_or_insert(attr.span());
                 if let Some(t) = parse_transition(attr, false, errors) {
                     always.push(t);
+                }
+                continue;
+            }
+            "on_done" => {
+                transition_attr.get_or_insert(attr.span());
+                if let Some(t) = parse_transition(attr, false, errors) {
+                    on_done.push(t);
                 }
                 continue;
             }
@@ -527,6 +543,7 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
         Role::State(state) => {
             state.on = on;
             state.always = always;
+            state.on_done = on_done;
             state.body_fallible = fallible(f);
             match arity(f, "state", errors) {
                 Some(0) => {}

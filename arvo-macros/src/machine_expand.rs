@@ -412,6 +412,22 @@ fn transition_tokens(m: &Machine, t: &Transition) -> TokenStream {
     chain
 }
 
+/// The builder closure of an eventless transition (`#[always]`, `#[on_done]`): no payload to
+/// decode, so guards and actions take none.
+fn eventless(m: &Machine, t: &Transition) -> TokenStream {
+    let krate = &m.krate;
+    let body = transition_tokens(m, t);
+    quote! {
+        |t: #krate::machine::Transition<_>| {
+            let decode = |_: &#krate::ArvoEvent| -> ::core::result::Result<::core::option::Option<()>, #krate::handler::HandlerError> {
+                ::core::result::Result::Ok(::core::option::Option::None)
+            };
+            let _ = decode;
+            #body
+        }
+    }
+}
+
 /// One state's builder calls (recursively with its children).
 fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
     let s: &State = &m.states[i];
@@ -463,16 +479,12 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
         };
     }
     for t in &s.always {
-        let body = transition_tokens(m, t);
-        chain = quote! {
-            #chain.always(|t: #krate::machine::Transition<_>| {
-                let decode = |_: &#krate::ArvoEvent| -> ::core::result::Result<::core::option::Option<()>, #krate::handler::HandlerError> {
-                    ::core::result::Result::Ok(::core::option::Option::None)
-                };
-                let _ = decode;
-                #body
-            })
-        };
+        let f = eventless(m, t);
+        chain = quote!(#chain.always(#f));
+    }
+    for t in &s.on_done {
+        let f = eventless(m, t);
+        chain = quote!(#chain.on_done(#f));
     }
     for &k in kids {
         let name = m.states[k].name.to_string();

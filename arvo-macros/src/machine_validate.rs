@@ -4,10 +4,12 @@
 //! * one `initial` state at the top level and in every compound state; none among the regions
 //!   of a parallel state;
 //! * a final state has no children and no transitions;
+//! * `#[on_done]` only on a compound or parallel state (one with child states);
 //! * every event names a declared service (the variant itself is checked by the compiler, at
 //!   the user's token, against the service version's emits enum);
 //! * every guard and action names a `#[guard]` / `#[action]` method that fits where it is used
-//!   (a method that takes the event's payload cannot run on entry, exit or `#[always]`);
+//!   (a method that takes the event's payload cannot run on entry, exit, `#[always]` or
+//!   `#[on_done]`);
 //! * no transition hidden behind an unguarded one for the same event, no unguarded `#[always]`
 //!   back into its own state (it would never settle).
 
@@ -173,7 +175,7 @@ fn initials(m: &Machine, tree: &Tree, errors: &mut Errors) {
 enum Site {
     /// `#[on(service::Variant)]`, `#[on(service::SystemError)]`, `#[on(*)]`.
     Event,
-    /// Entry, exit, `#[always]`.
+    /// Entry, exit, `#[always]`, `#[on_done]`.
     NoEvent,
 }
 
@@ -216,7 +218,7 @@ fn check_callable(
         errors.push(
             used.span(),
             format!(
-                "`{used}` takes an event's payload, but it runs on entry, exit or `#[always]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter"
+                "`{used}` takes an event's payload, but it runs on entry, exit, `#[always]` or `#[on_done]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter"
             ),
         );
     }
@@ -224,7 +226,6 @@ fn check_callable(
 
 fn check_transition(
     m: &Machine,
-    state: &State,
     t: &Transition,
     index: &HashMap<String, usize>,
     errors: &mut Errors,
@@ -292,15 +293,6 @@ fn check_transition(
             errors,
         );
     }
-    if t.event.is_none() && t.guard.is_none() && t.target.as_ref() == Some(&state.name) {
-        errors.push(
-            t.span,
-            format!(
-                "an `#[always]` transition without a guard back into `{}` never settles: add a `guard`",
-                state.name
-            ),
-        );
-    }
 }
 
 /// Stage 2. Returns the state tree (used by the expansion) even when errors were reported.
@@ -311,9 +303,9 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
     }
     let tree = tree(m, &index, errors);
     initials(m, &tree, errors);
-    for s in &m.states {
+    for (i, s) in m.states.iter().enumerate() {
         if s.kind == Kind::Final {
-            for t in s.on.iter().chain(&s.always) {
+            for t in s.on.iter().chain(&s.always).chain(&s.on_done) {
                 errors.push(
                     t.span,
                     format!(
@@ -335,7 +327,7 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
             );
         }
         for (k, t) in s.on.iter().enumerate() {
-            check_transition(m, s, t, &index, errors);
+            check_transition(m, t, &index, errors);
             // A later transition on the same event after an unguarded one is never taken.
             let label = t.event.as_ref().map(EventRef::label);
             if s.on[..k]
@@ -353,12 +345,45 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
             }
         }
         for (k, t) in s.always.iter().enumerate() {
-            check_transition(m, s, t, &index, errors);
+            check_transition(m, t, &index, errors);
+            if t.guard.is_none() && t.target.as_ref() == Some(&s.name) {
+                errors.push(
+                    t.span,
+                    format!(
+                        "an `#[always]` transition without a guard back into `{}` never settles: add a `guard`",
+                        s.name
+                    ),
+                );
+            }
             if s.always[..k].iter().any(|e| e.guard.is_none()) {
                 errors.push(
                     t.span,
                     format!(
                         "never taken: an earlier `#[always]` of `{}` has no guard, and the first enabled transition wins",
+                        s.name
+                    ),
+                );
+            }
+        }
+        // Only a state with child states is ever done (a final one is reported above).
+        if s.kind == Kind::Final {
+            continue;
+        }
+        for (k, t) in s.on_done.iter().enumerate() {
+            check_transition(m, t, &index, errors);
+            if tree.children[i].is_empty() {
+                errors.push(
+                    t.span,
+                    format!(
+                        "`{}` has no child states, so it is never done: `#[on_done]` goes on a compound state (taken when it reaches a final child) or a parallel state (taken when every region is final)",
+                        s.name
+                    ),
+                );
+            } else if s.on_done[..k].iter().any(|e| e.guard.is_none()) {
+                errors.push(
+                    t.span,
+                    format!(
+                        "never taken: an earlier `#[on_done]` of `{}` has no guard, and the first enabled transition wins",
                         s.name
                     ),
                 );
@@ -491,6 +516,45 @@ mod tests {
     }
 
     #[test]
+    fn on_done_rules() {
+        let errs = errors_of(
+            args(),
+            quote! {
+                impl M {
+                    #[context] fn start(&self, i: &I) -> Ctx { todo!() }
+                    #[output] fn out(&self, c: &Ctx) -> O { todo!() }
+                    #[state(initial)]
+                    #[on_done(target = end, actions(log))]
+                    #[on_done(target = end)]
+                    #[on_done(target = nowhere)]
+                    fn top(&self) {}
+                    #[state(parent = top, initial)]
+                    #[on_done(target = end)]
+                    fn inner(&self) {}
+                    #[state(parent = top, final)] fn inner_done(&self) {}
+                    #[state(final)]
+                    #[on_done(target = top)]
+                    fn end(&self) {}
+                    #[state] #[on_done] fn bare(&self) {}
+                    #[action] fn log(&self, cx: &mut A, p: &P) {}
+                }
+            },
+        );
+        assert_eq!(
+            errs,
+            [
+                "`#[on_done]` needs what to do: `#[on_done(target = state, guard = g)]`",
+                "`log` takes an event's payload, but it runs on entry, exit, `#[always]` or `#[on_done]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
+                "never taken: an earlier `#[on_done]` of `top` has no guard, and the first enabled transition wins",
+                "no state `nowhere` in this machine; the states are `top`, `inner`, `inner_done`, `end`, `bare`",
+                "never taken: an earlier `#[on_done]` of `top` has no guard, and the first enabled transition wins",
+                "`inner` has no child states, so it is never done: `#[on_done]` goes on a compound state (taken when it reaches a final child) or a parallel state (taken when every region is final)",
+                "`end` is a final state: it has no transitions (a finished machine ignores events)",
+            ]
+        );
+    }
+
+    #[test]
     fn compound_parallel_and_final_rules() {
         let errs = errors_of(
             args(),
@@ -545,12 +609,12 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "`keep` takes an event's payload, but it runs on entry, exit or `#[always]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
+                "`keep` takes an event's payload, but it runs on entry, exit, `#[always]` or `#[on_done]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
                 "`g` is a `#[guard]` method, not an `#[action]`",
                 "never taken: an earlier `#[on(inventory::Success)]` of `a` has no guard, and the first enabled transition wins",
                 "an `#[always]` transition without a guard back into `a` never settles: add a `guard`",
                 "never taken: an earlier `#[always]` of `a` has no guard, and the first enabled transition wins",
-                "`g2` takes an event's payload, but it runs on entry, exit or `#[always]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
+                "`g2` takes an event's payload, but it runs on entry, exit, `#[always]` or `#[on_done]`, where there is no event: use it in `#[on(..)]`, or drop its payload parameter",
             ]
         );
     }
