@@ -430,6 +430,10 @@ pub fn arvo_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `#[on(service::Variant | service::SystemError | *, target = s, guard = g, actions(a, ..))]`
 ///   and `#[always(target = s, guard = g, actions(..))]` on a state: its transitions, tried in
 ///   order (the first enabled wins). `target` names any state of the machine.
+/// - `#[on_done(target = s, guard = g, actions(..))]` on a compound state (taken when it
+///   reaches one of its final child states) or a parallel state (taken when every region is
+///   in a final state): XState's `onDone`, tried in order after eventless transitions settle.
+///   Like `#[always]`, its guards and actions take no payload.
 /// - `#[guard] fn(&self, ctx: &C[, payload: &P]) -> bool` and
 ///   `#[action] fn(&self[, cx: &mut <Name>Action<'_>[, payload: &P]])`: `P` is the event's
 ///   payload (the variant's type, `ArvoErrorPayload` for a system error, the `ArvoEvent` for `*`).
@@ -447,9 +451,10 @@ pub fn arvo_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// have (at the literal), a payload parameter of another type than the event's, an output that
 /// is not the version's completion, missing or duplicate `initial` (top level and compound
 /// states), `initial` on a region of a parallel state, a final state with children or
-/// transitions, `parallel` and `final` together, unknown guards and actions, a payload-taking
-/// action on entry/exit/`always`, a transition hidden behind an unguarded one, an unguarded
-/// `always` back into its own state, unknown or repeated keys, bad signatures.
+/// transitions, `parallel` and `final` together, `#[on_done]` on a state without child states,
+/// unknown guards and actions, a payload-taking action on entry/exit/`always`/`on_done`, a
+/// transition hidden behind an unguarded one, an unguarded `always` back into its own state,
+/// unknown or repeated keys, bad signatures.
 ///
 /// ```compile_fail
 /// # use arvo_runtime::prelude::*;

@@ -16,6 +16,7 @@
 //!     fn reserving(&self, cx: &mut OrderMachineAction<'_>) { .. }
 //!
 //!     #[state(final)] fn failed(&self) {}
+//!     #[state] #[on_done(target = shipped)] fn delivery(&self) {} // compound: done at a final child
 //!     #[guard]  fn small(&self, ctx: &OrderContext, reserved: &Reservation) -> bool { .. }
 //!     #[action] fn keep(&self, cx: &mut OrderMachineAction<'_>, reserved: &Reservation) { .. }
 //! }
@@ -96,6 +97,8 @@ pub struct Transition {
     pub actions: Vec<Ident>,
     /// The attribute (for errors about the whole transition).
     pub span: Span,
+    /// Its name (`on`, `always`, `on_done`), for errors about where it is used.
+    pub word: Span,
 }
 
 /// One `#[state(..)]` method.
@@ -428,6 +431,7 @@ fn parse_transition(attr: &Attribute, with_event: bool, errors: &mut Errors) -> 
         guard,
         actions,
         span,
+        word: attr.path().span(),
     })
 }
 

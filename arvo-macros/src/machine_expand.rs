@@ -653,3 +653,105 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expansion of `run`, pretty-printed (or its errors).
+    fn pretty(args: TokenStream, item: TokenStream) -> String {
+        let tokens = run(args, item);
+        match syn::parse2::<syn::File>(tokens) {
+            Ok(file) => prettyplease::unparse(&file),
+            Err(e) => format!("unparsable expansion: {e}"),
+        }
+    }
+
+    /// Every kind of state and transition: a compound state with `#[on_done]`, a parallel
+    /// state, a final state, `#[on]` on an emitted event, a system error and `*`, `#[always]`,
+    /// guards and actions with and without payloads, entry and exit actions, fallible methods.
+    #[test]
+    fn order_machine() {
+        insta::assert_snapshot!(pretty(
+            quote!(
+                contract = OrderProcess,
+                version = "1.0.0",
+                context = OrderContext,
+                id = "order",
+                services(inventory = InventoryReserveV1_0_0, audit = AuditV1_0_0),
+                crate = "my_rt"
+            ),
+            quote! {
+                impl OrderMachine {
+                    #[context]
+                    fn start(&self, order: &Order) -> OrderContext { todo!() }
+                    #[output]
+                    fn result(&self, ctx: &OrderContext) -> Result<OrderResult, MyError> { todo!() }
+
+                    #[state(initial, exit(leave))]
+                    #[on_done(target = reviewing, guard = large)]
+                    #[on_done(target = done)]
+                    fn working(&self) {}
+
+                    #[state(parent = working, initial)]
+                    #[on(inventory::Success, target = reserved, guard = in_stock, actions(keep))]
+                    #[on(inventory::SystemError, target = failed)]
+                    fn reserving(&self, cx: &mut OrderMachineAction<'_>) -> Result<(), HandlerError> { todo!() }
+
+                    #[state(parent = working, final)]
+                    fn reserved(&self) {}
+
+                    #[state(parallel, entry(log))]
+                    fn reviewing(&self) {}
+
+                    #[state(parent = reviewing)]
+                    #[on(audit::Ok, target = done)]
+                    fn verdict(&self) {}
+
+                    #[state(parent = reviewing)]
+                    #[on(*, actions(log))]
+                    #[always(target = verdict, guard = large)]
+                    fn journal(&self) {}
+
+                    #[state(final)] fn done(&self) {}
+                    #[state(final)] fn failed(&self) {}
+
+                    #[guard] fn large(&self, ctx: &OrderContext) -> bool { todo!() }
+                    #[guard] fn in_stock(&self, ctx: &OrderContext, r: &Reservation) -> bool { todo!() }
+                    #[action] fn keep(&self, cx: &mut OrderMachineAction<'_>, r: &Reservation) {}
+                    #[action] fn log(&self, cx: &mut OrderMachineAction<'_>) {}
+                    #[action] fn leave(&self) -> Result<(), MyError> { todo!() }
+                }
+            }
+        ));
+    }
+
+    #[test]
+    fn errors_keep_the_impl_block_and_the_action_type() {
+        let expansion = pretty(
+            quote!(contract = Flow, version = "1.0.0", context = C),
+            quote! {
+                impl M {
+                    #[context] fn start(&self, i: &I) -> C { todo!() }
+                    #[state(initial)] #[on_done(target = gone)] fn idle(&self) {}
+                }
+            },
+        );
+        assert!(expansion.contains("compile_error!"), "{expansion}");
+        assert!(
+            expansion.contains("no state `gone` in this machine"),
+            "{expansion}"
+        );
+        assert!(expansion.contains("pub struct MAction<'a>"), "{expansion}");
+        assert!(expansion.contains("fn idle(&self) {}"), "{expansion}");
+        assert!(
+            expansion.contains("`idle` has no child states"),
+            "{expansion}"
+        );
+        assert!(
+            !expansion.contains("#[on_done(target"),
+            "attributes removed: {expansion}"
+        );
+        assert!(!expansion.contains("fn machine(self)"), "{expansion}");
+    }
+}

@@ -373,7 +373,7 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
             check_transition(m, t, &index, errors);
             if tree.children[i].is_empty() {
                 errors.push(
-                    t.span,
+                    t.word,
                     format!(
                         "`{}` has no child states, so it is never done: `#[on_done]` goes on a compound state (taken when it reaches a final child) or a parallel state (taken when every region is final)",
                         s.name
