@@ -217,7 +217,7 @@ fn ident_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
 
 /// The methods' roles, read from their attributes.
 enum Role {
-    State(State),
+    State(Box<State>),
     Guard,
     Action,
     Context,
@@ -508,7 +508,7 @@ fn method_role(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
                 }
                 continue;
             }
-            "state" => Role::State(parse_state(attr, &name, errors)),
+            "state" => Role::State(Box::new(parse_state(attr, &name, errors))),
             other => {
                 if !matches!(attr.meta, syn::Meta::Path(_)) {
                     errors.push(attr.meta.span(), format!("`#[{other}]` takes no arguments"));
@@ -624,7 +624,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
         };
         let fname = f.sig.ident.clone();
         match role {
-            Role::State(s) => states.push(s),
+            Role::State(s) => states.push(*s),
             Role::Guard => {
                 if let Some(arity) = arity(f, "guard", errors) {
                     if arity == 0 || arity > 2 {
