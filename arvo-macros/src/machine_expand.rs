@@ -262,6 +262,12 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
             );
             let name = variant.to_string();
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
+            // At the service's path, so a path that is no version is reported there once with
+            // the service's other uses, not once more at the attribute.
+            let deserialize = respan(
+                quote!(<__Emits as #krate::typed::Emits>::deserialize_data),
+                span,
+            );
             EventCode {
                 ty: respan(
                     quote! {
@@ -272,7 +278,7 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
                 decode: quote! {
                     let decode = |e: &#krate::ArvoEvent| -> ::core::result::Result<::core::option::Option<_>, #hd> {
                         type __Emits = #emits;
-                        match <__Emits as #krate::typed::Emits>::deserialize_data(e.event_type(), e.data()) {
+                        match #deserialize(e.event_type(), e.data()) {
                             ::core::result::Result::Ok(::core::option::Option::Some(#pattern)) => ::core::result::Result::Ok(::core::option::Option::Some(p)),
                             #[allow(unreachable_patterns)]
                             ::core::result::Result::Ok(_) => ::core::result::Result::Ok(::core::option::Option::None),
