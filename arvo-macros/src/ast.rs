@@ -49,10 +49,13 @@ pub enum MetaValue {
     Bool(bool),
 }
 
-/// One emitted event of a service version: `"evt.x.y" = Payload`.
+/// One emitted event of a service version: `"evt.x.y" = Payload`, or
+/// `"evt.x.y" as Variant = Payload` to name its emits-enum variant.
 #[derive(Debug, Clone)]
 pub struct Emit {
     pub event_type: Spanned<String>,
+    /// The variant name written after `as` (`None`: derived from the event type).
+    pub variant: Option<Ident>,
     pub payload: Type,
 }
 

@@ -161,7 +161,7 @@ fn versions<'a>(contract: &'a Contract, private: &TokenStream) -> Vec<Ver<'a>> {
                     .filter(|e| types.insert(e.event_type.value.as_str()))
                     .filter(|e| !arvo_rules::is_orchestrator_event_type(&e.event_type.value))
                     .filter_map(|e| {
-                        let variant = naming::emit_variant(&e.event_type.value, e.event_type.span)?;
+                        let variant = naming::emit_variant_of(e)?;
                         // Colliding variant names are reported by validation; keep the first.
                         variants
                             .insert(variant.to_string())
@@ -240,6 +240,8 @@ fn generate(contract: &Contract, ok: bool) -> TokenStream {
             #vis struct #marker;
 
             #[doc = #enum_doc]
+            // A variant named with `as` in lowercase is reported by validation, once.
+            #[allow(non_camel_case_types)]
             #vis enum #emits_enum {
                 #(#variants,)*
             }

@@ -88,6 +88,33 @@ use proc_macro::TokenStream;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// Each emitted event is a variant of the version's emits enum, named after its event type
+/// (`evt.calc.add.overflow` -> `EvtCalcAddOverflow`). To choose the name, write `as Name` after
+/// the event type, the way `use a as b` renames; the event type on the wire does not change:
+///
+/// ```
+/// # use arvo_runtime::arvo_contract;
+/// use arvo_runtime::typed::Emits;
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Order { pub id: u32 }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Decision { pub approved: bool }
+/// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] pub struct Timeout { pub after_s: u32 }
+/// #[arvo_contract(uri = "#/order/approval", type = "com.order.approval",
+///     version("1.0.0", accepts = Order, emits(
+///         "evt.order.approval.decision" as Decided = Decision,
+///         "evt.order.approval.timeout" = Timeout, // default name: EvtOrderApprovalTimeout
+///     )))]
+/// pub struct Approval;
+///
+/// let decided = ApprovalV1_0_0Emits::Decided(Decision { approved: true });
+/// assert_eq!(decided.event_type(), "evt.order.approval.decision");
+/// assert_eq!(ApprovalV1_0_0Emits::VARIANTS, ["Decided", "EvtOrderApprovalTimeout"]);
+/// ```
+///
+/// The chosen name is the variant everywhere: in handlers, in a resumable's `match` on a
+/// service's answer and in `#[arvo_machine]`'s `#[on(service::Decided, ..)]`. A name is an
+/// UpperCamelCase identifier, not `SystemError` (which names a service's system error), and
+/// unique within its version (renamed or derived); each break is a compile error at the name.
+///
 /// A **simple contract** (the reference's `createSimpleArvoContract`): `type = "calc.add"`
 /// gives the accepted type `com.calc.add` and the one emitted type `evt.calc.add.success`
 /// (variant `Success`):
@@ -132,7 +159,8 @@ use proc_macro::TokenStream;
 /// - `description = "..."`, `domain = "..."`: optional.
 /// - `metadata(key = literal, ...)`: optional free metadata (string, number, bool literals).
 /// - `version("x.y.z", ...)` (at least one): `accepts = T, emits("evt.type" = T, ...)`
-///   (service), `accepts = T, emits = T` (simple), `init = T, complete = T` (orchestrator).
+///   (service; `"evt.type" as Variant = T` names the emits enum variant), `accepts = T,
+///   emits = T` (simple), `init = T, complete = T` (orchestrator).
 /// - `crate = "path"`: where `arvo_runtime` is, when it is renamed or re-exported.
 ///
 /// # Generated items (for a struct `CalcAdd`)
@@ -141,7 +169,7 @@ use proc_macro::TokenStream;
 ///   through `arvo_runtime::typed::TypedContract`;
 /// - per version `1.0.0`: the marker `CalcAddV1_0_0: ContractVersion` and the enum
 ///   `CalcAddV1_0_0Emits: Emits` (one variant per emitted type: `evt.calc.add.success` ->
-///   `EvtCalcAddSuccess`);
+///   `EvtCalcAddSuccess`, or the name written after `as`);
 /// - for service and simple contracts, the trait `CalcAddHandler` with one method per version
 ///   (`v1_0_0(&self, Input<'_, CalcAddV1_0_0>) -> impl Future<Output = HandlerOutput<..>>`), and
 ///   `impl<H: CalcAddHandler> ContractDispatch<H> for CalcAdd`, so
@@ -153,7 +181,8 @@ use proc_macro::TokenStream;
 /// # Compile-time checks
 /// Each at the span of the offending token, all reported in one compile: malformed versions,
 /// `0.0.0`, duplicate versions, invalid event types, the reserved `arvo.orc` prefix, emit types
-/// equal to the accepted type or repeated, invalid orchestrator names, domains and URIs, unknown
+/// equal to the accepted type or repeated, emit variant names that are not UpperCamelCase
+/// identifiers, reserved (`SystemError`) or taken twice in a version, invalid orchestrator names, domains and URIs, unknown
 /// or repeated keys, missing keys, and payload types lacking `Serialize`, `Deserialize` or
 /// `JsonSchema`. For handlers, the compiler's own checks: a missing version method (E0046, at
 /// the impl, naming the method; the trait's declaration points at the version literal), an

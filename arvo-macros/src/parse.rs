@@ -315,25 +315,38 @@ fn parse_version(input: ParseStream<'_>, span: Span, errors: &mut Errors) -> Raw
     v
 }
 
-/// `"evt.a.b" = Payload, ...`; the keys are string literals because event types contain dots.
+/// `"evt.a.b" = Payload, "evt.a.c" as Variant = Payload, ...`; the keys are string literals
+/// because event types contain dots. The variant name after `as` is read as any identifier
+/// (keywords included), so validation can explain why a name is refused.
 fn parse_emit_list(input: ParseStream<'_>, errors: &mut Errors, list: &mut Vec<Emit>) {
     while !input.is_empty() {
         let item = (|| -> syn::Result<Emit> {
             let lit: LitStr = input.parse().map_err(|e| {
                 syn::Error::new(
                     e.span(),
-                    "expected an emitted event: `\"evt.example.done\" = Payload`",
+                    "expected an emitted event: `\"evt.example.done\" = Payload` (or `\"evt.example.done\" as Done = Payload` to name its variant)",
                 )
             })?;
+            let variant = match input.parse::<Option<Token![as]>>()? {
+                Some(as_token) => Some(Ident::parse_any(input).map_err(|_| {
+                    syn::Error::new(
+                        if input.is_empty() { as_token.span } else { input.span() },
+                        "expected the variant name after `as`, e.g. `\"evt.example.done\" as Done = Payload`",
+                    )
+                })?),
+                None => None,
+            };
             if input.parse::<Token![=]>().is_err() {
+                let span = variant.as_ref().map_or_else(|| lit.span(), Ident::span);
                 return Err(syn::Error::new(
-                    lit.span(),
-                    "expected `= Payload` after the event type",
+                    span,
+                    "expected `= Payload` after the event type (`\"evt.example.done\" = Payload` or `\"evt.example.done\" as Done = Payload`)",
                 ));
             }
             let payload: Type = input.parse()?;
             Ok(Emit {
                 event_type: Spanned::from_lit(&lit),
+                variant,
                 payload,
             })
         })();
@@ -535,7 +548,7 @@ mod tests {
         let (raw, err) = parse(quote!(
             uri = "#/x", type = "com.x.y", description = "d", domain = "dom", crate = "::arvo",
             metadata(owner = "a", tier = 1, neg = -2.5, on = true),
-            version("1.0.0", accepts = A, emits("evt.x.done" = B, "evt.x.fail" = Vec<C>)),
+            version("1.0.0", accepts = A, emits("evt.x.done" = B, "evt.x.fail" as Failed = Vec<C>)),
         ));
         assert!(err.is_none(), "{err:?}");
         assert_eq!(raw.uri.map(|u| u.value).as_deref(), Some("#/x"));
@@ -544,7 +557,14 @@ mod tests {
         assert_eq!(meta.len(), 4);
         assert!(matches!(&meta[2].value, MetaValue::Number(n) if n == "-2.5"));
         assert_eq!(raw.versions.len(), 1);
-        assert!(matches!(&raw.versions[0].emits, Some((_, RawEmits::List(l))) if l.len() == 2));
+        let Some((_, RawEmits::List(list))) = &raw.versions[0].emits else {
+            panic!("emits is a list: {:?}", raw.versions[0].emits);
+        };
+        let names: Vec<Option<String>> = list
+            .iter()
+            .map(|e| e.variant.as_ref().map(|v| v.to_string()))
+            .collect();
+        assert_eq!(names, [None, Some("Failed".to_owned())]);
     }
 
     #[test]
@@ -572,6 +592,10 @@ mod tests {
             quote!(version(1)),
             quote!(metadata(= 1)),
             quote!(version("1.0.0", emits("a" B))),
+            quote!(version("1.0.0", emits("a" as = B))),
+            quote!(version("1.0.0", emits("a" as "B" = B))),
+            quote!(version("1.0.0", emits("a" as))),
+            quote!(version("1.0.0", emits("a" as X B))),
         ] {
             let (_, err) = parse(tokens);
             assert!(err.is_some());

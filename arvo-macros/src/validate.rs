@@ -2,11 +2,12 @@
 //! compile time, each error at the span of the literal that breaks it. Every check runs, so all
 //! mistakes show up in one compile.
 
-use crate::ast::{Contract, Kind, Spanned, VersionBody};
+use crate::ast::{Contract, Emit, Kind, VersionBody};
 use crate::errors::Errors;
 use crate::naming;
 use arvo_rules::{ORCHESTRATOR_PREFIX, WILDCARD_VERSION};
 use std::collections::HashMap;
+use syn::Ident;
 
 const EVENT_TYPE_RULE: &str = "event types are at least three dot-separated segments of lowercase letters and digits (pattern ^[a-z0-9]+(\\.[a-z0-9]+)+\\.[a-z0-9]+$), e.g. \"com.example.service\"";
 
@@ -108,25 +109,18 @@ fn check_versions(contract: &Contract, accepted: Option<&str>, errors: &mut Erro
             errors.push(v.span, format!("duplicate version `{}`: each version is declared once; give this one another number or remove it", v.value));
         }
         if let VersionBody::Service { emits, .. } = &version.body {
-            check_emits(
-                emits.iter().map(|e| &e.event_type),
-                accepted,
-                &v.value,
-                errors,
-            );
+            check_emits(emits, accepted, &v.value, errors);
         }
     }
 }
 
-fn check_emits<'a>(
-    emits: impl Iterator<Item = &'a Spanned<String>>,
-    accepted: Option<&str>,
-    version: &str,
-    errors: &mut Errors,
-) {
+/// Checks each emitted event once: its type, then its variant name (a name written after `as`
+/// is checked for itself; the first of two events with one variant name keeps it).
+fn check_emits(emits: &[Emit], accepted: Option<&str>, version: &str, errors: &mut Errors) {
     let mut types: HashMap<&str, ()> = HashMap::new();
-    let mut variants: HashMap<String, &str> = HashMap::new();
-    for t in emits {
+    let mut variants: HashMap<String, &Emit> = HashMap::new();
+    for emit in emits {
+        let t = &emit.event_type;
         let value = t.value.as_str();
         if !arvo_rules::is_event_type(value) {
             errors.push(
@@ -150,12 +144,35 @@ fn check_emits<'a>(
             errors.push(t.span, format!("the event type `{value}` is emitted twice in version {version}: list each emitted type once"));
             continue;
         }
-        if let Some(variant) = naming::emit_variant(value, t.span)
-            && let Some(other) = variants.insert(variant.to_string(), value)
+        if let Some(name) = &emit.variant
+            && let Some(problem) = naming::variant_name_problem(name)
         {
-            {
-                errors.push(t.span, format!("the event types `{other}` and `{value}` both map to the enum variant `{variant}`: rename one of them"));
-            }
+            errors.push(name.span(), problem);
+            continue;
+        }
+        let Some(variant) = naming::emit_variant_of(emit) else {
+            continue;
+        };
+        if let Some(other) = variants.insert(variant.to_string(), emit) {
+            let span = emit.variant.as_ref().map_or(t.span, Ident::span);
+            let how = |e: &Emit| match e.variant {
+                Some(_) => "named",
+                None => "derived from its type",
+            };
+            let message = if emit.variant.is_none() && other.variant.is_none() {
+                format!(
+                    "the event types `{}` and `{value}` both map to the enum variant `{variant}`: rename one of them, or name its variant with `\"{value}\" as OtherName = Payload`",
+                    other.event_type.value
+                )
+            } else {
+                format!(
+                    "the variant `{variant}` ({}) of `{value}` is already the variant ({}) of `{}` in version {version}: each emitted event needs its own variant name",
+                    how(emit),
+                    how(other),
+                    other.event_type.value
+                )
+            };
+            errors.push(span, message);
         }
     }
 }

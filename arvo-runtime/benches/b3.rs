@@ -114,7 +114,7 @@ pub(crate) fn inputs(range: std::ops::Range<u64>) -> (Vec<ArvoEvent>, f64) {
 type Timed = (f64, Box<dyn std::any::Any>);
 
 /// The typed completion's result, after the checks every workflow must pass.
-fn completed(outcome: &arvo_runtime::broker::Outcome) -> f64 {
+fn completed(outcome: &arvo_runtime::broker::Resolution) -> f64 {
     assert!(outcome.is_ok(), "failures: {:?}", outcome.errors);
     assert_eq!(outcome.events.len(), 1);
     assert_eq!(outcome.events[0].event_type(), "arvo.orc.bench.calc.done");

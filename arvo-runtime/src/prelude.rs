@@ -20,7 +20,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub use crate::broker::{EventBroker, Outcome as BrokerOutcome};
+pub use crate::broker::{EventBroker, Resolution};
 pub use crate::event::ArvoEvent;
 pub use crate::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
 pub use crate::handler::{ArvoEventHandler, HandlerError, Violation};

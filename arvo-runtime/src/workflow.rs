@@ -16,7 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::broker::Outcome;
+use crate::broker::Resolution;
 use crate::event::ArvoEvent;
 use crate::factory::{ArvoOrchestratorEventFactory, EventInput, FactoryError};
 use crate::typed::{ContractVersion, Emits, OrchestratorInit};
@@ -84,7 +84,7 @@ pub trait Workflow: ContractVersion {
     /// # Errors
     /// [`WorkflowError::NoResult`], [`WorkflowError::Failed`] (a system error or another
     /// event), [`WorkflowError::Data`].
-    fn result(outcome: &Outcome) -> Result<Self::Emits, WorkflowError>;
+    fn result(outcome: &Resolution) -> Result<Self::Emits, WorkflowError>;
 }
 
 impl<V, T> Workflow for V
@@ -105,7 +105,7 @@ where
         Ok(factory.init(EventInput::new(source, data))?)
     }
 
-    fn result(outcome: &Outcome) -> Result<V::Emits, WorkflowError> {
+    fn result(outcome: &Resolution) -> Result<V::Emits, WorkflowError> {
         let contract = V::DATASCHEMA;
         let Some(event) = outcome.result() else {
             return Err(WorkflowError::NoResult {

@@ -200,7 +200,7 @@ async fn published_events_are_handled_in_fifo_order() {
     }
     broker.idle().await;
     assert_eq!(*seen.lock().unwrap(), (0..200).collect::<Vec<u64>>());
-    let detached = broker.take_detached_outcome();
+    let detached = broker.take_detached_resolution();
     assert_eq!(detached.handled, 200);
     assert!(detached.is_ok());
 }
@@ -433,7 +433,7 @@ async fn max_concurrency(prefetch: usize) -> usize {
             .unwrap();
     }
     broker.idle().await;
-    assert_eq!(broker.take_detached_outcome().handled, 12);
+    assert_eq!(broker.take_detached_resolution().handled, 12);
     max.load(Ordering::SeqCst)
 }
 
@@ -833,7 +833,7 @@ async fn bounded_queues_push_back() {
     gate.add_permits(1000);
     producer.await.unwrap();
     broker.idle().await;
-    assert_eq!(broker.take_detached_outcome().handled, 13);
+    assert_eq!(broker.take_detached_resolution().handled, 13);
     assert!(high_water.load(Ordering::SeqCst) <= 2);
     assert_eq!(broker.queue_len("com.t.slow"), Some(0));
 }
@@ -953,7 +953,7 @@ async fn refuses_bad_input_and_configuration() {
         .await
         .unwrap();
     broker.idle().await;
-    let detached = broker.take_detached_outcome();
+    let detached = broker.take_detached_resolution();
     assert_eq!(detached.unroutable.len(), 1);
 }
 

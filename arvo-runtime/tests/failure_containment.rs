@@ -326,7 +326,7 @@ async fn external_producers_wait_while_the_buffer_is_half_full() {
     gate.add_permits(100);
     producer.await.unwrap().unwrap();
     broker.idle().await;
-    assert_eq!(broker.take_detached_outcome().handled, 5);
+    assert_eq!(broker.take_detached_resolution().handled, 5);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ async fn a_failed_workflow_is_a_typed_error() {
         other => panic!("expected a failed workflow, got {other:?}"),
     }
     // No result at all.
-    let empty = arvo_runtime::broker::Outcome::default();
+    let empty = arvo_runtime::broker::Resolution::default();
     assert!(matches!(
         WelcomeV1_0_0::result(&empty),
         Err(WorkflowError::NoResult { errors: 0, .. })

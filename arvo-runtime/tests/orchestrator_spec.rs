@@ -26,7 +26,7 @@ mod common_machine;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arvo_runtime::broker::{EventBroker, FailureKind, Outcome, Verdict};
+use arvo_runtime::broker::{EventBroker, FailureKind, Resolution, Verdict};
 use arvo_runtime::contract::VersionedContract;
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
@@ -217,7 +217,7 @@ fn broker(store: &Store) -> (EventBroker, Arc<Mutex<Vec<ArvoEvent>>>) {
 }
 
 /// Everything a `resolve` published: delivered events, then replies, unroutable, domained.
-fn published(log: &Mutex<Vec<ArvoEvent>>, outcome: &Outcome) -> Vec<ArvoEvent> {
+fn published(log: &Mutex<Vec<ArvoEvent>>, outcome: &Resolution) -> Vec<ArvoEvent> {
     let mut all = std::mem::take(&mut *log.lock().unwrap());
     all.extend(outcome.events.iter().cloned());
     all.extend(outcome.unroutable.iter().cloned());

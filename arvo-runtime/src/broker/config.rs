@@ -64,10 +64,10 @@ pub enum OnError {
     /// Run the handler again after a backoff; when the retries are used up, the failure is
     /// recorded as with [`OnError::Fail`].
     Retry(RetryPolicy),
-    /// Record the failure in the outcome's [`errors`](super::Outcome::errors) (the
+    /// Record the failure in the outcome's [`errors`](super::Resolution::errors) (the
     /// reference's `throw`): the workflow stops on that branch, the caller sees why.
     Fail,
-    /// Record the failure in the outcome's [`suppressed`](super::Outcome::suppressed) list
+    /// Record the failure in the outcome's [`suppressed`](super::Resolution::suppressed) list
     /// only (and log it): the outcome still counts as a success.
     Suppress,
 }

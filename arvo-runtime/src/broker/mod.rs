@@ -9,11 +9,11 @@
 //! suppress). Input and output middleware see every event on its way into and out of a
 //! handler. Events a handler emits with a non-null `domain` are not routed locally but handed
 //! to the domained hook, and events nobody takes to the unroutable hook; both are always
-//! recorded in the [`Outcome`], never silently dropped.
+//! recorded in the [`Resolution`], never silently dropped.
 //!
 //! [`EventBroker::resolve`] publishes an event and waits until its workflow has no work left,
-//! then returns the workflow's [`Outcome`]: the events delivered back to the event's `source`
-//! (the last one is the [`result`](Outcome::result)), failures, unroutable and domained events.
+//! then returns the workflow's [`Resolution`]: the events delivered back to the event's `source`
+//! (the last one is the [`result`](Resolution::result)), failures, unroutable and domained events.
 //!
 //! ```
 //! use arvo_runtime::broker::EventBroker;
@@ -55,11 +55,11 @@
 //! [`resolve`](EventBroker::resolve) that published it, or of the handler execution that
 //! emitted it, or of the hook ([`Forwarded::publish`]) that re-published it. Events published
 //! with [`EventBroker::publish`] belong to the broker's *detached* workflow
-//! ([`EventBroker::take_detached_outcome`]). Correlation is by causal lineage, not by subject,
+//! ([`EventBroker::take_detached_resolution`]). Correlation is by causal lineage, not by subject,
 //! so concurrent `resolve` calls on one broker, even with the same `source` and subject, each
 //! get exactly their own events, and a workflow is finished when none of its events is queued
 //! or running. An event a handler emits whose `to` is the initiating event's `source` is a
-//! reply: it is collected into [`Outcome::events`] instead of being routed.
+//! reply: it is collected into [`Resolution::events`] instead of being routed.
 //!
 //! ## Ordering and backpressure
 //! Each handler's queue is FIFO: events are taken in the order they were enqueued, and the
@@ -109,8 +109,8 @@
 //! [`EventHandler`](crate::handler::EventHandler) that panics is a [`FailureKind::Panic`]
 //! (subject to its on-error policy). A panicking middleware fails closed: the event is not
 //! handed on, and a [`FailureKind::StagePanic`] naming the middleware is recorded in
-//! [`Outcome::errors`]; a panicking hook is recorded the same way (its event is already in
-//! [`Outcome::domained`] / [`Outcome::unroutable`]). So `resolve` never reports success for an
+//! [`Resolution::errors`]; a panicking hook is recorded the same way (its event is already in
+//! [`Resolution::domained`] / [`Resolution::unroutable`]). So `resolve` never reports success for an
 //! event it lost.
 //!
 //! ## Deliberate differences from the reference (`SimpleEventBroker`, spec §14.2)
@@ -136,7 +136,7 @@ mod outcome;
 
 pub use config::{HandlerConfig, OnError, RetryPolicy};
 pub use hooks::{Forwarded, Verdict};
-pub use outcome::{Failure, FailureKind, Outcome, Stage};
+pub use outcome::{Failure, FailureKind, Resolution, Stage};
 
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, UserPanic, catch_panic, catch_panic_sync};
@@ -152,7 +152,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 /// Errors of the broker's own operations (handler failures are not errors of `resolve`: they
-/// are recorded in its [`Outcome`]).
+/// are recorded in its [`Resolution`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
     /// The event has no `to`, so it cannot be routed (the reference's message).
@@ -454,7 +454,7 @@ impl EventBrokerBuilder {
 
     /// Sets the hook for events a handler emits with a non-null `domain`. Such events are never
     /// routed locally; the hook gets each one (after it is recorded in
-    /// [`Outcome::domained`]) and may re-publish it with [`Forwarded::publish`]. The workflow
+    /// [`Resolution::domained`]) and may re-publish it with [`Forwarded::publish`]. The workflow
     /// waits for the hook to finish.
     ///
     /// ```
@@ -478,7 +478,7 @@ impl EventBrokerBuilder {
 
     /// Sets the hook for events no handler takes (no `to`, or a `to` no handler is registered
     /// for and that is not the workflow's reply address). Without a hook they are only recorded
-    /// in [`Outcome::unroutable`] (and logged); with one, they are recorded and handed to it.
+    /// in [`Resolution::unroutable`] (and logged); with one, they are recorded and handed to it.
     pub fn on_unroutable<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(Forwarded) -> Fut + Send + Sync + 'static,
@@ -660,8 +660,8 @@ impl EventBroker {
     }
 
     /// Publishes `event` as a new workflow, waits until the workflow has no work left, and
-    /// returns its [`Outcome`]. Handler failures do not make this fail: they are in
-    /// [`Outcome::errors`]. Waits as long as the workflow runs, which the event budget bounds
+    /// returns its [`Resolution`]. Handler failures do not make this fail: they are in
+    /// [`Resolution::errors`]. Waits as long as the workflow runs, which the event budget bounds
     /// ([`EventBrokerBuilder::max_events_per_resolve`]; wrap the call in `tokio::time::timeout`
     /// to bound its time too). Waits before publishing while the broker's buffer is half full.
     /// Any number of `resolve` calls may run at once.
@@ -672,7 +672,7 @@ impl EventBroker {
     /// budget (a cycle), [`BrokerError::BufferFull`] when its handlers emitted more than the
     /// broker's buffer could hold: in both cases the workflow was stopped and its remaining
     /// events dropped.
-    pub async fn resolve(&self, event: ArvoEvent) -> Result<Outcome, BrokerError> {
+    pub async fn resolve(&self, event: ArvoEvent) -> Result<Resolution, BrokerError> {
         if self.inner.slots.contains_key(event.source()) {
             return Err(BrokerError::SourceIsHandler {
                 given: event.source().to_owned(),
@@ -709,7 +709,7 @@ impl EventBroker {
     /// Takes what the detached workflow (events from [`publish`](Self::publish) /
     /// [`try_publish`](Self::try_publish)) produced so far: failures, unroutable and domained
     /// events. Its `events` stay empty (a detached workflow has no reply address).
-    pub fn take_detached_outcome(&self) -> Outcome {
+    pub fn take_detached_resolution(&self) -> Resolution {
         self.inner.detached.take()
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 /// The result of [`EventBroker::resolve`](super::EventBroker::resolve): everything one
 /// workflow produced, in the order it happened.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outcome {
+pub struct Resolution {
     /// The events delivered back to the initiating event's `source` (replies, completions,
     /// system errors), in arrival order.
     pub events: Vec<ArvoEvent>,
@@ -31,7 +31,7 @@ pub struct Outcome {
     pub handled: usize,
 }
 
-impl Outcome {
+impl Resolution {
     /// The last event delivered back to the source: the workflow's result (the reference's
     /// `resolve` return value), if any.
     pub fn result(&self) -> Option<&ArvoEvent> {
@@ -87,8 +87,8 @@ pub enum FailureKind {
     Panic(String),
     /// A middleware or hook panicked. A panicking middleware counts as a rejection (the event
     /// is not handed on: fail closed); a panicking hook has already had its event recorded in
-    /// [`Outcome::domained`] / [`Outcome::unroutable`]. Either way the failure is in
-    /// [`Outcome::errors`], so `resolve` never reports success for a lost event.
+    /// [`Resolution::domained`] / [`Resolution::unroutable`]. Either way the failure is in
+    /// [`Resolution::errors`], so `resolve` never reports success for a lost event.
     #[error("{stage} panicked: {message}")]
     StagePanic {
         /// Where the panic happened.
@@ -242,7 +242,7 @@ pub(crate) struct Collector {
     /// The initiating event's source: events addressed there are replies.
     pub(crate) reply_to: Option<String>,
     pub(crate) work: Counter,
-    outcome: Mutex<Outcome>,
+    outcome: Mutex<Resolution>,
     /// Events produced into the workflow so far.
     produced: AtomicUsize,
     /// The most events the workflow may produce (`usize::MAX`: no budget).
@@ -259,7 +259,7 @@ impl Collector {
         Arc::new(Collector {
             reply_to,
             work: Counter::default(),
-            outcome: Mutex::new(Outcome::default()),
+            outcome: Mutex::new(Resolution::default()),
             produced: AtomicUsize::new(0),
             budget,
             aborted: AtomicBool::new(false),
@@ -268,10 +268,10 @@ impl Collector {
         })
     }
     /// The outcome, locked; a poisoned lock is recovered (an outcome is plain data).
-    pub(crate) fn outcome(&self) -> MutexGuard<'_, Outcome> {
+    pub(crate) fn outcome(&self) -> MutexGuard<'_, Resolution> {
         self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    pub(crate) fn take(&self) -> Outcome {
+    pub(crate) fn take(&self) -> Resolution {
         std::mem::take(&mut *self.outcome())
     }
     /// Whether the workflow was aborted: its events are dropped, not handled.

@@ -23,6 +23,7 @@
 //! See [`crate::orchestrator`] and [`crate::resumable`] for the handler kinds built on it; both
 //! validate their input events with one function (`validateInputEvent`, spec §6.4).
 
+pub(crate) mod builder;
 mod emit;
 mod input;
 mod record;

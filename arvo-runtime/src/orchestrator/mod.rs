@@ -85,20 +85,14 @@ use step::{Entry, OrchestratorCore};
 use std::future::Future;
 use std::sync::Arc;
 
-use opentelemetry::KeyValue;
-use opentelemetry::global::BoxedTracer;
-
 use crate::contract::OrchestratorContract;
 use crate::event::{ArvoEvent, EncodedUri};
 use crate::handler::{DynEventHandler, EventHandler, ParentContext, Violation};
 use crate::machine::{ArvoMachine, Context};
 use crate::memory::{MachineMemory, SyncEventResource};
-use crate::orchestration::{
-    self, EmissionDomains, OrchestrationKind, OrchestrationRecord, OrchestrationSettings,
-    ServiceUris, SubjectCache,
-};
+use crate::orchestration::builder::{BuilderSettings, FinishedSettings, builder_setters};
+use crate::orchestration::{self, OrchestrationKind, OrchestrationRecord, ServiceUris};
 use crate::registry::{IntoHandler, IntoHandlerError};
-use crate::resumable::{DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_SUBJECT_CACHE};
 
 /// What an orchestrator stores: its [`MachineRecord`] or the failure record.
 pub type OrchestratorMemoryRecord<C> = OrchestrationRecord<MachineRecord<C>>;
@@ -135,21 +129,14 @@ pub enum OrchestratorBuildError {
 pub struct ArvoOrchestratorBuilder<M, C> {
     memory: M,
     machines: Vec<ArvoMachine<C>>,
-    executionunits: f64,
-    requires_locking: Option<bool>,
-    domains: EmissionDomains,
-    window: usize,
-    cache: usize,
-    tracer: Option<BoxedTracer>,
-    span_name: Option<String>,
-    span_attributes: Vec<KeyValue>,
+    settings: BuilderSettings,
 }
 
 impl<M, C> std::fmt::Debug for ArvoOrchestratorBuilder<M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArvoOrchestratorBuilder")
             .field("machines", &self.machines)
-            .field("executionunits", &self.executionunits)
+            .field("executionunits", &self.settings.executionunits)
             .finish_non_exhaustive()
     }
 }
@@ -170,65 +157,20 @@ where
         self
     }
 
-    /// The default cost of emitted events (default 0).
-    pub fn executionunits(mut self, executionunits: f64) -> Self {
-        self.executionunits = executionunits;
-        self
-    }
-
-    /// Whether subjects are locked during a step (default: whether any machine
-    /// [requires it](ArvoMachine::requires_locking)).
-    pub fn requires_locking(mut self, requires: bool) -> Self {
-        self.requires_locking = Some(requires);
-        self
-    }
-
-    /// The default emission domains.
-    pub fn domains(mut self, domains: EmissionDomains) -> Self {
-        self.domains = domains;
-        self
-    }
-
-    /// How many processed steps a record remembers for idempotency (default
-    /// [`DEFAULT_IDEMPOTENCY_WINDOW`]; 1 remembers only the last step).
-    pub fn idempotency_window(mut self, steps: usize) -> Self {
-        self.window = steps.max(1);
-        self
-    }
-
-    /// Capacity of the subject cache (default [`DEFAULT_SUBJECT_CACHE`]; 0 disables it).
-    pub fn subject_cache(mut self, capacity: usize) -> Self {
-        self.cache = capacity;
-        self
-    }
-
-    /// The tracer of the orchestrator's spans (default: the global `arvo-instrumentation`
-    /// tracer).
-    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
-        self.tracer = Some(tracer);
-        self
-    }
-
-    /// The span name (default `Orchestrator<uri>@<event type>`).
-    pub fn span_name(mut self, name: impl Into<String>) -> Self {
-        self.span_name = Some(name.into());
-        self
-    }
-
-    /// An extra span attribute.
-    pub fn span_attribute(mut self, attribute: KeyValue) -> Self {
-        self.span_attributes.push(attribute);
-        self
-    }
+    builder_setters!(
+        handler = "orchestrator",
+        locking_default = "whether any machine [requires it](ArvoMachine::requires_locking)",
+        span_default = "Orchestrator<uri>@<event type>",
+    );
 
     /// Builds the orchestrator.
     ///
     /// # Errors
     /// See [`OrchestratorBuildError`].
     pub fn build(self) -> Result<ArvoOrchestrator<M, C>, OrchestratorBuildError> {
-        if !self.executionunits.is_finite() {
+        if !self.settings.executionunits.is_finite() {
             return Err(OrchestratorBuildError::ExecutionUnits(
-                self.executionunits.to_string(),
+                self.settings.executionunits.to_string(),
             ));
         }
         let Some(first) = self.machines.first() else {
@@ -252,18 +194,17 @@ where
                 });
             }
         }
-        let requires_locking = self
-            .requires_locking
-            .unwrap_or_else(|| self.machines.iter().any(ArvoMachine::requires_locking));
-        let settings = OrchestrationSettings::new(
-            OrchestrationKind::Orchestrator,
-            contract,
-            self.executionunits,
-            self.domains,
-            self.tracer,
-            self.span_name,
-            self.span_attributes,
-        );
+        let machines = &self.machines;
+        let FinishedSettings {
+            settings,
+            requires_locking,
+            window,
+            cache,
+        } = self
+            .settings
+            .finish(OrchestrationKind::Orchestrator, contract, || {
+                machines.iter().any(ArvoMachine::requires_locking)
+            });
         let entries = self
             .machines
             .iter()
@@ -280,8 +221,8 @@ where
                     machines: self.machines,
                 },
                 entries,
-                window: self.window,
-                cache: SubjectCache::new(self.cache),
+                window,
+                cache,
             },
             resource: SyncEventResource::new(self.memory, requires_locking),
         })
@@ -315,14 +256,7 @@ where
         ArvoOrchestratorBuilder {
             memory,
             machines: Vec::new(),
-            executionunits: 0.0,
-            requires_locking: None,
-            domains: EmissionDomains::default(),
-            window: DEFAULT_IDEMPOTENCY_WINDOW,
-            cache: DEFAULT_SUBJECT_CACHE,
-            tracer: None,
-            span_name: None,
-            span_attributes: Vec::new(),
+            settings: BuilderSettings::default(),
         }
     }
 

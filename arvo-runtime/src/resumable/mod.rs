@@ -71,8 +71,6 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
-use opentelemetry::KeyValue;
-use opentelemetry::global::BoxedTracer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -81,10 +79,11 @@ use crate::contract::{ContractKind, OrchestratorContract, VersionedContract};
 use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
 use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
 use crate::memory::{MachineMemory, SyncEventResource};
+use crate::orchestration::builder::{BuilderSettings, FinishedSettings, builder_setters};
 use crate::orchestration::{
-    self, CoreError, CoreInput, CoreOutput, EmissionDomains, EmitContext, InputKind,
-    OrchestrationCore, OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris,
-    SubjectCache, create_emittables,
+    self, CoreError, CoreInput, CoreOutput, EmitContext, InputKind, OrchestrationCore,
+    OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris, SubjectCache,
+    create_emittables,
 };
 use crate::otel::TraceHeaders;
 use crate::subject::Subject;
@@ -308,14 +307,7 @@ pub struct ArvoResumableBuilder<M, C> {
     contract: OrchestratorContract,
     memory: M,
     services: Vec<(String, VersionedContract)>,
-    executionunits: f64,
-    requires_locking: Option<bool>,
-    domains: EmissionDomains,
-    window: usize,
-    cache: usize,
-    tracer: Option<BoxedTracer>,
-    span_name: Option<String>,
-    span_attributes: Vec<KeyValue>,
+    settings: BuilderSettings,
     handlers: Vec<(String, ResumableFn<C>)>,
 }
 
@@ -331,55 +323,11 @@ where
         self
     }
 
-    /// The default cost of emitted events (default 0).
-    pub fn executionunits(mut self, executionunits: f64) -> Self {
-        self.executionunits = executionunits;
-        self
-    }
-
-    /// Whether subjects are locked during a step (default: more than one service contract,
-    /// as in the reference).
-    pub fn requires_locking(mut self, requires: bool) -> Self {
-        self.requires_locking = Some(requires);
-        self
-    }
-
-    /// The default emission domains.
-    pub fn domains(mut self, domains: EmissionDomains) -> Self {
-        self.domains = domains;
-        self
-    }
-
-    /// How many processed steps a record remembers for idempotency (default
-    /// [`DEFAULT_IDEMPOTENCY_WINDOW`]; 1 remembers only the last step).
-    pub fn idempotency_window(mut self, steps: usize) -> Self {
-        self.window = steps.max(1);
-        self
-    }
-
-    /// Capacity of the subject cache (default [`DEFAULT_SUBJECT_CACHE`]; 0 disables it).
-    pub fn subject_cache(mut self, capacity: usize) -> Self {
-        self.cache = capacity;
-        self
-    }
-
-    /// The tracer of the resumable's spans (default: the global `arvo-instrumentation` tracer).
-    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
-        self.tracer = Some(tracer);
-        self
-    }
-
-    /// The span name (default `Resumable<uri>@<event type>`).
-    pub fn span_name(mut self, name: impl Into<String>) -> Self {
-        self.span_name = Some(name.into());
-        self
-    }
-
-    /// An extra span attribute.
-    pub fn span_attribute(mut self, attribute: KeyValue) -> Self {
-        self.span_attributes.push(attribute);
-        self
-    }
+    builder_setters!(
+        handler = "resumable",
+        locking_default = "more than one service contract, as in the reference",
+        span_default = "Resumable<uri>@<event type>",
+    );
 
     /// The untyped handler of `version`: `|step| Box::pin(async move { ... })`.
     pub fn version<F>(mut self, version: impl Into<String>, f: F) -> Self
@@ -414,8 +362,10 @@ where
     /// # Errors
     /// See [`ResumableBuildError`].
     pub fn build(self) -> Result<ArvoResumable<M, C>, ResumableBuildError> {
-        if !self.executionunits.is_finite() {
-            return Err(ResumableBuildError::ExecutionUnits(self.executionunits));
+        if !self.settings.executionunits.is_finite() {
+            return Err(ResumableBuildError::ExecutionUnits(
+                self.settings.executionunits,
+            ));
         }
         let uri = self.contract.uri().to_owned();
         for (i, (key, c)) in self.services.iter().enumerate() {
@@ -455,16 +405,17 @@ where
                 }
             }
         }
-        let requires_locking = self.requires_locking.unwrap_or(self.services.len() > 1);
-        let settings = OrchestrationSettings::new(
-            OrchestrationKind::Resumable,
-            self.contract,
-            self.executionunits,
-            self.domains,
-            self.tracer,
-            self.span_name,
-            self.span_attributes,
-        );
+        let several_services = self.services.len() > 1;
+        let FinishedSettings {
+            settings,
+            requires_locking,
+            window,
+            cache,
+        } = self
+            .settings
+            .finish(OrchestrationKind::Resumable, self.contract, || {
+                several_services
+            });
         let services: Vec<VersionedContract> = self.services.into_iter().map(|(_, c)| c).collect();
         Ok(ArvoResumable {
             core: ResumableCore {
@@ -477,8 +428,8 @@ where
                 settings,
                 versions,
                 services,
-                window: self.window,
-                cache: SubjectCache::new(self.cache),
+                window,
+                cache,
             },
             resource: SyncEventResource::new(self.memory, requires_locking),
         })
@@ -528,14 +479,7 @@ where
             contract: contract.into(),
             memory,
             services: Vec::new(),
-            executionunits: 0.0,
-            requires_locking: None,
-            domains: EmissionDomains::default(),
-            window: DEFAULT_IDEMPOTENCY_WINDOW,
-            cache: DEFAULT_SUBJECT_CACHE,
-            tracer: None,
-            span_name: None,
-            span_attributes: Vec::new(),
+            settings: BuilderSettings::default(),
             handlers: Vec::new(),
         }
     }

@@ -99,7 +99,7 @@ impl<T: DynEventHandler + ?Sized> ScenarioTarget for T {
 }
 
 /// A broker as a target: each step [`resolve`](EventBroker::resolve)s its input; the step's
-/// events are the [`Outcome::events`](crate::broker::Outcome::events). A workflow that recorded
+/// events are the [`Resolution::events`](crate::broker::Resolution::events). A workflow that recorded
 /// a failure returns it as a violation (the handler's own violation when there is one, else an
 /// `Execution` violation with the failure's text); a refused `resolve` is a `Config` violation.
 impl ScenarioTarget for EventBroker {

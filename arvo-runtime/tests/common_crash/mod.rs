@@ -234,7 +234,7 @@ fn worker<B: Backend>(dir: &Path, role: &str) {
             other => panic!("unknown role {other}"),
         }
         broker.idle().await;
-        let outcome = broker.take_detached_outcome();
+        let outcome = broker.take_detached_resolution();
         assert!(outcome.is_ok(), "{:?}", outcome.errors);
         println!(
             "recovery: {done} done records (completions re-delivered: {reemitted}), \

@@ -196,7 +196,7 @@ pub struct ShippingSchedule;
     type = "com.order.approval.request",
     description = "Human approval of a large order",
     version("1.0.0", accepts = ApprovalRequest,
-            emits("evt.order.approval.decision" = ApprovalDecision)),
+            emits("evt.order.approval.decision" as Decided = ApprovalDecision)),
 )]
 pub struct OrderApproval;
 

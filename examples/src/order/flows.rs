@@ -144,7 +144,7 @@ impl OrderFlow {
                     .domains(vec![DomainSpec::literal(HUMAN_REVIEW)?]);
                 Ok(Outcome::wait().context(ctx).call(ask))
             }
-            On::Approval(OrderApprovalV1_0_0Emits::EvtOrderApprovalDecision(d)) => {
+            On::Approval(OrderApprovalV1_0_0Emits::Decided(d)) => {
                 if d.approved {
                     pay(&step, ctx)
                 } else {

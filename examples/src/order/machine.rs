@@ -6,8 +6,8 @@
 //!  [*] --> reserving
 //!  reserving --> approving : inventory::Success [needs_approval]
 //!  reserving --> paying    : inventory::Success
-//!  approving --> paying    : approval::EvtOrderApprovalDecision [approved]
-//!  approving --> done      : approval::EvtOrderApprovalDecision      (rejected)
+//!  approving --> paying    : approval::Decided [approved]
+//!  approving --> done      : approval::Decided        (rejected)
 //!  paying    --> shipping  : payment::Complete        (the child workflow's completion)
 //!  paying    --> done      : payment::SystemError     (payment_failed)
 //!  shipping  --> done      : shipping::Success        (completed)
@@ -134,8 +134,8 @@ impl OrderMachine {
 
     /// Asks a human (an event in the domain [`HUMAN_REVIEW`]).
     #[state]
-    #[on(approval::EvtOrderApprovalDecision, target = paying, guard = approved)]
-    #[on(approval::EvtOrderApprovalDecision, target = done, actions(reject))]
+    #[on(approval::Decided, target = paying, guard = approved)]
+    #[on(approval::Decided, target = done, actions(reject))]
     #[on(approval::SystemError, actions(fail))]
     fn approving(&self, cx: &mut OrderMachineAction<'_>) -> Result<(), HandlerError> {
         let ctx = &cx.context;

@@ -52,7 +52,7 @@ use arvo_example_contracts::order::{
     OrderApprovalV1_0_0, OrderProcess, OrderProcessV1_0_0, OrderProcessV1_0_0Emits, OrderResult,
     OrderStatus,
 };
-use arvo_runtime::broker::{BrokerError, Forwarded, Outcome};
+use arvo_runtime::broker::{BrokerError, Forwarded, Resolution};
 use arvo_runtime::factory::FactoryError;
 use arvo_runtime::memory::{MemoryError, RedbOpenError, RedbStore};
 use arvo_runtime::prelude::*;
@@ -341,7 +341,7 @@ pub struct Placed {
     /// The init event published.
     pub init: ArvoEvent,
     /// The broker's outcome of the workflow.
-    pub outcome: Outcome,
+    pub outcome: Resolution,
     /// The order's completion, when the workflow completed.
     pub result: Option<OrderResult>,
 }
