@@ -10,7 +10,9 @@ use crate::event::ArvoEvent;
 use crate::handler::{HandlerError, RawOutput, UserPanic, Violation};
 
 use super::model::StateKind;
-use super::snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue};
+use super::snapshot::{
+    MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue, compact_json, compact_json_clone,
+};
 use super::tree::{Node, Trans, Tree};
 use super::{ArvoMachine, Context};
 
@@ -242,8 +244,10 @@ impl<C: Context> ArvoMachine<C> {
             }
         };
         let done = run.in_final(0);
+        // The output is kept twice for the workflow's life (snapshot, completion data):
+        // both copies compact.
         let output = match (&self.output, done) {
-            (Some(f), true) => Some(f(&context)?),
+            (Some(f), true) => Some(compact_json(f(&context)?)),
             _ => None,
         };
         let value = run.value(0);
@@ -258,7 +262,7 @@ impl<C: Context> ArvoMachine<C> {
             },
             value,
             context,
-            output: output.clone(),
+            output: output.as_ref().map(compact_json_clone),
         };
         Ok(MachineStep {
             snapshot,
