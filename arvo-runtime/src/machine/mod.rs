@@ -105,7 +105,6 @@ mod tree;
 pub use engine::{Emitter, MAX_EVENTLESS_STEPS, MachineStep};
 pub use error::MachineBuildError;
 pub use model::{Action, Guard, StateBuilder, StateKind, Transition};
-pub(crate) use snapshot::compact_json;
 pub use snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue};
 
 pub use crate::resumable::Context;

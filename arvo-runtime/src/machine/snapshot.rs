@@ -140,7 +140,7 @@ fn snapshot_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 /// `value` with every object rebuilt at its exact size. A `serde_json` object built key by key
 /// (`json!`, `insert`) or cloned keeps room for more entries (a one-key object holds three
 /// 112-byte slots); values a workflow keeps in its memory record for its whole life (the
-/// machine output, the data of the events it produced) are compacted once, when made.
+/// machine output in its snapshot and in its completion event) are compacted once, when made.
 pub(crate) fn compact_json(value: Value) -> Value {
     match value {
         Value::Object(map) => {

@@ -10,7 +10,7 @@ use super::{MachineEvents, MachineRecord, MachineRegistry};
 use crate::contract::ContractKind;
 use crate::event::{EncodedUri, EventIdInput};
 use crate::handler::{DomainSpec, HandlerError, RawOutput, Violation};
-use crate::machine::{Context, MachineStatus, compact_json};
+use crate::machine::{Context, MachineStatus};
 use crate::orchestration::{
     self, CoreError, CoreInput, CoreOutput, EmitContext, OrchestrationCore, OrchestrationSettings,
     ServiceUris, SubjectCache, create_emittables,
@@ -190,8 +190,6 @@ impl<C: Context> OrchestratorCore<C> {
             if r.domain.is_none() && !default_services {
                 r.domain = Some(services.clone());
             }
-            // The produced events stay in the record (and the idempotency window).
-            r.data = compact_json(std::mem::take(&mut r.data));
         }
         let done = step.snapshot.status == MachineStatus::Done;
         if let Some(out) = step.output {
