@@ -25,7 +25,9 @@
 //!
 //! Run: `cargo bench -p arvo-runtime --bench b2` (bench profile: fat LTO, one codegen unit; the
 //! first build takes 10+ minutes). `B2_ONLY=broker|direct|floor` runs one variant (its peak RSS
-//! alone); the peak RSS (VmHWM) printed is the process's, inputs included.
+//! alone). The peak RSS (VmHWM) is a process's, inputs included: the run prints its own (all
+//! variants together), then runs each variant again alone in a child process (`B2_ONLY`, same
+//! counts) and prints each one's peak, the per-scenario figure (`B2_RSS_CHILDREN=0` skips it).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
@@ -430,7 +432,40 @@ fn main() {
         }
     }
     println!(
-        "  peak RSS (VmHWM): {:.1} MB (reference: 348-367 MB)",
+        "  peak RSS (VmHWM) of this process: {:.1} MB (reference: 348-367 MB)",
         vm_hwm_kb() as f64 / 1024.0
     );
+    // The peak RSS is per scenario: with every variant in one process the allocator keeps the
+    // largest variant's pages, so each variant is run once more alone, in a child process
+    // (same counts, `B2_ONLY`), and its own peak is reported.
+    if only.is_none() && env("B2_RSS_CHILDREN", 1) != 0 {
+        for v in all {
+            let name = format!("{v:?}").to_lowercase();
+            match child_peak_mb(&name) {
+                Some(mb) => println!("  peak RSS (VmHWM), {name:<6} alone: {mb:.1} MB"),
+                None => println!("  peak RSS (VmHWM), {name:<6} alone: (child run failed)"),
+            }
+        }
+    }
+}
+
+/// Runs this benchmark again with `B2_ONLY=name` and returns the peak RSS it printed.
+fn child_peak_mb(name: &str) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .env("B2_ONLY", name)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("peak RSS (VmHWM) of this process: ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }

@@ -10,7 +10,9 @@ use crate::event::ArvoEvent;
 use crate::handler::{HandlerError, RawOutput, UserPanic, Violation};
 
 use super::model::StateKind;
-use super::snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue};
+use super::snapshot::{
+    MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue, compact_json, compact_json_clone,
+};
 use super::tree::{Node, Trans, Tree};
 use super::{ArvoMachine, Context};
 
@@ -129,10 +131,47 @@ pub struct MachineStep<C> {
     pub transitioned: bool,
 }
 
+/// A set of states (by index): a bit mask for machines of up to 128 states, so a step allocates
+/// no state sets.
+enum Bits {
+    Small(u128),
+    Large(Vec<bool>),
+}
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        if n <= 128 {
+            Self::Small(0)
+        } else {
+            Self::Large(vec![false; n])
+        }
+    }
+
+    fn set(&mut self, i: usize, on: bool) {
+        match self {
+            Self::Small(bits) if on => *bits |= 1 << i,
+            Self::Small(bits) => *bits &= !(1 << i),
+            Self::Large(v) => v[i] = on,
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Bits {
+    type Output = bool;
+
+    fn index(&self, i: usize) -> &bool {
+        let on = match self {
+            Self::Small(bits) => (bits >> i) & 1 == 1,
+            Self::Large(v) => v[i],
+        };
+        if on { &true } else { &false }
+    }
+}
+
 struct Run<'m, C> {
     machine: &'m ArvoMachine<C>,
     tree: &'m Tree<C>,
-    active: Vec<bool>,
+    active: Bits,
     emitted: Vec<RawOutput>,
     queued: Vec<RawOutput>,
     trigger: &'m ArvoEvent,
@@ -199,7 +238,7 @@ impl<C: Context> ArvoMachine<C> {
         let mut run = Run {
             machine: self,
             tree: &self.tree,
-            active: vec![false; self.tree.nodes.len()],
+            active: Bits::new(self.tree.nodes.len()),
             emitted: Vec::new(),
             queued: Vec::new(),
             trigger: event,
@@ -215,7 +254,7 @@ impl<C: Context> ArvoMachine<C> {
                     )));
                 }
                 let mut context = (self.context)(event)?;
-                let mut enter = vec![false; run.active.len()];
+                let mut enter = Bits::new(self.tree.nodes.len());
                 run.add_descendants(0, &mut enter);
                 run.enter(&enter, &mut context)?;
                 run.settle(&mut context)?;
@@ -242,8 +281,10 @@ impl<C: Context> ArvoMachine<C> {
             }
         };
         let done = run.in_final(0);
+        // The output is kept twice for the workflow's life (snapshot, completion data):
+        // both copies compact.
         let output = match (&self.output, done) {
-            (Some(f), true) => Some(f(&context)?),
+            (Some(f), true) => Some(compact_json(f(&context)?)),
             _ => None,
         };
         let value = run.value(0);
@@ -258,7 +299,7 @@ impl<C: Context> ArvoMachine<C> {
             },
             value,
             context,
-            output: output.clone(),
+            output: output.as_ref().map(compact_json_clone),
         };
         Ok(MachineStep {
             snapshot,
@@ -296,8 +337,8 @@ impl<'m, C: Context> Run<'m, C> {
     }
 
     /// Marks `s` and its default descendants (initial children, all regions).
-    fn add_descendants(&self, s: usize, enter: &mut [bool]) {
-        enter[s] = true;
+    fn add_descendants(&self, s: usize, enter: &mut Bits) {
+        enter.set(s, true);
         let n = self.node(s);
         match n.kind {
             StateKind::Compound => {
@@ -318,19 +359,19 @@ impl<'m, C: Context> Run<'m, C> {
     }
 
     /// Whether `s` or one of its descendants is marked to enter or stays active.
-    fn has_marked(&self, s: usize, enter: &[bool]) -> bool {
+    fn has_marked(&self, s: usize, enter: &Bits) -> bool {
         (s..=self.node(s).end).any(|i| enter[i] || self.active[i])
     }
 
     /// Enters the marked states in document order, then queues the `onDone` of the compound
     /// states that entered a final child and of the parallel states all of whose regions are
     /// now final.
-    fn enter(&mut self, enter: &[bool], context: &mut C) -> Result<(), HandlerError> {
+    fn enter(&mut self, enter: &Bits, context: &mut C) -> Result<(), HandlerError> {
         let tree = self.tree;
         let mut finals = Vec::new();
-        for (i, &e) in enter.iter().enumerate() {
-            if e && !self.active[i] {
-                self.active[i] = true;
+        for i in 0..tree.nodes.len() {
+            if enter[i] && !self.active[i] {
+                self.active.set(i, true);
                 self.run_actions(i, &tree.nodes[i].entry, context)?;
                 if tree.nodes[i].kind == StateKind::Final {
                     finals.push(i);
@@ -395,14 +436,13 @@ impl<'m, C: Context> Run<'m, C> {
         }
         if out.len() > 1 {
             let mut kept: Vec<(usize, &'m Trans<C>)> = Vec::with_capacity(out.len());
-            let mut exited = vec![false; tree.nodes.len()];
+            let mut exited = Bits::new(tree.nodes.len());
             for (src, t) in out {
-                let exits = self.exit_set(src, t);
-                if exits.iter().any(|&i| exited[i]) {
+                if self.exit_set(src, t).any(|i| exited[i]) {
                     continue;
                 }
-                for i in exits {
-                    exited[i] = true;
+                for i in self.exit_set(src, t) {
+                    exited.set(i, true);
                 }
                 kept.push((src, t));
             }
@@ -442,13 +482,13 @@ impl<'m, C: Context> Run<'m, C> {
         Some(0)
     }
 
-    fn exit_set(&self, src: usize, t: &Trans<C>) -> Vec<usize> {
-        match self.domain(src, t) {
-            Some(d) => (d + 1..=self.node(d).end)
-                .filter(|&i| self.active[i])
-                .collect(),
-            None => Vec::new(),
-        }
+    /// The active states a transition exits (its domain's active descendants).
+    fn exit_set(&self, src: usize, t: &Trans<C>) -> impl Iterator<Item = usize> + '_ {
+        let (first, last) = match self.domain(src, t) {
+            Some(d) => (d + 1, self.node(d).end),
+            None => (1, 0),
+        };
+        (first..=last).filter(|&i| self.active[i])
     }
 
     fn microstep(
@@ -459,16 +499,16 @@ impl<'m, C: Context> Run<'m, C> {
         let tree = self.tree;
         let n = tree.nodes.len();
         // Exit, deepest / last first.
-        let mut exit = vec![false; n];
+        let mut exit = Bits::new(n);
         for &(src, t) in selected {
             for i in self.exit_set(src, t) {
-                exit[i] = true;
+                exit.set(i, true);
             }
         }
         for i in (0..n).rev() {
             if exit[i] {
                 self.run_actions(i, &tree.nodes[i].exit, context)?;
-                self.active[i] = false;
+                self.active.set(i, false);
             }
         }
         // Transition actions, in selection order.
@@ -476,7 +516,7 @@ impl<'m, C: Context> Run<'m, C> {
             self.run_actions(src, &t.actions, context)?;
         }
         // Entry, in document order.
-        let mut enter = vec![false; n];
+        let mut enter = Bits::new(n);
         for &(src, t) in selected {
             let Some(d) = self.domain(src, t) else {
                 continue;
@@ -491,7 +531,7 @@ impl<'m, C: Context> Run<'m, C> {
                     if c == d {
                         break;
                     }
-                    enter[c] = true;
+                    enter.set(c, true);
                     cur = tree.nodes[c].parent;
                 }
             }
@@ -534,7 +574,7 @@ impl<'m, C: Context> Run<'m, C> {
                 self.microstep(&[(s, t)], context)?;
             }
         }
-        let states: Vec<&str> = (0..self.active.len())
+        let states: Vec<&str> = (0..self.tree.nodes.len())
             .filter(|&i| self.is_active_leaf(i))
             .map(|i| self.node(i).display_path())
             .collect();
@@ -583,7 +623,7 @@ impl<'m, C: Context> Run<'m, C> {
 
     /// Restores the active states of a snapshot's value.
     fn load(&mut self, s: usize, value: &StateValue) -> Result<(), Violation> {
-        self.active[s] = true;
+        self.active.set(s, true);
         let tree = self.tree;
         let n = &tree.nodes[s];
         let child = |key: &str| {
@@ -602,7 +642,7 @@ impl<'m, C: Context> Run<'m, C> {
         match (n.kind, value) {
             (StateKind::Compound, StateValue::Leaf(k)) => match child(k) {
                 Some(c) if matches!(tree.nodes[c].kind, StateKind::Atomic | StateKind::Final) => {
-                    self.active[c] = true;
+                    self.active.set(c, true);
                     Ok(())
                 }
                 Some(_) => Err(bad(format!(
@@ -655,6 +695,28 @@ impl<'m, C: Context> Run<'m, C> {
                 n.display_path(),
                 n.kind
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn bits_set_and_clear_inline_and_on_the_heap() {
+        for n in [1, 128, 129, 300] {
+            let mut b = Bits::new(n);
+            assert_eq!(matches!(b, Bits::Small(_)), n <= 128);
+            for i in (0..n).step_by(3) {
+                b.set(i, true);
+            }
+            b.set(n - 1, true);
+            b.set(0, false);
+            for i in 0..n {
+                let expected = i != 0 && (i % 3 == 0 || i == n - 1);
+                assert_eq!(b[i], expected, "n={n} i={i}");
+            }
         }
     }
 }

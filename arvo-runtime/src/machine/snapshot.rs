@@ -4,7 +4,7 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The version of the snapshot format this crate writes and reads.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -135,4 +135,53 @@ fn snapshot_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         )));
     }
     Ok(v)
+}
+
+/// `value` with every object rebuilt at its exact size. A `serde_json` object built key by key
+/// (`json!`, `insert`) or cloned keeps room for more entries (a one-key object holds three
+/// 112-byte slots); values a workflow keeps in its memory record for its whole life (the
+/// machine output in its snapshot and in its completion event) are compacted once, when made.
+pub(crate) fn compact_json(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(k, compact_json(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(compact_json).collect()),
+        other => other,
+    }
+}
+
+/// A compact copy of `value` (see [`compact_json`]; `Clone` keeps the spare room).
+pub(crate) fn compact_json_clone(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(k.clone(), compact_json_clone(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(compact_json_clone).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compact_json_keeps_the_value_and_its_key_order() {
+        let v = json!({"z": 1, "a": {"y": [1, {"k": null}], "b": "s"}, "m": 2.5});
+        assert_eq!(compact_json(v.clone()), v);
+        assert_eq!(compact_json_clone(&v), v);
+        let text = serde_json::to_string(&compact_json(v.clone())).unwrap();
+        assert_eq!(text, serde_json::to_string(&v).unwrap());
+        assert_eq!(compact_json(json!(3)), json!(3));
+    }
 }

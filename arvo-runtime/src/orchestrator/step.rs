@@ -182,9 +182,13 @@ impl<C: Context> OrchestratorCore<C> {
             .execute(snapshot, event)
             .map_err(CoreError::Failure)?;
         let mut raws = step.events;
+        // A raw event without domains gets the default service domains; `None` already means
+        // the usual default (`[Local]`), so that list is not copied into every event.
+        let services = &self.settings.domains().services;
+        let default_services = matches!(services.as_slice(), [DomainSpec::Local]);
         for r in &mut raws {
-            if r.domain.is_none() {
-                r.domain = Some(self.settings.domains().services.clone());
+            if r.domain.is_none() && !default_services {
+                r.domain = Some(services.clone());
             }
         }
         let done = step.snapshot.status == MachineStatus::Done;
@@ -231,6 +235,8 @@ impl<C: Context> OrchestratorCore<C> {
         if let Some(prev) = previous
             && self.window > 1
         {
+            // Exact growth: the list lives in the record as long as the workflow.
+            processed.reserve_exact(1);
             processed.push(ProcessedEvent {
                 id: prev.consumed.id().to_owned(),
                 produced: prev.produced,
