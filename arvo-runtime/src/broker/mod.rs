@@ -71,7 +71,13 @@
 //! forwarded, so cyclic topologies (orchestrator ⇄ service) keep moving when queues fill up.
 //! With `prefetch = 1` (the default) a queue's own task executes its events, without a task per
 //! event; only outputs that have to wait (a full queue, a hook) move the rest of that
-//! execution's routing, in order, to a task of their own.
+//! execution's routing, in order, to a task of their own. A [`resolve`](EventBroker::resolve)
+//! runs the events of its workflow whose `prefetch = 1` handler is idle (nothing queued or
+//! running) itself, in the caller's task, under the same one-at-a-time execution slot and in
+//! the same order: no task switch per event. An execution that does not finish at its first
+//! poll, and anything that has to wait, goes on in a task of its own, so dropping `resolve`
+//! never cancels a handler; after 64 such executions the rest of the workflow goes through the
+//! queues.
 //! Retries happen in place, holding the execution slot during the backoff.
 //!
 //! ## Limits: cycles and memory
