@@ -1012,3 +1012,134 @@ async fn a_cycle_through_full_queues_does_not_deadlock() {
     assert_eq!(outcome.events.len(), 81);
     assert_eq!(outcome.handled, 1 + 3 + 3 + 9 + 9 + 27 + 27 + 81 + 81);
 }
+
+// ---------------------------------------------------------------------------------------------
+// `resolve` runs its workflow's events inline when their handler is idle
+
+/// A prefetch-1 handler whose executions may finish at once (run inline by `resolve`) or
+/// wait (moved to a task): never two at a time, however many workflows run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_executions_keep_prefetch_one_exclusive() {
+    let (current, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (c, m) = (current.clone(), max.clone());
+    let step = svc("com.t.step", move |e| {
+        let (current, max) = (c.clone(), m.clone());
+        async move {
+            let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(now, Ordering::SeqCst);
+            let n = e.data()["n"].as_i64().unwrap();
+            if n % 3 == 0 {
+                tokio::task::yield_now().await;
+            }
+            std::thread::yield_now();
+            current.fetch_sub(1, Ordering::SeqCst);
+            Ok(vec![reply("com.t.step", &e, json!({ "n": n }))])
+        }
+    });
+    let broker = EventBroker::builder().handler(step).build().unwrap();
+    let runs: Vec<_> = (0..60i64)
+        .map(|n| {
+            let broker = broker.clone();
+            tokio::spawn(async move {
+                let e = ev(
+                    "com.client",
+                    "com.t.step",
+                    &format!("s-{n}"),
+                    json!({ "n": n }),
+                );
+                (n, broker.resolve(e).await.unwrap())
+            })
+        })
+        .collect();
+    for run in runs {
+        let (n, outcome) = run.await.unwrap();
+        assert!(outcome.is_ok());
+        assert_eq!(outcome.handled, 1);
+        assert_eq!(outcome.result().unwrap().data()["n"], json!(n));
+    }
+    assert_eq!(max.load(Ordering::SeqCst), 1);
+    assert_eq!(broker.pending(), 0);
+}
+
+/// Dropping a `resolve` (here: a timeout) while a handler of its workflow waits does not
+/// cancel that execution: it finishes, and its outputs are routed on.
+#[tokio::test]
+async fn a_dropped_resolve_does_not_cancel_its_workflow() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let reached = Arc::new(AtomicUsize::new(0));
+    let g = gate.clone();
+    let wait = svc("com.t.wait", move |e| {
+        let gate = g.clone();
+        async move {
+            gate.notified().await;
+            Ok(vec![emit(
+                "com.t.wait",
+                &e,
+                "com.t.last",
+                "com.t.last",
+                json!({}),
+            )])
+        }
+    });
+    let r = reached.clone();
+    let last = svc("com.t.last", move |e| {
+        let reached = r.clone();
+        async move {
+            reached.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![emit(
+                "com.t.last",
+                &e,
+                "evt.t.done",
+                "com.client",
+                json!({}),
+            )])
+        }
+    });
+    let broker = EventBroker::builder()
+        .handler(wait)
+        .handler(last)
+        .build()
+        .unwrap();
+    let start = ev("com.client", "com.t.wait", "s", json!({}));
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), broker.resolve(start)).await;
+    assert!(timed_out.is_err());
+    assert_eq!(broker.pending(), 1, "the waiting execution is still held");
+    gate.notify_one();
+    broker.idle().await;
+    assert_eq!(reached.load(Ordering::SeqCst), 1);
+    assert_eq!(broker.pending(), 0);
+}
+
+/// A ping-pong of 300 events between two handlers: the first ones run inline, the rest
+/// through the queues, in causal order, every event counted once.
+#[tokio::test]
+async fn a_long_workflow_runs_in_order_past_the_inline_limit() {
+    let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let pong = |me: &'static str, other: &'static str, seen: Arc<Mutex<Vec<i64>>>| {
+        svc(me, move |e| {
+            let seen = seen.clone();
+            async move {
+                let n = e.data()["n"].as_i64().unwrap();
+                seen.lock().unwrap().push(n);
+                if n + 1 == 300 {
+                    let done = emit(me, &e, "evt.t.done", "com.client", json!({ "n": n }));
+                    return Ok(vec![done]);
+                }
+                Ok(vec![emit(me, &e, other, other, json!({ "n": n + 1 }))])
+            }
+        })
+    };
+    let broker = EventBroker::builder()
+        .handler(pong("com.t.ping", "com.t.pong", seen.clone()))
+        .handler(pong("com.t.pong", "com.t.ping", seen.clone()))
+        .build()
+        .unwrap();
+    let outcome = broker
+        .resolve(ev("com.client", "com.t.ping", "s", json!({ "n": 0 })))
+        .await
+        .unwrap();
+    assert!(outcome.is_ok());
+    assert_eq!(outcome.handled, 300);
+    assert_eq!(outcome.result().unwrap().data()["n"], json!(299));
+    assert_eq!(*seen.lock().unwrap(), (0..300).collect::<Vec<i64>>());
+}

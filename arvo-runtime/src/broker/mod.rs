@@ -71,7 +71,13 @@
 //! forwarded, so cyclic topologies (orchestrator ⇄ service) keep moving when queues fill up.
 //! With `prefetch = 1` (the default) a queue's own task executes its events, without a task per
 //! event; only outputs that have to wait (a full queue, a hook) move the rest of that
-//! execution's routing, in order, to a task of their own.
+//! execution's routing, in order, to a task of their own. A [`resolve`](EventBroker::resolve)
+//! runs the events of its workflow whose `prefetch = 1` handler is idle (nothing queued or
+//! running) itself, in the caller's task, under the same one-at-a-time execution slot and in
+//! the same order: no task switch per event. An execution that does not finish at its first
+//! poll, and anything that has to wait, goes on in a task of its own, so dropping `resolve`
+//! never cancels a handler; after 64 such executions the rest of the workflow goes through the
+//! queues.
 //! Retries happen in place, holding the execution slot during the backoff.
 //!
 //! ## Limits: cycles and memory
@@ -144,9 +150,13 @@ use crate::registry::IntoHandler;
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
 use outcome::{Collector, Counter, Reservation, WorkToken, types_of};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::task::Poll;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -283,6 +293,72 @@ struct Slot {
     config: HandlerConfig,
     tx: mpsc::Sender<Envelope>,
     rx: Mutex<Option<mpsc::Receiver<Envelope>>>,
+    /// Events of this handler queued or executing (counted from before they are sent until
+    /// their execution ended): 0 means idle, so a `resolve` may run an event inline.
+    busy: AtomicUsize,
+    /// The execution slot of a `prefetch = 1` handler, shared by its dispatcher and the
+    /// `resolve` calls that run its events inline: at most one execution at a time.
+    exec: Semaphore,
+}
+
+/// A `prefetch = 1` handler's execution slot, taken by a `resolve` that found the handler
+/// idle (see [`Slot::claim`]); released (slot, then the busy count) on drop.
+struct Claim {
+    slot: Arc<Slot>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.slot.exec.add_permits(1);
+        self.slot.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Slot {
+    /// Queues an envelope without waiting (counted busy while queued).
+    fn try_send(&self, envelope: Envelope) -> Result<(), TrySendError<Envelope>> {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.tx.try_send(envelope).inspect_err(|_| {
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+
+    /// Queues an envelope, waiting for room (counted busy while waiting and queued).
+    async fn send(&self, envelope: Envelope) -> Result<(), mpsc::error::SendError<Envelope>> {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(envelope).await.inspect_err(|_| {
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+
+    /// Whether a `resolve` may run this handler's events inline: `prefetch = 1`, and nothing
+    /// queued or executing now.
+    fn is_idle(&self) -> bool {
+        self.config.prefetch == 1 && self.busy.load(Ordering::Acquire) == 0
+    }
+
+    /// Takes the execution slot of an idle `prefetch = 1` handler: nothing is queued, so an
+    /// event run now keeps the queue's FIFO order, and later events wait for the claim.
+    fn claim(self: &Arc<Self>) -> Option<Claim> {
+        if self.config.prefetch != 1
+            || self
+                .busy
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return None;
+        }
+        match self.exec.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                Some(Claim { slot: self.clone() })
+            }
+            Err(_) => {
+                self.busy.fetch_sub(1, Ordering::AcqRel);
+                None
+            }
+        }
+    }
 }
 
 /// Handlers by source. foldhash: the lookup by `to` is on every delivery, and SipHash costs
@@ -525,6 +601,8 @@ impl EventBrokerBuilder {
                 config,
                 tx,
                 rx: Mutex::new(Some(rx)),
+                busy: AtomicUsize::new(0),
+                exec: Semaphore::new(1),
             };
             slots.insert(source, Arc::new(slot));
         }
@@ -644,7 +722,7 @@ impl EventBroker {
             });
         };
         observe::notify(&self.inner.observers, &event);
-        match slot.tx.try_send(Envelope { event, token }) {
+        match slot.try_send(Envelope { event, token }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(BrokerError::QueueFull {
                 handler: slot.handler.source().to_owned(),
@@ -692,7 +770,14 @@ impl EventBroker {
         collector.count(std::slice::from_ref(&event))?;
         if let Some(token) = room.token() {
             drop(room);
-            self.inner.deliver(event, token, false).await;
+            let mut local = Local::new();
+            if let Some(pending) = self
+                .inner
+                .try_deliver(event, token, false, Some(&mut local))
+            {
+                self.inner.deliver_slow(pending).await;
+            }
+            self.inner.run_inline(local).await;
         }
         collector.work.wait_idle().await;
         if let Some(reason) = collector.abort_reason() {
@@ -765,19 +850,22 @@ impl Inner {
     /// `check_domain` and it has a domain), back to the workflow's caller, to a handler's
     /// queue (waiting for room), or to the unroutable hook.
     async fn deliver(self: &Arc<Self>, event: ArvoEvent, token: WorkToken, check_domain: bool) {
-        if let Some(pending) = self.try_deliver(event, token, check_domain) {
+        if let Some(pending) = self.try_deliver(event, token, check_domain, None) {
             self.deliver_slow(pending).await;
         }
     }
 
     /// The part of [`deliver`](Self::deliver) that needs no waiting: everything but a full
     /// queue and the hooks, which are returned as [`Pending`] (the observers have seen the
-    /// event and it is recorded where it must be; only the waiting is left).
-    fn try_deliver(
-        self: &Arc<Self>,
+    /// event and it is recorded where it must be; only the waiting is left). With `local`
+    /// (a `resolve` running its workflow inline), an event for an idle `prefetch = 1` handler
+    /// is put there instead of into the handler's queue.
+    fn try_deliver<'s>(
+        self: &'s Arc<Self>,
         event: ArvoEvent,
         token: WorkToken,
         check_domain: bool,
+        local: Option<&mut Local<'s>>,
     ) -> Option<Pending> {
         let collector = &token.collector;
         if collector.is_aborted() {
@@ -797,15 +885,113 @@ impl Inner {
             return None;
         }
         let (event, token) = match to.and_then(|to| self.slots.get(to)) {
-            Some(slot) => match slot.tx.try_send(Envelope { event, token }) {
-                Ok(()) => return None,
-                Err(TrySendError::Full(env)) => return Some(Pending::Queue(slot.clone(), env)),
-                Err(TrySendError::Closed(env)) => (env.event, env.token),
-            },
+            Some(slot) => {
+                let envelope = Envelope { event, token };
+                if let Some(local) = local
+                    && slot.is_idle()
+                {
+                    local.push_back((slot, envelope));
+                    return None;
+                }
+                match slot.try_send(envelope) {
+                    Ok(()) => return None,
+                    Err(TrySendError::Full(env)) => {
+                        return Some(Pending::Queue(slot.clone(), env));
+                    }
+                    Err(TrySendError::Closed(env)) => (env.event, env.token),
+                }
+            }
             None => (event, token),
         };
         self.unroutable(event, token)
             .map(|(event, token)| Pending::Unroutable(event, token))
+    }
+
+    /// Runs a `resolve`'s events that were routed to idle `prefetch = 1` handlers (`local`)
+    /// here, in the caller's task, instead of handing each to the handler's dispatcher: an
+    /// event is executed under the handler's execution slot ([`Slot::claim`]), then its
+    /// outputs are routed, those for idle handlers back into `local` (FIFO). Same work, same
+    /// order, same accounting as through the queues, without a task switch per event.
+    ///
+    /// Nothing here makes the caller wait, so dropping `resolve` never cancels an execution:
+    /// a handler that does not finish at its first poll goes on in a task of its own, and
+    /// anything that has to wait (a full queue, a hook) is handed to a task with the events
+    /// after it. An event whose handler is busy by now goes through its queue, and after
+    /// [`MAX_INLINE`] executions the rest does.
+    async fn run_inline(self: &Arc<Self>, mut local: Local<'_>) {
+        let mut left = MAX_INLINE;
+        while let Some((slot, envelope)) = local.pop_front() {
+            let claim = if left > 0 { slot.claim() } else { None };
+            let Some(claim) = claim else {
+                match slot.try_send(envelope) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(env)) => {
+                        let first = Pending::Queue(slot.clone(), env);
+                        detach(self.hand_off(first, local)).await;
+                        return;
+                    }
+                    Err(TrySendError::Closed(env)) => {
+                        if let Some((event, token)) = self.unroutable(env.event, env.token) {
+                            let first = Pending::Unroutable(event, token);
+                            detach(self.hand_off(first, local)).await;
+                            return;
+                        }
+                    }
+                }
+                continue;
+            };
+            left -= 1;
+            let inner = self.clone();
+            let mut run: Pin<Box<dyn Future<Output = Option<Routing>> + Send>> =
+                Box::pin(async move {
+                    let routing = execute(&inner, &claim.slot, envelope).await;
+                    drop(claim);
+                    routing
+                });
+            let routing = match std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await
+            {
+                Poll::Ready(routing) => routing,
+                Poll::Pending => {
+                    let (inner, slot) = (self.clone(), slot.clone());
+                    detach(async move {
+                        if let Some(routing) = run.await {
+                            routing.route(inner, slot, None).await;
+                        }
+                    })
+                    .await;
+                    continue;
+                }
+            };
+            let Some(mut routing) = routing else {
+                continue;
+            };
+            while let Some((output, token)) = routing.next(self, slot) {
+                if let Some(pending) = self.try_deliver(output, token, true, Some(&mut local)) {
+                    detach(routing.route(self.clone(), slot.clone(), Some(pending))).await;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// What is left of an inline run when a delivery has to wait: `first`, then the events of
+    /// `rest` through their queues, in order.
+    fn hand_off(
+        self: &Arc<Self>,
+        first: Pending,
+        rest: Local<'_>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let inner = self.clone();
+        let rest: Vec<(Arc<Slot>, Envelope)> = rest
+            .into_iter()
+            .map(|(slot, envelope)| (slot.clone(), envelope))
+            .collect();
+        async move {
+            inner.deliver_slow(first).await;
+            for (slot, envelope) in rest {
+                inner.deliver_slow(Pending::Queue(slot, envelope)).await;
+            }
+        }
     }
 
     /// Records an event no handler takes; gives it back when the unroutable hook is to see it.
@@ -825,7 +1011,7 @@ impl Inner {
         let (hook, stage, event, token) = match pending {
             Pending::Queue(slot, env) => {
                 // The receiver lives with the broker: closed only while it is torn down.
-                let Err(mpsc::error::SendError(env)) = slot.tx.send(env).await else {
+                let Err(mpsc::error::SendError(env)) = slot.send(env).await else {
                     return;
                 };
                 let Some((event, token)) = self.unroutable(env.event, env.token) else {
@@ -907,7 +1093,14 @@ async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<En
             let Some(inner) = inner.upgrade() else {
                 return;
             };
-            let Some(routing) = execute(&inner, &slot, envelope).await else {
+            // Wait while a `resolve` runs an event of this handler inline.
+            let Ok(permit) = slot.exec.acquire().await else {
+                return;
+            };
+            let routing = execute(&inner, &slot, envelope).await;
+            drop(permit);
+            slot.busy.fetch_sub(1, Ordering::AcqRel);
+            let Some(routing) = routing else {
                 continue;
             };
             if let Some((routing, pending)) = routing.route_now(&inner, &slot) {
@@ -941,8 +1134,26 @@ async fn process(
 ) {
     let routing = execute(&inner, &slot, envelope).await;
     drop(permit);
+    slot.busy.fetch_sub(1, Ordering::AcqRel);
     if let Some(routing) = routing {
         routing.route(inner, slot, None).await;
+    }
+}
+
+/// Events of a `resolve`'s workflow for idle handlers, run inline by
+/// [`Inner::run_inline`].
+type Local<'s> = VecDeque<(&'s Arc<Slot>, Envelope)>;
+
+/// The most events one `resolve` runs inline (the rest go through the handlers' queues), so a
+/// long workflow does not keep the caller's task from yielding to the others.
+const MAX_INLINE: usize = 64;
+
+/// Runs `fut` in a task of its own (so the caller never waits for it), or here when there is
+/// no tokio runtime to spawn on.
+async fn detach(fut: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(fut)),
+        Err(_) => fut.await,
     }
 }
 
@@ -994,7 +1205,7 @@ impl Routing {
     /// left (that delivery first) for [`route`](Self::route).
     fn route_now(mut self, inner: &Arc<Inner>, slot: &Slot) -> Option<(Routing, Pending)> {
         while let Some((output, token)) = self.next(inner, slot) {
-            if let Some(pending) = inner.try_deliver(output, token, true) {
+            if let Some(pending) = inner.try_deliver(output, token, true, None) {
                 return Some((self, pending));
             }
         }
