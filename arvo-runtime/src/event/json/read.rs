@@ -90,6 +90,17 @@ impl<'a> RawStr<'a> {
             _ => None,
         }
     }
+    /// [`RawStr::into_shared_option`], sharing the string of `known` that is equal (`to` is
+    /// usually the `type`, `redirectto` the `source`: one allocation less each).
+    fn into_shared_like(self, known: &[&SharedStr]) -> Option<SharedStr> {
+        match &self {
+            RawStr::Str(s) => match known.iter().find(|k| k[..] == s[..]) {
+                Some(k) => Some(SharedStr::clone(k)),
+                None => self.into_shared_option(),
+            },
+            _ => self.into_shared_option(),
+        }
+    }
     fn into_shared(self) -> SharedStr {
         self.into_shared_option()
             .unwrap_or_else(|| SharedStr::from(""))
@@ -424,19 +435,23 @@ impl RawEvent<'_> {
             RawStr::Str(s) => intern_content_type(Cow::Owned(s.into_owned())),
             _ => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
         };
+        let source = self.source.into_shared();
+        let event_type = self.event_type.into_shared();
+        let to = self.to.into_shared_like(&[&event_type, &source]);
+        let redirectto = self.redirectto.into_shared_like(&[&source, &event_type]);
         Ok(ArvoEvent::from(EventInner {
             id: self.id.into_shared(),
-            source: self.source.into_shared(),
-            event_type: self.event_type.into_shared(),
+            source,
+            event_type,
             subject: self.subject.into_shared(),
             datacontenttype,
             dataschema: self.dataschema.into_shared_option(),
             data: Value::Object(data),
             time: self.time.into_string(),
             extensions: self.extensions,
-            to: self.to.into_shared_option(),
+            to,
             accesscontrol: self.accesscontrol.into_option(),
-            redirectto: self.redirectto.into_shared_option(),
+            redirectto,
             executionunits: match self.executionunits {
                 Some(RawAny::Num(n)) => Some(n),
                 _ => None,
