@@ -10,7 +10,7 @@
 //! linear in the input; a refusal costs at most one extra pass.
 
 use super::read::{Key, RawAny, RawEvent, RawStr};
-use super::write::must_escape;
+use super::write::any_escape;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -124,26 +124,13 @@ impl<'a> Reader<'a> {
     fn plain_str(&mut self) -> Option<&'a str> {
         let start = self.pos;
         let rest = self.b.get(start..)?;
-        // 16 bytes at a time: a mask of the bytes to stop at (the check vectorises), whose
-        // lowest bit is the first; the last few bytes of the input one at a time.
+        // 16-byte blocks with nothing to stop at are skipped whole (the check vectorises).
         let (blocks, _) = rest.as_chunks::<16>();
-        let mut len = None;
-        for (k, block) in blocks.iter().enumerate() {
-            let m = stop_mask(block);
-            if m != 0 {
-                len = Some(16 * k + m.trailing_zeros() as usize);
-                break;
-            }
-        }
-        let len = match len {
-            Some(len) => len,
-            None => {
-                let skip = 16 * blocks.len();
-                skip + rest[skip..]
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?
-            }
-        };
+        let skip = 16 * blocks.iter().take_while(|b| !any_escape(b)).count();
+        let len = skip
+            + rest[skip..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -194,16 +181,6 @@ impl<'a> Reader<'a> {
         self.pos += it.byte_offset();
         Some(m)
     }
-}
-
-/// Bit `i` set when byte `i` of `block` ends a plain string (a quote, a backslash, a control
-/// character).
-#[inline]
-fn stop_mask(block: &[u8; 16]) -> u16 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, &b)| m | (u16::from(must_escape(b)) << i))
 }
 
 /// Whether the JSON value at the start of `b` nests at most [`MAX_DATA_DEPTH`] arrays and

@@ -10,13 +10,13 @@ use serde_json::{Map, Value};
 
 /// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these).
 #[inline]
-pub(super) fn must_escape(b: u8) -> bool {
+fn must_escape(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
 /// Whether any of `N` bytes must be escaped (branch-free: the compiler vectorises it).
 #[inline]
-fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
+pub(super) fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
     let mut m = 0u8;
     for &b in block {
         m |= u8::from(must_escape(b));
