@@ -4,6 +4,7 @@
 //! - [`write`]: `write_json` / `to_json_string` / `to_json_value` and the `Serialize` impls.
 //! - [`read`]: `from_json_str` / `from_json_slice` and the `Deserialize` impl.
 
+mod fast;
 mod js;
 mod read;
 mod write;

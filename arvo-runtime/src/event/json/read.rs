@@ -21,7 +21,10 @@ impl ArvoEvent {
     /// [`EventError::Json`] for malformed JSON or a non-object; otherwise as
     /// [`ArvoEvent::from_parts`].
     pub fn from_json_str(s: &str) -> Result<ArvoEvent, EventError> {
-        serde_json::from_str::<RawEvent>(s)?.into_event()
+        if let Some(raw) = super::fast::read(s) {
+            return raw.into_event();
+        }
+        serde_json::from_str::<RawEvent<'_>>(s)?.into_event()
     }
 
     /// [`ArvoEvent::from_json_str`] for bytes.
@@ -29,7 +32,12 @@ impl ArvoEvent {
     /// # Errors
     /// As [`ArvoEvent::from_json_str`].
     pub fn from_json_slice(b: &[u8]) -> Result<ArvoEvent, EventError> {
-        serde_json::from_slice::<RawEvent>(b)?.into_event()
+        // The fast reader takes the usual shape of an event; anything else (and every error)
+        // goes through serde_json, which the fast reader agrees with on what it takes.
+        if let Some(raw) = std::str::from_utf8(b).ok().and_then(super::fast::read) {
+            return raw.into_event();
+        }
+        serde_json::from_slice::<RawEvent<'_>>(b)?.into_event()
     }
 }
 
@@ -43,19 +51,19 @@ impl<'de> Deserialize<'de> for ArvoEvent {
     }
 }
 
-/// A string attribute as read.
+/// A string attribute as read: borrowed from the input when it holds no escape.
 #[derive(Default)]
-enum RawStr {
+pub(super) enum RawStr<'a> {
     #[default]
     Missing,
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     /// A string read straight into a shared string (the attributes [`EventInner`] shares).
     Shared(SharedStr),
     Wrong(&'static str),
 }
 
-impl RawStr {
+impl<'a> RawStr<'a> {
     fn field(&self) -> Field<'_> {
         match self {
             RawStr::Missing => Field::Missing,
@@ -67,7 +75,7 @@ impl RawStr {
     }
     fn into_option(self) -> Option<String> {
         match self {
-            RawStr::Str(s) => Some(s),
+            RawStr::Str(s) => Some(s.into_owned()),
             RawStr::Shared(s) => Some(String::from(&*s)),
             _ => None,
         }
@@ -78,8 +86,19 @@ impl RawStr {
     fn into_shared_option(self) -> Option<SharedStr> {
         match self {
             RawStr::Shared(s) => Some(s),
-            RawStr::Str(s) => Some(SharedStr::from(s)),
+            RawStr::Str(s) => Some(SharedStr::from(&*s)),
             _ => None,
+        }
+    }
+    /// [`RawStr::into_shared_option`], sharing the string of `known` that is equal (`to` is
+    /// usually the `type`, `redirectto` the `source`: one allocation less each).
+    fn into_shared_like(self, known: &[&SharedStr]) -> Option<SharedStr> {
+        match &self {
+            RawStr::Str(s) => match known.iter().find(|k| k[..] == s[..]) {
+                Some(k) => Some(SharedStr::clone(k)),
+                None => self.into_shared_option(),
+            },
+            _ => self.into_shared_option(),
         }
     }
     fn into_shared(self) -> SharedStr {
@@ -89,9 +108,9 @@ impl RawStr {
 }
 
 /// Any JSON value, read as what a string/number/data field needs.
-enum RawAny {
+pub(super) enum RawAny<'a> {
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     /// A string, for a seed that asked for a shared one.
     Shared(SharedStr),
     Num(f64),
@@ -107,47 +126,51 @@ struct RawAnyVisitor {
 }
 
 impl<'de> Visitor<'de> for RawAnyVisitor {
-    type Value = RawAny;
+    type Value = RawAny<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<RawAny, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<RawAny, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Num(v as f64))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<RawAny, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Num(v as f64))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<RawAny, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Num(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<RawAny, E> {
+    /// A string without escapes: borrowed, whatever the field (the event copies it once).
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<RawAny<'de>, E> {
+        Ok(RawAny::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<RawAny<'de>, E> {
         Ok(if self.shared {
             RawAny::Shared(SharedStr::from(v))
         } else {
-            RawAny::Str(v.to_owned())
+            RawAny::Str(Cow::Owned(v.to_owned()))
         })
     }
-    fn visit_string<E>(self, v: String) -> Result<RawAny, E> {
+    fn visit_string<E>(self, v: String) -> Result<RawAny<'de>, E> {
         Ok(if self.shared {
             RawAny::Shared(SharedStr::from(v))
         } else {
-            RawAny::Str(v)
+            RawAny::Str(Cow::Owned(v))
         })
     }
-    fn visit_unit<E>(self) -> Result<RawAny, E> {
+    fn visit_unit<E>(self) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Null)
     }
-    fn visit_none<E>(self) -> Result<RawAny, E> {
+    fn visit_none<E>(self) -> Result<RawAny<'de>, E> {
         Ok(RawAny::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAny, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAny<'de>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(RawAny::Other("array"))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAny, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAny<'de>, A::Error> {
         if !self.keep_object {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             return Ok(RawAny::Other("object"));
@@ -168,8 +191,8 @@ struct RawAnySeed {
 }
 
 impl<'de> DeserializeSeed<'de> for RawAnySeed {
-    type Value = RawAny;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawAny, D::Error> {
+    type Value = RawAny<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawAny<'de>, D::Error> {
         d.deserialize_any(RawAnyVisitor {
             keep_object: self.keep_object,
             shared: self.shared,
@@ -177,7 +200,7 @@ impl<'de> DeserializeSeed<'de> for RawAnySeed {
     }
 }
 
-impl RawAny {
+impl<'a> RawAny<'a> {
     fn type_name(&self) -> &'static str {
         match self {
             RawAny::Null => "null",
@@ -189,7 +212,7 @@ impl RawAny {
             RawAny::Other(t) => t,
         }
     }
-    fn into_str(self) -> RawStr {
+    fn into_str(self) -> RawStr<'a> {
         match self {
             RawAny::Null => RawStr::Null,
             RawAny::Str(s) => RawStr::Str(s),
@@ -200,7 +223,7 @@ impl RawAny {
 }
 
 /// The top-level keys the reader knows.
-enum Key {
+pub(super) enum Key {
     Id,
     Source,
     SpecVersion,
@@ -225,7 +248,7 @@ enum Key {
 }
 
 impl Key {
-    fn of(s: &str) -> Key {
+    pub(super) fn of(s: &str) -> Key {
         match s {
             "id" => Key::Id,
             "source" => Key::Source,
@@ -268,36 +291,36 @@ impl<'de> Deserialize<'de> for Key {
 
 /// An event as read, before validation.
 #[derive(Default)]
-struct RawEvent {
-    id: RawStr,
-    source: RawStr,
-    specversion: RawStr,
-    event_type: RawStr,
-    subject: RawStr,
-    datacontenttype: RawStr,
-    dataschema: RawStr,
-    data: Option<RawAny>,
-    time: RawStr,
-    to: RawStr,
-    accesscontrol: RawStr,
-    redirectto: RawStr,
-    executionunits: Option<RawAny>,
-    traceparent: RawStr,
-    tracestate: RawStr,
-    parentid: RawStr,
-    domain: RawStr,
-    extensions: Extensions,
+pub(super) struct RawEvent<'a> {
+    pub(super) id: RawStr<'a>,
+    pub(super) source: RawStr<'a>,
+    pub(super) specversion: RawStr<'a>,
+    pub(super) event_type: RawStr<'a>,
+    pub(super) subject: RawStr<'a>,
+    pub(super) datacontenttype: RawStr<'a>,
+    pub(super) dataschema: RawStr<'a>,
+    pub(super) data: Option<RawAny<'a>>,
+    pub(super) time: RawStr<'a>,
+    pub(super) to: RawStr<'a>,
+    pub(super) accesscontrol: RawStr<'a>,
+    pub(super) redirectto: RawStr<'a>,
+    pub(super) executionunits: Option<RawAny<'a>>,
+    pub(super) traceparent: RawStr<'a>,
+    pub(super) tracestate: RawStr<'a>,
+    pub(super) parentid: RawStr<'a>,
+    pub(super) domain: RawStr<'a>,
+    pub(super) extensions: Extensions,
 }
 
-impl<'de> Deserialize<'de> for RawEvent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawEvent, D::Error> {
+impl<'de> Deserialize<'de> for RawEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawEvent<'de>, D::Error> {
         struct EventVisitor;
         impl<'de> Visitor<'de> for EventVisitor {
-            type Value = RawEvent;
+            type Value = RawEvent<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an ArvoEvent JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
                 let mut e = RawEvent::default();
                 let scalar = RawAnySeed {
                     keep_object: false,
@@ -336,7 +359,7 @@ impl<'de> Deserialize<'de> for RawEvent {
                         Key::Extension(name) => {
                             let value = match map.next_value_seed(scalar)? {
                                 RawAny::Null => Some(ExtensionValue::Null),
-                                RawAny::Str(s) => Some(ExtensionValue::String(s)),
+                                RawAny::Str(s) => Some(ExtensionValue::String(s.into_owned())),
                                 RawAny::Shared(s) => {
                                     Some(ExtensionValue::String(String::from(&*s)))
                                 }
@@ -368,8 +391,8 @@ impl<'de> Deserialize<'de> for RawEvent {
     }
 }
 
-impl RawEvent {
-    fn into_event(self) -> Result<ArvoEvent, EventError> {
+impl RawEvent<'_> {
+    pub(super) fn into_event(self) -> Result<ArvoEvent, EventError> {
         let data = match &self.data {
             None => DataField::Missing,
             Some(RawAny::Object(_)) => DataField::Object,
@@ -408,22 +431,27 @@ impl RawEvent {
             return Err(EventError::Validation(crate::issue::Issues::default()));
         };
         let datacontenttype = match self.datacontenttype {
-            RawStr::Str(s) => intern_content_type(Cow::Owned(s)),
+            RawStr::Str(s) if s == ARVO_DATA_CONTENT_TYPE => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
+            RawStr::Str(s) => intern_content_type(Cow::Owned(s.into_owned())),
             _ => Cow::Borrowed(ARVO_DATA_CONTENT_TYPE),
         };
+        let source = self.source.into_shared();
+        let event_type = self.event_type.into_shared();
+        let to = self.to.into_shared_like(&[&event_type, &source]);
+        let redirectto = self.redirectto.into_shared_like(&[&source, &event_type]);
         Ok(ArvoEvent::from(EventInner {
             id: self.id.into_shared(),
-            source: self.source.into_shared(),
-            event_type: self.event_type.into_shared(),
+            source,
+            event_type,
             subject: self.subject.into_shared(),
             datacontenttype,
             dataschema: self.dataschema.into_shared_option(),
             data: Value::Object(data),
             time: self.time.into_string(),
             extensions: self.extensions,
-            to: self.to.into_shared_option(),
+            to,
             accesscontrol: self.accesscontrol.into_option(),
-            redirectto: self.redirectto.into_shared_option(),
+            redirectto,
             executionunits: match self.executionunits {
                 Some(RawAny::Num(n)) => Some(n),
                 _ => None,

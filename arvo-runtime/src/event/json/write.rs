@@ -16,7 +16,7 @@ fn must_escape(b: u8) -> bool {
 
 /// Whether any of `N` bytes must be escaped (branch-free: the compiler vectorises it).
 #[inline]
-fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
+pub(super) fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
     let mut m = 0u8;
     for &b in block {
         m |= u8::from(must_escape(b));
@@ -47,6 +47,28 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
+    }
+}
+
+/// Appends `s`, which holds nothing to escape, as a JSON string.
+///
+/// For the attributes whose validation leaves nothing to escape, which every event passed
+/// (see [`check`](crate::event::validate::check)): a URI (`validateURI` holds only for
+/// `encodeURI`'s output characters and `%`), a `type` (lower-case letters, digits, dots), a
+/// `time` (the datetime pattern) and a `domain` (lower-case letters, digits, dots). Their
+/// bytes are copied without being searched.
+fn write_plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!needs_escape(s.as_bytes()), "{s:?}");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+fn write_opt_plain(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_plain(out, s),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -158,32 +180,32 @@ impl ArvoEvent {
         out.extend_from_slice(b"\"id\":");
         write_str(out, &self.inner.id);
         out.extend_from_slice(b",\"source\":");
-        write_str(out, &self.inner.source);
+        write_plain(out, &self.inner.source);
         out.extend_from_slice(b",\"specversion\":\"1.0\",\"type\":");
-        write_str(out, &self.inner.event_type);
+        write_plain(out, &self.inner.event_type);
         out.extend_from_slice(b",\"subject\":");
-        write_str(out, &self.inner.subject);
+        write_plain(out, &self.inner.subject);
         out.extend_from_slice(b",\"datacontenttype\":");
         write_str(out, &self.inner.datacontenttype);
         out.extend_from_slice(b",\"dataschema\":");
-        write_opt_str(out, self.inner.dataschema.as_deref());
+        write_opt_plain(out, self.inner.dataschema.as_deref());
         out.extend_from_slice(b",\"data\":");
         let mut ser = serde_json::Serializer::with_formatter(&mut *out, JsFormatter);
         // Writing a map of JSON values into a Vec cannot fail: keys are strings and the
         // formatter writes non-finite numbers as null.
         let _ = JsOrdered(&self.inner.data).serialize(&mut ser);
         out.extend_from_slice(b",\"time\":");
-        write_str(out, &self.inner.time);
+        write_plain(out, &self.inner.time);
         for (k, v) in rest {
             out.push(b',');
             write_extension(out, k, v);
         }
         out.extend_from_slice(b",\"to\":");
-        write_opt_str(out, self.inner.to.as_deref());
+        write_opt_plain(out, self.inner.to.as_deref());
         out.extend_from_slice(b",\"accesscontrol\":");
         write_opt_str(out, self.inner.accesscontrol.as_deref());
         out.extend_from_slice(b",\"redirectto\":");
-        write_opt_str(out, self.inner.redirectto.as_deref());
+        write_opt_plain(out, self.inner.redirectto.as_deref());
         out.extend_from_slice(b",\"executionunits\":");
         match self.inner.executionunits {
             Some(n) => write_number(out, n),
@@ -196,7 +218,7 @@ impl ArvoEvent {
         out.extend_from_slice(b",\"parentid\":");
         write_opt_str(out, self.inner.parentid.as_deref());
         out.extend_from_slice(b",\"domain\":");
-        write_opt_str(out, self.inner.domain.as_deref());
+        write_opt_plain(out, self.inner.domain.as_deref());
         out.push(b'}');
     }
 
