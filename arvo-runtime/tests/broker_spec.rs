@@ -1143,3 +1143,41 @@ async fn a_long_workflow_runs_in_order_past_the_inline_limit() {
     assert_eq!(outcome.result().unwrap().data()["n"], json!(299));
     assert_eq!(*seen.lock().unwrap(), (0..300).collect::<Vec<i64>>());
 }
+
+/// A caller looping over `resolve` whose workflows all run inline (nothing ever waits) still
+/// yields to the runtime's other tasks: each inline execution spends a unit of the task's
+/// tokio budget. Without it, a current-thread runtime would run nothing else for the whole
+/// loop (no timer, no I/O, not the clean-up of a dropped broker's tasks).
+#[tokio::test]
+async fn a_loop_of_inline_resolves_lets_other_tasks_run() {
+    let broker = EventBroker::builder()
+        .handler(svc("com.t.echo", |e| async move {
+            Ok(vec![emit(
+                "com.t.echo",
+                &e,
+                "evt.t.done",
+                "com.client",
+                json!({}),
+            )])
+        }))
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let flag = ran.clone();
+    tokio::spawn(async move {
+        flag.store(1, Ordering::SeqCst);
+    });
+    let mut seen_at = None;
+    for i in 0..2_000 {
+        let outcome = broker
+            .resolve(ev("com.client", "com.t.echo", "s", json!({})))
+            .await
+            .unwrap();
+        assert!(outcome.is_ok());
+        if seen_at.is_none() && ran.load(Ordering::SeqCst) == 1 {
+            seen_at = Some(i);
+        }
+    }
+    let at = seen_at.expect("the spawned task never ran during 2,000 inline resolves");
+    assert!(at < 1_000, "the spawned task ran only after {at} resolves");
+}

@@ -941,6 +941,10 @@ impl Inner {
                 continue;
             };
             left -= 1;
+            // Cooperative: one unit of the task's tokio budget per inline execution, so a
+            // caller that loops over `resolve` (each finishing without ever waiting) still
+            // yields to the runtime's other tasks once its budget is spent.
+            tokio::task::coop::consume_budget().await;
             let inner = self.clone();
             let mut run: Pin<Box<dyn Future<Output = Option<Routing>> + Send>> =
                 Box::pin(async move {
