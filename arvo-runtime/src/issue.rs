@@ -252,16 +252,19 @@ pub struct Issue {
 
 impl Issue {
     /// A regex issue.
+    #[cold]
     pub fn regex(path: &[&str], message: impl Into<String>) -> Self {
         Self::new(IssueKind::Regex, path, message)
     }
 
     /// A custom-rule issue.
+    #[cold]
     pub fn custom(path: &[&str], message: impl Into<String>) -> Self {
         Self::new(IssueKind::Custom, path, message)
     }
 
     /// A "string shorter than `minimum`" issue (inclusive, not exact: zod's `min(n)`).
+    #[cold]
     pub fn too_small(path: &[&str], minimum: u64, message: impl Into<String>) -> Self {
         Self::new(
             IssueKind::TooSmall {
@@ -276,11 +279,13 @@ impl Issue {
     }
 
     /// The datetime issue (`Invalid datetime`).
+    #[cold]
     pub fn datetime(path: &[&str]) -> Self {
         Self::new(IssueKind::Datetime, path, "Invalid datetime")
     }
 
     /// A wrong-type issue; `received == "undefined"` gives zod's `Required` message.
+    #[cold]
     pub fn invalid_type(path: &[&str], expected: &str, received: &str) -> Self {
         let message = if received == "undefined" {
             "Required".to_owned()
@@ -298,6 +303,7 @@ impl Issue {
     }
 
     /// A general constructor.
+    #[cold]
     pub fn new(kind: IssueKind, path: &[&str], message: impl Into<String>) -> Self {
         Issue {
             kind,

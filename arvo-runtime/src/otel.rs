@@ -204,6 +204,8 @@ impl std::fmt::Debug for ExecutionTracer {
 
 /// The reference's `logToSpan`: a span event named `log` with `log.severity` and
 /// `log.message`. The message is built only when the span records.
+#[cold]
+#[inline(never)]
 pub(crate) fn log_to_span(cx: &Context, level: &'static str, message: impl FnOnce() -> String) {
     use opentelemetry::trace::TraceContextExt;
     let span = cx.span();
@@ -221,6 +223,8 @@ pub(crate) fn log_to_span(cx: &Context, level: &'static str, message: impl FnOnc
 /// The reference's `exceptionToSpan` plus the failed status: marks the execution `failure`,
 /// sets `exception.type` / `exception.message`, adds the `exception` event, and sets the
 /// ERROR status with `status`.
+#[cold]
+#[inline(never)]
 pub(crate) fn record_failure(cx: &Context, name: &str, message: &str, status: String) {
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{Status, TraceContextExt};

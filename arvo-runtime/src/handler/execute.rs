@@ -100,18 +100,7 @@ impl ArvoEventHandler {
         let (cx, recording) = (&span.cx, span.recording);
         let headers = TraceHeaders::from_context(cx);
         if recording {
-            let span = cx.span();
-            for kv in &self.span_attributes {
-                span.set_attribute(kv.clone());
-            }
-            span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
-            span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, "handler"));
-            for (k, v) in event.otel_attributes() {
-                span.set_attribute(KeyValue::new(
-                    format!("{}{k}", attr::CONSUMABLE_PREFIX),
-                    opentelemetry::Value::from(v),
-                ));
-            }
+            self.record_start(cx, event);
         }
         // Decodes the subject lazily, at most once, for outputs and system errors alike.
         let resolver = DomainResolver::new(
@@ -137,44 +126,7 @@ impl ArvoEventHandler {
             },
         };
         if recording {
-            let span = cx.span();
-            for msg in resolver.subject_errors() {
-                span.add_event(
-                    "exception",
-                    vec![KeyValue::new(
-                        attr::EXCEPTION_MESSAGE,
-                        format!(
-                            "Unable to parse the provided subject. Falling back to ArvoDomain.LOCAL. Error: {msg}"
-                        ),
-                    )],
-                );
-            }
-            match &result {
-                Ok(events) => {
-                    // OpenTelemetry's `Ok` is final, so it is set at the end (the reference
-                    // sets it first and may overwrite it with `ERROR`).
-                    if !failed {
-                        span.set_status(Status::Ok);
-                    }
-                    for (i, e) in events.iter().enumerate() {
-                        for (k, v) in e.otel_attributes() {
-                            span.set_attribute(KeyValue::new(
-                                format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
-                                opentelemetry::Value::from(v),
-                            ));
-                        }
-                    }
-                    log(
-                        cx,
-                        "INFO",
-                        format!(
-                            "Execution completed with issues and emitted {} events",
-                            events.len()
-                        ),
-                    );
-                }
-                Err(v) => fail_span(cx, &v.name(), &v.to_string()),
-            }
+            record_end(cx, &resolver, &result, failed);
         }
         span.end();
         result
@@ -295,7 +247,79 @@ impl EventHandler for ArvoEventHandler {
     }
 }
 
+impl ArvoEventHandler {
+    /// The span attributes of a recording execution's start (out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn record_start(&self, cx: &Context, event: &ArvoEvent) {
+        let span = cx.span();
+        for kv in &self.span_attributes {
+            span.set_attribute(kv.clone());
+        }
+        span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
+        span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, "handler"));
+        for (k, v) in event.otel_attributes() {
+            span.set_attribute(KeyValue::new(
+                format!("{}{k}", attr::CONSUMABLE_PREFIX),
+                opentelemetry::Value::from(v),
+            ));
+        }
+    }
+}
+
+/// The span attributes, events and status of a recording execution's end (out of the hot
+/// path).
+#[cold]
+#[inline(never)]
+fn record_end(
+    cx: &Context,
+    resolver: &DomainResolver<'_>,
+    result: &Result<Vec<ArvoEvent>, Violation>,
+    failed: bool,
+) {
+    let span = cx.span();
+    for msg in resolver.subject_errors() {
+        span.add_event(
+                "exception",
+                vec![KeyValue::new(
+                    attr::EXCEPTION_MESSAGE,
+                    format!(
+                        "Unable to parse the provided subject. Falling back to ArvoDomain.LOCAL. Error: {msg}"
+                    ),
+                )],
+            );
+    }
+    match result {
+        Ok(events) => {
+            // OpenTelemetry's `Ok` is final, so it is set at the end (the reference
+            // sets it first and may overwrite it with `ERROR`).
+            if !failed {
+                span.set_status(Status::Ok);
+            }
+            for (i, e) in events.iter().enumerate() {
+                for (k, v) in e.otel_attributes() {
+                    span.set_attribute(KeyValue::new(
+                        format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
+                        opentelemetry::Value::from(v),
+                    ));
+                }
+            }
+            log(
+                cx,
+                "INFO",
+                format!(
+                    "Execution completed with issues and emitted {} events",
+                    events.len()
+                ),
+            );
+        }
+        Err(v) => fail_span(cx, &v.name(), &v.to_string()),
+    }
+}
+
 /// Marks the span failed (§1.3 error path).
+#[cold]
+#[inline(never)]
 fn fail_span(cx: &Context, name: &str, message: &str) {
     crate::otel::record_failure(
         cx,
@@ -306,6 +330,8 @@ fn fail_span(cx: &Context, name: &str, message: &str) {
 }
 
 /// `logToSpan`: a span event named `log`.
+#[cold]
+#[inline(never)]
 fn log(cx: &Context, level: &'static str, message: String) {
     crate::otel::log_to_span(cx, level, || message);
 }

@@ -66,6 +66,7 @@ pub enum Violation {
 
 impl Violation {
     /// A `Contract` violation without metadata.
+    #[cold]
     pub fn contract(message: impl Into<String>) -> Self {
         Violation::Contract {
             message: message.into(),
@@ -74,6 +75,7 @@ impl Violation {
     }
 
     /// A `Config` violation without metadata.
+    #[cold]
     pub fn config(message: impl Into<String>) -> Self {
         Violation::Config {
             message: message.into(),
@@ -87,6 +89,7 @@ impl Violation {
     /// use arvo_runtime::handler::Violation;
     /// assert_eq!(Violation::execution("stop").to_string(), "ViolationError<Execution> stop");
     /// ```
+    #[cold]
     pub fn execution(message: impl Into<String>) -> Self {
         Violation::Execution {
             message: message.into(),
@@ -101,6 +104,7 @@ impl Violation {
     /// let v = Violation::transaction(TransactionCause::LockUnacquired, "busy", None);
     /// assert_eq!(v.to_string(), "ViolationError<OrchestratorTransaction> [LOCK_UNACQUIRED] busy");
     /// ```
+    #[cold]
     pub fn transaction(
         cause: TransactionCause,
         message: impl Into<String>,

@@ -44,6 +44,7 @@ pub struct TransactionError {
 
 impl TransactionError {
     /// `LOCK_UNACQUIRED`: `Lock acquisition denied - Unable to obtain exclusive access to event processing`.
+    #[cold]
     pub fn lock_unacquired(source: MemoryError) -> Self {
         Self {
             cause: TransactionCause::LockUnacquired,
@@ -53,6 +54,7 @@ impl TransactionError {
     }
 
     /// `LOCK_MACHINE_MEMORY_FAILURE`: `Error acquiring lock for event (subject=…): …`.
+    #[cold]
     pub fn lock_failure(subject: &str, source: MemoryError) -> Self {
         let message = format!("Error acquiring lock for event (subject={subject}): {source}");
         Self {
@@ -63,6 +65,7 @@ impl TransactionError {
     }
 
     /// `READ_MACHINE_MEMORY_FAILURE`: `Error reading state for event (subject=…): …`.
+    #[cold]
     pub fn read_failure(subject: &str, source: MemoryError) -> Self {
         let message = format!("Error reading state for event (subject={subject}): {source}");
         Self {
@@ -73,6 +76,7 @@ impl TransactionError {
     }
 
     /// `WRITE_MACHINE_MEMORY_FAILURE`: `Error writing state for event (subject=…): …`.
+    #[cold]
     pub fn write_failure(subject: &str, source: MemoryError) -> Self {
         let message = format!("Error writing state for event (subject={subject}): {source}");
         Self {

@@ -36,6 +36,7 @@ pub use record::{FailureRecord, NormalRecord, OrchestrationRecord};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::BuildHasher;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::global::BoxedTracer;
@@ -361,16 +362,20 @@ pub(crate) trait OrchestrationCore: Send + Sync {
     ) -> impl Future<Output = Result<CoreOutput<Self::Record>, CoreError>> + Send + 'a;
 }
 
+#[cold]
 fn transaction_violation(e: TransactionError, event: &ArvoEvent) -> Violation {
     Violation::transaction(e.cause, e.message, Some(event.clone()))
 }
 
+#[inline]
 fn log(cx: &Context, recording: bool, level: &'static str, message: impl FnOnce() -> String) {
     if recording {
         crate::otel::log_to_span(cx, level, message);
     }
 }
 
+#[cold]
+#[inline(never)]
 fn fail_span(cx: &Context, name: &str, message: &str) {
     crate::otel::record_failure(cx, name, message, message.to_owned());
 }
@@ -408,18 +413,7 @@ where
     let (cx, recording) = (&span.cx, span.recording);
     let headers = TraceHeaders::from_context(cx);
     if recording {
-        let span = cx.span();
-        for kv in &settings.span_attributes {
-            span.set_attribute(kv.clone());
-        }
-        span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, settings.kind.as_str()));
-        span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
-        for (k, v) in event.otel_attributes() {
-            span.set_attribute(KeyValue::new(
-                format!("{}{k}", attr::CONSUMABLE_PREFIX),
-                opentelemetry::Value::from(v),
-            ));
-        }
+        record_start(settings, cx, event);
     }
     log(cx, recording, "INFO", || {
         format!(
@@ -433,23 +427,63 @@ where
     )
     .await;
     if recording {
-        let span = cx.span();
-        match &result {
-            Ok(events) => {
-                for (i, e) in events.iter().enumerate() {
-                    for (k, v) in e.otel_attributes() {
-                        span.set_attribute(KeyValue::new(
-                            format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
-                            opentelemetry::Value::from(v),
-                        ));
-                    }
-                }
-            }
-            Err(v) => fail_span(cx, &v.name(), &v.to_string()),
-        }
+        record_end(cx, &result);
     }
     span.end();
     result
+}
+
+/// The span attributes of a recording execution's start (out of the hot path).
+#[cold]
+#[inline(never)]
+fn record_start(settings: &OrchestrationSettings, cx: &Context, event: &ArvoEvent) {
+    let span = cx.span();
+    for kv in &settings.span_attributes {
+        span.set_attribute(kv.clone());
+    }
+    span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, settings.kind.as_str()));
+    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
+    for (k, v) in event.otel_attributes() {
+        span.set_attribute(KeyValue::new(
+            format!("{}{k}", attr::CONSUMABLE_PREFIX),
+            opentelemetry::Value::from(v),
+        ));
+    }
+}
+
+/// The span attributes of a recording execution's result (out of the hot path).
+#[cold]
+#[inline(never)]
+fn record_end(cx: &Context, result: &Result<Vec<ArvoEvent>, Violation>) {
+    let span = cx.span();
+    match result {
+        Ok(events) => {
+            for (i, e) in events.iter().enumerate() {
+                for (k, v) in e.otel_attributes() {
+                    span.set_attribute(KeyValue::new(
+                        format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
+                        opentelemetry::Value::from(v),
+                    ));
+                }
+            }
+        }
+        Err(v) => fail_span(cx, &v.name(), &v.to_string()),
+    }
+}
+
+/// The subject's span attributes (out of the hot path).
+#[cold]
+#[inline(never)]
+fn record_subject(cx: &Context, content: &SubjectContent) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        attr::SUBJECT_ORCHESTRATOR_NAME,
+        content.orchestrator.name.clone(),
+    ));
+    span.set_attribute(KeyValue::new(
+        attr::SUBJECT_ORCHESTRATOR_VERSION,
+        content.orchestrator.version.clone(),
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -477,15 +511,7 @@ where
     })?;
     let content = subject.content();
     if recording {
-        let span = cx.span();
-        span.set_attribute(KeyValue::new(
-            attr::SUBJECT_ORCHESTRATOR_NAME,
-            content.orchestrator.name.clone(),
-        ));
-        span.set_attribute(KeyValue::new(
-            attr::SUBJECT_ORCHESTRATOR_VERSION,
-            content.orchestrator.version.clone(),
-        ));
+        record_subject(cx, content);
     }
     if content.orchestrator.name != settings.source {
         log(cx, recording, "WARNING", || {
@@ -592,7 +618,61 @@ where
             None => err,
         },
     };
-    // 12. A non-violation error: terminal failure record, then system error events.
+    // 12. A non-violation error: terminal failure record, then system error events, in a
+    // future of its own (boxed: the rare path stays out of the step's future and code).
+    let failed: Pin<Box<dyn Future<Output = Result<Vec<ArvoEvent>, Violation>> + Send + '_>> =
+        Box::pin(fail(FailInput {
+            settings,
+            tx,
+            cache,
+            event,
+            cx,
+            recording,
+            parent_subject: parent_subject.as_deref(),
+            content,
+            init_event_id: &init_event_id,
+            headers,
+            failure,
+        }));
+    failed.await
+}
+
+/// What the failure path of [`run`] needs.
+struct FailInput<'a, 'r, M: MachineMemory<T>, T: MemoryRecord> {
+    settings: &'a OrchestrationSettings,
+    tx: crate::memory::Transaction<'r, M, T>,
+    cache: &'a SubjectCache,
+    event: &'a ArvoEvent,
+    cx: &'a Context,
+    recording: bool,
+    parent_subject: Option<&'a str>,
+    content: &'a SubjectContent,
+    init_event_id: &'a Arc<str>,
+    headers: &'a TraceHeaders,
+    failure: HandlerError,
+}
+
+/// Step 12 of [`run`]: the terminal failure record and the system error events.
+async fn fail<R, M>(
+    input: FailInput<'_, '_, M, OrchestrationRecord<R>>,
+) -> Result<Vec<ArvoEvent>, Violation>
+where
+    R: MemoryRecord + NormalRecord,
+    M: MachineMemory<OrchestrationRecord<R>>,
+{
+    let FailInput {
+        settings,
+        mut tx,
+        cache,
+        event,
+        cx,
+        recording,
+        parent_subject,
+        content,
+        init_event_id,
+        headers,
+        failure,
+    } = input;
     let payload = ArvoErrorPayload::from_error(failure.as_error());
     if recording {
         fail_span(cx, &payload.error_name, &payload.error_message);
@@ -616,13 +696,13 @@ where
             payload.error_message
         )
     });
-    let parent_content = match parent_subject.as_deref() {
+    let parent_content = match parent_subject {
         Some(p) => subject::parse(p).ok(),
         None => None,
     };
     let self_domain = settings.contract.domain();
     let resolver = DomainResolver::new(
-        parent_subject.as_deref(),
+        parent_subject,
         event.subject(),
         self_domain,
         self_domain,
@@ -641,9 +721,9 @@ where
         payload: &payload,
         source: &settings.source,
         system_error: versioned.system_error(),
-        subject: parent_subject.as_deref().unwrap_or(event.subject()),
+        subject: parent_subject.unwrap_or(event.subject()),
         to: &content.execution.initiator,
-        parentid: &init_event_id,
+        parentid: init_event_id,
         accesscontrol: event.accesscontrol(),
         executionunits: settings.executionunits,
         domains: resolver.resolve_dedup(&settings.domains.system_error),
