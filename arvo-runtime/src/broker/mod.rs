@@ -204,7 +204,8 @@ pub enum BrokerError {
     /// A `resolve`'s workflow produced more events than
     /// [`max_events_per_resolve`](EventBrokerBuilder::max_events_per_resolve) (a cycle, or a
     /// runaway fan-out): the workflow was stopped, its remaining events dropped. Lists the most
-    /// frequent event types among the last events before the limit: the cycle's types.
+    /// frequent event types among the last events before the limit and the types their
+    /// emitting handlers consume (an emitted event's source): the cycle's types.
     #[error(
         "The workflow exceeded its budget of {limit} events (a cycle between handlers?); most frequent event types before the limit: {}",
         fmt_types(event_types)
@@ -212,8 +213,8 @@ pub enum BrokerError {
     EventBudgetExceeded {
         /// The budget.
         limit: usize,
-        /// Event types with their counts among the last events before the limit, most
-        /// frequent first (at most 8).
+        /// Event types with their counts among the last events before the limit and their
+        /// sources (the types their handlers consume), most frequent first (at most 8).
         event_types: Vec<(String, usize)>,
     },
     /// The broker already holds
@@ -767,7 +768,7 @@ impl EventBroker {
             self.inner.max_events_per_resolve,
         );
         let mut room = Reservation::one_when_room(&collector, &self.inner.global).await;
-        collector.count(std::slice::from_ref(&event))?;
+        collector.count(std::slice::from_ref(&event), false)?;
         if let Some(token) = room.token() {
             drop(room);
             let mut local = Local::new();
@@ -830,7 +831,7 @@ impl Inner {
         collector: &Arc<Collector>,
         events: &[ArvoEvent],
     ) -> Result<Reservation, BrokerError> {
-        let admitted = collector.count(events).and_then(|()| {
+        let admitted = collector.count(events, true).and_then(|()| {
             Reservation::try_new(collector, &self.global, events.len(), self.max_buffered)
                 .ok_or_else(|| BrokerError::BufferFull {
                     limit: self.max_buffered,

@@ -250,7 +250,8 @@ pub(crate) struct Collector {
     aborted: AtomicBool,
     /// The first reason the workflow was aborted.
     abort: Mutex<Option<BrokerError>>,
-    /// The types of the last [`TAIL`] events before the budget, with their counts.
+    /// The types of the last [`TAIL`] events before the budget (and of the handlers that
+    /// emitted them), with their counts.
     tail: Mutex<HashMap<String, usize>>,
 }
 
@@ -295,8 +296,11 @@ impl Collector {
     }
     /// Counts `events` against the budget: `Err` with the budget error when they exceed it.
     /// Costs one atomic add, except for the last [`TAIL`] events before the budget, whose types
-    /// are counted.
-    pub(crate) fn count(&self, events: &[ArvoEvent]) -> Result<(), BrokerError> {
+    /// are counted, and, when the events were `emitted` by a handler, their sources too: an
+    /// emitted event's source is the type its handler consumes, so a fan-out cycle whose last
+    /// events are all of one type (one generation of the fan-out) is still named by both ends
+    /// of its edges.
+    pub(crate) fn count(&self, events: &[ArvoEvent], emitted: bool) -> Result<(), BrokerError> {
         let n = events.len();
         let after = self
             .produced
@@ -306,12 +310,16 @@ impl Collector {
             return Ok(());
         }
         let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut note = |t: &str| match tail.get_mut(t) {
+            Some(c) => *c += 1,
+            None => {
+                tail.insert(t.to_owned(), 1);
+            }
+        };
         for e in events {
-            match tail.get_mut(e.event_type()) {
-                Some(c) => *c += 1,
-                None => {
-                    tail.insert(e.event_type().to_owned(), 1);
-                }
+            note(e.event_type());
+            if emitted && e.source() != e.event_type() {
+                note(e.source());
             }
         }
         if after <= self.budget {
@@ -413,5 +421,58 @@ impl Drop for Reservation {
         if self.left > 0 {
             self.global.sub(self.left);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_type: &str, source: &str) -> ArvoEvent {
+        ArvoEvent::builder()
+            .event_type(event_type)
+            .source(source)
+            .subject("s")
+            .to(event_type)
+            .data_json(serde_json::json!({}))
+            .build()
+            .unwrap_or_else(|e| panic!("test event: {e}"))
+    }
+
+    fn names(e: &BrokerError) -> Vec<&str> {
+        let BrokerError::EventBudgetExceeded { event_types, .. } = e else {
+            panic!("expected the budget error, got {e:?}");
+        };
+        let mut v: Vec<&str> = event_types.iter().map(|(t, _)| t.as_str()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The last generation of a fan-out cycle a -> b -> a is all of one type: the emitting
+    /// handlers' types (the events' sources) still name the other end of the cycle.
+    #[test]
+    fn the_budget_error_names_both_ends_of_a_one_type_tail() {
+        let c = Collector::new(Some("com.client".into()), 1_000);
+        let b_from_a: Vec<ArvoEvent> = (0..10).map(|_| event("com.t.b", "com.t.a")).collect();
+        let mut result = Ok(());
+        for _ in 0..101 {
+            result = c.count(&b_from_a, true);
+            if result.is_err() {
+                break;
+            }
+        }
+        let err = result.expect_err("1,010 events exceed a budget of 1,000");
+        assert_eq!(names(&err), ["com.t.a", "com.t.b"]);
+    }
+
+    /// The initiating event's source is the client, not a handler: it is not counted.
+    #[test]
+    fn the_initiating_events_source_is_not_a_cycle_type() {
+        let c = Collector::new(Some("com.client".into()), 1);
+        assert!(c.count(&[event("com.t.a", "com.client")], false).is_ok());
+        let err = c
+            .count(&[event("com.t.a", "com.client")], false)
+            .expect_err("2 events exceed a budget of 1");
+        assert_eq!(names(&err), ["com.t.a"]);
     }
 }
