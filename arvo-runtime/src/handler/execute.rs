@@ -280,14 +280,14 @@ fn record_end(
     let span = cx.span();
     for msg in resolver.subject_errors() {
         span.add_event(
-                "exception",
-                vec![KeyValue::new(
-                    attr::EXCEPTION_MESSAGE,
-                    format!(
-                        "Unable to parse the provided subject. Falling back to ArvoDomain.LOCAL. Error: {msg}"
-                    ),
-                )],
-            );
+            "exception",
+            vec![KeyValue::new(
+                attr::EXCEPTION_MESSAGE,
+                format!(
+                    "Unable to parse the provided subject. Falling back to ArvoDomain.LOCAL. Error: {msg}"
+                ),
+            )],
+        );
     }
     match result {
         Ok(events) => {
