@@ -10,9 +10,29 @@
 //! linear in the input; a refusal costs at most one extra pass.
 
 use super::read::{Key, RawAny, RawEvent, RawStr};
-use super::write::any_escape;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+
+/// Whether a byte ends a plain (escape-free) string: `"`, `\` or a control character.
+fn is_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// The index of the first byte of `w` that [`is_stop`], or 8 when there is none, by SWAR on a
+/// little-endian word. Each test flags its lowest matching byte exactly (a borrow only moves
+/// towards higher bytes, and only out of a matching byte), so the lowest flag of the three is
+/// the first stop byte; bytes of 0x80 and above (UTF-8) are never flagged.
+fn first_stop(w: &[u8; 8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(*w);
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let quote = zero_byte(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(x ^ (ONES * u64::from(b'\\')));
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    // 64 / 8 = 8 when nothing is flagged.
+    (quote | backslash | control).trailing_zeros() as usize / 8
+}
 
 /// The deepest nesting of `data` (counting `data` itself) the fast reader takes: serde_json's
 /// recursion limit (128) minus a margin, so that serde_json would accept the same `data`
@@ -124,13 +144,21 @@ impl<'a> Reader<'a> {
     fn plain_str(&mut self) -> Option<&'a str> {
         let start = self.pos;
         let rest = self.b.get(start..)?;
-        // 16-byte blocks with nothing to stop at are skipped whole (the check vectorises).
-        let (blocks, _) = rest.as_chunks::<16>();
-        let skip = 16 * blocks.iter().take_while(|b| !any_escape(b)).count();
-        let len = skip
-            + rest[skip..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        // 8 bytes at a time: the first stop byte of a word is found with a few integer
+        // operations (most strings here are short keys and values, ended in the first word).
+        let (words, tail) = rest.as_chunks::<8>();
+        let mut len = None;
+        for (k, w) in words.iter().enumerate() {
+            let i = first_stop(w);
+            if i < 8 {
+                len = Some(8 * k + i);
+                break;
+            }
+        }
+        let len = match len {
+            Some(len) => len,
+            None => 8 * words.len() + tail.iter().position(|&c| is_stop(c))?,
+        };
         if rest[len] != b'"' {
             return None;
         }
@@ -334,6 +362,30 @@ mod tests {
         }
     }
 
+    /// `first_stop` against the byte-by-byte scan: every byte value at every position, over
+    /// fillers that stop nothing (ASCII, UTF-8 bytes, and bytes just above the control range),
+    /// and behind an earlier stop byte.
+    #[test]
+    fn first_stop_finds_the_first_stop_byte_of_a_word() {
+        let naive = |w: &[u8; 8]| w.iter().position(|&c| is_stop(c)).unwrap_or(8);
+        for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff] {
+            for pos in 0..8 {
+                for b in 0..=255u8 {
+                    let mut w = [filler; 8];
+                    w[pos] = b;
+                    assert_eq!(first_stop(&w), naive(&w), "{w:?}");
+                    for later in pos + 1..8 {
+                        let mut w2 = w;
+                        w2[later] = b'"';
+                        assert_eq!(first_stop(&w2), naive(&w2), "{w2:?}");
+                        w2[later] = 0;
+                        assert_eq!(first_stop(&w2), naive(&w2), "{w2:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn strings_end_at_the_first_quote_backslash_or_control_byte() {
         for len in 0..48 {
@@ -364,6 +416,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `first_stop` on any word is the byte-by-byte scan.
+        #[test]
+        fn first_stop_is_the_scan_on_any_word(w in proptest::array::uniform8(proptest::num::u8::ANY)) {
+            let naive = w.iter().position(|&c| is_stop(c)).unwrap_or(8);
+            proptest::prop_assert_eq!(first_stop(&w), naive);
+        }
+
         /// Differential: whatever the fast reader takes from a mutated event (a few bytes
         /// replaced or inserted, from the characters that matter to JSON and to validation),
         /// it reads exactly as serde_json does, errors included.
