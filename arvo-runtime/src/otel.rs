@@ -220,6 +220,48 @@ pub(crate) fn log_to_span(cx: &Context, level: &'static str, message: impl FnOnc
     }
 }
 
+/// The start attributes of an execution's span (handlers and orchestrations alike): the
+/// handler's static attributes, its execution type, the `normal` status and the consumed
+/// event's attributes (`consumable.0.*`). Cold: it only runs for a recording span.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_start(
+    cx: &Context,
+    static_attributes: &[opentelemetry::KeyValue],
+    execution_type: &'static str,
+    event: &crate::event::ArvoEvent,
+) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::TraceContextExt;
+    let span = cx.span();
+    for kv in static_attributes {
+        span.set_attribute(kv.clone());
+    }
+    span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, execution_type));
+    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
+    for (k, v) in event.otel_attributes() {
+        span.set_attribute(KeyValue::new(
+            format!("{}{k}", attr::CONSUMABLE_PREFIX),
+            opentelemetry::Value::from(v),
+        ));
+    }
+}
+
+/// The emitted events' attributes on an execution's span (`emittables.<i>.*`).
+pub(crate) fn record_emittables(cx: &Context, events: &[crate::event::ArvoEvent]) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::TraceContextExt;
+    let span = cx.span();
+    for (i, e) in events.iter().enumerate() {
+        for (k, v) in e.otel_attributes() {
+            span.set_attribute(KeyValue::new(
+                format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
+                opentelemetry::Value::from(v),
+            ));
+        }
+    }
+}
+
 /// The reference's `exceptionToSpan` plus the failed status: marks the execution `failure`,
 /// sets `exception.type` / `exception.message`, adds the `exception` event, and sets the
 /// ERROR status with `status`.

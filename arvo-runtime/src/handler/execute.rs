@@ -100,7 +100,7 @@ impl ArvoEventHandler {
         let (cx, recording) = (&span.cx, span.recording);
         let headers = TraceHeaders::from_context(cx);
         if recording {
-            self.record_start(cx, event);
+            crate::otel::record_start(cx, &self.span_attributes, "handler", event);
         }
         // Decodes the subject lazily, at most once, for outputs and system errors alike.
         let resolver = DomainResolver::new(
@@ -247,26 +247,6 @@ impl EventHandler for ArvoEventHandler {
     }
 }
 
-impl ArvoEventHandler {
-    /// The span attributes of a recording execution's start (out of the hot path).
-    #[cold]
-    #[inline(never)]
-    fn record_start(&self, cx: &Context, event: &ArvoEvent) {
-        let span = cx.span();
-        for kv in &self.span_attributes {
-            span.set_attribute(kv.clone());
-        }
-        span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
-        span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, "handler"));
-        for (k, v) in event.otel_attributes() {
-            span.set_attribute(KeyValue::new(
-                format!("{}{k}", attr::CONSUMABLE_PREFIX),
-                opentelemetry::Value::from(v),
-            ));
-        }
-    }
-}
-
 /// The span attributes, events and status of a recording execution's end (out of the hot
 /// path).
 #[cold]
@@ -296,14 +276,7 @@ fn record_end(
             if !failed {
                 span.set_status(Status::Ok);
             }
-            for (i, e) in events.iter().enumerate() {
-                for (k, v) in e.otel_attributes() {
-                    span.set_attribute(KeyValue::new(
-                        format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
-                        opentelemetry::Value::from(v),
-                    ));
-                }
-            }
+            crate::otel::record_emittables(cx, events);
             log(
                 cx,
                 "INFO",

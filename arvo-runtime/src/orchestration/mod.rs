@@ -413,7 +413,7 @@ where
     let (cx, recording) = (&span.cx, span.recording);
     let headers = TraceHeaders::from_context(cx);
     if recording {
-        record_start(settings, cx, event);
+        crate::otel::record_start(cx, &settings.span_attributes, settings.kind.as_str(), event);
     }
     log(cx, recording, "INFO", || {
         format!(
@@ -433,40 +433,12 @@ where
     result
 }
 
-/// The span attributes of a recording execution's start (out of the hot path).
-#[cold]
-#[inline(never)]
-fn record_start(settings: &OrchestrationSettings, cx: &Context, event: &ArvoEvent) {
-    let span = cx.span();
-    for kv in &settings.span_attributes {
-        span.set_attribute(kv.clone());
-    }
-    span.set_attribute(KeyValue::new(attr::EXECUTION_TYPE, settings.kind.as_str()));
-    span.set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "normal"));
-    for (k, v) in event.otel_attributes() {
-        span.set_attribute(KeyValue::new(
-            format!("{}{k}", attr::CONSUMABLE_PREFIX),
-            opentelemetry::Value::from(v),
-        ));
-    }
-}
-
 /// The span attributes of a recording execution's result (out of the hot path).
 #[cold]
 #[inline(never)]
 fn record_end(cx: &Context, result: &Result<Vec<ArvoEvent>, Violation>) {
-    let span = cx.span();
     match result {
-        Ok(events) => {
-            for (i, e) in events.iter().enumerate() {
-                for (k, v) in e.otel_attributes() {
-                    span.set_attribute(KeyValue::new(
-                        format!("{}{i}.{k}", attr::EMITTABLES_PREFIX),
-                        opentelemetry::Value::from(v),
-                    ));
-                }
-            }
-        }
+        Ok(events) => crate::otel::record_emittables(cx, events),
         Err(v) => fail_span(cx, &v.name(), &v.to_string()),
     }
 }
