@@ -10,15 +10,12 @@
 //! linear in the input; a refusal costs at most one extra pass.
 
 use super::read::{Key, RawAny, RawEvent, RawStr};
+use super::write::must_escape;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-/// Whether a byte ends a plain (escape-free) string: `"`, `\` or a control character.
-fn is_stop(c: u8) -> bool {
-    c == b'"' || c == b'\\' || c < 0x20
-}
-
-/// The index of the first byte of `w` that [`is_stop`], or 8 when there is none, by SWAR on a
+/// The index of the first byte of `w` for which [`must_escape`] holds (`"`, `\` or a control
+/// character: the end of an escape-free string), or 8 when there is none, by SWAR on a
 /// little-endian word. Each test flags its lowest matching byte exactly (a borrow only moves
 /// towards higher bytes, and only out of a matching byte), so the lowest flag of the three is
 /// the first stop byte; bytes of 0x80 and above (UTF-8) are never flagged.
@@ -147,17 +144,13 @@ impl<'a> Reader<'a> {
         // 8 bytes at a time: the first stop byte of a word is found with a few integer
         // operations (most strings here are short keys and values, ended in the first word).
         let (words, tail) = rest.as_chunks::<8>();
-        let mut len = None;
-        for (k, w) in words.iter().enumerate() {
+        let in_words = words.iter().enumerate().find_map(|(k, w)| {
             let i = first_stop(w);
-            if i < 8 {
-                len = Some(8 * k + i);
-                break;
-            }
-        }
-        let len = match len {
+            (i < 8).then_some(8 * k + i)
+        });
+        let len = match in_words {
             Some(len) => len,
-            None => 8 * words.len() + tail.iter().position(|&c| is_stop(c))?,
+            None => 8 * words.len() + tail.iter().position(|&c| must_escape(c))?,
         };
         if rest[len] != b'"' {
             return None;
@@ -367,7 +360,7 @@ mod tests {
     /// and behind an earlier stop byte.
     #[test]
     fn first_stop_finds_the_first_stop_byte_of_a_word() {
-        let naive = |w: &[u8; 8]| w.iter().position(|&c| is_stop(c)).unwrap_or(8);
+        let naive = |w: &[u8; 8]| w.iter().position(|&c| must_escape(c)).unwrap_or(8);
         for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff] {
             for pos in 0..8 {
                 for b in 0..=255u8 {
@@ -419,7 +412,7 @@ mod tests {
         /// `first_stop` on any word is the byte-by-byte scan.
         #[test]
         fn first_stop_is_the_scan_on_any_word(w in proptest::array::uniform8(proptest::num::u8::ANY)) {
-            let naive = w.iter().position(|&c| is_stop(c)).unwrap_or(8);
+            let naive = w.iter().position(|&c| must_escape(c)).unwrap_or(8);
             proptest::prop_assert_eq!(first_stop(&w), naive);
         }
 

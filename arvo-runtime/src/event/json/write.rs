@@ -8,15 +8,16 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-/// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these).
+/// Whether a byte must be escaped in a JSON string (serde_json escapes exactly these): the bytes
+/// that end an escape-free string for the fast reader too.
 #[inline]
-fn must_escape(b: u8) -> bool {
+pub(super) fn must_escape(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
 /// Whether any of `N` bytes must be escaped (branch-free: the compiler vectorises it).
 #[inline]
-pub(super) fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
+fn any_escape<const N: usize>(block: &[u8; N]) -> bool {
     let mut m = 0u8;
     for &b in block {
         m |= u8::from(must_escape(b));
