@@ -1153,12 +1153,23 @@ type Local<'s> = VecDeque<(&'s Arc<Slot>, Envelope)>;
 /// long workflow does not keep the caller's task from yielding to the others.
 const MAX_INLINE: usize = 64;
 
-/// Runs `fut` in a task of its own (so the caller never waits for it), or here when there is
-/// no tokio runtime to spawn on.
-async fn detach(fut: impl Future<Output = ()> + Send + 'static) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => drop(runtime.spawn(fut)),
-        Err(_) => fut.await,
+/// Runs `fut` in a task of its own (so the caller never waits for it), or in the returned
+/// future when there is no tokio runtime to spawn on.
+///
+/// Spawned before the returned future is polled, and boxed otherwise: the caller's future
+/// (a `resolve`, a dispatcher) does not carry `fut`'s size for its rare slow paths.
+fn detach(fut: impl Future<Output = ()> + Send + 'static) -> impl Future<Output = ()> + Send {
+    let here = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            drop(runtime.spawn(fut));
+            None
+        }
+        Err(_) => Some(Box::pin(fut)),
+    };
+    async move {
+        if let Some(fut) = here {
+            fut.await;
+        }
     }
 }
 

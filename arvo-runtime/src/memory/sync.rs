@@ -6,6 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::time::Duration;
 
 use super::{
@@ -121,6 +122,9 @@ pub enum ReleaseStatus {
     Error(MemoryError),
 }
 
+/// What [`MachineMemory::read`] returns.
+type ReadResult<T> = Result<Option<Versioned<T>>, MemoryError>;
+
 /// A memory wrapped for the orchestration wrapper (spec §6.2, §8.5).
 ///
 /// Either call the steps yourself in the reference's order, [`acquire_lock`](Self::acquire_lock),
@@ -205,7 +209,11 @@ impl<M: MachineMemory<T>, T: MemoryRecord> SyncEventResource<M, T> {
             );
             return Ok(LockStatus::Noop);
         }
-        match self.memory.lock(subject, self.lock_ttl()).await {
+        // Boxed: the memory's lock future (retries, sleeps) stays out of every execution's
+        // future, including those that never lock.
+        let lock: Pin<Box<dyn Future<Output = Result<Lease, MemoryError>> + Send + '_>> =
+            Box::pin(self.memory.lock(subject, self.lock_ttl()));
+        match lock.await {
             Ok(lease) => {
                 tracing::info!(
                     subject,
@@ -249,10 +257,26 @@ impl<M: MachineMemory<T>, T: MemoryRecord> SyncEventResource<M, T> {
     /// Releases the lease if one was taken. Never fails: an unlock error is logged at ERROR
     /// (`Memory unlock operation failed - Possible resource leak: …`) and returned as
     /// [`ReleaseStatus::Error`].
-    pub async fn release_lock(&self, lock: LockStatus) -> ReleaseStatus {
-        let LockStatus::Acquired(lease) = lock else {
-            return ReleaseStatus::Noop;
+    ///
+    /// Without a lease the returned future is ready at once and holds nothing; the unlock of a
+    /// lease runs in a boxed future of its own.
+    pub fn release_lock(
+        &self,
+        lock: LockStatus,
+    ) -> impl Future<Output = ReleaseStatus> + Send + '_ {
+        let unlock = match lock {
+            LockStatus::Noop => None,
+            LockStatus::Acquired(lease) => Some(Box::pin(self.unlock(lease))),
         };
+        async move {
+            match unlock {
+                Some(unlock) => unlock.await,
+                None => ReleaseStatus::Noop,
+            }
+        }
+    }
+
+    async fn unlock(&self, lease: Lease) -> ReleaseStatus {
         match self.memory.unlock(&lease).await {
             Ok(true) => ReleaseStatus::Released,
             Ok(false) => {
@@ -294,26 +318,43 @@ impl<M: MachineMemory<T>, T: MemoryRecord> SyncEventResource<M, T> {
         &'r self,
         subject: &'r str,
     ) -> Result<Transaction<'r, M, T>, TransactionError> {
+        let (mut tx, state) = self.open(subject).await?;
+        tx.state = state.map(Box::new);
+        Ok(tx)
+    }
+
+    /// [`begin`](Self::begin) with the record handed out beside the transaction instead of in
+    /// it (the orchestration wrapper takes it at once anyway): the transaction, which the
+    /// wrapper holds across its awaits, stays a few words.
+    pub(crate) async fn open<'r>(
+        &'r self,
+        subject: &'r str,
+    ) -> Result<(Transaction<'r, M, T>, Option<T>), TransactionError> {
         let lock = self.acquire_lock(subject).await?;
-        match self.acquire_state(subject).await {
+        // The memory's read future holds the record it read (an in-memory one holds it from
+        // the start): boxed, so the futures holding this one stay small. Its result is
+        // consumed in this statement, so it is not kept beside the release below either.
+        let read: Pin<Box<dyn Future<Output = ReadResult<T>> + Send + '_>> =
+            Box::pin(self.memory.read(subject));
+        let error = match read.await {
             Ok(state) => {
                 let (state, version) = match state {
                     Some(v) => (Some(v.value), Some(v.version)),
                     None => (None, None),
                 };
-                Ok(Transaction {
+                let tx = Transaction {
                     resource: self,
                     subject,
                     lock: Some(lock),
-                    state,
+                    state: None,
                     version,
-                })
+                };
+                return Ok((tx, state));
             }
-            Err(e) => {
-                self.release_lock(lock).await;
-                Err(e)
-            }
-        }
+            Err(e) => TransactionError::read_failure(subject, e),
+        };
+        self.release_lock(lock).await;
+        Err(error)
     }
 
     /// One execution in the reference's order: lock, read, `step(state)`, write the record it
@@ -345,7 +386,8 @@ pub struct Transaction<'r, M: MachineMemory<T>, T: MemoryRecord> {
     resource: &'r SyncEventResource<M, T>,
     subject: &'r str,
     lock: Option<LockStatus>,
-    state: Option<T>,
+    /// Boxed: a transaction is held across awaits, and a record can be large.
+    state: Option<Box<T>>,
     version: Option<Version>,
 }
 
@@ -360,7 +402,7 @@ impl<M: MachineMemory<T>, T: MemoryRecord + fmt::Debug> fmt::Debug for Transacti
     }
 }
 
-impl<M: MachineMemory<T>, T: MemoryRecord> Transaction<'_, M, T> {
+impl<'r, M: MachineMemory<T>, T: MemoryRecord> Transaction<'r, M, T> {
     /// The subject.
     pub fn subject(&self) -> &str {
         self.subject
@@ -368,12 +410,12 @@ impl<M: MachineMemory<T>, T: MemoryRecord> Transaction<'_, M, T> {
 
     /// The record read at the start (`None`: a new workflow), unless taken.
     pub fn state(&self) -> Option<&T> {
-        self.state.as_ref()
+        self.state.as_deref()
     }
 
     /// Takes the record read, without cloning it (the version is kept for the write).
     pub fn take_state(&mut self) -> Option<T> {
-        self.state.take()
+        self.state.take().map(|b| *b)
     }
 
     /// The version the next [`persist`](Self::persist) expects (`None`: no record yet).
@@ -388,23 +430,43 @@ impl<M: MachineMemory<T>, T: MemoryRecord> Transaction<'_, M, T> {
 
     /// Writes `record` over the current version, fenced by the lease; later persists in the same
     /// transaction (a failure record after a failed step) expect the version written.
-    pub async fn persist(&mut self, record: T) -> Result<Version, TransactionError> {
-        let lease = self.lock.as_ref().and_then(LockStatus::lease);
-        let version = self
-            .resource
-            .memory
-            .write(self.subject, record, self.version, lease)
-            .await
-            .map_err(|e| TransactionError::write_failure(self.subject, e))?;
-        self.version = Some(version);
-        Ok(version)
+    ///
+    /// The memory's write is started here and the returned future only awaits it, so the
+    /// record is moved once, into the memory's future, not kept beside it.
+    pub fn persist(
+        &mut self,
+        record: T,
+    ) -> impl Future<Output = Result<Version, TransactionError>> + Send + '_ {
+        let Self {
+            resource,
+            subject,
+            lock,
+            version,
+            ..
+        } = self;
+        let (resource, subject): (&SyncEventResource<M, T>, &str) = (resource, subject);
+        let lease = lock.as_ref().and_then(LockStatus::lease);
+        let write = resource.memory.write(subject, record, *version, lease);
+        async move {
+            let written = write
+                .await
+                .map_err(|e| TransactionError::write_failure(subject, e))?;
+            *version = Some(written);
+            Ok(written)
+        }
     }
 
     /// Releases the lease (if one was taken); see [`SyncEventResource::release_lock`].
-    pub async fn release(mut self) -> ReleaseStatus {
-        match self.lock.take() {
-            Some(lock) => self.resource.release_lock(lock).await,
-            None => ReleaseStatus::Noop,
+    pub fn release(mut self) -> impl Future<Output = ReleaseStatus> + Send + 'r {
+        let lock = self.lock.take();
+        let resource = self.resource;
+        drop(self);
+        let release = lock.map(|lock| resource.release_lock(lock));
+        async move {
+            match release {
+                Some(release) => release.await,
+                None => ReleaseStatus::Noop,
+            }
         }
     }
 }

@@ -328,8 +328,9 @@ pub(crate) struct CoreInput<'a, R> {
     pub event: &'a ArvoEvent,
     /// Its subject, decoded once for the whole step.
     pub subject: &'a Subject,
-    /// The normal record read (`None`: a new orchestration).
-    pub state: Option<R>,
+    /// The normal record read (`None`: a new orchestration); boxed, as it is moved through
+    /// futures that are kept small.
+    pub state: Option<Box<R>>,
     /// The orchestration's parent subject (from the record, or the init event's
     /// `parentSubject$$`).
     pub parent_subject: Option<&'a str>,
@@ -346,8 +347,8 @@ pub(crate) struct CoreInput<'a, R> {
 pub(crate) struct CoreOutput<R> {
     /// The events, returned once the record is written.
     pub events: Vec<ArvoEvent>,
-    /// The new normal record.
-    pub record: Option<R>,
+    /// The new normal record (boxed, as [`state`](CoreInput::state)).
+    pub record: Option<Box<R>>,
 }
 
 /// The step of a handler kind, run inside [`execute`].
@@ -458,6 +459,106 @@ fn record_subject(cx: &Context, content: &SubjectContent) {
     ));
 }
 
+/// What a step starts from, once the record is read: the normal record (`None`: a new
+/// orchestration), the parent subject and the init event id (`None`: the step ends here).
+type StepStart<R> = (Option<Box<R>>, Option<String>, Option<Arc<str>>);
+
+/// Steps 5-8 on the record read, synchronously: a failed orchestration or a non-init event
+/// without a record ends the step (no init event id, logged); else what the core starts from.
+///
+/// The record is taken by value and only borrowed here. In [`run`]'s body, a large value that
+/// is borrowed, or moved out of in parts, is kept in its future across every later await
+/// (rustc keeps such locals' storage), so [`run`] only moves whole values.
+fn start_step<R: NormalRecord>(
+    settings: &OrchestrationSettings,
+    event: &ArvoEvent,
+    state: Option<OrchestrationRecord<R>>,
+    cx: &Context,
+    recording: bool,
+) -> StepStart<R> {
+    let state = match state {
+        Some(OrchestrationRecord::Failure(_)) => {
+            if recording {
+                ignored_after_failure(cx, event);
+            }
+            return (None, None, None);
+        }
+        Some(OrchestrationRecord::Normal(n)) => Some(Box::new(n)),
+        None => None,
+    };
+    let is_init = event.event_type() == settings.source;
+    if state.is_none() && !is_init {
+        log(cx, recording, "WARNING", || {
+            format!(
+                "Invalid initialization event detected. Expected type '{}' but received '{}'.",
+                settings.source,
+                crate::issue::quote_prefix(event.event_type())
+            )
+        });
+        return (None, None, None);
+    }
+    // 6-8. Parent subject and init id.
+    let parent_subject: Option<String> = if is_init {
+        event
+            .data()
+            .get(crate::contract::PARENT_SUBJECT_FIELD)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    } else {
+        state
+            .as_ref()
+            .and_then(|s| s.parent_subject().map(str::to_owned))
+    };
+    let init_event_id: Arc<str> = state
+        .as_deref()
+        .map_or_else(|| Arc::from(event.id()), NormalRecord::shared_init_event_id);
+    (state, parent_subject, Some(init_event_id))
+}
+
+/// The span status and log of an event for an orchestration that failed before (cold).
+#[cold]
+#[inline(never)]
+fn ignored_after_failure(cx: &Context, event: &ArvoEvent) {
+    let msg = format!(
+        "The orchestration has failed in a previous event. Ignoring event id: {} with event subject: {}",
+        event.id(),
+        event.subject()
+    );
+    cx.span()
+        .set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
+    log(cx, true, "WARNING", || msg.clone());
+    cx.span().set_status(Status::error(msg));
+}
+
+/// How a core step ended, other than with a record to persist and events to return.
+enum StepError {
+    /// Returned as is, nothing persisted.
+    Violation(Violation),
+    /// The failure path (step 12).
+    Failure(HandlerError),
+}
+
+/// The core's result as [`run`] takes it apart: the record to persist and the events to
+/// return, or how it failed.
+#[allow(clippy::type_complexity)]
+fn end_step<R>(
+    step: Result<CoreOutput<R>, CoreError>,
+) -> Result<(Option<Box<R>>, Vec<ArvoEvent>), StepError> {
+    match step {
+        Ok(CoreOutput { events, record }) => Ok((record, events)),
+        Err(CoreError::Violation(v)) => Err(StepError::Violation(v)),
+        Err(CoreError::Failure(err)) => match err.violation() {
+            Some(v) => Err(StepError::Violation(v)),
+            None => Err(StepError::Failure(err)),
+        },
+    }
+}
+
+/// The body of an orchestration step, steps 2-12 of the module docs.
+///
+/// Kept small as a future, since the broker boxes it per event: the record read and the
+/// record written are moved (into the core's future, into the memory's write), never borrowed
+/// here, and the decisions in between are made by synchronous helpers.
 #[allow(clippy::too_many_arguments)]
 async fn run<M, C>(
     settings: &OrchestrationSettings,
@@ -494,57 +595,18 @@ where
         });
         return Ok(Vec::new());
     }
-    // 3-4. Lock and read (the lock is released if the read fails).
-    let mut tx = resource
-        .begin(event.subject())
-        .await
-        .map_err(|e| transaction_violation(e, event))?;
-    let state = match tx.take_state() {
-        Some(OrchestrationRecord::Failure(_)) => {
-            tx.release().await;
-            if recording {
-                let msg = format!(
-                    "The orchestration has failed in a previous event. Ignoring event id: {} with event subject: {}",
-                    event.id(),
-                    event.subject()
-                );
-                cx.span()
-                    .set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
-                log(cx, recording, "WARNING", || msg.clone());
-                cx.span().set_status(Status::error(msg));
-            }
-            return Ok(Vec::new());
-        }
-        Some(OrchestrationRecord::Normal(n)) => Some(n),
-        None => None,
+    // 3-8. Lock and read (the lock is released if the read fails), then what the step starts
+    // from.
+    let (mut tx, state) = match resource.open(event.subject()).await {
+        Ok(opened) => opened,
+        Err(e) => return Err(transaction_violation(e, event)),
     };
-    let is_init = event.event_type() == settings.source;
-    if state.is_none() && !is_init {
+    let (state, parent_subject, init_event_id) = start_step(settings, event, state, cx, recording);
+    let Some(init_event_id) = init_event_id else {
+        drop(state);
         tx.release().await;
-        log(cx, recording, "WARNING", || {
-            format!(
-                "Invalid initialization event detected. Expected type '{}' but received '{}'.",
-                settings.source,
-                crate::issue::quote_prefix(event.event_type())
-            )
-        });
         return Ok(Vec::new());
-    }
-    // 6-8. Parent subject and init id.
-    let parent_subject: Option<String> = if is_init {
-        event
-            .data()
-            .get(crate::contract::PARENT_SUBJECT_FIELD)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-    } else {
-        state
-            .as_ref()
-            .and_then(|s| s.parent_subject().map(str::to_owned))
     };
-    let init_event_id: Arc<str> = state
-        .as_ref()
-        .map_or_else(|| Arc::from(event.id()), NormalRecord::shared_init_event_id);
     // 9. The core: the one place an orchestration's user code runs. A panic in it is the
     // error it stands for (failure record, system error events, lock released), never an
     // unwind into the caller with the lock still held.
@@ -559,54 +621,41 @@ where
     }))
     .await
     .unwrap_or_else(|panic| Err(CoreError::Failure(HandlerError::from(panic))));
-    let failure = match step {
-        Ok(CoreOutput { events, record }) => {
-            // 10. Persist; events only after a successful write.
-            let written = match record {
-                Some(record) => tx
-                    .persist(OrchestrationRecord::Normal(record))
-                    .await
-                    .map(|_| ()),
-                None => Ok(()),
-            };
-            tx.release().await;
-            return match written {
-                Ok(()) => Ok(events),
-                Err(e) => Err(transaction_violation(e, event)),
-            };
+    let (record, events) = match end_step(step) {
+        Ok(parts) => parts,
+        Err(error) => {
+            // 11-12. A violation, or the failure path, in a future of its own (boxed: the rare
+            // paths stay out of the step's future and code).
+            let failed: Pin<Box<dyn Future<Output = _> + Send + '_>> =
+                Box::pin(step_failed(FailInput {
+                    settings,
+                    tx,
+                    cache,
+                    event,
+                    cx,
+                    recording,
+                    parent_subject: parent_subject.as_deref(),
+                    content,
+                    init_event_id: &init_event_id,
+                    headers,
+                    error,
+                }));
+            return failed.await;
         }
-        Err(CoreError::Violation(v)) => {
-            tx.release().await;
-            log(cx, recording, "CRITICAL", || {
-                format!("{} violation error: {v}", settings.kind.handler_name())
-            });
-            return Err(v);
-        }
-        Err(CoreError::Failure(err)) => match err.violation() {
-            Some(v) => {
-                tx.release().await;
-                return Err(v);
-            }
-            None => err,
-        },
     };
-    // 12. A non-violation error: terminal failure record, then system error events, in a
-    // future of its own (boxed: the rare path stays out of the step's future and code).
-    let failed: Pin<Box<dyn Future<Output = Result<Vec<ArvoEvent>, Violation>> + Send + '_>> =
-        Box::pin(fail(FailInput {
-            settings,
-            tx,
-            cache,
-            event,
-            cx,
-            recording,
-            parent_subject: parent_subject.as_deref(),
-            content,
-            init_event_id: &init_event_id,
-            headers,
-            failure,
-        }));
-    failed.await
+    // 10. Persist; events only after a successful write.
+    let written = match record {
+        Some(record) => tx
+            .persist(OrchestrationRecord::Normal(*record))
+            .await
+            .map(|_| ()),
+        None => Ok(()),
+    };
+    tx.release().await;
+    match written {
+        Ok(()) => Ok(events),
+        Err(e) => Err(transaction_violation(e, event)),
+    }
 }
 
 /// What the failure path of [`run`] needs.
@@ -621,11 +670,12 @@ struct FailInput<'a, 'r, M: MachineMemory<T>, T: MemoryRecord> {
     content: &'a SubjectContent,
     init_event_id: &'a Arc<str>,
     headers: &'a TraceHeaders,
-    failure: HandlerError,
+    error: StepError,
 }
 
-/// Step 12 of [`run`]: the terminal failure record and the system error events.
-async fn fail<R, M>(
+/// Steps 11-12 of [`run`]: a violation (lock released, returned as is), or the terminal failure
+/// record and the system error events.
+async fn step_failed<R, M>(
     input: FailInput<'_, '_, M, OrchestrationRecord<R>>,
 ) -> Result<Vec<ArvoEvent>, Violation>
 where
@@ -643,8 +693,18 @@ where
         content,
         init_event_id,
         headers,
-        failure,
+        error,
     } = input;
+    let failure = match error {
+        StepError::Violation(v) => {
+            tx.release().await;
+            log(cx, recording, "CRITICAL", || {
+                format!("{} violation error: {v}", settings.kind.handler_name())
+            });
+            return Err(v);
+        }
+        StepError::Failure(failure) => failure,
+    };
     let payload = ArvoErrorPayload::from_error(failure.as_error());
     if recording {
         fail_span(cx, &payload.error_name, &payload.error_message);

@@ -173,7 +173,7 @@ impl<C: Context> OrchestratorCore<C> {
                     events,
                     processed,
                     ..
-                } = prev;
+                } = *prev;
                 (Some(state), processed, Some(events))
             }
             None => (None, Vec::new(), None),
@@ -266,7 +266,7 @@ impl<C: Context> OrchestratorCore<C> {
         };
         Ok(CoreOutput {
             events: emitted,
-            record: Some(record),
+            record: Some(Box::new(record)),
         })
     }
 }

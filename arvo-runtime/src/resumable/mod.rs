@@ -626,7 +626,7 @@ impl<C: Context> ResumableCore<C> {
                 subject,
                 contract: self_version,
                 services: &self.services,
-                metadata: state.as_ref(),
+                metadata: state.as_deref(),
                 context: state.as_ref().and_then(|s| s.context.as_ref()),
                 input: matches!(kind, InputKind::Init).then_some(event),
                 service: matches!(kind, InputKind::Service).then_some(event),
@@ -700,7 +700,7 @@ impl<C: Context> ResumableCore<C> {
         };
         let emitted = create_emittables(&ctx, raws)?;
         // The new record; the previous step moves into the idempotency window.
-        let (expected, previous_context, mut processed) = match state {
+        let (expected, previous_context, mut processed) = match state.map(|prev| *prev) {
             Some(prev) => {
                 let mut processed = prev.processed;
                 if self.window > 1 {
@@ -749,7 +749,7 @@ impl<C: Context> ResumableCore<C> {
         };
         Ok(CoreOutput {
             events: emitted,
-            record: Some(record),
+            record: Some(Box::new(record)),
         })
     }
 
