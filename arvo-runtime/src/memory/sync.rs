@@ -431,8 +431,10 @@ impl<'r, M: MachineMemory<T>, T: MemoryRecord> Transaction<'r, M, T> {
     /// Writes `record` over the current version, fenced by the lease; later persists in the same
     /// transaction (a failure record after a failed step) expect the version written.
     ///
-    /// The memory's write is started here and the returned future only awaits it, so the
-    /// record is moved once, into the memory's future, not kept beside it.
+    /// The memory's [`write`](MachineMemory::write) is called here and the returned future
+    /// awaits it, so the record is moved once, into the memory's future, not kept beside it.
+    /// Whatever that call does at once happens here ([`InMemoryMemory`](super::InMemoryMemory)
+    /// writes at once); the rest when the future is polled.
     pub fn persist(
         &mut self,
         record: T,
@@ -456,15 +458,13 @@ impl<'r, M: MachineMemory<T>, T: MemoryRecord> Transaction<'r, M, T> {
         }
     }
 
-    /// Releases the lease (if one was taken); see [`SyncEventResource::release_lock`].
+    /// Releases the lease (if one was taken); see [`SyncEventResource::release_lock`]. Nothing
+    /// happens until the future is polled: dropped unpolled, it drops the transaction (which
+    /// warns and leaves the lease to its TTL).
     pub fn release(mut self) -> impl Future<Output = ReleaseStatus> + Send + 'r {
-        let lock = self.lock.take();
-        let resource = self.resource;
-        drop(self);
-        let release = lock.map(|lock| resource.release_lock(lock));
         async move {
-            match release {
-                Some(release) => release.await,
+            match self.lock.take() {
+                Some(lock) => self.resource.release_lock(lock).await,
                 None => ReleaseStatus::Noop,
             }
         }
