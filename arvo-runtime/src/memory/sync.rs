@@ -461,6 +461,8 @@ impl<'r, M: MachineMemory<T>, T: MemoryRecord> Transaction<'r, M, T> {
     /// Releases the lease (if one was taken); see [`SyncEventResource::release_lock`]. Nothing
     /// happens until the future is polled: dropped unpolled, it drops the transaction (which
     /// warns and leaves the lease to its TTL).
+    // Not an `async fn`: its `mut self` parameter would be copied into the future a second time.
+    #[allow(clippy::manual_async_fn)]
     pub fn release(mut self) -> impl Future<Output = ReleaseStatus> + Send + 'r {
         async move {
             match self.lock.take() {
