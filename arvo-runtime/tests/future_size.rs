@@ -28,16 +28,20 @@ fn init() -> arvo_runtime::event::ArvoEvent {
         .unwrap()
 }
 
+/// Asserts that a future of `size` bytes fits glibc's tcache.
+fn assert_fits(what: &str, size: usize) {
+    assert!(
+        size <= TCACHE_MAX,
+        "{what}'s future is {size} bytes (limit {TCACHE_MAX}): something large is kept across an await"
+    );
+}
+
 #[test]
 fn the_orchestrator_execute_future_fits_the_allocator_cache() {
     let orchestrator = common_calc_machine::calc_orchestrator(InMemoryMemory::new());
     let event = init();
     let future = orchestrator.execute(&event, ParentContext::Event);
-    let size = std::mem::size_of_val(&future);
-    assert!(
-        size <= TCACHE_MAX,
-        "ArvoOrchestrator::execute's future is {size} bytes (limit {TCACHE_MAX}): something large is kept across an await"
-    );
+    assert_fits("ArvoOrchestrator::execute", std::mem::size_of_val(&future));
 }
 
 #[test]
@@ -45,9 +49,5 @@ fn the_resumable_execute_future_fits_the_allocator_cache() {
     let resumable = common_resumable::calc_resumable(InMemoryMemory::new());
     let event = init();
     let future = resumable.execute(&event, ParentContext::Event);
-    let size = std::mem::size_of_val(&future);
-    assert!(
-        size <= TCACHE_MAX,
-        "ArvoResumable::execute's future is {size} bytes (limit {TCACHE_MAX}): something large is kept across an await"
-    );
+    assert_fits("ArvoResumable::execute", std::mem::size_of_val(&future));
 }
