@@ -209,3 +209,41 @@ fn contracts_and_schemas_are_shareable_across_threads() {
     assert_send_sync::<arvo_runtime::contract::VersionedContract>();
     assert_send_sync::<arvo_runtime::contract::ContractError>();
 }
+
+#[test]
+fn a_small_object_is_shaped_as_a_large_one() {
+    // Up to 8 properties the shaping finds names by comparing them (no index): the same output,
+    // nested shapes and `additionalProperties` schemas included.
+    let small = Schema::new(json!({
+        "type": "object",
+        "properties": {
+            "a": {"type": "number"},
+            "inner": {
+                "type": "object",
+                "properties": {"x": {"type": "number"}, "y": {"type": "number", "default": 2}},
+                "additionalProperties": false
+            },
+            "b": {"type": "number"}
+        },
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"k": {"type": "string"}},
+            "additionalProperties": false
+        }
+    }))
+    .unwrap();
+    let input = json!({
+        "extra": {"k": "v", "junk": 1},
+        "b": 2,
+        "inner": {"z": true, "x": 1},
+        "a": 1
+    });
+    let out = small.parse(&input).unwrap();
+    let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["a", "inner", "b", "extra"]);
+    assert_eq!(out["inner"], json!({"x": 1, "y": 2}));
+    let inner_keys: Vec<&String> = out["inner"].as_object().unwrap().keys().collect();
+    assert_eq!(inner_keys, ["x", "y"]);
+    assert_eq!(out["extra"], json!({"k": "v"}));
+    assert_eq!(small.parse_owned(input).unwrap(), out);
+}

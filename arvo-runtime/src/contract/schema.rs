@@ -293,27 +293,48 @@ enum Shape {
     Union(Vec<Branch>),
 }
 
-/// An object's properties in schema order, with an index by name, so shaping an object costs
-/// time linear in its number of keys whatever the number of properties.
+/// An object's properties in schema order, with an index by name when there are more than
+/// [`SMALL_PROPS`], so shaping an object costs time linear in its number of keys whatever the
+/// number of properties.
 #[derive(Default)]
 struct Props {
     list: Vec<Prop>,
+    /// Name -> position; empty for [`SMALL_PROPS`] properties or fewer (found by a scan).
     index: std::collections::HashMap<String, usize>,
+    /// Whether some property's value has a shape of its own (else only the object's keys are
+    /// shaped, and its values are left as they are).
+    nested: bool,
 }
+
+/// Up to this many properties, a name is found by comparing it with each (cheaper than hashing
+/// it, which a lookup in the index or in a `serde_json` map does).
+const SMALL_PROPS: usize = 8;
 
 impl Props {
     fn new(list: Vec<Prop>) -> Props {
-        let index = list
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.clone(), i))
-            .collect();
-        Props { list, index }
+        let index = if list.len() > SMALL_PROPS {
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| (p.name.clone(), i))
+                .collect()
+        } else {
+            std::collections::HashMap::new()
+        };
+        let nested = list.iter().any(|p| !matches!(p.shape, Shape::Any));
+        Props {
+            list,
+            index,
+            nested,
+        }
     }
 
     /// The position of the property `name`.
     fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        if self.list.len() > SMALL_PROPS {
+            self.index.get(name).copied()
+        } else {
+            self.list.iter().position(|p| p.name == name)
+        }
     }
 }
 
@@ -486,15 +507,15 @@ impl Branch {
 /// zod's output for an object: known keys in schema order (defaults filled in), then the
 /// unknown ones in their order unless stripped. Linear in the number of keys.
 fn apply_object(props: &Props, extra: &Extra, map: &mut Map<String, Value>) {
-    for p in &props.list {
-        if let Some(v) = map.get_mut(&p.name) {
-            p.shape.apply(v);
-        }
-    }
-    if let Extra::Each(shape) = extra {
+    if props.nested || matches!(extra, Extra::Each(_)) {
         for (k, v) in map.iter_mut() {
-            if props.position(k).is_none() {
-                shape.apply(v);
+            match props.position(k) {
+                Some(i) => props.list[i].shape.apply(v),
+                None => {
+                    if let Extra::Each(shape) = extra {
+                        shape.apply(v);
+                    }
+                }
             }
         }
     }
