@@ -113,8 +113,8 @@ where
                 errors: outcome.errors.len(),
             });
         };
-        let data = event.data_value().clone();
-        match V::Emits::from_data(event.event_type(), data) {
+        // Read from the event's data in place (no copy of it).
+        match V::Emits::deserialize_data(event.event_type(), event.data_value()) {
             Ok(Some(done)) => Ok(done),
             Ok(None) => Err(WorkflowError::Failed {
                 contract,

@@ -44,13 +44,17 @@ struct CompletionFields {
 }
 
 fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
-    let Value::Object(mut map) = output else {
-        return Ok(CompletionFields {
-            data: output,
-            id: None,
-            executionunits: None,
-            domain: None,
-        });
+    // Without a `__` key (the usual output) there is nothing to take out: no key lookups.
+    let mut map = match output {
+        Value::Object(map) if map.keys().any(|k| k.starts_with("__")) => map,
+        output => {
+            return Ok(CompletionFields {
+                data: output,
+                id: None,
+                executionunits: None,
+                domain: None,
+            });
+        }
     };
     let id = match map.shift_remove("__id") {
         None | Some(Value::Null) => None,
