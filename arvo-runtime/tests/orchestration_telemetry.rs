@@ -36,6 +36,10 @@ impl Flow {
                 if a < 0.0 {
                     return Err(HandlerError::msg("negative input"));
                 }
+                if a > 1e6 {
+                    // A violation raised by user code (not by the orchestration wrapper).
+                    return Err(Violation::execution("input too large").into());
+                }
                 let call = step.call::<CalcAddV1_0_0>(&AddInput { a, b })?;
                 Ok(Outcome::wait().context(CalcContext { a, b }).call(call))
             }
@@ -204,4 +208,59 @@ async fn a_violation_marks_the_span_failed() {
         s("failure")
     );
     assert!(matches!(spans[0].status, Status::Error { .. }));
+}
+
+/// The `log` events of `span` at `severity`.
+fn logs<'a>(span: &'a SpanData, severity: &str) -> Vec<&'a str> {
+    span.events
+        .iter()
+        .filter(|e| e.name == "log")
+        .filter(|e| {
+            e.attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "log.severity" && kv.value.as_str() == severity)
+        })
+        .filter_map(|e| {
+            e.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "log.message")
+                .map(|kv| match &kv.value {
+                    OtelValue::String(s) => s.as_str(),
+                    _ => "",
+                })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_violation_of_the_step_is_logged_critical_and_a_users_is_returned_as_is() {
+    let (resumable, exporter, _provider) = setup();
+    // The wrapper's own violation: init data its contract refuses (a contract violation).
+    let mut json: serde_json::Value = serde_json::from_str(&init(1.0).to_json_string()).unwrap();
+    json["data"]["a"] = "not a number".into();
+    let refused = ArvoEvent::from_json_slice(json.to_string().as_bytes()).unwrap();
+    let err = resumable
+        .execute(&refused, ParentContext::Event)
+        .await
+        .unwrap_err();
+    assert_eq!(err.violation_type(), "Contract");
+    // A violation the user's code raised.
+    let err = resumable
+        .execute(&init(2e6), ParentContext::Event)
+        .await
+        .unwrap_err();
+    assert_eq!(err, Violation::execution("input too large"));
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 2);
+    let critical = logs(&spans[0], "CRITICAL");
+    assert_eq!(critical.len(), 1, "{critical:?}");
+    assert!(
+        critical[0].starts_with("ArvoResumable violation error: "),
+        "{critical:?}"
+    );
+    assert!(
+        logs(&spans[1], "CRITICAL").is_empty(),
+        "{:?}",
+        spans[1].events
+    );
 }

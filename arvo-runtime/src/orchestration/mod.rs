@@ -532,8 +532,9 @@ fn ignored_after_failure(cx: &Context, event: &ArvoEvent) {
 
 /// How a core step ended, other than with a record to persist and events to return.
 enum StepError {
-    /// Returned as is, nothing persisted.
-    Violation(Violation),
+    /// Returned as is, nothing persisted; logged at CRITICAL when `logged` (a violation the core
+    /// returned, not one a user's error carried).
+    Violation { violation: Violation, logged: bool },
     /// The failure path (step 12).
     Failure(HandlerError),
 }
@@ -546,9 +547,15 @@ fn end_step<R>(
 ) -> Result<(Option<Box<R>>, Vec<ArvoEvent>), StepError> {
     match step {
         Ok(CoreOutput { events, record }) => Ok((record, events)),
-        Err(CoreError::Violation(v)) => Err(StepError::Violation(v)),
+        Err(CoreError::Violation(violation)) => Err(StepError::Violation {
+            violation,
+            logged: true,
+        }),
         Err(CoreError::Failure(err)) => match err.violation() {
-            Some(v) => Err(StepError::Violation(v)),
+            Some(violation) => Err(StepError::Violation {
+                violation,
+                logged: false,
+            }),
             None => Err(StepError::Failure(err)),
         },
     }
@@ -696,12 +703,17 @@ where
         error,
     } = input;
     let failure = match error {
-        StepError::Violation(v) => {
+        StepError::Violation { violation, logged } => {
             tx.release().await;
-            log(cx, recording, "CRITICAL", || {
-                format!("{} violation error: {v}", settings.kind.handler_name())
-            });
-            return Err(v);
+            if logged {
+                log(cx, recording, "CRITICAL", || {
+                    format!(
+                        "{} violation error: {violation}",
+                        settings.kind.handler_name()
+                    )
+                });
+            }
+            return Err(violation);
         }
         StepError::Failure(failure) => failure,
     };
