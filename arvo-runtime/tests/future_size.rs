@@ -2,7 +2,8 @@
 //! `execute` future is allocated once per delivery, and one of more than 1,032 bytes misses the
 //! system allocator's per-thread cache (glibc's tcache) and takes its slow path, which also
 //! consolidates its free lists (the B2/B3 benchmarks measured this: a 3,968-byte future cost
-//! ~300 instructions per allocation and a 4 KB copy). The limit below keeps that margin.
+//! ~300 instructions per allocation and a 4 KB copy). The limit below keeps that margin, and the
+//! last test keeps a step's outputs from the same slow path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common_calc_machine/mod.rs"]
@@ -50,4 +51,18 @@ fn the_resumable_execute_future_fits_the_allocator_cache() {
     let event = init();
     let future = resumable.execute(&event, ParentContext::Event);
     assert_fits("ArvoResumable::execute", std::mem::size_of_val(&future));
+}
+
+#[test]
+fn a_machine_steps_single_output_takes_one_outputs_room() {
+    // A `Vec`'s first growth reserves room for four outputs (4 x 336 bytes), above the same
+    // cache: a step's usual single emission reserves exactly one.
+    let machine = common_calc_machine::calc_machine();
+    let step = machine.start(&init()).unwrap();
+    assert_eq!(step.events.len(), 1);
+    assert_eq!(step.events.capacity(), 1);
+    assert!(
+        std::mem::size_of::<arvo_runtime::handler::RawOutput>() * 4 > TCACHE_MAX,
+        "RawOutput shrank: the exact reservation may no longer be needed"
+    );
 }

@@ -214,6 +214,8 @@ impl<C: Context> OrchestratorCore<C> {
                     .domain
                     .unwrap_or_else(|| self.settings.domains().complete.clone()),
             );
+            // Exactly one more: see `push_output` in the engine.
+            raws.reserve_exact(1);
             raws.push(raw);
         }
         let parent_content = match parent_subject {
