@@ -330,10 +330,10 @@ impl Props {
 
     /// The position of the property `name`.
     fn position(&self, name: &str) -> Option<usize> {
-        if self.list.len() > SMALL_PROPS {
-            self.index.get(name).copied()
-        } else {
+        if self.index.is_empty() {
             self.list.iter().position(|p| p.name == name)
+        } else {
+            self.index.get(name).copied()
         }
     }
 }

@@ -76,6 +76,7 @@ pub use builder::{
     ArvoEventHandler, ArvoEventHandlerBuilder, DEFAULT_MAX_EVENT_BYTES, HandlerBuildError,
 };
 pub use domain::{Domain, DomainError, DomainResolver, DomainSpec};
+pub(crate) use output::push_output;
 pub use output::{HandlerInput, RawOutput};
 pub use panic::{MAX_PANIC_MESSAGE, UserPanic};
 pub(crate) use panic::{catch_panic, catch_panic_sync};

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::contract::{PARENT_SUBJECT_FIELD, VersionedContract};
 use crate::event::ArvoEvent;
-use crate::handler::{HandlerError, RawOutput, UserPanic, Violation};
+use crate::handler::{HandlerError, RawOutput, UserPanic, Violation, push_output};
 
 use super::model::StateKind;
 use super::snapshot::{
@@ -115,17 +115,6 @@ impl Emitter<'_> {
     pub fn state(&self) -> &str {
         self.state
     }
-}
-
-/// Pushes `raw`, the first one into an allocation of exactly one: a `RawOutput` is 336 bytes, and
-/// the four a `Vec`'s first growth reserves (1,344 bytes) are above glibc's per-thread cache, whose
-/// slow path (with a consolidation of its free lists) a step would then take for its usual
-/// single output. Later pushes grow as usual.
-fn push_output(outputs: &mut Vec<RawOutput>, raw: RawOutput) {
-    if outputs.capacity() == 0 {
-        outputs.reserve_exact(1);
-    }
-    outputs.push(raw);
 }
 
 /// The result of one engine step.

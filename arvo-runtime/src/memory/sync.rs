@@ -122,9 +122,6 @@ pub enum ReleaseStatus {
     Error(MemoryError),
 }
 
-/// What [`MachineMemory::read`] returns.
-type ReadResult<T> = Result<Option<Versioned<T>>, MemoryError>;
-
 /// A memory wrapped for the orchestration wrapper (spec §6.2, §8.5).
 ///
 /// Either call the steps yourself in the reference's order, [`acquire_lock`](Self::acquire_lock),
@@ -334,8 +331,8 @@ impl<M: MachineMemory<T>, T: MemoryRecord> SyncEventResource<M, T> {
         // The memory's read future holds the record it read (an in-memory one holds it from
         // the start): boxed, so the futures holding this one stay small. Its result is
         // consumed in this statement, so it is not kept beside the release below either.
-        let read: Pin<Box<dyn Future<Output = ReadResult<T>> + Send + '_>> =
-            Box::pin(self.memory.read(subject));
+        let read: Pin<Box<dyn Future<Output = Result<_, TransactionError>> + Send + '_>> =
+            Box::pin(self.acquire_state(subject));
         let error = match read.await {
             Ok(state) => {
                 let (state, version) = match state {
@@ -351,7 +348,7 @@ impl<M: MachineMemory<T>, T: MemoryRecord> SyncEventResource<M, T> {
                 };
                 return Ok((tx, state));
             }
-            Err(e) => TransactionError::read_failure(subject, e),
+            Err(e) => e,
         };
         self.release_lock(lock).await;
         Err(error)
@@ -446,7 +443,7 @@ impl<'r, M: MachineMemory<T>, T: MemoryRecord> Transaction<'r, M, T> {
             version,
             ..
         } = self;
-        let (resource, subject): (&SyncEventResource<M, T>, &str) = (resource, subject);
+        let (resource, subject) = (*resource, *subject);
         let lease = lock.as_ref().and_then(LockStatus::lease);
         let write = resource.memory.write(subject, record, *version, lease);
         async move {

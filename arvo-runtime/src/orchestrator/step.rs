@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{MachineEvents, MachineRecord, MachineRegistry};
 use crate::contract::ContractKind;
 use crate::event::{EncodedUri, EventIdInput};
-use crate::handler::{DomainSpec, HandlerError, RawOutput, Violation};
+use crate::handler::{DomainSpec, HandlerError, RawOutput, Violation, push_output};
 use crate::machine::{Context, MachineStatus};
 use crate::orchestration::{
     self, CoreError, CoreInput, CoreOutput, EmitContext, OrchestrationCore, OrchestrationSettings,
@@ -214,9 +214,7 @@ impl<C: Context> OrchestratorCore<C> {
                     .domain
                     .unwrap_or_else(|| self.settings.domains().complete.clone()),
             );
-            // Exactly one more: see `push_output` in the engine.
-            raws.reserve_exact(1);
-            raws.push(raw);
+            push_output(&mut raws, raw);
         }
         let parent_content = match parent_subject {
             Some(p) => self.cache.get_or_parse(p).ok(),

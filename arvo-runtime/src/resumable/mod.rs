@@ -77,7 +77,9 @@ use serde_json::Value;
 
 use crate::contract::{ContractKind, OrchestratorContract, VersionedContract};
 use crate::event::{ArvoEvent, EncodedUri, EventIdInput};
-use crate::handler::{DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation};
+use crate::handler::{
+    DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation, push_output,
+};
 use crate::memory::{MachineMemory, SyncEventResource};
 use crate::orchestration::builder::{BuilderSettings, FinishedSettings, builder_setters};
 use crate::orchestration::{
@@ -663,8 +665,7 @@ impl<C: Context> ResumableCore<C> {
                 out.domain
                     .unwrap_or_else(|| self.settings.domains().complete.clone()),
             );
-            raws.reserve_exact(1);
-            raws.push(raw);
+            push_output(&mut raws, raw);
         }
         let parent_content = match parent_subject {
             Some(p) => self.cache.get_or_parse(p).ok(),
