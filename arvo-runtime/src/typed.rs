@@ -445,7 +445,7 @@ impl<E: Emits> Emission<E> {
                 "Emit Event data serialisation failed for {event_type}: {e}"
             ))
         })?;
-        options.event_type = event_type.to_owned();
+        options.event_type = std::borrow::Cow::Borrowed(event_type);
         Ok(options)
     }
 }

@@ -369,7 +369,7 @@ fn emitted_events_precede_enqueued_ones_whatever_the_action_order() {
         .build()
         .unwrap();
     let s = m.start(&init()).unwrap();
-    let types: Vec<&str> = s.events.iter().map(|e| e.event_type.as_str()).collect();
+    let types: Vec<&str> = s.events.iter().map(|e| &*e.event_type).collect();
     assert_eq!(
         types,
         ["com.t.a", "com.t.b", "com.notif.one", "com.notif.two"]

@@ -100,8 +100,9 @@ impl Default for ArvoEventParts {
 /// hence validated, event). Such a string holds only pass-through characters and `%`
 /// escapes, so without a `%` `encodeURI` leaves it unchanged and it is shared as is.
 pub(crate) fn encode_valid_uri(s: &SharedStr) -> SharedStr {
-    // `str::contains(char)` searches with memchr.
-    if s.contains('%') {
+    // The memchr crate's vectorised search: a subject is a few hundred bytes, and this runs
+    // for every event a handler emits.
+    if memchr::memchr(b'%', s.as_bytes()).is_some() {
         SharedStr::from(encode_uri(s))
     } else {
         SharedStr::clone(s)

@@ -3,7 +3,8 @@
 use super::builder::ArvoEventHandler;
 use super::{DomainResolver, RawOutput, Violation};
 use crate::event::{
-    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventTime, Extensions, create_shared_event_id,
+    ArvoEvent, EmitType, EncodedParts, EncodedUri, EventIdInput, EventTime, Extensions,
+    create_shared_event_id,
 };
 use crate::otel::TraceHeaders;
 use serde_json::{Map, Value};
@@ -38,7 +39,15 @@ impl ArvoEventHandler {
         let mut events = Vec::with_capacity(outputs.len());
         for o in outputs {
             let specs = o.domain.as_deref().unwrap_or(&self.emit_domains);
-            let domains = resolver.resolve_dedup(specs);
+            // One spec (the default) resolves to one domain: no list to allocate.
+            let (single, many);
+            let domains: &[Option<&str>] = if let [spec] = specs {
+                single = [resolver.resolve(spec)];
+                &single
+            } else {
+                many = resolver.resolve_dedup(specs);
+                &many
+            };
             let Some((emit_type, schema)) = EmitType::lookup(versioned, &o.event_type) else {
                 return Err(Violation::contract(format!(
                     "Emit Event data validation failed: No contract available for {}",
@@ -81,7 +90,7 @@ impl ArvoEventHandler {
                 .get(slot)
                 .cloned()
                 .unwrap_or_else(|| EncodedUri::encode(versioned.dataschema()));
-            let mut shared = Some(Shared {
+            let shared = Shared {
                 event_type: emit_type,
                 subject: event.encoded_subject(),
                 dataschema,
@@ -91,41 +100,58 @@ impl ArvoEventHandler {
                 redirectto,
                 parentid: EncodedUri::encode_shared(event.shared_id()),
                 extensions: o.extensions,
-            });
-            let n = domains.len();
-            for (i, domain) in domains.iter().enumerate() {
-                // The last copy takes the values, the others clone them.
-                let Some(sh) = (if i + 1 == n {
-                    shared.take()
-                } else {
-                    shared.clone()
-                }) else {
-                    break;
-                };
-                let parts = EncodedParts {
-                    id: create_shared_event_id(o.id.as_ref()),
-                    time: EventTime::given_or_now(o.time.as_ref()),
-                    source: self.source_uri.clone(),
-                    event_type: sh.event_type,
-                    subject: sh.subject,
-                    dataschema: Some(sh.dataschema),
-                    data: sh.data,
-                    to: sh.to,
-                    accesscontrol: sh.accesscontrol,
-                    redirectto: sh.redirectto,
-                    executionunits: Some(executionunits),
-                    parentid: Some(sh.parentid),
-                    domain: domain.map(str::to_owned),
-                    traceparent: headers.traceparent.clone(),
-                    tracestate: headers.tracestate.clone(),
-                    extensions: sh.extensions,
-                };
-                events.push(
-                    ArvoEvent::from_encoded_parts(parts)
-                        .map_err(|e| Violation::contract(e.to_string()))?,
-                );
+            };
+            // Every copy but the last clones the shared values; the last takes them.
+            let Some((last, others)) = domains.split_last() else {
+                continue;
+            };
+            let copy = Copy {
+                id: o.id.as_ref(),
+                time: o.time.as_ref(),
+                executionunits,
+                headers,
+            };
+            for domain in others {
+                events.push(self.copy(shared.clone(), *domain, &copy)?);
             }
+            events.push(self.copy(shared, *last, &copy)?);
         }
         Ok(events)
     }
+
+    /// One event of an output: its shared values in `domain`.
+    fn copy(
+        &self,
+        sh: Shared,
+        domain: Option<&str>,
+        copy: &Copy<'_>,
+    ) -> Result<ArvoEvent, Violation> {
+        let parts = EncodedParts {
+            id: create_shared_event_id(copy.id),
+            time: EventTime::given_or_now(copy.time),
+            source: self.source_uri.clone(),
+            event_type: sh.event_type,
+            subject: sh.subject,
+            dataschema: Some(sh.dataschema),
+            data: sh.data,
+            to: sh.to,
+            accesscontrol: sh.accesscontrol,
+            redirectto: sh.redirectto,
+            executionunits: Some(copy.executionunits),
+            parentid: Some(sh.parentid),
+            domain: domain.map(str::to_owned),
+            traceparent: copy.headers.traceparent.clone(),
+            tracestate: copy.headers.tracestate.clone(),
+            extensions: sh.extensions,
+        };
+        ArvoEvent::from_encoded_parts(parts).map_err(|e| Violation::contract(e.to_string()))
+    }
+}
+
+/// What every copy of one output takes from the output and the execution.
+struct Copy<'a> {
+    id: Option<&'a EventIdInput>,
+    time: Option<&'a String>,
+    executionunits: f64,
+    headers: &'a TraceHeaders,
 }

@@ -7,6 +7,7 @@ use crate::event::{ArvoEvent, EventIdInput, ExtensionValue, Extensions};
 use crate::otel::TraceHeaders;
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What a handler function receives (the reference's `ArvoEventHandlerFunctionInput`).
 ///
@@ -61,8 +62,9 @@ impl<'a> HandlerInput<'a> {
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct RawOutput {
-    /// The event type: one of the version's emitted types.
-    pub event_type: String,
+    /// The event type: one of the version's emitted types (borrowed when it is a contract's
+    /// constant, as a typed emission's is, so emitting does not copy it).
+    pub event_type: Cow<'static, str>,
     /// The payload, validated and parsed with the type's schema.
     pub data: Value,
     /// The id (default: fresh per copy; a `DeveloperManaged` id is shared by every domain copy).
@@ -88,7 +90,7 @@ impl RawOutput {
     /// An output of `event_type` with `data`, every other field defaulted.
     pub fn new(event_type: impl Into<String>, data: Value) -> Self {
         RawOutput {
-            event_type: event_type.into(),
+            event_type: Cow::Owned(event_type.into()),
             data,
             id: None,
             time: None,

@@ -103,7 +103,7 @@ pub(crate) fn create_emittables(
     };
     let mut out = Vec::with_capacity(raws.len());
     for mut raw in raws {
-        let target = if Some(raw.event_type.as_str()) == complete_type {
+        let target = if Some(&*raw.event_type) == complete_type {
             Target::Completion
         } else if let Some(c) = ctx
             .services
@@ -345,10 +345,10 @@ fn via_builder(
     domain: Option<String>,
     data: serde_json::Map<String, Value>,
 ) -> Result<ArvoEvent, crate::event::EventError> {
-    let to = raw.to.as_deref().unwrap_or(raw.event_type.as_str());
+    let to = raw.to.as_deref().unwrap_or(&*raw.event_type);
     let mut b = ArvoEvent::builder()
         .source(ctx.source)
-        .event_type(raw.event_type.as_str())
+        .event_type(&*raw.event_type)
         .subject(subject)
         .dataschema(dataschema)
         .data(data)
