@@ -14,21 +14,32 @@ use super::write::must_escape;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-/// The index of the first byte of `w` for which [`must_escape`] holds (`"`, `\` or a control
-/// character: the end of an escape-free string), or 8 when there is none, by SWAR on a
-/// little-endian word. Each test flags its lowest matching byte exactly (a borrow only moves
-/// towards higher bytes, and only out of a matching byte), so the lowest flag of the three is
-/// the first stop byte; bytes of 0x80 and above (UTF-8) are never flagged.
-fn first_stop(w: &[u8; 8]) -> usize {
+/// The bytes of the little-endian word `x` for which [`must_escape`] holds (`"`, `\\` or a
+/// control character: the end of an escape-free string), as their high bits, by SWAR; exact
+/// for the lowest such byte (higher flags may be spurious), never set for bytes of 0x80 and
+/// above (UTF-8).
+///
+/// With bit 1 flipped, `"` (0x22) and the control characters (below 0x20) are exactly the
+/// bytes below 0x21, so one "less than" test takes both, and a "zero byte" test after an XOR
+/// takes `\\`. Each flags its lowest matching byte exactly: a borrow only moves towards higher
+/// bytes, and only out of a matching byte.
+fn stops(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let x = u64::from_le_bytes(*w);
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let quote = zero_byte(x ^ (ONES * u64::from(b'"')));
-    let backslash = zero_byte(x ^ (ONES * u64::from(b'\\')));
-    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    // 64 / 8 = 8 when nothing is flagged.
-    (quote | backslash | control).trailing_zeros() as usize / 8
+    let flipped = x ^ (ONES * 0x02);
+    let quote_or_control = flipped.wrapping_sub(ONES * 0x21) & !flipped & HIGH;
+    let b = x ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b & HIGH;
+    quote_or_control | backslash
+}
+
+/// The index of the first byte of `w` for which [`must_escape`] holds, or 16 when there is
+/// none (see [`stops`]).
+fn first_stop(w: &[u8; 16]) -> usize {
+    let x = u128::from_le_bytes(*w);
+    let flags = u128::from(stops(x as u64)) | u128::from(stops((x >> 64) as u64)) << 64;
+    // 128 / 8 = 16 when nothing is flagged.
+    flags.trailing_zeros() as usize / 8
 }
 
 /// The deepest nesting of `data` (counting `data` itself) the fast reader takes: serde_json's
@@ -138,26 +149,30 @@ impl<'a> Reader<'a> {
 
     /// The rest of a string whose opening quote was read, when it holds no escape and no
     /// control character (which JSON forbids unescaped).
+    #[inline(always)] // two call sites in `read`; a call cost more than the scan of a key
     fn plain_str(&mut self) -> Option<&'a str> {
         let start = self.pos;
-        let rest = self.b.get(start..)?;
-        // 8 bytes at a time: the first stop byte of a word is found with a few integer
-        // operations (most strings here are short keys and values, ended in the first word).
-        let (words, tail) = rest.as_chunks::<8>();
-        let in_words = words.iter().enumerate().find_map(|(k, w)| {
-            let i = first_stop(w);
-            (i < 8).then_some(8 * k + i)
-        });
-        let len = match in_words {
-            Some(len) => len,
-            None => 8 * words.len() + tail.iter().position(|&c| must_escape(c))?,
+        // 16 bytes at a time: the first stop byte is found with a few integer operations per
+        // 8 bytes (most strings here are short keys and values, ended in the first 16 bytes).
+        let mut end = start;
+        let end = loop {
+            match self.b.get(end..).and_then(<[u8]>::first_chunk::<16>) {
+                Some(w) => {
+                    let i = first_stop(w);
+                    if i < 16 {
+                        break end + i;
+                    }
+                    end += 16;
+                }
+                None => break end + self.b.get(end..)?.iter().position(|&c| must_escape(c))?,
+            }
         };
-        if rest[len] != b'"' {
+        if *self.b.get(end)? != b'"' {
             return None;
         }
-        self.pos = start + len + 1;
+        self.pos = end + 1;
         // Both ends are ASCII quotes of a `str`, so both are character boundaries.
-        self.s.get(start..start + len)
+        self.s.get(start..end)
     }
 
     fn null(&mut self) -> Option<()> {
@@ -360,14 +375,14 @@ mod tests {
     /// and behind an earlier stop byte.
     #[test]
     fn first_stop_finds_the_first_stop_byte_of_a_word() {
-        let naive = |w: &[u8; 8]| w.iter().position(|&c| must_escape(c)).unwrap_or(8);
-        for filler in [b'a', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff] {
-            for pos in 0..8 {
+        let naive = |w: &[u8; 16]| w.iter().position(|&c| must_escape(c)).unwrap_or(16);
+        for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff] {
+            for pos in 0..16 {
                 for b in 0..=255u8 {
-                    let mut w = [filler; 8];
+                    let mut w = [filler; 16];
                     w[pos] = b;
                     assert_eq!(first_stop(&w), naive(&w), "{w:?}");
-                    for later in pos + 1..8 {
+                    for later in pos + 1..16 {
                         let mut w2 = w;
                         w2[later] = b'"';
                         assert_eq!(first_stop(&w2), naive(&w2), "{w2:?}");
@@ -409,10 +424,10 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// `first_stop` on any word is the byte-by-byte scan.
+        /// `first_stop` on any 16 bytes is the byte-by-byte scan.
         #[test]
-        fn first_stop_is_the_scan_on_any_word(w in proptest::array::uniform8(proptest::num::u8::ANY)) {
-            let naive = w.iter().position(|&c| must_escape(c)).unwrap_or(8);
+        fn first_stop_is_the_scan_on_any_word(w in proptest::array::uniform16(proptest::num::u8::ANY)) {
+            let naive = w.iter().position(|&c| must_escape(c)).unwrap_or(16);
             proptest::prop_assert_eq!(first_stop(&w), naive);
         }
 
