@@ -4,14 +4,16 @@
 //!   writer prints numbers as JavaScript does (`2.0` as `2`, integers beyond 2^53 rounded);
 //! - broker, handler, orchestration and memory errors quoted event attributes (id, type, `to`,
 //!   dataschema, subject, the orchestrator name in a subject, data values) whole, so a 1 MB
-//!   attribute made a 1 MB message.
+//!   attribute made a 1 MB message;
+//! - an event could be built (and emitted by a handler) with `data` nested deeper than the JSON
+//!   reader takes, so its own JSON did not parse back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common_resumable;
 
 use arvo_runtime::broker::{BrokerError, EventBroker, FailureKind};
 use arvo_runtime::contract::{ArvoContract, Schema};
-use arvo_runtime::event::{ArvoEvent, ArvoEventParts, EventIdInput};
+use arvo_runtime::event::{ArvoEvent, ArvoEventParts, EventError, EventIdInput, MAX_DATA_DEPTH};
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
 use arvo_runtime::handler::{ArvoEventHandler, ParentContext, RawOutput};
 use arvo_runtime::issue::MAX_QUOTED_BYTES;
@@ -95,6 +97,72 @@ fn events_with_other_data_still_differ() {
     parts.data =
         serde_json::Map::from_iter([("1".to_owned(), json!(2)), ("a".to_owned(), json!(1))]);
     assert_eq!(ArvoEvent::from_parts(parts).unwrap(), a);
+}
+
+/// `data` nesting `depth` levels: itself, then arrays.
+fn nested_data(depth: usize) -> Value {
+    json!({ "k": (2..depth).fold(json!([0]), |v, _| Value::Array(vec![v])) })
+}
+
+#[test]
+fn data_too_deep_to_read_back_is_refused_by_every_way_in() {
+    let deepest = event_with(nested_data(MAX_DATA_DEPTH));
+    assert_eq!(reparsed(&deepest), deepest);
+    let deepest_json = serde_json::to_string(&nested_data(MAX_DATA_DEPTH)).unwrap();
+    assert!(deepest.to_json_string().contains(&deepest_json));
+    // Just deeper than the limit, as deep as serde_json reads inside an event (126), beyond.
+    for depth in [MAX_DATA_DEPTH + 1, 126, 127, 200] {
+        let data = nested_data(depth);
+        let refused = |r: Result<ArvoEvent, EventError>, way: &str| {
+            let err = r.expect_err(way).to_string();
+            assert!(
+                err.contains("must not nest deeper than 100 arrays and objects"),
+                "{way}, depth {depth}: {err}"
+            );
+        };
+        let built = ArvoEvent::builder()
+            .source("com.test.client")
+            .event_type("com.test.thing")
+            .subject("s-1")
+            .data_json(data.clone())
+            .build();
+        refused(built, "builder");
+        let mut parts = deepest.clone().into_parts();
+        parts.data = data.as_object().unwrap().clone();
+        refused(ArvoEvent::from_parts(parts), "from_parts");
+        if depth <= 126 {
+            // Text serde_json reads: the event reader refuses it the same way.
+            let text = deepest
+                .to_json_string()
+                .replace(&deepest_json, &serde_json::to_string(&data).unwrap());
+            refused(ArvoEvent::from_json_str(&text), "from_json_str");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_handler_cannot_emit_data_too_deep_to_read_back() {
+    let deep = nested_data(130)["k"].clone();
+    let handler = ArvoEventHandler::builder(calc_contract())
+        .version_sync("1.0.0", move |_| {
+            Ok(vec![RawOutput::new(
+                "evt.calc.add.success",
+                json!({"result": 3, "extra": deep.clone()}),
+            )])
+        })
+        .build()
+        .unwrap();
+    let e = calc_event("#/bench/calc/add/1.0.0", json!({"a": 1, "b": 2}));
+    match handler.execute(&e, ParentContext::Event).await {
+        Ok(events) => {
+            assert!(!events.is_empty());
+            for out in &events {
+                assert!(out.event_type().starts_with("sys."), "{out:?}");
+                assert_eq!(&reparsed(out), out);
+            }
+        }
+        Err(v) => assert!(v.to_string().contains("must not nest deeper"), "{v}"),
+    }
 }
 
 fn calc_contract() -> ArvoContract {

@@ -52,6 +52,9 @@
 //!   `Required`. Unknown top-level keys that are valid extension names (`^[a-z0-9]+$`) with a
 //!   string/number/boolean/null value become custom extensions (what a CloudEvents reader
 //!   expects); other unknown keys are dropped, as the reference drops them.
+//! - `data` may nest at most [`MAX_DATA_DEPTH`] (100) arrays and objects deep, in events built
+//!   and read alike, so that every event can be read back from its JSON (the reference has no
+//!   such limit; serde_json's recursion limit is 128 levels per document).
 //! - Custom extensions may not use a reserved name (any core, Arvo or OpenTelemetry
 //!   attribute): the reference lets `{"id": "hacked"}` override the event's id in `toJSON()`.
 //! - `executionunits` and numeric extension values must be finite: the reference accepts
@@ -82,6 +85,7 @@ pub use id::{
 pub use json::JsFormatter;
 pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered};
 pub use time::{format_timestamp, now_timestamp};
+pub use validate::MAX_DATA_DEPTH;
 pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};
 
 use crate::issue::Issues;
