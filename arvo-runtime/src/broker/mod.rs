@@ -146,6 +146,7 @@ pub use outcome::{Failure, FailureKind, Resolution, Stage};
 
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, UserPanic, catch_panic, catch_panic_sync};
+use crate::issue::quote_prefix;
 use crate::registry::IntoHandler;
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
 use outcome::{Collector, Counter, Reservation, WorkToken, types_of};
@@ -165,14 +166,22 @@ use tokio::task::JoinHandle;
 /// are recorded in its [`Resolution`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
-    /// The event has no `to`, so it cannot be routed (the reference's message).
-    #[error("Event must have a \"to\" property (event id '{event_id}')")]
+    /// The event has no `to`, so it cannot be routed (the reference's message). Like every
+    /// message of this enum, it quotes at most a bounded prefix of a value it names
+    /// ([`quote_prefix`](crate::issue::quote_prefix)); the fields hold the whole values.
+    #[error(
+        "Event must have a \"to\" property (event id '{}')",
+        quote_prefix(event_id)
+    )]
     MissingTo {
         /// The event's id.
         event_id: String,
     },
     /// [`EventBroker::try_publish`] found the target queue full.
-    #[error("Event queue is full (max size: {capacity}) for handler '{handler}'")]
+    #[error(
+        "Event queue is full (max size: {capacity}) for handler '{}'",
+        quote_prefix(handler)
+    )]
     QueueFull {
         /// The handler whose queue is full.
         handler: String,
@@ -181,7 +190,7 @@ pub enum BrokerError {
     },
     /// [`EventBroker::try_publish`] found no handler for the event's `to` (the reference's
     /// message). [`EventBroker::publish`] records such events as unroutable instead.
-    #[error("No handlers registered for event type: {to}")]
+    #[error("No handlers registered for event type: {}", quote_prefix(to))]
     NoHandler {
         /// The event's `to`.
         to: String,
@@ -189,14 +198,15 @@ pub enum BrokerError {
     /// `resolve` was given an event whose `source` is a registered handler, so replies could
     /// not be told from requests (the reference's message).
     #[error(
-        "The event source cannot be one of the handlers in the broker. Please update the event.source, the given is '{given}'"
+        "The event source cannot be one of the handlers in the broker. Please update the event.source, the given is '{}'",
+        quote_prefix(given)
     )]
     SourceIsHandler {
         /// The event's source.
         given: String,
     },
     /// Two handlers with the same `source` were registered (the reference's message).
-    #[error("Only one subscriber allowed per topic: {handler}")]
+    #[error("Only one subscriber allowed per topic: {}", quote_prefix(handler))]
     DuplicateHandler {
         /// The duplicated source.
         handler: String,
@@ -239,7 +249,10 @@ pub enum BrokerError {
         reason: String,
     },
     /// A handler's configuration is unusable.
-    #[error("Invalid configuration of handler '{handler}': {reason}")]
+    #[error(
+        "Invalid configuration of handler '{}': {reason}",
+        quote_prefix(handler)
+    )]
     InvalidConfig {
         /// The handler.
         handler: String,
@@ -255,7 +268,7 @@ fn fmt_types(types: &[(String, usize)]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(t);
+        out.push_str(&quote_prefix(t));
         out.push_str(" ×");
         out.push_str(&c.to_string());
     }

@@ -4,6 +4,7 @@
 use super::BrokerError;
 use crate::event::ArvoEvent;
 use crate::handler::Violation;
+use crate::issue::quote_prefix;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -57,14 +58,16 @@ pub struct Failure {
     pub kind: FailureKind,
 }
 
+/// The handler, the event's id and type quoted as bounded prefixes
+/// ([`quote_prefix`](crate::issue::quote_prefix)), then the failure.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "handler '{}' failed on event {} (type '{}') after {} attempt(s): {}",
-            self.handler,
-            self.event.id(),
-            self.event.event_type(),
+            quote_prefix(&self.handler),
+            quote_prefix(self.event.id()),
+            quote_prefix(self.event.event_type()),
             self.attempts,
             self.kind
         )

@@ -52,6 +52,9 @@
 //!   `Required`. Unknown top-level keys that are valid extension names (`^[a-z0-9]+$`) with a
 //!   string/number/boolean/null value become custom extensions (what a CloudEvents reader
 //!   expects); other unknown keys are dropped, as the reference drops them.
+//! - `data` may nest at most [`MAX_DATA_DEPTH`] (100) arrays and objects deep, in events built
+//!   and read alike, so that every event can be read back from its JSON (the reference has no
+//!   such limit; serde_json's recursion limit is 128 levels per document).
 //! - Custom extensions may not use a reserved name (any core, Arvo or OpenTelemetry
 //!   attribute): the reference lets `{"id": "hacked"}` override the event's id in `toJSON()`.
 //! - `executionunits` and numeric extension values must be finite: the reference accepts
@@ -82,6 +85,7 @@ pub use id::{
 pub use json::JsFormatter;
 pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered};
 pub use time::{format_timestamp, now_timestamp};
+pub use validate::MAX_DATA_DEPTH;
 pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};
 
 use crate::issue::Issues;
@@ -339,6 +343,27 @@ fn empty_map() -> &'static Map<String, Value> {
 /// The attributes live in one shared allocation: an event is never changed after it is built,
 /// so [`Clone`] only counts a reference. The same event can sit in a broker queue, a workflow
 /// record and a span without being copied.
+///
+/// Two events are equal when their attributes are, the numbers in `data` compared as the
+/// JavaScript numbers (doubles) they stand for and its keys in any order. An event thus equals
+/// itself after a JSON round trip, though the writer prints numbers as JavaScript does (`2.0`
+/// as `2`, integers beyond 2^53 rounded) and lists array-index keys first:
+///
+/// ```
+/// use arvo_runtime::event::ArvoEvent;
+/// use serde_json::json;
+///
+/// let event = ArvoEvent::builder()
+///     .event_type("com.example.thing")
+///     .source("com.example.src")
+///     .subject("s-1")
+///     .data_json(json!({"two": 2.0, "big": 9007199254740993u64, "zero": -0.0}))
+///     .build()?;
+/// let text = event.to_json_string();
+/// assert!(text.contains(r#""data":{"two":2,"big":9007199254740992,"zero":0}"#));
+/// assert_eq!(ArvoEvent::from_json_str(&text)?, event);
+/// # Ok::<(), arvo_runtime::event::EventError>(())
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct ArvoEvent {
     inner: std::sync::Arc<EventInner>,
@@ -354,7 +379,7 @@ impl std::fmt::Debug for ArvoEvent {
 pub(crate) type SharedStr = std::sync::Arc<str>;
 
 /// The attributes of an [`ArvoEvent`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct EventInner {
     pub(crate) id: SharedStr,
     // The attributes an emitted event usually shares with its input event or with its
@@ -378,6 +403,49 @@ pub(crate) struct EventInner {
     pub(crate) tracestate: Option<String>,
     pub(crate) parentid: Option<SharedStr>,
     pub(crate) domain: Option<String>,
+}
+
+/// Field by field, `data` as JavaScript reads it ([`json::js_value_eq`]): see [`ArvoEvent`].
+impl PartialEq for EventInner {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured, so that a field added to the struct cannot be left out here.
+        let EventInner {
+            id,
+            source,
+            event_type,
+            subject,
+            datacontenttype,
+            dataschema,
+            data,
+            time,
+            extensions,
+            to,
+            accesscontrol,
+            redirectto,
+            executionunits,
+            traceparent,
+            tracestate,
+            parentid,
+            domain,
+        } = self;
+        *id == other.id
+            && *source == other.source
+            && *event_type == other.event_type
+            && *subject == other.subject
+            && *datacontenttype == other.datacontenttype
+            && *dataschema == other.dataschema
+            && *time == other.time
+            && *to == other.to
+            && *accesscontrol == other.accesscontrol
+            && *redirectto == other.redirectto
+            && *executionunits == other.executionunits
+            && *traceparent == other.traceparent
+            && *tracestate == other.tracestate
+            && *parentid == other.parentid
+            && *domain == other.domain
+            && *extensions == other.extensions
+            && json::js_value_eq(data, &other.data)
+    }
 }
 
 impl EventInner {

@@ -6,6 +6,7 @@ use arvo_rules::{
     ARVO_DATA_CONTENT_TYPE, is_domain, is_event_type, is_extension_name, is_zod_datetime,
     validate_uri,
 };
+use serde_json::{Map, Value};
 
 /// A string attribute as received.
 #[derive(Clone, Copy)]
@@ -51,14 +52,62 @@ pub(crate) enum NumField {
     Wrong(&'static str),
 }
 
+/// The deepest nesting of arrays and objects an event's `data` may have, counting `data`
+/// itself. Every way to an event refuses deeper `data` (a validation issue at `data`), so that
+/// every event can be read back from its JSON: the readers take no more, with a margin under
+/// serde_json's limit of 128 levels for a whole document that keeps an event readable inside
+/// a larger one (a workflow record in a durable memory). Not a limit of the reference.
+///
+/// ```
+/// use arvo_runtime::event::{ArvoEvent, MAX_DATA_DEPTH};
+/// use serde_json::{Value, json};
+///
+/// // `data` nesting `depth` levels: itself, then `depth - 1` arrays.
+/// let build = |depth: usize| {
+///     let inner = (2..depth).fold(json!([0]), |v, _| Value::Array(vec![v]));
+///     ArvoEvent::builder()
+///         .source("com.example.src")
+///         .event_type("com.example.thing")
+///         .subject("s-1")
+///         .data_json(json!({ "k": inner }))
+///         .build()
+/// };
+/// let deepest = build(MAX_DATA_DEPTH)?;
+/// assert_eq!(ArvoEvent::from_json_str(&deepest.to_json_string())?, deepest);
+/// assert!(build(MAX_DATA_DEPTH + 1).is_err());
+/// # Ok::<(), arvo_runtime::event::EventError>(())
+/// ```
+pub const MAX_DATA_DEPTH: usize = 100;
+
 /// `data` as received.
 #[derive(Clone, Copy)]
 pub(crate) enum DataField {
     Missing,
     Object,
+    /// An object nested deeper than [`MAX_DATA_DEPTH`].
+    TooDeep,
     Wrong(&'static str),
     /// A typed payload whose serialisation failed (the reference's `isJSONSerializable`).
     Unserialisable,
+}
+
+impl DataField {
+    /// [`DataField::Object`] for `data`, or [`DataField::TooDeep`] when it nests deeper than
+    /// [`MAX_DATA_DEPTH`]. The walk stops at that depth, so it recurses no deeper.
+    pub(crate) fn object(data: &Map<String, Value>) -> Self {
+        fn within(v: &Value, levels: usize) -> bool {
+            match v {
+                Value::Array(items) => levels > 0 && items.iter().all(|x| within(x, levels - 1)),
+                Value::Object(m) => levels > 0 && m.values().all(|x| within(x, levels - 1)),
+                _ => true,
+            }
+        }
+        if data.values().all(|v| within(v, MAX_DATA_DEPTH - 1)) {
+            DataField::Object
+        } else {
+            DataField::TooDeep
+        }
+    }
 }
 
 /// A custom extension value as received.
@@ -243,6 +292,12 @@ pub(crate) fn check<'a>(
         DataField::Unserialisable => issues.push(Issue::custom(
             &[],
             "The Arvo data object must be a JSON serializable object",
+        )),
+        DataField::TooDeep => issues.push(Issue::custom(
+            &[],
+            format!(
+                "The Arvo data object must not nest deeper than {MAX_DATA_DEPTH} arrays and objects"
+            ),
         )),
     }
     done(issues)?;

@@ -17,7 +17,10 @@ pub struct Domain(String);
 
 /// A string that is not a valid domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid domain '{0}': a domain must match ^[a-z0-9.]+$")]
+#[error(
+    "Invalid domain '{}': a domain must match ^[a-z0-9.]+$",
+    crate::issue::quote_prefix(.0)
+)]
 pub struct DomainError(pub String);
 
 impl Domain {

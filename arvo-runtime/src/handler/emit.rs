@@ -51,7 +51,7 @@ impl ArvoEventHandler {
             let Some((emit_type, schema)) = EmitType::lookup(versioned, &o.event_type) else {
                 return Err(Violation::contract(format!(
                     "Emit Event data validation failed: No contract available for {}",
-                    o.event_type
+                    crate::issue::quote_prefix(&o.event_type)
                 )));
             };
             let data = match schema.schema.parse_owned(o.data) {

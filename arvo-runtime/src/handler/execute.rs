@@ -165,7 +165,7 @@ impl ArvoEventHandler {
                         return Err(Violation::contract(format!(
                         "Contract URI mismatch: Handler expects '{}' but event dataschema specifies '{}'. Events must reference the same contract URI as their handler.",
                         self.contract.uri(),
-                        event.dataschema().unwrap_or_default()
+                        crate::issue::quote_prefix(event.dataschema().unwrap_or_default())
                     ))
                     .into());
                     }
@@ -175,7 +175,8 @@ impl ArvoEventHandler {
                         .ok_or_else(|| {
                             Violation::config(format!(
                                 "Invalid contract version: {}. Available versions: {}",
-                                p.version, self.available_versions
+                                crate::issue::quote_prefix(p.version),
+                                self.available_versions
                             ))
                         })?
                 }
@@ -186,7 +187,9 @@ impl ArvoEventHandler {
                             "WARNING",
                             format!(
                                 "Version resolution failed for event with dataschema '{}'. Defaulting to latest version (={}) of contract (uri={})",
-                                event.dataschema().unwrap_or("undefined"),
+                                crate::issue::quote_prefix(
+                                    event.dataschema().unwrap_or("undefined")
+                                ),
                                 self.latest.version(),
                                 self.contract.uri()
                             ),

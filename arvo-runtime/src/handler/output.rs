@@ -35,7 +35,12 @@ impl<'a> HandlerInput<'a> {
     /// A `Contract` violation when `T` does not fit the data.
     pub fn data_as<T: Deserialize<'a>>(&self) -> Result<T, Violation> {
         T::deserialize(self.event.data()).map_err(|e| {
-            Violation::contract(format!("Input event payload deserialisation failed: {e}"))
+            // serde's message may quote a value of the data whole (`invalid type: string
+            // "..."`): a bounded prefix of it.
+            Violation::contract(format!(
+                "Input event payload deserialisation failed: {}",
+                crate::issue::quote_prefix(&e.to_string())
+            ))
         })
     }
 

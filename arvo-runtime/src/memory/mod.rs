@@ -61,6 +61,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::issue::quote_prefix;
+
 pub use in_memory::InMemoryMemory;
 
 /// Tells whether a record just written belongs to a finished workflow, which a memory then
@@ -499,6 +501,7 @@ pub enum MemoryError {
     },
 }
 
+/// Quotes the subject as a bounded prefix ([`quote_prefix`]).
 impl fmt::Display for MemoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -509,24 +512,32 @@ impl fmt::Display for MemoryError {
                 found,
             } => write!(
                 f,
-                "version conflict on '{id}': expected {}, found {}",
+                "version conflict on '{}': expected {}, found {}",
+                quote_prefix(id),
                 fmt_version(expected),
                 fmt_version(found)
             ),
             Self::LockUnacquired { id, attempts } => write!(
                 f,
-                "lock on '{id}' is held by another owner (gave up after {attempts} attempts)"
+                "lock on '{}' is held by another owner (gave up after {attempts} attempts)",
+                quote_prefix(id)
             ),
             Self::StaleLease { op, id, token } => write!(
                 f,
-                "{op} refused: lease {token} on '{id}' is no longer held (expired, released or taken over)"
+                "{op} refused: lease {token} on '{}' is no longer held (expired, released or taken over)",
+                quote_prefix(id)
             ),
             Self::Backend { op, id, source } => {
-                write!(f, "memory backend failed to {op} '{id}': {source}")
+                write!(
+                    f,
+                    "memory backend failed to {op} '{}': {source}",
+                    quote_prefix(id)
+                )
             }
             Self::Serialization { op, id, source } => write!(
                 f,
-                "memory record '{id}' could not be (de)serialised during {op}: {source}"
+                "memory record '{}' could not be (de)serialised during {op}: {source}",
+                quote_prefix(id)
             ),
         }
     }

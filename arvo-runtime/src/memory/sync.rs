@@ -57,7 +57,10 @@ impl TransactionError {
     /// `LOCK_MACHINE_MEMORY_FAILURE`: `Error acquiring lock for event (subject=…): …`.
     #[cold]
     pub fn lock_failure(subject: &str, source: MemoryError) -> Self {
-        let message = format!("Error acquiring lock for event (subject={subject}): {source}");
+        let message = format!(
+            "Error acquiring lock for event (subject={}): {source}",
+            crate::issue::quote_prefix(subject)
+        );
         Self {
             cause: TransactionCause::LockFailure,
             message,
@@ -68,7 +71,10 @@ impl TransactionError {
     /// `READ_MACHINE_MEMORY_FAILURE`: `Error reading state for event (subject=…): …`.
     #[cold]
     pub fn read_failure(subject: &str, source: MemoryError) -> Self {
-        let message = format!("Error reading state for event (subject={subject}): {source}");
+        let message = format!(
+            "Error reading state for event (subject={}): {source}",
+            crate::issue::quote_prefix(subject)
+        );
         Self {
             cause: TransactionCause::ReadFailure,
             message,
@@ -79,7 +85,10 @@ impl TransactionError {
     /// `WRITE_MACHINE_MEMORY_FAILURE`: `Error writing state for event (subject=…): …`.
     #[cold]
     pub fn write_failure(subject: &str, source: MemoryError) -> Self {
-        let message = format!("Error writing state for event (subject={subject}): {source}");
+        let message = format!(
+            "Error writing state for event (subject={}): {source}",
+            crate::issue::quote_prefix(subject)
+        );
         Self {
             cause: TransactionCause::WriteFailure,
             message,

@@ -184,7 +184,7 @@ fn shape_data(
         Value::Null => Ok(serde_json::Map::new()),
         other => Err(CoreError::Failure(HandlerError::msg(format!(
             "Event data of '{}' must be an object, got {}",
-            event_type,
+            crate::issue::quote_prefix(event_type),
             crate::issue::json_type_name(&other)
         )))),
     }
@@ -390,7 +390,7 @@ fn child_subject(
     let fail = |e: subject::SubjectError| {
         CoreError::Violation(Violation::execution(format!(
             "[Emittable Event Creation] Orchestration subject creation failed due to invalid parameters - Event: {} - {e}",
-            raw.event_type
+            crate::issue::quote_prefix(&raw.event_type)
         )))
     };
     match parent {

@@ -7,6 +7,7 @@ use super::CoreError;
 use crate::contract::{VersionedContract, dataschema};
 use crate::event::ArvoEvent;
 use crate::handler::Violation;
+use crate::issue::quote_prefix;
 
 /// Which contract an input event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +36,13 @@ pub(crate) fn validate_input<'c>(
             "Input validation failed - Event data does not meet contract requirements: {msg}"
         )))
     };
-    let ds = event.dataschema().unwrap_or_default();
+    let ds = quote_prefix(event.dataschema().unwrap_or_default());
     let Some(parsed) = event.dataschema().and_then(|d| dataschema::parse(d).ok()) else {
         return Err(invalid(format!(
             "Event dataschema resolution failed: Unable to parse dataschema='{}' for event(id='{}', type='{}'). This makes the event opaque and does not allow contract resolution",
-            event.dataschema().unwrap_or("null"),
-            event.id(),
-            event.event_type()
+            quote_prefix(event.dataschema().unwrap_or("null")),
+            quote_prefix(event.id()),
+            quote_prefix(event.event_type())
         )));
     };
     let (kind, contract, label) = if event.event_type() == source {
@@ -67,7 +68,7 @@ pub(crate) fn validate_input<'c>(
             "Contract URI mismatch: {label} Contract(uri='{}', type='{}') does not match Event(dataschema='{ds}', type='{}')",
             contract.uri(),
             contract.accepts().event_type,
-            event.event_type()
+            quote_prefix(event.event_type())
         )));
     }
     if parsed.version != arvo_rules::WILDCARD_VERSION
@@ -78,7 +79,7 @@ pub(crate) fn validate_input<'c>(
             contract.version(),
             contract.accepts().event_type,
             contract.uri(),
-            event.event_type()
+            quote_prefix(event.event_type())
         )));
     }
     let schema = match kind {

@@ -419,8 +419,8 @@ where
     log(cx, recording, "INFO", || {
         format!(
             "Starting execution for {} on subject {}",
-            event.event_type(),
-            event.subject()
+            crate::issue::quote_prefix(event.event_type()),
+            crate::issue::quote_prefix(event.subject())
         )
     });
     let result = run(
@@ -521,8 +521,8 @@ fn start_step<R: NormalRecord>(
 fn ignored_after_failure(cx: &Context, event: &ArvoEvent) {
     let msg = format!(
         "The orchestration has failed in a previous event. Ignoring event id: {} with event subject: {}",
-        event.id(),
-        event.subject()
+        crate::issue::quote_prefix(event.id()),
+        crate::issue::quote_prefix(event.subject())
     );
     cx.span()
         .set_attribute(KeyValue::new(attr::EXECUTION_STATUS, "failure"));
@@ -585,7 +585,7 @@ where
     let subject = cache.get_or_parse_shared(event.shared_subject()).map_err(|_| {
         Violation::execution(format!(
             "Invalid event (id={}) subject format. Expected an ArvoOrchestrationSubject but received '{}'. The subject must follow the format specified by ArvoOrchestrationSubject schema",
-            event.id(),
+            crate::issue::quote_prefix(event.id()),
             crate::issue::quote_prefix(event.subject())
         ))
     })?;
@@ -597,7 +597,8 @@ where
         log(cx, recording, "WARNING", || {
             format!(
                 "Event subject mismatch - expected '{}' but got '{}'",
-                settings.source, content.orchestrator.name
+                settings.source,
+                crate::issue::quote_prefix(&content.orchestrator.name)
             )
         });
         return Ok(Vec::new());

@@ -18,6 +18,12 @@ use crate::orchestration::{
 use crate::resumable::ProcessedEvent;
 use crate::subject::Subject;
 
+/// A machine output value as an error quotes it: a bounded prefix of its JSON
+/// ([`quote_prefix`](crate::issue::quote_prefix)).
+fn quoted(v: &Value) -> String {
+    crate::issue::quote_prefix_owned(&v.to_string())
+}
+
 /// What is precomputed per machine (same order as the registry's machines).
 pub(super) struct Entry {
     pub(super) self_dataschema: EncodedUri,
@@ -69,7 +75,8 @@ fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
                 Some("DEVELOPER_MANAGED") => Some(EventIdInput::DeveloperManaged(value)),
                 _ => {
                     return Err(HandlerError::msg(format!(
-                        "Invalid machine output: __id must be {{\"deduplication\": \"ARVO_MANAGED\" | \"DEVELOPER_MANAGED\", \"value\": string}}, got {v}"
+                        "Invalid machine output: __id must be {{\"deduplication\": \"ARVO_MANAGED\" | \"DEVELOPER_MANAGED\", \"value\": string}}, got {}",
+                        quoted(&v)
                     )));
                 }
             }
@@ -79,7 +86,8 @@ fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_f64().ok_or_else(|| {
             HandlerError::msg(format!(
-                "Invalid machine output: __executionunits must be a number, got {v}"
+                "Invalid machine output: __executionunits must be a number, got {}",
+                quoted(&v)
             ))
         })?),
     };
@@ -93,7 +101,8 @@ fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
                     Value::String(s) => DomainSpec::from_reference(Some(s)),
                     other => {
                         return Err(HandlerError::msg(format!(
-                            "Invalid machine output: __domain items must be strings or null, got {other}"
+                            "Invalid machine output: __domain items must be strings or null, got {}",
+                            quoted(other)
                         )));
                     }
                 };
@@ -105,7 +114,8 @@ fn completion_fields(output: Value) -> Result<CompletionFields, HandlerError> {
         }
         Some(v) => {
             return Err(HandlerError::msg(format!(
-                "Invalid machine output: __domain must be a list of domains, got {v}"
+                "Invalid machine output: __domain must be a list of domains, got {}",
+                quoted(&v)
             )));
         }
     };
@@ -145,7 +155,8 @@ impl<C: Context> OrchestratorCore<C> {
         }) else {
             return Err(Violation::config(format!(
                 "Machine resolution failed: No machine found matching orchestrator name='{}' and version='{}'.",
-                content.orchestrator.name, content.orchestrator.version
+                crate::issue::quote_prefix(&content.orchestrator.name),
+                crate::issue::quote_prefix(&content.orchestrator.version)
             ))
             .into());
         };

@@ -595,7 +595,8 @@ impl<C: Context> ResumableCore<C> {
         else {
             return Err(Violation::config(format!(
                 "Handler resolution failed: No handler found matching orchestrator name='{}' and version='{}'.",
-                content.orchestrator.name, content.orchestrator.version
+                crate::issue::quote_prefix(&content.orchestrator.name),
+                crate::issue::quote_prefix(&content.orchestrator.version)
             ))
             .into());
         };

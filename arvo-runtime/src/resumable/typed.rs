@@ -94,9 +94,10 @@ impl<V: ContractVersion> std::fmt::Debug for ServiceEvent<V> {
 
 fn data_error(event: &ArvoEvent, e: &serde_json::Error) -> HandlerError {
     HandlerError::from(Violation::contract(format!(
-        "Event data of '{}' (id={}) does not fit its type: {e}",
-        event.event_type(),
-        event.id()
+        "Event data of '{}' (id={}) does not fit its type: {}",
+        crate::issue::quote_prefix(event.event_type()),
+        crate::issue::quote_prefix(event.id()),
+        crate::issue::quote_prefix(&e.to_string())
     )))
 }
 
@@ -106,7 +107,7 @@ fn unknown_answer(event: &ArvoEvent) -> HandlerError {
     HandlerError::from(Violation::config(format!(
         "Event type '{}' (id={}) is an answer of none of the typed services of this resumable",
         crate::issue::quote_prefix(event.event_type()),
-        event.id()
+        crate::issue::quote_prefix(event.id())
     )))
 }
 

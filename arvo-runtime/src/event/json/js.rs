@@ -71,6 +71,29 @@ impl Formatter for JsFormatter {
     }
 }
 
+/// Whether `a` and `b` are one value to JavaScript, which reads every JSON number as a double:
+/// numbers are equal when they stand for the same double (`2` and `2.0`, `0` and `-0`, an
+/// integer beyond 2^53 and the double it rounds to), objects when they hold the same keys with
+/// equal values in any order (the writer lists array-index keys first), arrays element by
+/// element. Values that are equal so write the same JSON ([`JsFormatter`]) up to key order,
+/// which is what makes an event equal itself after a JSON round trip (see
+/// [`ArvoEvent`](crate::event::ArvoEvent)).
+pub(crate) fn js_value_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        // Without `arbitrary_precision`, `as_f64` is always `Some`: the double JavaScript reads.
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| js_value_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| js_value_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// A JavaScript number as JSON: integral values within 2^53 become JSON integers (as
 /// JavaScript prints them), non-finite ones `null`.
 pub(crate) fn js_number_value(n: f64) -> Value {

@@ -395,7 +395,7 @@ impl RawEvent<'_> {
     pub(super) fn into_event(self) -> Result<ArvoEvent, EventError> {
         let data = match &self.data {
             None => DataField::Missing,
-            Some(RawAny::Object(_)) => DataField::Object,
+            Some(RawAny::Object(m)) => DataField::object(m),
             Some(other) => DataField::Wrong(other.type_name()),
         };
         let executionunits = match &self.executionunits {
