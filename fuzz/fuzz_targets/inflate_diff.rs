@@ -38,7 +38,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 .and_then(|()| e.finish())
                 .expect("deflating into a Vec");
             let fast = check(&stream);
-            assert_eq!(fast, Some((stream.len(), rest.len())), "a stock zlib stream");
+            assert_eq!(
+                fast,
+                Some((stream.len(), rest.len())),
+                "a stock zlib stream"
+            );
             if let [.., at_hi, at_lo, value] = *rest {
                 let at = usize::from(u16::from_le_bytes([at_lo, at_hi])) % stream.len();
                 stream[at] ^= value.max(1);
