@@ -72,15 +72,6 @@ pub struct FlowContext {
     payload: Option<Value>,
 }
 
-#[derive(Debug)]
-struct Msg(String);
-impl std::fmt::Display for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Msg {}
-
 /// init -> `com.fuzz.add {a, b, payload}`; its answer -> completion; its system error -> a
 /// thrown error (the workflow's system error event).
 struct Flow;
@@ -108,8 +99,9 @@ impl ResumableHandler<FuzzFlowV1_0_0> for Flow {
             StepEvent::Service(ServiceEvent::Emitted(FuzzAddV1_0_0Emits::Success(r))) => {
                 Ok(Outcome::wait().complete(FuzzFlowV1_0_0Emits::Complete(r.clone())))
             }
-            StepEvent::Service(ServiceEvent::SystemError(e)) => Err(HandlerError::from(Msg(
-                format!("add service failed: {}", e.error_message),
+            StepEvent::Service(ServiceEvent::SystemError(e)) => Err(HandlerError::msg(format!(
+                "add service failed: {}",
+                e.error_message
             ))),
         }
     }
@@ -120,7 +112,7 @@ fn add(input: HandlerInput<'_>) -> HandlerResult {
     let a = d.get("a").and_then(Value::as_f64).unwrap_or_default();
     let b = d.get("b").and_then(Value::as_f64).unwrap_or_default();
     if a < 0.0 {
-        return Err(HandlerError::from(Msg(format!("negative a={a}"))));
+        return Err(HandlerError::msg(format!("negative a={a}")));
     }
     Ok(vec![RawOutput::new(
         "evt.fuzz.add.success",
