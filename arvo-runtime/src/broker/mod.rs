@@ -168,7 +168,7 @@ use tokio::task::JoinHandle;
 pub enum BrokerError {
     /// The event has no `to`, so it cannot be routed (the reference's message). Like every
     /// message of this enum, it quotes at most a bounded prefix of a value it names
-    /// ([`quote_prefix`](crate::issue::quote_prefix)); the fields hold the whole values.
+    /// ([`quote_prefix`]); the fields hold the whole values.
     #[error(
         "Event must have a \"to\" property (event id '{}')",
         quote_prefix(event_id)
