@@ -132,20 +132,9 @@ impl EventHandler for Node {
     }
 }
 
-/// Reads the input one byte at a time (zeros once it is used up).
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn next(&mut self) -> usize {
-        match self.0.split_first() {
-            Some((b, rest)) => {
-                self.0 = rest;
-                usize::from(*b)
-            }
-            None => 0,
-        }
-    }
-}
+#[path = "bytes.rs"]
+mod bytes;
+use bytes::Bytes;
 
 fn quiet_injected_panics() {
     static ONCE: Once = Once::new();

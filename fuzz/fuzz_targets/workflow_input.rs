@@ -124,23 +124,9 @@ const CLIENT: &str = "com.fuzz.client";
 const FLOW: &str = "arvo.orc.fuzz.flow";
 const SERVICE: &str = "com.fuzz.add";
 
-/// Reads the input one byte at a time (zeros once it is used up).
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn next(&mut self) -> usize {
-        match self.0.split_first() {
-            Some((b, rest)) => {
-                self.0 = rest;
-                usize::from(*b)
-            }
-            None => 0,
-        }
-    }
-    fn done(&self) -> bool {
-        self.0.is_empty()
-    }
-}
+#[path = "bytes.rs"]
+mod bytes;
+use bytes::Bytes;
 
 /// Numbers JavaScript and Rust disagree on, or that sit on an edge.
 fn number(b: &mut Bytes<'_>) -> Value {
