@@ -78,7 +78,9 @@ pub(super) fn read(s: &str) -> Option<RawEvent<'_>> {
             Key::ParentId => &mut e.parentid,
             Key::Domain => &mut e.domain,
             Key::Data => {
+                // `data()` takes only text within the depth limit (`shallow`).
                 e.data = Some(RawAny::Object(r.data()?));
+                e.data_within_depth = true;
                 if r.next_member()? {
                     break;
                 }

@@ -300,6 +300,9 @@ pub(super) struct RawEvent<'a> {
     pub(super) datacontenttype: RawStr<'a>,
     pub(super) dataschema: RawStr<'a>,
     pub(super) data: Option<RawAny<'a>>,
+    /// `data` is known to nest at most [`MAX_DATA_DEPTH`](crate::event::MAX_DATA_DEPTH) deep:
+    /// the fast reader checked its text before parsing it, so validation need not walk it again.
+    pub(super) data_within_depth: bool,
     pub(super) time: RawStr<'a>,
     pub(super) to: RawStr<'a>,
     pub(super) accesscontrol: RawStr<'a>,
@@ -395,6 +398,7 @@ impl RawEvent<'_> {
     pub(super) fn into_event(self) -> Result<ArvoEvent, EventError> {
         let data = match &self.data {
             None => DataField::Missing,
+            Some(RawAny::Object(_)) if self.data_within_depth => DataField::Object,
             Some(RawAny::Object(m)) => DataField::object(m),
             Some(other) => DataField::Wrong(other.type_name()),
         };
