@@ -83,7 +83,7 @@ pub use id::{
     parse_arvo_event_id,
 };
 pub use json::JsFormatter;
-pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered, js_value_eq};
+pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered};
 pub use time::{format_timestamp, now_timestamp};
 pub use validate::MAX_DATA_DEPTH;
 pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};

@@ -1,6 +1,6 @@
 //! Expectations on a step's result: the emitted events, or the violation.
 
-use crate::event::{ArvoEvent, js_value_eq};
+use crate::event::ArvoEvent;
 use crate::handler::Violation;
 use crate::testing::StepProblem;
 use serde_json::Value;
@@ -104,6 +104,28 @@ fn opt_json(v: Option<&str>) -> String {
     v.map_or_else(|| "null".to_owned(), |s| json(&Value::from(s)))
 }
 
+/// JSON equality where numbers compare by value (`3 == 3.0`) and key order does not matter.
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(i), Some(j)) => i == j,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 fn pointer(p: &str) -> String {
     if p.is_empty() || p.starts_with('/') {
         p.to_owned()
@@ -151,7 +173,7 @@ impl Check {
                 match (expected, actual) {
                     (None, Some(_)) => None,
                     (None, None) => mismatch(field, "<present>".into(), MISSING.into()),
-                    (Some(x), Some(a)) if js_value_eq(x, a) => None,
+                    (Some(x), Some(a)) if json_eq(x, a) => None,
                     (Some(x), a) => {
                         mismatch(field, json(x), a.map_or_else(|| MISSING.into(), json))
                     }
@@ -161,7 +183,7 @@ impl Check {
                 let whole = e.to_json_value();
                 let actual = whole.pointer(ptr);
                 match actual {
-                    Some(a) if js_value_eq(expected, a) => None,
+                    Some(a) if json_eq(expected, a) => None,
                     a => mismatch(
                         ptr.trim_start_matches('/').to_owned(),
                         json(expected),
@@ -223,8 +245,7 @@ impl EventExpect {
         self.attr("parentid", Some(parentid))
     }
     /// The value at JSON pointer `ptr` in `data` (`"/result"`, `"/items/0/id"`; a missing
-    /// leading `/` is added) equals `value`, as events compare it: numbers as the JavaScript
-    /// numbers they stand for (`3 == 3.0`), object keys in any order.
+    /// leading `/` is added) equals `value`; numbers compare by value (`3 == 3.0`).
     pub fn data_eq(mut self, ptr: &str, value: impl Into<Value>) -> Self {
         self.checks
             .push(Check::Data(pointer(ptr), Some(value.into())));
