@@ -105,6 +105,8 @@ fn opt_json(v: Option<&str>) -> String {
 }
 
 /// JSON equality where numbers compare by value (`3 == 3.0`) and key order does not matter.
+/// Stricter than the events' own equality (`js_value_eq`) on purpose: integers compare
+/// exactly, so an expectation tells 2^53 + 1 from 2^53, which an in-process event can hold.
 pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {

@@ -15,14 +15,14 @@ use crate::event::MAX_DATA_DEPTH;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-/// The bytes of the little-endian word `x` for which [`must_escape`] holds (`"`, `\\` or a
+/// The bytes of the little-endian word `x` for which [`must_escape`] holds (`"`, `\` or a
 /// control character: the end of an escape-free string), as their high bits, by SWAR; exact
 /// for the lowest such byte (higher flags may be spurious), never set for bytes of 0x80 and
 /// above (UTF-8).
 ///
 /// With bit 1 flipped, `"` (0x22) and the control characters (below 0x20) are exactly the
 /// bytes below 0x21, so one "less than" test takes both, and a "zero byte" test after an XOR
-/// takes `\\`. Each flags its lowest matching byte exactly: a borrow only moves towards higher
+/// takes `\`. Each flags its lowest matching byte exactly: a borrow only moves towards higher
 /// bytes, and only out of a matching byte.
 fn stops(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
