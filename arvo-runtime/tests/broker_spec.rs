@@ -1181,3 +1181,53 @@ async fn a_loop_of_inline_resolves_lets_other_tasks_run() {
     let at = seen_at.expect("the spawned task never ran during 2,000 inline resolves");
     assert!(at < 1_000, "the spawned task ran only after {at} resolves");
 }
+
+/// Dropping the last `EventBroker` drops its handlers at once, with whatever they hold (an
+/// orchestrator's memory full of records): not later, when the runtime happens to poll the
+/// broker's aborted dispatcher tasks, in the middle of whatever it runs then.
+#[tokio::test]
+async fn dropping_the_broker_drops_its_handlers_at_once() {
+    /// Held by the handler; counts its drop.
+    struct Guard(Arc<AtomicUsize>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = Guard(dropped.clone());
+    let broker = EventBroker::builder()
+        .handler(svc("com.t.echo", move |e| {
+            let _held = &guard;
+            async move {
+                Ok(vec![emit(
+                    "com.t.echo",
+                    &e,
+                    "evt.t.done",
+                    "com.client",
+                    json!({}),
+                )])
+            }
+        }))
+        .build()
+        .unwrap();
+    // A resolve starts the dispatchers; a published event goes through one of them.
+    let outcome = broker
+        .resolve(ev("com.client", "com.t.echo", "s", json!({})))
+        .await
+        .unwrap();
+    assert!(outcome.is_ok());
+    broker
+        .publish(ev("com.client", "com.t.echo", "s", json!({})))
+        .await
+        .unwrap();
+    broker.idle().await;
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    // No await between the drop and the check: the runtime runs none of its tasks here.
+    drop(broker);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the handler outlived the broker"
+    );
+}

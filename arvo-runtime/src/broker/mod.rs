@@ -828,7 +828,7 @@ impl Inner {
                     .unwrap_or_else(PoisonError::into_inner)
                     .take();
                 if let Some(rx) = rx {
-                    let task = dispatch(Arc::downgrade(self), slot.clone(), rx);
+                    let task = dispatch(Arc::downgrade(self), Arc::downgrade(slot), rx);
                     tasks.push(tokio::spawn(task));
                 }
             }
@@ -1105,10 +1105,18 @@ impl Inner {
 /// without waiting. When an output must wait (a full queue, a hook), the rest of the routing
 /// moves to a task of its own, so the execution slot is still released before the outputs are
 /// forwarded (a cycle with full queues keeps moving) and the outputs keep their order.
-async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<Envelope>) {
-    if slot.config.prefetch == 1 {
+///
+/// The dispatcher holds the broker and the handler's slot weakly, between events: dropping the
+/// last [`EventBroker`] drops its handlers (and whatever they hold, a memory full of records)
+/// then and there, not when the runtime next polls the aborted dispatchers, which could be in
+/// the middle of other work.
+async fn dispatch(inner: Weak<Inner>, slot: Weak<Slot>, mut rx: mpsc::Receiver<Envelope>) {
+    let Some(prefetch) = slot.upgrade().map(|s| s.config.prefetch) else {
+        return;
+    };
+    if prefetch == 1 {
         while let Some(envelope) = rx.recv().await {
-            let Some(inner) = inner.upgrade() else {
+            let (Some(inner), Some(slot)) = (inner.upgrade(), slot.upgrade()) else {
                 return;
             };
             // Wait while a `resolve` runs an event of this handler inline.
@@ -1127,7 +1135,7 @@ async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<En
         }
         return;
     }
-    let permits = Arc::new(Semaphore::new(slot.config.prefetch));
+    let permits = Arc::new(Semaphore::new(prefetch));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
@@ -1135,10 +1143,10 @@ async fn dispatch(inner: Weak<Inner>, slot: Arc<Slot>, mut rx: mpsc::Receiver<En
         let Some(envelope) = rx.recv().await else {
             return;
         };
-        let Some(inner) = inner.upgrade() else {
+        let (Some(inner), Some(slot)) = (inner.upgrade(), slot.upgrade()) else {
             return;
         };
-        tokio::spawn(process(inner, slot.clone(), envelope, permit));
+        tokio::spawn(process(inner, slot, envelope, permit));
     }
 }
 
