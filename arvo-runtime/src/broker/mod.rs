@@ -580,9 +580,9 @@ impl EventBrokerBuilder {
 
     /// Builds the broker. Its worker tasks start on the tokio runtime of the first
     /// `publish` / `try_publish` / `resolve` and live as long as the broker (or that runtime):
-    /// build one broker per runtime (per `#[tokio::test]`). Dropping the last clone of an idle broker
-    /// drops its handlers, and what they hold, at once; the worker tasks end when the runtime
-    /// next runs them.
+    /// build one broker per runtime (per `#[tokio::test]`). Dropping the last clone of an idle
+    /// broker drops its handlers, and what they hold, at once; the worker tasks end when the
+    /// runtime next runs them.
     ///
     /// # Errors
     /// [`BrokerError::DuplicateHandler`] when two handlers share a source;
