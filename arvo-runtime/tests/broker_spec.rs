@@ -100,6 +100,11 @@ fn reply(from: &str, input: &ArvoEvent, data: Value) -> ArvoEvent {
     )
 }
 
+/// `com.t.echo`'s answer to `input`: `evt.t.done` to the client.
+fn done(input: &ArvoEvent) -> ArvoEvent {
+    emit("com.t.echo", input, "evt.t.done", "com.client", json!({}))
+}
+
 fn echo(source: &'static str) -> Arc<dyn DynEventHandler> {
     svc(source, move |e| async move {
         Ok(vec![reply(source, &e, Value::Object(e.data().clone()))])
@@ -1151,15 +1156,7 @@ async fn a_long_workflow_runs_in_order_past_the_inline_limit() {
 #[tokio::test]
 async fn a_loop_of_inline_resolves_lets_other_tasks_run() {
     let broker = EventBroker::builder()
-        .handler(svc("com.t.echo", |e| async move {
-            Ok(vec![emit(
-                "com.t.echo",
-                &e,
-                "evt.t.done",
-                "com.client",
-                json!({}),
-            )])
-        }))
+        .handler(svc("com.t.echo", |e| async move { Ok(vec![done(&e)]) }))
         .build()
         .unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
@@ -1199,15 +1196,7 @@ async fn dropping_the_broker_drops_its_handlers_at_once() {
     let broker = EventBroker::builder()
         .handler(svc("com.t.echo", move |e| {
             let _held = &guard;
-            async move {
-                Ok(vec![emit(
-                    "com.t.echo",
-                    &e,
-                    "evt.t.done",
-                    "com.client",
-                    json!({}),
-                )])
-            }
+            async move { Ok(vec![done(&e)]) }
         }))
         .build()
         .unwrap();
