@@ -378,8 +378,9 @@ fn pass(v: Variant, rt: &tokio::runtime::Runtime, range: std::ops::Range<u64>) -
         Variant::Direct => direct_pass(&inits, expected),
         Variant::Floor => floor_pass(&inits, expected),
     };
-    // A broker's tasks are dropped by its runtime, after the broker: let them go now, so that
-    // no pass pays for the previous pass's records.
+    // Dropping the broker drops its handlers and their records; its aborted dispatcher tasks
+    // end when the runtime next runs them: let them go now, so that no pass pays for the
+    // previous pass's teardown.
     rt.block_on(async move {
         drop(state);
         for _ in 0..4 {
