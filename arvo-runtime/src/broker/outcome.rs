@@ -221,6 +221,11 @@ impl Counter {
     }
     /// Waits until no work is pending.
     pub(crate) async fn wait_idle(&self) {
+        // Fast path (a `resolve` whose workflow ran inline): idle now, without registering as a
+        // waiter.
+        if self.pending() == 0 {
+            return;
+        }
         loop {
             let notified = self.idle.notified();
             tokio::pin!(notified);
