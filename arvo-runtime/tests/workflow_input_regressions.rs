@@ -6,9 +6,12 @@
 //!   dataschema, subject, the orchestrator name in a subject, data values) whole, so a 1 MB
 //!   attribute made a 1 MB message;
 //! - an event could be built (and emitted by a handler) with `data` nested deeper than the JSON
-//!   reader takes, so its own JSON did not parse back.
+//!   reader takes, so its own JSON did not parse back;
+//! - an init event sent again to a running workflow (a new id, another `parentSubject$$`)
+//!   replaced the parent the workflow had started with, so its completion could go elsewhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common_calc_machine;
 mod common_resumable;
 
 use arvo_runtime::broker::{BrokerError, EventBroker, FailureKind};
@@ -17,7 +20,8 @@ use arvo_runtime::event::{ArvoEvent, ArvoEventParts, EventError, EventIdInput, M
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
 use arvo_runtime::handler::{ArvoEventHandler, ParentContext, RawOutput};
 use arvo_runtime::issue::MAX_QUOTED_BYTES;
-use arvo_runtime::memory::{InMemoryMemory, MemoryError, TransactionError, Version};
+use arvo_runtime::memory::{InMemoryMemory, MachineMemory, MemoryError, TransactionError, Version};
+use arvo_runtime::orchestration::{NormalRecord, OrchestrationRecord};
 use common_resumable::{CalcFlow, calc_resumable};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -414,4 +418,62 @@ fn memory_errors_quote_a_bounded_prefix() {
         assert_bounded("TransactionError", &e.to_string(), &huge);
         assert_bounded("TransactionError message", &e.message, &huge);
     }
+}
+
+/// `init` sent again: a new id, new operands and another workflow's subject as its parent.
+fn init_again(init: &ArvoEvent, parent: &str) -> ArvoEvent {
+    ArvoEvent::builder()
+        .source(init.source())
+        .event_type(init.event_type())
+        .subject(init.subject())
+        .to(init.to())
+        .dataschema(init.dataschema())
+        .data_json(json!({"a": 5, "b": 6, "parentSubject$$": parent}))
+        .build()
+        .unwrap()
+}
+
+/// The parent subject of the normal record stored for `subject`.
+async fn stored_parent<R, M>(memory: &M, subject: &str) -> Option<String>
+where
+    R: NormalRecord,
+    M: MachineMemory<OrchestrationRecord<R>>,
+    OrchestrationRecord<R>: arvo_runtime::memory::MemoryRecord,
+{
+    match memory.read(subject).await.unwrap().unwrap().value {
+        OrchestrationRecord::Normal(n) => n.parent_subject().map(str::to_owned),
+        OrchestrationRecord::Failure(f) => panic!("the workflow failed: {f:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_init_sent_again_keeps_the_workflows_parent() {
+    // Another workflow's subject, a valid parent.
+    let other = calc_init();
+    // The resumable.
+    let memory = InMemoryMemory::new();
+    let resumable = calc_resumable(memory.clone());
+    let init = calc_init();
+    let calls = resumable
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "the workflow waits for its service");
+    let _ = resumable
+        .execute(&init_again(&init, other.subject()), ParentContext::Event)
+        .await;
+    assert_eq!(stored_parent(&memory, init.subject()).await, None);
+    // The machine orchestrator.
+    let memory = InMemoryMemory::new();
+    let orchestrator = common_calc_machine::calc_orchestrator(memory.clone());
+    let init = calc_init();
+    let calls = orchestrator
+        .execute(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "the workflow waits for its service");
+    let _ = orchestrator
+        .execute(&init_again(&init, other.subject()), ParentContext::Event)
+        .await;
+    assert_eq!(stored_parent(&memory, init.subject()).await, None);
 }

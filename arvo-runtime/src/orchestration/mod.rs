@@ -12,7 +12,9 @@
 //! 2. a subject naming another orchestrator yields no events (no lock, nothing persisted);
 //! 3. lock (when required), read — memory failures are `TransactionViolation`s with the
 //!    reference's causes and messages;
-//! 4. a failure record ignores the event; no state and a non-init event ignores it;
+//! 4. a failure record ignores the event; no state and a non-init event ignores it; the parent
+//!    subject is the stored one once a record exists (an init event sent again does not replace
+//!    it, unlike the reference, which takes it from any init event);
 //! 5. the core step; the record is written (compare-and-swap over the version read, fenced by
 //!    the lease) and the events are returned only once the write succeeded;
 //! 6. violations are returned with nothing persisted; any other error writes the terminal
@@ -497,17 +499,16 @@ fn start_step<R: NormalRecord>(
         });
         return (None, None, None);
     }
-    // 6-8. Parent subject and init id.
-    let parent_subject: Option<String> = if is_init {
-        event
+    // 6-8. Parent subject and init id. The parent is the one the workflow started with: an init
+    // event for a workflow that exists already does not replace it (the reference takes any init
+    // event's `parentSubject$$`, so a second init could send the completion to another parent).
+    let parent_subject: Option<String> = match &state {
+        Some(s) => s.parent_subject().map(str::to_owned),
+        None => event
             .data()
             .get(crate::contract::PARENT_SUBJECT_FIELD)
             .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-    } else {
-        state
-            .as_ref()
-            .and_then(|s| s.parent_subject().map(str::to_owned))
+            .map(str::to_owned),
     };
     let init_event_id: Arc<str> = state
         .as_deref()
