@@ -18,7 +18,7 @@ use arvo_runtime::broker::{BrokerError, EventBroker, FailureKind};
 use arvo_runtime::contract::{ArvoContract, Schema};
 use arvo_runtime::event::{ArvoEvent, ArvoEventParts, EventError, EventIdInput, MAX_DATA_DEPTH};
 use arvo_runtime::factory::{ArvoOrchestratorEventFactory, EventInput};
-use arvo_runtime::handler::{ArvoEventHandler, ParentContext, RawOutput};
+use arvo_runtime::handler::{ArvoEventHandler, DynEventHandler, ParentContext, RawOutput};
 use arvo_runtime::issue::MAX_QUOTED_BYTES;
 use arvo_runtime::memory::{InMemoryMemory, MachineMemory, MemoryError, TransactionError, Version};
 use arvo_runtime::orchestration::{NormalRecord, OrchestrationRecord};
@@ -446,34 +446,30 @@ where
     }
 }
 
+/// Starts a workflow on `handler` (it waits for its service), then sends its init again with
+/// `parent` as the parent; returns the first init.
+async fn init_twice(handler: &dyn DynEventHandler, parent: &str) -> ArvoEvent {
+    let init = calc_init();
+    let calls = handler
+        .execute_dyn(&init, ParentContext::Event)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "the workflow waits for its service");
+    let _ = handler
+        .execute_dyn(&init_again(&init, parent), ParentContext::Event)
+        .await;
+    init
+}
+
 #[tokio::test]
 async fn an_init_sent_again_keeps_the_workflows_parent() {
     // Another workflow's subject, a valid parent.
     let other = calc_init();
-    // The resumable.
     let memory = InMemoryMemory::new();
-    let resumable = calc_resumable(memory.clone());
-    let init = calc_init();
-    let calls = resumable
-        .execute(&init, ParentContext::Event)
-        .await
-        .unwrap();
-    assert_eq!(calls.len(), 1, "the workflow waits for its service");
-    let _ = resumable
-        .execute(&init_again(&init, other.subject()), ParentContext::Event)
-        .await;
+    let init = init_twice(&calc_resumable(memory.clone()), other.subject()).await;
     assert_eq!(stored_parent(&memory, init.subject()).await, None);
-    // The machine orchestrator.
     let memory = InMemoryMemory::new();
     let orchestrator = common_calc_machine::calc_orchestrator(memory.clone());
-    let init = calc_init();
-    let calls = orchestrator
-        .execute(&init, ParentContext::Event)
-        .await
-        .unwrap();
-    assert_eq!(calls.len(), 1, "the workflow waits for its service");
-    let _ = orchestrator
-        .execute(&init_again(&init, other.subject()), ParentContext::Event)
-        .await;
+    let init = init_twice(&orchestrator, other.subject()).await;
     assert_eq!(stored_parent(&memory, init.subject()).await, None);
 }
