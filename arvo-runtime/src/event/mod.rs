@@ -83,7 +83,9 @@ pub use id::{
     parse_arvo_event_id,
 };
 pub use json::JsFormatter;
-pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered};
+#[cfg(test)]
+pub(crate) use json::js_value_eq;
+pub(crate) use json::{JsNumber, js_array_index, js_number_string, js_ordered, value_eq_with};
 pub use time::{format_timestamp, now_timestamp};
 pub use validate::MAX_DATA_DEPTH;
 pub use views::{CloudEventDefault, CloudEventExtensions, CloudEventView, OtelValue};

@@ -108,24 +108,13 @@ fn opt_json(v: Option<&str>) -> String {
 /// Stricter than the events' own equality (`js_value_eq`) on purpose: integers compare
 /// exactly, so an expectation tells 2^53 + 1 from 2^53, which an in-process event can hold.
 pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+    crate::event::value_eq_with(a, b, &|x, y| match (x.as_i64(), y.as_i64()) {
+        (Some(i), Some(j)) => i == j,
+        _ => match (x.as_u64(), y.as_u64()) {
             (Some(i), Some(j)) => i == j,
-            _ => match (x.as_u64(), y.as_u64()) {
-                (Some(i), Some(j)) => i == j,
-                _ => x.as_f64() == y.as_f64(),
-            },
+            _ => x.as_f64() == y.as_f64(),
         },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
+    })
 }
 
 fn pointer(p: &str) -> String {
@@ -482,5 +471,30 @@ impl ExpectViolation {
                 actual,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_eq;
+    use serde_json::json;
+
+    #[test]
+    fn expectations_compare_numbers_by_value_and_integers_exactly() {
+        assert!(json_eq(&json!(3), &json!(3.0)));
+        assert!(json_eq(
+            &json!({"a": 1, "b": [2]}),
+            &json!({"b": [2.0], "a": 1})
+        ));
+        assert!(!json_eq(&json!([1, 2]), &json!([2, 1])));
+        assert!(!json_eq(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        // The events' own equality takes these two for one JavaScript number; an expectation
+        // does not.
+        let (big, rounded) = (
+            json!(9_007_199_254_740_993u64),
+            json!(9_007_199_254_740_992u64),
+        );
+        assert!(crate::event::js_value_eq(&big, &rounded));
+        assert!(!json_eq(&big, &rounded));
     }
 }

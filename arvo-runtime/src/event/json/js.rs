@@ -79,16 +79,27 @@ impl Formatter for JsFormatter {
 /// which is what makes an event equal itself after a JSON round trip (see
 /// [`ArvoEvent`](crate::event::ArvoEvent)).
 pub(crate) fn js_value_eq(a: &Value, b: &Value) -> bool {
+    // Without `arbitrary_precision`, `as_f64` is always `Some`: the double JavaScript reads.
+    value_eq_with(a, b, &|x, y| x == y || x.as_f64() == y.as_f64())
+}
+
+/// Whether `a` and `b` hold the same value, numbers compared with `num_eq`: objects when they
+/// hold the same keys with equal values in any order, arrays element by element, anything else
+/// as `==`. The one walk behind the events' equality ([`js_value_eq`]) and the test DSL's.
+pub(crate) fn value_eq_with(
+    a: &Value,
+    b: &Value,
+    num_eq: &impl Fn(&serde_json::Number, &serde_json::Number) -> bool,
+) -> bool {
     match (a, b) {
-        // Without `arbitrary_precision`, `as_f64` is always `Some`: the double JavaScript reads.
-        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Number(x), Value::Number(y)) => num_eq(x, y),
         (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| js_value_eq(a, b))
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| value_eq_with(a, b, num_eq))
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
                 && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| js_value_eq(v, w)))
+                    .all(|(k, v)| y.get(k).is_some_and(|w| value_eq_with(v, w, num_eq)))
         }
         _ => a == b,
     }

@@ -12,5 +12,5 @@ mod write;
 pub use js::JsFormatter;
 pub(crate) use js::{
     JsNumber, js_array_index, js_key_order, js_number_string, js_number_value, js_ordered,
-    js_value_eq,
+    js_value_eq, value_eq_with,
 };
