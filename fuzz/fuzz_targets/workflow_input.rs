@@ -50,7 +50,7 @@ use arvo_runtime::handler::{
 use arvo_runtime::issue::{MAX_QUOTED_BYTES, quote_prefix};
 use arvo_runtime::machine::{ArvoMachine, MachineStatus};
 use arvo_runtime::memory::{InMemoryMemory, MachineMemory};
-use arvo_runtime::orchestration::OrchestrationRecord;
+use arvo_runtime::orchestration::{NormalRecord, OrchestrationRecord};
 use arvo_runtime::orchestrator::{ArvoOrchestrator, OrchestratorMemoryRecord};
 use arvo_runtime::resumable::{
     ArvoResumable, Outcome, ResumableHandler, ResumableMemoryRecord, ResumableStatus, ServiceEvent,
@@ -655,13 +655,12 @@ impl Rig {
                 let read = block_on(self.flow_memory.read(subject));
                 let rec = read.expect("the in-memory memory reads").map(|v| v.value);
                 summarise(rec, |n| {
-                    let facts = Facts {
-                        init_event_id: n.init_event_id.to_string(),
-                        subject: n.subject.to_string(),
-                        parent_subject: n.parent_subject.clone(),
-                        context: n.context.as_ref().map(|c| (c.a, c.b, c.payload.clone())),
-                    };
-                    (n.status == ResumableStatus::Done, facts)
+                    let context = n.context.as_ref().map(|c| (c.a, c.b, c.payload.clone()));
+                    (
+                        n.status == ResumableStatus::Done,
+                        n.subject.to_string(),
+                        context,
+                    )
                 })
             }
             Workflow::Machine => {
@@ -677,13 +676,12 @@ impl Rig {
                         "the record's value is its snapshot's"
                     );
                     let c = &n.state.context;
-                    let facts = Facts {
-                        init_event_id: n.init_event_id.to_string(),
-                        subject: n.subject.to_string(),
-                        parent_subject: n.parent_subject.clone(),
-                        context: Some((c.a, c.b, c.payload.clone())),
-                    };
-                    (n.status == MachineStatus::Done, facts)
+                    let context = Some((c.a, c.b, c.payload.clone()));
+                    (
+                        n.status == MachineStatus::Done,
+                        n.subject.to_string(),
+                        context,
+                    )
                 })
             }
         }
@@ -732,10 +730,14 @@ enum Record {
     Done(String, Facts),
 }
 
+/// What a handler kind's record tells beyond [`NormalRecord`]: whether the workflow is done, its
+/// subject, and `a`, `b` and the payload from its context.
+type KindFacts = (bool, String, Option<(f64, f64, Option<Value>)>);
+
 /// `rec` as a [`Record`], once it has read back from its JSON as a durable memory would.
-fn summarise<N>(rec: Option<OrchestrationRecord<N>>, facts: impl Fn(&N) -> (bool, Facts)) -> Record
+fn summarise<N>(rec: Option<OrchestrationRecord<N>>, kind: impl Fn(&N) -> KindFacts) -> Record
 where
-    N: Serialize + DeserializeOwned,
+    N: Serialize + DeserializeOwned + NormalRecord,
 {
     let Some(rec) = rec else {
         return Record::Missing;
@@ -753,7 +755,13 @@ where
     match &rec {
         OrchestrationRecord::Failure(_) => Record::Failure(text),
         OrchestrationRecord::Normal(n) => {
-            let (done, f) = facts(n);
+            let (done, subject, context) = kind(n);
+            let f = Facts {
+                init_event_id: n.init_event_id().to_owned(),
+                subject,
+                parent_subject: n.parent_subject().map(str::to_owned),
+                context,
+            };
             if done {
                 Record::Done(text, f)
             } else {
