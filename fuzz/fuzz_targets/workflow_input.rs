@@ -1136,15 +1136,22 @@ fn follow_up(
             Some(ADD_SCHEMA.to_owned()),
             error_data(b, longs),
         ),
-        // The init again, under its own id or a new one.
+        // The init again, under its own id or a new one; under a new one it may name a parent
+        // (another workflow's subject), which must not replace the workflow's own (none).
         2 => {
-            if b.next() % 2 == 0 {
-                id = Some(init.id().to_owned());
+            let mut data = init.data().clone();
+            match b.next() % 3 {
+                0 => id = Some(init.id().to_owned()),
+                1 => {
+                    let parent = valid_subject(workflow);
+                    data.insert("parentSubject$$".into(), Value::String(parent));
+                }
+                _ => {}
             }
             (
                 workflow.name().to_owned(),
                 init.dataschema().map(str::to_owned),
-                init.data().clone(),
+                data,
             )
         }
         // A correct answer (after the end, or while the workflow waits).
