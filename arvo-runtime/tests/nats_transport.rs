@@ -7,7 +7,8 @@
 //! keeps its event with heartbeats (no re-delivery); a graceful shutdown finishes and acks the
 //! events in flight; resumable workflows complete over NATS with the PostgreSQL memory; a
 //! handler that always fails lands in the dead-letter stream after the maximum deliveries
-//! while other workflows complete.
+//! while other workflows complete; payloads that are not events (or are near the server's
+//! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -563,6 +564,114 @@ async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
         (0, 0, 0),
         "{q:?}"
     );
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
+    let Some(t) = transport("hostile_payloads").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Echo::new(0, &seen, Duration::ZERO)))
+            .handler(Arc::new(Poison))
+            .max_deliveries(1),
+    );
+    let max = t.client().max_payload();
+    // Payloads no Arvo publisher writes, straight onto the handler's subject: bytes that are
+    // not UTF-8 (one of them nearly as long as the server allows, which triples when read as
+    // text), JSON that is not an event, nothing at all.
+    let hostile: Vec<Vec<u8>> = vec![
+        b"\xff\xfe not json".to_vec(),
+        br#"{"id":1}"#.to_vec(),
+        Vec::new(),
+        vec![0xFF; max - 1024],
+    ];
+    let js = async_nats::jetstream::new(t.client().clone());
+    let subject = t.streams().subject("com.test.echo");
+    for p in &hostile {
+        js.publish(subject.clone(), p.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // A valid event near the limit, to a handler that fails: its letter is over the limit too.
+    let big = ArvoEvent::builder()
+        .source(CLIENT)
+        .event_type("com.test.poison")
+        .subject("big")
+        .data_json(json!({"text": "\u{1}".repeat((max - 4096) / 6)}))
+        .build()
+        .unwrap();
+    t.publish(&big).await.unwrap();
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let fine = event_to("com.test.echo", "after-the-hostile-ones");
+    t.publish(&fine).await.unwrap();
+    let got = replies(sub, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.get(fine.id()), Some(&1), "{got:?}");
+    eventually(
+        "every hostile payload is dead-lettered",
+        Duration::from_secs(30),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(100).await.unwrap().len() >= 5 }
+        },
+    )
+    .await;
+    let stats = worker.shutdown().await;
+    let dead = t.dead_letters(100).await.unwrap();
+    assert_eq!(dead.len(), 5, "each once: {dead:?}");
+    for (letter, payload) in dead
+        .iter()
+        .filter(|d| d.handler == "com.test.echo")
+        .zip(&hostile)
+    {
+        assert_eq!(letter.deliveries, 1);
+        assert!(
+            letter.error.starts_with("not an Arvo event"),
+            "{}",
+            letter.error
+        );
+        assert!(letter.event.is_none());
+        let text = String::from_utf8_lossy(payload);
+        let raw = letter.raw.as_deref().unwrap();
+        if payload.len() < 1024 {
+            assert_eq!(raw, text);
+            assert_eq!(letter.truncated_from, None);
+        } else {
+            assert_eq!(letter.truncated_from, Some(text.len() as u64));
+            assert!(
+                raw.len() > max / 8 && text.starts_with(raw),
+                "{}",
+                raw.len()
+            );
+        }
+    }
+    let poisoned = dead
+        .iter()
+        .find(|d| d.handler == "com.test.poison")
+        .unwrap();
+    let json = big.to_json_string();
+    assert_eq!(poisoned.truncated_from, Some(json.len() as u64));
+    assert!(json.starts_with(poisoned.raw.as_deref().unwrap()));
+    assert!(poisoned.error.contains("the poison handler always fails"));
+    assert_eq!(stats.dead_lettered(), 5);
+    assert_eq!(stats.handled(), 1);
+    for (handler, dead_lettered) in [("com.test.echo", 4), ("com.test.poison", 1)] {
+        let q = t.queue_stats(handler).await.unwrap();
+        assert_eq!(
+            (q.pending, q.ack_pending, q.dead_lettered),
+            (0, 0, dead_lettered),
+            "{handler}: {q:?}"
+        );
+    }
     t.delete_streams().await.unwrap();
 }
 

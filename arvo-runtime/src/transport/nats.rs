@@ -391,8 +391,13 @@ pub struct DeadLetter {
     pub error: String,
     /// The event, when its payload was a valid event.
     pub event: Option<ArvoEvent>,
-    /// The original payload (as text) when it was not a valid event.
+    /// The original payload (as text) when it was not a valid event; when the letter was
+    /// shortened, the first part of the payload (the event's JSON or the text).
     pub raw: Option<String>,
+    /// The length in bytes of the payload when the letter was shortened to fit the server's
+    /// maximum message size (`event` is then `None`, `raw` a prefix and `error` at most
+    /// 4 KB); `None` when the letter is whole.
+    pub truncated_from: Option<u64>,
 }
 
 fn err_text(e: &dyn std::error::Error) -> String {
@@ -661,6 +666,10 @@ impl NatsTransport {
                 error: text("error"),
                 event: serde_json::from_value::<ArvoEvent>(v["event"].clone()).ok(),
                 raw: v["raw"].as_str().map(str::to_owned),
+                truncated_from: v["truncated"]
+                    .as_bool()
+                    .filter(|t| *t)
+                    .and_then(|_| v["payloadBytes"].as_u64()),
             });
         }
         Ok(out)
@@ -1240,8 +1249,73 @@ fn header_text(s: &str) -> String {
     out
 }
 
+/// Bytes of the server's maximum message size a dead letter leaves to its headers.
+const DEAD_LETTER_HEADROOM: usize = 4096;
+/// The longest error text a shortened dead letter keeps, in bytes.
+const DEAD_LETTER_ERROR_MAX: usize = 4096;
+
+/// What a dead letter says about one delivery.
+struct DeadLetterFields<'a> {
+    handler: &'a str,
+    deliveries: i64,
+    error: &'a str,
+    subject: &'a str,
+    stream_sequence: u64,
+    event: Option<&'a ArvoEvent>,
+    raw: Option<&'a str>,
+}
+
+/// The dead letter's JSON, at most `max` bytes long whenever `max` leaves room for its fixed
+/// fields. Whole when it fits. Otherwise (an event near the server's maximum message size, or a
+/// payload that grew when read as text: every byte that is not UTF-8 becomes a 3-byte U+FFFD)
+/// the error keeps its first [`DEAD_LETTER_ERROR_MAX`] bytes, the event's JSON or the raw text
+/// becomes a `raw` prefix that fits, and the letter says `"truncated": true` and how long the
+/// payload was (`payloadBytes`). Without this a dead letter over the limit could not be
+/// published, and its event would be re-delivered for ever.
+fn dead_letter_body(f: DeadLetterFields<'_>, max: usize) -> Vec<u8> {
+    let envelope = |error: &str, event: Option<Value>, raw: Option<&str>, cut: Option<usize>| {
+        let mut v = json!({
+            "handler": f.handler,
+            "deliveries": f.deliveries,
+            "error": error,
+            "subject": f.subject,
+            "streamSequence": f.stream_sequence,
+            "event": event,
+            "raw": raw,
+        });
+        if let (Some(len), Value::Object(m)) = (cut, &mut v) {
+            m.insert("truncated".to_owned(), Value::Bool(true));
+            m.insert("payloadBytes".to_owned(), json!(len));
+        }
+        serde_json::to_vec(&v).unwrap_or_default()
+    };
+    let whole = envelope(f.error, f.event.map(ArvoEvent::to_json_value), f.raw, None);
+    if whole.len() <= max {
+        return whole;
+    }
+    let payload = match (f.event, f.raw) {
+        (Some(e), _) => e.to_json_string(),
+        (None, Some(r)) => r.to_owned(),
+        (None, None) => String::new(),
+    };
+    let error = crate::issue::prefix_within(f.error, DEAD_LETTER_ERROR_MAX);
+    let fixed = envelope(error, None, Some(""), Some(payload.len())).len();
+    // A character is never shorter in JSON than in UTF-8, so cutting as many bytes as the
+    // letter is over makes it fit: one or two rounds.
+    let mut keep = max.saturating_sub(fixed);
+    loop {
+        let prefix = crate::issue::prefix_within(&payload, keep);
+        let body = envelope(error, None, Some(prefix), Some(payload.len()));
+        if body.len() <= max || prefix.is_empty() {
+            return body;
+        }
+        keep = prefix.len().saturating_sub(body.len() - max);
+    }
+}
+
 /// Publishes the dead letter (awaiting its ack), then terminates the delivery. When the dead
-/// letter cannot be published the delivery is left for re-delivery (nothing is lost).
+/// letter cannot be published the delivery is left for re-delivery (nothing is lost); a
+/// letter too long for the server is shortened first (see [`dead_letter_body`]).
 #[allow(clippy::too_many_arguments)]
 async fn dead_letter(
     shared: &Shared,
@@ -1254,15 +1328,23 @@ async fn dead_letter(
     raw: Option<String>,
 ) {
     let streams = &shared.transport.streams;
-    let envelope = json!({
-        "handler": handler,
-        "deliveries": delivered,
-        "error": error,
-        "subject": msg.subject.as_str(),
-        "streamSequence": stream_seq,
-        "event": event.map(ArvoEvent::to_json_value),
-        "raw": raw,
-    });
+    let body = dead_letter_body(
+        DeadLetterFields {
+            handler,
+            deliveries: delivered,
+            error: &error,
+            subject: msg.subject.as_str(),
+            stream_sequence: stream_seq,
+            event,
+            raw: raw.as_deref(),
+        },
+        // Headers count against the server's limit too; theirs stay under 2 KB.
+        shared
+            .transport
+            .client
+            .max_payload()
+            .saturating_sub(DEAD_LETTER_HEADROOM),
+    );
     let mut headers = HeaderMap::new();
     headers.insert(
         "Nats-Msg-Id",
@@ -1275,7 +1357,7 @@ async fn dead_letter(
     let published = match shared
         .transport
         .js
-        .publish_with_headers(subject.clone(), headers, envelope.to_string().into())
+        .publish_with_headers(subject.clone(), headers, body.into())
         .await
     {
         Ok(ack) => ack.await.map(|_| ()).map_err(|e| err_text(&e)),
@@ -1362,5 +1444,90 @@ mod tests {
             "arvo_com~2Ecalc~2Eadd"
         );
         assert_eq!(s.dead_letter_subject("com.x.y"), "T_dlq.com~2Ex~2Ey");
+    }
+
+    fn fields<'a>(
+        error: &'a str,
+        event: Option<&'a ArvoEvent>,
+        raw: Option<&'a str>,
+    ) -> DeadLetterFields<'a> {
+        DeadLetterFields {
+            handler: "com.test.echo",
+            deliveries: 1,
+            error,
+            subject: "T.com~2Etest~2Eecho",
+            stream_sequence: 7,
+            event,
+            raw,
+        }
+    }
+
+    fn read(body: &[u8]) -> Value {
+        serde_json::from_slice(body).expect("a dead letter is JSON")
+    }
+
+    #[test]
+    fn a_dead_letter_that_fits_is_whole() {
+        let event = ArvoEvent::builder()
+            .source("com.test.client")
+            .event_type("com.test.echo")
+            .subject("s-1")
+            .data_json(json!({"n": 1}))
+            .build()
+            .unwrap();
+        let v = read(&dead_letter_body(
+            fields("boom", Some(&event), None),
+            1 << 20,
+        ));
+        assert_eq!(v["event"], event.to_json_value());
+        assert_eq!(v["error"], "boom");
+        assert_eq!(v["streamSequence"], 7);
+        assert!(v.get("truncated").is_none());
+    }
+
+    #[test]
+    fn a_dead_letter_over_the_limit_keeps_a_prefix_that_fits() {
+        let max = 64 * 1024;
+        // Text that grew from bytes that were not UTF-8 (3 bytes per U+FFFD).
+        let lossy = "\u{FFFD}".repeat(max / 2);
+        // An event whose data JSON-escapes to 6 bytes per character.
+        let event = ArvoEvent::builder()
+            .source("com.test.client")
+            .event_type("com.test.echo")
+            .subject("s-2")
+            .data_json(json!({"text": "\u{1}".repeat(max)}))
+            .build()
+            .unwrap();
+        let long_error = "e".repeat(3 * max);
+        let event_json = event.to_json_string();
+        for (f, payload) in [
+            (
+                fields("not an Arvo event", None, Some(&lossy)),
+                lossy.as_str(),
+            ),
+            (fields(&long_error, Some(&event), None), event_json.as_str()),
+        ] {
+            let error_len = f.error.len();
+            let body = dead_letter_body(f, max);
+            assert!(body.len() <= max, "{} > {max}", body.len());
+            let v = read(&body);
+            assert_eq!(v["truncated"], true);
+            assert_eq!(v["payloadBytes"], payload.len());
+            assert_eq!(v["event"], Value::Null);
+            let raw = v["raw"].as_str().unwrap();
+            assert!(!raw.is_empty() && payload.starts_with(raw));
+            // Most of the room goes to the payload.
+            assert!(raw.len() > max / 8, "{}", raw.len());
+            let error = v["error"].as_str().unwrap();
+            assert_eq!(error.len(), error_len.min(DEAD_LETTER_ERROR_MAX));
+        }
+    }
+
+    #[test]
+    fn a_limit_below_the_fixed_fields_gives_an_empty_prefix() {
+        let raw = "x".repeat(1000);
+        let v = read(&dead_letter_body(fields("boom", None, Some(&raw)), 10));
+        assert_eq!(v["raw"], "");
+        assert_eq!(v["payloadBytes"], 1000);
     }
 }
