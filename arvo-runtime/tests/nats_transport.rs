@@ -8,7 +8,8 @@
 //! events in flight; resumable workflows complete over NATS with the PostgreSQL memory; a
 //! handler that always fails lands in the dead-letter stream after the maximum deliveries
 //! while other workflows complete; payloads that are not events (or are near the server's
-//! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on.
+//! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on; an
+//! event whose NATS subject would be too long is refused before it is sent.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,7 +29,8 @@ use arvo_runtime::memory::InMemoryMemory;
 use arvo_runtime::memory::postgres::PostgresMemory;
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::transport::nats::{
-    NatsStreams, NatsTransport, NatsWorker, NatsWorkerBuilder, WorkerStats,
+    DeadLetter, MAX_SUBJECT_BYTES, NatsError, NatsStreams, NatsTransport, NatsWorker,
+    NatsWorkerBuilder, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
 use common_backends::{postgres_url, server_url, unique};
@@ -628,11 +630,13 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
     let stats = worker.shutdown().await;
     let dead = t.dead_letters(100).await.unwrap();
     assert_eq!(dead.len(), 5, "each once: {dead:?}");
-    for (letter, payload) in dead
+    // Workers handle a batch at once, so the letters come in any order.
+    let letters: Vec<&DeadLetter> = dead
         .iter()
         .filter(|d| d.handler == "com.test.echo")
-        .zip(&hostile)
-    {
+        .collect();
+    assert_eq!(letters.len(), hostile.len(), "{letters:?}");
+    for letter in &letters {
         assert_eq!(letter.deliveries, 1);
         assert!(
             letter.error.starts_with("not an Arvo event"),
@@ -640,13 +644,23 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
             letter.error
         );
         assert!(letter.event.is_none());
+    }
+    for payload in &hostile {
         let text = String::from_utf8_lossy(payload);
-        let raw = letter.raw.as_deref().unwrap();
         if payload.len() < 1024 {
-            assert_eq!(raw, text);
-            assert_eq!(letter.truncated_from, None);
+            assert!(
+                letters
+                    .iter()
+                    .any(|l| l.raw.as_deref() == Some(&*text) && l.truncated_from.is_none()),
+                "no whole letter for {text:?}"
+            );
         } else {
+            let letter = letters
+                .iter()
+                .find(|l| l.truncated_from.is_some())
+                .expect("the near-limit payload's letter is shortened");
             assert_eq!(letter.truncated_from, Some(text.len() as u64));
+            let raw = letter.raw.as_deref().unwrap();
             assert!(
                 raw.len() > max / 8 && text.starts_with(raw),
                 "{}",
@@ -672,6 +686,109 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
             "{handler}: {q:?}"
         );
     }
+    t.delete_streams().await.unwrap();
+}
+
+/// Emits one event whose `to` makes a NATS subject longer than the server takes.
+struct LongTo;
+
+impl EventHandler for LongTo {
+    fn source(&self) -> &str {
+        "com.test.longto"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.longto.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let out = ArvoEvent::builder()
+            .source("com.test.longto")
+            .event_type("evt.test.longto.done")
+            .to(format!("com.test.{}", "a".repeat(MAX_SUBJECT_BYTES)).as_str())
+            .subject(event.subject())
+            .data_json(json!({}))
+            .build()
+            .map_err(|e| Violation::execution(e.to_string()))?;
+        Ok(vec![out])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_subject_is_too_long_is_refused_before_it_is_sent() {
+    let Some(t) = transport("subject_too_long").await else {
+        return;
+    };
+    let long = ArvoEvent::builder()
+        .source(CLIENT)
+        .event_type("com.test.echo")
+        .to(format!("com.test.{}", "a".repeat(MAX_SUBJECT_BYTES)).as_str())
+        .subject("long")
+        .data_json(json!({}))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = t.publish(&long).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    assert!(
+        matches!(&err, NatsError::SubjectTooLong { len, max, .. } if *len > *max && *max == MAX_SUBJECT_BYTES),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.len() < 3000 && text.contains("bytes in all"), "{text}");
+    // A handler that emits such an event fails its delivery, fast, until it is dead-lettered;
+    // the worker's other handlers go on.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(LongTo))
+            .handler(Arc::new(Echo::new(0, &seen, Duration::ZERO)))
+            .max_deliveries(2)
+            .retry(RetryPolicy::new(0, Duration::from_millis(20))),
+    );
+    t.publish(&event_to("com.test.longto", "long-1"))
+        .await
+        .unwrap();
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let fine = event_to("com.test.echo", "fine");
+    t.publish(&fine).await.unwrap();
+    assert_eq!(
+        replies(sub, 1, Duration::from_secs(20))
+            .await
+            .get(fine.id()),
+        Some(&1)
+    );
+    eventually(
+        "the input is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(10).await.unwrap().len() == 1 }
+        },
+    )
+    .await;
+    let dead = t.dead_letters(10).await.unwrap().remove(0);
+    assert_eq!(
+        (dead.handler.as_str(), dead.deliveries),
+        ("com.test.longto", 2)
+    );
+    assert!(
+        dead.error
+            .contains(&format!("over the {MAX_SUBJECT_BYTES}-byte limit")),
+        "{}",
+        dead.error
+    );
+    let stats = worker.shutdown().await;
+    assert_eq!((stats.dead_lettered(), stats.published()), (1, 1));
     t.delete_streams().await.unwrap();
 }
 

@@ -66,6 +66,7 @@
 use crate::broker::RetryPolicy;
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, Violation};
+use crate::issue::quote_prefix;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, Message, consumer, stream};
 use futures_util::future::BoxFuture;
@@ -81,6 +82,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
+
+/// The longest NATS subject the transport publishes on, in bytes: a default server's
+/// `max_control_line` (4 KB) less room for the rest of the publish line (`HPUB`, the reply
+/// inbox, the sizes). The server would refuse a longer subject (and drop the connection it
+/// came on, with every operation in flight on it), so an event whose `to` or domain makes one
+/// is refused before it is sent ([`NatsError::SubjectTooLong`]).
+pub const MAX_SUBJECT_BYTES: usize = 3968;
 
 /// Errors of the NATS transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,7 +118,11 @@ pub enum NatsError {
         reason: String,
     },
     /// Creating or reading a handler's consumer failed.
-    #[error("JetStream consumer '{consumer}' (handler '{handler}'): {reason}")]
+    #[error(
+        "JetStream consumer '{}' (handler '{}'): {reason}",
+        quote_prefix(consumer),
+        quote_prefix(handler)
+    )]
     Consumer {
         /// The handler's source.
         handler: String,
@@ -120,7 +132,11 @@ pub enum NatsError {
         reason: String,
     },
     /// Publishing failed or was not acknowledged.
-    #[error("publishing event '{event_id}' on '{subject}' failed: {reason}")]
+    #[error(
+        "publishing event '{}' on '{}' failed: {reason}",
+        quote_prefix(event_id),
+        quote_prefix(subject)
+    )]
     Publish {
         /// The event's id.
         event_id: String,
@@ -130,13 +146,16 @@ pub enum NatsError {
         reason: String,
     },
     /// The event has no `to`, so it has no subject.
-    #[error("event '{event_id}' has no \"to\": it cannot be published")]
+    #[error(
+        "event '{}' has no \"to\": it cannot be published",
+        quote_prefix(event_id)
+    )]
     MissingTo {
         /// The event's id.
         event_id: String,
     },
     /// Subscribing for `resolve` failed.
-    #[error("subscribing to '{subject}' failed: {reason}")]
+    #[error("subscribing to '{}' failed: {reason}", quote_prefix(subject))]
     Subscribe {
         /// The subject.
         subject: String,
@@ -144,7 +163,11 @@ pub enum NatsError {
         reason: String,
     },
     /// `resolve` saw no answer in time.
-    #[error("no answer to event '{event_id}' (subject '{subject}') within {after:?}")]
+    #[error(
+        "no answer to event '{}' (subject '{}') within {after:?}",
+        quote_prefix(event_id),
+        quote_prefix(subject)
+    )]
     Timeout {
         /// The published event's id.
         event_id: String,
@@ -152,6 +175,23 @@ pub enum NatsError {
         subject: String,
         /// The timeout.
         after: Duration,
+    },
+    /// The event's NATS subject (from its `to`, or its domain) is longer than
+    /// [`MAX_SUBJECT_BYTES`]: the server would refuse it, so it is not sent.
+    #[error(
+        "event '{}' cannot be published: its NATS subject is {len} bytes long, over the {max}-byte limit ('{}')",
+        quote_prefix(event_id),
+        quote_prefix(subject)
+    )]
+    SubjectTooLong {
+        /// The event's id.
+        event_id: String,
+        /// The NATS subject.
+        subject: String,
+        /// Its length in bytes.
+        len: usize,
+        /// [`MAX_SUBJECT_BYTES`].
+        max: usize,
     },
     /// The worker's configuration is unusable.
     #[error("invalid NATS worker configuration: {0}")]
@@ -514,6 +554,14 @@ impl NatsTransport {
         subject: String,
         event: &ArvoEvent,
     ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
+        if subject.len() > MAX_SUBJECT_BYTES {
+            return Err(NatsError::SubjectTooLong {
+                event_id: event.id().to_owned(),
+                len: subject.len(),
+                subject,
+                max: MAX_SUBJECT_BYTES,
+            });
+        }
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id());
         headers.insert("Content-Type", "application/cloudevents+json");
@@ -1218,7 +1266,9 @@ async fn effects(
     for (id, subject, ack) in acks {
         ack.await.map_err(|e| {
             Failed::Retry(format!(
-                "publishing event '{id}' on '{subject}' was not acknowledged: {}",
+                "publishing event '{}' on '{}' was not acknowledged: {}",
+                quote_prefix(id),
+                quote_prefix(&subject),
                 err_text(&e)
             ))
         })?;
