@@ -129,11 +129,11 @@ async fn migration_is_explicit_versioned_and_idempotent() {
     );
     assert!(e.to_string().contains("does not exist"), "{e}");
 
-    // Concurrent migrations: exactly one applies version 1, the others find nothing to do.
+    // Concurrent migrations: exactly one applies every version, the others find nothing to do.
     let results = futures_util::future::join_all((0..4).map(|_| m.migrate())).await;
     let applied: Vec<Vec<i32>> = results.into_iter().map(Result::unwrap).collect();
     assert_eq!(
-        applied.iter().filter(|a| *a == &vec![1]).count(),
+        applied.iter().filter(|a| *a == &vec![1, 2]).count(),
         1,
         "{applied:?}"
     );
@@ -272,6 +272,171 @@ async fn hierarchy_queries() {
         .await
         .unwrap();
     assert_eq!(m.children("r2", 10).await.unwrap(), [odd]);
+    drop_schemas(&m, &schema).await;
+}
+
+/// `n` pseudo-random letters and digits (xorshift): text that does not compress.
+fn noise(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(ALPHABET[(x % 64) as usize])
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn subjects_of_any_length_are_stored() {
+    let Some(url) = postgres_url("subjects_of_any_length_are_stored") else {
+        return;
+    };
+    let schema = unique("arvo_long");
+    let m = node_memory(&url, &schema).await;
+    // Over the ~2.7 KB a B-tree index entry may hold (after compression: real subjects are
+    // base64, so these are random letters), up to the longest subject `subject::parse` takes.
+    let parent = format!("p{}", noise(10_000));
+    let child = format!("c{}", noise(arvo_runtime::subject::MAX_SUBJECT_LEN - 1));
+    let v1 = m
+        .write(&parent, node(None, false), None, None)
+        .await
+        .unwrap();
+    m.write(&child, node(Some(&parent), false), None, None)
+        .await
+        .unwrap();
+    assert_eq!(m.read(&parent).await.unwrap().unwrap().version, v1);
+    // Compare-and-swap, and a second insert refused.
+    let v2 = m
+        .write(&parent, node(None, true), Some(v1), None)
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    let stale = m.write(&parent, node(None, false), Some(v1), None).await;
+    assert!(
+        matches!(stale, Err(MemoryError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let again = m.write(&child, node(None, false), None, None).await;
+    assert!(
+        matches!(again, Err(MemoryError::Conflict { .. })),
+        "{again:?}"
+    );
+    // Leases and fenced writes.
+    let mut lease = m.lock(&child, Duration::from_secs(5)).await.unwrap();
+    assert!(
+        m.try_lock(&child, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    m.renew(&mut lease, Duration::from_secs(5)).await.unwrap();
+    let v = m.read(&child).await.unwrap().unwrap().version;
+    m.write(&child, node(Some(&parent), true), Some(v), Some(&lease))
+        .await
+        .unwrap();
+    assert!(m.unlock(&lease).await.unwrap());
+    // The hierarchy and the listing.
+    assert_eq!(
+        m.children(&parent, 10).await.unwrap(),
+        std::slice::from_ref(&child)
+    );
+    assert_eq!(m.root_of(&child).await.unwrap(), Some(parent.clone()));
+    assert_eq!(
+        m.subjects_by_root(&parent, 10).await.unwrap(),
+        [parent.clone(), child.clone()]
+    );
+    let first = m.list(None, 1).await.unwrap();
+    let rest = m.list(Some(&first[0].0), 10).await.unwrap();
+    let mut listed: Vec<String> = first.iter().chain(&rest).map(|(s, _)| s.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, [child.clone(), parent.clone()]); // "c.." < "p.."
+    assert!(m.delete(&child, None).await.unwrap());
+    assert!(m.read(&child).await.unwrap().is_none());
+    drop_schemas(&m, &schema).await;
+}
+
+#[tokio::test]
+async fn a_version_1_schema_is_upgraded_in_place() {
+    let Some(url) = postgres_url("a_version_1_schema_is_upgraded_in_place") else {
+        return;
+    };
+    let schema = unique("arvo_v1");
+    let m = PostgresMemory::<Node>::builder(&url)
+        .schema(&schema)
+        .parent_subject(|n: &Node| n.parent.as_deref())
+        .finished_when(|n: &Node| n.done)
+        .build()
+        .unwrap();
+    // Version 1 as it was released, with a record, its child and the child's live lease.
+    let client = m.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!(
+            r#"CREATE SCHEMA "{schema}";
+CREATE TABLE "{schema}".arvo_schema_version (version integer PRIMARY KEY,
+    description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE "{schema}".machine_state (
+    subject        text PRIMARY KEY,
+    version        bigint GENERATED BY DEFAULT AS IDENTITY,
+    data           json NOT NULL,
+    parent_subject text,
+    finished_at    timestamptz,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX machine_state_parent ON "{schema}".machine_state (parent_subject);
+CREATE INDEX machine_state_finished ON "{schema}".machine_state (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE "{schema}".machine_lock (
+    subject    text PRIMARY KEY,
+    token      uuid NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+INSERT INTO "{schema}".arvo_schema_version (version, description)
+    VALUES (1, 'state, lease and hierarchy tables');
+INSERT INTO "{schema}".machine_state (subject, data, parent_subject) VALUES
+    ('old-root', '{{"parent":null,"done":false}}', NULL),
+    ('old-child', '{{"parent":"old-root","done":false}}', 'old-root');
+INSERT INTO "{schema}".machine_lock VALUES
+    ('old-child', '00000000-0000-4000-8000-000000000001', now() + interval '1 hour');"#
+        ))
+        .await
+        .unwrap();
+    drop(client);
+    let e = m.verify_schema().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PostgresSetupError::SchemaVersion {
+                found: 1,
+                needed: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(m.migrate().await.unwrap(), vec![2]);
+    m.verify_schema().await.unwrap();
+    // The old rows are keyed like new ones: found, refused as a second insert, updated.
+    let root = m.read("old-root").await.unwrap().unwrap();
+    assert_eq!(root.value, node(None, false));
+    let again = m.write("old-root", node(None, false), None, None).await;
+    assert!(
+        matches!(again, Err(MemoryError::Conflict { .. })),
+        "{again:?}"
+    );
+    m.write("old-root", node(None, true), Some(root.version), None)
+        .await
+        .unwrap();
+    assert_eq!(m.children("old-root", 10).await.unwrap(), ["old-child"]);
+    // The child's lease survived the upgrade.
+    assert!(
+        m.try_lock("old-child", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop_schemas(&m, &schema).await;
 }
 
