@@ -74,6 +74,7 @@ pub const CASES: &[&str] = &[
     "lease_ttl_is_honoured",
     "concurrent_writers_lose_no_update",
     "concurrent_cas_loses_no_update",
+    "subjects_of_any_length_are_stored",
 ];
 
 /// Runs every case in [`CASES`], each on `make("{prefix}-{case}")`, a fresh empty memory.
@@ -99,6 +100,7 @@ where
     lease_ttl_is_honoured(&make(ns(CASES[10])).await).await;
     concurrent_writers_lose_no_update(Arc::new(make(ns(CASES[11])).await)).await;
     concurrent_cas_loses_no_update(Arc::new(make(ns(CASES[12])).await)).await;
+    subjects_of_any_length_are_stored(&make(ns(CASES[13])).await).await;
 }
 
 fn ok<T>(case: &str, what: &str, result: Result<T, MemoryError>) -> T {
@@ -201,6 +203,75 @@ pub async fn read_your_writes<M: MachineMemory<Probe>>(m: &M) {
     );
     // Another subject is independent.
     assert!(ok(CASE, "read other", m.read("ryw/subject-2").await).is_none());
+}
+
+/// A subject as long as [`crate::subject::MAX_SUBJECT_LEN`] (96 KiB), of text that does not
+/// compress (real subjects are base64), is created, read, updated by compare-and-swap, leased,
+/// written under its lease and deleted like a short one, and kept apart from a subject that
+/// differs from it in its last byte.
+pub async fn subjects_of_any_length_are_stored<M: MachineMemory<Probe>>(m: &M) {
+    const CASE: &str = "subjects_of_any_length_are_stored";
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut id: String = (0..crate::subject::MAX_SUBJECT_LEN - 1)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(ALPHABET[usize::try_from(x % 64).unwrap_or(0)])
+        })
+        .collect();
+    let twin = format!("{id}B");
+    id.push('A');
+    let v1 = ok(
+        CASE,
+        "create",
+        m.write(&id, Probe::new(1, "long"), None, None).await,
+    );
+    ok(
+        CASE,
+        "create twin",
+        m.write(&twin, Probe::new(7, "twin"), None, None).await,
+    );
+    let v2 = ok(
+        CASE,
+        "update",
+        m.write(&id, Probe::new(2, "long"), Some(v1), None).await,
+    );
+    let conflict = err(
+        CASE,
+        "stale update",
+        m.write(&id, Probe::new(3, "x"), Some(v1), None).await,
+    );
+    assert!(
+        matches!(conflict, MemoryError::Conflict { .. }),
+        "[{CASE}] a stale update must conflict, got {conflict:?}"
+    );
+    let lease = lock_now(CASE, m, &id, Duration::from_secs(30)).await;
+    let v3 = ok(
+        CASE,
+        "fenced update",
+        m.write(&id, Probe::new(3, "long"), Some(v2), Some(&lease))
+            .await,
+    );
+    assert!(
+        ok(CASE, "unlock", m.unlock(&lease).await),
+        "[{CASE}] unlock"
+    );
+    let read = ok(CASE, "read", m.read(&id).await).map(|r| (r.value, r.version));
+    assert_eq!(read, Some((Probe::new(3, "long"), v3)), "[{CASE}] read");
+    let read = ok(CASE, "read twin", m.read(&twin).await).map(|r| r.value);
+    assert_eq!(
+        read,
+        Some(Probe::new(7, "twin")),
+        "[{CASE}] the twin is its own record"
+    );
+    assert!(
+        ok(CASE, "delete", m.delete(&id, None).await),
+        "[{CASE}] delete"
+    );
+    assert!(ok(CASE, "read after delete", m.read(&id).await).is_none());
+    assert!(ok(CASE, "read twin after delete", m.read(&twin).await).is_some());
 }
 
 /// Compare-and-swap: creating an existing record, updating with a stale version and updating a
