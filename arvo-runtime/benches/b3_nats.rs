@@ -852,7 +852,7 @@ async fn floor_worker(in_flight: usize, pool: usize, stop: impl Future<Output = 
         insert: format!(
             "INSERT INTO {s}.machine_state (subject, data, parent_subject, finished_at) \
              VALUES ($1, $2::text::json, $3::text, CASE WHEN $4::bool THEN now() END) \
-             ON CONFLICT (subject) DO NOTHING RETURNING version"
+             ON CONFLICT (subject_key) DO NOTHING RETURNING version"
         ),
         update: format!(
             "UPDATE {s}.machine_state SET data = $2::text::json, \
