@@ -600,6 +600,13 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
             .await
             .unwrap();
     }
+    // A valid event addressed to another handler, put on this one's subject by hand.
+    let misaddressed = event_to("com.test.other", "misaddressed");
+    js.publish(subject.clone(), misaddressed.to_json_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     // A valid event near the limit, to a handler that fails: its letter is over the limit too.
     let big = ArvoEvent::builder()
         .source(CLIENT)
@@ -623,18 +630,30 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
         Duration::from_secs(30),
         || {
             let t = t.clone();
-            async move { t.dead_letters(100).await.unwrap().len() >= 5 }
+            async move { t.dead_letters(100).await.unwrap().len() >= 6 }
         },
     )
     .await;
     let stats = worker.shutdown().await;
     let dead = t.dead_letters(100).await.unwrap();
-    assert_eq!(dead.len(), 5, "each once: {dead:?}");
+    assert_eq!(dead.len(), 6, "each once: {dead:?}");
     // Workers handle a batch at once, so the letters come in any order.
-    let letters: Vec<&DeadLetter> = dead
+    let (wrong_to, letters): (Vec<&DeadLetter>, Vec<&DeadLetter>) = dead
         .iter()
         .filter(|d| d.handler == "com.test.echo")
-        .collect();
+        .partition(|d| d.event.is_some());
+    assert_eq!(wrong_to.len(), 1, "{wrong_to:?}");
+    assert_eq!(
+        wrong_to[0].event.as_ref().map(ArvoEvent::id),
+        Some(misaddressed.id())
+    );
+    assert!(
+        wrong_to[0]
+            .error
+            .starts_with("addressed to 'com.test.other'"),
+        "{}",
+        wrong_to[0].error
+    );
     assert_eq!(letters.len(), hostile.len(), "{letters:?}");
     for letter in &letters {
         assert_eq!(letter.deliveries, 1);
@@ -676,9 +695,9 @@ async fn hostile_payloads_are_dead_lettered_once_and_the_handler_goes_on() {
     assert_eq!(poisoned.truncated_from, Some(json.len() as u64));
     assert!(json.starts_with(poisoned.raw.as_deref().unwrap()));
     assert!(poisoned.error.contains("the poison handler always fails"));
-    assert_eq!(stats.dead_lettered(), 5);
+    assert_eq!(stats.dead_lettered(), 6);
     assert_eq!(stats.handled(), 1);
-    for (handler, dead_lettered) in [("com.test.echo", 4), ("com.test.poison", 1)] {
+    for (handler, dead_lettered) in [("com.test.echo", 5), ("com.test.poison", 1)] {
         let q = t.queue_stats(handler).await.unwrap();
         assert_eq!(
             (q.pending, q.ack_pending, q.dead_lettered),
