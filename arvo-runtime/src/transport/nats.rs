@@ -1148,34 +1148,25 @@ async fn process(
             return;
         }
     };
-    if event.to() != Some(source) {
+    let refused = if event.to() != Some(source) {
         // Only a publisher that bypassed `NatsTransport::publish` puts an event on a handler's
         // subject that is addressed elsewhere; running the handler on it could have effects
         // meant for no one.
-        let error = format!(
+        Some(format!(
             "addressed to '{}', not to this handler: it was published on the handler's subject \
              without going through NatsTransport::publish",
             quote_prefix(event.to().unwrap_or_default())
-        );
-        dead_letter(
-            &shared,
-            source,
-            &msg,
-            delivered,
-            stream_seq,
-            error,
-            Some(&event),
-            None,
-        )
-        .await;
-        return;
-    }
-    if delivered > shared.max_deliveries {
+        ))
+    } else if delivered > shared.max_deliveries {
         // The last allowed delivery was lost (a crashed or stalled worker).
-        let error = format!(
+        Some(format!(
             "delivered {delivered} times (max {}): earlier deliveries were not acknowledged",
             shared.max_deliveries
-        );
+        ))
+    } else {
+        None
+    };
+    if let Some(error) = refused {
         dead_letter(
             &shared,
             source,
