@@ -760,6 +760,20 @@ async fn an_event_whose_subject_is_too_long_is_refused_before_it_is_sent() {
     );
     let text = err.to_string();
     assert!(text.len() < 3000 && text.contains("bytes in all"), "{text}");
+    // `resolve` reads the answer on the subject of the event's source: checked too, before
+    // anything is subscribed or sent.
+    let long_source = ArvoEvent::builder()
+        .source(format!("com.test.{}", "b".repeat(MAX_SUBJECT_BYTES)).as_str())
+        .event_type("com.test.echo")
+        .subject("long-source")
+        .data_json(json!({}))
+        .build()
+        .unwrap();
+    let err = t
+        .resolve(long_source, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, NatsError::SubjectTooLong { .. }), "{err:?}");
     // A handler that emits such an event fails its delivery, fast, until it is dead-lettered;
     // the worker's other handlers go on.
     let seen = Arc::new(Mutex::new(Vec::new()));

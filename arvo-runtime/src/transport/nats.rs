@@ -176,8 +176,9 @@ pub enum NatsError {
         /// The timeout.
         after: Duration,
     },
-    /// The event's NATS subject (from its `to`, or its domain) is longer than
-    /// [`MAX_SUBJECT_BYTES`]: the server would refuse it, so it is not sent.
+    /// The event's NATS subject (from its `to`, or its domain; for
+    /// [`NatsTransport::resolve`], also the one its answer comes on, from its `source`) is
+    /// longer than [`MAX_SUBJECT_BYTES`]: the server would refuse it, so nothing is sent.
     #[error(
         "event '{}' cannot be published: its NATS subject is {len} bytes long, over the {max}-byte limit ('{}')",
         quote_prefix(event_id),
@@ -440,6 +441,20 @@ pub struct DeadLetter {
     pub truncated_from: Option<u64>,
 }
 
+/// [`NatsError::SubjectTooLong`] when `subject` (one `event` is sent on, or its answer read
+/// from) is over [`MAX_SUBJECT_BYTES`].
+fn check_subject(subject: &str, event: &ArvoEvent) -> Result<(), NatsError> {
+    if subject.len() <= MAX_SUBJECT_BYTES {
+        return Ok(());
+    }
+    Err(NatsError::SubjectTooLong {
+        event_id: event.id().to_owned(),
+        subject: subject.to_owned(),
+        len: subject.len(),
+        max: MAX_SUBJECT_BYTES,
+    })
+}
+
 fn err_text(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
@@ -554,14 +569,7 @@ impl NatsTransport {
         subject: String,
         event: &ArvoEvent,
     ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
-        if subject.len() > MAX_SUBJECT_BYTES {
-            return Err(NatsError::SubjectTooLong {
-                event_id: event.id().to_owned(),
-                len: subject.len(),
-                subject,
-                max: MAX_SUBJECT_BYTES,
-            });
-        }
+        check_subject(&subject, event)?;
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id());
         headers.insert("Content-Type", "application/cloudevents+json");
@@ -591,6 +599,7 @@ impl NatsTransport {
         timeout: Duration,
     ) -> Result<ArvoEvent, NatsError> {
         let reply = self.streams.subject(event.source());
+        check_subject(&reply, &event)?;
         let mut sub =
             self.client
                 .subscribe(reply.clone())
