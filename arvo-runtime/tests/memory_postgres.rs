@@ -275,20 +275,6 @@ async fn hierarchy_queries() {
     drop_schemas(&m, &schema).await;
 }
 
-/// `n` pseudo-random letters and digits (xorshift): text that does not compress.
-fn noise(n: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(ALPHABET[(x % 64) as usize])
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn subjects_of_any_length_are_stored() {
     let Some(url) = postgres_url("subjects_of_any_length_are_stored") else {
@@ -298,8 +284,11 @@ async fn subjects_of_any_length_are_stored() {
     let m = node_memory(&url, &schema).await;
     // Over the ~2.7 KB a B-tree index entry may hold (after compression: real subjects are
     // base64, so these are random letters), up to the longest subject `subject::parse` takes.
-    let parent = format!("p{}", noise(10_000));
-    let child = format!("c{}", noise(arvo_runtime::subject::MAX_SUBJECT_LEN - 1));
+    let parent = format!("p{}", conformance::incompressible_text(10_000));
+    let child = format!(
+        "c{}",
+        conformance::incompressible_text(arvo_runtime::subject::MAX_SUBJECT_LEN - 1)
+    );
     let v1 = m
         .write(&parent, node(None, false), None, None)
         .await

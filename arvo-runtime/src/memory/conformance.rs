@@ -205,22 +205,28 @@ pub async fn read_your_writes<M: MachineMemory<Probe>>(m: &M) {
     assert!(ok(CASE, "read other", m.read("ryw/subject-2").await).is_none());
 }
 
-/// A subject as long as [`crate::subject::MAX_SUBJECT_LEN`] (96 KiB), of text that does not
-/// compress (real subjects are base64), is created, read, updated by compare-and-swap, leased,
-/// written under its lease and deleted like a short one, and kept apart from a subject that
-/// differs from it in its last byte.
-pub async fn subjects_of_any_length_are_stored<M: MachineMemory<Probe>>(m: &M) {
-    const CASE: &str = "subjects_of_any_length_are_stored";
+/// `n` pseudo-random characters of the base64 alphabet (a fixed xorshift sequence): text as
+/// incompressible as a real subject, for subjects longer than an index entry may be.
+pub fn incompressible_text(n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut id: String = (0..crate::subject::MAX_SUBJECT_LEN - 1)
+    (0..n)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             char::from(ALPHABET[usize::try_from(x % 64).unwrap_or(0)])
         })
-        .collect();
+        .collect()
+}
+
+/// A subject as long as [`crate::subject::MAX_SUBJECT_LEN`] (96 KiB), of text that does not
+/// compress (real subjects are base64), is created, read, updated by compare-and-swap, leased,
+/// written under its lease and deleted like a short one, and kept apart from a subject that
+/// differs from it in its last byte.
+pub async fn subjects_of_any_length_are_stored<M: MachineMemory<Probe>>(m: &M) {
+    const CASE: &str = "subjects_of_any_length_are_stored";
+    let mut id = incompressible_text(crate::subject::MAX_SUBJECT_LEN - 1);
     let twin = format!("{id}B");
     id.push('A');
     let v1 = ok(
