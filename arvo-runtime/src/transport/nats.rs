@@ -435,9 +435,9 @@ pub struct DeadLetter {
     /// The original payload (as text) when it was not a valid event; when the letter was
     /// shortened, the first part of the payload (the event's JSON or the text).
     pub raw: Option<String>,
-    /// The length in bytes of the payload when the letter was shortened to fit the server's
-    /// maximum message size (`event` is then `None`, `raw` a prefix and `error` at most
-    /// 4 KB); `None` when the letter is whole.
+    /// The length in bytes of the payload when it was cut to fit the server's maximum message
+    /// size (`event` is then `None` and `raw` a prefix); `None` when the payload is whole. A
+    /// letter that does not fit whole first has its `error` cut to 4 KB.
     pub truncated_from: Option<u64>,
 }
 
@@ -723,10 +723,11 @@ impl NatsTransport {
                 error: text("error"),
                 event: serde_json::from_value::<ArvoEvent>(v["event"].clone()).ok(),
                 raw: v["raw"].as_str().map(str::to_owned),
-                truncated_from: v["truncated"]
-                    .as_bool()
-                    .filter(|t| *t)
-                    .and_then(|_| v["payloadBytes"].as_u64()),
+                truncated_from: if v["truncated"] == true {
+                    v["payloadBytes"].as_u64()
+                } else {
+                    None
+                },
             });
         }
         Ok(out)
@@ -1338,10 +1339,10 @@ struct DeadLetterFields<'a> {
 }
 
 /// The dead letter's JSON, at most `max` bytes long whenever `max` leaves room for its fixed
-/// fields. Whole when it fits. Otherwise (an event near the server's maximum message size, or a
-/// payload that grew when read as text: every byte that is not UTF-8 becomes a 3-byte U+FFFD)
-/// the error keeps its first [`DEAD_LETTER_ERROR_MAX`] bytes, the event's JSON or the raw text
-/// becomes a `raw` prefix that fits, and the letter says `"truncated": true` and how long the
+/// fields. Whole when it fits. Otherwise the error keeps its first [`DEAD_LETTER_ERROR_MAX`]
+/// bytes; if the letter still does not fit (an event near the server's maximum message size,
+/// or a payload that grew when read as text: every byte that is not UTF-8 becomes a 3-byte
+/// U+FFFD), the event's JSON or the raw text becomes a `raw` prefix that fits, and the letter says `"truncated": true` and how long the
 /// payload was (`payloadBytes`). Without this a dead letter over the limit could not be
 /// published, and its event would be re-delivered for ever.
 fn dead_letter_body(f: DeadLetterFields<'_>, max: usize) -> Vec<u8> {
@@ -1361,16 +1362,24 @@ fn dead_letter_body(f: DeadLetterFields<'_>, max: usize) -> Vec<u8> {
         }
         serde_json::to_vec(&v).unwrap_or_default()
     };
-    let whole = envelope(f.error, f.event.map(ArvoEvent::to_json_value), f.raw, None);
+    let event = f.event.map(ArvoEvent::to_json_value);
+    let whole = envelope(f.error, event.clone(), f.raw, None);
     if whole.len() <= max {
         return whole;
+    }
+    // A long error is cut first: the payload stays whole (an event replayable) if that fits.
+    let error = crate::issue::prefix_within(f.error, DEAD_LETTER_ERROR_MAX);
+    if error.len() < f.error.len() {
+        let body = envelope(error, event, f.raw, None);
+        if body.len() <= max {
+            return body;
+        }
     }
     let payload = match (f.event, f.raw) {
         (Some(e), _) => e.to_json_string(),
         (None, Some(r)) => r.to_owned(),
         (None, None) => String::new(),
     };
-    let error = crate::issue::prefix_within(f.error, DEAD_LETTER_ERROR_MAX);
     let fixed = envelope(error, None, Some(""), Some(payload.len())).len();
     // A character is never shorter in JSON than in UTF-8, so cutting as many bytes as the
     // letter is over makes it fit: one or two rounds.
@@ -1593,6 +1602,25 @@ mod tests {
             let error = v["error"].as_str().unwrap();
             assert_eq!(error.len(), error_len.min(DEAD_LETTER_ERROR_MAX));
         }
+    }
+
+    #[test]
+    fn a_long_error_is_cut_before_the_payload() {
+        let event = ArvoEvent::builder()
+            .source("com.test.client")
+            .event_type("com.test.echo")
+            .subject("s-3")
+            .data_json(json!({"n": 3}))
+            .build()
+            .unwrap();
+        let max = 64 * 1024;
+        let long_error = "e".repeat(2 * max);
+        let body = dead_letter_body(fields(&long_error, Some(&event), None), max);
+        assert!(body.len() <= max, "{} > {max}", body.len());
+        let v = read(&body);
+        assert_eq!(v["event"], event.to_json_value(), "the event stays whole");
+        assert_eq!(v["error"].as_str().unwrap().len(), DEAD_LETTER_ERROR_MAX);
+        assert!(v.get("truncated").is_none());
     }
 
     #[test]
