@@ -9,7 +9,9 @@
 //! handler that always fails lands in the dead-letter stream after the maximum deliveries
 //! while other workflows complete; payloads that are not events (or are near the server's
 //! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on; an
-//! event whose NATS subject would be too long is refused before it is sent.
+//! event whose NATS subject would be too long is refused before it is sent; a cycle between
+//! two handlers stops at the hop budget, its last event dead-lettered, as is an event whose
+//! hop header is not a count.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -945,5 +947,110 @@ async fn domained_events_go_to_the_hook_or_their_domain_subject() {
     assert_eq!(domained.len(), 1);
     assert_eq!(domained[0].subject(), "nohooks");
     assert_eq!(domained[0].to(), Some("com.test.approver"));
+    t.delete_streams().await.unwrap();
+}
+
+/// Answers every event with one addressed to `to`: two of them make a cycle.
+struct Bounce {
+    source: &'static str,
+    to: &'static str,
+}
+
+impl EventHandler for Bounce {
+    fn source(&self) -> &str {
+        self.source
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.bounce.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        let next = ArvoEvent::builder()
+            .source(self.source)
+            .event_type(self.to)
+            .subject(event.subject())
+            .parentid(event.id())
+            .data_json(json!({}))
+            .build()
+            .map_err(|e| Violation::execution(e.to_string()))?;
+        Ok(vec![next])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_between_handlers_stops_at_the_hop_budget() {
+    let Some(t) = transport("hop_budget").await else {
+        return;
+    };
+    const MAX_HOPS: u32 = 12;
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Bounce {
+                source: "com.test.ping",
+                to: "com.test.pong",
+            }))
+            .handler(Arc::new(Bounce {
+                source: "com.test.pong",
+                to: "com.test.ping",
+            }))
+            .max_hops(MAX_HOPS),
+    );
+    let serve = t.streams().subject("com.test.ping");
+    t.publish(&event_to("com.test.ping", "cycle"))
+        .await
+        .unwrap();
+    // A header no worker writes, on an event that is otherwise fine.
+    let js = async_nats::jetstream::new(t.client().clone());
+    for value in ["many", "-1", "4294967296"] {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Arvo-Hops", value);
+        let e = event_to("com.test.ping", value);
+        js.publish_with_headers(serve.clone(), headers, e.to_json_string().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    eventually(
+        "the cycle and the bad headers are dead-lettered",
+        Duration::from_secs(30),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(100).await.unwrap().len() >= 4 }
+        },
+    )
+    .await;
+    // The cycle does not go on past its letter.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = worker.shutdown().await;
+    let dead = t.dead_letters(100).await.unwrap();
+    assert_eq!(dead.len(), 4, "{dead:?}");
+    let (cycle, bad): (Vec<&DeadLetter>, Vec<&DeadLetter>) = dead
+        .iter()
+        .partition(|d| d.event.as_ref().is_some_and(|e| e.subject() == "cycle"));
+    assert_eq!(cycle.len(), 1, "{cycle:?}");
+    let letter = cycle[0];
+    assert_eq!(
+        letter.error,
+        format!(
+            "{MAX_HOPS} handler runs led to this event (max_hops {MAX_HOPS}): a cycle between handlers?"
+        )
+    );
+    // Twelve runs: ping, pong, ... ; the twelfth's output (to ping) is the letter.
+    assert_eq!(letter.handler, "com.test.ping");
+    assert_eq!(letter.deliveries, 1);
+    assert_eq!(stats.handled(), u64::from(MAX_HOPS));
+    assert_eq!(stats.published(), u64::from(MAX_HOPS));
+    for letter in &bad {
+        let value = letter.event.as_ref().unwrap().subject();
+        assert_eq!(
+            letter.error,
+            format!("its Arvo-Hops header is not a count of handler runs: '{value}'")
+        );
+    }
+    assert_eq!(bad.len(), 3);
     t.delete_streams().await.unwrap();
 }

@@ -54,6 +54,23 @@
 //! so an event whose last delivery was lost with a crashed worker is still dead-lettered
 //! rather than silently dropped by the server.
 //!
+//! # Cycles: the hop budget
+//! Every event a worker publishes for a handler carries a NATS header, `Arvo-Hops`
+//! ([`HOPS_HEADER`]): how many handler runs led to it (the input's count plus one; an event
+//! published by [`NatsTransport::publish`] or [`resolve`](NatsTransport::resolve) has none,
+//! which counts as 0). The JSON is untouched, so the events stay the reference's. A worker
+//! dead-letters, instead of handling, an event that [`max_hops`](NatsWorkerBuilder::max_hops)
+//! runs already led to (default [`DEFAULT_MAX_HOPS`], the in-process broker's event budget per
+//! workflow: a workflow that runs in one process runs here too), and one whose header is not a
+//! count. Two handlers that answer each other for ever (or an orchestrator that keeps calling
+//! a service) so stop after the budget, with the cycle's last event in the dead-letter stream,
+//! where the in-process broker's `resolve` fails with
+//! [`EventBudgetExceeded`](crate::broker::BrokerError::EventBudgetExceeded). The reference's
+//! transports have no such bound. What the count does not follow: events given to an
+//! [`on_domained`](NatsWorkerBuilder::on_domained) hook, and events a process publishes by
+//! other means (a service of the TypeScript reference on the same streams does not copy the
+//! header, so its outputs start again at 0).
+//!
 //! This is at-least-once delivery with duplicate suppression for re-published events: a
 //! handler may run twice for one event (after a crash between its effects and the ack), which
 //! the resumable's idempotency window and `Nats-Msg-Id` make harmless for workflows.
@@ -89,6 +106,14 @@ use tokio::task::JoinSet;
 /// came on, with every operation in flight on it), so an event whose `to` or domain makes one
 /// is refused before it is sent ([`NatsError::SubjectTooLong`]).
 pub const MAX_SUBJECT_BYTES: usize = 3968;
+
+/// The NATS header that counts the handler runs that led to an event (see the
+/// [module docs](self#cycles-the-hop-budget)).
+pub const HOPS_HEADER: &str = "Arvo-Hops";
+
+/// The default of [`NatsWorkerBuilder::max_hops`]: the in-process broker's
+/// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`](crate::broker::DEFAULT_MAX_EVENTS_PER_RESOLVE).
+pub const DEFAULT_MAX_HOPS: u32 = 10_000;
 
 /// Errors of the NATS transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -550,7 +575,7 @@ impl NatsTransport {
         subject: String,
         event: &ArvoEvent,
     ) -> Result<PublishReceipt, NatsError> {
-        let ack = self.send(subject.clone(), event).await?;
+        let ack = self.send(subject.clone(), event, 0).await?;
         let fail = |reason: String| NatsError::Publish {
             event_id: event.id().to_owned(),
             subject: subject.clone(),
@@ -563,16 +588,21 @@ impl NatsTransport {
         })
     }
 
-    /// Sends without waiting for the acknowledgement (returned as a future).
+    /// Sends without waiting for the acknowledgement (returned as a future); `hops` (when not
+    /// 0) goes in the [`HOPS_HEADER`].
     async fn send(
         &self,
         subject: String,
         event: &ArvoEvent,
+        hops: u32,
     ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
         check_subject(&subject, event)?;
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id());
         headers.insert("Content-Type", "application/cloudevents+json");
+        if hops > 0 {
+            headers.insert(HOPS_HEADER, hops.to_string().as_str());
+        }
         self.js
             .publish_with_headers(subject.clone(), headers, event.to_json_string().into())
             .await
@@ -799,6 +829,7 @@ pub struct NatsWorkerBuilder {
     handlers: Vec<Arc<dyn DynEventHandler>>,
     in_flight: usize,
     max_deliveries: i64,
+    max_hops: u32,
     ack_wait: Duration,
     fetch_expiry: Duration,
     retry: RetryPolicy,
@@ -816,6 +847,7 @@ impl fmt::Debug for NatsWorkerBuilder {
             .field("handlers", &sources)
             .field("in_flight", &self.in_flight)
             .field("max_deliveries", &self.max_deliveries)
+            .field("max_hops", &self.max_hops)
             .field("ack_wait", &self.ack_wait)
             .finish_non_exhaustive()
     }
@@ -837,6 +869,15 @@ impl NatsWorkerBuilder {
     /// Deliveries of one event before it is dead-lettered (default 5).
     pub fn max_deliveries(mut self, n: u32) -> Self {
         self.max_deliveries = i64::from(n);
+        self
+    }
+
+    /// An event that this many handler runs led to (its [`HOPS_HEADER`]) is dead-lettered
+    /// instead of handled (default [`DEFAULT_MAX_HOPS`]; see the
+    /// [module docs](self#cycles-the-hop-budget)). With 1, only events published by
+    /// [`NatsTransport::publish`] are handled.
+    pub fn max_hops(mut self, n: u32) -> Self {
+        self.max_hops = n;
         self
     }
 
@@ -884,7 +925,8 @@ impl NatsWorkerBuilder {
     ///
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
-    /// `in_flight` or `max_deliveries` of 0, or an `ack_wait` or `fetch_expiry` under 100 ms.
+    /// `in_flight`, `max_deliveries` or `max_hops` of 0, or an `ack_wait` or `fetch_expiry`
+    /// under 100 ms.
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
         if self.handlers.is_empty() {
@@ -902,6 +944,9 @@ impl NatsWorkerBuilder {
         if self.max_deliveries < 1 {
             return invalid("max_deliveries must be at least 1".into());
         }
+        if self.max_hops < 1 {
+            return invalid("max_hops must be at least 1".into());
+        }
         if self.ack_wait < Duration::from_millis(100)
             || self.fetch_expiry < Duration::from_millis(100)
         {
@@ -911,6 +956,7 @@ impl NatsWorkerBuilder {
             shared: Arc::new(Shared {
                 transport: self.transport,
                 max_deliveries: self.max_deliveries,
+                max_hops: self.max_hops,
                 ack_wait: self.ack_wait,
                 retry: self.retry,
                 on_domained: self.on_domained,
@@ -927,6 +973,7 @@ impl NatsWorkerBuilder {
 struct Shared {
     transport: NatsTransport,
     max_deliveries: i64,
+    max_hops: u32,
     ack_wait: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
@@ -962,6 +1009,7 @@ impl NatsWorker {
             handlers: Vec::new(),
             in_flight: 16,
             max_deliveries: 5,
+            max_hops: DEFAULT_MAX_HOPS,
             ack_wait: Duration::from_secs(30),
             fetch_expiry: Duration::from_secs(1),
             retry: RetryPolicy::default(),
@@ -1158,23 +1206,30 @@ async fn process(
             return;
         }
     };
-    let refused = if event.to() != Some(source) {
+    let hops = hops_of(&msg);
+    let refused = match &hops {
         // Only a publisher that bypassed `NatsTransport::publish` puts an event on a handler's
         // subject that is addressed elsewhere; running the handler on it could have effects
         // meant for no one.
-        Some(format!(
+        _ if event.to() != Some(source) => Some(format!(
             "addressed to '{}', not to this handler: it was published on the handler's subject \
              without going through NatsTransport::publish",
             quote_prefix(event.to().unwrap_or_default())
-        ))
-    } else if delivered > shared.max_deliveries {
+        )),
+        Err(value) => Some(format!(
+            "its {HOPS_HEADER} header is not a count of handler runs: '{}'",
+            quote_prefix(value)
+        )),
+        Ok(h) if *h >= shared.max_hops => Some(format!(
+            "{h} handler runs led to this event (max_hops {}): a cycle between handlers?",
+            shared.max_hops
+        )),
         // The last allowed delivery was lost (a crashed or stalled worker).
-        Some(format!(
+        Ok(_) if delivered > shared.max_deliveries => Some(format!(
             "delivered {delivered} times (max {}): earlier deliveries were not acknowledged",
             shared.max_deliveries
-        ))
-    } else {
-        None
+        )),
+        Ok(_) => None,
     };
     if let Some(error) = refused {
         dead_letter(
@@ -1190,7 +1245,8 @@ async fn process(
         .await;
         return;
     }
-    let effects = effects(&shared, &handler, &event);
+    // Refused above when not a count below `max_hops`, so the outputs' count fits.
+    let effects = effects(&shared, &handler, &event, hops.unwrap_or_default() + 1);
     let result = with_heartbeats(&msg, shared.ack_wait, effects).await;
     match result {
         Ok(()) => {
@@ -1227,6 +1283,17 @@ async fn process(
     }
 }
 
+/// The delivery's [`HOPS_HEADER`]: 0 when absent, the header's text when it is not a count.
+fn hops_of(msg: &Message) -> Result<u32, String> {
+    match msg.headers.as_ref().and_then(|h| h.get(HOPS_HEADER)) {
+        None => Ok(0),
+        Some(value) => value
+            .as_str()
+            .parse()
+            .map_err(|_| value.as_str().to_owned()),
+    }
+}
+
 /// Runs `work`, telling the server every third of `ack_wait` that the event is in progress.
 async fn with_heartbeats<T>(msg: &Message, ack_wait: Duration, work: impl Future<Output = T>) -> T {
     let beat = ack_wait / 3;
@@ -1245,10 +1312,12 @@ async fn with_heartbeats<T>(msg: &Message, ack_wait: Duration, work: impl Future
 }
 
 /// Runs the handler and publishes its outputs, awaiting every publish acknowledgement.
+/// The outputs carry `hops` in their [`HOPS_HEADER`].
 async fn effects(
     shared: &Shared,
     handler: &Arc<dyn DynEventHandler>,
     event: &ArvoEvent,
+    hops: u32,
 ) -> Result<(), Failed> {
     let run = AssertUnwindSafe(handler.execute_dyn(event, ParentContext::Event));
     let outputs = match run.catch_unwind().await {
@@ -1281,7 +1350,7 @@ async fn effects(
             transport.streams.unroutable_subject()
         };
         let ack = transport
-            .send(subject.clone(), output)
+            .send(subject.clone(), output, hops)
             .await
             .map_err(|e| Failed::Retry(e.to_string()))?;
         acks.push((output.id(), subject, ack));

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(doc)]
+use crate::transport::nats::NatsWorkerBuilder;
 use crate::transport::nats::{NatsError, NatsStreams, NatsTransport};
 
 use super::WorkerError;
@@ -29,6 +31,7 @@ pub enum LogFormat {
 /// | `--serve A,B` | `ARVO_SERVE` | all | the handlers (by source) this process serves |
 /// | `--in-flight N` | `ARVO_IN_FLIGHT` | 16 | events of one handler running at once in this process |
 /// | `--max-deliveries N` | `ARVO_MAX_DELIVERIES` | 5 | deliveries before an event is dead-lettered |
+/// | `--max-hops N` | `ARVO_MAX_HOPS` | 10000 | handler runs that may lead to an event before it is dead-lettered (a cycle; see [`NatsWorkerBuilder::max_hops`]) |
 /// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
 /// | `--log FILTER` | `ARVO_LOG`, else `RUST_LOG` | `info` | log levels: `warn`, `info,arvo_runtime=debug`, ... |
@@ -64,6 +67,9 @@ pub struct WorkerConfig {
     pub in_flight: usize,
     /// Deliveries of an event before it is dead-lettered.
     pub max_deliveries: u32,
+    /// Handler runs that may lead to an event before it is dead-lettered instead of handled
+    /// ([`NatsWorkerBuilder::max_hops`]).
+    pub max_hops: u32,
     /// How long the server waits for an ack (or a heartbeat) before re-delivering.
     pub ack_wait: Duration,
     /// The worker's name (health line, `service.name` of its traces).
@@ -118,6 +124,11 @@ const SETTINGS: &[Setting] = &[
         what: "N",
     },
     Setting {
+        flag: "--max-hops",
+        var: "ARVO_MAX_HOPS",
+        what: "N",
+    },
+    Setting {
         flag: "--ack-wait",
         var: "ARVO_ACK_WAIT",
         what: "DURATION",
@@ -150,6 +161,7 @@ impl WorkerConfig {
             serve: None,
             in_flight: 16,
             max_deliveries: 5,
+            max_hops: crate::transport::nats::DEFAULT_MAX_HOPS,
             ack_wait: Duration::from_secs(30),
             name: name.into(),
             log: "info".to_owned(),
@@ -262,6 +274,12 @@ impl WorkerConfig {
                     _ => return Err(bad("not a whole number above 0")),
                 };
             }
+            "--max-hops" => {
+                self.max_hops = match value.parse::<u32>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(bad("not a whole number above 0")),
+                };
+            }
             "--ack-wait" => {
                 let wait = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
                 if wait < Duration::from_millis(100) {
@@ -346,11 +364,12 @@ impl fmt::Display for WorkerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stream={} nats={} in_flight={} max_deliveries={} ack_wait={:?}",
+            "stream={} nats={} in_flight={} max_deliveries={} max_hops={} ack_wait={:?}",
             self.stream,
             without_credentials(&self.nats_url),
             self.in_flight,
             self.max_deliveries,
+            self.max_hops,
             self.ack_wait
         )?;
         if let Some(pg) = &self.postgres_url {
@@ -424,6 +443,7 @@ mod tests {
                 ("ARVO_STREAM", "VAR"),
                 ("ARVO_IN_FLIGHT", "8"),
                 ("ARVO_MAX_DELIVERIES", "9"),
+                ("ARVO_MAX_HOPS", "50"),
                 ("ARVO_POSTGRES_URL", "postgres://u:secret@h/db"),
                 ("RUST_LOG", "debug"),
                 ("ARVO_SERVE", "a.b, c.d,"),
@@ -434,6 +454,7 @@ mod tests {
         assert_eq!(c.stream, "FLAG");
         assert_eq!(c.in_flight, 4);
         assert_eq!(c.max_deliveries, 9);
+        assert_eq!(c.max_hops, 50);
         assert_eq!(c.log, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.serve, Some(vec!["a.b".to_owned(), "c.d".to_owned()]));
@@ -476,6 +497,8 @@ mod tests {
         assert!(m.contains("--in-flight = '0'"), "{m}");
         let m = usage_error(parse(&[], &[("ARVO_MAX_DELIVERIES", "many")]));
         assert!(m.contains("ARVO_MAX_DELIVERIES = 'many'"), "{m}");
+        let m = usage_error(parse(&["--max-hops=0"], &[]));
+        assert!(m.contains("--max-hops = '0'"), "{m}");
         let m = usage_error(parse(&["--ack-wait", "10ms"], &[]));
         assert!(m.contains("at least 100ms"), "{m}");
         let m = usage_error(parse(&["--stream", "a.b"], &[]));
