@@ -282,6 +282,88 @@ async fn a_fanout_cycle_stays_bounded() {
     }
 }
 
+/// The detached workflow (events from `publish`) has no `resolve` to stop, and before this
+/// test a cycle in it ran for ever (`idle` never returned). Now a chain of events longer than
+/// the budget is cut: its last outputs are dropped, with the budget error recorded once,
+/// whether the cycle runs through two handlers or through a hook that publishes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
+    let cell = Arc::new(OnceLock::new());
+    let hw = Arc::new(AtomicUsize::new(0));
+    for budget in [50, DEFAULT_MAX_EVENTS_PER_RESOLVE] {
+        let broker = EventBroker::builder()
+            .max_events_per_resolve(budget)
+            .handler(relay("com.t.a", "com.t.b", 1, cell.clone(), hw.clone()))
+            .handler(relay("com.t.b", "com.t.a", 1, cell.clone(), hw.clone()))
+            .build()
+            .unwrap();
+        broker
+            .publish(ev("com.client", "com.t.a", json!({})))
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(60), broker.idle())
+            .await
+            .expect("a detached cycle must end");
+        let r = broker.take_detached_resolution();
+        assert_eq!(r.handled, budget, "{budget}");
+        let [failure] = &r.errors[..] else {
+            panic!("one failure expected: {:?}", r.errors);
+        };
+        let FailureKind::Dropped(BrokerError::EventBudgetExceeded { limit, event_types }) =
+            &failure.kind
+        else {
+            panic!("expected the budget error, got {:?}", failure.kind);
+        };
+        assert_eq!(*limit, budget);
+        let mut names = type_names(event_types);
+        names.sort_unstable();
+        assert_eq!(names, ["com.t.a", "com.t.b"]);
+        assert_eq!(broker.pending(), 0);
+    }
+
+    // Through the domained hook: the handler asks for approval, the hook publishes back to it.
+    let approve = svc("com.t.approve", |e| async move {
+        let mut parts = emit("com.t.approve", &e, "com.t.human").into_parts();
+        parts.domain = Some("human.review".into());
+        Ok(vec![ArvoEvent::from_parts(parts).unwrap()])
+    });
+    let hook_errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = hook_errors.clone();
+    let broker = EventBroker::builder()
+        .max_events_per_resolve(40)
+        .handler(approve)
+        .on_domained(move |fwd| {
+            let seen = seen.clone();
+            async move {
+                let again = emit("com.t.human", &fwd.event, "com.t.approve");
+                if let Err(e) = fwd.publish(again).await {
+                    seen.lock().unwrap().push(e);
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    broker
+        .publish(ev("com.client", "com.t.approve", json!({})))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), broker.idle())
+        .await
+        .expect("a detached cycle through a hook must end");
+    let r = broker.take_detached_resolution();
+    // approve, human (hook), approve, ...: 40 events in the chain, 20 of them handled.
+    assert_eq!(r.handled, 20);
+    assert_eq!(r.domained.len(), 20);
+    let errors = hook_errors.lock().unwrap();
+    assert!(
+        matches!(
+            &errors[..],
+            [BrokerError::EventBudgetExceeded { limit: 40, .. }]
+        ),
+        "{errors:?}"
+    );
+}
+
 /// External producers wait while the buffer is half full (backpressure): `try_publish` says
 /// so, `publish` waits. On `main` there was no global bound.
 #[tokio::test]

@@ -4,10 +4,12 @@
 //! re-publish. Every `resolve` must end within its budget: it returns `Ok` or one of the two
 //! bounded errors (`EventBudgetExceeded`, `BufferFull`), never hangs, never panics; handlers run
 //! at most `budget` times; the broker never holds more than its buffer's bound and is empty
-//! afterwards.
+//! afterwards. Some inputs `publish` the first event instead (the detached workflow, where the
+//! budget bounds each chain of events): the broker must then come to rest, with only those
+//! two errors among its dropped outputs.
 #![no_main]
 
-use arvo_runtime::broker::{BrokerError, EventBroker, HandlerConfig, Verdict};
+use arvo_runtime::broker::{BrokerError, EventBroker, FailureKind, HandlerConfig, Verdict};
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::handler::{EventHandler, ParentContext, Violation};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,6 +176,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .prefetch(1 + conf % 4)
         .queue_capacity(1 + (conf >> 2) % 8);
     let flags = b.next();
+    let detached = b.next() % 4 == 3;
     let sources: Vec<String> = (0..n).map(source).collect();
     let shared = Arc::new(Shared {
         sources: sources.clone(),
@@ -260,14 +263,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let start = event("com.fuzz.client", &sources[0], &sources[0], "s-1", None);
     RUNTIME.with(|rt| {
         rt.block_on(async {
-            let result = tokio::time::timeout(Duration::from_secs(20), broker.resolve(start))
-                .await
-                .expect("resolve must end");
-            match result {
-                Ok(_) => {}
-                Err(BrokerError::EventBudgetExceeded { limit, .. }) => assert_eq!(limit, budget),
-                Err(BrokerError::BufferFull { limit, .. }) => assert_eq!(limit, buffer),
-                Err(other) => panic!("unexpected resolve error: {other}"),
+            if detached {
+                broker.publish(start).await.expect("the event has a to");
+            } else {
+                let result = tokio::time::timeout(Duration::from_secs(20), broker.resolve(start))
+                    .await
+                    .expect("resolve must end");
+                match result {
+                    Ok(_) => {}
+                    Err(BrokerError::EventBudgetExceeded { limit, .. }) => {
+                        assert_eq!(limit, budget)
+                    }
+                    Err(BrokerError::BufferFull { limit, .. }) => assert_eq!(limit, buffer),
+                    Err(other) => panic!("unexpected resolve error: {other}"),
+                }
             }
             tokio::time::timeout(Duration::from_secs(20), broker.idle())
                 .await
@@ -277,10 +286,22 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert_eq!(broker.pending(), 0);
     shared.broker.lock().expect("not poisoned").take();
     let executions = shared.executions.load(Ordering::SeqCst);
-    assert!(
-        executions <= budget,
-        "{executions} executions > budget {budget}"
-    );
+    if detached {
+        for failure in broker.take_detached_resolution().errors {
+            if let FailureKind::Dropped(e) = failure.kind {
+                match e {
+                    BrokerError::EventBudgetExceeded { limit, .. } => assert_eq!(limit, budget),
+                    BrokerError::BufferFull { limit, .. } => assert_eq!(limit, buffer),
+                    other => panic!("unexpected drop: {other}"),
+                }
+            }
+        }
+    } else {
+        assert!(
+            executions <= budget,
+            "{executions} executions > budget {budget}"
+        );
+    }
     let high = shared.high_water.load(Ordering::SeqCst);
     assert!(high <= buffer, "pending reached {high} > buffer {buffer}");
 });

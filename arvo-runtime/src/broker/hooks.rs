@@ -44,6 +44,8 @@ pub struct Forwarded {
     pub event: ArvoEvent,
     pub(crate) inner: Arc<Inner>,
     pub(crate) collector: Arc<Collector>,
+    /// The events that led to `event` in sequence (see `WorkToken::hops`).
+    pub(crate) hops: u32,
 }
 
 impl fmt::Debug for Forwarded {
@@ -78,9 +80,9 @@ impl Forwarded {
                 event_id: event.id().to_owned(),
             });
         }
-        let mut room = self
-            .inner
-            .admit(&self.collector, std::slice::from_ref(&event))?;
+        let mut room =
+            self.inner
+                .admit(&self.collector, std::slice::from_ref(&event), self.hops)?;
         if let Some(token) = room.token() {
             drop(room);
             self.inner.deliver(event, token, false).await;

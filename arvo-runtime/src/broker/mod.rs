@@ -103,8 +103,14 @@
 //!   [`FailureKind::Dropped`] is recorded instead). A single execution's outputs must fit in
 //!   the buffer.
 //!
-//! The detached workflow has no event budget (it is not one run: it lasts as long as the
-//! broker); the buffer bounds it.
+//! The detached workflow (events from [`EventBroker::publish`]) is not one run: it lasts as
+//! long as the broker, so its budget is per *chain*: an event that `max_events_per_resolve`
+//! events led to in sequence (each emitted by the handler of the one before, or published by a
+//! hook given the one before) is not admitted. A handler's outputs that would be are dropped
+//! and a [`FailureKind::Dropped`] with [`BrokerError::EventBudgetExceeded`] (naming the types
+//! at both ends of the last edge) is recorded in its resolution; a hook's
+//! [`Forwarded::publish`] fails with that error. So a cycle among detached events stops too,
+//! while any number of independent chains run. The buffer bounds its memory.
 //!
 //! ## Panics in user code
 //! A panic in a handler, a middleware or a hook never unwinds out of the broker. An
@@ -149,7 +155,7 @@ use crate::handler::{DynEventHandler, ParentContext, UserPanic, catch_panic, cat
 use crate::issue::quote_prefix;
 use crate::registry::IntoHandler;
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
-use outcome::{Collector, Counter, Reservation, WorkToken, types_of};
+use outcome::{Collector, Counter, Reservation, WorkToken, emitted_types, types_of};
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::fmt;
@@ -459,8 +465,9 @@ impl EventBrokerBuilder {
     /// initiating event and every event its handlers and hooks emit (default
     /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`]; values below 1 count as 1; `usize::MAX` disables the
     /// budget). Past it the workflow is stopped and `resolve` fails with
-    /// [`BrokerError::EventBudgetExceeded`], naming the event types of the cycle. The detached
-    /// workflow ([`EventBroker::publish`]) has no budget.
+    /// [`BrokerError::EventBudgetExceeded`], naming the event types of the cycle. In the
+    /// detached workflow ([`EventBroker::publish`]) the budget bounds each chain of events
+    /// instead (see the [module docs](self#limits-cycles-and-memory)).
     ///
     /// ```
     /// use arvo_runtime::broker::EventBroker;
@@ -837,17 +844,35 @@ impl Inner {
         });
     }
 
-    /// Admits `events`, emitted into the workflow of `collector`: counts them against its
+    /// Admits `events`, emitted into the workflow of `collector` by the handling of an event
+    /// (or given to a hook with an event) that `hops` events led to: counts them against its
     /// budget and takes room for them in the broker's buffer. On `Err` nothing was taken and
     /// the events must be dropped; a `resolve` workflow is then aborted with the error (the
-    /// detached workflow has no budget and is never aborted: the caller records the error).
+    /// detached workflow, whose budget is per chain of events, is never aborted: the caller
+    /// records the error).
     pub(crate) fn admit(
         &self,
         collector: &Arc<Collector>,
         events: &[ArvoEvent],
+        hops: u32,
     ) -> Result<Reservation, BrokerError> {
-        let admitted = collector.count(events, true).and_then(|()| {
+        let hops = hops.saturating_add(1);
+        let chain_too_long = collector.reply_to.is_none()
+            && usize::try_from(hops).unwrap_or(usize::MAX) >= self.max_events_per_resolve;
+        let admitted = if chain_too_long {
+            Err(BrokerError::EventBudgetExceeded {
+                limit: self.max_events_per_resolve,
+                event_types: emitted_types(events),
+            })
+        } else {
+            collector.count(events, true)
+        };
+        let admitted = admitted.and_then(|()| {
             Reservation::try_new(collector, &self.global, events.len(), self.max_buffered)
+                .map(|mut room| {
+                    room.hops = hops;
+                    room
+                })
                 .ok_or_else(|| BrokerError::BufferFull {
                     limit: self.max_buffered,
                     event_types: types_of(events),
@@ -1047,7 +1072,7 @@ impl Inner {
             }
         };
         if let Some(hook) = hook {
-            self.run_hook(hook, stage, event, &token.collector).await;
+            self.run_hook(hook, stage, event, &token).await;
         }
     }
 
@@ -1057,11 +1082,12 @@ impl Inner {
         hook: &Hook,
         stage: Stage,
         event: ArvoEvent,
-        collector: &Arc<Collector>,
+        token: &WorkToken,
     ) {
+        let (collector, hops) = (&token.collector, token.hops);
         let handler = event.source().to_owned();
         let kept = event.clone();
-        let forwarded = self.forwarded(event, collector);
+        let forwarded = self.forwarded(event, collector, hops);
         if let Err(panic) = catch_panic(async { hook(forwarded).await }).await {
             tracing::warn!(%stage, error = %panic, "hook panicked");
             collector.outcome().errors.push(Failure {
@@ -1076,11 +1102,17 @@ impl Inner {
         }
     }
 
-    fn forwarded(self: &Arc<Self>, event: ArvoEvent, collector: &Arc<Collector>) -> Forwarded {
+    fn forwarded(
+        self: &Arc<Self>,
+        event: ArvoEvent,
+        collector: &Arc<Collector>,
+        hops: u32,
+    ) -> Forwarded {
         Forwarded {
             event,
             inner: self.clone(),
             collector: collector.clone(),
+            hops,
         }
     }
 
@@ -1323,7 +1355,7 @@ async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<
     }
     // The outputs count against the workflow's budget and take room in the broker's buffer
     // before they are routed: the broker holds no event it has not counted.
-    let room = match inner.admit(&token.collector, &outputs) {
+    let room = match inner.admit(&token.collector, &outputs, token.hops) {
         Ok(room) => room,
         Err(e) => {
             if token.collector.reply_to.is_none() {

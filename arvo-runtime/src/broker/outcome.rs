@@ -101,8 +101,10 @@ pub enum FailureKind {
     },
     /// The outputs of a handler in the detached workflow (events from
     /// [`EventBroker::publish`](super::EventBroker::publish)) were dropped because the broker's
-    /// buffer was full (see the [broker's limits](super#limits-cycles-and-memory)). In a
-    /// `resolve` workflow the same condition makes `resolve` fail instead.
+    /// buffer was full ([`BrokerError::BufferFull`]) or their chain of events reached the
+    /// budget ([`BrokerError::EventBudgetExceeded`]: a cycle; see the
+    /// [broker's limits](super#limits-cycles-and-memory)). In a `resolve` workflow the same
+    /// conditions make `resolve` fail instead.
     #[error("outputs dropped: {0}")]
     Dropped(BrokerError),
     /// An input middleware refused to hand the event to the handler.
@@ -359,12 +361,28 @@ pub(crate) fn types_of(events: &[ArvoEvent]) -> Vec<(String, usize)> {
     top_types(counts.into_iter())
 }
 
+/// The types of emitted `events` and the types their handlers consume (their sources), with
+/// their counts (see [`top_types`]): both ends of a cycle's edges.
+pub(crate) fn emitted_types(events: &[ArvoEvent]) -> Vec<(String, usize)> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in events {
+        *counts.entry(e.event_type()).or_default() += 1;
+        if e.source() != e.event_type() {
+            *counts.entry(e.source()).or_default() += 1;
+        }
+    }
+    top_types(counts.into_iter())
+}
+
 /// A unit of pending work: while it lives, its workflow and the broker are not idle. Dropping it
 /// (after the event is handled, or when a queue is torn down) releases the work.
 #[derive(Debug)]
 pub(crate) struct WorkToken {
     pub(crate) collector: Arc<Collector>,
     global: Arc<Counter>,
+    /// How many events led to this one in sequence (each emitted by the handler of the one
+    /// before, or published by a hook it was given): 0 for an event from outside.
+    pub(crate) hops: u32,
 }
 
 impl Drop for WorkToken {
@@ -381,6 +399,8 @@ pub(crate) struct Reservation {
     collector: Arc<Collector>,
     global: Arc<Counter>,
     left: usize,
+    /// The [`WorkToken::hops`] of its tokens.
+    pub(crate) hops: u32,
 }
 
 impl Reservation {
@@ -395,6 +415,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: n,
+            hops: 0,
         })
     }
     /// Room for one event, waiting while the buffer is at its room threshold (backpressure
@@ -408,6 +429,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: 1,
+            hops: 0,
         }
     }
     /// One event's token (`None` once all units are taken).
@@ -420,6 +442,7 @@ impl Reservation {
         Some(WorkToken {
             collector: self.collector.clone(),
             global: self.global.clone(),
+            hops: self.hops,
         })
     }
 }
