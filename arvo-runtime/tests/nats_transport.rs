@@ -11,7 +11,8 @@
 //! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on; an
 //! event whose NATS subject would be too long is refused before it is sent; a cycle between
 //! two handlers stops at the hop budget, its last event dead-lettered, as is an event whose
-//! hop header is not a count.
+//! hop header is not a count; a handler that never returns is cancelled after the run timeout,
+//! its event dead-lettered, while the others are answered.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -1052,5 +1053,92 @@ async fn a_cycle_between_handlers_stops_at_the_hop_budget() {
         );
     }
     assert_eq!(bad.len(), 3);
+    t.delete_streams().await.unwrap();
+}
+
+/// Never returns for an event whose subject starts with `hang`; answers every other one.
+struct Hang;
+
+impl EventHandler for Hang {
+    fn source(&self) -> &str {
+        "com.test.hang"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.hang.error"
+    }
+    async fn execute(
+        &self,
+        event: &ArvoEvent,
+        _: ParentContext,
+    ) -> Result<Vec<ArvoEvent>, Violation> {
+        if event.subject().starts_with("hang") {
+            std::future::pending::<()>().await;
+        }
+        let reply = ArvoEvent::builder()
+            .source("com.test.hang")
+            .event_type("evt.test.hang.done")
+            .subject(event.subject())
+            .to(event.source())
+            .parentid(event.id())
+            .data_json(json!({}))
+            .build()
+            .map_err(|e| Violation::execution(e.to_string()))?;
+        Ok(vec![reply])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_never_returns_is_cancelled_and_its_event_dead_lettered() {
+    let Some(t) = transport("run_timeout").await else {
+        return;
+    };
+    // One slot: while the hung run held it, nothing else of this handler could run.
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Hang))
+            .in_flight(1)
+            .max_deliveries(2)
+            .retry(RetryPolicy::new(1, Duration::from_millis(100)))
+            .run_timeout(Duration::from_millis(300))
+            .ack_wait(Duration::from_secs(30)),
+    );
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let hung = event_to("com.test.hang", "hang-1");
+    t.publish(&hung).await.unwrap();
+    let fine: Vec<ArvoEvent> = (0..3)
+        .map(|i| event_to("com.test.hang", &format!("fine-{i}")))
+        .collect();
+    for e in &fine {
+        t.publish(e).await.unwrap();
+    }
+    let got = replies(sub, fine.len(), Duration::from_secs(20)).await;
+    for e in &fine {
+        assert_eq!(got.get(e.id()), Some(&1), "{got:?}");
+    }
+    eventually(
+        "the hung event is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { !t.dead_letters(10).await.unwrap().is_empty() }
+        },
+    )
+    .await;
+    let stats = worker.shutdown().await;
+    let dead = t.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].event.as_ref().map(ArvoEvent::id), Some(hung.id()));
+    assert_eq!(dead[0].deliveries, 2);
+    assert_eq!(
+        dead[0].error,
+        "handler still running after run_timeout (300ms): cancelled"
+    );
+    assert_eq!(stats.handled(), 3);
+    assert_eq!(stats.failed(), 1);
+    assert_eq!(stats.dead_lettered(), 1);
     t.delete_streams().await.unwrap();
 }

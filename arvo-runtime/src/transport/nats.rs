@@ -38,7 +38,9 @@
 //! 1. fetches at most [`in_flight`](NatsWorkerBuilder::in_flight) events per handler (pull
 //!    requests only ask for free slots, so memory stays bounded whatever the backlog);
 //! 2. runs the handler, sending in-progress heartbeats (`+WPI`) every third of
-//!    [`ack_wait`](NatsWorkerBuilder::ack_wait) while it runs;
+//!    [`ack_wait`](NatsWorkerBuilder::ack_wait) while it runs, for at most
+//!    [`run_timeout`](NatsWorkerBuilder::run_timeout) (a run still going then is cancelled
+//!    and counts as a failed delivery);
 //! 3. publishes every emitted event with `Nats-Msg-Id` = the event's id and awaits each
 //!    publish acknowledgement (a re-publish of the same event after a crash, such as a
 //!    resumable answering a re-delivered event from its record, is suppressed by JetStream
@@ -114,6 +116,9 @@ pub const HOPS_HEADER: &str = "Arvo-Hops";
 /// The default of [`NatsWorkerBuilder::max_hops`]: the in-process broker's
 /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`](crate::broker::DEFAULT_MAX_EVENTS_PER_RESOLVE).
 pub const DEFAULT_MAX_HOPS: u32 = 10_000;
+
+/// The default of [`NatsWorkerBuilder::run_timeout`]: 10 minutes.
+pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Errors of the NATS transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -830,6 +835,7 @@ pub struct NatsWorkerBuilder {
     in_flight: usize,
     max_deliveries: i64,
     max_hops: u32,
+    run_timeout: Duration,
     ack_wait: Duration,
     fetch_expiry: Duration,
     retry: RetryPolicy,
@@ -848,6 +854,7 @@ impl fmt::Debug for NatsWorkerBuilder {
             .field("in_flight", &self.in_flight)
             .field("max_deliveries", &self.max_deliveries)
             .field("max_hops", &self.max_hops)
+            .field("run_timeout", &self.run_timeout)
             .field("ack_wait", &self.ack_wait)
             .finish_non_exhaustive()
     }
@@ -878,6 +885,16 @@ impl NatsWorkerBuilder {
     /// [`NatsTransport::publish`] are handled.
     pub fn max_hops(mut self, n: u32) -> Self {
         self.max_hops = n;
+        self
+    }
+
+    /// The longest one run of a handler may take (default [`DEFAULT_RUN_TIMEOUT`]). A run
+    /// still going after it is cancelled and counts as a failed delivery (retried, then
+    /// dead-lettered), so a handler that never returns cannot hold its event, and a slot of
+    /// [`in_flight`](Self::in_flight), for ever under heartbeats. Publishing its outputs is
+    /// bounded separately (each publish acknowledgement has the client's timeout).
+    pub fn run_timeout(mut self, timeout: Duration) -> Self {
+        self.run_timeout = timeout;
         self
     }
 
@@ -925,8 +942,8 @@ impl NatsWorkerBuilder {
     ///
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
-    /// `in_flight`, `max_deliveries` or `max_hops` of 0, or an `ack_wait` or `fetch_expiry`
-    /// under 100 ms.
+    /// `in_flight`, `max_deliveries` or `max_hops` of 0, or an `ack_wait`, `fetch_expiry` or
+    /// `run_timeout` under 100 ms.
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
         if self.handlers.is_empty() {
@@ -949,14 +966,18 @@ impl NatsWorkerBuilder {
         }
         if self.ack_wait < Duration::from_millis(100)
             || self.fetch_expiry < Duration::from_millis(100)
+            || self.run_timeout < Duration::from_millis(100)
         {
-            return invalid("ack_wait and fetch_expiry must be at least 100 ms".into());
+            return invalid(
+                "ack_wait, fetch_expiry and run_timeout must be at least 100 ms".into(),
+            );
         }
         Ok(NatsWorker {
             shared: Arc::new(Shared {
                 transport: self.transport,
                 max_deliveries: self.max_deliveries,
                 max_hops: self.max_hops,
+                run_timeout: self.run_timeout,
                 ack_wait: self.ack_wait,
                 retry: self.retry,
                 on_domained: self.on_domained,
@@ -974,6 +995,7 @@ struct Shared {
     transport: NatsTransport,
     max_deliveries: i64,
     max_hops: u32,
+    run_timeout: Duration,
     ack_wait: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
@@ -1010,6 +1032,7 @@ impl NatsWorker {
             in_flight: 16,
             max_deliveries: 5,
             max_hops: DEFAULT_MAX_HOPS,
+            run_timeout: DEFAULT_RUN_TIMEOUT,
             ack_wait: Duration::from_secs(30),
             fetch_expiry: Duration::from_secs(1),
             retry: RetryPolicy::default(),
@@ -1320,13 +1343,19 @@ async fn effects(
     hops: u32,
 ) -> Result<(), Failed> {
     let run = AssertUnwindSafe(handler.execute_dyn(event, ParentContext::Event));
-    let outputs = match run.catch_unwind().await {
-        Ok(Ok(outputs)) => outputs,
-        Ok(Err(violation)) => return Err(Failed::Retry(violation_text(&violation))),
-        Err(panic) => {
+    let outputs = match tokio::time::timeout(shared.run_timeout, run.catch_unwind()).await {
+        Ok(Ok(Ok(outputs))) => outputs,
+        Ok(Ok(Err(violation))) => return Err(Failed::Retry(violation_text(&violation))),
+        Ok(Err(panic)) => {
             return Err(Failed::Retry(format!(
                 "handler panicked: {}",
                 panic_text(&*panic)
+            )));
+        }
+        Err(_) => {
+            return Err(Failed::Retry(format!(
+                "handler still running after run_timeout ({:?}): cancelled",
+                shared.run_timeout
             )));
         }
     };

@@ -32,6 +32,7 @@ pub enum LogFormat {
 /// | `--in-flight N` | `ARVO_IN_FLIGHT` | 16 | events of one handler running at once in this process |
 /// | `--max-deliveries N` | `ARVO_MAX_DELIVERIES` | 5 | deliveries before an event is dead-lettered |
 /// | `--max-hops N` | `ARVO_MAX_HOPS` | 10000 | handler runs that may lead to an event before it is dead-lettered (a cycle; see [`NatsWorkerBuilder::max_hops`]) |
+/// | `--run-timeout DUR` | `ARVO_RUN_TIMEOUT` | `10m` | the longest one run of a handler may take before it is cancelled (a failed delivery; see [`NatsWorkerBuilder::run_timeout`]) |
 /// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
 /// | `--log FILTER` | `ARVO_LOG`, else `RUST_LOG` | `info` | log levels: `warn`, `info,arvo_runtime=debug`, ... |
@@ -70,6 +71,8 @@ pub struct WorkerConfig {
     /// Handler runs that may lead to an event before it is dead-lettered instead of handled
     /// ([`NatsWorkerBuilder::max_hops`]).
     pub max_hops: u32,
+    /// The longest one run of a handler may take ([`NatsWorkerBuilder::run_timeout`]).
+    pub run_timeout: Duration,
     /// How long the server waits for an ack (or a heartbeat) before re-delivering.
     pub ack_wait: Duration,
     /// The worker's name (health line, `service.name` of its traces).
@@ -129,6 +132,11 @@ const SETTINGS: &[Setting] = &[
         what: "N",
     },
     Setting {
+        flag: "--run-timeout",
+        var: "ARVO_RUN_TIMEOUT",
+        what: "DURATION",
+    },
+    Setting {
         flag: "--ack-wait",
         var: "ARVO_ACK_WAIT",
         what: "DURATION",
@@ -162,6 +170,7 @@ impl WorkerConfig {
             in_flight: 16,
             max_deliveries: 5,
             max_hops: crate::transport::nats::DEFAULT_MAX_HOPS,
+            run_timeout: crate::transport::nats::DEFAULT_RUN_TIMEOUT,
             ack_wait: Duration::from_secs(30),
             name: name.into(),
             log: "info".to_owned(),
@@ -280,6 +289,13 @@ impl WorkerConfig {
                     _ => return Err(bad("not a whole number above 0")),
                 };
             }
+            "--run-timeout" => {
+                let timeout = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
+                if timeout < Duration::from_millis(100) {
+                    return Err(bad("must be at least 100ms"));
+                }
+                self.run_timeout = timeout;
+            }
             "--ack-wait" => {
                 let wait = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
                 if wait < Duration::from_millis(100) {
@@ -364,12 +380,13 @@ impl fmt::Display for WorkerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stream={} nats={} in_flight={} max_deliveries={} max_hops={} ack_wait={:?}",
+            "stream={} nats={} in_flight={} max_deliveries={} max_hops={} run_timeout={:?} ack_wait={:?}",
             self.stream,
             without_credentials(&self.nats_url),
             self.in_flight,
             self.max_deliveries,
             self.max_hops,
+            self.run_timeout,
             self.ack_wait
         )?;
         if let Some(pg) = &self.postgres_url {
@@ -444,6 +461,7 @@ mod tests {
                 ("ARVO_IN_FLIGHT", "8"),
                 ("ARVO_MAX_DELIVERIES", "9"),
                 ("ARVO_MAX_HOPS", "50"),
+                ("ARVO_RUN_TIMEOUT", "90s"),
                 ("ARVO_POSTGRES_URL", "postgres://u:secret@h/db"),
                 ("RUST_LOG", "debug"),
                 ("ARVO_SERVE", "a.b, c.d,"),
@@ -455,6 +473,7 @@ mod tests {
         assert_eq!(c.in_flight, 4);
         assert_eq!(c.max_deliveries, 9);
         assert_eq!(c.max_hops, 50);
+        assert_eq!(c.run_timeout, Duration::from_secs(90));
         assert_eq!(c.log, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.serve, Some(vec!["a.b".to_owned(), "c.d".to_owned()]));
@@ -497,6 +516,8 @@ mod tests {
         assert!(m.contains("--in-flight = '0'"), "{m}");
         let m = usage_error(parse(&[], &[("ARVO_MAX_DELIVERIES", "many")]));
         assert!(m.contains("ARVO_MAX_DELIVERIES = 'many'"), "{m}");
+        let m = usage_error(parse(&["--run-timeout", "1ms"], &[]));
+        assert!(m.contains("--run-timeout = '1ms'"), "{m}");
         let m = usage_error(parse(&["--max-hops=0"], &[]));
         assert!(m.contains("--max-hops = '0'"), "{m}");
         let m = usage_error(parse(&["--ack-wait", "10ms"], &[]));

@@ -19,7 +19,7 @@
 //! consumer exists:
 //!
 //! ```text
-//! arvo worker ready: name=order-worker pid=4242 handlers=com.inventory.reserve consumers=arvo_com~2Einventory~2Ereserve stream=ORDERS nats=nats://127.0.0.1:4222 in_flight=16 max_deliveries=5 max_hops=10000 ack_wait=30s
+//! arvo worker ready: name=order-worker pid=4242 handlers=com.inventory.reserve consumers=arvo_com~2Einventory~2Ereserve stream=ORDERS nats=nats://127.0.0.1:4222 in_flight=16 max_deliveries=5 max_hops=10000 run_timeout=600s ack_wait=30s
 //! ```
 //!
 //! On SIGTERM or SIGINT it stops fetching, finishes the events in flight (their emitted events
@@ -326,6 +326,7 @@ impl WorkerProgram {
             .in_flight(config.in_flight)
             .max_deliveries(config.max_deliveries)
             .max_hops(config.max_hops)
+            .run_timeout(config.run_timeout)
             .ack_wait(config.ack_wait);
         for h in served {
             builder = builder.handler(Arc::new(Logged(h)));
