@@ -283,9 +283,10 @@ async fn a_fanout_cycle_stays_bounded() {
 }
 
 /// The detached workflow (events from `publish`) has no `resolve` to stop, and before this
-/// test a cycle in it ran for ever (`idle` never returned). Now a chain of events longer than
-/// the budget is cut: its last outputs are dropped, with the budget error recorded once,
-/// whether the cycle runs through two handlers or through a hook that publishes back.
+/// test a cycle in it ran for ever (`idle` never returned). Now what follows from each
+/// published event is held to the budget, as a `resolve`'s workflow: the outputs past it are
+/// dropped, with the budget error recorded, whether the cycle runs through two handlers, fans
+/// out, or runs through a hook that publishes back; two published events have a budget each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
     let cell = Arc::new(OnceLock::new());
@@ -297,18 +298,19 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
             .handler(relay("com.t.b", "com.t.a", 1, cell.clone(), hw.clone()))
             .build()
             .unwrap();
-        broker
-            .publish(ev("com.client", "com.t.a", json!({})))
-            .await
-            .unwrap();
+        for _ in 0..2 {
+            broker
+                .publish(ev("com.client", "com.t.a", json!({})))
+                .await
+                .unwrap();
+        }
         tokio::time::timeout(Duration::from_secs(60), broker.idle())
             .await
             .expect("a detached cycle must end");
         let r = broker.take_detached_resolution();
-        assert_eq!(r.handled, budget, "{budget}");
-        let [failure] = &r.errors[..] else {
-            panic!("one failure expected: {:?}", r.errors);
-        };
+        assert_eq!(r.handled, 2 * budget, "{budget}");
+        assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+        let failure = &r.errors[0];
         let FailureKind::Dropped(BrokerError::EventBudgetExceeded { limit, event_types }) =
             &failure.kind
         else {
@@ -320,6 +322,33 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
         assert_eq!(names, ["com.t.a", "com.t.b"]);
         assert_eq!(broker.pending(), 0);
     }
+
+    // A fan-out cycle: each step emits two events to the other handler.
+    let broker = EventBroker::builder()
+        .max_events_per_resolve(1_000)
+        .defaults(arvo_runtime::broker::HandlerConfig::default().prefetch(4))
+        .handler(relay("com.t.a", "com.t.b", 2, cell.clone(), hw.clone()))
+        .handler(relay("com.t.b", "com.t.a", 2, cell.clone(), hw.clone()))
+        .build()
+        .unwrap();
+    broker
+        .publish(ev("com.client", "com.t.a", json!({})))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), broker.idle())
+        .await
+        .expect("a detached fan-out cycle must end");
+    let r = broker.take_detached_resolution();
+    assert!(
+        (500..=1_000).contains(&r.handled),
+        "{} handled: at most the budget, and the dropped pairs are the last",
+        r.handled
+    );
+    assert!(!r.errors.is_empty());
+    assert!(r.errors.iter().all(|f| matches!(
+        f.kind,
+        FailureKind::Dropped(BrokerError::EventBudgetExceeded { limit: 1_000, .. })
+    )));
 
     // Through the domained hook: the handler asks for approval, the hook publishes back to it.
     let approve = svc("com.t.approve", |e| async move {
@@ -362,6 +391,58 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
         ),
         "{errors:?}"
     );
+}
+
+/// A handler that never returns for some events. Without a run timeout its one execution
+/// slot is held for ever, and every later event of its queue waits behind it (that is still
+/// the default, as in the reference). With one, the run is cancelled and recorded as
+/// `TimedOut`, retried by the on-error policy, and the queue goes on.
+#[tokio::test]
+async fn a_handler_that_never_returns_times_out_and_its_queue_goes_on() {
+    let hang = svc("com.t.hang", |e| async move {
+        if e.data()["hang"] == true {
+            std::future::pending::<()>().await;
+        }
+        Ok(vec![reply("com.t.hang", &e)])
+    });
+    let limit = Duration::from_millis(50);
+    let broker = EventBroker::builder()
+        .defaults(
+            arvo_runtime::broker::HandlerConfig::default()
+                .run_timeout(limit)
+                .on_error(arvo_runtime::broker::OnError::Retry(
+                    arvo_runtime::broker::RetryPolicy::new(1, Duration::from_millis(1)),
+                )),
+        )
+        .handler(hang)
+        .build()
+        .unwrap();
+    let hung = tokio::time::timeout(
+        Duration::from_secs(10),
+        broker.resolve(ev("com.client", "com.t.hang", json!({"hang": true}))),
+    )
+    .await
+    .expect("the run timeout ends the resolve")
+    .unwrap();
+    assert!(hung.events.is_empty());
+    let [failure] = &hung.errors[..] else {
+        panic!("one failure expected: {:?}", hung.errors);
+    };
+    assert_eq!(failure.kind, FailureKind::TimedOut(limit));
+    assert_eq!(failure.attempts, 2, "retried once");
+    assert_eq!(
+        failure.kind.to_string(),
+        "handler still running after run_timeout (50ms): cancelled"
+    );
+    let fine = tokio::time::timeout(
+        Duration::from_secs(10),
+        broker.resolve(ev("com.client", "com.t.hang", json!({"hang": false}))),
+    )
+    .await
+    .expect("the queue goes on")
+    .unwrap();
+    assert!(fine.is_ok(), "{:?}", fine.errors);
+    assert_eq!(fine.events.len(), 1);
 }
 
 /// External producers wait while the buffer is half full (backpressure): `try_publish` says

@@ -5,8 +5,8 @@
 //! bounded errors (`EventBudgetExceeded`, `BufferFull`), never hangs, never panics; handlers run
 //! at most `budget` times; the broker never holds more than its buffer's bound and is empty
 //! afterwards. Some inputs `publish` the first event instead (the detached workflow, where the
-//! budget bounds each chain of events): the broker must then come to rest, with only those
-//! two errors among its dropped outputs.
+//! budget bounds what follows from each published event): the broker must then come to rest
+//! within the same bounds, with only those two errors among its dropped outputs.
 #![no_main]
 
 use arvo_runtime::broker::{BrokerError, EventBroker, FailureKind, HandlerConfig, Verdict};
@@ -286,21 +286,18 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert_eq!(broker.pending(), 0);
     shared.broker.lock().expect("not poisoned").take();
     let executions = shared.executions.load(Ordering::SeqCst);
-    if detached {
-        for failure in broker.take_detached_resolution().errors {
-            if let FailureKind::Dropped(e) = failure.kind {
-                match e {
-                    BrokerError::EventBudgetExceeded { limit, .. } => assert_eq!(limit, budget),
-                    BrokerError::BufferFull { limit, .. } => assert_eq!(limit, buffer),
-                    other => panic!("unexpected drop: {other}"),
-                }
+    assert!(
+        executions <= budget,
+        "{executions} executions > budget {budget}"
+    );
+    for failure in broker.take_detached_resolution().errors {
+        if let FailureKind::Dropped(e) = failure.kind {
+            match e {
+                BrokerError::EventBudgetExceeded { limit, .. } => assert_eq!(limit, budget),
+                BrokerError::BufferFull { limit, .. } => assert_eq!(limit, buffer),
+                other => panic!("unexpected drop: {other}"),
             }
         }
-    } else {
-        assert!(
-            executions <= budget,
-            "{executions} executions > budget {budget}"
-        );
     }
     let high = shared.high_water.load(Ordering::SeqCst);
     assert!(high <= buffer, "pending reached {high} > buffer {buffer}");

@@ -1,9 +1,10 @@
-//! Per-handler configuration: queue bound, prefetch, retries and the on-error policy.
+//! Per-handler configuration: queue bound, prefetch, run timeout, retries and the on-error
+//! policy.
 
 use std::time::Duration;
 
-/// How a handler's queue is served. [`Default`]: prefetch 1, a queue of 1024 events,
-/// [`OnError::Fail`].
+/// How a handler's queue is served. [`Default`]: prefetch 1, a queue of 1024 events, no run
+/// timeout, [`OnError::Fail`].
 ///
 /// ```
 /// use arvo_runtime::broker::{HandlerConfig, OnError, RetryPolicy};
@@ -23,7 +24,14 @@ pub struct HandlerConfig {
     /// [`EventBroker::publish`](super::EventBroker::publish) wait and
     /// [`EventBroker::try_publish`](super::EventBroker::try_publish) fail.
     pub queue_capacity: usize,
-    /// What happens when the handler returns a violation or panics.
+    /// The longest one run of the handler may take (`None`, the default: no limit, as the
+    /// reference). A run still going after it is cancelled and is a
+    /// [`FailureKind::TimedOut`](super::FailureKind::TimedOut), handled by
+    /// [`on_error`](Self::on_error) like a violation: without it a handler that never returns
+    /// holds its execution slot, and with prefetch 1 stalls its queue, for ever.
+    pub run_timeout: Option<Duration>,
+    /// What happens when the handler returns a violation, panics or runs past its
+    /// [`run_timeout`](Self::run_timeout).
     pub on_error: OnError,
 }
 
@@ -32,6 +40,7 @@ impl Default for HandlerConfig {
         HandlerConfig {
             prefetch: 1,
             queue_capacity: 1024,
+            run_timeout: None,
             on_error: OnError::Fail,
         }
     }
@@ -48,6 +57,11 @@ impl HandlerConfig {
         self.queue_capacity = capacity;
         self
     }
+    /// Sets [`run_timeout`](Self::run_timeout).
+    pub fn run_timeout(mut self, timeout: Duration) -> Self {
+        self.run_timeout = Some(timeout);
+        self
+    }
     /// Sets [`on_error`](Self::on_error).
     pub fn on_error(mut self, on_error: OnError) -> Self {
         self.on_error = on_error;
@@ -55,8 +69,9 @@ impl HandlerConfig {
     }
 }
 
-/// What the broker does when a handler fails (returns a [`Violation`](crate::handler::Violation)
-/// or panics) or an input middleware rejects an event.
+/// What the broker does when a handler fails (returns a [`Violation`](crate::handler::Violation),
+/// panics or runs past its [`run_timeout`](HandlerConfig::run_timeout)) or an input middleware
+/// rejects an event.
 ///
 /// Rejections by middleware are never retried (the same event would be rejected again).
 #[derive(Debug, Clone, PartialEq)]

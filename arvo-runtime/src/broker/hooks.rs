@@ -44,8 +44,8 @@ pub struct Forwarded {
     pub event: ArvoEvent,
     pub(crate) inner: Arc<Inner>,
     pub(crate) collector: Arc<Collector>,
-    /// The events that led to `event` in sequence (see `WorkToken::hops`).
-    pub(crate) hops: u32,
+    /// The detached publish `event` follows from (see `WorkToken::lineage`).
+    pub(crate) lineage: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl fmt::Debug for Forwarded {
@@ -80,9 +80,11 @@ impl Forwarded {
                 event_id: event.id().to_owned(),
             });
         }
-        let mut room =
-            self.inner
-                .admit(&self.collector, std::slice::from_ref(&event), self.hops)?;
+        let mut room = self.inner.admit(
+            &self.collector,
+            std::slice::from_ref(&event),
+            self.lineage.as_ref(),
+        )?;
         if let Some(token) = room.token() {
             drop(room);
             self.inner.deliver(event, token, false).await;

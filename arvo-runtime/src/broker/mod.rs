@@ -103,14 +103,20 @@
 //!   [`FailureKind::Dropped`] is recorded instead). A single execution's outputs must fit in
 //!   the buffer.
 //!
+//! * **Run timeout** ([`HandlerConfig::run_timeout`], default none, as the reference): a
+//!   handler run still going after it is cancelled and is a [`FailureKind::TimedOut`] (subject
+//!   to the handler's on-error policy), so a handler that never returns frees its execution
+//!   slot and its queue goes on.
+//!
 //! The detached workflow (events from [`EventBroker::publish`]) is not one run: it lasts as
-//! long as the broker, so its budget is per *chain*: an event that `max_events_per_resolve`
-//! events led to in sequence (each emitted by the handler of the one before, or published by a
-//! hook given the one before) is not admitted. A handler's outputs that would be are dropped
-//! and a [`FailureKind::Dropped`] with [`BrokerError::EventBudgetExceeded`] (naming the types
-//! at both ends of the last edge) is recorded in its resolution; a hook's
-//! [`Forwarded::publish`] fails with that error. So a cycle among detached events stops too,
-//! while any number of independent chains run. The buffer bounds its memory.
+//! long as the broker, so the budget applies to each published event instead: the event and
+//! everything that follows from it (its handler's outputs, theirs, what hooks given them
+//! publish) may be at most `max_events_per_resolve` events, as a `resolve`'s workflow. Outputs
+//! past that are dropped and a [`FailureKind::Dropped`] with
+//! [`BrokerError::EventBudgetExceeded`] (naming the types at both ends of the last edges) is
+//! recorded in its resolution; a hook's [`Forwarded::publish`] fails with that error. So a
+//! cycle, or a fan-out cycle, among detached events stops too, while any number of published
+//! events run. The buffer bounds its memory.
 //!
 //! ## Panics in user code
 //! A panic in a handler, a middleware or a hook never unwinds out of the broker. An
@@ -466,8 +472,8 @@ impl EventBrokerBuilder {
     /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`]; values below 1 count as 1; `usize::MAX` disables the
     /// budget). Past it the workflow is stopped and `resolve` fails with
     /// [`BrokerError::EventBudgetExceeded`], naming the event types of the cycle. In the
-    /// detached workflow ([`EventBroker::publish`]) the budget bounds each chain of events
-    /// instead (see the [module docs](self#limits-cycles-and-memory)).
+    /// detached workflow ([`EventBroker::publish`]) the budget bounds what follows from each
+    /// published event instead (see the [module docs](self#limits-cycles-and-memory)).
     ///
     /// ```
     /// use arvo_runtime::broker::EventBroker;
@@ -713,6 +719,7 @@ impl EventBroker {
             });
         }
         let mut room = Reservation::one_when_room(&self.inner.detached, &self.inner.global).await;
+        room.lineage = Some(Arc::new(AtomicUsize::new(1)));
         if let Some(token) = room.token() {
             self.inner.deliver(event, token, false).await;
         }
@@ -737,7 +744,10 @@ impl EventBroker {
         };
         let room = self.inner.max_buffered / 2;
         let Some(token) = Reservation::try_new(&self.inner.detached, &self.inner.global, 1, room)
-            .and_then(|mut r| r.token())
+            .and_then(|mut r| {
+                r.lineage = Some(Arc::new(AtomicUsize::new(1)));
+                r.token()
+            })
         else {
             return Err(BrokerError::BufferFull {
                 limit: room,
@@ -844,33 +854,36 @@ impl Inner {
         });
     }
 
-    /// Admits `events`, emitted into the workflow of `collector` by the handling of an event
-    /// (or given to a hook with an event) that `hops` events led to: counts them against its
+    /// Admits `events`, emitted into the workflow of `collector` (in the detached workflow,
+    /// following from the published event whose count is `lineage`): counts them against the
     /// budget and takes room for them in the broker's buffer. On `Err` nothing was taken and
     /// the events must be dropped; a `resolve` workflow is then aborted with the error (the
-    /// detached workflow, whose budget is per chain of events, is never aborted: the caller
-    /// records the error).
+    /// detached workflow is never aborted: the caller records the error).
     pub(crate) fn admit(
         &self,
         collector: &Arc<Collector>,
         events: &[ArvoEvent],
-        hops: u32,
+        lineage: Option<&Arc<AtomicUsize>>,
     ) -> Result<Reservation, BrokerError> {
-        let hops = hops.saturating_add(1);
-        let chain_too_long = collector.reply_to.is_none()
-            && usize::try_from(hops).unwrap_or(usize::MAX) >= self.max_events_per_resolve;
-        let admitted = if chain_too_long {
-            Err(BrokerError::EventBudgetExceeded {
-                limit: self.max_events_per_resolve,
-                event_types: emitted_types(events),
-            })
-        } else {
-            collector.count(events, true)
+        let counted = match lineage {
+            Some(count) => {
+                let n = events.len();
+                let after = count.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+                if after <= self.max_events_per_resolve {
+                    Ok(())
+                } else {
+                    Err(BrokerError::EventBudgetExceeded {
+                        limit: self.max_events_per_resolve,
+                        event_types: emitted_types(events),
+                    })
+                }
+            }
+            None => collector.count(events, true),
         };
-        let admitted = admitted.and_then(|()| {
+        let admitted = counted.and_then(|()| {
             Reservation::try_new(collector, &self.global, events.len(), self.max_buffered)
                 .map(|mut room| {
-                    room.hops = hops;
+                    room.lineage = lineage.cloned();
                     room
                 })
                 .ok_or_else(|| BrokerError::BufferFull {
@@ -1084,10 +1097,10 @@ impl Inner {
         event: ArvoEvent,
         token: &WorkToken,
     ) {
-        let (collector, hops) = (&token.collector, token.hops);
+        let collector = &token.collector;
         let handler = event.source().to_owned();
         let kept = event.clone();
-        let forwarded = self.forwarded(event, collector, hops);
+        let forwarded = self.forwarded(event, collector, token.lineage.clone());
         if let Err(panic) = catch_panic(async { hook(forwarded).await }).await {
             tracing::warn!(%stage, error = %panic, "hook panicked");
             collector.outcome().errors.push(Failure {
@@ -1106,13 +1119,13 @@ impl Inner {
         self: &Arc<Self>,
         event: ArvoEvent,
         collector: &Arc<Collector>,
-        hops: u32,
+        lineage: Option<Arc<AtomicUsize>>,
     ) -> Forwarded {
         Forwarded {
             event,
             inner: self.clone(),
             collector: collector.clone(),
-            hops,
+            lineage,
         }
     }
 
@@ -1328,10 +1341,18 @@ async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<
         attempts += 1;
         // In an async block, so a panic while the handler builds its future is caught too.
         let run = async { slot.handler.execute_dyn(&event, ParentContext::Event).await };
-        let kind = match catch_panic(run).await {
-            Ok(Ok(outputs)) => break outputs,
-            Ok(Err(violation)) => FailureKind::Violation(violation),
-            Err(panic) => FailureKind::Panic(panic.message().to_owned()),
+        let ran = match slot.config.run_timeout {
+            None => Some(catch_panic(run).await),
+            // Boxed: the timer stays out of every other execution's future.
+            Some(limit) => Box::pin(tokio::time::timeout(limit, catch_panic(run)))
+                .await
+                .ok(),
+        };
+        let kind = match ran {
+            Some(Ok(Ok(outputs))) => break outputs,
+            Some(Ok(Err(violation))) => FailureKind::Violation(violation),
+            Some(Err(panic)) => FailureKind::Panic(panic.message().to_owned()),
+            None => FailureKind::TimedOut(slot.config.run_timeout.unwrap_or_default()),
         };
         if let OnError::Retry(policy) = &slot.config.on_error
             && attempts <= policy.max_retries
@@ -1355,7 +1376,7 @@ async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<
     }
     // The outputs count against the workflow's budget and take room in the broker's buffer
     // before they are routed: the broker holds no event it has not counted.
-    let room = match inner.admit(&token.collector, &outputs, token.hops) {
+    let room = match inner.admit(&token.collector, &outputs, token.lineage.as_ref()) {
         Ok(room) => room,
         Err(e) => {
             if token.collector.reply_to.is_none() {

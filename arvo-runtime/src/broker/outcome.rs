@@ -88,6 +88,11 @@ pub enum FailureKind {
     /// [`EventHandler`](crate::handler::EventHandler) that panics does.
     #[error("handler panicked: {0}")]
     Panic(String),
+    /// The handler was still running after its
+    /// [`run_timeout`](super::HandlerConfig::run_timeout) (the duration): the run was
+    /// cancelled.
+    #[error("handler still running after run_timeout ({0:?}): cancelled")]
+    TimedOut(std::time::Duration),
     /// A middleware or hook panicked. A panicking middleware counts as a rejection (the event
     /// is not handed on: fail closed); a panicking hook has already had its event recorded in
     /// [`Resolution::domained`] / [`Resolution::unroutable`]. Either way the failure is in
@@ -380,9 +385,10 @@ pub(crate) fn emitted_types(events: &[ArvoEvent]) -> Vec<(String, usize)> {
 pub(crate) struct WorkToken {
     pub(crate) collector: Arc<Collector>,
     global: Arc<Counter>,
-    /// How many events led to this one in sequence (each emitted by the handler of the one
-    /// before, or published by a hook it was given): 0 for an event from outside.
-    pub(crate) hops: u32,
+    /// In the detached workflow, the count of events that followed from the same
+    /// [`publish`](super::EventBroker::publish) (itself included), which the budget bounds;
+    /// `None` in a `resolve` workflow, which its [`Collector`] counts.
+    pub(crate) lineage: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for WorkToken {
@@ -399,8 +405,8 @@ pub(crate) struct Reservation {
     collector: Arc<Collector>,
     global: Arc<Counter>,
     left: usize,
-    /// The [`WorkToken::hops`] of its tokens.
-    pub(crate) hops: u32,
+    /// The [`WorkToken::lineage`] of its tokens.
+    pub(crate) lineage: Option<Arc<AtomicUsize>>,
 }
 
 impl Reservation {
@@ -415,7 +421,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: n,
-            hops: 0,
+            lineage: None,
         })
     }
     /// Room for one event, waiting while the buffer is at its room threshold (backpressure
@@ -429,7 +435,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: 1,
-            hops: 0,
+            lineage: None,
         }
     }
     /// One event's token (`None` once all units are taken).
@@ -442,7 +448,7 @@ impl Reservation {
         Some(WorkToken {
             collector: self.collector.clone(),
             global: self.global.clone(),
-            hops: self.hops,
+            lineage: self.lineage.clone(),
         })
     }
 }
