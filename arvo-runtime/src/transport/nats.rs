@@ -73,6 +73,14 @@
 //! other means (a service of the TypeScript reference on the same streams does not copy the
 //! header, so its outputs start again at 0).
 //!
+//! The count is per chain of events, not per workflow as the in-process budget is: no process
+//! sees a whole workflow, and counting it would take a shared counter per workflow on the
+//! server. So a linear cycle stops after `max_hops` runs, but a fan-out cycle (each step
+//! emitting two or more events back into it) grows its events exponentially within the hop
+//! budget; only the stream's [`max_age`](NatsStreams::max_age) and the server's storage limits
+//! bound it. A deployment that may have one should set `max_hops` close to its longest
+//! workflow.
+//!
 //! This is at-least-once delivery with duplicate suppression for re-published events: a
 //! handler may run twice for one event (after a crash between its effects and the ack), which
 //! the resumable's idempotency window and `Nats-Msg-Id` make harmless for workflows.
