@@ -282,6 +282,21 @@ async fn a_fanout_cycle_stays_bounded() {
     }
 }
 
+/// Publishes `events` into the broker's detached workflow, waits (at most 60 s: a cycle that
+/// never ends fails here) until the broker is idle, and returns what they produced.
+async fn settle_detached(
+    broker: &EventBroker,
+    events: impl IntoIterator<Item = ArvoEvent>,
+) -> arvo_runtime::broker::Resolution {
+    for e in events {
+        broker.publish(e).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(60), broker.idle())
+        .await
+        .expect("the detached workflow comes to rest");
+    broker.take_detached_resolution()
+}
+
 /// The detached workflow (events from `publish`) has no `resolve` to stop, and before this
 /// test a cycle in it ran for ever (`idle` never returned). Now what follows from each
 /// published event is held to the budget, as a `resolve`'s workflow: the outputs past it are
@@ -298,16 +313,8 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
             .handler(relay("com.t.b", "com.t.a", 1, cell.clone(), hw.clone()))
             .build()
             .unwrap();
-        for _ in 0..2 {
-            broker
-                .publish(ev("com.client", "com.t.a", json!({})))
-                .await
-                .unwrap();
-        }
-        tokio::time::timeout(Duration::from_secs(60), broker.idle())
-            .await
-            .expect("a detached cycle must end");
-        let r = broker.take_detached_resolution();
+        let start = || ev("com.client", "com.t.a", json!({}));
+        let r = settle_detached(&broker, [start(), start()]).await;
         assert_eq!(r.handled, 2 * budget, "{budget}");
         assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
         let failure = &r.errors[0];
@@ -331,14 +338,7 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
         .handler(relay("com.t.b", "com.t.a", 2, cell.clone(), hw.clone()))
         .build()
         .unwrap();
-    broker
-        .publish(ev("com.client", "com.t.a", json!({})))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), broker.idle())
-        .await
-        .expect("a detached fan-out cycle must end");
-    let r = broker.take_detached_resolution();
+    let r = settle_detached(&broker, [ev("com.client", "com.t.a", json!({}))]).await;
     assert!(
         (500..=1_000).contains(&r.handled),
         "{} handled: at most the budget, and the dropped pairs are the last",
@@ -372,15 +372,8 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
         })
         .build()
         .unwrap();
-    broker
-        .publish(ev("com.client", "com.t.approve", json!({})))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), broker.idle())
-        .await
-        .expect("a detached cycle through a hook must end");
-    let r = broker.take_detached_resolution();
-    // approve, human (hook), approve, ...: 40 events in the chain, 20 of them handled.
+    let r = settle_detached(&broker, [ev("com.client", "com.t.approve", json!({}))]).await;
+    // approve, human (to the hook), approve, ...: 40 events in all, 20 of them handled.
     assert_eq!(r.handled, 20);
     assert_eq!(r.domained.len(), 20);
     let errors = hook_errors.lock().unwrap();
