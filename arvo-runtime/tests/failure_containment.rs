@@ -386,6 +386,39 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
     );
 }
 
+/// A long-lived broker fed with `publish` keeps what its detached workflow produced until
+/// `take_detached_resolution`. Before, every failure and unroutable event was kept for ever
+/// (memory grew with the broker's age). Now each list keeps at most the budget, and the rest
+/// are counted in `unrecorded`.
+#[tokio::test]
+async fn the_detached_resolution_keeps_a_bounded_record() {
+    let failing = svc("com.t.fail", |_| async {
+        Err(Violation::execution("the service is down"))
+    });
+    let broker = EventBroker::builder()
+        .max_events_per_resolve(10)
+        .handler(failing)
+        .build()
+        .unwrap();
+    let events = (0..25)
+        .map(|_| ev("com.client", "com.t.fail", json!({})))
+        .chain((0..12).map(|_| ev("com.client", "com.t.nobody", json!({}))));
+    let r = settle_detached(&broker, events).await;
+    assert_eq!(r.errors.len(), 10);
+    assert_eq!(r.unroutable.len(), 10);
+    assert_eq!(r.unrecorded, 15 + 2);
+    assert!(
+        r.errors
+            .iter()
+            .all(|f| matches!(f.kind, FailureKind::Violation(_))),
+        "{:?}",
+        r.errors
+    );
+    // Taking the record makes room again.
+    let r = settle_detached(&broker, [ev("com.client", "com.t.fail", json!({}))]).await;
+    assert_eq!((r.errors.len(), r.unrecorded), (1, 0));
+}
+
 /// A handler that never returns for some events. Without a run timeout its one execution
 /// slot is held for ever, and every later event of its queue waits behind it (that is still
 /// the default, as in the reference). With one, the run is cancelled and recorded as

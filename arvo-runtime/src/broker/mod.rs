@@ -644,7 +644,7 @@ impl EventBrokerBuilder {
                 on_domained: self.on_domained,
                 on_unroutable: self.on_unroutable,
                 global: Arc::new(Counter::with_room_at(self.max_buffered / 2)),
-                detached: Collector::new(None, usize::MAX),
+                detached: Collector::detached(self.max_events_per_resolve),
                 max_events_per_resolve: self.max_events_per_resolve,
                 max_buffered: self.max_buffered,
                 started: OnceLock::new(),
@@ -764,7 +764,7 @@ impl EventBroker {
             // Unreachable while `self` lives (the receiver lives with the broker); recorded so
             // the event is not lost.
             Err(TrySendError::Closed(env)) => {
-                self.inner.detached.outcome().unroutable.push(env.event);
+                self.inner.detached.record_unroutable(env.event);
                 Ok(())
             }
         }
@@ -927,7 +927,7 @@ impl Inner {
         }
         observe::notify(&self.observers, &event);
         if check_domain && event.domain().is_some() {
-            collector.outcome().domained.push(event.clone());
+            collector.record_domained(event.clone());
             return self
                 .on_domained
                 .is_some()
@@ -1060,7 +1060,7 @@ impl Inner {
             to = event.to(),
             "no handler takes this event: recorded as unroutable"
         );
-        token.collector.outcome().unroutable.push(event.clone());
+        token.collector.record_unroutable(event.clone());
         self.on_unroutable.is_some().then_some((event, token))
     }
 
@@ -1103,7 +1103,7 @@ impl Inner {
         let forwarded = self.forwarded(event, collector, token.lineage.clone());
         if let Err(panic) = catch_panic(async { hook(forwarded).await }).await {
             tracing::warn!(%stage, error = %panic, "hook panicked");
-            collector.outcome().errors.push(Failure {
+            let failure = Failure {
                 handler,
                 event: Box::new(kept),
                 attempts: 0,
@@ -1111,7 +1111,8 @@ impl Inner {
                     stage,
                     message: panic.message().to_owned(),
                 },
-            });
+            };
+            collector.record_failure(failure, false);
         }
     }
 
@@ -1137,11 +1138,8 @@ impl Inner {
             error = %failure.kind,
             "event handling failed"
         );
-        let mut outcome = collector.outcome();
-        match slot.config.on_error {
-            OnError::Suppress => outcome.suppressed.push(failure),
-            OnError::Retry(_) | OnError::Fail => outcome.errors.push(failure),
-        }
+        let suppressed = matches!(slot.config.on_error, OnError::Suppress);
+        collector.record_failure(failure, suppressed);
     }
 }
 
@@ -1276,7 +1274,7 @@ impl Routing {
                     attempts: self.attempts,
                     kind,
                 };
-                self.token.collector.outcome().errors.push(failure);
+                self.token.collector.record_failure(failure, false);
                 continue 'outputs;
             }
             let token = self.room.token()?;
@@ -1333,7 +1331,7 @@ async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<
             attempts: 0,
             kind,
         };
-        token.collector.outcome().errors.push(failure);
+        token.collector.record_failure(failure, false);
         return None;
     }
     let mut attempts = 0u32;
@@ -1386,7 +1384,7 @@ async fn execute(inner: &Arc<Inner>, slot: &Slot, envelope: Envelope) -> Option<
                     attempts,
                     kind: FailureKind::Dropped(e),
                 };
-                token.collector.outcome().errors.push(failure);
+                token.collector.record_failure(failure, false);
             }
             return None;
         }

@@ -30,6 +30,13 @@ pub struct Resolution {
     pub domained: Vec<ArvoEvent>,
     /// How many events handlers executed successfully in this workflow.
     pub handled: usize,
+    /// Records (failures, unroutable and domained events) the detached workflow did not keep
+    /// because their list was full: it keeps at most
+    /// [`max_events_per_resolve`](super::EventBrokerBuilder::max_events_per_resolve) of each
+    /// between two [`take_detached_resolution`](super::EventBroker::take_detached_resolution)
+    /// calls, so a long-lived broker's memory stays bounded (failures are logged either way).
+    /// Always 0 for a `resolve`, whose budget bounds its lists.
+    pub unrecorded: usize,
 }
 
 impl Resolution {
@@ -258,6 +265,8 @@ pub(crate) struct Collector {
     pub(crate) reply_to: Option<String>,
     pub(crate) work: Counter,
     outcome: Mutex<Resolution>,
+    /// The most entries each list of the outcome keeps (see [`Resolution::unrecorded`]).
+    cap: usize,
     /// Events produced into the workflow so far.
     produced: AtomicUsize,
     /// The most events the workflow may produce (`usize::MAX`: no budget).
@@ -272,10 +281,19 @@ pub(crate) struct Collector {
 
 impl Collector {
     pub(crate) fn new(reply_to: Option<String>, budget: usize) -> Arc<Collector> {
+        Self::with_cap(reply_to, budget, usize::MAX)
+    }
+    /// The detached workflow's collector: no budget of its own (each published event has one),
+    /// at most `cap` entries per list.
+    pub(crate) fn detached(cap: usize) -> Arc<Collector> {
+        Self::with_cap(None, usize::MAX, cap)
+    }
+    fn with_cap(reply_to: Option<String>, budget: usize, cap: usize) -> Arc<Collector> {
         Arc::new(Collector {
             reply_to,
             work: Counter::default(),
             outcome: Mutex::new(Resolution::default()),
+            cap,
             produced: AtomicUsize::new(0),
             budget,
             aborted: AtomicBool::new(false),
@@ -286,6 +304,38 @@ impl Collector {
     /// The outcome, locked; a poisoned lock is recovered (an outcome is plain data).
     pub(crate) fn outcome(&self) -> MutexGuard<'_, Resolution> {
         self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    /// Records a failure (in `suppressed` when `suppressed`, else in `errors`).
+    pub(crate) fn record_failure(&self, failure: Failure, suppressed: bool) {
+        let mut outcome = self.outcome();
+        let Resolution {
+            errors,
+            suppressed: kept,
+            unrecorded,
+            ..
+        } = &mut *outcome;
+        let list = if suppressed { kept } else { errors };
+        keep(list, failure, self.cap, unrecorded);
+    }
+    /// Records an event no handler takes.
+    pub(crate) fn record_unroutable(&self, event: ArvoEvent) {
+        let mut outcome = self.outcome();
+        let Resolution {
+            unroutable,
+            unrecorded,
+            ..
+        } = &mut *outcome;
+        keep(unroutable, event, self.cap, unrecorded);
+    }
+    /// Records a domained event.
+    pub(crate) fn record_domained(&self, event: ArvoEvent) {
+        let mut outcome = self.outcome();
+        let Resolution {
+            domained,
+            unrecorded,
+            ..
+        } = &mut *outcome;
+        keep(domained, event, self.cap, unrecorded);
     }
     pub(crate) fn take(&self) -> Resolution {
         std::mem::take(&mut *self.outcome())
@@ -344,6 +394,15 @@ impl Collector {
             limit: self.budget,
             event_types: top_types(tail.iter().map(|(t, c)| (t.as_str(), *c))),
         })
+    }
+}
+
+/// Pushes `item` when `list` holds fewer than `cap` entries; counts it in `unrecorded` otherwise.
+fn keep<T>(list: &mut Vec<T>, item: T, cap: usize, unrecorded: &mut usize) {
+    if list.len() < cap {
+        list.push(item);
+    } else {
+        *unrecorded += 1;
     }
 }
 
