@@ -307,35 +307,29 @@ impl Collector {
     }
     /// Records a failure (in `suppressed` when `suppressed`, else in `errors`).
     pub(crate) fn record_failure(&self, failure: Failure, suppressed: bool) {
-        let mut outcome = self.outcome();
-        let Resolution {
-            errors,
-            suppressed: kept,
-            unrecorded,
-            ..
-        } = &mut *outcome;
-        let list = if suppressed { kept } else { errors };
-        keep(list, failure, self.cap, unrecorded);
+        if suppressed {
+            self.record(failure, |r| &mut r.suppressed);
+        } else {
+            self.record(failure, |r| &mut r.errors);
+        }
     }
     /// Records an event no handler takes.
     pub(crate) fn record_unroutable(&self, event: ArvoEvent) {
-        let mut outcome = self.outcome();
-        let Resolution {
-            unroutable,
-            unrecorded,
-            ..
-        } = &mut *outcome;
-        keep(unroutable, event, self.cap, unrecorded);
+        self.record(event, |r| &mut r.unroutable);
     }
     /// Records a domained event.
     pub(crate) fn record_domained(&self, event: ArvoEvent) {
+        self.record(event, |r| &mut r.domained);
+    }
+    /// Pushes `item` onto the outcome's `list` while it holds fewer than the cap; counts it in
+    /// [`Resolution::unrecorded`] otherwise.
+    fn record<T>(&self, item: T, list: fn(&mut Resolution) -> &mut Vec<T>) {
         let mut outcome = self.outcome();
-        let Resolution {
-            domained,
-            unrecorded,
-            ..
-        } = &mut *outcome;
-        keep(domained, event, self.cap, unrecorded);
+        if list(&mut outcome).len() < self.cap {
+            list(&mut outcome).push(item);
+        } else {
+            outcome.unrecorded += 1;
+        }
     }
     pub(crate) fn take(&self) -> Resolution {
         std::mem::take(&mut *self.outcome())
@@ -394,15 +388,6 @@ impl Collector {
             limit: self.budget,
             event_types: top_types(tail.iter().map(|(t, c)| (t.as_str(), *c))),
         })
-    }
-}
-
-/// Pushes `item` when `list` holds fewer than `cap` entries; counts it in `unrecorded` otherwise.
-fn keep<T>(list: &mut Vec<T>, item: T, cap: usize, unrecorded: &mut usize) {
-    if list.len() < cap {
-        list.push(item);
-    } else {
-        *unrecorded += 1;
     }
 }
 
