@@ -330,6 +330,19 @@ async fn a_cycle_in_the_detached_workflow_stops_at_the_budget() {
         assert_eq!(broker.pending(), 0);
     }
 
+    // `try_publish` starts a budget of its own too.
+    let broker = EventBroker::builder()
+        .max_events_per_resolve(30)
+        .handler(relay("com.t.a", "com.t.b", 1, cell.clone(), hw.clone()))
+        .handler(relay("com.t.b", "com.t.a", 1, cell.clone(), hw.clone()))
+        .build()
+        .unwrap();
+    broker
+        .try_publish(ev("com.client", "com.t.a", json!({})))
+        .unwrap();
+    let r = settle_detached(&broker, []).await;
+    assert_eq!((r.handled, r.errors.len()), (30, 1));
+
     // A fan-out cycle: each step emits two events to the other handler.
     let broker = EventBroker::builder()
         .max_events_per_resolve(1_000)
