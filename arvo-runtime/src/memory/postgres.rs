@@ -14,8 +14,9 @@
 //!
 //! Subjects of any length are stored (an orchestration subject with a large `meta` can be
 //! several KB, and a B-tree index entry may not exceed about 2.7 KB): the tables are keyed by
-//! the subject's SHA-256, and the subject and parent-subject columns have hash indexes (schema
-//! version 2; [`migrate`](PostgresMemory::migrate) upgrades a version-1 schema in place).
+//! the subject's SHA-256, which every statement computes from the subject it is given, and the
+//! parent-subject column has a hash index (schema version 2; [`migrate`](PostgresMemory::migrate)
+//! upgrades a version-1 schema in place).
 //!
 //! # Semantics
 //!
@@ -127,7 +128,7 @@ CREATE TABLE {s}.machine_lock (
 "#,
     ),
     (
-        "subjects of any length: keyed by their SHA-256, hash indexes on the subjects",
+        "subjects of any length: keyed by their SHA-256, a hash index on the parent subject",
         r#"
 CREATE FUNCTION {s}.arvo_subject_key(text) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -137,7 +138,6 @@ ALTER TABLE {s}.machine_state ALTER COLUMN subject SET NOT NULL;
 ALTER TABLE {s}.machine_state ADD COLUMN subject_key bytea
     GENERATED ALWAYS AS ({s}.arvo_subject_key(subject)) STORED;
 ALTER TABLE {s}.machine_state ADD CONSTRAINT machine_state_pkey PRIMARY KEY (subject_key);
-CREATE INDEX machine_state_subject ON {s}.machine_state USING hash (subject);
 DROP INDEX {s}.machine_state_parent;
 CREATE INDEX machine_state_parent ON {s}.machine_state USING hash (parent_subject);
 CREATE INDEX machine_state_roots ON {s}.machine_state (created_at, subject_key)
@@ -147,7 +147,6 @@ ALTER TABLE {s}.machine_lock ALTER COLUMN subject SET NOT NULL;
 ALTER TABLE {s}.machine_lock ADD COLUMN subject_key bytea
     GENERATED ALWAYS AS ({s}.arvo_subject_key(subject)) STORED;
 ALTER TABLE {s}.machine_lock ADD CONSTRAINT machine_lock_pkey PRIMARY KEY (subject_key);
-CREATE INDEX machine_lock_subject ON {s}.machine_lock USING hash (subject);
 "#,
     ),
 ];
@@ -253,11 +252,13 @@ struct Sql {
 
 impl Sql {
     fn new(s: &str) -> Self {
+        // Rows are found by their key, the SHA-256 of the subject ($1 in every statement).
+        let key = format!("subject_key = {s}.arvo_subject_key($1)");
         // `l`: the caller's lease row, if live, locked until the statement's transaction ends so
         // a takeover waits for the fenced write (and a write after a takeover sees it).
         let lease = |p: u8| {
             format!(
-                "l AS (SELECT 1 FROM {s}.machine_lock WHERE ${p}::uuid IS NOT NULL AND subject = $1 \
+                "l AS (SELECT 1 FROM {s}.machine_lock WHERE ${p}::uuid IS NOT NULL AND {key} \
                  AND token = ${p} AND expires_at > now() FOR SHARE)"
             )
         };
@@ -265,7 +266,7 @@ impl Sql {
         let (lease5, fence5, lease2, fence2) = (lease(5), fence(5), lease(2), fence(2));
         let ms = "$3::bigint * interval '1 millisecond'";
         Self {
-            read: format!("SELECT version, data::text FROM {s}.machine_state WHERE subject = $1"),
+            read: format!("SELECT version, data::text FROM {s}.machine_state WHERE {key}"),
             list: format!(
                 "SELECT subject, version, data::text FROM {s}.machine_state \
                  WHERE $1::text IS NULL OR subject_key > {s}.arvo_subject_key($1) \
@@ -278,17 +279,17 @@ impl Sql {
                  SELECT $1, $2::text::json, $3::text, CASE WHEN $4::bool THEN now() END WHERE {fence5} \
                  ON CONFLICT (subject_key) DO NOTHING RETURNING version) \
                  SELECT (SELECT version FROM w), \
-                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence5}"
+                 (SELECT version FROM {s}.machine_state WHERE {key}), {fence5}"
             ),
             // ... and $6 the expected version.
             update: format!(
                 "WITH {lease5}, w AS (UPDATE {s}.machine_state SET data = $2::text::json, \
                  version = DEFAULT, parent_subject = COALESCE($3::text, parent_subject), \
                  finished_at = CASE WHEN $4::bool THEN COALESCE(finished_at, now()) END, \
-                 updated_at = now() WHERE subject = $1 AND version = $6::bigint AND {fence5} \
+                 updated_at = now() WHERE {key} AND version = $6::bigint AND {fence5} \
                  RETURNING version) \
                  SELECT (SELECT version FROM w), \
-                 (SELECT version FROM {s}.machine_state WHERE subject = $1), {fence5}"
+                 (SELECT version FROM {s}.machine_state WHERE {key}), {fence5}"
             ),
             // Unfenced writes (no lease): plain statements, one round trip on success; a refused
             // write costs a second one to read the version found. $1..$4 as above, $5 expected.
@@ -301,11 +302,11 @@ impl Sql {
                 "UPDATE {s}.machine_state SET data = $2::text::json, \
                  version = DEFAULT, parent_subject = COALESCE($3::text, parent_subject), \
                  finished_at = CASE WHEN $4::bool THEN COALESCE(finished_at, now()) END, \
-                 updated_at = now() WHERE subject = $1 AND version = $5::bigint RETURNING version"
+                 updated_at = now() WHERE {key} AND version = $5::bigint RETURNING version"
             ),
             // $1 subject, $2 token.
             delete: format!(
-                "WITH {lease2}, d AS (DELETE FROM {s}.machine_state WHERE subject = $1 \
+                "WITH {lease2}, d AS (DELETE FROM {s}.machine_state WHERE {key} \
                  AND {fence2} RETURNING 1) SELECT EXISTS (SELECT 1 FROM d), {fence2}"
             ),
             // $1 subject, $2 token, $3 ttl ms. The same token re-acquires (a retried attempt).
@@ -315,12 +316,10 @@ impl Sql {
                  SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at \
                  WHERE m.expires_at <= now() OR m.token = EXCLUDED.token RETURNING 1"
             ),
-            unlock: format!(
-                "DELETE FROM {s}.machine_lock WHERE subject = $1 AND token = $2 RETURNING 1"
-            ),
+            unlock: format!("DELETE FROM {s}.machine_lock WHERE {key} AND token = $2 RETURNING 1"),
             renew: format!(
                 "UPDATE {s}.machine_lock SET expires_at = now() + {ms} \
-                 WHERE subject = $1 AND token = $2 AND expires_at > now() RETURNING 1"
+                 WHERE {key} AND token = $2 AND expires_at > now() RETURNING 1"
             ),
             children: format!(
                 "SELECT subject FROM {s}.machine_state WHERE parent_subject = $1 \
@@ -333,14 +332,14 @@ impl Sql {
             // The topmost known ancestor: a parent whose record is gone still names the root.
             root_of: format!(
                 "WITH RECURSIVE up (subject, parent, depth) AS ( \
-                 SELECT subject, parent_subject, 0 FROM {s}.machine_state WHERE subject = $1 \
+                 SELECT subject, parent_subject, 0 FROM {s}.machine_state WHERE {key} \
                  UNION ALL SELECT m.subject, m.parent_subject, up.depth + 1 \
-                 FROM {s}.machine_state m JOIN up ON m.subject = up.parent WHERE up.depth < 1000) \
+                 FROM {s}.machine_state m JOIN up ON m.subject_key = {s}.arvo_subject_key(up.parent) WHERE up.depth < 1000) \
                  SELECT COALESCE(parent, subject) FROM up ORDER BY depth DESC LIMIT 1"
             ),
             by_root: format!(
                 "WITH RECURSIVE down (subject, depth) AS ( \
-                 SELECT subject, 0 FROM {s}.machine_state WHERE subject = $1 \
+                 SELECT subject, 0 FROM {s}.machine_state WHERE {key} \
                  UNION ALL SELECT m.subject, down.depth + 1 FROM {s}.machine_state m \
                  JOIN down ON m.parent_subject = down.subject WHERE down.depth < 1000) \
                  SELECT subject FROM down ORDER BY depth, subject LIMIT $2"
@@ -350,7 +349,7 @@ impl Sql {
                 "DELETE FROM {s}.machine_state m WHERE finished_at IS NOT NULL \
                  AND finished_at <= now() - $1::bigint * interval '1 millisecond' \
                  AND NOT EXISTS (SELECT 1 FROM {s}.machine_lock l \
-                 WHERE l.subject = m.subject AND l.expires_at > now())"
+                 WHERE l.subject_key = m.subject_key AND l.expires_at > now())"
             ),
             cleanup_leases: format!(
                 "DELETE FROM {s}.machine_lock \
