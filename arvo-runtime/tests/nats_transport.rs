@@ -127,17 +127,36 @@ impl EventHandler for Echo {
             .unwrap()
             .push((self.worker, event.id().to_owned()));
         self.running.fetch_sub(1, Ordering::SeqCst);
-        let reply = ArvoEvent::builder()
-            .source(self.source.as_str())
-            .event_type("evt.test.echo.done")
-            .subject(event.subject())
-            .to(event.source())
-            .parentid(event.id())
-            .data_json(json!({"echo": event.id()}))
-            .build()
-            .map_err(|e| Violation::execution(e.to_string()))?;
+        let data = json!({"echo": event.id()});
+        let reply = answer(
+            &self.source,
+            event,
+            "evt.test.echo.done",
+            event.source(),
+            data,
+        )?;
         Ok(vec![reply])
     }
+}
+
+/// What handler `from` emits in answer to `input`: an event of `event_type` addressed to `to`,
+/// with the input's subject and the input as parent.
+fn answer(
+    from: &str,
+    input: &ArvoEvent,
+    event_type: &str,
+    to: &str,
+    data: serde_json::Value,
+) -> Result<ArvoEvent, Violation> {
+    ArvoEvent::builder()
+        .source(from)
+        .event_type(event_type)
+        .to(to)
+        .subject(input.subject())
+        .parentid(input.id())
+        .data_json(data)
+        .build()
+        .map_err(|e| Violation::execution(e.to_string()))
 }
 
 /// Always fails.
@@ -969,15 +988,13 @@ impl EventHandler for Bounce {
         event: &ArvoEvent,
         _: ParentContext,
     ) -> Result<Vec<ArvoEvent>, Violation> {
-        let next = ArvoEvent::builder()
-            .source(self.source)
-            .event_type(self.to)
-            .subject(event.subject())
-            .parentid(event.id())
-            .data_json(json!({}))
-            .build()
-            .map_err(|e| Violation::execution(e.to_string()))?;
-        Ok(vec![next])
+        Ok(vec![answer(
+            self.source,
+            event,
+            self.to,
+            self.to,
+            json!({}),
+        )?])
     }
 }
 
@@ -1074,15 +1091,13 @@ impl EventHandler for Hang {
         if event.subject().starts_with("hang") {
             std::future::pending::<()>().await;
         }
-        let reply = ArvoEvent::builder()
-            .source("com.test.hang")
-            .event_type("evt.test.hang.done")
-            .subject(event.subject())
-            .to(event.source())
-            .parentid(event.id())
-            .data_json(json!({}))
-            .build()
-            .map_err(|e| Violation::execution(e.to_string()))?;
+        let reply = answer(
+            "com.test.hang",
+            event,
+            "evt.test.hang.done",
+            event.source(),
+            json!({}),
+        )?;
         Ok(vec![reply])
     }
 }
