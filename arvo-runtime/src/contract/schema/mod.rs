@@ -1,0 +1,346 @@
+//! Payload schemas: a JSON Schema (as the reference exports it) with a validator compiled once.
+//!
+//! ## Issues as zod reports them
+//!
+//! A contract built from a JSON Schema reports a failed validation with the issue zod gives
+//! for the zod schema that `zod-to-json-schema` turns into that JSON Schema, code, fields,
+//! key order and message included:
+//!
+//! | keyword | zod schema | issue |
+//! |---|---|---|
+//! | `type` | `z.string()`, `z.number()`, ... | `invalid_type` (`expected`, `received`); `integer` is a zod number |
+//! | `type: integer`, a non-integral number | `z.number().int()` | `invalid_type`, `expected: "integer"`, `received: "float"` |
+//! | `type: [t, "null"]` | `.nullable()` | the issue of `t` |
+//! | `type: [t1, t2]` | `z.union([...])` | `invalid_union`, one member per type |
+//! | `required` | a property not `.optional()` | `invalid_type`, `received: "undefined"`, `Required` (or the enum / literal form below) |
+//! | `minLength` / `maxLength` | `.min(n)` / `.max(n)` (`.length(n)` when equal) | `too_small` / `too_big`, `type: "string"` (`exact: true` for `.length`) |
+//! | `minItems` / `maxItems` | array `.min` / `.max` / `.length` | `too_small` / `too_big`, `type: "array"` |
+//! | `minimum` / `exclusiveMinimum` | `.min(n)` / `.gt(n)` | `too_small`, `type: "number"`, `inclusive` `true` / `false` |
+//! | `maximum` / `exclusiveMaximum` | `.max(n)` / `.lt(n)` | `too_big`, `type: "number"`, `inclusive` `true` / `false` |
+//! | `multipleOf` | `.multipleOf(n)` | `not_multiple_of` (`multipleOf`) |
+//! | `enum` | `z.enum([...])` / `z.nativeEnum` | `invalid_enum_value` (`received`, `options`); a value of another type (or none) `invalid_type` with `expected: "'north' \| 'south'"` |
+//! | `const` | `z.literal(x)` | `invalid_literal` (`expected`, `received`) |
+//! | `pattern` | `.regex(r)` | `invalid_string`, `validation: "regex"` |
+//! | `format`: `date-time`, `date`, `time`, `email`, `uri`, `uuid`, `ipv4`/`ipv6`, `duration` | `.datetime()`, `.date()`, `.time()`, `.email()`, `.url()`, `.uuid()`, `.ip()`, `.duration()` | `invalid_string` with `validation` `datetime`, `date`, `time`, `email`, `url`, `uuid`, `ip`, `duration` |
+//! | `anyOf` / `oneOf` | `z.union` | the issues of the first member whose type matched, else `invalid_union` |
+//! | `anyOf: [s, {type: "null"}]` | `s.nullable()` | the issues of `s` |
+//! | `allOf` | `z.intersection` | the members' issues |
+//! | `additionalProperties: false` | a stripping `z.object` | never an issue: unknown keys are stripped by [`Schema::parse`] |
+//!
+//! Where no zod code can be derived, the issue is `custom` with the validator's message (a
+//! bounded prefix of it), for these reasons:
+//! - `minProperties`, `maxProperties`: zod objects and records have no size checks.
+//! - `uniqueItems`: it comes from `z.set`, whose input is a JavaScript `Set`, never JSON data.
+//! - `contains`, `not`, `if`/`then`/`else`, `propertyNames`, `dependencies`,
+//!   `additionalItems`, `contentEncoding`, `contentMediaType`, a `false` schema: no zod schema
+//!   converts to them, so there is no zod issue to copy.
+//! - `format` values other than those above (`hostname`, `uri-reference`, ...): zod has no such
+//!   string check; the message is `Invalid <format>`.
+//! - A discriminated union (`z.discriminatedUnion`) and a plain union both become `anyOf`, so
+//!   zod's `invalid_union_discriminator` cannot be told apart: it is reported as a union.
+//! - An `enum` holding values other than strings and numbers comes from a union of literals
+//!   (zod: `invalid_union`); it is reported as `invalid_enum_value`.
+//! - Lengths: JSON Schema counts characters, zod UTF-16 code units, so a string with
+//!   characters outside the Basic Multilingual Plane can pass one and fail the other. The
+//!   validator decides; the issue then follows zod's shape.
+//!
+//! Values from the input that an issue quotes (`received`, path keys, messages) are cut to a
+//! bounded prefix ([`quote_prefix`](crate::issue::quote_prefix)).
+
+use crate::issue::{Issue, IssueKind, Issues, json_type_name};
+use jsonschema::Validator;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
+
+mod issues;
+mod shape;
+
+use issues::push_issues;
+use shape::Shape;
+
+/// The `$schema` URL of draft-07, the dialect the reference exports.
+pub const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
+
+/// How deep `$ref`s are followed when preparing [`Schema::parse`] (cycles stop there).
+const MAX_REF_DEPTH: usize = 32;
+
+/// Why a schema could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// The root of a payload schema must be a JSON object (or `true`, read as `{}`).
+    #[error("A payload schema must be a JSON object, got {found}")]
+    NotAnObject {
+        /// The JSON type that was given.
+        found: &'static str,
+    },
+    /// The validator refused to compile the schema.
+    #[error("Invalid JSON Schema: {message}")]
+    Invalid {
+        /// The validator's message.
+        message: String,
+    },
+}
+
+/// A payload schema: the JSON Schema that [`to_json`](Schema::to_json) exports (draft-07, as
+/// `zod-to-json-schema` writes it, `$schema` as the last key) and a validator compiled once and
+/// reused.
+///
+/// Validation follows the reference (zod) rather than the letter of the export:
+/// `additionalProperties: false` is *relaxed* for validation, and [`parse`](Schema::parse)
+/// strips unknown keys instead of refusing them, applies the `default` of missing properties
+/// and writes object keys in the schema's property order, as zod's output does. Cloning is cheap
+/// (one `Arc`).
+///
+/// ```
+/// use arvo_runtime::contract::Schema;
+/// use serde_json::json;
+/// let s = Schema::new(json!({
+///     "type": "object",
+///     "properties": {"a": {"type": "string"}, "n": {"type": "number", "default": 5}},
+///     "required": ["a"],
+///     "additionalProperties": false
+/// })).unwrap();
+/// assert_eq!(s.parse(&json!({"extra": 1, "a": "x"})).unwrap(), json!({"a": "x", "n": 5}));
+/// let err = s.validate(&json!({"a": 1})).unwrap_err();
+/// assert_eq!(err.as_slice()[0].message, "Expected string, received number");
+/// ```
+#[derive(Clone)]
+pub struct Schema(Arc<Inner>);
+
+struct Inner {
+    body: Value,
+    export: Value,
+    validator: Validator,
+    shape: Shape,
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Schema").field(&self.0.export).finish()
+    }
+}
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.export == other.0.export
+    }
+}
+
+impl Schema {
+    /// Builds a schema from its JSON. A `$schema` key, if any, is moved to the end (draft-07 is
+    /// assumed when absent). The validator is compiled here, once.
+    pub fn new(schema: Value) -> Result<Schema, SchemaError> {
+        let mut body = match schema {
+            Value::Object(m) => m,
+            Value::Bool(true) => Map::new(),
+            other => {
+                return Err(SchemaError::NotAnObject {
+                    found: json_type_name(&other),
+                });
+            }
+        };
+        let dialect = body
+            .shift_remove("$schema")
+            .unwrap_or_else(|| Value::String(DRAFT_07.to_owned()));
+        let body = Value::Object(body);
+        let mut relaxed = body.clone();
+        relax(&mut relaxed);
+        if let Value::Object(m) = &mut relaxed {
+            m.insert("$schema".to_owned(), dialect.clone());
+        }
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .with_format("uuid", is_uuid)
+            .build(&relaxed)
+            .map_err(|e| SchemaError::Invalid {
+                message: e.to_string(),
+            })?;
+        let shape = Shape::build(&body, &body, 0);
+        let mut export = body.clone();
+        if let Value::Object(m) = &mut export {
+            m.insert("$schema".to_owned(), dialect);
+        }
+        Ok(Schema(Arc::new(Inner {
+            body,
+            export,
+            validator,
+            shape,
+        })))
+    }
+
+    /// The draft-07 schema that schemars 1.x generates for `T` (for `#[derive(JsonSchema)]`
+    /// payload types).
+    ///
+    /// ```
+    /// #[derive(schemars::JsonSchema)]
+    /// struct Add { a: f64, b: f64 }
+    /// let s = arvo_runtime::contract::Schema::of::<Add>().unwrap();
+    /// assert!(s.validate(&serde_json::json!({"a": 1, "b": 2})).is_ok());
+    /// assert!(s.validate(&serde_json::json!({"a": 1})).is_err());
+    /// ```
+    pub fn of<T: schemars::JsonSchema + ?Sized>() -> Result<Schema, SchemaError> {
+        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        Schema::new(generator.into_root_schema_for::<T>().to_value())
+    }
+
+    /// The schema as given, without `$schema`.
+    pub fn as_json(&self) -> &Value {
+        &self.0.body
+    }
+
+    /// The exported schema: [`as_json`](Self::as_json) with `$schema` appended as the last key.
+    pub fn to_json(&self) -> &Value {
+        &self.0.export
+    }
+
+    /// Whether `data` is valid (no allocation on success).
+    pub fn is_valid(&self, data: &Value) -> bool {
+        self.0.validator.is_valid(data)
+    }
+
+    /// Validates `data`; every failure becomes an [`Issue`] with its path and a zod-like message.
+    pub fn validate(&self, data: &Value) -> Result<(), Issues> {
+        if self.0.validator.is_valid(data) {
+            return Ok(());
+        }
+        let mut issues = Issues::default();
+        for err in self.0.validator.iter_errors(data) {
+            push_issues(&mut issues, &err, &self.0.body);
+        }
+        if issues.is_empty() {
+            issues.push(Issue {
+                kind: IssueKind::Custom,
+                path: Vec::new(),
+                message: "Invalid input".to_owned(),
+            });
+        }
+        Err(issues)
+    }
+
+    /// zod's `parse`: validates, then returns the output value (unknown keys of
+    /// `additionalProperties: false` objects stripped, missing properties with a `default` filled
+    /// in, object keys in schema order).
+    pub fn parse(&self, data: &Value) -> Result<Value, Issues> {
+        self.validate(data)?;
+        let mut out = data.clone();
+        self.0.shape.apply(&mut out);
+        Ok(out)
+    }
+
+    /// [`parse`](Self::parse) on an owned value, reshaped in place (no copy of the input).
+    pub fn parse_owned(&self, mut data: Value) -> Result<Value, Issues> {
+        self.validate(&data)?;
+        self.0.shape.apply(&mut data);
+        Ok(data)
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Removes `additionalProperties: false` everywhere it is a keyword, so validation tolerates
+/// unknown keys (they are stripped by `parse`, as zod does).
+fn relax(schema: &mut Value) {
+    let Value::Object(m) = schema else { return };
+    if m.get("additionalProperties") == Some(&Value::Bool(false)) {
+        m.shift_remove("additionalProperties");
+    }
+    for (k, v) in m.iter_mut() {
+        match k.as_str() {
+            "properties" | "patternProperties" | "definitions" | "$defs" | "dependencies" => {
+                if let Value::Object(children) = v {
+                    children.values_mut().for_each(relax);
+                }
+            }
+            "allOf" | "anyOf" | "oneOf" => {
+                if let Value::Array(items) = v {
+                    items.iter_mut().for_each(relax);
+                }
+            }
+            "items" => match v {
+                Value::Array(items) => items.iter_mut().for_each(relax),
+                other => relax(other),
+            },
+            "additionalProperties"
+            | "additionalItems"
+            | "contains"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "propertyNames" => relax(v),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shaping_keeps_already_ordered_objects() {
+        let s = Schema::new(
+            json!({"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false}),
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.parse(&json!({"b":1,"a":2})).unwrap()).unwrap(),
+            r#"{"a":2,"b":1}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&s.parse(&json!({"a":1})).unwrap()).unwrap(),
+            r#"{"a":1}"#
+        );
+        let p =
+            Schema::new(json!({"type":"object","properties":{"a":{}},"additionalProperties":true}))
+                .unwrap();
+        assert_eq!(
+            serde_json::to_string(&p.parse(&json!({"z":1,"a":2})).unwrap()).unwrap(),
+            r#"{"a":2,"z":1}"#
+        );
+    }
+
+    #[test]
+    fn shaping_reorders_fills_defaults_and_keeps_unknown_keys_in_order() {
+        let s = Schema::new(json!({"type":"object","properties":{"a":{},"b":{"default":2},"c":{}},"additionalProperties":true})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.parse(&json!({"z":0,"c":3,"y":1,"a":1})).unwrap()).unwrap(),
+            r#"{"a":1,"b":2,"c":3,"z":0,"y":1}"#
+        );
+        // Many unknown keys: stripped, or kept in their order after the known ones.
+        let mut input = Map::new();
+        for i in 0..10_000 {
+            input.insert(format!("k{i}"), json!(i));
+        }
+        input.insert("a".into(), json!(1));
+        let kept = s.parse(&Value::Object(input.clone())).unwrap();
+        let keys: Vec<&String> = kept.as_object().unwrap().keys().take(3).collect();
+        assert_eq!(keys, ["a", "b", "k0"]);
+        assert_eq!(kept.as_object().unwrap().len(), 10_002);
+        let strip = Schema::new(
+            json!({"type":"object","properties":{"a":{}},"additionalProperties":false}),
+        )
+        .unwrap();
+        assert_eq!(strip.parse(&Value::Object(input)).unwrap(), json!({"a": 1}));
+    }
+
+    #[test]
+    fn relax_only_touches_keywords() {
+        let mut v = json!({"properties":{"additionalProperties":{"type":"object","additionalProperties":false}},"additionalProperties":false});
+        relax(&mut v);
+        assert_eq!(
+            v,
+            json!({"properties":{"additionalProperties":{"type":"object"}}})
+        );
+    }
+}
