@@ -11,7 +11,8 @@
 //! maximum message size) are dead-lettered once, shortened to fit, and the handler goes on; an
 //! event whose NATS subject would be too long is refused before it is sent; a cycle between
 //! two handlers stops at the hop budget, its last event dead-lettered, as is an event whose
-//! hop header is not a count; a handler that never returns is cancelled after the run timeout,
+//! hop header is not a count; a fan-out cycle stops at the workflow budget, every event past
+//! it dead-lettered, as is an event whose workflow header is not an id; a handler that never returns is cancelled after the run timeout,
 //! its event dead-lettered, while the others are answered.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -33,7 +34,7 @@ use arvo_runtime::memory::postgres::PostgresMemory;
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::transport::nats::{
     DeadLetter, MAX_SUBJECT_BYTES, NatsError, NatsStreams, NatsTransport, NatsWorker,
-    NatsWorkerBuilder, WorkerStats,
+    NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
 use common_backends::{postgres_url, server_url, unique};
@@ -970,10 +971,12 @@ async fn domained_events_go_to_the_hook_or_their_domain_subject() {
     t.delete_streams().await.unwrap();
 }
 
-/// Answers every event with one addressed to `to`: two of them make a cycle.
+/// Answers every event with `copies` events addressed to `to`: two of them make a cycle (a
+/// fan-out cycle with `copies` above 1).
 struct Bounce {
     source: &'static str,
     to: &'static str,
+    copies: usize,
 }
 
 impl EventHandler for Bounce {
@@ -988,13 +991,9 @@ impl EventHandler for Bounce {
         event: &ArvoEvent,
         _: ParentContext,
     ) -> Result<Vec<ArvoEvent>, Violation> {
-        Ok(vec![answer(
-            self.source,
-            event,
-            self.to,
-            self.to,
-            json!({}),
-        )?])
+        (0..self.copies)
+            .map(|_| answer(self.source, event, self.to, self.to, json!({})))
+            .collect()
     }
 }
 
@@ -1009,10 +1008,12 @@ async fn a_cycle_between_handlers_stops_at_the_hop_budget() {
             .handler(Arc::new(Bounce {
                 source: "com.test.ping",
                 to: "com.test.pong",
+                copies: 1,
             }))
             .handler(Arc::new(Bounce {
                 source: "com.test.pong",
                 to: "com.test.ping",
+                copies: 1,
             }))
             .max_hops(MAX_HOPS),
     );
@@ -1071,6 +1072,107 @@ async fn a_cycle_between_handlers_stops_at_the_hop_budget() {
     }
     assert_eq!(bad.len(), 3);
     t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_cycle_stops_at_the_workflow_budget() {
+    let Some(t) = transport("workflow_budget").await else {
+        return;
+    };
+    const BUDGET: u64 = 30;
+    // Each run emits two events back into the cycle: without the budget it doubles for ever
+    // (the hop budget, 10,000 runs deep, does not stop it).
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Bounce {
+                source: "com.test.ping",
+                to: "com.test.pong",
+                copies: 2,
+            }))
+            .handler(Arc::new(Bounce {
+                source: "com.test.pong",
+                to: "com.test.ping",
+                copies: 2,
+            }))
+            .workflow_budget(u32::try_from(BUDGET).unwrap()),
+    );
+    t.publish(&event_to("com.test.ping", "fan")).await.unwrap();
+    // A workflow header no worker writes.
+    let js = async_nats::jetstream::new(t.client().clone());
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(WORKFLOW_HEADER, "../other");
+    let e = event_to("com.test.ping", "bad-header");
+    js.publish_with_headers(
+        t.streams().subject("com.test.ping"),
+        headers,
+        e.to_json_string().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    // The first run (the client's event) starts the workflow and is not counted; the next
+    // BUDGET runs are; each run published 2 events, and every event past the budget is
+    // dead-lettered: 2 * (BUDGET + 1) - BUDGET of them, and the bad header's.
+    let expected_letters = usize::try_from(BUDGET + 3).unwrap();
+    eventually(
+        "the cycle's events past the budget are dead-lettered",
+        Duration::from_secs(60),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(200).await.unwrap().len() >= expected_letters }
+        },
+    )
+    .await;
+    // The cycle does not go on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = worker.shutdown().await;
+    let dead = t.dead_letters(200).await.unwrap();
+    assert_eq!(dead.len(), expected_letters, "{dead:?}");
+    assert_eq!(stats.handled(), BUDGET + 1);
+    assert_eq!(stats.published(), 2 * (BUDGET + 1));
+    let (bad, cycle): (Vec<&DeadLetter>, Vec<&DeadLetter>) = dead.iter().partition(|d| {
+        d.event
+            .as_ref()
+            .is_some_and(|e| e.subject() == "bad-header")
+    });
+    assert_eq!(
+        bad[0].error,
+        "its Arvo-Workflow header is not a workflow id: '../other'"
+    );
+    let mut counts: Vec<u64> = cycle
+        .iter()
+        .map(|d| {
+            let runs = d
+                .error
+                .strip_prefix("its workflow took ")
+                .and_then(|r| {
+                    r.strip_suffix(&format!(
+                        " handler runs (workflow_budget {BUDGET}): a fan-out cycle?"
+                    ))
+                })
+                .unwrap_or_else(|| panic!("{}", d.error));
+            runs.parse().unwrap()
+        })
+        .collect();
+    counts.sort_unstable();
+    // Every delivery of the workflow was counted once, refused ones included.
+    let want: Vec<u64> = (BUDGET + 1..=2 * BUDGET + 2).collect();
+    assert_eq!(counts, want);
+    // One count on the server: the workflow's, at every delivery.
+    let store = js.get_key_value(t.streams().budget_bucket()).await.unwrap();
+    let keys: Vec<String> = store
+        .keys()
+        .await
+        .unwrap()
+        .map(|k| k.unwrap())
+        .collect()
+        .await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let value = store.get(&keys[0]).await.unwrap().unwrap();
+    assert_eq!(value.as_ref(), (2 * BUDGET + 2).to_string().as_bytes());
+    t.delete_streams().await.unwrap();
+    assert!(js.get_key_value(t.streams().budget_bucket()).await.is_err());
 }
 
 /// Never returns for an event whose subject starts with `hang`; answers every other one.

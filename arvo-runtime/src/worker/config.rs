@@ -32,6 +32,7 @@ pub enum LogFormat {
 /// | `--in-flight N` | `ARVO_IN_FLIGHT` | 16 | events of one handler running at once in this process |
 /// | `--max-deliveries N` | `ARVO_MAX_DELIVERIES` | 5 | deliveries before an event is dead-lettered |
 /// | `--max-hops N` | `ARVO_MAX_HOPS` | 10000 | handler runs that may lead to an event before it is dead-lettered (a cycle; see [`NatsWorkerBuilder::max_hops`]) |
+/// | `--workflow-budget N` | `ARVO_WORKFLOW_BUDGET` | off | handler runs one workflow may take before its events are dead-lettered (a fan-out cycle; see [`NatsWorkerBuilder::workflow_budget`]) |
 /// | `--run-timeout DUR` | `ARVO_RUN_TIMEOUT` | `10m` | the longest one run of a handler may take before it is cancelled (a failed delivery; see [`NatsWorkerBuilder::run_timeout`]) |
 /// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
@@ -71,6 +72,9 @@ pub struct WorkerConfig {
     /// Handler runs that may lead to an event before it is dead-lettered instead of handled
     /// ([`NatsWorkerBuilder::max_hops`]).
     pub max_hops: u32,
+    /// Handler runs one workflow may take before its events are dead-lettered instead of
+    /// handled ([`NatsWorkerBuilder::workflow_budget`]); `None`: not counted.
+    pub workflow_budget: Option<u32>,
     /// The longest one run of a handler may take ([`NatsWorkerBuilder::run_timeout`]).
     pub run_timeout: Duration,
     /// How long the server waits for an ack (or a heartbeat) before re-delivering.
@@ -132,6 +136,11 @@ const SETTINGS: &[Setting] = &[
         what: "N",
     },
     Setting {
+        flag: "--workflow-budget",
+        var: "ARVO_WORKFLOW_BUDGET",
+        what: "N",
+    },
+    Setting {
         flag: "--run-timeout",
         var: "ARVO_RUN_TIMEOUT",
         what: "DURATION",
@@ -170,6 +179,7 @@ impl WorkerConfig {
             in_flight: 16,
             max_deliveries: 5,
             max_hops: crate::transport::nats::DEFAULT_MAX_HOPS,
+            workflow_budget: None,
             run_timeout: crate::transport::nats::DEFAULT_RUN_TIMEOUT,
             ack_wait: Duration::from_secs(30),
             name: name.into(),
@@ -289,6 +299,12 @@ impl WorkerConfig {
                     _ => return Err(bad("not a whole number above 0")),
                 };
             }
+            "--workflow-budget" => {
+                self.workflow_budget = match value.parse::<u32>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => return Err(bad("not a whole number above 0")),
+                };
+            }
             "--run-timeout" => {
                 let timeout = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
                 if timeout < Duration::from_millis(100) {
@@ -389,6 +405,9 @@ impl fmt::Display for WorkerConfig {
             self.run_timeout,
             self.ack_wait
         )?;
+        if let Some(n) = self.workflow_budget {
+            write!(f, " workflow_budget={n}")?;
+        }
         if let Some(pg) = &self.postgres_url {
             write!(
                 f,
@@ -461,6 +480,7 @@ mod tests {
                 ("ARVO_IN_FLIGHT", "8"),
                 ("ARVO_MAX_DELIVERIES", "9"),
                 ("ARVO_MAX_HOPS", "50"),
+                ("ARVO_WORKFLOW_BUDGET", "500"),
                 ("ARVO_RUN_TIMEOUT", "90s"),
                 ("ARVO_POSTGRES_URL", "postgres://u:secret@h/db"),
                 ("RUST_LOG", "debug"),
@@ -473,6 +493,7 @@ mod tests {
         assert_eq!(c.in_flight, 4);
         assert_eq!(c.max_deliveries, 9);
         assert_eq!(c.max_hops, 50);
+        assert_eq!(c.workflow_budget, Some(500));
         assert_eq!(c.run_timeout, Duration::from_secs(90));
         assert_eq!(c.log, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
@@ -481,6 +502,7 @@ mod tests {
         let shown = c.to_string();
         assert!(shown.contains("postgres=postgres://h/db"), "{shown}");
         assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains(" workflow_budget=500"), "{shown}");
         // ARVO_LOG wins over RUST_LOG; an empty variable is unset.
         let c = parse(
             &[],
@@ -520,6 +542,8 @@ mod tests {
         assert!(m.contains("--run-timeout = '1ms'"), "{m}");
         let m = usage_error(parse(&["--max-hops=0"], &[]));
         assert!(m.contains("--max-hops = '0'"), "{m}");
+        let m = usage_error(parse(&[], &[("ARVO_WORKFLOW_BUDGET", "-3")]));
+        assert!(m.contains("ARVO_WORKFLOW_BUDGET = '-3'"), "{m}");
         let m = usage_error(parse(&["--ack-wait", "10ms"], &[]));
         assert!(m.contains("at least 100ms"), "{m}");
         let m = usage_error(parse(&["--stream", "a.b"], &[]));

@@ -328,6 +328,9 @@ impl WorkerProgram {
             .max_hops(config.max_hops)
             .run_timeout(config.run_timeout)
             .ack_wait(config.ack_wait);
+        if let Some(n) = config.workflow_budget {
+            builder = builder.workflow_budget(n);
+        }
         for h in served {
             builder = builder.handler(Arc::new(Logged(h)));
         }

@@ -74,12 +74,19 @@
 //! header, so its outputs start again at 0).
 //!
 //! The count is per chain of events, not per workflow as the in-process budget is: no process
-//! sees a whole workflow, and counting it would take a shared counter per workflow on the
-//! server. So a linear cycle stops after `max_hops` runs, but a fan-out cycle (each step
-//! emitting two or more events back into it) grows its events exponentially within the hop
-//! budget; only the stream's [`max_age`](NatsStreams::max_age) and the server's storage limits
-//! bound it. A deployment that may have one should set `max_hops` close to its longest
-//! workflow.
+//! sees a whole workflow. So a linear cycle stops after `max_hops` runs, but a fan-out cycle
+//! (each step emitting two or more events back into it) grows its events exponentially within
+//! the hop budget. The **workflow budget** bounds that too, with a shared counter per workflow
+//! on the server: every event a worker publishes also carries [`WORKFLOW_HEADER`], the id of its
+//! workflow (the input's, or a new UUID when the input has none: an event published by a
+//! client starts a workflow). A worker built with
+//! [`workflow_budget(n)`](NatsWorkerBuilder::workflow_budget) adds each run to its workflow's
+//! count in a key-value bucket ([`NatsStreams::budget_bucket`], compare-and-set on the key's
+//! revision) and dead-letters, instead of handling, an event whose workflow already took `n`
+//! runs, as the in-process broker bounds a workflow to `max_events_per_resolve` events. It is
+//! off by default: it costs two round trips to the server per event. An event whose workflow
+//! header is not a UUID is dead-lettered (whether the budget is on or not). A re-delivered event
+//! counts again, so a workflow whose events are retried reaches its budget sooner.
 //!
 //! This is at-least-once delivery with duplicate suppression for re-published events: a
 //! handler may run twice for one event (after a crash between its effects and the ack), which
@@ -113,6 +120,11 @@ pub const MAX_SUBJECT_BYTES: usize = 3968;
 /// The NATS header that counts the handler runs that led to an event (see the
 /// [module docs](self#cycles-the-hop-budget)).
 pub const HOPS_HEADER: &str = "Arvo-Hops";
+
+/// The NATS header that names the workflow an event belongs to, for the
+/// [`workflow_budget`](NatsWorkerBuilder::workflow_budget) (see the
+/// [module docs](self#cycles-the-hop-budget)).
+pub const WORKFLOW_HEADER: &str = "Arvo-Workflow";
 
 /// The default of [`NatsWorkerBuilder::max_hops`]: the in-process broker's
 /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`](crate::broker::DEFAULT_MAX_EVENTS_PER_RESOLVE).

@@ -3,7 +3,7 @@
 
 use super::subject::check_subject;
 use super::subject::{encode_to, encode_token};
-use super::{HOPS_HEADER, NatsError, err_text};
+use super::{HOPS_HEADER, NatsError, WORKFLOW_HEADER, err_text};
 use crate::event::ArvoEvent;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsStreams {
     pub(super) name: String,
-    max_age: Duration,
+    pub(super) max_age: Duration,
     duplicate_window: Duration,
 }
 
@@ -48,6 +48,12 @@ impl NatsStreams {
                 duplicate_window: Duration::from_secs(120),
             }),
         }
+    }
+
+    /// The key-value bucket of the workflows' run counts (`{name}_BUDGET`), used by workers with
+    /// a [`workflow_budget`](super::NatsWorkerBuilder::workflow_budget).
+    pub fn budget_bucket(&self) -> String {
+        format!("{}_BUDGET", self.name)
     }
 
     /// How long the streams keep a message at most (also unanswered replies to clients).
@@ -251,7 +257,7 @@ impl NatsTransport {
         subject: String,
         event: &ArvoEvent,
     ) -> Result<PublishReceipt, NatsError> {
-        let ack = self.send(subject.clone(), event, 0).await?;
+        let ack = self.send(subject.clone(), event, 0, None).await?;
         let fail = |reason: String| NatsError::Publish {
             event_id: event.id().to_owned(),
             subject: subject.clone(),
@@ -271,6 +277,7 @@ impl NatsTransport {
         subject: String,
         event: &ArvoEvent,
         hops: u32,
+        workflow: Option<&str>,
     ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
         check_subject(&subject, event)?;
         let mut headers = HeaderMap::new();
@@ -278,6 +285,9 @@ impl NatsTransport {
         headers.insert("Content-Type", "application/cloudevents+json");
         if hops > 0 {
             headers.insert(HOPS_HEADER, hops.to_string().as_str());
+        }
+        if let Some(workflow) = workflow {
+            headers.insert(WORKFLOW_HEADER, workflow);
         }
         self.js
             .publish_with_headers(subject.clone(), headers, event.to_json_string().into())
@@ -439,11 +449,23 @@ impl NatsTransport {
         Ok(out)
     }
 
-    /// Deletes both streams (and so every consumer), e.g. at the end of a test.
+    /// Deletes both streams (and so every consumer), and the
+    /// [budget bucket](NatsStreams::budget_bucket) when there is one, e.g. at the end of a test.
     ///
     /// # Errors
     /// [`NatsError::Stream`] when a stream cannot be deleted.
     pub async fn delete_streams(&self) -> Result<(), NatsError> {
+        // A key-value bucket is the stream `KV_{bucket}`.
+        let bucket = format!("KV_{}", self.streams.budget_bucket());
+        if self.js.get_stream(&bucket).await.is_ok() {
+            self.js
+                .delete_stream(&bucket)
+                .await
+                .map_err(|e| NatsError::Stream {
+                    stream: bucket.clone(),
+                    reason: err_text(&e),
+                })?;
+        }
         for name in [self.streams.name.clone(), self.streams.dead_letter_name()] {
             self.js
                 .delete_stream(&name)

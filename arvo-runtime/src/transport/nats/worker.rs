@@ -3,13 +3,16 @@
 
 use super::dead_letter::{DEAD_LETTER_HEADROOM, DeadLetterFields, dead_letter_body};
 use super::transport::{NatsStreams, NatsTransport};
-use super::{DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, NatsError, err_text};
+use super::{
+    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, NatsError, WORKFLOW_HEADER, err_text,
+};
 use crate::broker::RetryPolicy;
 use crate::event::ArvoEvent;
 use crate::handler::{DynEventHandler, ParentContext, Violation};
 use crate::issue::quote_prefix;
 use async_nats::HeaderMap;
-use async_nats::jetstream::{AckKind, Message, consumer};
+use async_nats::jetstream::kv;
+use async_nats::jetstream::{AckKind, Message, consumer, stream};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashSet;
@@ -19,6 +22,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::OnceCell;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -71,6 +75,7 @@ pub struct NatsWorkerBuilder {
     in_flight: usize,
     max_deliveries: i64,
     max_hops: u32,
+    workflow_budget: Option<u32>,
     run_timeout: Duration,
     ack_wait: Duration,
     fetch_expiry: Duration,
@@ -121,6 +126,17 @@ impl NatsWorkerBuilder {
     /// [`NatsTransport::publish`] are handled.
     pub fn max_hops(mut self, n: u32) -> Self {
         self.max_hops = n;
+        self
+    }
+
+    /// Counts the handler runs of each workflow on the server, and dead-letters, instead of
+    /// handling, an event of a workflow that already took `n` runs (default: off; see the
+    /// [module docs](super#cycles-the-hop-budget)). This bounds a fan-out cycle, which
+    /// [`max_hops`](Self::max_hops) does not, at the price of two round trips to the server's
+    /// key-value store per event (the bucket [`NatsStreams::budget_bucket`], created when
+    /// missing, its counts kept as long as the streams keep events).
+    pub fn workflow_budget(mut self, n: u32) -> Self {
+        self.workflow_budget = Some(n);
         self
     }
 
@@ -200,6 +216,9 @@ impl NatsWorkerBuilder {
         if self.max_hops < 1 {
             return invalid("max_hops must be at least 1".into());
         }
+        if self.workflow_budget == Some(0) {
+            return invalid("workflow_budget must be at least 1".into());
+        }
         if self.ack_wait < Duration::from_millis(100)
             || self.fetch_expiry < Duration::from_millis(100)
             || self.run_timeout < Duration::from_millis(100)
@@ -213,6 +232,7 @@ impl NatsWorkerBuilder {
                 transport: self.transport,
                 max_deliveries: self.max_deliveries,
                 max_hops: self.max_hops,
+                budget: self.workflow_budget.map(|n| (n, OnceCell::new())),
                 run_timeout: self.run_timeout,
                 ack_wait: self.ack_wait,
                 retry: self.retry,
@@ -231,6 +251,8 @@ struct Shared {
     transport: NatsTransport,
     max_deliveries: i64,
     max_hops: u32,
+    /// The workflow budget and its bucket (opened on first use).
+    budget: Option<(u32, OnceCell<kv::Store>)>,
     run_timeout: Duration,
     ack_wait: Duration,
     retry: RetryPolicy,
@@ -268,6 +290,7 @@ impl NatsWorker {
             in_flight: 16,
             max_deliveries: 5,
             max_hops: DEFAULT_MAX_HOPS,
+            workflow_budget: None,
             run_timeout: DEFAULT_RUN_TIMEOUT,
             ack_wait: Duration::from_secs(30),
             fetch_expiry: Duration::from_secs(1),
@@ -466,6 +489,7 @@ async fn process(
         }
     };
     let hops = hops_of(&msg);
+    let workflow = workflow_of(&msg);
     let refused = match &hops {
         // Only a publisher that bypassed `NatsTransport::publish` puts an event on a handler's
         // subject that is addressed elsewhere; running the handler on it could have effects
@@ -488,7 +512,37 @@ async fn process(
             "delivered {delivered} times (max {}): earlier deliveries were not acknowledged",
             shared.max_deliveries
         )),
-        Ok(_) => None,
+        Ok(_) => match &workflow {
+            Err(value) => Some(format!(
+                "its {WORKFLOW_HEADER} header is not a workflow id: '{}'",
+                quote_prefix(value)
+            )),
+            Ok(_) => None,
+        },
+    };
+    let refused = match (refused, &workflow, &shared.budget) {
+        (None, Ok(Some(id)), Some((budget, bucket))) => {
+            match count_run(&shared, bucket, id).await {
+                Ok(runs) if runs > u64::from(*budget) => Some(format!(
+                    "its workflow took {runs} handler runs (workflow_budget {budget}): a fan-out cycle?"
+                )),
+                Ok(_) => None,
+                Err(error) => {
+                    // Not counted: retried later, as a failed run is.
+                    bump(&shared.stats.failed);
+                    tracing::warn!(handler = source, event_id = event.id(), %error,
+                    "workflow budget unavailable: retrying");
+                    let delay = shared
+                        .retry
+                        .delay(u32::try_from(delivered).unwrap_or(u32::MAX));
+                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
+                        tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
+                    }
+                    return;
+                }
+            }
+        }
+        (refused, _, _) => refused,
     };
     if let Some(error) = refused {
         dead_letter(
@@ -505,7 +559,19 @@ async fn process(
         return;
     }
     // Refused above when not a count below `max_hops`, so the outputs' count fits.
-    let effects = effects(&shared, &handler, &event, hops.unwrap_or_default() + 1);
+    // The outputs carry the input's workflow id, or start one (a new id per delivery of a
+    // first event: its re-published outputs are duplicates JetStream drops).
+    let workflow = match workflow {
+        Ok(Some(id)) => id,
+        _ => uuid::Uuid::new_v4().hyphenated().to_string(),
+    };
+    let effects = effects(
+        &shared,
+        &handler,
+        &event,
+        hops.unwrap_or_default() + 1,
+        &workflow,
+    );
     let result = with_heartbeats(&msg, shared.ack_wait, effects).await;
     match result {
         Ok(()) => {
@@ -553,6 +619,95 @@ fn hops_of(msg: &Message) -> Result<u32, String> {
     }
 }
 
+/// The delivery's [`WORKFLOW_HEADER`]: `None` when absent, the header's text when it is not a
+/// workflow id (a hyphenated UUID, as workers write it).
+fn workflow_of(msg: &Message) -> Result<Option<String>, String> {
+    match msg.headers.as_ref().and_then(|h| h.get(WORKFLOW_HEADER)) {
+        None => Ok(None),
+        Some(value) => {
+            let text = value.as_str();
+            match uuid::Uuid::try_parse(text) {
+                Ok(id) if text.len() == 36 => Ok(Some(id.hyphenated().to_string())),
+                _ => Err(text.to_owned()),
+            }
+        }
+    }
+}
+
+/// Adds one run to workflow `id`'s count in the budget bucket (opened, or created, on first
+/// use) and returns the new count. Compare-and-set on the key's revision, retried when another
+/// worker counted in between.
+async fn count_run(shared: &Shared, bucket: &OnceCell<kv::Store>, id: &str) -> Result<u64, String> {
+    let store = bucket
+        .get_or_try_init(|| open_bucket(&shared.transport))
+        .await?;
+    for _ in 0..64 {
+        let entry = store.entry(id).await.map_err(|e| err_text(&e))?;
+        let written = match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                let runs = std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    .saturating_add(1);
+                store
+                    .update(id, runs.to_string().into(), entry.revision)
+                    .await
+                    .map(|_| runs)
+                    .map_err(|e| err_text(&e))
+            }
+            _ => store
+                .create(id, "1".into())
+                .await
+                .map(|_| 1)
+                .map_err(|e| err_text(&e)),
+        };
+        if let Ok(runs) = written {
+            return Ok(runs);
+        }
+    }
+    Err(format!(
+        "could not count a run of workflow '{id}': the count kept changing"
+    ))
+}
+
+/// The budget bucket of `transport`'s streams, created when missing. Its stream is made here
+/// with the settings `create_key_value` gives one (`KV_{bucket}` on `$KV.{bucket}.>`, one value
+/// per key, direct gets, rollups, no deletes): `create_key_value` first queries the account,
+/// which fails on servers before 2.10.
+async fn open_bucket(transport: &NatsTransport) -> Result<kv::Store, String> {
+    let name = transport.streams.budget_bucket();
+    let max_age = transport.streams.max_age;
+    transport
+        .js
+        .get_or_create_stream(stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            duplicate_window: max_age.min(Duration::from_secs(120)),
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| {
+            format!(
+                "could not create the key-value bucket '{name}': {}",
+                err_text(&e)
+            )
+        })?;
+    transport.js.get_key_value(&name).await.map_err(|e| {
+        format!(
+            "could not open the key-value bucket '{name}': {}",
+            err_text(&e)
+        )
+    })
+}
+
 /// Runs `work`, telling the server every third of `ack_wait` that the event is in progress.
 async fn with_heartbeats<T>(msg: &Message, ack_wait: Duration, work: impl Future<Output = T>) -> T {
     let beat = ack_wait / 3;
@@ -577,6 +732,7 @@ async fn effects(
     handler: &Arc<dyn DynEventHandler>,
     event: &ArvoEvent,
     hops: u32,
+    workflow: &str,
 ) -> Result<(), Failed> {
     let run = AssertUnwindSafe(handler.execute_dyn(event, ParentContext::Event));
     let outputs = match tokio::time::timeout(shared.run_timeout, run.catch_unwind()).await {
@@ -615,7 +771,7 @@ async fn effects(
             transport.streams.unroutable_subject()
         };
         let ack = transport
-            .send(subject.clone(), output, hops)
+            .send(subject.clone(), output, hops, Some(workflow))
             .await
             .map_err(|e| Failed::Retry(e.to_string()))?;
         acks.push((output.id(), subject, ack));
