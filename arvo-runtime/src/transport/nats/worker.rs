@@ -134,7 +134,10 @@ impl NatsWorkerBuilder {
     /// [module docs](super#cycles-the-hop-budget)). This bounds a fan-out cycle, which
     /// [`max_hops`](Self::max_hops) does not, at the price of two round trips to the server's
     /// key-value store per event (the bucket [`NatsStreams::budget_bucket`], created when
-    /// missing, its counts kept as long as the streams keep events).
+    /// missing). The bucket keeps one count per workflow for the streams'
+    /// [`max_age`](NatsStreams::max_age), as long as an event of the workflow may still wait:
+    /// about 100 bytes of server storage per workflow started in that time, so a deployment
+    /// with many short workflows should give its streams a `max_age` to match.
     pub fn workflow_budget(mut self, n: u32) -> Self {
         self.workflow_budget = Some(n);
         self
