@@ -644,6 +644,7 @@ async fn count_run(shared: &Shared, bucket: &OnceCell<kv::Store>, id: &str) -> R
     let store = bucket
         .get_or_try_init(|| open_bucket(&shared.transport))
         .await?;
+    let mut last = String::new();
     for _ in 0..64 {
         let entry = store.entry(id).await.map_err(|e| err_text(&e))?;
         let written = match entry {
@@ -665,12 +666,14 @@ async fn count_run(shared: &Shared, bucket: &OnceCell<kv::Store>, id: &str) -> R
                 .map(|_| 1)
                 .map_err(|e| err_text(&e)),
         };
-        if let Ok(runs) = written {
-            return Ok(runs);
+        match written {
+            Ok(runs) => return Ok(runs),
+            // Another worker wrote first (or the write failed): read again.
+            Err(e) => last = e,
         }
     }
     Err(format!(
-        "could not count a run of workflow '{id}': the count kept changing"
+        "could not count a run of workflow '{id}' in 64 tries; the last: {last}"
     ))
 }
 
