@@ -255,7 +255,7 @@ pub(super) async fn execute(
     }
     // The outputs count against the workflow's budget and take room in the broker's buffer
     // before they are routed: the broker holds no event it has not counted.
-    let room = match inner.admit(&token.collector, &outputs, token.lineage.as_ref()) {
+    let room = match inner.admit(&token.collector, &outputs, token.budget.as_ref()) {
         Ok(room) => room,
         Err(e) => {
             if token.collector.reply_to.is_none() {

@@ -44,8 +44,8 @@ pub struct Forwarded {
     pub event: ArvoEvent,
     pub(crate) inner: Arc<Inner>,
     pub(crate) collector: Arc<Collector>,
-    /// The detached publish `event` follows from (see `WorkToken::lineage`).
-    pub(crate) lineage: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// The budget of the detached publish `event` follows from (see `WorkToken::budget`).
+    pub(crate) budget: Option<Arc<super::outcome::Budget>>,
 }
 
 impl fmt::Debug for Forwarded {
@@ -83,7 +83,7 @@ impl Forwarded {
         let mut room = self.inner.admit(
             &self.collector,
             std::slice::from_ref(&event),
-            self.lineage.as_ref(),
+            self.budget.as_ref(),
         )?;
         if let Some(token) = room.token() {
             drop(room);

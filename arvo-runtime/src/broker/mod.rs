@@ -164,7 +164,7 @@ use crate::handler::{DynEventHandler, catch_panic};
 use crate::issue::quote_prefix;
 use dispatch::{Local, MAX_INLINE, Routing, detach, dispatch, execute};
 use hooks::{Hook, InputMiddleware, OutputMiddleware};
-use outcome::{Collector, Counter, Reservation, WorkToken, emitted_types, types_of};
+use outcome::{Budget, Collector, Counter, Reservation, WorkToken, types_of};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -487,7 +487,7 @@ impl EventBroker {
             });
         }
         let mut room = Reservation::one_when_room(&self.inner.detached, &self.inner.global).await;
-        room.lineage = Some(Arc::new(AtomicUsize::new(1)));
+        room.budget = Some(self.inner.published_budget(&event));
         if let Some(token) = room.token() {
             self.inner.deliver(event, token, false).await;
         }
@@ -513,7 +513,7 @@ impl EventBroker {
         let room = self.inner.max_buffered / 2;
         let Some(token) = Reservation::try_new(&self.inner.detached, &self.inner.global, 1, room)
             .and_then(|mut r| {
-                r.lineage = Some(Arc::new(AtomicUsize::new(1)));
+                r.budget = Some(self.inner.published_budget(&event));
                 r.token()
             })
         else {
@@ -568,7 +568,9 @@ impl EventBroker {
             self.inner.max_events_per_resolve,
         );
         let mut room = Reservation::one_when_room(&collector, &self.inner.global).await;
-        collector.count(std::slice::from_ref(&event), false)?;
+        collector
+            .budget
+            .count(std::slice::from_ref(&event), false)?;
         if let Some(token) = room.token() {
             drop(room);
             let mut local = Local::new();
@@ -622,8 +624,17 @@ impl Inner {
         });
     }
 
+    /// The budget of what follows from `event`, published into the detached workflow: it
+    /// counts `event` itself.
+    fn published_budget(&self, event: &ArvoEvent) -> Arc<Budget> {
+        let budget = Budget::new(self.max_events_per_resolve);
+        // The builder makes a budget at least 1, so one event fits.
+        let _ = budget.count(std::slice::from_ref(event), false);
+        Arc::new(budget)
+    }
+
     /// Admits `events`, emitted into the workflow of `collector` (in the detached workflow,
-    /// following from the published event whose count is `lineage`): counts them against the
+    /// following from the published event whose `budget` it is): counts them against the
     /// budget and takes room for them in the broker's buffer. On `Err` nothing was taken and
     /// the events must be dropped; a `resolve` workflow is then aborted with the error (the
     /// detached workflow is never aborted: the caller records the error).
@@ -631,27 +642,13 @@ impl Inner {
         &self,
         collector: &Arc<Collector>,
         events: &[ArvoEvent],
-        lineage: Option<&Arc<AtomicUsize>>,
+        budget: Option<&Arc<Budget>>,
     ) -> Result<Reservation, BrokerError> {
-        let counted = match lineage {
-            Some(count) => {
-                let n = events.len();
-                let after = count.fetch_add(n, Ordering::AcqRel).saturating_add(n);
-                if after <= self.max_events_per_resolve {
-                    Ok(())
-                } else {
-                    Err(BrokerError::EventBudgetExceeded {
-                        limit: self.max_events_per_resolve,
-                        event_types: emitted_types(events),
-                    })
-                }
-            }
-            None => collector.count(events, true),
-        };
+        let counted = budget.map_or(&collector.budget, |b| b).count(events, true);
         let admitted = counted.and_then(|()| {
             Reservation::try_new(collector, &self.global, events.len(), self.max_buffered)
                 .map(|mut room| {
-                    room.lineage = lineage.cloned();
+                    room.budget = budget.cloned();
                     room
                 })
                 .ok_or_else(|| BrokerError::BufferFull {
@@ -868,7 +865,7 @@ impl Inner {
         let collector = &token.collector;
         let handler = event.source().to_owned();
         let kept = event.clone();
-        let forwarded = self.forwarded(event, collector, token.lineage.clone());
+        let forwarded = self.forwarded(event, collector, token.budget.clone());
         if let Err(panic) = catch_panic(async { hook(forwarded).await }).await {
             tracing::warn!(%stage, error = %panic, "hook panicked");
             let failure = Failure {
@@ -888,13 +885,13 @@ impl Inner {
         self: &Arc<Self>,
         event: ArvoEvent,
         collector: &Arc<Collector>,
-        lineage: Option<Arc<AtomicUsize>>,
+        budget: Option<Arc<Budget>>,
     ) -> Forwarded {
         Forwarded {
             event,
             inner: self.clone(),
             collector: collector.clone(),
-            lineage,
+            budget,
         }
     }
 

@@ -267,14 +267,23 @@ pub(crate) struct Collector {
     outcome: Mutex<Resolution>,
     /// The most entries each list of the outcome keeps (see [`Resolution::unrecorded`]).
     cap: usize,
-    /// Events produced into the workflow so far.
-    produced: AtomicUsize,
-    /// The most events the workflow may produce (`usize::MAX`: no budget).
-    budget: usize,
+    /// The events the workflow may still produce (unlimited for the detached workflow, where
+    /// each published event has a budget of its own: see [`WorkToken::budget`]).
+    pub(crate) budget: Budget,
     aborted: AtomicBool,
     /// The first reason the workflow was aborted.
     abort: Mutex<Option<BrokerError>>,
-    /// The types of the last [`TAIL`] events before the budget (and of the handlers that
+}
+
+/// An event budget: a `resolve`'s workflow has one, and so has each event published into the
+/// detached workflow (for everything that follows from it).
+#[derive(Debug)]
+pub(crate) struct Budget {
+    /// Events produced so far.
+    produced: AtomicUsize,
+    /// The most events that may be produced (`usize::MAX`: no budget).
+    limit: usize,
+    /// The types of the last [`TAIL`] events before the limit (and of the handlers that
     /// emitted them), with their counts.
     tail: Mutex<HashMap<String, usize>>,
 }
@@ -294,11 +303,9 @@ impl Collector {
             work: Counter::default(),
             outcome: Mutex::new(Resolution::default()),
             cap,
-            produced: AtomicUsize::new(0),
-            budget,
+            budget: Budget::new(budget),
             aborted: AtomicBool::new(false),
             abort: Mutex::new(None),
-            tail: Mutex::new(HashMap::new()),
         })
     }
     /// The outcome, locked; a poisoned lock is recovered (an outcome is plain data).
@@ -353,6 +360,17 @@ impl Collector {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+impl Budget {
+    /// A budget of `limit` events, none produced yet.
+    pub(crate) fn new(limit: usize) -> Budget {
+        Budget {
+            produced: AtomicUsize::new(0),
+            limit,
+            tail: Mutex::new(HashMap::new()),
+        }
+    }
     /// Counts `events` against the budget: `Err` with the budget error when they exceed it.
     /// Costs one atomic add, except for the last [`TAIL`] events before the budget, whose types
     /// are counted, and, when the events were `emitted` by a handler, their sources too: an
@@ -365,7 +383,7 @@ impl Collector {
             .produced
             .fetch_add(n, Ordering::AcqRel)
             .saturating_add(n);
-        if after <= self.budget.saturating_sub(TAIL) {
+        if after <= self.limit.saturating_sub(TAIL) {
             return Ok(());
         }
         let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
@@ -381,11 +399,11 @@ impl Collector {
                 note(e.source());
             }
         }
-        if after <= self.budget {
+        if after <= self.limit {
             return Ok(());
         }
         Err(BrokerError::EventBudgetExceeded {
-            limit: self.budget,
+            limit: self.limit,
             event_types: top_types(tail.iter().map(|(t, c)| (t.as_str(), *c))),
         })
     }
@@ -410,29 +428,16 @@ pub(crate) fn types_of(events: &[ArvoEvent]) -> Vec<(String, usize)> {
     top_types(counts.into_iter())
 }
 
-/// The types of emitted `events` and the types their handlers consume (their sources), with
-/// their counts (see [`top_types`]): both ends of a cycle's edges.
-pub(crate) fn emitted_types(events: &[ArvoEvent]) -> Vec<(String, usize)> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for e in events {
-        *counts.entry(e.event_type()).or_default() += 1;
-        if e.source() != e.event_type() {
-            *counts.entry(e.source()).or_default() += 1;
-        }
-    }
-    top_types(counts.into_iter())
-}
-
 /// A unit of pending work: while it lives, its workflow and the broker are not idle. Dropping it
 /// (after the event is handled, or when a queue is torn down) releases the work.
 #[derive(Debug)]
 pub(crate) struct WorkToken {
     pub(crate) collector: Arc<Collector>,
     global: Arc<Counter>,
-    /// In the detached workflow, the count of events that followed from the same
-    /// [`publish`](super::EventBroker::publish) (itself included), which the budget bounds;
-    /// `None` in a `resolve` workflow, which its [`Collector`] counts.
-    pub(crate) lineage: Option<Arc<AtomicUsize>>,
+    /// In the detached workflow, the budget of the events that follow from the same
+    /// [`publish`](super::EventBroker::publish) (itself included); `None` in a `resolve`
+    /// workflow, whose [`Collector`] has the budget.
+    pub(crate) budget: Option<Arc<Budget>>,
 }
 
 impl Drop for WorkToken {
@@ -449,8 +454,8 @@ pub(crate) struct Reservation {
     collector: Arc<Collector>,
     global: Arc<Counter>,
     left: usize,
-    /// The [`WorkToken::lineage`] of its tokens.
-    pub(crate) lineage: Option<Arc<AtomicUsize>>,
+    /// The [`WorkToken::budget`] of its tokens.
+    pub(crate) budget: Option<Arc<Budget>>,
 }
 
 impl Reservation {
@@ -465,7 +470,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: n,
-            lineage: None,
+            budget: None,
         })
     }
     /// Room for one event, waiting while the buffer is at its room threshold (backpressure
@@ -479,7 +484,7 @@ impl Reservation {
             collector: collector.clone(),
             global: global.clone(),
             left: 1,
-            lineage: None,
+            budget: None,
         }
     }
     /// One event's token (`None` once all units are taken).
@@ -492,7 +497,7 @@ impl Reservation {
         Some(WorkToken {
             collector: self.collector.clone(),
             global: self.global.clone(),
-            lineage: self.lineage.clone(),
+            budget: self.budget.clone(),
         })
     }
 }
@@ -537,7 +542,7 @@ mod tests {
         let b_from_a: Vec<ArvoEvent> = (0..10).map(|_| event("com.t.b", "com.t.a")).collect();
         let mut result = Ok(());
         for _ in 0..101 {
-            result = c.count(&b_from_a, true);
+            result = c.budget.count(&b_from_a, true);
             if result.is_err() {
                 break;
             }
@@ -550,8 +555,13 @@ mod tests {
     #[test]
     fn the_initiating_events_source_is_not_a_cycle_type() {
         let c = Collector::new(Some("com.client".into()), 1);
-        assert!(c.count(&[event("com.t.a", "com.client")], false).is_ok());
+        assert!(
+            c.budget
+                .count(&[event("com.t.a", "com.client")], false)
+                .is_ok()
+        );
         let err = c
+            .budget
             .count(&[event("com.t.a", "com.client")], false)
             .expect_err("2 events exceed a budget of 1");
         assert_eq!(names(&err), ["com.t.a"]);
