@@ -220,18 +220,19 @@ pub(super) async fn execute(
         attempts += 1;
         // In an async block, so a panic while the handler builds its future is caught too.
         let run = async { slot.handler.execute_dyn(&event, ParentContext::Event).await };
+        // `Err(limit)`: still running at the run timeout.
         let ran = match slot.config.run_timeout {
-            None => Some(catch_panic(run).await),
+            None => Ok(catch_panic(run).await),
             // Boxed: the timer stays out of every other execution's future.
             Some(limit) => Box::pin(tokio::time::timeout(limit, catch_panic(run)))
                 .await
-                .ok(),
+                .map_err(|_| limit),
         };
         let kind = match ran {
-            Some(Ok(Ok(outputs))) => break outputs,
-            Some(Ok(Err(violation))) => FailureKind::Violation(violation),
-            Some(Err(panic)) => FailureKind::Panic(panic.message().to_owned()),
-            None => FailureKind::TimedOut(slot.config.run_timeout.unwrap_or_default()),
+            Ok(Ok(Ok(outputs))) => break outputs,
+            Ok(Ok(Err(violation))) => FailureKind::Violation(violation),
+            Ok(Err(panic)) => FailureKind::Panic(panic.message().to_owned()),
+            Err(limit) => FailureKind::TimedOut(limit),
         };
         if let OnError::Retry(policy) = &slot.config.on_error
             && attempts <= policy.max_retries
