@@ -451,6 +451,8 @@ async fn serve(
 enum Failed {
     /// Retry later (nak with backoff), or dead-letter on the last delivery.
     Retry(String),
+    /// Refused without running the handler: dead-letter now.
+    Refused(String),
 }
 
 /// Handles one delivery: runs the handler with heartbeats, makes its effects safe, then acks.
@@ -491,91 +493,13 @@ async fn process(
             return;
         }
     };
-    let hops = hops_of(&msg);
-    let workflow = workflow_of(&msg);
-    let refused = match &hops {
-        // Only a publisher that bypassed `NatsTransport::publish` puts an event on a handler's
-        // subject that is addressed elsewhere; running the handler on it could have effects
-        // meant for no one.
-        _ if event.to() != Some(source) => Some(format!(
-            "addressed to '{}', not to this handler: it was published on the handler's subject \
-             without going through NatsTransport::publish",
-            quote_prefix(event.to().unwrap_or_default())
-        )),
-        Err(value) => Some(format!(
-            "its {HOPS_HEADER} header is not a count of handler runs: '{}'",
-            quote_prefix(value)
-        )),
-        Ok(h) if *h >= shared.max_hops => Some(format!(
-            "{h} handler runs led to this event (max_hops {}): a cycle between handlers?",
-            shared.max_hops
-        )),
-        // The last allowed delivery was lost (a crashed or stalled worker).
-        Ok(_) if delivered > shared.max_deliveries => Some(format!(
-            "delivered {delivered} times (max {}): earlier deliveries were not acknowledged",
-            shared.max_deliveries
-        )),
-        Ok(_) => match &workflow {
-            Err(value) => Some(format!(
-                "its {WORKFLOW_HEADER} header is not a workflow id: '{}'",
-                quote_prefix(value)
-            )),
-            Ok(_) => None,
-        },
-    };
-    let refused = match (refused, &workflow, &shared.budget) {
-        (None, Ok(Some(id)), Some((budget, bucket))) => {
-            match count_run(&shared, bucket, id).await {
-                Ok(runs) if runs > u64::from(*budget) => Some(format!(
-                    "its workflow took {runs} handler runs (workflow_budget {budget}): a fan-out cycle?"
-                )),
-                Ok(_) => None,
-                Err(error) => {
-                    // Not counted: retried later, as a failed run is.
-                    bump(&shared.stats.failed);
-                    tracing::warn!(handler = source, event_id = event.id(), %error,
-                    "workflow budget unavailable: retrying");
-                    let delay = shared
-                        .retry
-                        .delay(u32::try_from(delivered).unwrap_or(u32::MAX));
-                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
-                        tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
-                    }
-                    return;
-                }
-            }
+    let result = match admit(&shared, source, &event, &msg, delivered).await {
+        Ok((hops, workflow)) => {
+            let effects = effects(&shared, &handler, &event, hops, &workflow);
+            with_heartbeats(&msg, shared.ack_wait, effects).await
         }
-        (refused, _, _) => refused,
+        Err(refused) => Err(refused),
     };
-    if let Some(error) = refused {
-        dead_letter(
-            &shared,
-            source,
-            &msg,
-            delivered,
-            stream_seq,
-            error,
-            Some(&event),
-            None,
-        )
-        .await;
-        return;
-    }
-    // Refused above when not a count below `max_hops`, so the outputs' count fits.
-    // The outputs carry the input's workflow id, or start one (a new id per delivery of a
-    // first event: its re-published outputs are duplicates JetStream drops).
-    let workflow = match workflow {
-        Ok(Some(id)) => id,
-        _ => uuid::Uuid::new_v4().hyphenated().to_string(),
-    };
-    let effects = effects(
-        &shared,
-        &handler,
-        &event,
-        hops.unwrap_or_default() + 1,
-        &workflow,
-    );
-    let result = with_heartbeats(&msg, shared.ack_wait, effects).await;
     match result {
         Ok(()) => {
             if let Err(e) = msg.double_ack().await {
@@ -585,7 +509,17 @@ async fn process(
                 bump(&shared.stats.handled);
             }
         }
-        Err(Failed::Retry(error)) if delivered >= shared.max_deliveries => {
+        Err(Failed::Retry(error)) if delivered < shared.max_deliveries => {
+            bump(&shared.stats.failed);
+            let attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
+            let delay = shared.retry.delay(attempt);
+            tracing::warn!(handler = source, event_id = event.id(), delivered, ?delay, %error,
+                "event handling failed: retrying");
+            if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
+                tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
+            }
+        }
+        Err(Failed::Retry(error) | Failed::Refused(error)) => {
             dead_letter(
                 &shared,
                 source,
@@ -598,17 +532,79 @@ async fn process(
             )
             .await;
         }
-        Err(Failed::Retry(error)) => {
-            bump(&shared.stats.failed);
-            let attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
-            let delay = shared.retry.delay(attempt);
-            tracing::warn!(handler = source, event_id = event.id(), delivered, ?delay, %error,
-                "event handling failed: retrying");
-            if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
-                tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
-            }
+    }
+}
+
+/// Whether handler `source` may run `event` (delivery number `delivered` of `msg`): the hop
+/// count of its outputs and their workflow id when it may; why not otherwise
+/// ([`Failed::Refused`]), or [`Failed::Retry`] when the workflow budget could not be counted
+/// (the run is not counted then).
+async fn admit(
+    shared: &Shared,
+    source: &str,
+    event: &ArvoEvent,
+    msg: &Message,
+    delivered: i64,
+) -> Result<(u32, String), Failed> {
+    let refuse = |error: String| Err(Failed::Refused(error));
+    // Only a publisher that bypassed `NatsTransport::publish` puts an event on a handler's
+    // subject that is addressed elsewhere; running the handler on it could have effects meant
+    // for no one.
+    if event.to() != Some(source) {
+        return refuse(format!(
+            "addressed to '{}', not to this handler: it was published on the handler's subject \
+             without going through NatsTransport::publish",
+            quote_prefix(event.to().unwrap_or_default())
+        ));
+    }
+    let hops = match hops_of(msg) {
+        Ok(h) if h >= shared.max_hops => {
+            return refuse(format!(
+                "{h} handler runs led to this event (max_hops {}): a cycle between handlers?",
+                shared.max_hops
+            ));
+        }
+        Ok(h) => h,
+        Err(value) => {
+            return refuse(format!(
+                "its {HOPS_HEADER} header is not a count of handler runs: '{}'",
+                quote_prefix(&value)
+            ));
+        }
+    };
+    // The last allowed delivery was lost (a crashed or stalled worker).
+    if delivered > shared.max_deliveries {
+        return refuse(format!(
+            "delivered {delivered} times (max {}): earlier deliveries were not acknowledged",
+            shared.max_deliveries
+        ));
+    }
+    let workflow = match workflow_of(msg) {
+        Ok(workflow) => workflow,
+        Err(value) => {
+            return refuse(format!(
+                "its {WORKFLOW_HEADER} header is not a workflow id: '{}'",
+                quote_prefix(&value)
+            ));
+        }
+    };
+    let Some(id) = workflow else {
+        // A first event starts a workflow (a new id per delivery: the re-published outputs of
+        // a re-delivery are duplicates JetStream drops).
+        return Ok((hops + 1, uuid::Uuid::new_v4().hyphenated().to_string()));
+    };
+    if let Some((budget, bucket)) = &shared.budget {
+        let runs = count_run(shared, bucket, &id)
+            .await
+            .map_err(|e| Failed::Retry(format!("the workflow budget could not be counted: {e}")))?;
+        if runs > u64::from(*budget) {
+            return refuse(format!(
+                "its workflow took {runs} handler runs (workflow_budget {budget}): a fan-out cycle?"
+            ));
         }
     }
+    // Below `max_hops`, so the outputs' count fits.
+    Ok((hops + 1, id))
 }
 
 /// The delivery's [`HOPS_HEADER`]: 0 when absent, the header's text when it is not a count.
