@@ -212,15 +212,38 @@ pub fn is_orchestrator_event_type(t: &str) -> bool {
     t.starts_with(ORCHESTRATOR_PREFIX)
 }
 
-/// The reference's `cleanString`: split on `\n`, trim each line, drop empty lines, join with
-/// `\n`.
+/// Whether JavaScript's `String.prototype.trim` removes `c`: its white space (including
+/// U+FEFF) and line terminators. Rust's [`char::is_whitespace`] differs in two characters:
+/// it also counts U+0085 (NEXT LINE), and it does not count U+FEFF.
+///
+/// ```
+/// assert!(arvo_rules::is_js_whitespace('\u{feff}'));
+/// assert!(!arvo_rules::is_js_whitespace('\u{85}'));
+/// assert!(arvo_rules::is_js_whitespace('\u{3000}'));
+/// ```
+pub fn is_js_whitespace(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
+}
+
+/// JavaScript's `s.trim()`: `s` without the [`is_js_whitespace`] characters at either end.
+///
+/// ```
+/// assert_eq!(arvo_rules::js_trim("\u{feff} k-1 \u{2028}"), "k-1");
+/// assert_eq!(arvo_rules::js_trim("\u{85}k"), "\u{85}k");
+/// ```
+pub fn js_trim(s: &str) -> &str {
+    s.trim_matches(is_js_whitespace)
+}
+
+/// The reference's `cleanString`: split on `\n`, trim each line (as JavaScript trims,
+/// [`js_trim`]), drop empty lines, join with `\n`.
 ///
 /// ```
 /// assert_eq!(arvo_rules::clean_string("  Hello  \n  World  \n\n  "), "Hello\nWorld");
 /// ```
 pub fn clean_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for line in s.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+    for line in s.split('\n').map(js_trim).filter(|l| !l.is_empty()) {
         if !out.is_empty() {
             out.push('\n');
         }

@@ -199,7 +199,7 @@ pub fn parse_semantic_version(v: &str) -> Result<(u64, u64, u64), VersionError> 
         });
     }
     let num = |p: &str| -> Result<u64, VersionError> {
-        let t = p.trim_start();
+        let t = p.trim_start_matches(crate::rules::is_js_whitespace);
         let t = t.strip_prefix('+').unwrap_or(t);
         let end = t
             .bytes()

@@ -1,6 +1,7 @@
 //! Event ids (§1.3): UUID v4 by default, developer-managed or Arvo-managed deduplication ids.
 
 use crate::codec::{self, CodecError};
+use crate::rules::js_trim;
 use serde::{Deserialize, Serialize};
 
 /// How the builder should make an event's `id` (the reference's `{deduplication, value}`).
@@ -48,11 +49,6 @@ pub fn new_uuid_v4() -> String {
         .hyphenated()
         .encode_lower(&mut buf)
         .to_owned()
-}
-
-/// JavaScript's `String.prototype.trim` (Unicode white space, line terminators and U+FEFF).
-pub(crate) fn js_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
 }
 
 /// The reference's `createArvoEventId`: the id for a new event.

@@ -564,7 +564,7 @@ mod tests {
                 )
                 .map_err(|e| e.to_string());
                 let keep = raw.time.is_some()
-                    && matches!(raw.id, Some(EventIdInput::DeveloperManaged(ref s)) if !s.trim().is_empty());
+                    && matches!(raw.id, Some(EventIdInput::DeveloperManaged(ref s)) if !crate::rules::js_trim(s).is_empty());
                 match (&fast, &slow) {
                     (Ok(f), Ok(s)) => {
                         assert_eq!(comparable(f, keep), comparable(s, keep), "{raw:?}");
