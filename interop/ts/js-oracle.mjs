@@ -22,12 +22,17 @@
 //   inflate       the reference's subject decoding: Buffer.from(s, "base64") (lenient), then
 //                 pako.inflate (zlib or gzip wrapper), then the bytes as UTF-8 text
 //   gzip          s's UTF-8 bytes in a gzip wrapper (pako.gzip), base64: an input for inflate
+//   zod           s is JSON {"schema": <a zod expression, e.g. "z.object({p0: z.string()})">,
+//                 "data": <any JSON>}: the schema's JSON Schema as the reference exports it
+//                 (zod-to-json-schema 3.25.0, defaults), and schema.safeParse(data): the issues as
+//                 JSON.stringify writes them (null on success) and the parsed data (null on failure)
 //   deflateHex    the bytes written in hex in s, deflated and in base64 as deflate does: an input
 //                 for inflate whose bytes need not be UTF-8
 // The pako the reference (arvo-core 3.0.28) runs with, 2.1.0: from 2.2.0 on, pako no longer reads
 // bytes after a zlib stream as a further stream, which the reference does.
 import pako from "pako-reference";
 import { z } from "zod";
+import { zodToJsonSchema } from "zod-to-json-schema-reference";
 
 const datetime = z.string().datetime({ offset: true });
 
@@ -35,6 +40,22 @@ function number(hex) {
   const view = new DataView(new ArrayBuffer(8));
   view.setBigUint64(0, BigInt(`0x${hex}`));
   return String(view.getFloat64(0));
+}
+
+const schemas = new Map();
+function zod(s) {
+  const { schema: expr, data } = JSON.parse(s);
+  let schema = schemas.get(expr);
+  if (!schema) {
+    schema = new Function("z", `return ${expr};`)(z);
+    schemas.set(expr, schema);
+  }
+  const parsed = schema.safeParse(data);
+  return {
+    jsonSchema: zodToJsonSchema(schema),
+    issues: parsed.success ? null : JSON.stringify(parsed.error.issues),
+    data: parsed.success ? JSON.stringify(parsed.data) : null,
+  };
 }
 
 const ops = {
@@ -63,6 +84,7 @@ const ops = {
   json: (s) => JSON.stringify(JSON.parse(s)),
   deflate: (s) => Buffer.from(pako.deflate(Buffer.from(s, "utf8"))).toString("base64"),
   inflate: (s) => Buffer.from(pako.inflate(Buffer.from(s, "base64"))).toString("utf8"),
+  zod,
   deflateHex: (s) => Buffer.from(pako.deflate(Buffer.from(s, "hex"))).toString("base64"),
   gzip: (s) => Buffer.from(pako.gzip(Buffer.from(s, "utf8"))).toString("base64"),
 };

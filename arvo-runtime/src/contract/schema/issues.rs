@@ -52,16 +52,18 @@ fn zod_type(t: &str) -> &str {
     if t == "integer" { "number" } else { t }
 }
 
-/// The types of a `type` keyword, `null` left out when there are others (zod's `.nullable()`
-/// checks the inner type).
+/// The types of a `type` keyword as zod's members: a `null` last (zod-to-json-schema's
+/// `.nullable()`, which checks the inner type) left out when there are others. Other
+/// repeats and a `null` elsewhere are a union's members (`z.union([z.null(), z.string()])`
+/// writes `["null", "string"]`, `z.null().nullable()` writes `["null", "null"]`).
 fn type_list(t: &Value) -> Vec<&str> {
     let mut types: Vec<&str> = match t {
         Value::String(s) => vec![s.as_str()],
         Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    if types.len() > 1 {
-        types.retain(|t| *t != "null");
+    if types.len() > 1 && types.last() == Some(&"null") {
+        types.pop();
     }
     types
 }
@@ -153,6 +155,27 @@ fn enum_type_issue(options: &[Value], received: &str, path: Vec<PathSegment>) ->
     }
 }
 
+/// zod's issue for a union of literals given another value (or none): zod-to-json-schema writes
+/// `z.union([z.literal(true), z.literal("x")])` as an `enum`. `z.enum` holds only strings and
+/// `z.nativeEnum` only strings or only numbers (as TypeScript enums do, but for the rare mixed
+/// one), so an `enum` with a boolean or `null` in it, or with both a string and a number, is
+/// such a union. `None` for any other `enum`.
+fn literal_union(
+    options: &[Value],
+    received: Option<&Value>,
+    path: &[PathSegment],
+) -> Option<Issue> {
+    let mixed = options.iter().any(Value::is_string) && options.iter().any(Value::is_number);
+    if !mixed && !options.iter().any(|o| o.is_boolean() || o.is_null()) {
+        return None;
+    }
+    let members = options
+        .iter()
+        .map(|o| Issues(vec![literal_issue(o, received, path.to_vec())]))
+        .collect();
+    Some(union_issue(members, path.to_vec()))
+}
+
 /// zod's issue for a literal (`const`) given another value, or none.
 fn literal_issue(expected: &Value, received: Option<&Value>, path: Vec<PathSegment>) -> Issue {
     Issue {
@@ -209,20 +232,41 @@ fn union_issue(union_errors: Vec<Issues>, path: Vec<PathSegment>) -> Issue {
     }
 }
 
-/// The index of the non-null member of a two-member `anyOf`/`oneOf` whose other member is
-/// `{"type": "null"}`: what zod-to-json-schema writes for `.nullable()` of a schema with checks.
-fn nullable_member(root: &Value, members: &[Value]) -> Option<usize> {
-    let is_null = |m: &Value| {
+/// The index of the inner member of a two-member `anyOf`/`oneOf` that wraps it the way
+/// zod-to-json-schema writes `.nullable()` of a schema with checks (`[inner, {"type":
+/// "null"}]`) and `.optional()` inside a union or an array (`[{"not": {}}, inner]`: `{"not":
+/// {}}` is `undefined`, which no JSON value is). The order tells a wrapper from a union with
+/// `z.null()` in it, which writes its members in their own order.
+fn wrapped_member(root: &Value, members: &[Value]) -> Option<usize> {
+    let only = |m: &Value, key: &str, value: &Value| {
         resolve(root, m, 0).is_some_and(|(m, _)| {
             m.as_object()
-                .is_some_and(|o| o.len() == 1 && o.get("type") == Some(&Value::from("null")))
+                .is_some_and(|o| o.len() == 1 && o.get(key) == Some(value))
         })
     };
+    let null = Value::from("null");
+    let undefined = Value::Object(serde_json::Map::new());
     match members {
-        [a, b] if is_null(b) && !is_null(a) => Some(0),
-        [a, b] if is_null(a) && !is_null(b) => Some(1),
+        [a, _] if only(a, "not", &undefined) => Some(1),
+        [_, b] if only(b, "type", &null) => Some(0),
         _ => None,
     }
+}
+
+/// Whether zod stops at one of these issues (its parse result is `aborted`): a value of the
+/// wrong type, literal, enum option or union. The other issues (bounds, formats, patterns,
+/// `.int()`, multiples) leave the result `dirty`, which a union reports instead of its own.
+fn aborts(issues: &Issues) -> bool {
+    issues.0.iter().any(|i| {
+        matches!(
+            i.kind,
+            IssueKind::InvalidType { .. }
+                | IssueKind::InvalidEnumType { .. }
+                | IssueKind::InvalidEnumValue { .. }
+                | IssueKind::InvalidLiteral { .. }
+                | IssueKind::InvalidUnion { .. }
+        )
+    })
 }
 
 /// zod's issue for a required property that is missing, from the property's schema.
@@ -243,7 +287,8 @@ fn missing_issue(root: &Value, prop: Option<&Value>, path: Vec<PathSegment>) -> 
         return literal_issue(c, None, path);
     }
     if let Some(Value::Array(options)) = p.get("enum") {
-        return enum_type_issue(options, "undefined", path);
+        return literal_union(options, None, &path)
+            .unwrap_or_else(|| enum_type_issue(options, "undefined", path));
     }
     if let Some(t) = p.get("type") {
         let types = type_list(t);
@@ -259,7 +304,7 @@ fn missing_issue(root: &Value, prop: Option<&Value>, path: Vec<PathSegment>) -> 
         };
     }
     if let Some(Value::Array(members)) = p.get("anyOf").or_else(|| p.get("oneOf")) {
-        if let Some(i) = nullable_member(root, members) {
+        if let Some(i) = wrapped_member(root, members) {
             return missing_issue(root, members.get(i), path);
         }
         return union_issue(
@@ -401,7 +446,11 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
                 return;
             }
             if let Some(Value::Array(options)) = parent.and_then(|p| p.get("enum")) {
-                out.push(enum_type_issue(options, json_type_name(instance), path));
+                out.push(
+                    literal_union(options, Some(instance), &path).unwrap_or_else(|| {
+                        enum_type_issue(options, json_type_name(instance), path)
+                    }),
+                );
                 return;
             }
             // The types in the schema's order (the validator's set is sorted its own way).
@@ -480,6 +529,10 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
             {
                 return;
             }
+            if let Some(issue) = literal_union(options, Some(instance), &path) {
+                out.push(issue);
+                return;
+            }
             if !enum_takes(options, instance) {
                 out.push(enum_type_issue(options, json_type_name(instance), path));
                 return;
@@ -501,9 +554,9 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
             literal_issue(expected_value, Some(instance), path)
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            // `.nullable()` of a schema with checks: the inner schema's issues.
+            // `.nullable()` / `.optional()` of a schema with checks: the inner schema's issues.
             let members = schema_at(body, err.schema_path().as_str()).and_then(Value::as_array);
-            if let Some(i) = members.and_then(|m| nullable_member(body, m))
+            if let Some(i) = members.and_then(|m| wrapped_member(body, m))
                 && let Some(branch) = context.get(i)
             {
                 for e in branch {
@@ -511,30 +564,31 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
                 }
                 return;
             }
-            // zod's union: the first member whose type matched reports its own issues;
-            // otherwise one `invalid_union` issue listing every member's issues.
-            let own = context.iter().find(|branch| {
-                !branch.iter().any(|e| {
-                    matches!(e.kind(), ValidationErrorKind::Type { .. })
-                        && e.instance_path() == err.instance_path()
-                })
-            });
-            if let Some(branch) = own.filter(|b| !b.is_empty()) {
-                for e in branch {
-                    push_issues(out, e, body);
-                }
-                return;
-            }
-            let union_errors = context
+            // zod's union: the first member that failed only on checks (zod's `dirty`) reports
+            // its issues; when every member failed on a type (`aborted`), one `invalid_union`
+            // lists every member's issues.
+            let mut union_errors: Vec<Issues> = context
                 .iter()
-                .map(|branch| {
+                .enumerate()
+                .map(|(i, branch)| {
                     let mut issues = Issues::default();
                     for e in branch {
                         push_issues(&mut issues, e, body);
                     }
+                    // In zod's order within the member (the validator's is its own).
+                    if let Some(member) = members.and_then(|m| m.get(i)) {
+                        sort_within(&mut issues, body, member, instance, path.len());
+                    }
                     issues
                 })
                 .collect();
+            if let Some(dirty) = union_errors
+                .iter()
+                .position(|b| !b.is_empty() && !aborts(b))
+            {
+                out.0.append(&mut union_errors.swap_remove(dirty).0);
+                return;
+            }
             union_issue(union_errors, path)
         }
         // No zod code for the rest (see the module docs): the validator's message, bounded.
@@ -542,3 +596,180 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
     };
     out.push(issue);
 }
+
+/// Puts issues in the order zod reports them, which is the order it parses in: an object's
+/// properties in its shape's order (a record's entries and an array's items in the data's
+/// order), a value's own issues before those of what it holds, and a value's checks in the
+/// order they were declared (the order of their keywords in the exported schema). The
+/// validator reports an object's properties in the data's order and a value's keywords in an
+/// order of its own instead. A union's issues are put in order when it is reported, member by
+/// member (see [`sort_within`]); here they keep that order.
+pub(super) fn sort_as_zod(issues: &mut Issues, body: &Value, data: &Value) {
+    sort_within(issues, body, body, data, 0);
+}
+
+/// [`sort_as_zod`] for issues under the path of length `depth` where `schema` applies to
+/// `value`: a union's member's issues, ordered by that member.
+fn sort_within(issues: &mut Issues, root: &Value, schema: &Value, value: &Value, depth: usize) {
+    issues.0.sort_by_cached_key(|issue| {
+        zod_position(
+            root,
+            schema,
+            value,
+            issue.path.get(depth..).unwrap_or_default(),
+            &issue.kind,
+        )
+    });
+}
+
+/// Where zod reports an issue of `kind` at `path` (below `schema`, which applies to `value`):
+/// per step of the path, `(1, i)` for the `i`-th property of the schema's shape or the `i`-th
+/// item, `(2, i)` for the `i`-th key of the data's object that the shape does not name (a
+/// record's entry); then `(0, k)`, `k` the position of the issue's keyword in the schema at that
+/// path (so a value's own issues come before those of what it holds). The walk stops at a
+/// union: the issues below it were ordered when it was reported.
+fn zod_position(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &[PathSegment],
+    kind: &IssueKind,
+) -> Vec<(u8, usize)> {
+    let mut position = Vec::with_capacity(path.len() + 1);
+    let (mut schema, mut value) = (Some(schema), Some(value));
+    for segment in path {
+        if schema.is_some_and(|s| is_union(root, s, 0)) {
+            return position;
+        }
+        let Some(level) = schema.and_then(|s| container(root, s)) else {
+            return position;
+        };
+        match segment {
+            PathSegment::Key(k) => {
+                let properties = level.get("properties").and_then(Value::as_object);
+                if let Some(i) = properties.and_then(|p| p.keys().position(|key| key == k)) {
+                    position.push((1, i));
+                    schema = properties.and_then(|p| p.get(k));
+                } else {
+                    let i = value
+                        .and_then(Value::as_object)
+                        .and_then(|m| m.keys().position(|key| key == k));
+                    position.push((2, i.unwrap_or(usize::MAX)));
+                    schema = level.get("additionalProperties");
+                }
+                value = value.and_then(|v| v.get(k));
+            }
+            PathSegment::Index(i) => {
+                position.push((1, *i));
+                schema = level.get("items");
+                value = value.and_then(|v| v.get(*i));
+            }
+        }
+    }
+    if schema.is_some_and(|s| is_union(root, s, 0)) {
+        return position;
+    }
+    match schema.and_then(|s| keyword_position(root, s, keywords_of(kind), 0)) {
+        Some(steps) => position.extend(steps.into_iter().map(|i| (0, i))),
+        None => position.push((0, usize::MAX)),
+    }
+    position
+}
+
+/// Where the first of the keywords `names` sits in `s`: its position among `s`'s keywords, or,
+/// inside an `anyOf` / `oneOf` / `allOf` (zod-to-json-schema writes `.ip()` as `anyOf:
+/// [{format: "ipv4"}, {format: "ipv6"}]`, and a union's checks sit in its members), the
+/// position of that list, of the member, then of the keyword within the member.
+fn keyword_position(root: &Value, s: &Value, names: &[&str], depth: usize) -> Option<Vec<usize>> {
+    let (s, _) = resolve(root, s, 0)?;
+    let m = s.as_object()?;
+    m.iter().enumerate().find_map(|(i, (k, v))| {
+        if names.contains(&k.as_str()) {
+            return Some(vec![i]);
+        }
+        if depth >= MAX_NESTING || !matches!(k.as_str(), "anyOf" | "oneOf" | "allOf") {
+            return None;
+        }
+        v.as_array()?.iter().enumerate().find_map(|(j, member)| {
+            let mut steps = keyword_position(root, member, names, depth + 1)?;
+            steps.splice(0..0, [i, j]);
+            Some(steps)
+        })
+    })
+}
+
+/// The keywords an issue of this kind comes from.
+fn keywords_of(kind: &IssueKind) -> &'static [&'static str] {
+    match kind {
+        IssueKind::Regex => &["pattern"],
+        IssueKind::Datetime | IssueKind::InvalidString { .. } => &["format"],
+        IssueKind::TooSmall { bound, .. } => match bound {
+            BoundType::String => &["minLength"],
+            BoundType::Array => &["minItems"],
+            BoundType::Number => &["minimum", "exclusiveMinimum"],
+        },
+        IssueKind::TooBig { bound, .. } => match bound {
+            BoundType::String => &["maxLength"],
+            BoundType::Array => &["maxItems"],
+            BoundType::Number => &["maximum", "exclusiveMaximum"],
+        },
+        IssueKind::NotMultipleOf { .. } => &["multipleOf"],
+        _ => &["type", "enum", "const", "anyOf", "oneOf", "allOf"],
+    }
+}
+
+/// Whether `s` is a union (an `anyOf` / `oneOf` that is not a `.nullable()` / `.optional()`
+/// wrapper, looked through): the issues below it were ordered when it was reported. An `anyOf`
+/// beside a `type` is one value's checks (`.ip()` writes `anyOf: [{format: "ipv4"}, {format:
+/// "ipv6"}]`), not a union.
+fn is_union(root: &Value, s: &Value, depth: usize) -> bool {
+    let Some((s, _)) = resolve(root, s, 0) else {
+        return false;
+    };
+    if s.get("type").is_some() {
+        return false;
+    }
+    let Some(members) = s
+        .get("anyOf")
+        .or_else(|| s.get("oneOf"))
+        .and_then(Value::as_array)
+    else {
+        return false;
+    };
+    match wrapped_member(root, members) {
+        Some(i) if depth < MAX_NESTING => {
+            members.get(i).is_some_and(|m| is_union(root, m, depth + 1))
+        }
+        Some(_) => false,
+        None => true,
+    }
+}
+
+/// The schema that holds `s`'s properties or items: `s` itself, its `$ref`'s target, or the
+/// inner member of a `.nullable()` / `.optional()` wrapper (see [`wrapped_member`]); `None` at
+/// a union (or anything else).
+fn container<'a>(root: &'a Value, s: &'a Value) -> Option<&'a Value> {
+    container_within(root, s, 0)
+}
+
+fn container_within<'a>(root: &'a Value, s: &'a Value, depth: usize) -> Option<&'a Value> {
+    let (s, _) = resolve(root, s, 0)?;
+    let holds = ["properties", "items", "additionalProperties"]
+        .iter()
+        .any(|k| s.get(k).is_some());
+    if holds {
+        return Some(s);
+    }
+    if depth >= MAX_NESTING {
+        return None;
+    }
+    let members = s.get("anyOf").or_else(|| s.get("oneOf"))?.as_array()?;
+    container_within(
+        root,
+        members.get(wrapped_member(root, members)?)?,
+        depth + 1,
+    )
+}
+
+/// How many `anyOf` / `oneOf` / `allOf` levels [`container`] looks through.
+const MAX_NESTING: usize = 8;

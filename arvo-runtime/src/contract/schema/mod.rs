@@ -10,8 +10,8 @@
 //! |---|---|---|
 //! | `type` | `z.string()`, `z.number()`, ... | `invalid_type` (`expected`, `received`); `integer` is a zod number |
 //! | `type: integer`, a non-integral number | `z.number().int()` | `invalid_type`, `expected: "integer"`, `received: "float"` |
-//! | `type: [t, "null"]` | `.nullable()` | the issue of `t` |
-//! | `type: [t1, t2]` | `z.union([...])` | `invalid_union`, one member per type |
+//! | `type: [t, "null"]` (`null` last) | `.nullable()` | the issue of `t` |
+//! | `type: [t1, t2]` (a `null` elsewhere included) | `z.union([...])` | `invalid_union`, one member per type |
 //! | `required` | a property not `.optional()` | `invalid_type`, `received: "undefined"`, `Required` (or the enum / literal form below) |
 //! | `minLength` / `maxLength` | `.min(n)` / `.max(n)` (`.length(n)` when equal) | `too_small` / `too_big`, `type: "string"` (`exact: true` for `.length`) |
 //! | `minItems` / `maxItems` | array `.min` / `.max` / `.length` | `too_small` / `too_big`, `type: "array"` |
@@ -22,10 +22,25 @@
 //! | `const` | `z.literal(x)` | `invalid_literal` (`expected`, `received`) |
 //! | `pattern` | `.regex(r)` | `invalid_string`, `validation: "regex"` |
 //! | `format`: `date-time`, `date`, `time`, `email`, `uri`, `uuid`, `ipv4`/`ipv6`, `duration` | `.datetime()`, `.date()`, `.time()`, `.email()`, `.url()`, `.uuid()`, `.ip()`, `.duration()` | `invalid_string` with `validation` `datetime`, `date`, `time`, `email`, `url`, `uuid`, `ip`, `duration` |
-//! | `anyOf` / `oneOf` | `z.union` | the issues of the first member whose type matched, else `invalid_union` |
+//! | `anyOf` / `oneOf` | `z.union` | the issues of the first member that failed only on checks (zod's `dirty`: bounds, formats, patterns), else `invalid_union` listing every member's |
 //! | `anyOf: [s, {type: "null"}]` | `s.nullable()` | the issues of `s` |
+//! | `anyOf: [{not: {}}, s]` | `s.optional()` in a union or an array | the issues of `s` |
+//! | `enum` with a boolean or `null`, or with strings and numbers | `z.union` of `z.literal`s | `invalid_union` of `invalid_literal`s |
 //! | `allOf` | `z.intersection` | the members' issues |
 //! | `additionalProperties: false` | a stripping `z.object` | never an issue: unknown keys are stripped by [`Schema::parse`] |
+//!
+//! Issues come in zod's order: an object's properties in the schema's order (a record's and an
+//! array's entries in the data's order), a value's own issues before those of what it holds,
+//! its checks in the order their keywords stand in the schema (zod-to-json-schema writes them in
+//! the order they were declared), and a union's members each in their own order.
+//!
+//! The formats zod-to-json-schema writes are checked as zod checks them (zod 3.25's regular
+//! expressions, and the WHATWG URL parser for `uri`, as `new URL(s)`), not by JSON Schema's RFC
+//! rules: `a@[1.2.3.4]` is no email and `12:00` is a time, as in the reference. `date-time` is
+//! zod's `.datetime({ offset: true })` (Arvo's own `time` rule), which takes `Z` and offsets.
+//!
+//! `tests/js_oracle.rs` checks all of this against zod itself: random zod schemas, exported with
+//! zod-to-json-schema as the reference exports them, and random data, through both.
 //!
 //! Where no zod code can be derived, the issue is `custom` with the validator's message (a
 //! bounded prefix of it), for these reasons:
@@ -36,13 +51,22 @@
 //!   converts to them, so there is no zod issue to copy.
 //! - `format` values other than those above (`hostname`, `uri-reference`, ...): zod has no such
 //!   string check; the message is `Invalid <format>`.
-//! - A discriminated union (`z.discriminatedUnion`) and a plain union both become `anyOf`, so
-//!   zod's `invalid_union_discriminator` cannot be told apart: it is reported as a union.
-//! - An `enum` holding values other than strings and numbers comes from a union of literals
-//!   (zod: `invalid_union`); it is reported as `invalid_enum_value`.
-//! - Lengths: JSON Schema counts characters, zod UTF-16 code units, so a string with
-//!   characters outside the Basic Multilingual Plane can pass one and fail the other. The
-//!   validator decides; the issue then follows zod's shape.
+//!
+//! Some zod schemas export the same JSON Schema; this crate then reports the first form:
+//! - `s.nullable()` and `z.union([s, z.null()])` (both `anyOf: [s, {type: "null"}]`);
+//! - `.length(n)` and `.min(n).max(n)` (zod's `exact`); a bound given twice keeps the tighter;
+//! - `.int()` anywhere in a chain (it becomes `type: "integer"`, reported first);
+//! - `z.enum` and `z.nativeEnum` of numbers and a union of such literals; two `z.enum`s in a
+//!   union (merged into one `enum`); a union of two equal members (written once);
+//! - a discriminated union and a plain union (zod's `invalid_union_discriminator`).
+//!
+//! Where the JSON Schema says less than the zod schema did, the validator decides:
+//! - two formats on one string (`.date().duration()`) are exported as `anyOf` of the formats,
+//!   which takes a string either one takes (zod wants both);
+//! - lengths: JSON Schema counts characters, zod UTF-16 code units, so a string with characters
+//!   outside the Basic Multilingual Plane can pass one and fail the other;
+//! - `multipleOf` for numbers of 1e21 and up: zod reads their digits through `toFixed`, which
+//!   writes them in exponent form, and calls 1e21 no multiple of 2; this crate computes it.
 //!
 //! Values from the input that an issue quotes (`received`, path keys, messages) are cut to a
 //! bounded prefix ([`quote_prefix`](crate::issue::quote_prefix)).
@@ -53,6 +77,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 
+mod formats;
 mod issues;
 mod shape;
 
@@ -149,14 +174,10 @@ impl Schema {
         if let Value::Object(m) = &mut relaxed {
             m.insert("$schema".to_owned(), dialect.clone());
         }
-        let validator = jsonschema::options()
-            .should_validate_formats(true)
-            .with_format("uuid", is_uuid)
-            .build(&relaxed)
-            .map_err(|e| SchemaError::Invalid {
-                message: e.to_string(),
-            })?;
-        let shape = Shape::build(&body, &body, 0);
+        let validator = compile(&relaxed).map_err(|e| SchemaError::Invalid {
+            message: e.to_string(),
+        })?;
+        let shape = Shape::build(&body, &relaxed, &body, "", 0);
         let mut export = body.clone();
         if let Value::Object(m) = &mut export {
             m.insert("$schema".to_owned(), dialect);
@@ -208,6 +229,7 @@ impl Schema {
         for err in self.0.validator.iter_errors(data) {
             push_issues(&mut issues, &err, &self.0.body);
         }
+        issues::sort_as_zod(&mut issues, &self.0.body, data);
         if issues.is_empty() {
             issues.push(Issue {
                 kind: IssueKind::Custom,
@@ -220,7 +242,8 @@ impl Schema {
 
     /// zod's `parse`: validates, then returns the output value (unknown keys of
     /// `additionalProperties: false` objects stripped, missing properties with a `default` filled
-    /// in, object keys in schema order).
+    /// in, object keys in schema order; a union's value shaped by its first member that takes
+    /// it, as zod's union does).
     pub fn parse(&self, data: &Value) -> Result<Value, Issues> {
         self.validate(data)?;
         let mut out = data.clone();
@@ -236,6 +259,23 @@ impl Schema {
     }
 }
 
+/// Compiles a (relaxed) schema with the format checks of this module: JSON Schema's, with zod's
+/// where zod-to-json-schema writes the format (see `formats`).
+pub(super) fn compile(schema: &Value) -> Result<Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_format("uuid", is_uuid)
+        .with_format("date-time", arvo_rules::is_zod_datetime)
+        .with_format("email", formats::is_email)
+        .with_format("uri", formats::is_url)
+        .with_format("ipv4", formats::is_ipv4)
+        .with_format("ipv6", formats::is_ipv6)
+        .with_format("date", formats::is_date)
+        .with_format("time", formats::is_time)
+        .with_format("duration", formats::is_duration)
+        .build(schema)
+}
+
 fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
@@ -246,11 +286,21 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// Removes `additionalProperties: false` everywhere it is a keyword, so validation tolerates
-/// unknown keys (they are stripped by `parse`, as zod does).
+/// unknown keys (they are stripped by `parse`, as zod does), and a repeated name from a `type`
+/// list: zod-to-json-schema writes `["null", "null"]` for `z.null().nullable()`, which the
+/// draft-07 meta-schema refuses (its items must be unique) and zod accepts.
 fn relax(schema: &mut Value) {
     let Value::Object(m) = schema else { return };
     if m.get("additionalProperties") == Some(&Value::Bool(false)) {
         m.shift_remove("additionalProperties");
+    }
+    if let Some(Value::Array(types)) = m.get_mut("type") {
+        let mut seen = Vec::with_capacity(types.len());
+        types.retain(|t| {
+            let first = !seen.contains(t);
+            seen.push(t.clone());
+            first
+        });
     }
     for (k, v) in m.iter_mut() {
         match k.as_str() {

@@ -78,7 +78,36 @@ pub(super) struct Branch {
     types: Option<Vec<String>>,
     required: Vec<String>,
     consts: Vec<(String, Value)>,
+    /// The member alone (the relaxed root, pointed at the member by a `$ref`), which decides
+    /// what the quick checks above cannot; `None` if it did not compile.
+    validator: Option<jsonschema::Validator>,
     shape: Shape,
+}
+
+/// [`resolve`], with the JSON pointer of where it ends (`at`, the pointer of `s`, when `s` is
+/// no `$ref`).
+fn resolve_at<'a>(
+    root: &'a Value,
+    mut s: &'a Value,
+    at: &str,
+    mut depth: usize,
+) -> Option<(&'a Value, String, usize)> {
+    let mut at = at.to_owned();
+    while let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        depth += 1;
+        if depth > MAX_REF_DEPTH {
+            return None;
+        }
+        let pointer = r.strip_prefix('#')?;
+        s = root.pointer(pointer)?;
+        at = pointer.to_owned();
+    }
+    Some((s, at, depth))
+}
+
+/// `at` extended by the key `key` (escaped as JSON pointers escape `~` and `/`).
+fn child(at: &str, key: &str) -> String {
+    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
 pub(super) fn resolve<'a>(
@@ -98,17 +127,24 @@ pub(super) fn resolve<'a>(
 }
 
 impl Shape {
-    pub(super) fn build(root: &Value, s: &Value, depth: usize) -> Shape {
-        let Some((s, depth)) = resolve(root, s, depth) else {
+    /// The shape of `s`, found at the JSON pointer `at` of `root`; `relaxed` is the root as the
+    /// validator reads it (for the members of unions).
+    pub(super) fn build(root: &Value, relaxed: &Value, s: &Value, at: &str, depth: usize) -> Shape {
+        let Some((s, at, depth)) = resolve_at(root, s, at, depth) else {
             return Shape::Any;
         };
         let Value::Object(m) = s else {
             return Shape::Any;
         };
-        if let Some(Value::Array(branches)) = m.get("anyOf").or_else(|| m.get("oneOf")) {
+        let union = ["anyOf", "oneOf"]
+            .into_iter()
+            .find_map(|k| Some((k, m.get(k)?.as_array()?)));
+        if let Some((keyword, branches)) = union {
+            let at = child(&at, keyword);
             let branches: Vec<Branch> = branches
                 .iter()
-                .map(|b| Branch::build(root, b, depth))
+                .enumerate()
+                .map(|(i, b)| Branch::build(root, relaxed, b, &child(&at, &i.to_string()), depth))
                 .collect();
             if branches.iter().all(|b| matches!(b.shape, Shape::Any)) {
                 return Shape::Any;
@@ -118,18 +154,21 @@ impl Shape {
         let props = m.get("properties").and_then(Value::as_object);
         let extra = match m.get("additionalProperties") {
             Some(Value::Bool(false)) => Extra::Strip,
-            Some(v @ Value::Object(_)) => match Shape::build(root, v, depth) {
-                Shape::Any => Extra::Keep,
-                shape => Extra::Each(Box::new(shape)),
-            },
+            Some(v @ Value::Object(_)) => {
+                match Shape::build(root, relaxed, v, &child(&at, "additionalProperties"), depth) {
+                    Shape::Any => Extra::Keep,
+                    shape => Extra::Each(Box::new(shape)),
+                }
+            }
             _ => Extra::Keep,
         };
         if let Some(props) = props {
+            let at = child(&at, "properties");
             let props = props
                 .iter()
                 .map(|(name, p)| Prop {
                     name: name.clone(),
-                    shape: Shape::build(root, p, depth),
+                    shape: Shape::build(root, relaxed, p, &child(&at, name), depth),
                     default: resolve(root, p, depth).and_then(|(p, _)| p.get("default").cloned()),
                 })
                 .collect();
@@ -145,7 +184,7 @@ impl Shape {
             };
         }
         if let Some(items @ Value::Object(_)) = m.get("items") {
-            return match Shape::build(root, items, depth) {
+            return match Shape::build(root, relaxed, items, &child(&at, "items"), depth) {
                 Shape::Any => Shape::Any,
                 shape => Shape::Array(Box::new(shape)),
             };
@@ -171,17 +210,28 @@ impl Shape {
 }
 
 impl Branch {
-    fn build(root: &Value, s: &Value, depth: usize) -> Branch {
-        let resolved = resolve(root, s, depth).map(|(s, _)| s);
-        let types = resolved.and_then(|s| s.get("type")).map(|t| match t {
-            Value::Array(ts) => ts
+    fn build(root: &Value, relaxed: &Value, s: &Value, at: &str, depth: usize) -> Branch {
+        let types = types_of(root, s, depth);
+        // The relaxed root with a `$ref` to the member: up to draft-07 a `$ref` replaces its
+        // siblings, and the member's own `$ref`s still resolve against the whole document.
+        // (From 2019-09 on the siblings would apply too: the quick checks decide alone.)
+        let validator = relaxed.as_object().and_then(|m| {
+            let dialect = m.get("$schema").and_then(Value::as_str).unwrap_or_default();
+            if !["draft-04", "draft-06", "draft-07"]
                 .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            Value::String(t) => vec![t.clone()],
-            _ => Vec::new(),
+                .any(|d| dialect.contains(d))
+            {
+                return None;
+            }
+            let mut m = m.clone();
+            m.insert("$ref".to_owned(), Value::String(format!("#{at}")));
+            super::compile(&Value::Object(m)).ok()
         });
+        // A member that is itself a union (`.optional()` or `.nullable()` of an object, as
+        // zod-to-json-schema writes them) keeps its object's keys in its first object member.
+        let resolved = resolve(root, s, depth)
+            .map(|(s, _)| s)
+            .map(|s| object_member(root, s, depth).unwrap_or(s));
         let required = resolved
             .and_then(|s| s.get("required"))
             .and_then(Value::as_array)
@@ -205,13 +255,20 @@ impl Branch {
             types,
             required,
             consts,
-            shape: Shape::build(root, s, depth),
+            validator,
+            shape: Shape::build(root, relaxed, s, at, depth),
         }
     }
 
-    /// A cheap stand-in for "this branch validates `v`": the JSON type, required keys and
-    /// literal (discriminator) values match.
+    /// Whether this member takes `v`, as zod's union takes the first member that parses it:
+    /// quick checks first (the JSON type, required keys, literal discriminator values), then
+    /// the member's validator.
     fn matches(&self, v: &Value) -> bool {
+        self.may_match(v) && self.validator.as_ref().is_none_or(|val| val.is_valid(v))
+    }
+
+    /// The quick checks of [`matches`](Self::matches): `false` means the member cannot take `v`.
+    fn may_match(&self, v: &Value) -> bool {
         if let Some(types) = &self.types {
             let t = json_type_name(v);
             let int = v.as_f64().is_some_and(|f| f.fract() == 0.0);
@@ -230,6 +287,60 @@ impl Branch {
             _ => true,
         }
     }
+}
+
+/// The JSON types `s` accepts, `None` for any: its `type`, or those of the members of its
+/// `anyOf` / `oneOf` (`{"not": {}}`, zod's `undefined`, accepts none).
+fn types_of(root: &Value, s: &Value, depth: usize) -> Option<Vec<String>> {
+    let (s, depth) = resolve(root, s, depth)?;
+    match s.get("type") {
+        Some(Value::Array(ts)) => {
+            return Some(
+                ts.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+        Some(Value::String(t)) => return Some(vec![t.clone()]),
+        Some(_) => return Some(Vec::new()),
+        None => {}
+    }
+    if s.get("not")
+        .is_some_and(|n| n.as_object().is_some_and(Map::is_empty))
+        && s.as_object().is_some_and(|m| m.len() == 1)
+    {
+        return Some(Vec::new());
+    }
+    let members = s.get("anyOf").or_else(|| s.get("oneOf"))?.as_array()?;
+    if depth >= MAX_REF_DEPTH {
+        return None;
+    }
+    let mut all = Vec::new();
+    for m in members {
+        all.extend(types_of(root, m, depth + 1)?);
+    }
+    Some(all)
+}
+
+/// The first member of `s`'s `anyOf` / `oneOf` (looked through, depth-first) that has
+/// `properties`, when `s` has none itself.
+fn object_member<'a>(root: &'a Value, s: &'a Value, depth: usize) -> Option<&'a Value> {
+    if s.get("properties").is_some() || depth >= MAX_REF_DEPTH {
+        return None;
+    }
+    s.get("anyOf")
+        .or_else(|| s.get("oneOf"))?
+        .as_array()?
+        .iter()
+        .filter_map(|m| resolve(root, m, depth + 1).map(|(m, _)| m))
+        .find_map(|m| {
+            if m.get("properties").is_some() {
+                Some(m)
+            } else {
+                object_member(root, m, depth + 1)
+            }
+        })
 }
 
 /// zod's output for an object: known keys in schema order (defaults filled in), then the
