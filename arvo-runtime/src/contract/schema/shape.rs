@@ -84,15 +84,15 @@ pub(super) struct Branch {
     shape: Shape,
 }
 
-/// [`resolve`], with the JSON pointer of where it ends (`at`, the pointer of `s`, when `s` is
-/// no `$ref`).
-fn resolve_at<'a>(
+/// `s`, or what its `$ref`s (`#/...` pointers into `root`) lead to, with the pointer of the
+/// last one (`None` when `s` is no `$ref`) and `depth` counting each; `None` past
+/// [`MAX_REF_DEPTH`] or at a `$ref` that points nowhere.
+fn resolve_ref<'a>(
     root: &'a Value,
     mut s: &'a Value,
-    at: &str,
     mut depth: usize,
-) -> Option<(&'a Value, String, usize)> {
-    let mut at = at.to_owned();
+) -> Option<(&'a Value, Option<&'a str>, usize)> {
+    let mut at = None;
     while let Some(r) = s.get("$ref").and_then(Value::as_str) {
         depth += 1;
         if depth > MAX_REF_DEPTH {
@@ -100,9 +100,18 @@ fn resolve_at<'a>(
         }
         let pointer = r.strip_prefix('#')?;
         s = root.pointer(pointer)?;
-        at = pointer.to_owned();
+        at = Some(pointer);
     }
     Some((s, at, depth))
+}
+
+/// [`resolve_ref`] without the pointer.
+pub(super) fn resolve<'a>(
+    root: &'a Value,
+    s: &'a Value,
+    depth: usize,
+) -> Option<(&'a Value, usize)> {
+    resolve_ref(root, s, depth).map(|(s, _, depth)| (s, depth))
 }
 
 /// `at` extended by the key `key` (escaped as JSON pointers escape `~` and `/`).
@@ -110,29 +119,14 @@ fn child(at: &str, key: &str) -> String {
     format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
-pub(super) fn resolve<'a>(
-    root: &'a Value,
-    mut s: &'a Value,
-    mut depth: usize,
-) -> Option<(&'a Value, usize)> {
-    while let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        depth += 1;
-        if depth > MAX_REF_DEPTH {
-            return None;
-        }
-        let pointer = r.strip_prefix('#')?;
-        s = root.pointer(pointer)?;
-    }
-    Some((s, depth))
-}
-
 impl Shape {
     /// The shape of `s`, found at the JSON pointer `at` of `root`; `relaxed` is the root as the
     /// validator reads it (for the members of unions).
     pub(super) fn build(root: &Value, relaxed: &Value, s: &Value, at: &str, depth: usize) -> Shape {
-        let Some((s, at, depth)) = resolve_at(root, s, at, depth) else {
+        let Some((s, target, depth)) = resolve_ref(root, s, depth) else {
             return Shape::Any;
         };
+        let at = target.unwrap_or(at);
         let Value::Object(m) = s else {
             return Shape::Any;
         };
@@ -140,7 +134,7 @@ impl Shape {
             .into_iter()
             .find_map(|k| Some((k, m.get(k)?.as_array()?)));
         if let Some((keyword, branches)) = union {
-            let at = child(&at, keyword);
+            let at = child(at, keyword);
             let branches: Vec<Branch> = branches
                 .iter()
                 .enumerate()
@@ -155,7 +149,7 @@ impl Shape {
         let extra = match m.get("additionalProperties") {
             Some(Value::Bool(false)) => Extra::Strip,
             Some(v @ Value::Object(_)) => {
-                match Shape::build(root, relaxed, v, &child(&at, "additionalProperties"), depth) {
+                match Shape::build(root, relaxed, v, &child(at, "additionalProperties"), depth) {
                     Shape::Any => Extra::Keep,
                     shape => Extra::Each(Box::new(shape)),
                 }
@@ -163,7 +157,7 @@ impl Shape {
             _ => Extra::Keep,
         };
         if let Some(props) = props {
-            let at = child(&at, "properties");
+            let at = child(at, "properties");
             let props = props
                 .iter()
                 .map(|(name, p)| Prop {
@@ -184,7 +178,7 @@ impl Shape {
             };
         }
         if let Some(items @ Value::Object(_)) = m.get("items") {
-            return match Shape::build(root, relaxed, items, &child(&at, "items"), depth) {
+            return match Shape::build(root, relaxed, items, &child(at, "items"), depth) {
                 Shape::Any => Shape::Any,
                 shape => Shape::Array(Box::new(shape)),
             };
