@@ -177,6 +177,7 @@ impl Schema {
         let validator = compile(&relaxed).map_err(|e| SchemaError::Invalid {
             message: e.to_string(),
         })?;
+        let relaxed = Arc::new(relaxed);
         let shape = Shape::build(&body, &relaxed, &body, "", 0);
         let mut export = body.clone();
         if let Value::Object(m) = &mut export {

@@ -4,6 +4,7 @@
 use super::MAX_REF_DEPTH;
 use crate::issue::json_type_name;
 use serde_json::{Map, Value};
+use std::sync::{Arc, OnceLock};
 
 /// What `parse` does to a value, prepared once from the schema.
 pub(super) enum Shape {
@@ -78,10 +79,31 @@ pub(super) struct Branch {
     types: Option<Vec<String>>,
     required: Vec<String>,
     consts: Vec<(String, Value)>,
-    /// The member alone (the relaxed root, pointed at the member by a `$ref`), which decides
-    /// what the quick checks above cannot; `None` if it did not compile.
-    validator: Option<jsonschema::Validator>,
+    /// The member's own validator, for when the quick checks above leave more than one
+    /// member; `None` where it cannot be had (see [`Branch::build`]).
+    check: Option<MemberCheck>,
     shape: Shape,
+}
+
+/// A union member's validator, compiled when first needed: the relaxed root with a `$ref` to
+/// the member. Up to draft-07 a `$ref` replaces its siblings, and the member's own `$ref`s still
+/// resolve against the whole document.
+struct MemberCheck {
+    root: Arc<Value>,
+    at: String,
+    validator: OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl MemberCheck {
+    /// Whether the member takes `v` (`true` when its validator does not compile).
+    fn validates(&self, v: &Value) -> bool {
+        let validator = self.validator.get_or_init(|| {
+            let mut m = self.root.as_object()?.clone();
+            m.insert("$ref".to_owned(), Value::String(format!("#{}", self.at)));
+            super::compile(&Value::Object(m)).ok()
+        });
+        validator.as_ref().is_none_or(|val| val.is_valid(v))
+    }
 }
 
 /// `s`, or what its `$ref`s (`#/...` pointers into `root`) lead to, with the pointer of the
@@ -122,7 +144,13 @@ fn child(at: &str, key: &str) -> String {
 impl Shape {
     /// The shape of `s`, found at the JSON pointer `at` of `root`; `relaxed` is the root as the
     /// validator reads it (for the members of unions).
-    pub(super) fn build(root: &Value, relaxed: &Value, s: &Value, at: &str, depth: usize) -> Shape {
+    pub(super) fn build(
+        root: &Value,
+        relaxed: &Arc<Value>,
+        s: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Shape {
         let Some((s, target, depth)) = resolve_ref(root, s, depth) else {
             return Shape::Any;
         };
@@ -193,9 +221,22 @@ impl Shape {
                 items.iter_mut().for_each(|i| item.apply(i))
             }
             (Shape::Union(branches), v) => {
-                if let Some(b) = branches.iter().find(|b| b.matches(v)) {
-                    b.shape.apply(v);
-                }
+                // zod's union takes the first member that parses the value. The quick checks
+                // rule members out; when one is left, the value (valid as a whole) is valid
+                // for it, else the members' validators decide.
+                let mut candidates = branches.iter().filter(|b| b.may_match(v));
+                let Some(first) = candidates.next() else {
+                    return;
+                };
+                let chosen = match candidates.next() {
+                    None => first,
+                    Some(second) => [first, second]
+                        .into_iter()
+                        .chain(candidates)
+                        .find(|b| b.check.as_ref().is_none_or(|c| c.validates(v)))
+                        .unwrap_or(first),
+                };
+                chosen.shape.apply(v);
             }
             (Shape::Object { props, extra }, Value::Object(map)) => apply_object(props, extra, map),
             _ => {}
@@ -204,23 +245,21 @@ impl Shape {
 }
 
 impl Branch {
-    fn build(root: &Value, relaxed: &Value, s: &Value, at: &str, depth: usize) -> Branch {
+    fn build(root: &Value, relaxed: &Arc<Value>, s: &Value, at: &str, depth: usize) -> Branch {
         let types = types_of(root, s, depth);
-        // The relaxed root with a `$ref` to the member: up to draft-07 a `$ref` replaces its
-        // siblings, and the member's own `$ref`s still resolve against the whole document.
-        // (From 2019-09 on the siblings would apply too: the quick checks decide alone.)
-        let validator = relaxed.as_object().and_then(|m| {
-            let dialect = m.get("$schema").and_then(Value::as_str).unwrap_or_default();
-            if !["draft-04", "draft-06", "draft-07"]
-                .iter()
-                .any(|d| dialect.contains(d))
-            {
-                return None;
-            }
-            let mut m = m.clone();
-            m.insert("$ref".to_owned(), Value::String(format!("#{at}")));
-            super::compile(&Value::Object(m)).ok()
-        });
+        // From 2019-09 on a `$ref`'s siblings apply too: the quick checks decide alone there.
+        let dialect = relaxed
+            .get("$schema")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let check = ["draft-04", "draft-06", "draft-07"]
+            .iter()
+            .any(|d| dialect.contains(d))
+            .then(|| MemberCheck {
+                root: Arc::clone(relaxed),
+                at: at.to_owned(),
+                validator: OnceLock::new(),
+            });
         // A member that is itself a union (`.optional()` or `.nullable()` of an object, as
         // zod-to-json-schema writes them) keeps its object's keys in its first object member.
         let resolved = resolve(root, s, depth)
@@ -249,19 +288,13 @@ impl Branch {
             types,
             required,
             consts,
-            validator,
+            check,
             shape: Shape::build(root, relaxed, s, at, depth),
         }
     }
 
-    /// Whether this member takes `v`, as zod's union takes the first member that parses it:
-    /// quick checks first (the JSON type, required keys, literal discriminator values), then
-    /// the member's validator.
-    fn matches(&self, v: &Value) -> bool {
-        self.may_match(v) && self.validator.as_ref().is_none_or(|val| val.is_valid(v))
-    }
-
-    /// The quick checks of [`matches`](Self::matches): `false` means the member cannot take `v`.
+    /// Quick checks (the JSON type, required keys, literal discriminator values): `false`
+    /// means the member cannot take `v`.
     fn may_match(&self, v: &Value) -> bool {
         if let Some(types) = &self.types {
             let t = json_type_name(v);
