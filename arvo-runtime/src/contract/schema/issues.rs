@@ -1,6 +1,6 @@
 //! The validator's errors as the issues zod reports (see the [module docs](super)).
 
-use super::shape::resolve;
+use super::shape::{resolve, wrapped_member};
 use crate::event::js_number_string;
 use crate::issue::{
     BoundType, Issue, IssueKind, Issues, PathSegment, bounded_value, json_type_name, quote_prefix,
@@ -229,27 +229,6 @@ fn union_issue(union_errors: Vec<Issues>, path: Vec<PathSegment>) -> Issue {
         kind: IssueKind::InvalidUnion { union_errors },
         path,
         message: "Invalid input".to_owned(),
-    }
-}
-
-/// The index of the inner member of a two-member `anyOf`/`oneOf` that wraps it the way
-/// zod-to-json-schema writes `.nullable()` of a schema with checks (`[inner, {"type":
-/// "null"}]`) and `.optional()` inside a union or an array (`[{"not": {}}, inner]`: `{"not":
-/// {}}` is `undefined`, which no JSON value is). The order tells a wrapper from a union with
-/// `z.null()` in it, which writes its members in their own order.
-fn wrapped_member(root: &Value, members: &[Value]) -> Option<usize> {
-    let only = |m: &Value, key: &str, value: &Value| {
-        resolve(root, m, 0).is_some_and(|(m, _)| {
-            m.as_object()
-                .is_some_and(|o| o.len() == 1 && o.get(key) == Some(value))
-        })
-    };
-    let null = Value::from("null");
-    let undefined = Value::Object(serde_json::Map::new());
-    match members {
-        [a, _] if only(a, "not", &undefined) => Some(1),
-        [_, b] if only(b, "type", &null) => Some(0),
-        _ => None,
     }
 }
 

@@ -350,24 +350,45 @@ fn types_of(root: &Value, s: &Value, depth: usize) -> Option<Vec<String>> {
     Some(all)
 }
 
-/// The first member of `s`'s `anyOf` / `oneOf` (looked through, depth-first) that has
-/// `properties`, when `s` has none itself.
+/// The schema `s` wraps as zod-to-json-schema writes `.nullable()` or `.optional()` (see
+/// [`wrapped_member`]), looked through, when `s` has no `properties` itself. A real union is
+/// not looked into: its members are shaped by its own [`Shape::Union`].
 fn object_member<'a>(root: &'a Value, s: &'a Value, depth: usize) -> Option<&'a Value> {
     if s.get("properties").is_some() || depth >= MAX_REF_DEPTH {
         return None;
     }
-    s.get("anyOf")
-        .or_else(|| s.get("oneOf"))?
-        .as_array()?
-        .iter()
-        .filter_map(|m| resolve(root, m, depth + 1).map(|(m, _)| m))
-        .find_map(|m| {
-            if m.get("properties").is_some() {
-                Some(m)
-            } else {
-                object_member(root, m, depth + 1)
-            }
+    let members = s.get("anyOf").or_else(|| s.get("oneOf"))?.as_array()?;
+    let (m, _) = resolve(
+        root,
+        members.get(wrapped_member(root, members)?)?,
+        depth + 1,
+    )?;
+    if m.get("properties").is_some() {
+        Some(m)
+    } else {
+        object_member(root, m, depth + 1)
+    }
+}
+
+/// The index of the inner member of a two-member `anyOf`/`oneOf` that wraps it the way
+/// zod-to-json-schema writes `.nullable()` of a schema with checks (`[inner, {"type":
+/// "null"}]`) and `.optional()` inside a union or an array (`[{"not": {}}, inner]`: `{"not":
+/// {}}` is `undefined`, which no JSON value is). The order tells a wrapper from a union with
+/// `z.null()` in it, which writes its members in their own order.
+pub(super) fn wrapped_member(root: &Value, members: &[Value]) -> Option<usize> {
+    let only = |m: &Value, key: &str, value: &Value| {
+        resolve(root, m, 0).is_some_and(|(m, _)| {
+            m.as_object()
+                .is_some_and(|o| o.len() == 1 && o.get(key) == Some(value))
         })
+    };
+    let null = Value::from("null");
+    let undefined = Value::Object(Map::new());
+    match members {
+        [a, _] if only(a, "not", &undefined) => Some(1),
+        [_, b] if only(b, "type", &null) => Some(0),
+        _ => None,
+    }
 }
 
 /// zod's output for an object: known keys in schema order (defaults filled in), then the
