@@ -268,3 +268,46 @@ fn a_huge_value_is_quoted_by_a_bounded_prefix() {
         .to_string();
     assert!(text.len() < 4 * MAX_QUOTED_BYTES, "{} bytes", text.len());
 }
+
+/// Issues under objects wider than a few keys (found through an index, not a scan) keep zod's
+/// order: a record's entries in the data's order, an object's properties in its shape's order.
+#[test]
+fn wide_objects_keep_zods_order() {
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+    let order = |issues: &arvo_runtime::issue::Issues| -> Vec<String> {
+        issues
+            .as_slice()
+            .iter()
+            .map(|i| match i.path.last().unwrap() {
+                arvo_runtime::issue::PathSegment::Key(k) => k.clone(),
+                other => panic!("a record key, not {other:?}"),
+            })
+            .collect()
+    };
+    // A record: the data's order, which is not sorted.
+    let record =
+        Schema::new(json!({"type": "object", "additionalProperties": {"type": "string"}})).unwrap();
+    // The odd keys backwards, then the even ones forwards.
+    let shuffled: Vec<&String> = (0..40)
+        .rev()
+        .filter(|i| i % 2 == 1)
+        .chain((0..40).filter(|i| i % 2 == 0))
+        .map(|i| &keys[i])
+        .collect();
+    let data: serde_json::Map<String, Value> =
+        shuffled.iter().map(|k| ((*k).clone(), json!(1))).collect();
+    let issues = record.validate(&Value::Object(data)).unwrap_err();
+    let expected: Vec<String> = shuffled.iter().map(|k| (*k).clone()).collect();
+    assert_eq!(order(&issues), expected);
+    // An object: the schema's order, whatever the data's.
+    let props: serde_json::Map<String, Value> = keys
+        .iter()
+        .rev()
+        .map(|k| (k.clone(), json!({"type": "string"})))
+        .collect();
+    let object = Schema::new(json!({"type": "object", "properties": props})).unwrap();
+    let data: serde_json::Map<String, Value> = keys.iter().map(|k| (k.clone(), json!(1))).collect();
+    let issues = object.validate(&Value::Object(data)).unwrap_err();
+    let expected: Vec<String> = keys.iter().rev().cloned().collect();
+    assert_eq!(order(&issues), expected);
+}

@@ -9,7 +9,8 @@ use crate::issue::{
 use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 fn location_path(err: &ValidationError<'_>) -> Vec<PathSegment> {
     err.instance_path()
@@ -590,6 +591,7 @@ pub(super) fn sort_as_zod(issues: &mut Issues, body: &Value, data: &Value) {
 /// [`sort_as_zod`] for issues under the path of length `depth` where `schema` applies to
 /// `value`: a union's member's issues, ordered by that member.
 fn sort_within(issues: &mut Issues, root: &Value, schema: &Value, value: &Value, depth: usize) {
+    let mut keys = KeyIndex::default();
     issues.0.sort_by_cached_key(|issue| {
         zod_position(
             root,
@@ -597,6 +599,7 @@ fn sort_within(issues: &mut Issues, root: &Value, schema: &Value, value: &Value,
             value,
             issue.path.get(depth..).unwrap_or_default(),
             &issue.kind,
+            &mut keys,
         )
     });
 }
@@ -607,12 +610,13 @@ fn sort_within(issues: &mut Issues, root: &Value, schema: &Value, value: &Value,
 /// record's entry); then `(0, k)`, `k` the position of the issue's keyword in the schema at that
 /// path (so a value's own issues come before those of what it holds). The walk stops at a
 /// union: the issues below it were ordered when it was reported.
-fn zod_position(
-    root: &Value,
-    schema: &Value,
-    value: &Value,
+fn zod_position<'a>(
+    root: &'a Value,
+    schema: &'a Value,
+    value: &'a Value,
     path: &[PathSegment],
     kind: &IssueKind,
+    keys: &mut KeyIndex<'a>,
 ) -> Vec<(u8, usize)> {
     let mut position = Vec::with_capacity(path.len() + 1);
     let (mut schema, mut value) = (Some(schema), Some(value));
@@ -626,13 +630,13 @@ fn zod_position(
         match segment {
             PathSegment::Key(k) => {
                 let properties = level.get("properties").and_then(Value::as_object);
-                if let Some(i) = properties.and_then(|p| p.keys().position(|key| key == k)) {
+                if let Some(i) = properties.and_then(|p| keys.position(p, k)) {
                     position.push((1, i));
                     schema = properties.and_then(|p| p.get(k));
                 } else {
                     let i = value
                         .and_then(Value::as_object)
-                        .and_then(|m| m.keys().position(|key| key == k));
+                        .and_then(|m| keys.position(m, k));
                     position.push((2, i.unwrap_or(usize::MAX)));
                     schema = level.get("additionalProperties");
                 }
@@ -675,6 +679,34 @@ fn keyword_position(root: &Value, s: &Value, names: &[&str], depth: usize) -> Op
             Some(steps)
         })
     })
+}
+
+/// Where keys stand in the objects (schemas' `properties`, the data's objects) that
+/// [`zod_position`] walks. A large object is indexed once per sort, so ordering `n` issues
+/// under an object of `n` keys costs `O(n)`, not a scan of the object per issue.
+#[derive(Default)]
+struct KeyIndex<'a>(HashMap<*const Map<String, Value>, HashMap<&'a str, usize>>);
+
+impl<'a> KeyIndex<'a> {
+    /// Up to this many keys, a key is found by a scan (cheaper than building an index).
+    const SCAN: usize = 16;
+
+    /// The position of `key` among `map`'s keys.
+    fn position(&mut self, map: &'a Map<String, Value>, key: &str) -> Option<usize> {
+        if map.len() <= Self::SCAN {
+            return map.keys().position(|k| k == key);
+        }
+        self.0
+            .entry(std::ptr::from_ref(map))
+            .or_insert_with(|| {
+                map.keys()
+                    .enumerate()
+                    .map(|(i, k)| (k.as_str(), i))
+                    .collect()
+            })
+            .get(key)
+            .copied()
+    }
 }
 
 /// The keywords an issue of this kind comes from.
