@@ -547,27 +547,22 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
             // zod's union: the first member that failed only on checks (zod's `dirty`) reports
             // its issues; when every member failed on a type (`aborted`), one `invalid_union`
             // lists every member's issues.
-            let mut union_errors: Vec<Issues> = context
-                .iter()
-                .enumerate()
-                .map(|(i, branch)| {
-                    let mut issues = Issues::default();
-                    for e in branch {
-                        push_issues(&mut issues, e, body);
-                    }
-                    // In zod's order within the member (the validator's is its own).
-                    if let Some(member) = members.and_then(|m| m.get(i)) {
-                        sort_within(&mut issues, body, member, instance, path.len());
-                    }
-                    issues
-                })
-                .collect();
-            if let Some(dirty) = union_errors
-                .iter()
-                .position(|b| !b.is_empty() && !aborts(b))
-            {
-                out.0.append(&mut union_errors.swap_remove(dirty).0);
-                return;
+            // Members are looked at in order, and no further than the first dirty one.
+            let mut union_errors = Vec::with_capacity(context.len());
+            for (i, branch) in context.iter().enumerate() {
+                let mut issues = Issues::default();
+                for e in branch {
+                    push_issues(&mut issues, e, body);
+                }
+                // In zod's order within the member (the validator's is its own).
+                if let Some(member) = members.and_then(|m| m.get(i)) {
+                    sort_within(&mut issues, body, member, instance, path.len());
+                }
+                if !issues.is_empty() && !aborts(&issues) {
+                    out.0.append(&mut issues.0);
+                    return;
+                }
+                union_errors.push(issues);
             }
             union_issue(union_errors, path)
         }

@@ -316,8 +316,11 @@ impl Branch {
     }
 }
 
-/// The JSON types `s` accepts, `None` for any: its `type`, or those of the members of its
-/// `anyOf` / `oneOf` (`{"not": {}}`, zod's `undefined`, accepts none).
+/// The JSON types `s` accepts, `None` for any: its `type`, none for `{"not": {}}` (zod's
+/// `undefined`), or for a `.nullable()` / `.optional()` wrapper (see [`wrapped_member`]) those
+/// of what it wraps, with `null` for `.nullable()`. A real union answers `None`, and its members'
+/// validators decide: looking into every member would cost a walk of everything below it for
+/// each member, exponential in a schema whose `$ref`s share subschemas.
 fn types_of(root: &Value, s: &Value, depth: usize) -> Option<Vec<String>> {
     let (s, depth) = resolve(root, s, depth)?;
     match s.get("type") {
@@ -333,21 +336,31 @@ fn types_of(root: &Value, s: &Value, depth: usize) -> Option<Vec<String>> {
         Some(_) => return Some(Vec::new()),
         None => {}
     }
-    if s.get("not")
-        .is_some_and(|n| n.as_object().is_some_and(Map::is_empty))
-        && s.as_object().is_some_and(|m| m.len() == 1)
-    {
+    if is_undefined(root, s) {
         return Some(Vec::new());
     }
     let members = s.get("anyOf").or_else(|| s.get("oneOf"))?.as_array()?;
     if depth >= MAX_REF_DEPTH {
         return None;
     }
-    let mut all = Vec::new();
-    for m in members {
-        all.extend(types_of(root, m, depth + 1)?);
+    let inner = wrapped_member(root, members)?;
+    let mut types = types_of(root, members.get(inner)?, depth + 1)?;
+    if inner == 0 {
+        types.push("null".to_owned());
     }
-    Some(all)
+    Some(types)
+}
+
+/// Whether `s` is `{"not": {}}`: nothing, zod's `undefined` in zod-to-json-schema's output.
+fn is_undefined(root: &Value, s: &Value) -> bool {
+    resolve(root, s, 0).is_some_and(|(s, _)| {
+        s.as_object().is_some_and(|o| {
+            o.len() == 1
+                && o.get("not")
+                    .and_then(Value::as_object)
+                    .is_some_and(Map::is_empty)
+        })
+    })
 }
 
 /// The schema `s` wraps as zod-to-json-schema writes `.nullable()` or `.optional()` (see
@@ -376,17 +389,16 @@ fn object_member<'a>(root: &'a Value, s: &'a Value, depth: usize) -> Option<&'a 
 /// {}}` is `undefined`, which no JSON value is). The order tells a wrapper from a union with
 /// `z.null()` in it, which writes its members in their own order.
 pub(super) fn wrapped_member(root: &Value, members: &[Value]) -> Option<usize> {
-    let only = |m: &Value, key: &str, value: &Value| {
+    let null = |m: &Value| {
         resolve(root, m, 0).is_some_and(|(m, _)| {
-            m.as_object()
-                .is_some_and(|o| o.len() == 1 && o.get(key) == Some(value))
+            m.as_object().is_some_and(|o| {
+                o.len() == 1 && o.get("type").and_then(Value::as_str) == Some("null")
+            })
         })
     };
-    let null = Value::from("null");
-    let undefined = Value::Object(Map::new());
     match members {
-        [a, _] if only(a, "not", &undefined) => Some(1),
-        [_, b] if only(b, "type", &null) => Some(0),
+        [a, _] if is_undefined(root, a) => Some(1),
+        [_, b] if null(b) => Some(0),
         _ => None,
     }
 }
