@@ -296,12 +296,9 @@ fn relax(schema: &mut Value) {
         m.shift_remove("additionalProperties");
     }
     if let Some(Value::Array(types)) = m.get_mut("type") {
-        let mut seen = Vec::with_capacity(types.len());
-        types.retain(|t| {
-            let first = !seen.contains(t);
-            seen.push(t.clone());
-            first
-        });
+        // A set, so a hostile list of many names costs linear time.
+        let mut seen = std::collections::HashSet::with_capacity(types.len());
+        types.retain(|t| seen.insert(t.to_string()));
     }
     for (k, v) in m.iter_mut() {
         match k.as_str() {
