@@ -247,3 +247,177 @@ fn a_small_object_is_shaped_as_a_large_one() {
     assert_eq!(out["extra"], json!({"k": "v"}));
     assert_eq!(small.parse_owned(input).unwrap(), out);
 }
+
+/// `definitions` `L0` .. `L{levels-1}`, each a union of two stripping objects whose one
+/// property (`a` in the first, `b` in the second) is the next level: 2^levels paths through
+/// `$ref`s to the last level.
+fn shared_levels(levels: usize) -> Value {
+    let mut defs = serde_json::Map::new();
+    for l in 0..levels {
+        let next = if l + 1 == levels {
+            json!({"type": "string"})
+        } else {
+            json!({"$ref": format!("#/definitions/L{}", l + 1)})
+        };
+        let member = |k: &str| {
+            json!({
+                "type": "object",
+                "properties": {k: next.clone()},
+                "required": [k],
+                "additionalProperties": false
+            })
+        };
+        defs.insert(
+            format!("L{l}"),
+            json!({"anyOf": [member("a"), member("b")]}),
+        );
+    }
+    json!({"$ref": "#/definitions/L0", "definitions": defs})
+}
+
+#[test]
+fn subschemas_shared_through_refs_are_shaped_once() {
+    // 2^40 paths lead to the last level: shaping each path (as before) never finished. Each
+    // `$ref` target is now shaped once, and `parse` still strips at every level.
+    let levels = 40;
+    let s = Schema::new(shared_levels(levels)).unwrap();
+    let mut data = json!("leaf");
+    let mut want = json!("leaf");
+    for l in (0..levels).rev() {
+        let k = if l % 3 == 0 { "a" } else { "b" };
+        data = json!({"extra": l, k: data});
+        want = json!({k: want});
+    }
+    assert_eq!(s.parse(&data).unwrap(), want);
+    assert_eq!(s.parse_owned(data).unwrap(), want);
+}
+
+#[test]
+fn recursive_schemas_are_shaped_at_every_depth() {
+    // A linked list through a `$ref` cycle: unknown keys are stripped however deep the list
+    // (the shaping stopped after 32 `$ref`s before).
+    let s = Schema::new(json!({
+        "$ref": "#/definitions/Node",
+        "definitions": {
+            "Node": {
+                "type": "object",
+                "properties": {
+                    "v": {"type": "number"},
+                    "next": {"anyOf": [{"$ref": "#/definitions/Node"}, {"type": "null"}]}
+                },
+                "required": ["v", "next"],
+                "additionalProperties": false
+            }
+        }
+    }))
+    .unwrap();
+    let mut data = json!(null);
+    let mut want = json!(null);
+    for v in 0..100 {
+        data = json!({"junk": true, "next": data, "v": v});
+        want = json!({"v": v, "next": want});
+    }
+    // Through JSON text, as a payload arrives (nesting below serde_json's limit of 128).
+    let data: Value = serde_json::from_str(&data.to_string()).unwrap();
+    let out = s.parse(&data).unwrap();
+    assert_eq!(out, want);
+    assert_eq!(
+        serde_json::to_string(&out).unwrap(),
+        serde_json::to_string(&want).unwrap(),
+        "keys in schema order at every depth"
+    );
+}
+
+/// A recursive union whose two members both hold `k` (of the union's own type), and `levels`
+/// objects nested through `k` with `leaf` at the bottom, read from JSON text.
+fn multiplying_union() -> Schema {
+    Schema::new(json!({
+        "$ref": "#/definitions/T",
+        "definitions": {"T": {"anyOf": [
+            {"type": "object", "properties": {"k": {"$ref": "#/definitions/T"}, "a": {"type": "string"}}},
+            {"type": "object", "properties": {"k": {"$ref": "#/definitions/T"}, "b": {"type": "string"}}}
+        ]}}
+    }))
+    .unwrap()
+}
+
+fn nested_k(levels: usize, leaf: Value) -> Value {
+    let mut v = leaf;
+    for _ in 0..levels {
+        v = json!({"k": v});
+    }
+    serde_json::from_str(&v.to_string()).unwrap()
+}
+
+#[test]
+fn unions_that_multiply_the_work_refuse_what_would_take_exponential_time() {
+    let s = multiplying_union();
+    // 100 levels: 2^100 checks for a validator (and zod), which never returned before. Refused
+    // at once, by validate, is_valid and parse alike, with one issue.
+    let deep = nested_k(100, json!(1));
+    let issues = s.validate(&deep).unwrap_err();
+    assert_eq!(issues.as_slice().len(), 1);
+    let issue = &issues.as_slice()[0];
+    assert_eq!(issue.kind, IssueKind::Custom);
+    assert!(issue.path.is_empty());
+    assert!(
+        issue.message.starts_with("Too complex to validate"),
+        "{}",
+        issue.message
+    );
+    assert!(!s.is_valid(&deep));
+    assert!(s.parse(&deep).is_err());
+    // Also when the payload is valid: a valid leaf needs as many checks.
+    assert!(!s.is_valid(&nested_k(100, json!({}))));
+    // Shallow payloads are validated as usual, their issues and all.
+    assert!(s.validate(&nested_k(5, json!({"a": "x"}))).is_ok());
+    let shallow = s.validate(&nested_k(5, json!(1))).unwrap_err();
+    assert_eq!(shallow.as_slice()[0].kind.code(), "invalid_union");
+}
+
+#[test]
+fn ordinary_schemas_validate_deep_payloads_whole() {
+    // No union member shares what lies below it with another: never counted, never refused,
+    // however deep the payload (a linked list of `.nullable()` nodes, an `.optional()` tree).
+    let list = Schema::new(json!({
+        "$ref": "#/definitions/Node",
+        "definitions": {"Node": {
+            "type": "object",
+            "properties": {"next": {"anyOf": [{"$ref": "#/definitions/Node"}, {"type": "null"}]}},
+            "required": ["next"]
+        }}
+    }))
+    .unwrap();
+    let mut deep = json!(null);
+    for _ in 0..120 {
+        deep = json!({"next": deep});
+    }
+    let deep: Value = serde_json::from_str(&deep.to_string()).unwrap();
+    assert!(list.validate(&deep).is_ok());
+    let mut bad = json!(7);
+    for _ in 0..120 {
+        bad = json!({"next": bad});
+    }
+    let bad: Value = serde_json::from_str(&bad.to_string()).unwrap();
+    let issues = list.validate(&bad).unwrap_err();
+    assert_eq!(issues.as_slice()[0].path.len(), 120, "{issues}");
+    // A tagged union of variants with distinct fields, as schemars writes a Rust enum.
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    enum Expr {
+        Num(f64),
+        Neg(Box<Expr>),
+        Add(Box<Expr>, Box<Expr>),
+    }
+    let expr = Schema::of::<Expr>().unwrap();
+    let mut e = json!({"Num": 1.0});
+    for i in 0..60 {
+        e = if i % 2 == 0 {
+            json!({"Neg": e})
+        } else {
+            json!({"Add": [e, {"Num": 2.0}]})
+        };
+    }
+    let e: Value = serde_json::from_str(&e.to_string()).unwrap();
+    assert!(expr.validate(&e).is_ok());
+}

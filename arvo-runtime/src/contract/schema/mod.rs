@@ -77,18 +77,19 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 
+mod fanout;
 mod formats;
 mod issues;
 mod shape;
 
 use issues::push_issues;
-use shape::Shape;
+use shape::Shapes;
 
 /// The `$schema` URL of draft-07, the dialect the reference exports.
 pub const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
 
 /// How deep `$ref`s are followed when preparing [`Schema::parse`] (cycles stop there).
-const MAX_REF_DEPTH: usize = 32;
+const MAX_REF_DEPTH: usize = 128;
 
 /// Why a schema could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,7 +138,9 @@ struct Inner {
     body: Value,
     export: Value,
     validator: Validator,
-    shape: Shape,
+    shape: Shapes,
+    /// The counting walk, for a schema whose unions can multiply the work (see `fanout`).
+    plan: Option<fanout::Plan>,
 }
 
 impl fmt::Debug for Schema {
@@ -178,7 +181,8 @@ impl Schema {
             message: e.to_string(),
         })?;
         let relaxed = Arc::new(relaxed);
-        let shape = Shape::build(&body, &relaxed, &body, "", 0);
+        let shape = Shapes::build(&body, &relaxed);
+        let plan = fanout::Plan::for_schema(&relaxed);
         let mut export = body.clone();
         if let Value::Object(m) = &mut export {
             m.insert("$schema".to_owned(), dialect);
@@ -188,6 +192,7 @@ impl Schema {
             export,
             validator,
             shape,
+            plan,
         })))
     }
 
@@ -216,13 +221,60 @@ impl Schema {
         &self.0.export
     }
 
-    /// Whether `data` is valid (no allocation on success).
+    /// Whether `data` is valid (no allocation on success, for a schema without unions that
+    /// multiply the work; see [`validate`](Self::validate)).
     pub fn is_valid(&self, data: &Value) -> bool {
-        self.0.validator.is_valid(data)
+        self.bounded(data).is_ok() && self.0.validator.is_valid(data)
+    }
+
+    /// `Err(budget)` when validating `data` could need more than `budget` checks (only for a
+    /// schema whose unions multiply the work).
+    fn bounded(&self, data: &Value) -> Result<(), u64> {
+        self.0.plan.as_ref().map_or(Ok(()), |plan| plan.check(data))
     }
 
     /// Validates `data`; every failure becomes an [`Issue`] with its path and a zod-like message.
+    ///
+    /// The work is bounded. A validator checks a value once for each member of each union that
+    /// applies to it, so where union members share what lies below them (through `$ref`s, or a
+    /// recursive type whose variants share a field), the work doubles with each level of
+    /// nesting. For such a schema a payload that would need more than 64 checks per value it
+    /// holds plus 100,000 is refused with one `custom` issue saying so, where zod (and the
+    /// reference) would go on for hours or run out of memory. Other schemas, those of the
+    /// reference's contracts and of schemars' types included, are never refused this way.
+    ///
+    /// ```
+    /// use arvo_runtime::contract::Schema;
+    /// use serde_json::json;
+    /// // Two variants that both hold a `child` of the same type.
+    /// let s = Schema::new(json!({
+    ///     "$ref": "#/definitions/Node",
+    ///     "definitions": {"Node": {"anyOf": [
+    ///         {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}, "a": {}}},
+    ///         {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}, "b": {}}}
+    ///     ]}}
+    /// })).unwrap();
+    /// let mut deep = json!(1);
+    /// for _ in 0..100 {
+    ///     deep = json!({"child": deep});
+    /// }
+    /// let issues = s.validate(&deep).unwrap_err();
+    /// assert!(issues.as_slice()[0].message.starts_with("Too complex to validate"));
+    /// assert!(s.validate(&json!({"child": {"child": {}}})).is_ok());
+    /// ```
     pub fn validate(&self, data: &Value) -> Result<(), Issues> {
+        if let Err(budget) = self.bounded(data) {
+            let mut issues = Issues::default();
+            issues.push(Issue {
+                kind: IssueKind::Custom,
+                path: Vec::new(),
+                message: format!(
+                    "Too complex to validate: the schema's unions would check this payload's \
+                     values more than {budget} times"
+                ),
+            });
+            return Err(issues);
+        }
         if self.0.validator.is_valid(data) {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
 
 /// What `parse` does to a value, prepared once from the schema.
-pub(super) enum Shape {
+enum Shape {
     /// Leave the value as it is.
     Any,
     Object {
@@ -16,13 +16,15 @@ pub(super) enum Shape {
     },
     Array(Box<Shape>),
     Union(Vec<Branch>),
+    /// The shape of a `$ref` target: an index in [`Shapes`]'s table.
+    Ref(usize),
 }
 
 /// An object's properties in schema order, with an index by name when there are more than
 /// [`SMALL_PROPS`], so shaping an object costs time linear in its number of keys whatever the
 /// number of properties.
 #[derive(Default)]
-pub(super) struct Props {
+struct Props {
     list: Vec<Prop>,
     /// Name -> position; empty for [`SMALL_PROPS`] properties or fewer (found by a scan).
     index: std::collections::HashMap<String, usize>,
@@ -69,13 +71,13 @@ struct Prop {
     default: Option<Value>,
 }
 
-pub(super) enum Extra {
+enum Extra {
     Strip,
     Keep,
     Each(Box<Shape>),
 }
 
-pub(super) struct Branch {
+struct Branch {
     types: Option<Vec<String>>,
     required: Vec<String>,
     consts: Vec<(String, Value)>,
@@ -141,20 +143,80 @@ fn child(at: &str, key: &str) -> String {
     format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
-impl Shape {
-    /// The shape of `s`, found at the JSON pointer `at` of `root`; `relaxed` is the root as the
-    /// validator reads it (for the members of unions).
-    pub(super) fn build(
-        root: &Value,
-        relaxed: &Arc<Value>,
-        s: &Value,
-        at: &str,
-        depth: usize,
-    ) -> Shape {
-        let Some((s, target, depth)) = resolve_ref(root, s, depth) else {
+/// The shapes of a schema: the root's, and one per `$ref` target, built once however many
+/// `$ref`s lead to it. A schema whose `$ref`s share subschemas (a DAG) is shaped in time linear
+/// in its size (walking each path to the shared ones would cost time exponential in its depth),
+/// and a recursive one is shaped to any depth of the data, as zod's `z.lazy` parses.
+pub(super) struct Shapes {
+    root: Shape,
+    /// [`Shape::Ref`] indexes this.
+    refs: Vec<Shape>,
+}
+
+impl Shapes {
+    /// The shapes of `root`; `relaxed` is the root as the validator reads it (for the members
+    /// of unions).
+    pub(super) fn build(root: &Value, relaxed: &Arc<Value>) -> Shapes {
+        let mut builder = Builder {
+            root,
+            relaxed,
+            refs: Vec::new(),
+            targets: std::collections::HashMap::new(),
+        };
+        let shape = builder.shape(root, "", 0);
+        Shapes {
+            root: shape,
+            refs: builder
+                .refs
+                .into_iter()
+                .map(|s| s.unwrap_or(Shape::Any))
+                .collect(),
+        }
+    }
+
+    /// Shapes `v` (valid for the schema) as zod's `parse` outputs it.
+    pub(super) fn apply(&self, v: &mut Value) {
+        self.root.apply(&self.refs, v);
+    }
+}
+
+/// Builds [`Shapes`], each `$ref` target once.
+struct Builder<'a> {
+    root: &'a Value,
+    relaxed: &'a Arc<Value>,
+    /// The shape of each `$ref` target met so far; `None` while it is being built (a `$ref`
+    /// met then is a cycle, and becomes a [`Shape::Ref`] all the same).
+    refs: Vec<Option<Shape>>,
+    /// `$ref` target (JSON pointer) -> index in `refs`.
+    targets: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a> Builder<'a> {
+    /// The shape of `s`, found at the JSON pointer `at` of the root, `depth` `$ref`s deep.
+    fn shape(&mut self, s: &'a Value, at: &str, depth: usize) -> Shape {
+        let Some((s, target, depth)) = resolve_ref(self.root, s, depth) else {
             return Shape::Any;
         };
-        let at = target.unwrap_or(at);
+        let Some(target) = target else {
+            return self.inline(s, at, depth);
+        };
+        if let Some(&i) = self.targets.get(target) {
+            return match &self.refs[i] {
+                Some(Shape::Any) => Shape::Any,
+                _ => Shape::Ref(i),
+            };
+        }
+        let i = self.refs.len();
+        self.refs.push(None);
+        self.targets.insert(target, i);
+        let shape = self.inline(s, target, depth);
+        let any = matches!(shape, Shape::Any);
+        self.refs[i] = Some(shape);
+        if any { Shape::Any } else { Shape::Ref(i) }
+    }
+
+    /// The shape of `s`, which is no `$ref`.
+    fn inline(&mut self, s: &'a Value, at: &str, depth: usize) -> Shape {
         let Value::Object(m) = s else {
             return Shape::Any;
         };
@@ -166,7 +228,7 @@ impl Shape {
             let branches: Vec<Branch> = branches
                 .iter()
                 .enumerate()
-                .map(|(i, b)| Branch::build(root, relaxed, b, &child(&at, &i.to_string()), depth))
+                .map(|(i, b)| self.branch(b, &child(&at, &i.to_string()), depth))
                 .collect();
             if branches.iter().all(|b| matches!(b.shape, Shape::Any)) {
                 return Shape::Any;
@@ -177,7 +239,7 @@ impl Shape {
         let extra = match m.get("additionalProperties") {
             Some(Value::Bool(false)) => Extra::Strip,
             Some(v @ Value::Object(_)) => {
-                match Shape::build(root, relaxed, v, &child(at, "additionalProperties"), depth) {
+                match self.shape(v, &child(at, "additionalProperties"), depth) {
                     Shape::Any => Extra::Keep,
                     shape => Extra::Each(Box::new(shape)),
                 }
@@ -190,8 +252,9 @@ impl Shape {
                 .iter()
                 .map(|(name, p)| Prop {
                     name: name.clone(),
-                    shape: Shape::build(root, relaxed, p, &child(&at, name), depth),
-                    default: resolve(root, p, depth).and_then(|(p, _)| p.get("default").cloned()),
+                    shape: self.shape(p, &child(&at, name), depth),
+                    default: resolve(self.root, p, depth)
+                        .and_then(|(p, _)| p.get("default").cloned()),
                 })
                 .collect();
             return Shape::Object {
@@ -206,19 +269,26 @@ impl Shape {
             };
         }
         if let Some(items @ Value::Object(_)) = m.get("items") {
-            return match Shape::build(root, relaxed, items, &child(at, "items"), depth) {
+            return match self.shape(items, &child(at, "items"), depth) {
                 Shape::Any => Shape::Any,
                 shape => Shape::Array(Box::new(shape)),
             };
         }
         Shape::Any
     }
+}
 
-    pub(super) fn apply(&self, v: &mut Value) {
+impl Shape {
+    fn apply(&self, refs: &[Shape], v: &mut Value) {
         match (self, v) {
             (Shape::Any, _) => {}
+            (Shape::Ref(i), v) => {
+                if let Some(shape) = refs.get(*i) {
+                    shape.apply(refs, v);
+                }
+            }
             (Shape::Array(item), Value::Array(items)) => {
-                items.iter_mut().for_each(|i| item.apply(i))
+                items.iter_mut().for_each(|i| item.apply(refs, i))
             }
             (Shape::Union(branches), v) => {
                 // zod's union takes the first member that parses the value. The quick checks
@@ -236,16 +306,20 @@ impl Shape {
                         .find(|b| b.check.as_ref().is_none_or(|c| c.validates(v)))
                         .unwrap_or(first),
                 };
-                chosen.shape.apply(v);
+                chosen.shape.apply(refs, v);
             }
-            (Shape::Object { props, extra }, Value::Object(map)) => apply_object(props, extra, map),
+            (Shape::Object { props, extra }, Value::Object(map)) => {
+                apply_object(props, extra, refs, map)
+            }
             _ => {}
         }
     }
 }
 
-impl Branch {
-    fn build(root: &Value, relaxed: &Arc<Value>, s: &Value, at: &str, depth: usize) -> Branch {
+impl<'a> Builder<'a> {
+    /// A member of a union, at `at`.
+    fn branch(&mut self, s: &'a Value, at: &str, depth: usize) -> Branch {
+        let (root, relaxed) = (self.root, self.relaxed);
         let types = types_of(root, s, depth);
         // From 2019-09 on a `$ref`'s siblings apply too: the quick checks decide alone there.
         let dialect = relaxed
@@ -289,10 +363,12 @@ impl Branch {
             required,
             consts,
             check,
-            shape: Shape::build(root, relaxed, s, at, depth),
+            shape: self.shape(s, at, depth),
         }
     }
+}
 
+impl Branch {
     /// Quick checks (the JSON type, required keys, literal discriminator values): `false`
     /// means the member cannot take `v`.
     fn may_match(&self, v: &Value) -> bool {
@@ -405,14 +481,14 @@ pub(super) fn wrapped_member(root: &Value, members: &[Value]) -> Option<usize> {
 
 /// zod's output for an object: known keys in schema order (defaults filled in), then the
 /// unknown ones in their order unless stripped. Linear in the number of keys.
-fn apply_object(props: &Props, extra: &Extra, map: &mut Map<String, Value>) {
+fn apply_object(props: &Props, extra: &Extra, refs: &[Shape], map: &mut Map<String, Value>) {
     if props.nested || matches!(extra, Extra::Each(_)) {
         for (k, v) in map.iter_mut() {
             match props.position(k) {
-                Some(i) => props.list[i].shape.apply(v),
+                Some(i) => props.list[i].shape.apply(refs, v),
                 None => {
                     if let Extra::Each(shape) = extra {
-                        shape.apply(v);
+                        shape.apply(refs, v);
                     }
                 }
             }

@@ -1,0 +1,517 @@
+//! A bound on the work of validating one payload.
+//!
+//! A JSON Schema validator applies every member of a union (`anyOf`, `oneOf`, `allOf`) to the
+//! same value. Where the members share what lies below them (through `$ref`s to one subschema,
+//! or a recursive type whose variants share a field), the value's children are checked once per
+//! member, their children once per member of theirs, and so on: 100 levels of a two-member union
+//! cost `2^100` checks, and a failed validation builds an error tree as large. zod does the same
+//! in the reference, which then hangs or runs out of memory on such a payload.
+//!
+//! A [`Schema`](super::Schema) therefore computes, when it is built, its *fan-out*: how many
+//! times, at most, one value of a payload can be checked, at each depth down to serde_json's
+//! nesting limit. Where that stays at [`FAN_OUT_LIMIT`] or below (every schema without such
+//! unions, `.nullable()` and `.optional()` included), validation costs at most that many checks
+//! per value, and nothing more is done. Otherwise a [`Plan`] is kept, and each payload's checks
+//! are counted before it is validated (a walk that stops at the budget); a payload that needs
+//! more than [`FAN_OUT_LIMIT`] checks per value plus [`BASE_BUDGET`] is refused with an issue
+//! saying so.
+//!
+//! The count over-approximates the validator (every union member, every `patternProperties`
+//! schema for every key). `$ref`s are followed when they are JSON pointers into the schema
+//! (`#`, `#/...`), the form zod-to-json-schema and schemars write; others are not counted.
+
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Checks of one value (at one depth) up to which a schema validates without counting.
+pub(super) const FAN_OUT_LIMIT: u64 = 64;
+
+/// Checks a payload may need beyond [`FAN_OUT_LIMIT`] per value it holds.
+pub(super) const BASE_BUDGET: u64 = 100_000;
+
+/// The deepest data the fan-out is computed for: serde_json's nesting limit, the deepest a
+/// payload read from JSON text can be.
+const MAX_DATA_DEPTH: usize = 128;
+
+/// Counts above this are all the same: too many.
+const SATURATED: u64 = 1 << 48;
+
+/// The subschemas of one schema node, as the counting walk needs them (indices into
+/// [`Plan::nodes`]).
+#[derive(Default)]
+struct Node {
+    /// Applied to the same value: union and intersection members, a `$ref`'s target, `not`,
+    /// `if`/`then`/`else`, schema `dependencies`. Edges that close a cycle are left out (the
+    /// validator stops there too).
+    same: Vec<usize>,
+    /// `properties`, by name.
+    properties: HashMap<String, usize>,
+    /// `additionalProperties` and `unevaluatedProperties`: applied to keys no property names.
+    additional: Vec<usize>,
+    /// `patternProperties`: counted for every key.
+    patterns: Vec<usize>,
+    /// `propertyNames`: applied to every key.
+    names: Vec<usize>,
+    /// `items` or `prefixItems` given as a list: the element at the same index.
+    tuple: Vec<usize>,
+    /// `items` as one schema, `additionalItems`, `unevaluatedItems`: elements past the tuple.
+    items: Vec<usize>,
+    /// `contains`: every element.
+    contains: Vec<usize>,
+}
+
+/// The counting walk of a schema whose fan-out is above its limit.
+pub(super) struct Plan {
+    /// The root is `nodes[0]`.
+    nodes: Vec<Node>,
+    /// Checks allowed per value of a payload: [`FAN_OUT_LIMIT`], or the number of schema nodes
+    /// when larger (any validator may check each node once for each value).
+    limit: u64,
+}
+
+/// Steps the analysis may take (closures and key groups) before it gives up and counts each
+/// payload's checks instead: a schema that large is simply counted.
+const MAX_ANALYSIS: usize = 250_000;
+
+impl Plan {
+    /// The plan for `root`, or `None` when no value of a payload down to [`MAX_DATA_DEPTH`] can
+    /// be checked more than the limit's number of times.
+    ///
+    /// `G(v, d)`, the checks of one value `d` levels below a value the schema node `v` applies
+    /// to, is computed for every depth: `G(v, 0)` is the number of nodes applied to that value
+    /// (`v` and the members it brings in, each as often as the validator reaches it); for `d >
+    /// 0` it is, over each key (or array index) a child can have, the largest sum of `G(c, d -
+    /// 1)` over the nodes `c` those members apply to that child. Keys matter: the variants of a
+    /// tagged union each apply to their own key, and do not add up.
+    pub(super) fn for_schema(root: &Value) -> Option<Plan> {
+        let order = same_order(collect(root));
+        let nodes = order.nodes;
+        let limit = FAN_OUT_LIMIT.max(nodes.len() as u64);
+        let counted = |nodes| Some(Plan { nodes, limit });
+        // The nodes applied to a value each node applies to, with how often.
+        let mut closure: Vec<Vec<(usize, u64)>> = vec![Vec::new(); nodes.len()];
+        let mut work = 0usize;
+        for &n in &order.post {
+            closure[n] = if nodes[n].same.is_empty() {
+                vec![(n, 1)]
+            } else {
+                let mut merged: HashMap<usize, u64> = HashMap::from([(n, 1)]);
+                for &m in &nodes[n].same {
+                    for &(x, c) in &closure[m] {
+                        let e = merged.entry(x).or_default();
+                        *e = e.saturating_add(c).min(SATURATED);
+                    }
+                }
+                merged.into_iter().collect()
+            };
+            work += closure[n].len();
+            if work > MAX_ANALYSIS {
+                return counted(nodes);
+            }
+        }
+        // Value nodes (the root, and every node applied to a child) and their key groups.
+        let mut values = vec![0usize];
+        let mut is_value = vec![false; nodes.len()];
+        is_value[0] = true;
+        for node in &nodes {
+            for &c in node.children() {
+                if !std::mem::replace(&mut is_value[c], true) {
+                    values.push(c);
+                }
+            }
+        }
+        let mut groups: Vec<Vec<Vec<(usize, u64)>>> = vec![Vec::new(); nodes.len()];
+        for &v in &values {
+            groups[v] = key_groups(&nodes, &closure[v]);
+            work += groups[v].iter().map(Vec::len).sum::<usize>();
+            if work > MAX_ANALYSIS {
+                return counted(nodes);
+            }
+        }
+        let mut below = vec![0u64; nodes.len()];
+        for &v in &values {
+            below[v] = closure[v]
+                .iter()
+                .fold(0u64, |f, &(_, c)| f.saturating_add(c))
+                .min(SATURATED);
+        }
+        if below[0] > limit {
+            return counted(nodes);
+        }
+        for _ in 1..=MAX_DATA_DEPTH {
+            let mut here = vec![0u64; nodes.len()];
+            for &v in &values {
+                here[v] = groups[v]
+                    .iter()
+                    .map(|g| {
+                        g.iter().fold(0u64, |f, &(c, m)| {
+                            f.saturating_add(m.saturating_mul(below[c]))
+                        })
+                    })
+                    .max()
+                    .unwrap_or(0)
+                    .min(SATURATED);
+            }
+            if here[0] > limit {
+                return counted(nodes);
+            }
+            // `G(·, d)` depends on `G(·, d - 1)` alone: once it repeats, it stays.
+            if here == below {
+                break;
+            }
+            below = here;
+        }
+        None
+    }
+
+    /// `Err(budget)` when validating `data` may need more than `budget` checks:
+    /// [`FAN_OUT_LIMIT`] per value it holds plus [`BASE_BUDGET`]. Stops counting there, so it
+    /// costs at most that many steps.
+    pub(super) fn check(&self, data: &Value) -> Result<(), u64> {
+        let budget = self
+            .limit
+            .saturating_mul(values_in(data))
+            .saturating_add(BASE_BUDGET);
+        let mut checks = 0u64;
+        let mut stack = vec![(0usize, data)];
+        while let Some((n, v)) = stack.pop() {
+            checks += 1;
+            if checks > budget {
+                return Err(budget);
+            }
+            let node = &self.nodes[n];
+            stack.extend(node.same.iter().map(|&m| (m, v)));
+            match v {
+                Value::Object(map) => {
+                    for (k, c) in map {
+                        match node.properties.get(k) {
+                            Some(&p) => stack.push((p, c)),
+                            None => stack.extend(node.additional.iter().map(|&a| (a, c))),
+                        }
+                        stack.extend(node.patterns.iter().map(|&p| (p, c)));
+                        checks = checks.saturating_add(node.names.len() as u64);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, c) in items.iter().enumerate() {
+                        match node.tuple.get(i) {
+                            Some(&t) => stack.push((t, c)),
+                            None => stack.extend(node.items.iter().map(|&a| (a, c))),
+                        }
+                        stack.extend(node.contains.iter().map(|&p| (p, c)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Every node this one applies to a child value.
+    fn children(&self) -> impl Iterator<Item = &usize> {
+        self.properties
+            .values()
+            .chain(&self.additional)
+            .chain(&self.patterns)
+            .chain(&self.names)
+            .chain(&self.tuple)
+            .chain(&self.items)
+            .chain(&self.contains)
+    }
+}
+
+/// For a value the nodes of `members` apply to (with how often): one group per key or array
+/// index its child could have (each property named by some member, any other key, each tuple
+/// index, any other index), listing the nodes applied to that child, with how often.
+fn key_groups(nodes: &[Node], members: &[(usize, u64)]) -> Vec<Vec<(usize, u64)>> {
+    let mut names: Vec<&str> = members
+        .iter()
+        .flat_map(|&(m, _)| nodes[m].properties.keys().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let tuple = members
+        .iter()
+        .map(|&(m, _)| nodes[m].tuple.len())
+        .max()
+        .unwrap_or(0);
+    let mut groups = Vec::with_capacity(names.len() + tuple + 2);
+    // Every object key: the members' `patternProperties` and `propertyNames`.
+    let every_key: Vec<(usize, u64)> = members
+        .iter()
+        .flat_map(|&(m, c)| {
+            nodes[m]
+                .patterns
+                .iter()
+                .chain(&nodes[m].names)
+                .map(move |&p| (p, c))
+        })
+        .collect();
+    for name in names.iter().copied().map(Some).chain([None]) {
+        let mut group = every_key.clone();
+        for &(m, c) in members {
+            let node = &nodes[m];
+            match name.and_then(|k| node.properties.get(k)) {
+                Some(&p) => group.push((p, c)),
+                None => group.extend(node.additional.iter().map(|&a| (a, c))),
+            }
+        }
+        groups.push(group);
+    }
+    let every_item: Vec<(usize, u64)> = members
+        .iter()
+        .flat_map(|&(m, c)| nodes[m].contains.iter().map(move |&p| (p, c)))
+        .collect();
+    for i in (0..tuple).map(Some).chain([None]) {
+        let mut group = every_item.clone();
+        for &(m, c) in members {
+            let node = &nodes[m];
+            match i.and_then(|i| node.tuple.get(i)) {
+                Some(&t) => group.push((t, c)),
+                None => group.extend(node.items.iter().map(|&a| (a, c))),
+            }
+        }
+        groups.push(group);
+    }
+    groups
+}
+
+/// How many values `data` holds, itself included.
+fn values_in(data: &Value) -> u64 {
+    let mut count = 0u64;
+    let mut stack = vec![data];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        match v {
+            Value::Object(m) => stack.extend(m.values()),
+            Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Every schema node reachable from `root` (through keywords and pointer `$ref`s), the root
+/// first, each once however many ways lead to it. Iterative: a long chain of `$ref`s costs no
+/// stack.
+fn collect<'a>(root: &'a Value) -> Vec<Node> {
+    let mut index: HashMap<*const Value, usize> = HashMap::from([(std::ptr::from_ref(root), 0)]);
+    let mut schemas: Vec<&'a Value> = vec![root];
+    let mut nodes = Vec::new();
+    while let Some(&s) = schemas.get(nodes.len()) {
+        let mut node = Node::default();
+        if let Value::Object(m) = s {
+            let mut id = |v: &'a Value| -> usize {
+                *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
+                    schemas.push(v);
+                    schemas.len() - 1
+                })
+            };
+            for k in ["allOf", "anyOf", "oneOf"] {
+                node.same.extend(list(m.get(k)).map(&mut id));
+            }
+            for k in ["not", "if", "then", "else"] {
+                node.same.extend(one(m.get(k)).map(&mut id));
+            }
+            for k in ["dependencies", "dependentSchemas"] {
+                node.same
+                    .extend(map(m.get(k)).filter_map(|(_, v)| one(Some(v))).map(&mut id));
+            }
+            if let Some(target) = m.get("$ref").and_then(Value::as_str).and_then(|r| {
+                let pointer = r.strip_prefix('#')?;
+                root.pointer(pointer)
+            }) {
+                node.same.push(id(target));
+            }
+            for (k, v) in map(m.get("properties")) {
+                node.properties.insert(k.clone(), id(v));
+            }
+            node.patterns
+                .extend(map(m.get("patternProperties")).map(|(_, v)| id(v)));
+            for k in ["additionalProperties", "unevaluatedProperties"] {
+                node.additional.extend(one(m.get(k)).map(&mut id));
+            }
+            node.names.extend(one(m.get("propertyNames")).map(&mut id));
+            node.tuple.extend(list(m.get("prefixItems")).map(&mut id));
+            match m.get("items") {
+                Some(Value::Array(tuple)) => node.tuple.extend(tuple.iter().map(&mut id)),
+                other => node.items.extend(one(other).map(&mut id)),
+            }
+            for k in ["additionalItems", "unevaluatedItems"] {
+                node.items.extend(one(m.get(k)).map(&mut id));
+            }
+            node.contains.extend(one(m.get("contains")).map(&mut id));
+        }
+        nodes.push(node);
+    }
+    nodes
+}
+
+/// The schemas in a keyword whose value is a list of them (`anyOf`).
+fn list(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The entries of a keyword whose value maps names to schemas (`properties`).
+fn map(v: Option<&Value>) -> impl Iterator<Item = (&String, &Value)> {
+    v.and_then(Value::as_object).into_iter().flatten()
+}
+
+/// A keyword's value when it is one schema (an object or a boolean).
+fn one(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| v.is_object() || v.is_boolean())
+}
+
+/// The nodes with the edges of `same` that close a cycle removed, and an order in which each
+/// node comes after every node its `same` edges lead to.
+struct Order {
+    nodes: Vec<Node>,
+    post: Vec<usize>,
+}
+
+/// A depth-first walk of the `same` edges, without recursion.
+fn same_order(mut nodes: Vec<Node>) -> Order {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; nodes.len()];
+    let mut kept: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    let mut post = Vec::with_capacity(nodes.len());
+    for start in 0..nodes.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        mark[start] = Mark::Open;
+        let mut stack = vec![(start, 0usize)];
+        while let Some((n, edge)) = stack.last_mut() {
+            let n = *n;
+            match nodes[n].same.get(*edge).copied() {
+                Some(m) => {
+                    *edge += 1;
+                    match mark[m] {
+                        // Back to a node still open: a cycle, left out.
+                        Mark::Open => {}
+                        Mark::Done => kept[n].push(m),
+                        Mark::New => {
+                            kept[n].push(m);
+                            mark[m] = Mark::Open;
+                            stack.push((m, 0));
+                        }
+                    }
+                }
+                None => {
+                    mark[n] = Mark::Done;
+                    post.push(n);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    for (node, same) in nodes.iter_mut().zip(kept) {
+        node.same = same;
+    }
+    Order { nodes, post }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn planned(schema: Value) -> bool {
+        Plan::for_schema(&schema).is_some()
+    }
+
+    #[test]
+    fn only_unions_whose_members_share_what_lies_below_are_counted() {
+        // Nothing to count: plain objects, `.nullable()` recursion, tagged variants, a union
+        // of many members at one level (at most 64 checks of one value).
+        assert!(!planned(
+            json!({"type": "object", "properties": {"a": {"type": "string"}}})
+        ));
+        assert!(!planned(json!({
+            "$ref": "#/definitions/N",
+            "definitions": {"N": {"type": "object", "properties": {
+                "next": {"anyOf": [{"$ref": "#/definitions/N"}, {"type": "null"}]}
+            }}}
+        })));
+        assert!(!planned(json!({
+            "$ref": "#/definitions/E",
+            "definitions": {"E": {"oneOf": [
+                {"type": "object", "properties": {"neg": {"$ref": "#/definitions/E"}}},
+                {"type": "object", "properties": {"add": {"type": "array", "items": {"$ref": "#/definitions/E"}}}},
+                {"type": "number"}
+            ]}}
+        })));
+        let wide: Vec<Value> = (0..60)
+            .map(|i| json!({"properties": {"x": {"minimum": i}}}))
+            .collect();
+        assert!(!planned(json!({"anyOf": wide})));
+        // Counted: two members that both reach the same recursion (2^d checks at depth d),
+        // and an intersection of two members sharing the next level, eight levels deep (2^8
+        // checks of one value eight levels down, from a schema of 41 nodes).
+        let mut defs = serde_json::Map::new();
+        for l in 0..8 {
+            let next = json!({"$ref": format!("#/definitions/L{}", l + 1)});
+            let member = json!({"properties": {"k": next}});
+            defs.insert(format!("L{l}"), json!({"allOf": [member.clone(), member]}));
+        }
+        defs.insert("L8".into(), json!({"type": "string"}));
+        assert!(planned(
+            json!({"$ref": "#/definitions/L0", "definitions": defs})
+        ));
+    }
+
+    #[test]
+    fn cycles_and_long_chains_of_refs_cost_no_recursion() {
+        // `A` is a member of itself: the edge is left out, as the validator stops there.
+        let cyclic = json!({"$ref": "#/definitions/A", "definitions": {"A": {"anyOf": [
+            {"$ref": "#/definitions/A"}, {"type": "string"}
+        ]}}});
+        assert!(!planned(cyclic));
+        // 100,000 `$ref`s in a chain: no stack overflow, and a bounded analysis (past it the
+        // schema is counted, and each value may take a check per node).
+        let mut defs = serde_json::Map::new();
+        for i in 0..100_000 {
+            defs.insert(
+                format!("D{i}"),
+                json!({"$ref": format!("#/definitions/D{}", i + 1)}),
+            );
+        }
+        let plan = Plan::for_schema(&json!({"$ref": "#/definitions/D0", "definitions": defs}));
+        assert!(plan.is_none_or(|p| p.check(&json!({"a": [1, 2, {"b": 3}]})).is_ok()));
+    }
+
+    #[test]
+    fn the_count_stops_at_the_budget() {
+        let s = json!({
+            "$ref": "#/definitions/T",
+            "definitions": {"T": {"anyOf": [
+                {"properties": {"k": {"$ref": "#/definitions/T"}}},
+                {"properties": {"k": {"$ref": "#/definitions/T"}}}
+            ]}}
+        });
+        let plan = Plan::for_schema(&s).unwrap();
+        let nested = |levels: usize| {
+            let mut v = json!(1);
+            for _ in 0..levels {
+                v = json!({"k": v});
+            }
+            v
+        };
+        assert!(plan.check(&nested(10)).is_ok());
+        // About 3 * 2^levels checks: past the budget from 15 levels.
+        assert!(plan.check(&nested(13)).is_ok());
+        assert_eq!(plan.check(&nested(18)), Err(64 * 19 + BASE_BUDGET));
+        assert!(plan.check(&nested(120)).is_err());
+        // A wide payload earns a budget of its own: 64 checks per value.
+        let wide = Value::Array(vec![json!(0); 10_000]);
+        assert!(plan.check(&wide).is_ok());
+    }
+}
