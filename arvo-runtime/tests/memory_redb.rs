@@ -160,3 +160,87 @@ async fn cleanup_removes_finished_records_in_the_same_commit() {
     assert!(memory.read("s").await.expect("read").is_none());
     assert!(memory.is_empty().expect("empty"));
 }
+
+#[tokio::test]
+async fn a_damaged_file_is_refused_or_read_with_errors_never_a_panic() {
+    // redb trusts a cleanly closed file's pages; damage made outside redb made it panic (in
+    // open, in reads and in writes). Each such panic is now a backend error naming the damage.
+    let dir = TempDir::new("redb-damaged");
+    {
+        let store = RedbStore::open(dir.file()).expect("open");
+        let orders = store.memory::<Flow>("orders").expect("orders");
+        for i in 0..200 {
+            orders
+                .write(&format!("s{i}"), flow(i, &"waiting".repeat(20)), None, None)
+                .await
+                .expect("write");
+        }
+    }
+    let good = std::fs::read(dir.file()).expect("file");
+    let (mut refused, mut failed, mut whole, mut corrupted) = (0, 0, 0, 0);
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for trial in 0..300usize {
+        let mut bytes = good.clone();
+        if trial % 3 == 0 {
+            bytes.truncate(trial * 997 % good.len());
+        } else {
+            for _ in 0..1 + trial % 8 {
+                rng = rng
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let at = (rng >> 33) as usize % bytes.len();
+                bytes[at] ^= 1 << (rng % 8);
+            }
+        }
+        std::fs::write(dir.file(), &bytes).expect("damage");
+        let store = match RedbStore::open(dir.file()) {
+            Ok(store) => store,
+            Err(e) => {
+                refused += 1;
+                assert!(
+                    e.to_string().contains(&dir.file().display().to_string()),
+                    "{e}"
+                );
+                continue;
+            }
+        };
+        let orders = match store.memory::<Flow>("orders") {
+            Ok(orders) => orders,
+            Err(_) => {
+                refused += 1;
+                continue;
+            }
+        };
+        let mut errors = Vec::new();
+        for i in 0..200 {
+            if let Err(e) = orders.read(&format!("s{i}")).await {
+                errors.push(e.to_string());
+            }
+        }
+        if let Err(e) = orders.write("new", flow(0, "x"), None, None).await {
+            errors.push(e.to_string());
+        }
+        if let Err(e) = orders.list(None, 500) {
+            errors.push(e.to_string());
+        }
+        if errors.is_empty() {
+            whole += 1;
+        } else {
+            failed += 1;
+        }
+        corrupted += errors
+            .iter()
+            .filter(|e| e.contains("damaged outside redb"))
+            .count();
+    }
+    println!("refused {refused}, errors {failed}, read whole {whole}");
+    assert_eq!(refused + failed + whole, 300);
+    assert!(
+        refused > 0 && failed > 0,
+        "the damage reached both open and reads"
+    );
+    assert!(
+        corrupted > 0,
+        "some damage made redb panic, reported as an error"
+    );
+}

@@ -42,8 +42,32 @@ pub struct RedbOpenError {
 }
 
 struct StoreInner {
-    db: Database,
+    /// `None` only once dropped (see the `Drop` impl).
+    db: Option<Database>,
     path: PathBuf,
+}
+
+impl StoreInner {
+    /// The database (only `Drop` takes it away).
+    fn db(&self) -> Result<&Database, redb::Error> {
+        self.db.as_ref().ok_or(redb::Error::DatabaseClosed)
+    }
+}
+
+impl Drop for StoreInner {
+    /// redb closes the file when its database is dropped, and writes to it then: on a damaged
+    /// file that can panic too (see [`contained`]); the file is closed all the same.
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let _ = contained(
+                |e| e,
+                || -> Result<(), redb::Error> {
+                    drop(db);
+                    Ok(())
+                },
+            );
+        }
+    }
 }
 
 /// One redb file holding any number of [`RedbMemory`] tables. Cheap to clone (shared).
@@ -78,14 +102,17 @@ impl RedbStore {
             table: None,
             source,
         };
-        let db = Database::builder()
-            .create(&path)
-            .map_err(|e| error(e.into()))?;
-        let txn = db.begin_write().map_err(|e| error(e.into()))?;
-        txn.open_table(META).map_err(|e| error(e.into()))?;
-        txn.commit().map_err(|e| error(e.into()))?;
+        let db = contained(error, || {
+            let db = Database::builder()
+                .create(&path)
+                .map_err(|e| error(e.into()))?;
+            let txn = db.begin_write().map_err(|e| error(e.into()))?;
+            txn.open_table(META).map_err(|e| error(e.into()))?;
+            txn.commit().map_err(|e| error(e.into()))?;
+            Ok(db)
+        })?;
         Ok(Self {
-            inner: Arc::new(StoreInner { db, path }),
+            inner: Arc::new(StoreInner { db: Some(db), path }),
         })
     }
 
@@ -119,10 +146,13 @@ impl RedbStore {
             table: Some(table.clone()),
             source,
         };
-        let txn = self.inner.db.begin_write().map_err(|e| error(e.into()))?;
-        txn.open_table(TableDefinition::<&str, Row>::new(&table))
-            .map_err(|e| error(e.into()))?;
-        txn.commit().map_err(|e| error(e.into()))?;
+        contained(error, || {
+            let txn = self.inner.db().map_err(&error)?;
+            let txn = txn.begin_write().map_err(|e| error(e.into()))?;
+            txn.open_table(TableDefinition::<&str, Row>::new(&table))
+                .map_err(|e| error(e.into()))?;
+            txn.commit().map_err(|e| error(e.into()))
+        })?;
         Ok(RedbMemory {
             inner: Arc::new(MemoryInner {
                 store: Arc::clone(&self.inner),
@@ -148,7 +178,12 @@ impl MemoryInner {
     }
 
     fn begin(&self, op: MemoryOp, id: &str) -> Result<WriteTransaction, MemoryError> {
-        let mut txn = self.store.db.begin_write().map_err(backend(op, id))?;
+        let mut txn = self
+            .store
+            .db()
+            .map_err(backend(op, id))?
+            .begin_write()
+            .map_err(backend(op, id))?;
         txn.set_durability(Durability::Immediate)
             .map_err(backend(op, id))?;
         Ok(txn)
@@ -242,12 +277,32 @@ fn copy_lease(lease: Option<&Lease>) -> Option<Lease> {
     lease.map(|l| Lease::new(l.subject(), l.token(), l.deadline()))
 }
 
-/// Runs `f` on tokio's blocking pool; a panic or cancellation of the task is a backend error.
+/// Runs `f`, calls into redb, turning a panic in them into `on_panic` of
+/// [`redb::Error::Corrupted`] with the panic's message. redb trusts the pages of a file that was
+/// closed cleanly, and some damage to them (the file changed outside redb) makes it panic;
+/// flipping bits in a file found "Malformed allocator state", a key that is not UTF-8 and slices
+/// out of range. Such a file is refused or its records are errors, never a panic of the caller.
+fn contained<R, E>(
+    on_panic: impl FnOnce(redb::Error) -> E,
+    f: impl FnOnce() -> Result<R, E>,
+) -> Result<R, E> {
+    crate::handler::catch_panic_sync(f).unwrap_or_else(|panic| {
+        Err(on_panic(redb::Error::Corrupted(format!(
+            "redb failed on the file's contents (damaged outside redb?): {}",
+            panic.message()
+        ))))
+    })
+}
+
+/// Runs `f` on tokio's blocking pool; a panic (see [`contained`]) or cancellation of the task is
+/// a backend error.
 async fn blocking<R: Send + 'static>(
     op: MemoryOp,
     id: &str,
     f: impl FnOnce() -> Result<R, MemoryError> + Send + 'static,
 ) -> Result<R, MemoryError> {
+    let owned_id = id.to_owned();
+    let f = move || contained(|e| MemoryError::backend(op, owned_id, e), f);
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(join) => Err(MemoryError::backend(op, id, join)),
@@ -300,6 +355,15 @@ async fn blocking<R: Send + 'static>(
 /// its floor's speed (raw redb commits made by hand); on tmpfs, where a commit needs no fsync,
 /// committing on the calling thread instead of the blocking pool saved about an eighth of a
 /// workflow's time, not worth stalling an async worker for a commit.
+///
+/// # A damaged file
+///
+/// redb recovers a file after a crash or a power loss by itself. A file changed outside redb
+/// (a disk fault, a stray write) is another matter: redb trusts the pages of a file that was
+/// closed cleanly, and some damage to them makes it panic. Every call into redb here turns such
+/// a panic into an error ([`RedbOpenError`] or [`MemoryError::Backend`], with redb's
+/// `Corrupted` and the panic's message), dropping the store included. Damage redb cannot see
+/// can also make a record read as absent; restore the file from a backup.
 ///
 /// ```
 /// use arvo_runtime::memory::{MachineMemory, RedbStore};
@@ -375,11 +439,19 @@ impl<T: MemoryRecord> RedbMemory<T> {
     /// [`MemoryError::Backend`] when the file cannot be read.
     pub fn len(&self) -> Result<u64, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
-        let txn = self.inner.store.db.begin_read().map_err(backend(OP, ""))?;
-        let table = txn
-            .open_table(self.inner.definition())
-            .map_err(backend(OP, ""))?;
-        table.len().map_err(backend(OP, ""))
+        contained(backend(OP, ""), || {
+            let txn = self
+                .inner
+                .store
+                .db()
+                .map_err(backend(OP, ""))?
+                .begin_read()
+                .map_err(backend(OP, ""))?;
+            let table = txn
+                .open_table(self.inner.definition())
+                .map_err(backend(OP, ""))?;
+            table.len().map_err(backend(OP, ""))
+        })
     }
 
     /// Whether no record is stored.
@@ -404,7 +476,23 @@ impl<T: MemoryRecord> RedbMemory<T> {
     ) -> Result<Vec<(String, Versioned<T>)>, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
         let at = after.unwrap_or("");
-        let txn = self.inner.store.db.begin_read().map_err(backend(OP, at))?;
+        contained(backend(OP, at), || self.list_now(after, limit))
+    }
+
+    fn list_now(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Versioned<T>)>, MemoryError> {
+        const OP: MemoryOp = MemoryOp::Read;
+        let at = after.unwrap_or("");
+        let txn = self
+            .inner
+            .store
+            .db()
+            .map_err(backend(OP, at))?
+            .begin_read()
+            .map_err(backend(OP, at))?;
         let table = txn
             .open_table(self.inner.definition())
             .map_err(backend(OP, at))?;
@@ -436,7 +524,13 @@ impl<T: MemoryRecord> RedbMemory<T> {
     fn read_now(&self, id: &str) -> Result<Option<Versioned<T>>, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
         non_empty(id, OP)?;
-        let txn = self.inner.store.db.begin_read().map_err(backend(OP, id))?;
+        let txn = self
+            .inner
+            .store
+            .db()
+            .map_err(backend(OP, id))?
+            .begin_read()
+            .map_err(backend(OP, id))?;
         let table = txn
             .open_table(self.inner.definition())
             .map_err(backend(OP, id))?;
@@ -458,7 +552,7 @@ impl<T: MemoryRecord> MachineMemory<T> for RedbMemory<T> {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Versioned<T>>, MemoryError>> + Send {
-        std::future::ready(self.read_now(id))
+        std::future::ready(contained(backend(MemoryOp::Read, id), || self.read_now(id)))
     }
 
     async fn write(
