@@ -421,3 +421,48 @@ fn ordinary_schemas_validate_deep_payloads_whole() {
     let e: Value = serde_json::from_str(&e.to_string()).unwrap();
     assert!(expr.validate(&e).is_ok());
 }
+
+#[test]
+fn issues_are_capped_in_zods_order() {
+    use arvo_runtime::contract::MAX_ISSUES;
+    use arvo_runtime::issue::IssueKind;
+    let more = format!("More issues were found: the first {MAX_ISSUES} are reported");
+    // 250 wrong items: the first 100 in the data's order, then one issue saying there are more.
+    let s = Schema::new(json!({"type": "array", "items": {"type": "number"}})).unwrap();
+    let issues = s.validate(&json!(vec!["x"; 250])).unwrap_err();
+    let list = issues.as_slice();
+    assert_eq!(list.len(), MAX_ISSUES + 1);
+    for (i, issue) in list[..MAX_ISSUES].iter().enumerate() {
+        assert_eq!(issue.path, [PathSegment::Index(i)]);
+        assert_eq!(issue.message, "Expected number, received string");
+    }
+    assert_eq!(list[MAX_ISSUES].kind, IssueKind::Custom);
+    assert_eq!(list[MAX_ISSUES].message, more);
+    // A hostile 250,000 (the validator's errors are read up to a bound, too).
+    let issues = s.validate(&json!(vec!["x"; 250_000])).unwrap_err();
+    assert_eq!(issues.as_slice().len(), MAX_ISSUES + 1);
+    assert!(issues.to_string().len() < 30_000);
+    // 100 issues exactly: no more were found, none is added.
+    assert_eq!(
+        s.validate(&json!(vec!["x"; 100]))
+            .unwrap_err()
+            .as_slice()
+            .len(),
+        100
+    );
+    // The issues inside a union's members count: 1 union + 80 + the first 19 of the second.
+    let u = Schema::new(json!({"anyOf": [
+        {"type": "array", "items": {"type": "number"}},
+        {"type": "array", "items": {"type": "boolean"}}
+    ]}))
+    .unwrap();
+    let issues = u.validate(&json!(vec!["x"; 80])).unwrap_err();
+    let list = issues.as_slice();
+    assert_eq!(list.len(), 2);
+    let IssueKind::InvalidUnion { union_errors } = &list[0].kind else {
+        panic!("{issues}");
+    };
+    let sizes: Vec<usize> = union_errors.iter().map(|m| m.as_slice().len()).collect();
+    assert_eq!(sizes, [80, 19]);
+    assert_eq!(list[1].message, more);
+}

@@ -36,7 +36,7 @@ pub use orchestrator::{
     OrchestratorContract, PARENT_SUBJECT_DESCRIPTION, PARENT_SUBJECT_FIELD,
     orchestrator_complete_type, orchestrator_init_type, orchestrator_system_error_type,
 };
-pub use schema::{DRAFT_07, Schema, SchemaError};
+pub use schema::{DRAFT_07, MAX_ISSUES, Schema, SchemaError};
 pub use version::{ArvoVersion, VersionError, compare_semantic_versions, parse_semantic_version};
 pub use versioned::VersionedContract;
 

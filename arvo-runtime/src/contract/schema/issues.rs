@@ -579,6 +579,30 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
 /// validator reports an object's properties in the data's order and a value's keywords in an
 /// order of its own instead. A union's issues are put in order when it is reported, member by
 /// member (see [`sort_within`]); here they keep that order.
+/// Keeps the first `room` issues of `issues`, those nested in a union's `unionErrors` counted
+/// (depth first, in order), and takes them from `room`; `true` when some were dropped.
+pub(super) fn keep_first(issues: &mut Issues, room: &mut usize) -> bool {
+    let mut dropped = false;
+    let mut kept = 0;
+    for issue in issues.0.iter_mut() {
+        if *room == 0 {
+            break;
+        }
+        *room -= 1;
+        kept += 1;
+        if let IssueKind::InvalidUnion { union_errors } = &mut issue.kind {
+            for member in union_errors.iter_mut() {
+                dropped |= keep_first(member, room);
+            }
+            // A member left with no issue is no member zod would report.
+            union_errors.retain(|m| !m.is_empty());
+        }
+    }
+    dropped |= kept < issues.0.len();
+    issues.0.truncate(kept);
+    dropped
+}
+
 pub(super) fn sort_as_zod(issues: &mut Issues, body: &Value, data: &Value) {
     sort_within(issues, body, body, data, 0);
 }
