@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
 };
 
 use super::FinishedFn as CleanupPredicate;
@@ -175,6 +175,21 @@ struct MemoryInner {
 impl MemoryInner {
     fn definition(&self) -> TableDefinition<'_, &'static str, Row> {
         TableDefinition::new(&self.table)
+    }
+
+    /// The table, in a new read transaction (which the table keeps alive).
+    fn read_table(
+        &self,
+        op: MemoryOp,
+        id: &str,
+    ) -> Result<ReadOnlyTable<&'static str, Row>, MemoryError> {
+        self.store
+            .db()
+            .map_err(backend(op, id))?
+            .begin_read()
+            .map_err(backend(op, id))?
+            .open_table(self.definition())
+            .map_err(backend(op, id))
     }
 
     fn begin(&self, op: MemoryOp, id: &str) -> Result<WriteTransaction, MemoryError> {
@@ -440,16 +455,7 @@ impl<T: MemoryRecord> RedbMemory<T> {
     pub fn len(&self) -> Result<u64, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
         contained(backend(OP, ""), || {
-            let txn = self
-                .inner
-                .store
-                .db()
-                .map_err(backend(OP, ""))?
-                .begin_read()
-                .map_err(backend(OP, ""))?;
-            let table = txn
-                .open_table(self.inner.definition())
-                .map_err(backend(OP, ""))?;
+            let table = self.inner.read_table(OP, "")?;
             table.len().map_err(backend(OP, ""))
         })
     }
@@ -476,64 +482,38 @@ impl<T: MemoryRecord> RedbMemory<T> {
     ) -> Result<Vec<(String, Versioned<T>)>, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
         let at = after.unwrap_or("");
-        contained(backend(OP, at), || self.list_now(after, limit))
-    }
-
-    fn list_now(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Versioned<T>)>, MemoryError> {
-        const OP: MemoryOp = MemoryOp::Read;
-        let at = after.unwrap_or("");
-        let txn = self
-            .inner
-            .store
-            .db()
-            .map_err(backend(OP, at))?
-            .begin_read()
-            .map_err(backend(OP, at))?;
-        let table = txn
-            .open_table(self.inner.definition())
-            .map_err(backend(OP, at))?;
-        let range = match after {
-            Some(after) => {
-                table.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+        contained(backend(OP, at), || {
+            let table = self.inner.read_table(OP, at)?;
+            let range = match after {
+                Some(after) => {
+                    table.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                }
+                None => table.range(..),
             }
-            None => table.range(..),
-        }
-        .map_err(backend(OP, at))?;
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in range.take(limit) {
-            let (key, row) = entry.map_err(backend(OP, at))?;
-            let id = key.value().to_owned();
-            let (version, json) = row.value();
-            let value = serde_json::from_str(json)
-                .map_err(|e| MemoryError::serialization(OP, id.clone(), e))?;
-            out.push((
-                id,
-                Versioned {
-                    value,
-                    version: Version::from_raw(version),
-                },
-            ));
-        }
-        Ok(out)
+            .map_err(backend(OP, at))?;
+            let mut out = Vec::with_capacity(limit.min(1024));
+            for entry in range.take(limit) {
+                let (key, row) = entry.map_err(backend(OP, at))?;
+                let id = key.value().to_owned();
+                let (version, json) = row.value();
+                let value = serde_json::from_str(json)
+                    .map_err(|e| MemoryError::serialization(OP, id.clone(), e))?;
+                out.push((
+                    id,
+                    Versioned {
+                        value,
+                        version: Version::from_raw(version),
+                    },
+                ));
+            }
+            Ok(out)
+        })
     }
 
     fn read_now(&self, id: &str) -> Result<Option<Versioned<T>>, MemoryError> {
         const OP: MemoryOp = MemoryOp::Read;
         non_empty(id, OP)?;
-        let txn = self
-            .inner
-            .store
-            .db()
-            .map_err(backend(OP, id))?
-            .begin_read()
-            .map_err(backend(OP, id))?;
-        let table = txn
-            .open_table(self.inner.definition())
-            .map_err(backend(OP, id))?;
+        let table = self.inner.read_table(OP, id)?;
         let Some(row) = table.get(id).map_err(backend(OP, id))? else {
             return Ok(None);
         };

@@ -250,32 +250,45 @@ fn key_groups(nodes: &[Node], members: &[(usize, u64)]) -> Vec<Vec<(usize, u64)>
         })
         .collect();
     for name in names.iter().copied().map(Some).chain([None]) {
-        let mut group = every_key.clone();
-        for &(m, c) in members {
-            let node = &nodes[m];
+        groups.push(group(nodes, members, &every_key, |node| {
             match name.and_then(|k| node.properties.get(k)) {
-                Some(&p) => group.push((p, c)),
-                None => group.extend(node.additional.iter().map(|&a| (a, c))),
+                Some(&p) => Ok(p),
+                None => Err(&node.additional),
             }
-        }
-        groups.push(group);
+        }));
     }
     let every_item: Vec<(usize, u64)> = members
         .iter()
         .flat_map(|&(m, c)| nodes[m].contains.iter().map(move |&p| (p, c)))
         .collect();
     for i in (0..tuple).map(Some).chain([None]) {
-        let mut group = every_item.clone();
-        for &(m, c) in members {
-            let node = &nodes[m];
+        groups.push(group(nodes, members, &every_item, |node| {
             match i.and_then(|i| node.tuple.get(i)) {
-                Some(&t) => group.push((t, c)),
-                None => group.extend(node.items.iter().map(|&a| (a, c))),
+                Some(&t) => Ok(t),
+                None => Err(&node.items),
             }
-        }
-        groups.push(group);
+        }));
     }
     groups
+}
+
+/// The nodes applied to one child: `every` (those applied to each child), and for each member
+/// the node `child` names (`Ok`) or else the fallbacks it gives (`Err`), each as often as the
+/// member is applied.
+fn group<'a>(
+    nodes: &'a [Node],
+    members: &[(usize, u64)],
+    every: &[(usize, u64)],
+    child: impl Fn(&'a Node) -> Result<usize, &'a Vec<usize>>,
+) -> Vec<(usize, u64)> {
+    let mut group = every.to_vec();
+    for &(m, c) in members {
+        match child(&nodes[m]) {
+            Ok(n) => group.push((n, c)),
+            Err(rest) => group.extend(rest.iter().map(|&n| (n, c))),
+        }
+    }
+    group
 }
 
 /// How many values `data` holds, itself included.
