@@ -17,8 +17,10 @@
 //! saying so.
 //!
 //! The count over-approximates the validator (every union member, every `patternProperties`
-//! schema for every key). `$ref`s are followed when they are JSON pointers into the schema
-//! (`#`, `#/...`), the form zod-to-json-schema and schemars write; others are not counted.
+//! schema for every key). It follows references as the validator does within one document
+//! (`#`, JSON pointers, anchors, `$recursiveRef`, `$dynamicRef`); a schema with a reference it
+//! cannot follow that way (one with a URI part, or inside an embedded resource, a subschema with
+//! an `$id` of its own) is refused, since its work could not be bounded.
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -75,7 +77,8 @@ const MAX_ANALYSIS: usize = 250_000;
 
 impl Plan {
     /// The plan for `root`, or `None` when no value of a payload down to [`MAX_DATA_DEPTH`] can
-    /// be checked more than the limit's number of times.
+    /// be checked more than the limit's number of times; `Err` for a reference it cannot follow
+    /// (see [`collect`]).
     ///
     /// `G(v, d)`, the checks of one value `d` levels below a value the schema node `v` applies
     /// to, is computed for every depth: `G(v, 0)` is the number of nodes applied to that value
@@ -83,11 +86,11 @@ impl Plan {
     /// 0` it is, over each key (or array index) a child can have, the largest sum of `G(c, d -
     /// 1)` over the nodes `c` those members apply to that child. Keys matter: the variants of a
     /// tagged union each apply to their own key, and do not add up.
-    pub(super) fn for_schema(root: &Value) -> Option<Plan> {
-        let order = same_order(collect(root));
+    pub(super) fn for_schema(root: &Value) -> Result<Option<Plan>, String> {
+        let order = same_order(collect(root)?);
         let nodes = order.nodes;
         let limit = FAN_OUT_LIMIT.max(nodes.len() as u64);
-        let counted = |nodes| Some(Plan { nodes, limit });
+        let counted = |nodes| Ok(Some(Plan { nodes, limit }));
         // The nodes applied to a value each node applies to, with how often.
         let mut closure: Vec<Vec<(usize, u64)>> = vec![Vec::new(); nodes.len()];
         let mut work = 0usize;
@@ -161,7 +164,7 @@ impl Plan {
             }
             below = here;
         }
-        None
+        Ok(None)
     }
 
     /// `Err(budget)` when validating `data` may need more than `budget` checks:
@@ -306,60 +309,167 @@ fn values_in(data: &Value) -> u64 {
     count
 }
 
-/// Every schema node reachable from `root` (through keywords and pointer `$ref`s), the root
-/// first, each once however many ways lead to it. Iterative: a long chain of `$ref`s costs no
-/// stack.
-fn collect<'a>(root: &'a Value) -> Vec<Node> {
+/// Every schema node reachable from `root` (through keywords, `definitions` / `$defs` and
+/// references), the root first, each once however many ways lead to it. Iterative: a long chain
+/// of `$ref`s costs no stack.
+///
+/// References are followed as the validator follows them within one document: `#` (and `$ref:
+/// ""`, `$recursiveRef: "#"`) the root, `#/...` a JSON pointer (percent-decoded), `#name` every
+/// schema with that anchor (`$anchor`, `$dynamicAnchor`, or an `$id` that is a plain fragment).
+/// `Err` names what cannot be followed that way: a reference with a URI part, or a schema below
+/// the root with an `$id` of its own (an embedded resource, whose references resolve against it).
+fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
+    let dialect = root
+        .get("$schema")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // draft-04 spells `$id` without the dollar.
+    let id_keyword = if dialect.contains("draft-04") {
+        "id"
+    } else {
+        "$id"
+    };
     let mut index: HashMap<*const Value, usize> = HashMap::from([(std::ptr::from_ref(root), 0)]);
     let mut schemas: Vec<&'a Value> = vec![root];
-    let mut nodes = Vec::new();
-    while let Some(&s) = schemas.get(nodes.len()) {
-        let mut node = Node::default();
-        if let Value::Object(m) = s {
-            let mut id = |v: &'a Value| -> usize {
-                *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
-                    schemas.push(v);
-                    schemas.len() - 1
-                })
-            };
-            for k in ["allOf", "anyOf", "oneOf"] {
-                node.same.extend(list(m.get(k)).map(&mut id));
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut anchors: HashMap<String, Vec<usize>> = HashMap::new();
+    // (node, reference): resolved once every node, and so every anchor, is known.
+    let mut references: Vec<(usize, &'a str)> = Vec::new();
+    loop {
+        while let Some(&s) = schemas.get(nodes.len()) {
+            let n = nodes.len();
+            let mut node = Node::default();
+            if let Value::Object(m) = s {
+                let mut id = |v: &'a Value| -> usize {
+                    *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
+                        schemas.push(v);
+                        schemas.len() - 1
+                    })
+                };
+                walk_keywords(m, &mut node, &mut id);
+                for (_, d) in map(m.get("definitions")).chain(map(m.get("$defs"))) {
+                    id(d);
+                }
+                for k in ["$anchor", "$dynamicAnchor"] {
+                    if let Some(name) = m.get(k).and_then(Value::as_str) {
+                        anchors.entry(name.to_owned()).or_default().push(n);
+                    }
+                }
+                if let Some(own) = m.get(id_keyword).and_then(Value::as_str) {
+                    match own.strip_prefix('#') {
+                        Some(name) => anchors.entry(name.to_owned()).or_default().push(n),
+                        None if n != 0 => {
+                            return Err(format!(
+                                "a schema below the root has {id_keyword} {own:?}: embedded \
+                                 schema resources are not supported (their references resolve \
+                                 against them)"
+                            ));
+                        }
+                        None => {}
+                    }
+                }
+                for k in ["$ref", "$recursiveRef", "$dynamicRef"] {
+                    if let Some(r) = m.get(k).and_then(Value::as_str) {
+                        references.push((n, r));
+                    }
+                }
             }
-            for k in ["not", "if", "then", "else"] {
-                node.same.extend(one(m.get(k)).map(&mut id));
-            }
-            for k in ["dependencies", "dependentSchemas"] {
-                node.same
-                    .extend(map(m.get(k)).filter_map(|(_, v)| one(Some(v))).map(&mut id));
-            }
-            if let Some(target) = m.get("$ref").and_then(Value::as_str).and_then(|r| {
-                let pointer = r.strip_prefix('#')?;
-                root.pointer(pointer)
-            }) {
-                node.same.push(id(target));
-            }
-            for (k, v) in map(m.get("properties")) {
-                node.properties.insert(k.clone(), id(v));
-            }
-            node.patterns
-                .extend(map(m.get("patternProperties")).map(|(_, v)| id(v)));
-            for k in ["additionalProperties", "unevaluatedProperties"] {
-                node.additional.extend(one(m.get(k)).map(&mut id));
-            }
-            node.names.extend(one(m.get("propertyNames")).map(&mut id));
-            node.tuple.extend(list(m.get("prefixItems")).map(&mut id));
-            match m.get("items") {
-                Some(Value::Array(tuple)) => node.tuple.extend(tuple.iter().map(&mut id)),
-                other => node.items.extend(one(other).map(&mut id)),
-            }
-            for k in ["additionalItems", "unevaluatedItems"] {
-                node.items.extend(one(m.get(k)).map(&mut id));
-            }
-            node.contains.extend(one(m.get("contains")).map(&mut id));
+            nodes.push(node);
         }
-        nodes.push(node);
+        if references.is_empty() {
+            return Ok(nodes);
+        }
+        for (n, r) in std::mem::take(&mut references) {
+            let targets = resolve_reference(root, &anchors, r)?;
+            for target in targets {
+                let t = match target {
+                    Target::Node(t) => t,
+                    Target::Value(v) => *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
+                        schemas.push(v);
+                        schemas.len() - 1
+                    }),
+                };
+                nodes[n].same.push(t);
+            }
+        }
     }
-    nodes
+}
+
+/// Where a reference leads: a known node, or a value of the document (a node once walked).
+enum Target<'a> {
+    Node(usize),
+    Value(&'a Value),
+}
+
+/// The targets of the reference `r` (see [`collect`]).
+fn resolve_reference<'a>(
+    root: &'a Value,
+    anchors: &HashMap<String, Vec<usize>>,
+    r: &str,
+) -> Result<Vec<Target<'a>>, String> {
+    let unsupported = |why: &str| {
+        Err(format!(
+            "unsupported reference {:?}: {why}",
+            crate::issue::quote_prefix(r)
+        ))
+    };
+    let Some(fragment) = r.strip_prefix('#').or(r.is_empty().then_some("")) else {
+        return unsupported(
+            "only references within the schema are followed (#, #/pointer, #anchor)",
+        );
+    };
+    let Ok(fragment) = percent_encoding::percent_decode_str(fragment).decode_utf8() else {
+        return unsupported("its fragment is not UTF-8 once percent-decoded");
+    };
+    if fragment.is_empty() || fragment.starts_with('/') {
+        return match root.pointer(&fragment) {
+            Some(v) => Ok(vec![Target::Value(v)]),
+            None => unsupported("it points nowhere in the schema"),
+        };
+    }
+    match anchors.get(fragment.as_ref()) {
+        Some(nodes) => Ok(nodes.iter().map(|&n| Target::Node(n)).collect()),
+        None => unsupported("no schema has that anchor"),
+    }
+}
+
+/// Fills `node` with the subschemas of `m` by keyword (`id` numbers each), references aside.
+fn walk_keywords<'a>(
+    m: &'a serde_json::Map<String, Value>,
+    node: &mut Node,
+    id: &mut impl FnMut(&'a Value) -> usize,
+) {
+    for k in ["allOf", "anyOf", "oneOf"] {
+        node.same.extend(list(m.get(k)).map(&mut *id));
+    }
+    for k in ["not", "if", "then", "else"] {
+        node.same.extend(one(m.get(k)).map(&mut *id));
+    }
+    for k in ["dependencies", "dependentSchemas"] {
+        node.same.extend(
+            map(m.get(k))
+                .filter_map(|(_, v)| one(Some(v)))
+                .map(&mut *id),
+        );
+    }
+    for (k, v) in map(m.get("properties")) {
+        node.properties.insert(k.clone(), id(v));
+    }
+    node.patterns
+        .extend(map(m.get("patternProperties")).map(|(_, v)| id(v)));
+    for k in ["additionalProperties", "unevaluatedProperties"] {
+        node.additional.extend(one(m.get(k)).map(&mut *id));
+    }
+    node.names.extend(one(m.get("propertyNames")).map(&mut *id));
+    node.tuple.extend(list(m.get("prefixItems")).map(&mut *id));
+    match m.get("items") {
+        Some(Value::Array(tuple)) => node.tuple.extend(tuple.iter().map(&mut *id)),
+        other => node.items.extend(one(other).map(&mut *id)),
+    }
+    for k in ["additionalItems", "unevaluatedItems"] {
+        node.items.extend(one(m.get(k)).map(&mut *id));
+    }
+    node.contains.extend(one(m.get("contains")).map(&mut *id));
 }
 
 /// The schemas in a keyword whose value is a list of them (`anyOf`).
@@ -438,7 +548,7 @@ mod tests {
     use serde_json::json;
 
     fn planned(schema: Value) -> bool {
-        Plan::for_schema(&schema).is_some()
+        Plan::for_schema(&schema).unwrap().is_some()
     }
 
     #[test]
@@ -497,7 +607,9 @@ mod tests {
                 json!({"$ref": format!("#/definitions/D{}", i + 1)}),
             );
         }
-        let plan = Plan::for_schema(&json!({"$ref": "#/definitions/D0", "definitions": defs}));
+        defs.insert("D100000".into(), json!({"type": "object"}));
+        let plan =
+            Plan::for_schema(&json!({"$ref": "#/definitions/D0", "definitions": defs})).unwrap();
         assert!(plan.is_none_or(|p| p.check(&json!({"a": [1, 2, {"b": 3}]})).is_ok()));
     }
 
@@ -510,7 +622,7 @@ mod tests {
                 {"properties": {"k": {"$ref": "#/definitions/T"}}}
             ]}}
         });
-        let plan = Plan::for_schema(&s).unwrap();
+        let plan = Plan::for_schema(&s).unwrap().unwrap();
         let nested = |levels: usize| {
             let mut v = json!(1);
             for _ in 0..levels {

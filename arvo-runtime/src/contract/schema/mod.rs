@@ -167,6 +167,13 @@ impl PartialEq for Schema {
 impl Schema {
     /// Builds a schema from its JSON. A `$schema` key, if any, is moved to the end (draft-07 is
     /// assumed when absent). The validator is compiled here, once.
+    ///
+    /// # Errors
+    /// [`SchemaError::NotAnObject`] for a root that is no object (nor `true`);
+    /// [`SchemaError::Invalid`] when the validator refuses the schema, and for a reference this
+    /// crate cannot follow to bound the work of a validation (see [`validate`](Self::validate)):
+    /// references are followed within the document (`#`, `#/pointer`, `#anchor`), and a
+    /// subschema with an `$id` of its own (an embedded resource) is refused.
     pub fn new(schema: Value) -> Result<Schema, SchemaError> {
         let mut body = match schema {
             Value::Object(m) => m,
@@ -191,7 +198,8 @@ impl Schema {
         })?;
         let relaxed = Arc::new(relaxed);
         let shape = Shapes::build(&body, &relaxed);
-        let plan = fanout::Plan::for_schema(&relaxed);
+        let plan = fanout::Plan::for_schema(&relaxed)
+            .map_err(|message| SchemaError::Invalid { message })?;
         let mut export = body.clone();
         if let Value::Object(m) = &mut export {
             m.insert("$schema".to_owned(), dialect);
