@@ -572,13 +572,6 @@ pub(super) fn push_issues(out: &mut Issues, err: &ValidationError<'_>, body: &Va
     out.push(issue);
 }
 
-/// Puts issues in the order zod reports them, which is the order it parses in: an object's
-/// properties in its shape's order (a record's entries and an array's items in the data's
-/// order), a value's own issues before those of what it holds, and a value's checks in the
-/// order they were declared (the order of their keywords in the exported schema). The
-/// validator reports an object's properties in the data's order and a value's keywords in an
-/// order of its own instead. A union's issues are put in order when it is reported, member by
-/// member (see [`sort_within`]); here they keep that order.
 /// Keeps the first `room` issues of `issues`, those nested in a union's `unionErrors` counted
 /// (depth first, in order), and takes them from `room`; `true` when some were dropped.
 pub(super) fn keep_first(issues: &mut Issues, room: &mut usize) -> bool {
@@ -603,6 +596,13 @@ pub(super) fn keep_first(issues: &mut Issues, room: &mut usize) -> bool {
     dropped
 }
 
+/// Puts issues in the order zod reports them, which is the order it parses in: an object's
+/// properties in its shape's order (a record's entries and an array's items in the data's
+/// order), a value's own issues before those of what it holds, and a value's checks in the
+/// order they were declared (the order of their keywords in the exported schema). The
+/// validator reports an object's properties in the data's order and a value's keywords in an
+/// order of its own instead. A union's issues are put in order when it is reported, member by
+/// member (see [`sort_within`]); here they keep that order.
 pub(super) fn sort_as_zod(issues: &mut Issues, body: &Value, data: &Value) {
     sort_within(issues, body, body, data, 0);
 }

@@ -97,7 +97,8 @@ pub const MAX_ISSUES: usize = 100;
 /// chosen among them.
 const MAX_ERRORS_READ: usize = 1_000;
 
-/// How deep `$ref`s are followed when preparing [`Schema::parse`] (cycles stop there).
+/// How many `$ref`s deep (a chain of distinct targets) the shaping of [`Schema::parse`] is
+/// prepared; below that, values are left as they are. A cycle reuses its target's shape.
 const MAX_REF_DEPTH: usize = 128;
 
 /// Why a schema could not be used.
@@ -256,9 +257,11 @@ impl Schema {
     /// applies to it, so where union members share what lies below them (through `$ref`s, or a
     /// recursive type whose variants share a field), the work doubles with each level of
     /// nesting. For such a schema a payload that would need more than 64 checks per value it
-    /// holds plus 100,000 is refused with one `custom` issue saying so, where zod (and the
-    /// reference) would go on for hours or run out of memory. Other schemas, those of the
-    /// reference's contracts and of schemars' types included, are never refused this way.
+    /// holds (or one per node of the schema, if it has more) plus 100,000 is refused with one
+    /// `custom` issue saying so, where zod (and the reference) would go on for hours or run out
+    /// of memory. A schema without such unions is never refused this way: the reference's
+    /// contracts, `.nullable()` and `.optional()` at any depth, schemars' tagged enums whose
+    /// variants hold different fields.
     ///
     /// ```
     /// use arvo_runtime::contract::Schema;
