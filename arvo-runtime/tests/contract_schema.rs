@@ -533,3 +533,58 @@ fn references_the_count_cannot_follow_are_refused() {
         assert!(err.contains(expected), "{schema}: {err}");
     }
 }
+
+#[test]
+fn a_union_under_any_property_name_is_parsed_by_the_member_that_takes_it() {
+    // Both members are objects without required keys, so each member's own validator decides;
+    // it is reached by a JSON pointer, through property names that need escaping in one.
+    for name in ["plain", "a b", "50%", "a/b~c", "#x", "é\"{}|^`"] {
+        let s = Schema::new(json!({
+            "type": "object",
+            "properties": {name: {"anyOf": [
+                {"type": "object", "properties": {"x": {"type": "string"}}, "additionalProperties": false},
+                {"type": "object", "properties": {"x": {"type": "number"}, "y": {}}, "additionalProperties": false}
+            ]}}
+        }))
+        .unwrap();
+        assert_eq!(
+            s.parse(&json!({name: {"x": 1, "y": 2, "z": 3}})).unwrap(),
+            json!({name: {"x": 1, "y": 2}}),
+            "{name}"
+        );
+        assert_eq!(
+            s.parse(&json!({name: {"x": "s", "y": 2}})).unwrap(),
+            json!({name: {"x": "s"}}),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn percent_encoded_references_are_shaped_and_reported_as_plain_ones() {
+    // `#/definitions/%54` is `#/definitions/T`: parse strips what `T` strips, and the issues
+    // are those of `T`.
+    for r in ["#/definitions/T", "#/definitions/%54"] {
+        let s = Schema::new(json!({
+            "type": "object",
+            "properties": {"t": {"$ref": r}},
+            "definitions": {"T": {
+                "type": "object",
+                "properties": {"n": {"type": "number", "default": 1}},
+                "additionalProperties": false
+            }}
+        }))
+        .unwrap();
+        assert_eq!(
+            s.parse(&json!({"t": {"junk": true}})).unwrap(),
+            json!({"t": {"n": 1}}),
+            "{r}"
+        );
+        let issues = s.validate(&json!({"t": {"n": "x"}})).unwrap_err();
+        assert_eq!(
+            issues.as_slice()[0].message,
+            "Expected number, received string",
+            "{r}"
+        );
+    }
+}

@@ -108,9 +108,9 @@ impl MemberCheck {
     }
 }
 
-/// `s`, or what its `$ref`s (`#/...` pointers into `root`) lead to, with the pointer of the
-/// last one (`None` when `s` is no `$ref`) and `depth` counting each; `None` past
-/// [`MAX_REF_DEPTH`] or at a `$ref` that points nowhere.
+/// `s`, or what its `$ref`s (`#/...` pointers into `root`, percent-decoded) lead to, with the
+/// pointer of the last one (`None` when `s` is no `$ref`) and `depth` counting each; `None`
+/// past [`MAX_REF_DEPTH`] or at a `$ref` that points nowhere.
 fn resolve_ref<'a>(
     root: &'a Value,
     mut s: &'a Value,
@@ -123,7 +123,12 @@ fn resolve_ref<'a>(
             return None;
         }
         let pointer = r.strip_prefix('#')?;
-        s = root.pointer(pointer)?;
+        // A fragment is percent-decoded before it is read as a JSON pointer.
+        s = root.pointer(
+            &percent_encoding::percent_decode_str(pointer)
+                .decode_utf8()
+                .ok()?,
+        )?;
         at = Some(pointer);
     }
     Some((s, at, depth))
@@ -138,9 +143,17 @@ pub(super) fn resolve<'a>(
     resolve_ref(root, s, depth).map(|(s, _, depth)| (s, depth))
 }
 
-/// `at` extended by the key `key` (escaped as JSON pointers escape `~` and `/`).
+/// `at` (a JSON pointer in a URI fragment, `#` left out) extended by the key `key`: escaped as
+/// JSON pointers escape `~` and `/`, then percent-encoded but for RFC 3986's unreserved
+/// characters, so the validator, which percent-decodes a `$ref`'s fragment, reads the key back.
 fn child(at: &str, key: &str) -> String {
-    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"))
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let key = key.replace('~', "~0").replace('/', "~1");
+    format!("{at}/{}", percent_encoding::utf8_percent_encode(&key, KEEP))
 }
 
 /// The shapes of a schema: the root's, and one per `$ref` target, built once however many
