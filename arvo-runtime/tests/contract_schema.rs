@@ -627,3 +627,37 @@ fn a_rust_enum_whose_variants_share_a_recursive_field_is_bounded() {
         "{deep}"
     );
 }
+
+#[test]
+fn union_members_with_and_without_references_are_told_apart_by_their_validators() {
+    // Objects without required keys: each member's own validator decides. `A` holds a `$ref`
+    // (its validator is compiled with the whole document), `B` none (compiled alone), and many
+    // such unions make no first parse slow (each member compiled the whole root before).
+    let mut props = serde_json::Map::new();
+    let mut data = serde_json::Map::new();
+    let mut want = serde_json::Map::new();
+    for i in 0..300 {
+        props.insert(
+            format!("p{i}"),
+            json!({"anyOf": [{"$ref": "#/definitions/A"}, {"$ref": "#/definitions/B"}]}),
+        );
+        let (input, output) = if i % 2 == 0 {
+            (json!({"x": "s", "y": 1}), json!({"x": "s"}))
+        } else {
+            (json!({"x": 1, "y": 2, "z": 3}), json!({"x": 1, "y": 2}))
+        };
+        data.insert(format!("p{i}"), input);
+        want.insert(format!("p{i}"), output);
+    }
+    let s = Schema::new(json!({
+        "type": "object",
+        "properties": props,
+        "definitions": {
+            "S": {"type": "string"},
+            "A": {"type": "object", "properties": {"x": {"$ref": "#/definitions/S"}}, "additionalProperties": false},
+            "B": {"type": "object", "properties": {"x": {"type": "number"}, "y": {}}, "additionalProperties": false}
+        }
+    }))
+    .unwrap();
+    assert_eq!(s.parse(&Value::Object(data)).unwrap(), Value::Object(want));
+}
