@@ -59,13 +59,8 @@ impl Drop for StoreInner {
     /// file that can panic too (see [`contained`]); the file is closed all the same.
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
-            let _ = contained(
-                |e| e,
-                || -> Result<(), redb::Error> {
-                    drop(db);
-                    Ok(())
-                },
-            );
+            // Nothing to report to: the store is gone either way.
+            let _ = crate::handler::catch_panic_sync(move || drop(db));
         }
     }
 }
@@ -147,8 +142,8 @@ impl RedbStore {
             source,
         };
         contained(error, || {
-            let txn = self.inner.db().map_err(&error)?;
-            let txn = txn.begin_write().map_err(|e| error(e.into()))?;
+            let db = self.inner.db().map_err(error)?;
+            let txn = db.begin_write().map_err(|e| error(e.into()))?;
             txn.open_table(TableDefinition::<&str, Row>::new(&table))
                 .map_err(|e| error(e.into()))?;
             txn.commit().map_err(|e| error(e.into()))

@@ -13,8 +13,8 @@
 //! unions, `.nullable()` and `.optional()` included), validation costs at most that many checks
 //! per value, and nothing more is done. Otherwise a [`Plan`] is kept, and each payload's checks
 //! are counted before it is validated (a walk that stops at the budget); a payload that needs
-//! more than [`FAN_OUT_LIMIT`] checks per value plus [`BASE_BUDGET`] is refused with an issue
-//! saying so.
+//! more than the limit per value it holds ([`FAN_OUT_LIMIT`], or the schema's number of nodes
+//! if larger) plus [`BASE_BUDGET`] is refused with an issue saying so, valid or not.
 //!
 //! The count over-approximates the validator (every union member, every `patternProperties`
 //! schema for every key). It follows references as the validator does within one document
@@ -100,6 +100,12 @@ impl Plan {
             } else {
                 let mut merged: HashMap<usize, u64> = HashMap::from([(n, 1)]);
                 for &m in &nodes[n].same {
+                    // Each entry merged is a step, so many members sharing large closures
+                    // stop the analysis as soon as they have cost too much.
+                    work += closure[m].len();
+                    if work > MAX_ANALYSIS {
+                        return counted(nodes);
+                    }
                     for &(x, c) in &closure[m] {
                         let e = merged.entry(x).or_default();
                         *e = e.saturating_add(c).min(SATURATED);
@@ -107,10 +113,6 @@ impl Plan {
                 }
                 merged.into_iter().collect()
             };
-            work += closure[n].len();
-            if work > MAX_ANALYSIS {
-                return counted(nodes);
-            }
         }
         // Value nodes (the root, and every node applied to a child) and their key groups.
         let mut values = vec![0usize];
@@ -125,10 +127,9 @@ impl Plan {
         }
         let mut groups: Vec<Vec<Vec<(usize, u64)>>> = vec![Vec::new(); nodes.len()];
         for &v in &values {
-            groups[v] = key_groups(&nodes, &closure[v]);
-            work += groups[v].iter().map(Vec::len).sum::<usize>();
-            if work > MAX_ANALYSIS {
-                return counted(nodes);
+            match key_groups(&nodes, &closure[v], &mut work) {
+                Some(g) => groups[v] = g,
+                None => return counted(nodes),
             }
         }
         let mut below = vec![0u64; nodes.len()];
@@ -167,8 +168,8 @@ impl Plan {
         Ok(None)
     }
 
-    /// `Err(budget)` when validating `data` may need more than `budget` checks:
-    /// [`FAN_OUT_LIMIT`] per value it holds plus [`BASE_BUDGET`]. Stops counting there, so it
+    /// `Err(budget)` when validating `data` may need more than `budget` checks: the limit per
+    /// value it holds plus [`BASE_BUDGET`]. Stops counting there, so it
     /// costs at most that many steps.
     pub(super) fn check(&self, data: &Value) -> Result<(), u64> {
         let budget = self
@@ -227,8 +228,14 @@ impl Node {
 
 /// For a value the nodes of `members` apply to (with how often): one group per key or array
 /// index its child could have (each property named by some member, any other key, each tuple
-/// index, any other index), listing the nodes applied to that child, with how often.
-fn key_groups(nodes: &[Node], members: &[(usize, u64)]) -> Vec<Vec<(usize, u64)>> {
+/// index, any other index), listing the nodes applied to that child, with how often. Each entry
+/// is a step of `work`; `None` once it passes [`MAX_ANALYSIS`] (checked after each group, so a
+/// schema naming many keys in many members stops as soon as it has cost too much).
+fn key_groups(
+    nodes: &[Node],
+    members: &[(usize, u64)],
+    work: &mut usize,
+) -> Option<Vec<Vec<(usize, u64)>>> {
     let mut names: Vec<&str> = members
         .iter()
         .flat_map(|&(m, _)| nodes[m].properties.keys().map(String::as_str))
@@ -241,6 +248,11 @@ fn key_groups(nodes: &[Node], members: &[(usize, u64)]) -> Vec<Vec<(usize, u64)>
         .max()
         .unwrap_or(0);
     let mut groups = Vec::with_capacity(names.len() + tuple + 2);
+    let mut add = |groups: &mut Vec<_>, group: Vec<(usize, u64)>| {
+        *work += group.len() + 1;
+        groups.push(group);
+        *work <= MAX_ANALYSIS
+    };
     // Every object key: the members' `patternProperties` and `propertyNames`.
     let every_key: Vec<(usize, u64)> = members
         .iter()
@@ -253,26 +265,32 @@ fn key_groups(nodes: &[Node], members: &[(usize, u64)]) -> Vec<Vec<(usize, u64)>
         })
         .collect();
     for name in names.iter().copied().map(Some).chain([None]) {
-        groups.push(group(nodes, members, &every_key, |node| {
+        let g = group(nodes, members, &every_key, |node| {
             match name.and_then(|k| node.properties.get(k)) {
                 Some(&p) => Ok(p),
                 None => Err(&node.additional),
             }
-        }));
+        });
+        if !add(&mut groups, g) {
+            return None;
+        }
     }
     let every_item: Vec<(usize, u64)> = members
         .iter()
         .flat_map(|&(m, c)| nodes[m].contains.iter().map(move |&p| (p, c)))
         .collect();
     for i in (0..tuple).map(Some).chain([None]) {
-        groups.push(group(nodes, members, &every_item, |node| {
+        let g = group(nodes, members, &every_item, |node| {
             match i.and_then(|i| node.tuple.get(i)) {
                 Some(&t) => Ok(t),
                 None => Err(&node.items),
             }
-        }));
+        });
+        if !add(&mut groups, g) {
+            return None;
+        }
     }
-    groups
+    Some(groups)
 }
 
 /// The nodes applied to one child: `every` (those applied to each child), and for each member
@@ -368,7 +386,7 @@ fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
                         None => {}
                     }
                 }
-                for k in ["$ref", "$recursiveRef", "$dynamicRef"] {
+                for k in super::shape::REFERENCE_KEYWORDS {
                     if let Some(r) = m.get(k).and_then(Value::as_str) {
                         references.push((n, r));
                     }
@@ -418,7 +436,7 @@ fn resolve_reference<'a>(
             "only references within the schema are followed (#, #/pointer, #anchor)",
         );
     };
-    let Ok(fragment) = percent_encoding::percent_decode_str(fragment).decode_utf8() else {
+    let Some(fragment) = super::shape::decode_fragment(fragment) else {
         return unsupported("its fragment is not UTF-8 once percent-decoded");
     };
     if fragment.is_empty() || fragment.starts_with('/') {

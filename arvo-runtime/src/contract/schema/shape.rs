@@ -102,9 +102,7 @@ impl MemberCheck {
     /// Whether the member takes `v` (`true` when its validator does not compile).
     fn validates(&self, v: &Value) -> bool {
         let validator = self.validator.get_or_init(|| {
-            let alone = percent_encoding::percent_decode_str(&self.at)
-                .decode_utf8()
-                .ok()
+            let alone = decode_fragment(&self.at)
                 .and_then(|at| self.root.pointer(&at))
                 .and_then(|member| resolve(&self.root, member, 0))
                 .map(|(member, _)| member)
@@ -128,6 +126,17 @@ impl MemberCheck {
     }
 }
 
+/// The keywords whose value references another schema of the document.
+pub(super) const REFERENCE_KEYWORDS: [&str; 3] = ["$ref", "$recursiveRef", "$dynamicRef"];
+
+/// A URI fragment (`#` left out) as the validator reads it: percent-decoded (`None` when that
+/// is not UTF-8).
+pub(super) fn decode_fragment(fragment: &str) -> Option<std::borrow::Cow<'_, str>> {
+    percent_encoding::percent_decode_str(fragment)
+        .decode_utf8()
+        .ok()
+}
+
 /// Whether `v` holds a reference keyword anywhere (data in `enum` or `const` included: a false
 /// positive only costs the slower compilation).
 fn has_reference(v: &Value) -> bool {
@@ -135,10 +144,7 @@ fn has_reference(v: &Value) -> bool {
     while let Some(v) = stack.pop() {
         match v {
             Value::Object(m) => {
-                if ["$ref", "$recursiveRef", "$dynamicRef"]
-                    .iter()
-                    .any(|k| m.contains_key(*k))
-                {
+                if REFERENCE_KEYWORDS.iter().any(|k| m.contains_key(*k)) {
                     return true;
                 }
                 stack.extend(m.values());
@@ -166,11 +172,7 @@ fn resolve_ref<'a>(
         }
         let pointer = r.strip_prefix('#')?;
         // A fragment is percent-decoded before it is read as a JSON pointer.
-        s = root.pointer(
-            &percent_encoding::percent_decode_str(pointer)
-                .decode_utf8()
-                .ok()?,
-        )?;
+        s = root.pointer(&decode_fragment(pointer)?)?;
         at = Some(pointer);
     }
     Some((s, at, depth))
