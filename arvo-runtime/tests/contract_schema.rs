@@ -661,3 +661,105 @@ fn union_members_with_and_without_references_are_told_apart_by_their_validators(
     .unwrap();
     assert_eq!(s.parse(&Value::Object(data)).unwrap(), Value::Object(want));
 }
+
+/// Splits of 20 zeros into groups (`[[0, 0], [0, ...]]`): distinct arrays that all flatten
+/// alike, which the validator's own `uniqueItems` hash writes alike.
+fn bracketings(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|k| {
+            let mut groups = vec![];
+            let mut group = vec![];
+            for i in 0..20 {
+                group.push(json!(0));
+                if i < 19 && (k >> i) & 1 == 1 {
+                    groups.push(Value::Array(std::mem::take(&mut group)));
+                }
+            }
+            groups.push(Value::Array(group));
+            Value::Array(groups)
+        })
+        .collect()
+}
+
+#[test]
+fn unique_items_are_checked_whatever_the_items_hash_to() {
+    // 16,000 distinct items that the validator's own check hashed alike, so it compared every
+    // pair (1.3 s, release, for a 925 KB payload). Their hashes now differ (the unit tests of
+    // `unique.rs`); here the verdicts are right, for distinct items and a repeated one.
+    let s = Schema::new(json!({"type": "array", "uniqueItems": true})).unwrap();
+    let mut items = bracketings(16_000);
+    assert!(s.validate(&Value::Array(items.clone())).is_ok());
+    items.push(items[12_345].clone());
+    let issues = s.validate(&Value::Array(items)).unwrap_err();
+    assert_eq!(issues.as_slice().len(), 1);
+    assert_eq!(issues.as_slice()[0].kind, IssueKind::Custom);
+    // The validator's own message, bounded as every quoted input is.
+    let s = Schema::new(
+        json!({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": true}}}),
+    )
+    .unwrap();
+    let issues = s
+        .validate(&json!({"tags": [1, {"a": [2]}, {"a": [2.0]}]}))
+        .unwrap_err();
+    let issue = &issues.as_slice()[0];
+    assert_eq!(
+        issue.message,
+        r#"[1,{"a":[2]},{"a":[2.0]}] has non-unique elements"#
+    );
+    assert_eq!(issue.path, vec![PathSegment::Key("tags".into())]);
+    // `uniqueItems: false` checks nothing.
+    let s = Schema::new(json!({"type": "array", "uniqueItems": false})).unwrap();
+    assert!(s.validate(&json!([1, 1])).is_ok());
+}
+
+fn collision_prone_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(json!(null)),
+        Just(json!(true)),
+        Just(json!(0)),
+        Just(json!(-0.0)),
+        Just(json!(1)),
+        Just(json!(1.0)),
+        Just(json!(-1)),
+        Just(json!(0.5)),
+        Just(json!(9007199254740992u64)),
+        Just(json!(9007199254740993u64)),
+        Just(json!(9007199254740992.0)),
+        Just(json!(u64::MAX)),
+        Just(json!(1.8446744073709552e19)),
+        Just(json!("")),
+        Just(json!("0")),
+    ];
+    leaf.prop_recursive(3, 24, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::vec((prop_oneof![Just("a"), Just("b")], inner), 0..3).prop_map(
+                |entries| Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect()
+                )
+            ),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    /// `uniqueItems` gives the validator's own verdict (jsonschema's built-in keyword) on arrays
+    /// built from values that are equal in several forms (`1` and `1.0`, `0` and `-0.0`, keys
+    /// in either order) and values that only look alike (`2^53` and `2^53 + 1`).
+    #[test]
+    fn unique_items_agree_with_the_validators_own_keyword(
+        items in proptest::collection::vec(collision_prone_value(), 0..24)
+    ) {
+        let schema = json!({"uniqueItems": true});
+        let ours = Schema::new(schema.clone()).unwrap();
+        let theirs = jsonschema::validator_for(&schema).unwrap();
+        let data = Value::Array(items);
+        proptest::prop_assert_eq!(ours.is_valid(&data), theirs.is_valid(&data), "{}", data);
+    }
+}

@@ -81,6 +81,7 @@ mod fanout;
 mod formats;
 mod issues;
 mod shape;
+mod unique;
 
 use issues::push_issues;
 use shape::Shapes;
@@ -356,6 +357,7 @@ pub(super) fn compile(schema: &Value) -> Result<Validator, jsonschema::Validatio
         .with_format("date", formats::is_date)
         .with_format("time", formats::is_time)
         .with_format("duration", formats::is_duration)
+        .with_keyword("uniqueItems", unique::keyword)
         .build(schema)
 }
 
