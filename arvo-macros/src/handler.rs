@@ -158,6 +158,12 @@ fn signature(
         errors.push(c.span(), "a handler function cannot be `const`");
         ok = false;
     }
+    let what = if allow_receiver {
+        "a handler method"
+    } else {
+        "a handler function"
+    };
+    ok &= crate::args::not_unsafe(sig, what, errors);
     let output = output?;
     if !ok {
         return None;

@@ -437,6 +437,13 @@ fn parse_transition(attr: &Attribute, with_event: bool, errors: &mut Errors) -> 
 
 /// Parameters after `&self`; `None` (reported) when there is no `&self`.
 fn arity(f: &ImplItemFn, what: &str, errors: &mut Errors) -> Option<usize> {
+    let article = if what.starts_with(['a', 'o']) {
+        "an"
+    } else {
+        "a"
+    };
+    // Reported, and the method still counts as what it is (no "no guard `x`" after it).
+    crate::args::not_unsafe(&f.sig, &format!("{article} {what} method"), errors);
     match f.sig.receiver() {
         Some(syn::Receiver {
             kind: syn::ReceiverKind::Reference(_, _, None),
@@ -446,12 +453,7 @@ fn arity(f: &ImplItemFn, what: &str, errors: &mut Errors) -> Option<usize> {
             errors.push(
                 f.sig.ident.span(),
                 format!(
-                    "{} {what} method takes `&self`: `fn {}(&self, ..)`",
-                    if what.starts_with(['a', 'o']) {
-                        "an"
-                    } else {
-                        "a"
-                    },
+                    "{article} {what} method takes `&self`: `fn {}(&self, ..)`",
                     f.sig.ident
                 ),
             );

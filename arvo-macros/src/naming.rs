@@ -5,9 +5,10 @@
 use crate::ast::Emit;
 use proc_macro2::{Ident, Span};
 
-/// `"1.10.0"` -> `"1_10_0"`, or `None` when the version does not follow Arvo's rule.
+/// `"1.10.0"` -> `"1_10_0"`, or `None` when the version does not follow Arvo's rule or a
+/// number does not fit in 64 bits (the runtime could not parse it).
 pub fn version_suffix(version: &str) -> Option<String> {
-    arvo_rules::is_arvo_version(version).then(|| version.replace('.', "_"))
+    arvo_rules::parse_arvo_version(version).map(|_| version.replace('.', "_"))
 }
 
 /// The marker type of a version: `CalcAdd` + `"1.0.0"` -> `CalcAddV1_0_0`.

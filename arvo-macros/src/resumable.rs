@@ -56,13 +56,15 @@ const KEYS: &[Key] = &[
     Key::Crate,
 ];
 
-/// Takes the `#[version("x.y.z")]` methods out of the impl block.
+/// Takes the `#[version("x.y.z")]` methods out of the impl block: those that are well formed,
+/// and whether any method had the attribute (a refused one was reported where it stands).
 fn collect_versions(
     item: &mut ItemImpl,
     contract: Option<&Path>,
     errors: &mut Errors,
-) -> Vec<VersionFn> {
+) -> (Vec<VersionFn>, bool) {
     let mut versions: Vec<VersionFn> = Vec::new();
+    let mut attributed = false;
     for it in &mut item.items {
         let ImplItem::Fn(f) = it else { continue };
         let mut found: Option<LitStr> = None;
@@ -88,6 +90,10 @@ fn collect_versions(
         }
         f.attrs = keep;
         let Some(version) = found else { continue };
+        attributed = true;
+        if !crate::args::not_unsafe(&f.sig, "a version method", errors) {
+            continue;
+        }
         if f.sig.receiver().is_none() || f.sig.inputs.len() != 2 {
             errors.push(
                 f.sig.ident.span(),
@@ -118,7 +124,7 @@ fn collect_versions(
             method: f.sig.ident.clone(),
         });
     }
-    versions
+    (versions, attributed)
 }
 
 /// Stages 1 and 2. `None` when something is missing to expand; the errors say what.
@@ -149,8 +155,8 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
             "missing `context = <type>`: the state kept between steps (serde), e.g. `context = CalcContext`",
         );
     }
-    let versions = collect_versions(item, raw.contract.as_ref(), errors);
-    if versions.is_empty() && raw.contract.is_some() {
+    let (versions, attributed) = collect_versions(item, raw.contract.as_ref(), errors);
+    if !attributed && raw.contract.is_some() {
         errors.push(
             item.self_ty.span(),
             "no `#[version(\"x.y.z\")]` method: every version of the self contract needs one",
@@ -235,6 +241,7 @@ mod tests {
                     #[version("1.0")] fn a(&self, s: S) {}
                     #[version("0.0.0")] fn b(&self, s: S) {}
                     #[version("1.0.0")] fn c(&self) {}
+                    #[version("2.0.0")] async unsafe fn d(&self, s: S) {}
                 }
             },
         );
@@ -247,7 +254,7 @@ mod tests {
                 "invalid version `1.0`: expected `major.minor.patch`, e.g. `1.0.0`",
                 "version `0.0.0` is reserved (the wildcard version) and is never a contract version",
                 "a version handler takes `&self` and the step: `fn c(&self, step: <Name>Step<'_, <Contract>V..>)`",
-                "no `#[version(\"x.y.z\")]` method: every version of the self contract needs one",
+                "a version method cannot be `unsafe`: the generated code calls it from safe code; put an `unsafe { .. }` block in its body instead",
             ]
         );
     }

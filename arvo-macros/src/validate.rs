@@ -103,6 +103,11 @@ fn check_versions(contract: &Contract, accepted: Option<&str>, errors: &mut Erro
                 v.span,
                 format!("invalid version `{}`: Invalid version format of the semantic version; an Arvo version is MAJOR.MINOR.PATCH with digits only (^\\d+\\.\\d+\\.\\d+$), e.g. \"1.0.0\"", v.value),
             );
+        } else if arvo_rules::parse_arvo_version(&v.value).is_none() {
+            errors.push(
+                v.span,
+                format!("invalid version `{}`: a number does not fit in 64 bits; MAJOR, MINOR and PATCH are each at most {}", v.value, u64::MAX),
+            );
         } else if v.value == WILDCARD_VERSION {
             errors.push(v.span, format!("the version cannot be '{WILDCARD_VERSION}': it is a reserved version type (the wildcard of system errors); start at \"0.0.1\" or \"1.0.0\""));
         } else if seen.insert(v.value.as_str(), ()).is_some() {
