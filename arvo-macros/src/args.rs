@@ -309,6 +309,24 @@ pub(crate) fn self_name(
     None
 }
 
+/// `false` (reported at the keyword) when `sig` is an `unsafe fn`: the generated code calls the
+/// user's function or method (`what`: "a handler function", "a version method", ...) from safe
+/// code, and would otherwise fail with E0133 inside the expansion.
+pub fn not_unsafe(sig: &syn::Signature, what: &str, errors: &mut Errors) -> bool {
+    match &sig.safety {
+        syn::Safety::Unsafe(u) => {
+            errors.push(
+                u.span(),
+                format!(
+                    "{what} cannot be `unsafe`: the generated code calls it from safe code; put an `unsafe {{ .. }}` block in its body instead"
+                ),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,23 +379,5 @@ mod tests {
                 "`version` set multiple times",
             ]
         );
-    }
-}
-
-/// `false` (reported at the keyword) when `sig` is an `unsafe fn`: the generated code calls the
-/// user's function or method (`what`: "a handler function", "a version method", ...) from safe
-/// code, and would otherwise fail with E0133 inside the expansion.
-pub fn not_unsafe(sig: &syn::Signature, what: &str, errors: &mut Errors) -> bool {
-    match &sig.safety {
-        syn::Safety::Unsafe(u) => {
-            errors.push(
-                u.span(),
-                format!(
-                    "{what} cannot be `unsafe`: the generated code calls it from safe code; put an `unsafe {{ .. }}` block in its body instead"
-                ),
-            );
-            false
-        }
-        _ => true,
     }
 }
