@@ -327,6 +327,21 @@ pub fn not_unsafe(sig: &syn::Signature, what: &str, errors: &mut Errors) -> bool
     }
 }
 
+/// The error for an item that carries `#[name]` once more (`name` is the running macro's own,
+/// found by its last path segment, so `#[arvo_runtime::arvo_handler]` counts), at that
+/// attribute; `why` says what the item can be. The caller then emits the item unchanged, so
+/// the remaining attribute expands it once and nothing is defined twice.
+pub fn applied_twice(attrs: &[syn::Attribute], name: &str, why: &str) -> Option<syn::Error> {
+    let again = attrs
+        .iter()
+        .filter_map(|a| a.path().segments.last())
+        .find(|s| s.ident == name)?;
+    Some(syn::Error::new(
+        again.ident.span(),
+        format!("`#[{name}]` is applied twice: {why}; remove one"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

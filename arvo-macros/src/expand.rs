@@ -61,6 +61,16 @@ pub fn run(args: TokenStream, item: TokenStream) -> Expansion {
             };
         }
     };
+    if let Some(e) = crate::args::applied_twice(
+        &item.attrs,
+        "arvo_contract",
+        "a struct declares one contract (declare another on a struct of its own)",
+    ) {
+        return Expansion {
+            tokens: quote!(#item),
+            errors: Some(e),
+        };
+    }
     validate::check_item(&item, &mut errors);
     let raw = parse::parse_args(args, &mut errors);
     let contract = parse::lower(raw, &item.ident, &item.vis, &mut errors);

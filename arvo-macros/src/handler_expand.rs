@@ -37,6 +37,24 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             return tokens;
         }
     };
+    let twice = match &parsed {
+        syn::Item::Fn(f) => crate::args::applied_twice(
+            &f.attrs,
+            "arvo_handler",
+            "a function handles one version of one contract",
+        ),
+        syn::Item::Impl(i) => crate::args::applied_twice(
+            &i.attrs,
+            "arvo_handler",
+            "an impl block serves one contract",
+        ),
+        _ => None,
+    };
+    if let Some(e) = twice {
+        let mut tokens = quote!(#parsed);
+        tokens.extend(e.to_compile_error());
+        return tokens;
+    }
     let model = handler::parse(args, parsed.clone(), &mut errors);
     let mut tokens = match (&model, errors.is_empty()) {
         (Some(model), true) => expand(model),

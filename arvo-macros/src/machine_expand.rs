@@ -44,6 +44,15 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             return tokens;
         }
     };
+    if let Some(e) = crate::args::applied_twice(
+        &item.attrs,
+        "arvo_machine",
+        "an impl block is one machine, for one version (write one impl block per version)",
+    ) {
+        let mut tokens = quote!(#item);
+        tokens.extend(e.to_compile_error());
+        return tokens;
+    }
     let model = machine::parse(args, &mut item, &mut errors);
     let tree = model
         .as_ref()

@@ -35,6 +35,15 @@ pub fn run(args: TokenStream, item: TokenStream) -> TokenStream {
             return tokens;
         }
     };
+    if let Some(e) = crate::args::applied_twice(
+        &item.attrs,
+        "arvo_resumable",
+        "an impl block is one resumable",
+    ) {
+        let mut tokens = quote!(#item);
+        tokens.extend(e.to_compile_error());
+        return tokens;
+    }
     let model = resumable::parse(args, &mut item, &mut errors);
     let mut tokens = match (&model, errors.is_empty()) {
         (Some(model), true) => expand(model),
