@@ -278,7 +278,8 @@ pub(crate) fn marker(contract: &Path, version: &LitStr, errors: &mut Errors) -> 
     };
     let mut marker = contract.clone();
     if let Some(seg) = marker.segments.last_mut() {
-        seg.ident = Ident::new(&ident.to_string(), version.span());
+        seg.ident = ident;
+        seg.ident.set_span(version.span());
         seg.arguments = syn::PathArguments::None;
     }
     Some(marker)

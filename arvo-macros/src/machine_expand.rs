@@ -23,6 +23,7 @@ use crate::machine_validate::{self, Tree};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemImpl;
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 /// Parses, validates and expands; on errors the impl block (without its machine attributes)
@@ -94,7 +95,11 @@ fn action_items(m: &Machine) -> TokenStream {
         .iter()
         .map(|s| {
             let v = &s.version;
-            format!("{} = {}", s.key, quote!(#v).to_string().replace(' ', ""))
+            format!(
+                "{} = {}",
+                s.key.unraw(),
+                quote!(#v).to_string().replace(' ', "")
+            )
         })
         .collect();
     let message = format!("`{{Self}}` is not a service of the machine `{name}`");
@@ -269,7 +274,7 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
                 quote!(<#alias as #krate::typed::ContractVersion>::Emits),
                 span,
             );
-            let name = variant.to_string();
+            let name = variant.unraw().to_string();
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
             // At the service's path, so a path that is no version is reported there once with
             // the service's other uses, not once more at the attribute.
@@ -353,7 +358,9 @@ fn action_closure(m: &Machine, a: &Callable, used: &syn::Ident, with_payload: bo
     let action = action_ident(m);
     // Spanned at the user's reference (`actions(store)`), so a payload of the wrong type is
     // reported where the action is used on the event.
-    let name = syn::Ident::new(&a.name.to_string(), used.span());
+    // The method's own identifier (`r#loop` stays raw) at the user's reference.
+    let mut name = a.name.clone();
+    name.set_span(used.span());
     let name = &name;
     let call = match (a.arity, with_payload) {
         (0, _) => quote_spanned!(name.span()=> this.#name()),
@@ -390,14 +397,14 @@ fn transition_tokens(m: &Machine, t: &Transition) -> TokenStream {
     let context = &m.context;
     let mut chain = quote!(t);
     if let Some(target) = &t.target {
-        let id = format!("#{target}");
+        let id = format!("#{}", target.unraw());
         chain = quote!(#chain.target(#id));
     }
     let with_payload = t.event.is_some();
     if let Some(g) = &t.guard
         && let Some(guard) = find(&m.guards, g)
     {
-        let gname = g.to_string();
+        let gname = g.unraw().to_string();
         let call = if guard.arity >= 2 && with_payload {
             quote_spanned! {g.span()=>
                 match decode(e) {
@@ -447,7 +454,7 @@ fn eventless(m: &Machine, t: &Transition) -> TokenStream {
 fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
     let s: &State = &m.states[i];
     let krate = &m.krate;
-    let id = s.name.to_string();
+    let id = s.name.unraw().to_string();
     let mut chain = quote!(s.id(#id));
     match s.kind {
         Kind::Parallel => chain = quote!(#chain.parallel()),
@@ -458,7 +465,7 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
     if s.kind == Kind::Normal
         && let Some(&init) = kids.iter().find(|&&k| m.states[k].initial.is_some())
     {
-        let init = m.states[init].name.to_string();
+        let init = m.states[init].name.unraw().to_string();
         chain = quote!(#chain.initial(#init));
     }
     // The body runs first on entry.
@@ -502,7 +509,7 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
         chain = quote!(#chain.on_done(#f));
     }
     for &k in kids {
-        let name = m.states[k].name.to_string();
+        let name = m.states[k].name.unraw().to_string();
         let child = state_tokens(m, tree, k);
         chain = quote!(#chain.state(#name, |s| #child));
     }
@@ -542,7 +549,7 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
     });
     let service_calls = services.iter().enumerate().map(|(i, s)| {
         let alias = format_ident!("__Service{}", i);
-        let key = s.key.to_string();
+        let key = s.key.unraw().to_string();
         let v = &s.version;
         let versioned = respan(
             quote!(<#alias as #krate::typed::ContractVersion>::versioned()),
@@ -595,11 +602,11 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         .iter()
         .find(|&&i| m.states[i].initial.is_some())
         .map(|&i| {
-            let n = m.states[i].name.to_string();
+            let n = m.states[i].name.unraw().to_string();
             quote!(.initial(#n))
         });
     let roots = tree.roots.iter().map(|&i| {
-        let n = m.states[i].name.to_string();
+        let n = m.states[i].name.unraw().to_string();
         let body = state_tokens(m, tree, i);
         quote!(.state(#n, |s| #body))
     });

@@ -18,6 +18,7 @@ use crate::machine::{Callable, EventRef, Kind, Machine, State, Transition};
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::Ident;
+use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 /// The state tree: each state's parent index and children, once every parent is known.
@@ -42,7 +43,7 @@ fn tree(m: &Machine, index: &HashMap<String, usize>, errors: &mut Errors) -> Tre
     let mut parent = vec![None; n];
     for (i, s) in m.states.iter().enumerate() {
         let Some(p) = &s.parent else { continue };
-        match index.get(&p.to_string()) {
+        match index.get(&p.unraw().to_string()) {
             None => errors.push(
                 p.span(),
                 format!(
@@ -231,7 +232,7 @@ fn check_transition(
     errors: &mut Errors,
 ) {
     if let Some(target) = &t.target
-        && !index.contains_key(&target.to_string())
+        && !index.contains_key(&target.unraw().to_string())
     {
         errors.push(
             target.span(),
@@ -299,7 +300,7 @@ fn check_transition(
 pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
     let mut index = HashMap::new();
     for (i, s) in m.states.iter().enumerate() {
-        index.insert(s.name.to_string(), i);
+        index.insert(s.name.unraw().to_string(), i);
     }
     let tree = tree(m, &index, errors);
     initials(m, &tree, errors);

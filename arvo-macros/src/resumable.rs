@@ -166,7 +166,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
     let krate = raw.krate();
     let services_enum = raw
         .services_enum
-        .unwrap_or_else(|| Ident::new(&format!("{name}Services"), name.span()));
+        .unwrap_or_else(|| quote::format_ident!("{}Services", name, span = name.span()));
     Some(Resumable {
         item: item.clone(),
         name,
