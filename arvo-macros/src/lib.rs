@@ -22,6 +22,8 @@ mod naming;
 mod parse;
 mod resumable;
 mod resumable_expand;
+#[cfg(test)]
+mod robustness;
 mod validate;
 
 use proc_macro::TokenStream;
