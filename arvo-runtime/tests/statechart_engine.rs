@@ -340,10 +340,15 @@ fn eventless_transitions_settle_and_a_loop_is_an_error_naming_the_state() {
     assert_eq!(value(&s.snapshot), json!("big"));
     assert_eq!(s.snapshot.context.n, 11);
 
+    // A loop whose guards always pass is only found running: an error naming the state.
     let looping = builder("loop")
         .initial("ping")
-        .state("ping", |s| s.always(|t| t.target("pong")))
-        .state("pong", |s| s.always(|t| t.target("ping")))
+        .state("ping", |s| {
+            s.always(|t| t.target("pong").guard(|_, _| true))
+        })
+        .state("pong", |s| {
+            s.always(|t| t.target("ping").guard(|_, _| true))
+        })
         .build()
         .unwrap();
     let err = looping.start(&init()).unwrap_err().to_string();
@@ -351,6 +356,90 @@ fn eventless_transitions_settle_and_a_loop_is_an_error_naming_the_state() {
     assert!(
         err.contains("'loop'") && (err.contains("ping") || err.contains("pong")),
         "{err}"
+    );
+}
+
+#[test]
+fn eventless_loops_without_guards_are_refused_when_built() {
+    let loop_of = |m: MachineBuilder<Ctx>| match m.build() {
+        Err(MachineBuildError::EventlessLoop { states, .. }) => states,
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("built"),
+    };
+    // Two states that leave for each other.
+    let ping_pong = builder("pp")
+        .initial("ping")
+        .state("ping", |s| s.always(|t| t.target("pong")))
+        .state("pong", |s| s.always(|t| t.target("ping")));
+    assert_eq!(loop_of(ping_pong), "ping -> pong -> ping");
+    // A transition without a target is taken again and again.
+    let stay = builder("stay")
+        .initial("x")
+        .state("x", |s| s.always(|t| t.action(log("again"))));
+    assert_eq!(loop_of(stay), "x -> x");
+    // An ancestor's transition, into the compound state whose initial child is the source.
+    let outer = builder("outer").initial("outer").state("outer", |s| {
+        s.initial("inner")
+            .state("inner", |s| s)
+            .always(|t| t.target("outer").reenter(true))
+    });
+    assert_eq!(loop_of(outer), "outer.inner -> outer.inner");
+    // Guarded candidates before the unguarded one count: every way leads back into the loop.
+    let guarded = builder("g")
+        .initial("a")
+        .state("a", |s| {
+            s.always(|t| t.target("b").guard(|c, _| c.n > 0))
+                .always(|t| t.target("c"))
+        })
+        .state("b", |s| s.always(|t| t.target("a")))
+        .state("c", |s| s.always(|t| t.target("b")));
+    assert_eq!(loop_of(guarded), "a -> b -> a");
+    let err = builder("pp")
+        .initial("ping")
+        .state("ping", |s| s.always(|t| t.target("pong")))
+        .state("pong", |s| s.always(|t| t.target("ping")))
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("'pp'") && err.contains("ping -> pong -> ping"),
+        "{err}"
+    );
+
+    // Not loops: a way out to a final state, a state with an event to wait for, a guard
+    // that can stop it, a parallel region.
+    let out = builder("out")
+        .initial("a")
+        .state("a", |s| {
+            s.always(|t| t.target("done").guard(|c, _| c.n > 3))
+                .always(|t| {
+                    t.target("a").reenter(true).action(|c, _, _| {
+                        c.n += 1;
+                        Ok(())
+                    })
+                })
+        })
+        .state("done", |s| s.final_state())
+        .build()
+        .unwrap();
+    let s = out.start(&init()).unwrap();
+    assert_eq!(value(&s.snapshot), json!("done"));
+    assert!(
+        builder("wait")
+            .initial("a")
+            .state("a", |s| s.always(|t| t.target("b")))
+            .state("b", |s| s.on("evt.t.a.success", |t| t.target("a")))
+            .build()
+            .is_ok()
+    );
+    assert!(
+        builder("stop")
+            .initial("a")
+            .state("a", |s| s.always(|t| t.target("b")))
+            .state("b", |s| s.always(|t| t.target("a").guard(|c, _| c.n < 3)))
+            .build()
+            .is_ok()
     );
 }
 

@@ -110,6 +110,17 @@ pub enum MachineBuildError {
         /// The state.
         state: String,
     },
+    /// Eventless transitions that leave these states for one another whatever their guards
+    /// decide: a machine entering one of them would never settle.
+    #[error(
+        "ArvoMachine '{machine}': eventless (always) transitions loop without end: {states}; give one of them a guard, or a target that settles"
+    )]
+    EventlessLoop {
+        /// Machine id.
+        machine: String,
+        /// The states of the loop, in order, the first repeated at the end (`a -> b -> a`).
+        states: String,
+    },
     /// A transition targets a state that does not exist.
     #[error(
         "ArvoMachine '{machine}': state '{state}' on '{event}' targets '{target}', which is not a state of this machine"

@@ -222,7 +222,106 @@ impl<C> Tree<C> {
             n.always = always;
             n.done = done;
         }
+        if let Some(cycle) = tree.eventless_loop() {
+            return Err(MachineBuildError::EventlessLoop {
+                machine: machine.to_owned(),
+                states: cycle
+                    .iter()
+                    .map(|&i| tree.nodes[i].display_path())
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+            });
+        }
         Ok(tree)
+    }
+
+    /// The atomic state entering `target` settles in, when that is one state: through the
+    /// initial children of compound states. `None` for a final state (the machine or its
+    /// parent is done) and for a parallel state (several states are entered).
+    fn settles_in(&self, mut target: usize) -> Option<usize> {
+        loop {
+            let n = &self.nodes[target];
+            match n.kind {
+                StateKind::Atomic => return Some(target),
+                StateKind::Compound => target = n.initial?,
+                StateKind::Final | StateKind::Parallel => return None,
+            }
+        }
+    }
+
+    /// A cycle of atomic states that eventless transitions leave for one another whatever the
+    /// guards decide, so that a machine entering one never settles: each state has an
+    /// unguarded `always` transition (its own or an ancestor's, innermost first, as the engine
+    /// looks for them), and every candidate up to the first unguarded one leads to a state of
+    /// the cycle (a transition without a target stays where it is). States inside parallel
+    /// regions are left out (several states are active there), as are guarded loops, which
+    /// the engine stops after `MAX_EVENTLESS_STEPS`.
+    fn eventless_loop(&self) -> Option<Vec<usize>> {
+        let in_parallel = |mut i: usize| {
+            while let Some(p) = self.nodes[i].parent {
+                if self.nodes[p].kind == StateKind::Parallel {
+                    return true;
+                }
+                i = p;
+            }
+            false
+        };
+        // Each candidate state and where its eventless transitions can take it.
+        let mut next: Vec<Option<Vec<usize>>> = vec![None; self.nodes.len()];
+        for (leaf, n) in self.nodes.iter().enumerate() {
+            if n.kind != StateKind::Atomic || in_parallel(leaf) {
+                continue;
+            }
+            let mut to = Vec::new();
+            let mut unguarded = false;
+            let mut cur = Some(leaf);
+            'up: while let Some(s) = cur {
+                for t in &self.nodes[s].always {
+                    let settled = match t.targets.as_slice() {
+                        [] => Some(leaf),
+                        [one] => self.settles_in(*one),
+                        _ => None,
+                    };
+                    let Some(settled) = settled else { break 'up };
+                    to.push(settled);
+                    if t.guard.is_none() {
+                        unguarded = true;
+                        break 'up;
+                    }
+                }
+                cur = self.nodes[s].parent;
+            }
+            if unguarded {
+                next[leaf] = Some(to);
+            }
+        }
+        // The states that cannot settle: remove, until none changes, those with a way out.
+        let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
+        loop {
+            let mut changed = false;
+            for (i, to) in next.iter().enumerate() {
+                if doomed[i] && to.iter().flatten().any(|&j| !doomed[j]) {
+                    doomed[i] = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // A cycle among them, from the first: follow the first candidate until a state repeats.
+        let start = doomed.iter().position(|&d| d)?;
+        let mut path = vec![start];
+        loop {
+            let last = *path.last()?;
+            let step = next[last].as_ref()?.iter().copied().find(|&j| doomed[j])?;
+            if let Some(at) = path.iter().position(|&p| p == step) {
+                let mut cycle = path.split_off(at);
+                cycle.push(step);
+                return Some(cycle);
+            }
+            path.push(step);
+        }
     }
 
     fn compile(
