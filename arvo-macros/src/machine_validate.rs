@@ -11,7 +11,8 @@
 //!   (a method that takes the event's payload cannot run on entry, exit, `#[always]` or
 //!   `#[on_done]`);
 //! * no transition hidden behind an unguarded one for the same event, no unguarded `#[always]`
-//!   back into its own state (it would never settle).
+//!   back into its own state, no states that `#[always]` transitions leave for one another
+//!   whatever their guards decide (they would never settle).
 
 use crate::errors::Errors;
 use crate::machine::{Callable, EventRef, Kind, Machine, State, Transition};
@@ -399,7 +400,119 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
             "the `#[output]` is made when the machine reaches a top-level final state, and this machine has none: add `#[state(final)]`",
         );
     }
+    // On a sound tree only (a wrong target or parent is reported above, once).
+    if errors.is_empty() {
+        eventless_loop(m, &tree, &index, errors);
+    }
     tree
+}
+
+/// States that `#[always]` transitions leave for one another whatever their guards decide, as
+/// the runtime's build check finds them (`ArvoMachine::build`, `EventlessLoop`): atomic states
+/// outside parallel regions whose candidates (their own `#[always]`, then their ancestors',
+/// up to the first without a guard) all settle in the set; reported at the first state's
+/// unguarded transition. (A direct one, `#[always(target = itself)]`, was reported above, and
+/// this check runs only when nothing was.)
+fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, errors: &mut Errors) {
+    let n = m.states.len();
+    let mut parent = vec![None; n];
+    for (p, kids) in tree.children.iter().enumerate() {
+        for &k in kids {
+            parent[k] = Some(p);
+        }
+    }
+    let in_parallel = |mut i: usize| {
+        while let Some(p) = parent[i] {
+            if m.states[p].kind == Kind::Parallel {
+                return true;
+            }
+            i = p;
+        }
+        false
+    };
+    // The atomic state entering `s` settles in, if one.
+    let settles_in = |mut s: usize| loop {
+        match (m.states[s].kind, tree.children[s].is_empty()) {
+            (Kind::Normal, true) => return Some(s),
+            (Kind::Normal, false) => {
+                s = *tree.children[s]
+                    .iter()
+                    .find(|&&k| m.states[k].initial.is_some())?;
+            }
+            _ => return None,
+        }
+    };
+    let mut next: Vec<Option<(Vec<usize>, &Transition)>> = vec![None; n];
+    for (leaf, slot) in next.iter_mut().enumerate() {
+        if m.states[leaf].kind != Kind::Normal
+            || !tree.children[leaf].is_empty()
+            || in_parallel(leaf)
+        {
+            continue;
+        }
+        let mut to = Vec::new();
+        let mut cur = Some(leaf);
+        'up: while let Some(s) = cur {
+            for t in &m.states[s].always {
+                let settled = match &t.target {
+                    None => Some(leaf),
+                    Some(target) => index
+                        .get(&target.unraw().to_string())
+                        .and_then(|&j| settles_in(j)),
+                };
+                let Some(settled) = settled else { break 'up };
+                to.push(settled);
+                if t.guard.is_none() {
+                    *slot = Some((to, t));
+                    break 'up;
+                }
+            }
+            cur = parent[s];
+        }
+    }
+    let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
+    loop {
+        let mut changed = false;
+        for (i, step) in next.iter().enumerate() {
+            if doomed[i] && step.iter().flat_map(|(to, _)| to).any(|&j| !doomed[j]) {
+                doomed[i] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let Some(start) = doomed.iter().position(|&d| d) else {
+        return;
+    };
+    let mut path = vec![start];
+    loop {
+        let Some(&last) = path.last() else { return };
+        let Some((to, _)) = &next[last] else { return };
+        let Some(step) = to.iter().copied().find(|&j| doomed[j]) else {
+            return;
+        };
+        if let Some(at) = path.iter().position(|&p| p == step) {
+            let cycle = &path[at..];
+            let first = cycle[0];
+            let Some((_, t)) = &next[first] else { return };
+            let names: Vec<String> = cycle
+                .iter()
+                .chain(std::iter::once(&first))
+                .map(|&i| format!("`{}`", m.states[i].name.unraw()))
+                .collect();
+            errors.push(
+                t.word,
+                format!(
+                    "these `#[always]` transitions loop whatever their guards decide, so the machine never settles: {}; give one of them a guard, or a target that waits for an event",
+                    names.join(" -> ")
+                ),
+            );
+            return;
+        }
+        path.push(step);
+    }
 }
 
 #[cfg(test)]
