@@ -209,6 +209,14 @@ fn variant_name(key: &Ident) -> Ident {
 /// `services(key = Version, ...)`: each key once, each variant once.
 fn parse_services(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Vec<Service>> {
     let mut services: Vec<Service> = Vec::new();
+    // `services()`: no services (syn would want one).
+    if let Ok(group) = meta.input.fork().parse::<proc_macro2::Group>()
+        && group.delimiter() == proc_macro2::Delimiter::Parenthesis
+        && group.stream().is_empty()
+    {
+        meta.input.parse::<proc_macro2::Group>()?;
+        return Ok(services);
+    }
     meta.parse_nested_meta(|m| {
         let Some(key) = m.path.get_ident().cloned() else {
             errors.push(
