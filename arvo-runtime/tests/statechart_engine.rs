@@ -912,3 +912,32 @@ fn mermaid_shows_hierarchy_regions_guards_and_finals() {
 "#;
     assert_eq!(text, expected);
 }
+
+#[test]
+fn mermaid_ids_stay_distinct_for_names_that_read_alike() {
+    // `a-b` and `a_b` both read `a_b` in a Mermaid id, and `x.y` (a child) reads as `x__y`:
+    // each is still its own state in the diagram.
+    let m = builder("alike")
+        .initial("a-b")
+        .state("a-b", |s| s.on("evt.t.a.success", |t| t.target("a_b")))
+        .state("a_b", |s| s.on("evt.t.a.success", |t| t.target("x__y")))
+        .state("x", |s| s.initial("y").state("y", |s| s))
+        .state("x__y", |s| s.final_state())
+        .build()
+        .unwrap();
+    let text = m.mermaid();
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("state \""))
+        .filter_map(|l| l.split(" as ").nth(1))
+        .collect();
+    assert_eq!(ids.len(), 5, "{text}");
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{text}");
+    assert!(
+        text.contains("s_a_b --> s_a_b_2 : evt.t.a.success"),
+        "{text}"
+    );
+}

@@ -6,7 +6,7 @@ use super::model::StateKind;
 use super::tree::{Node, Trans, Tree};
 
 /// A Mermaid id for a state: its path with every character outside `[A-Za-z0-9_]` replaced,
-/// prefixed so that it never collides with a keyword.
+/// prefixed so that it never collides with a keyword (see [`ids`] for uniqueness).
 fn mermaid_id<C>(n: &Node<C>) -> String {
     let mut id = String::with_capacity(n.path.len() + 2);
     id.push_str("s_");
@@ -18,6 +18,22 @@ fn mermaid_id<C>(n: &Node<C>) -> String {
         }
     }
     id
+}
+
+/// Every state's Mermaid id, in tree order: [`mermaid_id`], with `_<index>` added to one that
+/// an earlier state already has (`a-b` and `a_b`, or `a.b` and `a__b`, would be one state).
+fn ids<C>(tree: &Tree<C>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(tree.nodes.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, n) in tree.nodes.iter().enumerate() {
+        let mut id = mermaid_id(n);
+        if !seen.insert(id.clone()) {
+            id = format!("{id}_{i}");
+            seen.insert(id.clone());
+        }
+        out.push(id);
+    }
+    out
 }
 
 /// Label text safe inside a Mermaid transition label or state name.
@@ -50,7 +66,7 @@ pub(crate) fn render<C>(machine: &str, tree: &Tree<C>) -> String {
     let mut out = String::with_capacity(64 * tree.nodes.len());
     out.push_str("stateDiagram-v2\n");
     let _ = writeln!(out, "    %% ArvoMachine {}", clean(machine));
-    block(tree, 0, 1, &mut out);
+    block(tree, &ids(tree), 0, 1, &mut out);
     out
 }
 
@@ -61,7 +77,7 @@ fn indent(out: &mut String, depth: usize) {
 }
 
 /// The contents of state `s` (its children, their transitions), at `depth`.
-fn block<C>(tree: &Tree<C>, s: usize, depth: usize, out: &mut String) {
+fn block<C>(tree: &Tree<C>, ids: &[String], s: usize, depth: usize, out: &mut String) {
     let node = &tree.nodes[s];
     let children = &node.children;
     if node.kind == StateKind::Parallel {
@@ -70,29 +86,29 @@ fn block<C>(tree: &Tree<C>, s: usize, depth: usize, out: &mut String) {
                 indent(out, depth);
                 out.push_str("--\n");
             }
-            declare(tree, c, depth, out);
+            declare(tree, ids, c, depth, out);
         }
         return;
     }
     if let Some(i) = node.initial {
         indent(out, depth);
-        let _ = writeln!(out, "[*] --> {}", mermaid_id(&tree.nodes[i]));
+        let _ = writeln!(out, "[*] --> {}", ids[i]);
     }
     for &c in children {
-        declare(tree, c, depth, out);
+        declare(tree, ids, c, depth, out);
     }
 }
 
 /// Declares state `c` (label, nested block, note) and its outgoing transitions.
-fn declare<C>(tree: &Tree<C>, c: usize, depth: usize, out: &mut String) {
+fn declare<C>(tree: &Tree<C>, ids: &[String], c: usize, depth: usize, out: &mut String) {
     let n = &tree.nodes[c];
-    let id = mermaid_id(n);
+    let id = &ids[c];
     indent(out, depth);
     let _ = writeln!(out, "state \"{}\" as {id}", clean(&n.key));
     if !n.children.is_empty() || n.kind == StateKind::Parallel {
         indent(out, depth);
         let _ = writeln!(out, "state {id} {{");
-        block(tree, c, depth + 1, out);
+        block(tree, ids, c, depth + 1, out);
         indent(out, depth);
         out.push_str("}\n");
     }
@@ -113,7 +129,7 @@ fn declare<C>(tree: &Tree<C>, c: usize, depth: usize, out: &mut String) {
         }
         for &g in &t.targets {
             indent(out, depth);
-            let _ = writeln!(out, "{id} --> {} : {text}", mermaid_id(&tree.nodes[g]));
+            let _ = writeln!(out, "{id} --> {} : {text}", ids[g]);
         }
     }
     if n.kind == StateKind::Final {
