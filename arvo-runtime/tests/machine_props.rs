@@ -16,32 +16,16 @@
 //! - the diagram is made for every machine that builds.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use arvo_runtime::contract::{ArvoContract, OrchestratorContract, Schema};
+mod common_statechart;
+
 use arvo_runtime::event::ArvoEvent;
-use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
+use arvo_runtime::factory::{ArvoEventFactory, EventInput};
 use arvo_runtime::handler::{HandlerError, RawOutput};
 use arvo_runtime::machine::{ArvoMachine, MachineSnapshot, StateBuilder, Transition};
+use common_statechart::{flow, init, service};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-fn any_object() -> Schema {
-    Schema::new(json!({"type": "object"})).unwrap()
-}
-
-fn service(name: &str) -> ArvoContract {
-    ArvoContract::simple(format!("#/t/{name}"), format!("t.{name}"))
-        .version("1.0.0", any_object(), any_object())
-        .build()
-        .unwrap()
-}
-
-fn flow() -> OrchestratorContract {
-    ArvoContract::orchestrator("#/t/flow", "t.flow")
-        .version("1.0.0", any_object(), any_object())
-        .build()
-        .unwrap()
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Ctx {
@@ -317,16 +301,6 @@ fn state(spec: &StateSpec, all: &[String]) -> StateBuilder<Ctx> {
         s = s.exit(action(a));
     }
     s
-}
-
-fn init() -> ArvoEvent {
-    ArvoOrchestratorEventFactory::new(flow().latest())
-        .unwrap()
-        .init(EventInput::new(
-            "com.test.client",
-            json!({"parentSubject$$": null}),
-        ))
-        .unwrap()
 }
 
 /// Events to resume with: answers of `a` and `b`, a system error of `a`, the init again, an

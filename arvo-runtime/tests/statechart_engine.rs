@@ -3,33 +3,18 @@
 //! panics and bad input, build-time checks and the Mermaid diagram.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use arvo_runtime::contract::{ArvoContract, OrchestratorContract, Schema};
+mod common_statechart;
+
+use arvo_runtime::contract::ArvoContract;
 use arvo_runtime::event::ArvoEvent;
-use arvo_runtime::factory::{ArvoEventFactory, ArvoOrchestratorEventFactory, EventInput};
+use arvo_runtime::factory::{ArvoEventFactory, EventInput};
 use arvo_runtime::handler::{HandlerError, RawOutput, Violation};
 use arvo_runtime::machine::{
     ArvoMachine, MachineBuildError, MachineBuilder, MachineSnapshot, MachineStatus, StateValue,
 };
+use common_statechart::{any_object, flow, init, service};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-fn any_object() -> Schema {
-    Schema::new(json!({"type": "object"})).unwrap()
-}
-
-fn service(name: &str) -> ArvoContract {
-    ArvoContract::simple(format!("#/t/{name}"), format!("t.{name}"))
-        .version("1.0.0", any_object(), any_object())
-        .build()
-        .unwrap()
-}
-
-fn flow() -> OrchestratorContract {
-    ArvoContract::orchestrator("#/t/flow", "t.flow")
-        .version("1.0.0", any_object(), any_object())
-        .build()
-        .unwrap()
-}
 
 /// Context: a log of what ran, flags, a counter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,16 +42,6 @@ fn builder(id: &str) -> MachineBuilder<Ctx> {
         .service("b", service("b").latest())
         .service("c", service("c").latest())
         .context(|_| Ok(Ctx::default()))
-}
-
-fn init() -> ArvoEvent {
-    ArvoOrchestratorEventFactory::new(flow().latest())
-        .unwrap()
-        .init(EventInput::new(
-            "com.test.client",
-            json!({"parentSubject$$": null}),
-        ))
-        .unwrap()
 }
 
 fn answer(svc: &str, subject: &str, data: Value) -> ArvoEvent {
