@@ -1,8 +1,9 @@
 //! The attribute arguments shared by `#[arvo_handler]`, `#[arvo_resumable]` and
 //! `#[arvo_machine]`, parsed in one place: each macro names the keys it accepts ([`Key`]), and
 //! [`parse_args`] collects every error (an unknown key, one key set twice, a bad value) at its
-//! token. Also here: `services(key = Version, ..)`, the version marker next to a contract, and
-//! the self type's name of an annotated impl block.
+//! token. Also here: `services(key = Version, ..)`, the version marker next to a contract, the
+//! self type's name of an annotated impl block, and two checks of the annotated item that every
+//! macro makes ([`not_unsafe`], [`applied_twice`]).
 
 use crate::errors::Errors;
 use crate::naming;
