@@ -295,8 +295,8 @@ pub(crate) fn marker(contract: &Path, version: &LitStr, errors: &mut Errors) -> 
 }
 
 /// The self type's name of an annotated impl block: the last segment of a plain path type
-/// without generics; otherwise an error at the type (`#[<attr>] goes on the impl block of a
-/// plain (non-generic) type: `impl <example> { .. }``).
+/// without generics; otherwise an error at the type ("`#[<attr>]` goes on the impl block of a
+/// plain (non-generic) type: `impl <example> { .. }`").
 pub(crate) fn self_name(
     ty: &Type,
     attr: &str,

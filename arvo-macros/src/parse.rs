@@ -1,5 +1,5 @@
 //! Stage 1: attribute tokens -> [`RawArgs`] (syntax only, every key checked against the list of
-//! valid keys), then [`lower`] -> [`ast::Contract`] (which keys fit which contract kind).
+//! valid keys), then [`lower`] -> [`Contract`] (which keys fit which contract kind).
 //!
 //! Parsing never stops at the first mistake: a bad value is reported at its span, the parser
 //! skips to the next `,` and carries on, so one compile shows every error. The grammar is hand
