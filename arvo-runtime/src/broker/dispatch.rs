@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 /// forwarded (a cycle with full queues keeps moving) and the outputs keep their order.
 ///
 /// The dispatcher holds the broker and the handler's slot weakly, between events: dropping the
-/// last [`EventBroker`] drops its handlers (and whatever they hold, a memory full of records)
+/// last [`EventBroker`](super::EventBroker) drops its handlers (and whatever they hold, a memory full of records)
 /// then and there, not when the runtime next polls the aborted dispatchers, which could be in
 /// the middle of other work.
 pub(super) async fn dispatch(

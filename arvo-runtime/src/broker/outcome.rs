@@ -66,7 +66,7 @@ pub struct Failure {
 }
 
 /// The handler, the event's id and type quoted as bounded prefixes
-/// ([`quote_prefix`](crate::issue::quote_prefix)), then the failure.
+/// ([`quote_prefix`]), then the failure.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

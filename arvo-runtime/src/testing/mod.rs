@@ -4,7 +4,7 @@
 //! A [`Scenario`] is a list of steps. Each step builds its input event from the events the
 //! previous step emitted (an empty slice for the first step, and after a step that expected a
 //! violation), runs the target, and checks the result against an [`Expectation`]: the events
-//! ([`expect`]: count, type, attributes, data fields by JSON pointer, custom checks) or the
+//! ([`expect`](fn@expect): count, type, attributes, data fields by JSON pointer, custom checks) or the
 //! violation ([`expect_violation`]). The first failing step stops the run with a
 //! [`ScenarioError`] that says which step, which event and which field differed, expected vs
 //! actual, with the actual events pretty-printed.
@@ -458,7 +458,7 @@ impl<'s> Scenario<'s> {
     }
 
     /// Adds a step: `input(previous_events)` builds the input (return an [`ArvoEvent`] or a
-    /// `Result` of one), `expect` checks the result ([`expect`], [`expect_violation`],
+    /// `Result` of one), `expect` checks the result ([`expect`](fn@expect), [`expect_violation`],
     /// [`anything`]).
     pub fn step<F, I>(mut self, input: F, expect: impl Into<Expectation>) -> Self
     where

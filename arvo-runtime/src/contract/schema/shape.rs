@@ -82,7 +82,7 @@ struct Branch {
     required: Vec<String>,
     consts: Vec<(String, Value)>,
     /// The member's own validator, for when the quick checks above leave more than one
-    /// member; `None` where it cannot be had (see [`Branch::build`]).
+    /// member; `None` where it cannot be had (see `branch` below).
     check: Option<MemberCheck>,
     shape: Shape,
 }

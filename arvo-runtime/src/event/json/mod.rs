@@ -1,7 +1,7 @@
 //! The wire form: the reference's `toString()` byte for byte, and a fast, validating reader.
 //!
 //! - [`js`]: JavaScript's number formatting and key order, which both directions share.
-//! - [`write`]: `write_json` / `to_json_string` / `to_json_value` and the `Serialize` impls.
+//! - [`write`](mod@write): `write_json` / `to_json_string` / `to_json_value` and the `Serialize` impls.
 //! - [`read`]: `from_json_str` / `from_json_slice` and the `Deserialize` impl.
 
 mod fast;
