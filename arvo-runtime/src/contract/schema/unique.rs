@@ -80,6 +80,10 @@ fn distinct(items: &[Value], keys: &RandomState) -> bool {
 enum NumberKey {
     Integer(i128),
     Float(u64),
+    /// A number no `f64` holds (only with serde_json's `arbitrary_precision`, which another
+    /// crate of a build can enable): by its text, so two such numbers are equal only when
+    /// written alike, never all equal.
+    Text(String),
 }
 
 fn number_key(n: &Number) -> NumberKey {
@@ -89,7 +93,9 @@ fn number_key(n: &Number) -> NumberKey {
     if let Some(i) = n.as_i64() {
         return NumberKey::Integer(i128::from(i));
     }
-    let f = n.as_f64().unwrap_or(f64::NAN);
+    let Some(f) = n.as_f64().filter(|f| f.is_finite()) else {
+        return NumberKey::Text(n.to_string());
+    };
     // 2^127: below it an integral float converts to i128 exactly (`-0.0` to `0`).
     const LIMIT: f64 = 1.7014118346046923e38;
     if f.fract() == 0.0 && f.abs() < LIMIT {
