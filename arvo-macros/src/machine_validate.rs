@@ -470,17 +470,21 @@ fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, erro
             cur = parent[s];
         }
     }
+    // All candidates but those with a way out, found backwards from the states that settle.
     let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
-    loop {
-        let mut changed = false;
-        for (i, step) in next.iter().enumerate() {
-            if doomed[i] && step.iter().flat_map(|(to, _)| to).any(|&j| !doomed[j]) {
-                doomed[i] = false;
-                changed = true;
-            }
+    let mut from: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, step) in next.iter().enumerate() {
+        for &j in step.iter().flat_map(|(to, _)| to) {
+            from[j].push(i);
         }
-        if !changed {
-            break;
+    }
+    let mut settled: Vec<usize> = (0..n).filter(|&i| !doomed[i]).collect();
+    while let Some(j) = settled.pop() {
+        for &i in &from[j] {
+            if doomed[i] {
+                doomed[i] = false;
+                settled.push(i);
+            }
         }
     }
     let Some(start) = doomed.iter().position(|&d| d) else {

@@ -416,6 +416,29 @@ fn eventless_loops_without_guards_are_refused_when_built() {
             .build()
             .is_ok()
     );
+    // A long chain that ends in a final state is no loop, and runs to its end; closed into a
+    // ring, it is one.
+    let chain = |n: usize, ring: bool| {
+        let mut b = builder("chain").initial("s0");
+        for i in 0..n {
+            let next = if i + 1 < n {
+                format!("s{}", i + 1)
+            } else if ring {
+                "s0".to_owned()
+            } else {
+                "end".to_owned()
+            };
+            b = b.state(format!("s{i}"), move |s| s.always(|t| t.target(next)));
+        }
+        b.state("end", |s| s.final_state())
+    };
+    let long = chain(400, false).build().unwrap();
+    assert_eq!(value(&long.start(&init()).unwrap().snapshot), json!("end"));
+    let ring = loop_of(chain(400, true));
+    assert!(
+        ring.starts_with("s0 -> s1 -> ") && ring.ends_with("s399 -> s0"),
+        "{ring}"
+    );
 }
 
 #[test]

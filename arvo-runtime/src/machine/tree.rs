@@ -295,18 +295,22 @@ impl<C> Tree<C> {
                 next[leaf] = Some(to);
             }
         }
-        // The states that cannot settle: remove, until none changes, those with a way out.
+        // The states that cannot settle: all candidates but those with a way out, found
+        // backwards from the states that settle (each edge looked at once).
         let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
-        loop {
-            let mut changed = false;
-            for (i, to) in next.iter().enumerate() {
-                if doomed[i] && to.iter().flatten().any(|&j| !doomed[j]) {
-                    doomed[i] = false;
-                    changed = true;
-                }
+        let mut from: Vec<Vec<usize>> = vec![Vec::new(); next.len()];
+        for (i, to) in next.iter().enumerate() {
+            for &j in to.iter().flatten() {
+                from[j].push(i);
             }
-            if !changed {
-                break;
+        }
+        let mut settled: Vec<usize> = (0..next.len()).filter(|&i| !doomed[i]).collect();
+        while let Some(j) = settled.pop() {
+            for &i in &from[j] {
+                if doomed[i] {
+                    doomed[i] = false;
+                    settled.push(i);
+                }
             }
         }
         // A cycle among them, from the first: follow the first candidate until a state repeats.
