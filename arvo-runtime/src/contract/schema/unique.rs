@@ -8,9 +8,11 @@
 //!
 //! Here an item's hash writes its kind and its length before what it holds, with keys drawn at
 //! random for each process ([`RandomState`]), and two items are compared only where their
-//! hashes agree. Equality is the validator's: numbers by their value (`1` and `1.0` are one
-//! number, as are `0` and `-0.0`), objects whatever their keys' order.
+//! hashes agree, with the validator's own equality (`jsonschema::json::cmp::equal`: numbers by
+//! their value, `1` and `1.0` are one number, as are `0` and `-0.0`; objects whatever their
+//! keys' order). Values it calls equal hash alike.
 
+use jsonschema::json::cmp::equal;
 use jsonschema::{Keyword, ValidationError, paths::Location};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -73,16 +75,16 @@ fn distinct(items: &[Value], keys: &RandomState) -> bool {
     true
 }
 
-/// A number as the validator compares it: integers (and floats with an integral value that
-/// fits) exactly, other floats by their bits. Two JSON numbers are equal exactly when their
-/// keys are.
+/// A number as the validator compares it, for hashing: integers (and floats with an integral
+/// value that fits) exactly, other floats by their bits, so numbers the validator calls equal
+/// (it compares their values exactly) have one key.
 #[derive(PartialEq, Eq, Hash)]
 enum NumberKey {
     Integer(i128),
     Float(u64),
     /// A number no `f64` holds (only with serde_json's `arbitrary_precision`, which another
-    /// crate of a build can enable): by its text, so two such numbers are equal only when
-    /// written alike, never all equal.
+    /// crate of a build can enable): by its text, so such numbers do not all hash alike (the
+    /// validator calls none of them equal to anything).
     Text(String),
 }
 
@@ -142,23 +144,6 @@ fn hash(value: &Value, keys: &RandomState, h: &mut impl Hasher) {
             }
             h.write_u64(sum);
         }
-    }
-}
-
-/// JSON Schema's equality: numbers by value, objects whatever their keys' order.
-fn equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => number_key(x) == number_key(y),
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| equal(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
-        }
-        _ => false,
     }
 }
 
