@@ -358,12 +358,7 @@ fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
             let n = nodes.len();
             let mut node = Node::default();
             if let Value::Object(m) = s {
-                let mut id = |v: &'a Value| -> usize {
-                    *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
-                        schemas.push(v);
-                        schemas.len() - 1
-                    })
-                };
+                let mut id = |v: &'a Value| number(&mut index, &mut schemas, v);
                 walk_keywords(m, &mut node, &mut id);
                 for (_, d) in map(m.get("definitions")).chain(map(m.get("$defs"))) {
                     id(d);
@@ -402,15 +397,25 @@ fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
             for target in targets {
                 let t = match target {
                     Target::Node(t) => t,
-                    Target::Value(v) => *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
-                        schemas.push(v);
-                        schemas.len() - 1
-                    }),
+                    Target::Value(v) => number(&mut index, &mut schemas, v),
                 };
                 nodes[n].same.push(t);
             }
         }
     }
+}
+
+/// The number of the schema `v`: its place in `schemas`, where it is added (to be walked) the
+/// first time it is met.
+fn number<'a>(
+    index: &mut HashMap<*const Value, usize>,
+    schemas: &mut Vec<&'a Value>,
+    v: &'a Value,
+) -> usize {
+    *index.entry(std::ptr::from_ref(v)).or_insert_with(|| {
+        schemas.push(v);
+        schemas.len() - 1
+    })
 }
 
 /// Where a reference leads: a known node, or a value of the document (a node once walked).
