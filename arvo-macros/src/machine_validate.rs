@@ -408,7 +408,8 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
 }
 
 /// States that `#[always]` transitions leave for one another whatever their guards decide, as
-/// the runtime's build check finds them (`ArvoMachine::build`, `EventlessLoop`): atomic states
+/// the runtime's build check finds them (`ArvoMachine::build`, `EventlessLoop`, both through
+/// [`arvo_rules::endless_loop`]): atomic states
 /// outside parallel regions whose candidates (their own `#[always]`, then their ancestors',
 /// up to the first without a guard) all settle in the set; reported at the first state's
 /// unguarded transition. (A direct one, `#[always(target = itself)]`, was reported above, and
@@ -442,8 +443,10 @@ fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, erro
             _ => return None,
         }
     };
-    let mut next: Vec<Option<(Vec<usize>, &Transition)>> = vec![None; n];
-    for (leaf, slot) in next.iter_mut().enumerate() {
+    // Where each state's eventless transitions can take it, and its first unguarded one.
+    let mut ways: Vec<Option<Vec<usize>>> = vec![None; n];
+    let mut unguarded: Vec<Option<&Transition>> = vec![None; n];
+    for leaf in 0..n {
         if m.states[leaf].kind != Kind::Normal
             || !tree.children[leaf].is_empty()
             || in_parallel(leaf)
@@ -463,60 +466,31 @@ fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, erro
                 let Some(settled) = settled else { break 'up };
                 to.push(settled);
                 if t.guard.is_none() {
-                    *slot = Some((to, t));
+                    ways[leaf] = Some(to);
+                    unguarded[leaf] = Some(t);
                     break 'up;
                 }
             }
             cur = parent[s];
         }
     }
-    // All candidates but those with a way out, found backwards from the states that settle.
-    let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
-    let mut from: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, step) in next.iter().enumerate() {
-        for &j in step.iter().flat_map(|(to, _)| to) {
-            from[j].push(i);
-        }
-    }
-    let mut settled: Vec<usize> = (0..n).filter(|&i| !doomed[i]).collect();
-    while let Some(j) = settled.pop() {
-        for &i in &from[j] {
-            if doomed[i] {
-                doomed[i] = false;
-                settled.push(i);
-            }
-        }
-    }
-    let Some(start) = doomed.iter().position(|&d| d) else {
+    let Some(cycle) = arvo_rules::endless_loop(&ways) else {
         return;
     };
-    let mut path = vec![start];
-    loop {
-        let Some(&last) = path.last() else { return };
-        let Some((to, _)) = &next[last] else { return };
-        let Some(step) = to.iter().copied().find(|&j| doomed[j]) else {
-            return;
-        };
-        if let Some(at) = path.iter().position(|&p| p == step) {
-            let cycle = &path[at..];
-            let first = cycle[0];
-            let Some((_, t)) = &next[first] else { return };
-            let names: Vec<String> = cycle
-                .iter()
-                .chain(std::iter::once(&first))
-                .map(|&i| format!("`{}`", m.states[i].name.unraw()))
-                .collect();
-            errors.push(
-                t.word,
-                format!(
-                    "these `#[always]` transitions loop whatever their guards decide, so the machine never settles: {}; give one of them a guard, or a target that waits for an event",
-                    names.join(" -> ")
-                ),
-            );
-            return;
-        }
-        path.push(step);
-    }
+    let Some(t) = cycle.first().and_then(|&first| unguarded[first]) else {
+        return;
+    };
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|&i| format!("`{}`", m.states[i].name.unraw()))
+        .collect();
+    errors.push(
+        t.word,
+        format!(
+            "these `#[always]` transitions loop whatever their guards decide, so the machine never settles: {}; give one of them a guard, or a target that waits for an event",
+            names.join(" -> ")
+        ),
+    );
 }
 
 #[cfg(test)]

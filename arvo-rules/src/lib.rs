@@ -15,9 +15,11 @@
 //! assert_eq!(encode_uri("a b"), "a%20b");
 //! ```
 
+mod machine;
 mod time;
 mod uri;
 
+pub use machine::endless_loop;
 pub use time::is_zod_datetime;
 pub use uri::{UriError, decode_uri, encode_uri, encodes_to_itself, validate_uri};
 

@@ -255,7 +255,8 @@ impl<C> Tree<C> {
     /// looks for them), and every candidate up to the first unguarded one leads to a state of
     /// the cycle (a transition without a target stays where it is). States inside parallel
     /// regions are left out (several states are active there), as are guarded loops, which
-    /// the engine stops after `MAX_EVENTLESS_STEPS`.
+    /// the engine stops after `MAX_EVENTLESS_STEPS`. The loop itself is found by
+    /// [`arvo_rules::endless_loop`], the rule `#[arvo_machine]` applies too.
     fn eventless_loop(&self) -> Option<Vec<usize>> {
         let in_parallel = |mut i: usize| {
             while let Some(p) = self.nodes[i].parent {
@@ -267,13 +268,12 @@ impl<C> Tree<C> {
             false
         };
         // Each candidate state and where its eventless transitions can take it.
-        let mut next: Vec<Option<Vec<usize>>> = vec![None; self.nodes.len()];
+        let mut ways: Vec<Option<Vec<usize>>> = vec![None; self.nodes.len()];
         for (leaf, n) in self.nodes.iter().enumerate() {
             if n.kind != StateKind::Atomic || in_parallel(leaf) {
                 continue;
             }
             let mut to = Vec::new();
-            let mut unguarded = false;
             let mut cur = Some(leaf);
             'up: while let Some(s) = cur {
                 for t in &self.nodes[s].always {
@@ -285,47 +285,14 @@ impl<C> Tree<C> {
                     let Some(settled) = settled else { break 'up };
                     to.push(settled);
                     if t.guard.is_none() {
-                        unguarded = true;
+                        ways[leaf] = Some(to);
                         break 'up;
                     }
                 }
                 cur = self.nodes[s].parent;
             }
-            if unguarded {
-                next[leaf] = Some(to);
-            }
         }
-        // The states that cannot settle: all candidates but those with a way out, found
-        // backwards from the states that settle (each edge looked at once).
-        let mut doomed: Vec<bool> = next.iter().map(Option::is_some).collect();
-        let mut from: Vec<Vec<usize>> = vec![Vec::new(); next.len()];
-        for (i, to) in next.iter().enumerate() {
-            for &j in to.iter().flatten() {
-                from[j].push(i);
-            }
-        }
-        let mut settled: Vec<usize> = (0..next.len()).filter(|&i| !doomed[i]).collect();
-        while let Some(j) = settled.pop() {
-            for &i in &from[j] {
-                if doomed[i] {
-                    doomed[i] = false;
-                    settled.push(i);
-                }
-            }
-        }
-        // A cycle among them, from the first: follow the first candidate until a state repeats.
-        let start = doomed.iter().position(|&d| d)?;
-        let mut path = vec![start];
-        loop {
-            let last = *path.last()?;
-            let step = next[last].as_ref()?.iter().copied().find(|&j| doomed[j])?;
-            if let Some(at) = path.iter().position(|&p| p == step) {
-                let mut cycle = path.split_off(at);
-                cycle.push(step);
-                return Some(cycle);
-            }
-            path.push(step);
-        }
+        arvo_rules::endless_loop(&ways)
     }
 
     fn compile(
