@@ -2,7 +2,8 @@
 //!
 //! Both the runtime (`arvo-runtime`) and the procedural macros (`arvo-macros`) check names
 //! with these functions, so a contract that compiles is one the runtime accepts, and the two
-//! cannot drift apart. Each rule states the reference's regular expression it implements;
+//! cannot drift apart; so too the one rule of machine definitions both apply
+//! ([`endless_loop`]). Each rule states the reference's regular expression it implements;
 //! the implementations are hand-written (no regex engine) because they sit on the hot path of
 //! event validation.
 //!
