@@ -191,8 +191,7 @@ pub struct Service {
 
 /// `calc` -> `Calc`, `value_read` -> `ValueRead`.
 fn variant_name(key: &Ident) -> Ident {
-    let raw = key.to_string();
-    let raw = raw.trim_start_matches("r#");
+    let raw = crate::naming::text(key);
     let mut name = String::with_capacity(raw.len());
     for part in raw.split('_').filter(|p| !p.is_empty()) {
         let mut chars = part.chars();

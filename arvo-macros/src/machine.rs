@@ -25,7 +25,6 @@
 use crate::args::{Key, Service, marker, parse_args, self_name, set_once, skip_value};
 use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
-use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse as _, ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
@@ -718,7 +717,7 @@ pub fn parse(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Opt
     let krate = raw.krate();
     let id = raw
         .id
-        .map_or_else(|| name.unraw().to_string(), |l| l.value());
+        .map_or_else(|| crate::naming::text(&name), |l| l.value());
     Some(Machine {
         item: item.clone(),
         name,

@@ -23,7 +23,6 @@ use crate::machine_validate::{self, Tree};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemImpl;
-use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 /// Parses, validates and expands; on errors the impl block (without its machine attributes)
@@ -97,7 +96,7 @@ fn action_items(m: &Machine) -> TokenStream {
             let v = &s.version;
             format!(
                 "{} = {}",
-                s.key.unraw(),
+                crate::naming::text(&s.key),
                 quote!(#v).to_string().replace(' ', "")
             )
         })
@@ -274,7 +273,7 @@ fn event_code(m: &Machine, event: &EventRef) -> EventCode {
                 quote!(<#alias as #krate::typed::ContractVersion>::Emits),
                 span,
             );
-            let name = variant.unraw().to_string();
+            let name = crate::naming::text(variant);
             let pattern = quote_spanned!(variant.span()=> __Emits::#variant(p));
             // At the service's path, so a path that is no version is reported there once with
             // the service's other uses, not once more at the attribute.
@@ -397,14 +396,14 @@ fn transition_tokens(m: &Machine, t: &Transition) -> TokenStream {
     let context = &m.context;
     let mut chain = quote!(t);
     if let Some(target) = &t.target {
-        let id = format!("#{}", target.unraw());
+        let id = format!("#{}", crate::naming::text(target));
         chain = quote!(#chain.target(#id));
     }
     let with_payload = t.event.is_some();
     if let Some(g) = &t.guard
         && let Some(guard) = find(&m.guards, g)
     {
-        let gname = g.unraw().to_string();
+        let gname = crate::naming::text(g);
         let call = if guard.arity >= 2 && with_payload {
             quote_spanned! {g.span()=>
                 match decode(e) {
@@ -454,7 +453,7 @@ fn eventless(m: &Machine, t: &Transition) -> TokenStream {
 fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
     let s: &State = &m.states[i];
     let krate = &m.krate;
-    let id = s.name.unraw().to_string();
+    let id = crate::naming::text(&s.name);
     let mut chain = quote!(s.id(#id));
     match s.kind {
         Kind::Parallel => chain = quote!(#chain.parallel()),
@@ -465,7 +464,7 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
     if s.kind == Kind::Normal
         && let Some(&init) = kids.iter().find(|&&k| m.states[k].initial.is_some())
     {
-        let init = m.states[init].name.unraw().to_string();
+        let init = crate::naming::text(&m.states[init].name);
         chain = quote!(#chain.initial(#init));
     }
     // The body runs first on entry.
@@ -509,7 +508,7 @@ fn state_tokens(m: &Machine, tree: &Tree, i: usize) -> TokenStream {
         chain = quote!(#chain.on_done(#f));
     }
     for &k in kids {
-        let name = m.states[k].name.unraw().to_string();
+        let name = crate::naming::text(&m.states[k].name);
         let child = state_tokens(m, tree, k);
         chain = quote!(#chain.state(#name, |s| #child));
     }
@@ -549,7 +548,7 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
     });
     let service_calls = services.iter().enumerate().map(|(i, s)| {
         let alias = format_ident!("__Service{}", i);
-        let key = s.key.unraw().to_string();
+        let key = crate::naming::text(&s.key);
         let v = &s.version;
         let versioned = respan(
             quote!(<#alias as #krate::typed::ContractVersion>::versioned()),
@@ -602,11 +601,11 @@ fn expand(m: &Machine, tree: &Tree) -> TokenStream {
         .iter()
         .find(|&&i| m.states[i].initial.is_some())
         .map(|&i| {
-            let n = m.states[i].name.unraw().to_string();
+            let n = crate::naming::text(&m.states[i].name);
             quote!(.initial(#n))
         });
     let roots = tree.roots.iter().map(|&i| {
-        let n = m.states[i].name.unraw().to_string();
+        let n = crate::naming::text(&m.states[i].name);
         let body = state_tokens(m, tree, i);
         quote!(.state(#n, |s| #body))
     });

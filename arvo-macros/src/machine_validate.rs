@@ -19,7 +19,6 @@ use crate::machine::{Callable, EventRef, Kind, Machine, State, Transition};
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::Ident;
-use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 /// The state tree: each state's parent index and children, once every parent is known.
@@ -44,7 +43,7 @@ fn tree(m: &Machine, index: &HashMap<String, usize>, errors: &mut Errors) -> Tre
     let mut parent = vec![None; n];
     for (i, s) in m.states.iter().enumerate() {
         let Some(p) = &s.parent else { continue };
-        match index.get(&p.unraw().to_string()) {
+        match index.get(&crate::naming::text(p)) {
             None => errors.push(
                 p.span(),
                 format!(
@@ -233,7 +232,7 @@ fn check_transition(
     errors: &mut Errors,
 ) {
     if let Some(target) = &t.target
-        && !index.contains_key(&target.unraw().to_string())
+        && !index.contains_key(&crate::naming::text(target))
     {
         errors.push(
             target.span(),
@@ -301,7 +300,7 @@ fn check_transition(
 pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
     let mut index = HashMap::new();
     for (i, s) in m.states.iter().enumerate() {
-        index.insert(s.name.unraw().to_string(), i);
+        index.insert(crate::naming::text(&s.name), i);
     }
     let tree = tree(m, &index, errors);
     initials(m, &tree, errors);
@@ -460,7 +459,7 @@ fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, erro
                 let settled = match &t.target {
                     None => Some(leaf),
                     Some(target) => index
-                        .get(&target.unraw().to_string())
+                        .get(&crate::naming::text(target))
                         .and_then(|&j| settles_in(j)),
                 };
                 let Some(settled) = settled else { break 'up };
@@ -482,7 +481,7 @@ fn eventless_loop(m: &Machine, tree: &Tree, index: &HashMap<String, usize>, erro
     };
     let names: Vec<String> = cycle
         .iter()
-        .map(|&i| format!("`{}`", m.states[i].name.unraw()))
+        .map(|&i| format!("`{}`", crate::naming::text(&m.states[i].name)))
         .collect();
     errors.push(
         t.word,

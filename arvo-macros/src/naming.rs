@@ -5,6 +5,12 @@
 use crate::ast::Emit;
 use proc_macro2::{Ident, Span};
 
+/// The name an identifier gives at run time (a state, a service key, a guard, a key): its text
+/// without `r#` (`r#loop` -> `"loop"`), as snapshots, diagrams and messages write it.
+pub fn text(ident: &Ident) -> String {
+    syn::ext::IdentExt::unraw(ident).to_string()
+}
+
 /// `"1.10.0"` -> `"1_10_0"`, or `None` when the version does not follow Arvo's rule or a
 /// number does not fit in 64 bits (the runtime could not parse it).
 pub fn version_suffix(version: &str) -> Option<String> {
@@ -69,7 +75,7 @@ pub fn variant_name_problem(name: &Ident) -> Option<String> {
         ));
     }
     if !text.starts_with(|c: char| c.is_uppercase()) {
-        let upper = syn::ext::IdentExt::unraw(name).to_string();
+        let upper = crate::naming::text(name);
         let mut chars = upper.trim_start_matches('_').chars();
         let suggestion: String = chars
             .next()

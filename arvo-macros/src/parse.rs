@@ -234,7 +234,7 @@ fn parse_top(
 
 fn parse_meta_entry(input: ParseStream<'_>, key: Ident) -> syn::Result<MetaEntry> {
     let key = Spanned {
-        value: key.unraw().to_string(),
+        value: crate::naming::text(&key),
         span: key.span(),
     };
     let bad = |span| {

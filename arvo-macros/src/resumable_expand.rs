@@ -15,7 +15,6 @@ use crate::resumable::{self, Resumable};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemImpl;
-use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 /// Parses, validates and expands; on errors the impl block (without its `#[version]`
@@ -75,7 +74,7 @@ fn enum_items(m: &Resumable) -> TokenStream {
         ..
     } = m;
     let variants = services.iter().map(|s| {
-        let (variant, version, key) = (&s.variant, resolved(m, s), s.key.unraw().to_string());
+        let (variant, version, key) = (&s.variant, resolved(m, s), crate::naming::text(&s.key));
         let doc = format!("The events of service `{key}` (what it emits, or its system error).");
         quote_spanned! {s.version.span()=>
             #[doc = #doc]
@@ -91,7 +90,7 @@ fn enum_items(m: &Resumable) -> TokenStream {
             &s.variant,
             &s.error_variant,
             resolved(m, s),
-            s.key.unraw().to_string(),
+            crate::naming::text(&s.key),
         );
         let doc = format!("An event service `{key}` emitted.");
         let error_doc = format!("The system error of service `{key}`.");
@@ -194,7 +193,7 @@ fn service_impls(m: &Resumable) -> TokenStream {
         ..
     } = m;
     let contracts = services.iter().map(|s| {
-        let (version, key) = (resolved(m, s), s.key.unraw().to_string());
+        let (version, key) = (resolved(m, s), crate::naming::text(&s.key));
         quote! {
             (::std::string::String::from(#key), <#version as #krate::typed::ContractVersion>::versioned())
         }
