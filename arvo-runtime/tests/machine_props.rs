@@ -135,8 +135,9 @@ fn always() -> impl Strategy<Value = Vec<TransSpec>> {
     proptest::option::weighted(0.25, trans_spec()).prop_map(|t| t.into_iter().collect())
 }
 
-fn state_spec() -> impl Strategy<Value = StateSpec> {
-    let leaf = (
+/// A state without children (the recursion below gives it some).
+fn leaf() -> impl Strategy<Value = StateSpec> {
+    (
         0u8..6,
         proptest::collection::vec(trans_spec(), 0..3),
         always(),
@@ -153,11 +154,15 @@ fn state_spec() -> impl Strategy<Value = StateSpec> {
             done: vec![],
             entry,
             exit,
-        });
-    leaf.prop_recursive(3, 24, 3, |inner| {
+        })
+}
+
+/// A state, with child states (themselves with children) down to three levels.
+fn state_spec() -> impl Strategy<Value = StateSpec> {
+    leaf().prop_recursive(3, 24, 3, |inner| {
         (
-            inner,
-            proptest::collection::vec((0..NAMES.len(), inner_child()), 1..4),
+            leaf(),
+            proptest::collection::vec((0..NAMES.len(), inner), 1..4),
             proptest::option::weighted(0.95, 0..4usize),
             proptest::collection::vec(trans_spec(), 0..2),
             proptest::bool::weighted(0.05),
@@ -172,27 +177,6 @@ fn state_spec() -> impl Strategy<Value = StateSpec> {
                 s
             })
     })
-}
-
-/// A child without children of its own (the recursion adds depth through the parent).
-fn inner_child() -> impl Strategy<Value = StateSpec> {
-    (
-        0u8..6,
-        proptest::collection::vec(trans_spec(), 0..3),
-        always(),
-        proptest::collection::vec(action_kind(), 0..2),
-    )
-        .prop_map(|(kind, on, always, entry)| StateSpec {
-            kind,
-            initial: None,
-            children: vec![],
-            duplicates: false,
-            on,
-            always,
-            done: vec![],
-            entry,
-            exit: vec![],
-        })
 }
 
 fn action(
