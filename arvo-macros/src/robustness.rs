@@ -123,8 +123,7 @@ fn panics(run: Run, args: TokenStream, item: TokenStream) -> Vec<String> {
             .into_iter()
             .map(|i| (args.clone(), i)),
     );
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_on_this_thread(true);
     let failed = cases
         .into_iter()
         .filter(|(a, i)| {
@@ -133,8 +132,28 @@ fn panics(run: Run, args: TokenStream, item: TokenStream) -> Vec<String> {
         })
         .map(|(a, i)| format!("#[..({a})] {i}"))
         .collect();
-    std::panic::set_hook(hook);
+    quiet_on_this_thread(false);
     failed
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether panics on this thread are printed: the panics looked for here are not, while the
+/// other tests, on other threads, print theirs. (Swapping the process's hook for each test
+/// raced with the others: one could restore another's silent hook for good.)
+fn quiet_on_this_thread(quiet: bool) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                default(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(quiet));
 }
 
 fn assert_no_panic(run: Run, args: TokenStream, item: TokenStream) {
