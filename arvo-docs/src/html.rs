@@ -589,9 +589,17 @@ fn event_section(p: &Page<'_>, id: &str, title: &str, e: &EventDoc) -> String {
     }
     b.push_str("<table class=\"fields\">\n<thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead>\n<tbody>\n");
     for r in &e.rows {
+        let collapsed = if r.collapsed {
+            format!(
+                " <em>(its fields are not listed: the table stops expanding at {} rows; see the JSON Schema)</em>",
+                crate::schema::MAX_ROWS
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             b,
-            "<tr><td class=\"field\" style=\"padding-left:{}em\"><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"desc\">{}</td></tr>",
+            "<tr><td class=\"field\" style=\"padding-left:{}em\"><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"desc\">{}{collapsed}</td></tr>",
             0.5 + 1.5 * r.depth as f64,
             escape(&r.path),
             escape(&r.type_text),

@@ -4,12 +4,24 @@
 //! The schemas are the ones contracts export (draft-07, as schemars and the reference write
 //! them): local `$ref`s into `definitions` / `$defs`, `anyOf` for nullable references, `enum` /
 //! `oneOf` of `const`s for Rust enums. Everything here is bounded: references are followed at most
-//! [`MAX_DEPTH`] levels deep and never around a cycle.
+//! [`MAX_DEPTH`] levels deep and never around a cycle, a field table expands nested objects only
+//! while it has fewer than [`MAX_ROWS`] rows, and an example holds at most [`MAX_EXAMPLE_VALUES`]
+//! values. A few definitions that each use the next several times would otherwise make both
+//! exponentially large (12 definitions of 6 fields each: two billion rows).
 
 use serde_json::{Map, Value};
 
 /// How deep nested objects are expanded in tables and examples.
 pub const MAX_DEPTH: usize = 12;
+
+/// A field table expands nested objects while it has fewer rows than this; past it, a field
+/// whose fields are not listed is marked [`FieldRow::collapsed`].
+pub const MAX_ROWS: usize = 1_000;
+
+/// The most values (objects, arrays, strings, numbers, ...) an example is built from. Past half
+/// of it, optional properties are left out and arrays hold only the items they must; a schema
+/// whose required fields alone need more is refused with a [`RenderError`].
+pub const MAX_EXAMPLE_VALUES: usize = 20_000;
 
 /// Why a schema cannot be rendered: where (a JSON pointer) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +59,9 @@ pub struct FieldRow {
     pub required: bool,
     /// The description (the Rust doc comment, for schemars types).
     pub description: Option<String>,
+    /// The field is an object (or array of objects) whose own fields are not listed below it:
+    /// the table had reached [`MAX_ROWS`] rows.
+    pub collapsed: bool,
 }
 
 /// Follows a local `$ref` (`#/definitions/X`, `#/$defs/X`, `#/...`) to its target in `root`.
@@ -154,10 +169,11 @@ fn type_text_at(node: &Value, depth: usize) -> String {
             .join(" | ");
     }
     if let Some(alts) = alternatives(node) {
+        let mut seen = std::collections::HashSet::new();
         let mut parts: Vec<String> = Vec::new();
         for alt in alts {
             let t = type_text_at(alt, depth + 1);
-            if !parts.contains(&t) {
+            if seen.insert(t.clone()) {
                 parts.push(t);
             }
         }
@@ -213,31 +229,38 @@ type Expandable<'a> = (&'a Value, Option<String>, &'static str);
 
 fn expandable<'a>(
     root: &'a Value,
-    node: &'a Value,
+    mut node: &'a Value,
     at: &str,
 ) -> Result<Option<Expandable<'a>>, RenderError> {
-    let (resolved, name) = resolve(root, node, at)?;
-    if resolved.get("properties").is_some_and(Value::is_object) {
-        return Ok(Some((resolved, name, "")));
-    }
-    if let Some(items) = resolved.get("items").filter(|i| i.is_object()) {
-        let (item, item_name) = resolve(root, items, at)?;
-        if item.get("properties").is_some_and(Value::is_object) {
-            return Ok(Some((item, item_name, "[]")));
+    // An `anyOf` whose one branch leads to another such `anyOf` (or back to itself) is
+    // unwrapped a bounded number of times.
+    for _ in 0..=MAX_DEPTH {
+        let (resolved, name) = resolve(root, node, at)?;
+        if resolved.get("properties").is_some_and(Value::is_object) {
+            return Ok(Some((resolved, name, "")));
         }
-        return Ok(None);
-    }
-    if let Some(alts) = alternatives(resolved) {
-        let non_null: Vec<&Value> = alts.iter().filter(|a| !is_null_schema(a)).collect();
-        if let [only] = non_null.as_slice() {
-            return expandable(root, only, at);
+        if let Some(items) = resolved.get("items").filter(|i| i.is_object()) {
+            let (item, item_name) = resolve(root, items, at)?;
+            if item.get("properties").is_some_and(Value::is_object) {
+                return Ok(Some((item, item_name, "[]")));
+            }
+            return Ok(None);
+        }
+        let Some(alts) = alternatives(resolved) else {
+            return Ok(None);
+        };
+        let mut non_null = alts.iter().filter(|a| !is_null_schema(a));
+        match (non_null.next(), non_null.next()) {
+            (Some(only), None) => node = only,
+            _ => return Ok(None),
         }
     }
     Ok(None)
 }
 
 /// The field table of a payload schema: one row per property, nested objects expanded below
-/// their field (up to [`MAX_DEPTH`], never around a cycle).
+/// their field (up to [`MAX_DEPTH`], never around a cycle, and only while the table has fewer
+/// than [`MAX_ROWS`] rows: past it, such a field is listed [`collapsed`](FieldRow::collapsed)).
 ///
 /// ```
 /// let schema = serde_json::json!({
@@ -267,9 +290,19 @@ pub fn field_rows(root: &Value) -> Result<Vec<FieldRow>, RenderError> {
             type_text: type_text(root),
             required: true,
             description: description_of(root, resolved),
+            collapsed: false,
         });
     }
     Ok(rows)
+}
+
+/// The names an object schema lists under `required`.
+fn required_names(object: &Value) -> std::collections::HashSet<&str> {
+    object
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn object_rows(
@@ -284,10 +317,7 @@ fn object_rows(
     let Some(props) = object.get("properties").and_then(Value::as_object) else {
         return Ok(());
     };
-    let required: Vec<&str> = object
-        .get("required")
-        .and_then(Value::as_array)
-        .map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
+    let required = required_names(object);
     for (name, sub) in props {
         let at = format!(
             "{pointer}/properties/{}",
@@ -295,21 +325,27 @@ fn object_rows(
         );
         let (resolved, _) = resolve(root, sub, &at)?;
         let path = format!("{prefix}{name}");
+        let row = rows.len();
         rows.push(FieldRow {
             path: path.clone(),
             depth,
             type_text: type_text(sub),
-            required: required.contains(&name.as_str()),
+            required: required.contains(name.as_str()),
             description: description_of(sub, resolved),
+            collapsed: false,
         });
         if depth + 1 >= MAX_DEPTH {
             continue;
         }
         if let Some((inner, inner_name, suffix)) = expandable(root, sub, &at)? {
+            if inner_name.as_ref().is_some_and(|n| stack.contains(n)) {
+                continue; // a recursive type: its fields are listed above
+            }
+            if rows.len() >= MAX_ROWS {
+                rows[row].collapsed = true;
+                continue;
+            }
             if let Some(n) = &inner_name {
-                if stack.contains(n) {
-                    continue; // a recursive type: its fields are listed above
-                }
                 stack.push(n.clone());
             }
             object_rows(
@@ -332,7 +368,9 @@ fn object_rows(
 /// An example payload generated from a schema: the schema's own `examples` / `example` /
 /// `default` / `const` / first `enum` value where it has one, otherwise a value of the first
 /// non-null type (every property filled, one item per array, `string`, `0`, `true`, ...).
-/// `parentSubject$$` is `null` (a root workflow).
+/// `parentSubject$$` is `null` (a root workflow). Once the example holds half of
+/// [`MAX_EXAMPLE_VALUES`], optional properties are left out and arrays get only their
+/// `minItems`.
 ///
 /// The result is not checked here; [`Catalogue`](crate::Catalogue) checks it against the
 /// contract's validator and refuses a schema whose example does not validate.
@@ -347,163 +385,204 @@ fn object_rows(
 /// ```
 ///
 /// # Errors
-/// A `$ref` that does not resolve or is not local.
+/// A `$ref` that does not resolve or is not local, or a schema whose required fields alone
+/// need more than [`MAX_EXAMPLE_VALUES`] values.
 pub fn example(root: &Value) -> Result<Value, RenderError> {
-    let mut stack = Vec::new();
-    example_at(root, root, "", 0, &mut stack)
+    Example {
+        root,
+        stack: Vec::new(),
+        values: 0,
+    }
+    .at(root, "", 0)
 }
 
-fn example_at(
-    root: &Value,
-    node: &Value,
-    pointer: &str,
-    depth: usize,
-    stack: &mut Vec<String>,
-) -> Result<Value, RenderError> {
-    let (node, name) = resolve(root, node, pointer)?;
-    if let Some(n) = &name
-        && (stack.contains(n) || depth > MAX_DEPTH)
-    {
-        return Ok(Value::Null);
-    }
-    if let Some(Value::Array(examples)) = node.get("examples")
-        && let Some(first) = examples.first()
-    {
-        return Ok(first.clone());
-    }
-    for key in ["example", "default", "const"] {
-        if let Some(v) = node.get(key) {
-            return Ok(v.clone());
-        }
-    }
-    if let Some(first) = node
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
-        return Ok(first.clone());
-    }
-    if let Some(n) = &name {
-        stack.push(n.clone());
-    }
-    let out = example_inner(root, node, pointer, depth, stack);
-    if name.is_some() {
-        stack.pop();
-    }
-    out
+/// The state of one example's generation: the definitions being expanded (a cycle stops at
+/// `null`) and how many values the example holds so far.
+struct Example<'a> {
+    root: &'a Value,
+    stack: Vec<String>,
+    values: usize,
 }
 
-fn example_inner(
-    root: &Value,
-    node: &Value,
-    pointer: &str,
-    depth: usize,
-    stack: &mut Vec<String>,
-) -> Result<Value, RenderError> {
-    if let Some(alts) = alternatives(node) {
-        let key = if node.get("anyOf").is_some() {
-            "anyOf"
-        } else {
-            "oneOf"
-        };
-        let pick = alts
-            .iter()
-            .position(|a| !is_null_schema(a))
-            .unwrap_or_default();
-        return match alts.get(pick) {
-            Some(alt) => example_at(
-                root,
-                alt,
-                &format!("{pointer}/{key}/{pick}"),
-                depth + 1,
-                stack,
-            ),
-            None => Ok(Value::Null),
-        };
+fn too_large(pointer: &str) -> RenderError {
+    RenderError::new(
+        pointer,
+        format!(
+            "an example of this schema needs more than {MAX_EXAMPLE_VALUES} values (its required \
+             fields nest too widely to generate one); give the schema an `examples` value"
+        ),
+    )
+}
+
+/// How many values `v` holds (itself included).
+fn value_count(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(value_count).sum::<usize>(),
+        Value::Object(m) => 1 + m.values().map(value_count).sum::<usize>(),
+        _ => 1,
     }
-    if let Some(all) = node.get("allOf").and_then(Value::as_array) {
-        let mut merged = Map::new();
-        for (i, part) in all.iter().enumerate() {
-            match example_at(
-                root,
-                part,
-                &format!("{pointer}/allOf/{i}"),
-                depth + 1,
-                stack,
-            )? {
-                Value::Object(m) => merged.extend(m),
-                other if all.len() == 1 => return Ok(other),
-                _ => {}
+}
+
+impl<'a> Example<'a> {
+    /// Past this many values, optional properties are left out and arrays hold only the items
+    /// they must.
+    fn frugal(&self) -> bool {
+        self.values >= MAX_EXAMPLE_VALUES / 2
+    }
+
+    /// A value taken from the schema (`examples`, `default`, ...), counted.
+    fn given(&mut self, v: &Value) -> Value {
+        self.values = self.values.saturating_add(value_count(v));
+        v.clone()
+    }
+
+    fn at(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Result<Value, RenderError> {
+        if self.values > MAX_EXAMPLE_VALUES {
+            return Err(too_large(pointer));
+        }
+        let (node, name) = resolve(self.root, node, pointer)?;
+        if let Some(n) = &name
+            && (self.stack.contains(n) || depth > MAX_DEPTH)
+        {
+            self.values += 1;
+            return Ok(Value::Null);
+        }
+        if let Some(Value::Array(examples)) = node.get("examples")
+            && let Some(first) = examples.first()
+        {
+            return Ok(self.given(first));
+        }
+        for key in ["example", "default", "const"] {
+            if let Some(v) = node.get(key) {
+                return Ok(self.given(v));
             }
         }
-        return Ok(Value::Object(merged));
+        if let Some(first) = node
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
+            return Ok(self.given(first));
+        }
+        if let Some(n) = &name {
+            self.stack.push(n.clone());
+        }
+        let out = self.inner(node, pointer, depth);
+        if name.is_some() {
+            self.stack.pop();
+        }
+        out
     }
-    let ty = match node.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
-        _ if node.get("properties").is_some() => "object",
-        _ if node.get("items").is_some() => "array",
-        _ => return Ok(Value::Null),
-    };
-    Ok(match ty {
-        "object" => {
-            let mut out = Map::new();
-            if let Some(props) = node.get("properties").and_then(Value::as_object) {
-                for (k, sub) in props {
-                    // `parentSubject$$` is null for a root workflow.
-                    let v = if k == "parentSubject$$" || depth >= MAX_DEPTH {
-                        Value::Null
-                    } else {
-                        let at = format!(
-                            "{pointer}/properties/{}",
-                            k.replace('~', "~0").replace('/', "~1")
-                        );
-                        example_at(root, sub, &at, depth + 1, stack)?
-                    };
-                    out.insert(k.clone(), v);
+
+    fn inner(
+        &mut self,
+        node: &'a Value,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Value, RenderError> {
+        if let Some(alts) = alternatives(node) {
+            let key = if node.get("anyOf").is_some() {
+                "anyOf"
+            } else {
+                "oneOf"
+            };
+            let pick = alts
+                .iter()
+                .position(|a| !is_null_schema(a))
+                .unwrap_or_default();
+            return match alts.get(pick) {
+                Some(alt) => self.at(alt, &format!("{pointer}/{key}/{pick}"), depth + 1),
+                None => {
+                    self.values += 1;
+                    Ok(Value::Null)
+                }
+            };
+        }
+        if let Some(all) = node.get("allOf").and_then(Value::as_array) {
+            let mut merged = Map::new();
+            for (i, part) in all.iter().enumerate() {
+                match self.at(part, &format!("{pointer}/allOf/{i}"), depth + 1)? {
+                    Value::Object(m) => merged.extend(m),
+                    other if all.len() == 1 => return Ok(other),
+                    _ => {}
                 }
             }
-            Value::Object(out)
+            return Ok(Value::Object(merged));
         }
-        "array" => {
-            let min = node
-                .get("minItems")
-                .and_then(Value::as_u64)
-                .unwrap_or(1)
-                .clamp(1, 3);
-            match node.get("items") {
-                Some(items) if items.is_object() && depth < MAX_DEPTH => {
-                    let one =
-                        example_at(root, items, &format!("{pointer}/items"), depth + 1, stack)?;
-                    let n = usize::try_from(min).unwrap_or(1);
-                    Value::Array(vec![one; n])
-                }
-                Some(Value::Array(tuple)) => {
-                    let mut out = Vec::with_capacity(tuple.len());
-                    for (i, item) in tuple.iter().enumerate() {
-                        out.push(example_at(
-                            root,
-                            item,
-                            &format!("{pointer}/items/{i}"),
-                            depth + 1,
-                            stack,
-                        )?);
+        let ty = match node.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("null"),
+            _ if node.get("properties").is_some() => "object",
+            _ if node.get("items").is_some() => "array",
+            _ => "null",
+        };
+        self.values += 1;
+        Ok(match ty {
+            "object" => {
+                let mut out = Map::new();
+                if let Some(props) = node.get("properties").and_then(Value::as_object) {
+                    let required = required_names(node);
+                    for (k, sub) in props {
+                        if self.frugal() && !required.contains(k.as_str()) {
+                            continue;
+                        }
+                        // `parentSubject$$` is null for a root workflow.
+                        let v = if k == "parentSubject$$" || depth >= MAX_DEPTH {
+                            self.values += 1;
+                            Value::Null
+                        } else {
+                            let at = format!(
+                                "{pointer}/properties/{}",
+                                k.replace('~', "~0").replace('/', "~1")
+                            );
+                            self.at(sub, &at, depth + 1)?
+                        };
+                        out.insert(k.clone(), v);
                     }
-                    Value::Array(out)
                 }
-                _ => Value::Array(Vec::new()),
+                Value::Object(out)
             }
-        }
-        "string" => Value::String(string_example(node)),
-        "integer" => Value::from(integer_example(node)),
-        "number" => number_example(node),
-        "boolean" => Value::Bool(true),
-        _ => Value::Null,
-    })
+            "array" => {
+                let min = node.get("minItems").and_then(Value::as_u64);
+                // The items the schema asks for (up to 3), and those an example shows.
+                let must = usize::try_from(min.unwrap_or(0).min(3)).unwrap_or(3);
+                let n = if self.frugal() { must } else { must.max(1) };
+                match node.get("items") {
+                    Some(items) if items.is_object() && depth < MAX_DEPTH && n > 0 => {
+                        let before = self.values;
+                        let one = self.at(items, &format!("{pointer}/items"), depth + 1)?;
+                        let size = (self.values - before).max(1);
+                        // Copies beyond the first only while they fit, and never fewer than
+                        // the schema asks for.
+                        let room = MAX_EXAMPLE_VALUES.saturating_sub(self.values) / size;
+                        let n = n.min(1 + room).max(must);
+                        self.values = self.values.saturating_add(size * (n - 1));
+                        if self.values > MAX_EXAMPLE_VALUES {
+                            return Err(too_large(pointer));
+                        }
+                        Value::Array(vec![one; n])
+                    }
+                    Some(Value::Array(tuple)) => {
+                        let mut out = Vec::with_capacity(tuple.len());
+                        for (i, item) in tuple.iter().enumerate() {
+                            out.push(self.at(item, &format!("{pointer}/items/{i}"), depth + 1)?);
+                        }
+                        Value::Array(out)
+                    }
+                    _ => Value::Array(Vec::new()),
+                }
+            }
+            "string" => Value::String(string_example(node)),
+            "integer" => Value::from(integer_example(node)),
+            "number" => number_example(node),
+            "boolean" => Value::Bool(true),
+            _ => Value::Null,
+        })
+    }
 }
 
 fn string_example(node: &Value) -> String {

@@ -1,0 +1,176 @@
+//! Documentation of hostile payload schemas: a contract whose accepted event has the schema is
+//! put in a `Catalogue`, which builds or is refused with an error, and when it builds its HTML
+//! pages and AsyncAPI document are written, all without a panic and in bounded size.
+//!
+//! An input is either raw JSON (a first byte `{`), or a recipe the bytes spell out for a schema
+//! of up to 8 definitions that reference one another: objects with fields of other definitions'
+//! types (required or not), `anyOf` / `oneOf` / `allOf` of references, arrays of a definition,
+//! nullable references, leaves with formats and bounds. Such graphs, with cycles and with
+//! definitions used many times over, are what made tables and examples exponentially large and
+//! an `anyOf` that leads back to itself recurse without end; raw JSON rarely spells them.
+//!
+//! Properties, besides not panicking: a field table has at most `MAX_ROWS` rows plus what the
+//! objects being expanded at that moment list (each at most the schema's widest object, at most
+//! `MAX_DEPTH` of them); an example holds at most `MAX_EXAMPLE_VALUES` values plus the last
+//! value added (itself bounded by the schema's size).
+#![no_main]
+
+use arvo_docs::Catalogue;
+use arvo_docs::schema::{MAX_DEPTH, MAX_EXAMPLE_VALUES, MAX_ROWS};
+use arvo_runtime::contract::{ArvoContract, Schema};
+use serde_json::{Map, Value, json};
+
+/// Reads bytes one at a time, zeros when they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn next(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+}
+
+fn reference(defs: u8, b: u8) -> Value {
+    json!({"$ref": format!("#/definitions/D{}", b % defs)})
+}
+
+fn leaf(b: &mut Bytes) -> Value {
+    let kind = b.next();
+    let mut leaf = match kind % 6 {
+        0 => json!({"type": "string"}),
+        1 => json!({"type": "integer", "minimum": i64::from(b.next()) - 128}),
+        2 => json!({"type": "number", "maximum": -f64::from(b.next())}),
+        3 => json!({"type": "boolean"}),
+        4 => json!({"type": "null"}),
+        _ => {
+            let format = ["date-time", "uuid", "email", "uri", "ipv4"][usize::from(b.next() % 5)];
+            json!({"type": "string", "format": format})
+        }
+    };
+    if kind & 0x40 != 0 {
+        leaf["minLength"] = json!(b.next());
+        leaf["maxLength"] = json!(b.next());
+    }
+    if kind & 0x80 != 0 {
+        leaf["description"] = json!("<b>&\"'");
+    }
+    leaf
+}
+
+fn recipe(data: &[u8]) -> Value {
+    let mut b = Bytes(data);
+    let defs = 1 + b.next() % 8;
+    let mut definitions = Map::new();
+    for d in 0..defs {
+        let kind = b.next();
+        let def = match kind % 7 {
+            0 | 1 => {
+                let mut props = Map::new();
+                let mut required = Vec::new();
+                for p in 0..1 + b.next() % 6 {
+                    let field = b.next();
+                    let value = match field % 4 {
+                        0 => leaf(&mut b),
+                        1 => json!({"anyOf": [reference(defs, b.next()), {"type": "null"}]}),
+                        2 => {
+                            json!({"type": "array", "items": reference(defs, b.next()), "minItems": b.next() % 4})
+                        }
+                        _ => reference(defs, b.next()),
+                    };
+                    let name = if field & 0x20 != 0 {
+                        format!("f.{p}")
+                    } else {
+                        format!("f{p}")
+                    };
+                    if field & 0x80 != 0 {
+                        required.push(Value::String(name.clone()));
+                    }
+                    props.insert(name, value);
+                }
+                json!({"type": "object", "properties": props, "required": required})
+            }
+            2 | 3 | 4 => {
+                let key = ["anyOf", "oneOf", "allOf"][usize::from(kind % 7 - 2)];
+                let alts: Vec<Value> = (0..1 + b.next() % 3)
+                    .map(|_| reference(defs, b.next()))
+                    .collect();
+                json!({ key: alts })
+            }
+            5 => json!({"type": "array", "items": reference(defs, b.next())}),
+            _ => leaf(&mut b),
+        };
+        definitions.insert(format!("D{d}"), def);
+    }
+    json!({"$ref": "#/definitions/D0", "definitions": definitions})
+}
+
+/// The widest object of a schema: how many properties it lists.
+fn widest(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => {
+            let own = m
+                .get("properties")
+                .and_then(Value::as_object)
+                .map_or(0, Map::len);
+            m.values().map(widest).max().unwrap_or(0).max(own)
+        }
+        Value::Array(items) => items.iter().map(widest).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn values(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(values).sum::<usize>(),
+        Value::Object(m) => 1 + m.values().map(values).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let schema = if data.first() == Some(&b'{') {
+        match serde_json::from_slice::<Value>(data) {
+            Ok(v) => v,
+            Err(_) => return,
+        }
+    } else {
+        recipe(data)
+    };
+    let wide = widest(&schema);
+    let size = values(&schema);
+    let Ok(accepts) = Schema::new(schema) else {
+        return;
+    };
+    let Ok(ok) = Schema::new(json!({"type": "object"})) else {
+        return;
+    };
+    let Ok(contract) = ArvoContract::simple("#/fuzz", "fuzz.run")
+        .version("1.0.0", accepts, ok)
+        .build()
+    else {
+        return;
+    };
+    let Ok(catalogue) = Catalogue::builder("fuzz").contract(&contract).build() else {
+        return;
+    };
+    for c in catalogue.contracts() {
+        for v in &c.versions {
+            let e = &v.accepts;
+            assert!(
+                e.rows.len() <= MAX_ROWS + MAX_DEPTH * wide,
+                "{} rows (widest object {wide})",
+                e.rows.len()
+            );
+            let n = values(&e.example);
+            assert!(n <= MAX_EXAMPLE_VALUES + size, "an example of {n} values");
+        }
+    }
+    let pages = catalogue.html();
+    assert!(!pages.is_empty());
+    let _ = catalogue.asyncapi_json();
+});
