@@ -33,7 +33,7 @@ use arvo_runtime::memory::InMemoryMemory;
 use arvo_runtime::memory::postgres::PostgresMemory;
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::transport::nats::{
-    DeadLetter, MAX_SUBJECT_BYTES, NatsError, NatsStreams, NatsTransport, NatsWorker,
+    DeadLetter, MAX_SUBJECT_BYTES, MAX_WAIT, NatsError, NatsStreams, NatsTransport, NatsWorker,
     NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
@@ -216,6 +216,41 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn waits_out_of_range_are_refused_when_the_worker_is_built() {
+    let Some(t) = transport("waits_out_of_range").await else {
+        return;
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let builder = || {
+        let h: Arc<dyn DynEventHandler> = Arc::new(Echo::new(0, &seen, Duration::ZERO));
+        NatsWorker::builder(t.clone()).handler(h)
+    };
+    let refused = |b: NatsWorkerBuilder| match b.build() {
+        Err(NatsError::InvalidConfig(m)) => m,
+        other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
+    };
+    // Waits past MAX_WAIT would reach the server as wrapped nanoseconds, and the heartbeats'
+    // first deadline (now + ack_wait / 3) would overflow the clock: a panic in the worker.
+    for huge in [MAX_WAIT + Duration::from_secs(1), Duration::MAX] {
+        let m = refused(builder().ack_wait(huge));
+        assert!(m.contains("at most 24 h"), "{m}");
+        let m = refused(builder().fetch_expiry(huge));
+        assert!(m.contains("at most 24 h"), "{m}");
+    }
+    let m = refused(builder().ack_wait(Duration::from_millis(10)));
+    assert!(m.contains("at least 100 ms"), "{m}");
+    assert!(
+        builder()
+            .ack_wait(MAX_WAIT)
+            .fetch_expiry(MAX_WAIT)
+            .build()
+            .is_ok()
+    );
+    // A long run timeout is fine: the run's deadline saturates.
+    assert!(builder().run_timeout(Duration::MAX).build().is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -317,6 +317,9 @@ impl WorkerConfig {
                 if wait < Duration::from_millis(100) {
                     return Err(bad("must be at least 100ms"));
                 }
+                if wait > crate::transport::nats::MAX_WAIT {
+                    return Err(bad("must be at most 24h"));
+                }
                 self.ack_wait = wait;
             }
             "--name" => self.name = value,
@@ -546,6 +549,15 @@ mod tests {
         assert!(m.contains("ARVO_WORKFLOW_BUDGET = '-3'"), "{m}");
         let m = usage_error(parse(&["--ack-wait", "10ms"], &[]));
         assert!(m.contains("at least 100ms"), "{m}");
+        // Longer waits would wrap in the server's nanoseconds and overflow the heartbeat clock.
+        let m = usage_error(parse(&["--ack-wait", "25h"], &[]));
+        assert!(m.contains("at most 24h"), "{m}");
+        assert!(parse(&["--ack-wait", "24h"], &[]).is_ok());
+        let m = usage_error(parse(&[], &[("ARVO_ACK_WAIT", "10000000000000s")]));
+        assert!(
+            m.contains("ARVO_ACK_WAIT") && m.contains("at most 24h"),
+            "{m}"
+        );
         let m = usage_error(parse(&["--stream", "a.b"], &[]));
         assert!(m.contains("invalid NATS stream name"), "{m}");
         let m = usage_error(parse(&["--frobnicate"], &[]));

@@ -130,6 +130,10 @@ pub const WORKFLOW_HEADER: &str = "Arvo-Workflow";
 /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`](crate::broker::DEFAULT_MAX_EVENTS_PER_RESOLVE).
 pub const DEFAULT_MAX_HOPS: u32 = 10_000;
 
+/// The longest [`NatsWorkerBuilder::ack_wait`] and [`NatsWorkerBuilder::fetch_expiry`]: 24 hours.
+/// A handler that runs longer keeps its event with heartbeats; it needs no longer `ack_wait`.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// The default of [`NatsWorkerBuilder::run_timeout`]: 10 minutes.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 

@@ -4,7 +4,8 @@
 use super::dead_letter::{DEAD_LETTER_HEADROOM, DeadLetterFields, dead_letter_body};
 use super::transport::{NatsStreams, NatsTransport};
 use super::{
-    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, NatsError, WORKFLOW_HEADER, err_text,
+    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, MAX_WAIT, NatsError, WORKFLOW_HEADER,
+    err_text,
 };
 use crate::broker::RetryPolicy;
 use crate::event::ArvoEvent;
@@ -154,14 +155,15 @@ impl NatsWorkerBuilder {
     }
 
     /// How long the server waits for an acknowledgement before re-delivering (default 30 s;
-    /// a running handler extends it with heartbeats). Used when the consumer is created.
+    /// a running handler extends it with heartbeats; 100 ms to [`MAX_WAIT`]). Used when the
+    /// consumer is created.
     pub fn ack_wait(mut self, wait: Duration) -> Self {
         self.ack_wait = wait;
         self
     }
 
-    /// How long one pull request waits for events (default 1 s): also how long a graceful
-    /// shutdown may wait for the last request to end.
+    /// How long one pull request waits for events (default 1 s; 100 ms to [`MAX_WAIT`]): also
+    /// how long a graceful shutdown may wait for the last request to end.
     pub fn fetch_expiry(mut self, expiry: Duration) -> Self {
         self.fetch_expiry = expiry;
         self
@@ -197,8 +199,8 @@ impl NatsWorkerBuilder {
     ///
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
-    /// `in_flight`, `max_deliveries` or `max_hops` of 0, or an `ack_wait`, `fetch_expiry` or
-    /// `run_timeout` under 100 ms.
+    /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `ack_wait`, `fetch_expiry` or
+    /// `run_timeout` under 100 ms, or an `ack_wait` or `fetch_expiry` over [`MAX_WAIT`].
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
         if self.handlers.is_empty() {
@@ -229,6 +231,16 @@ impl NatsWorkerBuilder {
             return invalid(
                 "ack_wait, fetch_expiry and run_timeout must be at least 100 ms".into(),
             );
+        }
+        // Longer waits are sent to the server in nanoseconds that would wrap, and the
+        // heartbeats' first deadline would overflow the clock.
+        if self.ack_wait > MAX_WAIT || self.fetch_expiry > MAX_WAIT {
+            return invalid(format!(
+                "ack_wait and fetch_expiry must be at most {} h (ack_wait {:?}, fetch_expiry {:?})",
+                MAX_WAIT.as_secs() / 3600,
+                self.ack_wait,
+                self.fetch_expiry
+            ));
         }
         Ok(NatsWorker {
             shared: Arc::new(Shared {
