@@ -938,4 +938,25 @@ fn mermaid_ids_stay_distinct_for_names_that_read_alike() {
         text.contains("s_a_b --> s_a_b_2 : evt.t.a.success"),
         "{text}"
     );
+
+    // A state whose own id is the one a later look-alike would be numbered with: `a-b` (state
+    // 3) reads `s_a_b`, taken by `a_b`, and `s_a_b_3` is `a_b_3`'s own.
+    let m = builder("alike")
+        .initial("a_b")
+        .state("a_b", |s| s.on("evt.t.a.success", |t| t.target("a-b")))
+        .state("a_b_3", |s| s.final_state())
+        .state("a-b", |s| s.on("evt.t.a.success", |t| t.target("a_b_3")))
+        .build()
+        .unwrap();
+    let text = m.mermaid();
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("state \""))
+        .filter_map(|l| l.split(" as ").nth(1))
+        .collect();
+    assert_eq!(ids, ["s_a_b", "s_a_b_3", "s_a_b_4"], "{text}");
+    assert!(
+        text.contains("s_a_b_4 --> s_a_b_3 : evt.t.a.success"),
+        "{text}"
+    );
 }

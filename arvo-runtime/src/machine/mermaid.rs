@@ -20,16 +20,19 @@ fn mermaid_id<C>(n: &Node<C>) -> String {
     id
 }
 
-/// Every state's Mermaid id, in tree order: [`mermaid_id`], with `_<index>` added to one that
-/// an earlier state already has (`a-b` and `a_b`, or `a.b` and `a__b`, would be one state).
+/// Every state's Mermaid id, in tree order: [`mermaid_id`], with `_<index>` (or a larger
+/// number, should a state already have that id too) added to one that an earlier state already
+/// has (`a-b` and `a_b`, or `a.b` and `a__b`, would be one state).
 fn ids<C>(tree: &Tree<C>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tree.nodes.len());
     let mut seen = std::collections::HashSet::new();
     for (i, n) in tree.nodes.iter().enumerate() {
-        let mut id = mermaid_id(n);
-        if !seen.insert(id.clone()) {
-            id = format!("{id}_{i}");
-            seen.insert(id.clone());
+        let base = mermaid_id(n);
+        let mut id = base.clone();
+        let mut suffix = i;
+        while !seen.insert(id.clone()) {
+            id = format!("{base}_{suffix}");
+            suffix += 1;
         }
         out.push(id);
     }
