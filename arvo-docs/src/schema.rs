@@ -10,6 +10,7 @@
 //! exponentially large (12 definitions of 6 fields each: two billion rows).
 
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// How deep nested objects are expanded in tables and examples.
 pub const MAX_DEPTH: usize = 12;
@@ -169,7 +170,7 @@ fn type_text_at(node: &Value, depth: usize) -> String {
             .join(" | ");
     }
     if let Some(alts) = alternatives(node) {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut parts: Vec<String> = Vec::new();
         for alt in alts {
             let t = type_text_at(alt, depth + 1);
@@ -297,7 +298,7 @@ pub fn field_rows(root: &Value) -> Result<Vec<FieldRow>, RenderError> {
 }
 
 /// The names an object schema lists under `required`.
-fn required_names(object: &Value) -> std::collections::HashSet<&str> {
+fn required_names(object: &Value) -> HashSet<&str> {
     object
         .get("required")
         .and_then(Value::as_array)
@@ -388,16 +389,16 @@ fn object_rows(
 /// A `$ref` that does not resolve or is not local, or a schema whose required fields alone
 /// need more than [`MAX_EXAMPLE_VALUES`] values.
 pub fn example(root: &Value) -> Result<Value, RenderError> {
-    Example {
+    let mut ex = Example {
         root,
         stack: Vec::new(),
         values: 0,
-    }
-    .at(root, "", 0)
+    };
+    Ok(ex.at(root, "", 0)?.unwrap_or(Value::Null))
 }
 
-/// The state of one example's generation: the definitions being expanded (a cycle stops at
-/// `null`) and how many values the example holds so far.
+/// The state of one example's generation: the definitions being expanded and how many values
+/// the example holds so far.
 struct Example<'a> {
     root: &'a Value,
     stack: Vec<String>,
@@ -423,6 +424,11 @@ fn value_count(v: &Value) -> usize {
     }
 }
 
+/// What generating a value gives: the value, or `None` where the example had to stop (a type
+/// inside itself, or [`MAX_DEPTH`] reached). The nearest optional property (left out), array
+/// (left empty) or nullable union (`null`) above absorbs a stop; a required field passes it up.
+type Generated = Result<Option<Value>, RenderError>;
+
 impl<'a> Example<'a> {
     /// Past this many values, optional properties are left out and arrays hold only the items
     /// they must.
@@ -431,21 +437,18 @@ impl<'a> Example<'a> {
     }
 
     /// A value taken from the schema (`examples`, `default`, ...), counted.
-    fn given(&mut self, v: &Value) -> Value {
+    fn given(&mut self, v: &Value) -> Option<Value> {
         self.values = self.values.saturating_add(value_count(v));
-        v.clone()
+        Some(v.clone())
     }
 
-    fn at(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Result<Value, RenderError> {
+    fn at(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Generated {
         if self.values > MAX_EXAMPLE_VALUES {
             return Err(too_large(pointer));
         }
         let (node, name) = resolve(self.root, node, pointer)?;
-        if let Some(n) = &name
-            && (self.stack.contains(n) || depth > MAX_DEPTH)
-        {
-            self.values += 1;
-            return Ok(Value::Null);
+        if depth > MAX_DEPTH || name.as_ref().is_some_and(|n| self.stack.contains(n)) {
+            return Ok(None);
         }
         if let Some(Value::Array(examples)) = node.get("examples")
             && let Some(first) = examples.first()
@@ -474,40 +477,39 @@ impl<'a> Example<'a> {
         out
     }
 
-    fn inner(
-        &mut self,
-        node: &'a Value,
-        pointer: &str,
-        depth: usize,
-    ) -> Result<Value, RenderError> {
+    fn inner(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Generated {
         if let Some(alts) = alternatives(node) {
             let key = if node.get("anyOf").is_some() {
                 "anyOf"
             } else {
                 "oneOf"
             };
-            let pick = alts
-                .iter()
-                .position(|a| !is_null_schema(a))
-                .unwrap_or_default();
-            return match alts.get(pick) {
-                Some(alt) => self.at(alt, &format!("{pointer}/{key}/{pick}"), depth + 1),
-                None => {
-                    self.values += 1;
-                    Ok(Value::Null)
+            // The first branch that can be generated, `null` ones last.
+            for (i, alt) in alts.iter().enumerate() {
+                if is_null_schema(alt) {
+                    continue;
                 }
-            };
+                if let Some(v) = self.at(alt, &format!("{pointer}/{key}/{i}"), depth + 1)? {
+                    return Ok(Some(v));
+                }
+            }
+            if alts.iter().any(is_null_schema) || alts.is_empty() {
+                self.values += 1;
+                return Ok(Some(Value::Null));
+            }
+            return Ok(None);
         }
         if let Some(all) = node.get("allOf").and_then(Value::as_array) {
             let mut merged = Map::new();
             for (i, part) in all.iter().enumerate() {
                 match self.at(part, &format!("{pointer}/allOf/{i}"), depth + 1)? {
-                    Value::Object(m) => merged.extend(m),
-                    other if all.len() == 1 => return Ok(other),
-                    _ => {}
+                    Some(Value::Object(m)) => merged.extend(m),
+                    Some(other) if all.len() == 1 => return Ok(Some(other)),
+                    Some(_) => {}
+                    None => return Ok(None),
                 }
             }
-            return Ok(Value::Object(merged));
+            return Ok(Some(Value::Object(merged)));
         }
         let ty = match node.get("type") {
             Some(Value::String(t)) => t.as_str(),
@@ -521,27 +523,33 @@ impl<'a> Example<'a> {
             _ => "null",
         };
         self.values += 1;
-        Ok(match ty {
+        Ok(Some(match ty {
             "object" => {
                 let mut out = Map::new();
                 if let Some(props) = node.get("properties").and_then(Value::as_object) {
                     let required = required_names(node);
                     for (k, sub) in props {
-                        if self.frugal() && !required.contains(k.as_str()) {
+                        let needed = required.contains(k.as_str());
+                        if self.frugal() && !needed {
                             continue;
                         }
                         // `parentSubject$$` is null for a root workflow.
-                        let v = if k == "parentSubject$$" || depth >= MAX_DEPTH {
+                        if k == "parentSubject$$" {
                             self.values += 1;
-                            Value::Null
-                        } else {
-                            let at = format!(
-                                "{pointer}/properties/{}",
-                                k.replace('~', "~0").replace('/', "~1")
-                            );
-                            self.at(sub, &at, depth + 1)?
-                        };
-                        out.insert(k.clone(), v);
+                            out.insert(k.clone(), Value::Null);
+                            continue;
+                        }
+                        let at = format!(
+                            "{pointer}/properties/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        );
+                        match self.at(sub, &at, depth + 1)? {
+                            Some(v) => {
+                                out.insert(k.clone(), v);
+                            }
+                            None if needed => return Ok(None),
+                            None => {}
+                        }
                     }
                 }
                 Value::Object(out)
@@ -552,9 +560,13 @@ impl<'a> Example<'a> {
                 let must = usize::try_from(min.unwrap_or(0).min(3)).unwrap_or(3);
                 let n = if self.frugal() { must } else { must.max(1) };
                 match node.get("items") {
-                    Some(items) if items.is_object() && depth < MAX_DEPTH && n > 0 => {
+                    Some(items) if items.is_object() && n > 0 => {
                         let before = self.values;
-                        let one = self.at(items, &format!("{pointer}/items"), depth + 1)?;
+                        let Some(one) = self.at(items, &format!("{pointer}/items"), depth + 1)?
+                        else {
+                            // An item cannot be generated: none, if the schema allows it.
+                            return Ok((must == 0).then(|| Value::Array(Vec::new())));
+                        };
                         let size = (self.values - before).max(1);
                         // Copies beyond the first only while they fit, and never fewer than
                         // the schema asks for.
@@ -569,7 +581,10 @@ impl<'a> Example<'a> {
                     Some(Value::Array(tuple)) => {
                         let mut out = Vec::with_capacity(tuple.len());
                         for (i, item) in tuple.iter().enumerate() {
-                            out.push(self.at(item, &format!("{pointer}/items/{i}"), depth + 1)?);
+                            match self.at(item, &format!("{pointer}/items/{i}"), depth + 1)? {
+                                Some(v) => out.push(v),
+                                None => return Ok(None),
+                            }
                         }
                         Value::Array(out)
                     }
@@ -581,7 +596,7 @@ impl<'a> Example<'a> {
             "number" => number_example(node),
             "boolean" => Value::Bool(true),
             _ => Value::Null,
-        })
+        }))
     }
 }
 
@@ -674,35 +689,52 @@ pub(crate) fn hoist(
             }
         }
     }
-    let provisional: Vec<(String, String)> = defs
+    let provisional: HashMap<String, String> = defs
         .iter()
         .map(|(old, _, base)| (old.clone(), format!("#/components/schemas/{base}")))
         .collect();
     // Pick final names: share an identical component, otherwise the first free `base_n`.
-    let mut taken: Vec<String> = Vec::new();
-    let mut finals: Vec<(String, String)> = Vec::with_capacity(defs.len());
+    let mut taken: HashSet<String> = HashSet::with_capacity(defs.len());
+    // Per base, a number below which every `base_n` is taken by this schema (and so cannot be
+    // picked again): many definitions whose names read alike (`a!`, `a$`, ... all read `a_`)
+    // are named in linear time, not by trying `_2`, `_3`, ... from the start each time.
+    let mut first_free: HashMap<String, usize> = HashMap::new();
+    let mut finals: HashMap<String, String> = HashMap::with_capacity(defs.len());
     for (old, def, base) in &defs {
         let mut candidate = def.clone();
         rewrite_refs(&mut candidate, &provisional, old.trim_start_matches('#'))?;
-        let mut name = base.clone();
-        let mut n = 1usize;
+        let mut n = first_free.get(base).copied().unwrap_or(1);
+        let numbered = |n: usize| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}_{n}")
+            }
+        };
+        let mut name = numbered(n);
+        let mut all_taken_below = true;
         loop {
             let free = !taken.contains(&name);
             match components.get(&name) {
                 None if free => break,
                 Some(existing) if free && *existing == candidate => break,
                 _ => {
+                    all_taken_below &= !free;
+                    if all_taken_below {
+                        first_free.insert(base.clone(), n + 1);
+                    }
                     n += 1;
-                    name = format!("{base}_{n}");
+                    name = numbered(n);
                 }
             }
         }
-        taken.push(name.clone());
-        finals.push((old.clone(), format!("#/components/schemas/{name}")));
+        taken.insert(name.clone());
+        finals.insert(old.clone(), format!("#/components/schemas/{name}"));
     }
-    for ((old, def, _), (_, new_ref)) in defs.into_iter().zip(&finals) {
+    for (old, def, _) in defs {
         let mut def = def;
         rewrite_refs(&mut def, &finals, old.trim_start_matches('#'))?;
+        let new_ref = &finals[&old];
         components.entry(ref_name(new_ref)).or_insert(def);
     }
     let mut out = Value::Object(body);
@@ -710,7 +742,11 @@ pub(crate) fn hoist(
     Ok(out)
 }
 
-fn rewrite_refs(v: &mut Value, renames: &[(String, String)], at: &str) -> Result<(), RenderError> {
+fn rewrite_refs(
+    v: &mut Value,
+    renames: &HashMap<String, String>,
+    at: &str,
+) -> Result<(), RenderError> {
     match v {
         Value::Object(m) => {
             for (k, sub) in m.iter_mut() {
@@ -730,14 +766,15 @@ fn rewrite_refs(v: &mut Value, renames: &[(String, String)], at: &str) -> Result
                         ));
                     }
                     let decoded = percent_decode(r);
-                    let target = renames.iter().find(|(old, _)| {
-                        decoded == *old
-                            || decoded
-                                .strip_prefix(old.as_str())
-                                .is_some_and(|rest| rest.starts_with('/'))
-                    });
-                    match target {
-                        Some((old, new)) => *r = format!("{new}{}", &decoded[old.len()..]),
+                    // `#/definitions/<name>` (a name holds no `/`, it is escaped), then the
+                    // rest of the pointer, if any.
+                    let split = decoded
+                        .match_indices('/')
+                        .nth(2)
+                        .map_or(decoded.len(), |(i, _)| i);
+                    let (definition, rest) = decoded.split_at(split);
+                    match renames.get(definition) {
+                        Some(new) => *r = format!("{new}{rest}"),
                         None => {
                             return Err(RenderError::new(
                                 at,
@@ -780,8 +817,9 @@ mod tests {
         let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["root", "root.name", "root.children"]);
         assert_eq!(rows[2].type_text, "array of Node");
+        // The recursion stops at an empty array: the example validates.
         let ex = example(&s).unwrap();
-        assert_eq!(ex, json!({"root": {"name": "string", "children": [null]}}));
+        assert_eq!(ex, json!({"root": {"name": "string", "children": []}}));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use arvo_docs::schema::{MAX_EXAMPLE_VALUES, MAX_ROWS, example, field_rows, type_
 use arvo_docs::{Catalogue, DocsError};
 use arvo_runtime::contract::{ArvoContract, Schema};
 use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
 
 /// `depth` definitions; each has `fan` fields of the next one's type (the last: strings).
 /// Expanded in full: `fan^depth` leaves.
@@ -141,7 +142,10 @@ fn a_branch_that_leads_back_to_itself_is_documented_without_recursing() {
         let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["x", "y"]);
         assert_eq!(rows[0].type_text, "A");
-        assert_eq!(example(&schema).expect("example")["x"], Value::Null);
+        // No value of `A` can be generated: the optional `x` is left out, or is the null branch.
+        let ex = example(&schema).expect("example");
+        assert!(ex.get("x").is_none_or(Value::is_null), "{ex}");
+        assert_eq!(ex["y"], "string");
     }
 }
 
@@ -172,4 +176,151 @@ fn nested_arrays_that_must_hold_too_many_items_are_refused() {
     assert_eq!(values(&ex), (1 << 11) - 1);
     let schema = Schema::new(nested(10, 2)).expect("schema");
     assert!(schema.is_valid(&ex));
+}
+
+#[test]
+fn recursive_types_get_examples_that_validate() {
+    // A tree as schemars writes it: `children: Vec<Node>`, `next: Option<Box<Node>>`, and a
+    // required self-reference behind an optional field. The recursion stops at an empty array,
+    // at `null` or by leaving the optional field out; before, it stopped at `null` inside the
+    // array (`children: [null]`), which does not validate, so the catalogue refused the type.
+    let schema = json!({
+        "type": "object",
+        "properties": {"root": {"$ref": "#/definitions/Node"}},
+        "required": ["root"],
+        "definitions": {
+            "Node": {"type": "object", "properties": {
+                "name": {"type": "string"},
+                "children": {"type": "array", "items": {"$ref": "#/definitions/Node"}},
+                "next": {"anyOf": [{"$ref": "#/definitions/Node"}, {"type": "null"}]},
+                "pair": {"$ref": "#/definitions/Pair"}
+            }, "required": ["name", "children", "next"]},
+            "Pair": {"type": "object", "properties": {"left": {"$ref": "#/definitions/Node"}},
+                     "required": ["left"]}
+        }
+    });
+    let cat = catalogue_of(schema).expect("documented");
+    let ex = &cat.contracts()[0].versions[0].accepts.example;
+    assert_eq!(
+        *ex,
+        json!({"root": {"name": "string", "children": [], "next": null}}),
+        "{ex}"
+    );
+
+    // A chain of 2,000 optional levels stops at MAX_DEPTH by leaving the field out.
+    let mut defs = Map::new();
+    for i in 0..2_000 {
+        defs.insert(
+            format!("D{i}"),
+            json!({"type": "object", "properties": {"n": {"$ref": format!("#/definitions/D{}", i + 1)}}}),
+        );
+    }
+    defs.insert("D2000".into(), json!({"type": "string"}));
+    let cat =
+        catalogue_of(json!({"$ref": "#/definitions/D0", "definitions": defs})).expect("documented");
+    let ex = &cat.contracts()[0].versions[0].accepts.example;
+    assert!(ex.pointer("/n/n/n").is_some() && values(ex) < 20, "{ex}");
+}
+
+/// CPU time this thread has used (Linux `schedstat`), else wall time: the ratio below is
+/// steadier than wall time on a busy host.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(
+        text.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
+/// The cheapest of three AsyncAPI documents of `catalogue`.
+fn best_asyncapi(catalogue: &Catalogue) -> Duration {
+    (0..3)
+        .map(|_| {
+            let (cpu, wall) = (thread_cpu(), Instant::now());
+            let doc = catalogue.asyncapi_json().expect("asyncapi");
+            std::hint::black_box(doc);
+            match (cpu, thread_cpu()) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => wall.elapsed(),
+            }
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// `n` definitions whose names all read `x____` as component names (`x!$&'`, `x$!&'`, ...),
+/// each using the next.
+fn alike(n: usize) -> Catalogue {
+    let set: Vec<char> = "!$&'()*+,;=:@".chars().collect();
+    let name = |i: usize| {
+        let mut s = String::from("x");
+        let mut j = i;
+        for _ in 0..4 {
+            s.push(set[j % set.len()]);
+            j /= set.len();
+        }
+        s
+    };
+    let mut defs = Map::new();
+    for i in 0..n {
+        let next = if i + 1 < n {
+            json!({"$ref": format!("#/definitions/{}", name(i + 1))})
+        } else {
+            json!({"type": "string"})
+        };
+        defs.insert(
+            name(i),
+            json!({"type": "object", "properties": {"n": next}}),
+        );
+    }
+    let first = format!("#/definitions/{}", name(0));
+    catalogue_of(
+        json!({"type": "object", "properties": {"a": {"$ref": first}}, "definitions": defs}),
+    )
+    .expect("documented")
+}
+
+/// Regression: naming components tried `_2`, `_3`, ... from the start for each definition, in
+/// a list, so n definitions whose names read alike took n^3 steps (8,000: 110 s); each `$ref`
+/// was also looked up in a list of the definitions. 4x the definitions now take about 4x the
+/// time; the bound (24x) leaves room for noise while a quadratic naming (16x) or worse fails it
+/// in most runs and a cubic one (64x) always.
+#[test]
+fn definitions_whose_names_read_alike_become_distinct_components_in_linear_time() {
+    let (small, big) = (alike(500), alike(2_000));
+    best_asyncapi(&small);
+    let (t_small, t_big) = (best_asyncapi(&small), best_asyncapi(&big));
+    let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
+    eprintln!("500 definitions: {t_small:?}, 2,000: {t_big:?}, ratio {ratio:.1}");
+    assert!(ratio < 24.0, "4x the definitions took {ratio:.1}x the time");
+
+    // Every definition is its own component, and every `$ref` of the document resolves.
+    let doc = big.asyncapi().expect("asyncapi");
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .expect("components");
+    let alike_names = schemas.keys().filter(|k| k.starts_with("x____")).count();
+    assert_eq!(alike_names, 2_000);
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() >= 2_000);
+    for r in refs {
+        let pointer = r.strip_prefix('#').expect("local");
+        assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, sub) in m {
+                match (k.as_str(), sub) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(sub, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        _ => {}
+    }
 }
