@@ -911,6 +911,14 @@ fn mermaid_shows_hierarchy_regions_guards_and_finals() {
     assert_eq!(text, expected);
 }
 
+/// The ids of a diagram's `state "<name>" as <id>` lines, in order.
+fn declared_ids(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("state \""))
+        .filter_map(|l| l.split(" as ").nth(1))
+        .collect()
+}
+
 #[test]
 fn mermaid_ids_stay_distinct_for_names_that_read_alike() {
     // `a-b` and `a_b` both read `a_b` in a Mermaid id, and `x.y` (a child) reads as `x__y`:
@@ -924,11 +932,7 @@ fn mermaid_ids_stay_distinct_for_names_that_read_alike() {
         .build()
         .unwrap();
     let text = m.mermaid();
-    let ids: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("state \""))
-        .filter_map(|l| l.split(" as ").nth(1))
-        .collect();
+    let ids = declared_ids(&text);
     assert_eq!(ids.len(), 5, "{text}");
     let mut unique = ids.clone();
     unique.sort_unstable();
@@ -949,11 +953,7 @@ fn mermaid_ids_stay_distinct_for_names_that_read_alike() {
         .build()
         .unwrap();
     let text = m.mermaid();
-    let ids: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("state \""))
-        .filter_map(|l| l.split(" as ").nth(1))
-        .collect();
+    let ids = declared_ids(&text);
     assert_eq!(ids, ["s_a_b", "s_a_b_3", "s_a_b_4"], "{text}");
     assert!(
         text.contains("s_a_b_4 --> s_a_b_3 : evt.t.a.success"),
