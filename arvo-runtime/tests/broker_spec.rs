@@ -912,6 +912,39 @@ async fn refuses_bad_input_and_configuration() {
         )
         .build();
     assert!(matches!(zero, Err(BrokerError::InvalidConfig { .. })));
+    // Past tokio's semaphore bound, prefetch panicked the handler's dispatcher when the broker
+    // started; queue capacity was already refused.
+    for config in [
+        HandlerConfig::default().prefetch(usize::MAX),
+        HandlerConfig::default().queue_capacity(usize::MAX),
+    ] {
+        let huge = EventBroker::builder()
+            .handler_with(echo("com.t.echo"), config)
+            .build();
+        assert!(
+            matches!(huge, Err(BrokerError::InvalidConfig { ref reason, .. }) if reason.contains("too large")),
+            "{:?}",
+            huge.map(|_| ())
+        );
+    }
+
+    // The largest bounds and prefetch are accepted, and work.
+    let unbounded = EventBroker::builder()
+        .max_events_per_resolve(usize::MAX)
+        .max_buffered_events(usize::MAX)
+        .handler_with(
+            echo("com.t.echo"),
+            HandlerConfig::default()
+                .prefetch(tokio::sync::Semaphore::MAX_PERMITS)
+                .queue_capacity(tokio::sync::Semaphore::MAX_PERMITS),
+        )
+        .build()
+        .unwrap();
+    let done = unbounded
+        .resolve(ev("com.test", "com.t.echo", "s", json!({"n": 1})))
+        .await
+        .unwrap();
+    assert_eq!(done.events.len(), 1, "{done:?}");
 
     let broker = EventBroker::builder()
         .handler(echo("com.t.echo"))

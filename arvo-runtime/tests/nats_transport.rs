@@ -33,8 +33,8 @@ use arvo_runtime::memory::InMemoryMemory;
 use arvo_runtime::memory::postgres::PostgresMemory;
 use arvo_runtime::resumable::ResumableStatus;
 use arvo_runtime::transport::nats::{
-    DeadLetter, MAX_SUBJECT_BYTES, MAX_WAIT, NatsError, NatsStreams, NatsTransport, NatsWorker,
-    NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
+    DeadLetter, MAX_IN_FLIGHT, MAX_SUBJECT_BYTES, MAX_WAIT, NatsError, NatsStreams, NatsTransport,
+    NatsWorker, NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
 use common_backends::{postgres_url, server_url, unique};
@@ -219,7 +219,7 @@ where
 }
 
 #[tokio::test]
-async fn waits_out_of_range_are_refused_when_the_worker_is_built() {
+async fn settings_out_of_range_are_refused_when_the_worker_is_built() {
     let Some(t) = transport("waits_out_of_range").await else {
         return;
     };
@@ -240,6 +240,12 @@ async fn waits_out_of_range_are_refused_when_the_worker_is_built() {
         let m = refused(builder().fetch_expiry(huge));
         assert!(m.contains("at most 24 h"), "{m}");
     }
+    // A worker collects a permit per free slot before each pull: usize::MAX of them never end.
+    let m = refused(builder().in_flight(MAX_IN_FLIGHT + 1));
+    assert!(m.contains("at most 10000"), "{m}");
+    let m = refused(builder().in_flight(usize::MAX));
+    assert!(m.contains("at most 10000"), "{m}");
+    assert!(builder().in_flight(MAX_IN_FLIGHT).build().is_ok());
     let m = refused(builder().ack_wait(Duration::from_millis(10)));
     assert!(m.contains("at least 100 ms"), "{m}");
     assert!(

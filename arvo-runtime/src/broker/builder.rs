@@ -198,7 +198,8 @@ impl EventBrokerBuilder {
     ///
     /// # Errors
     /// [`BrokerError::DuplicateHandler`] when two handlers share a source;
-    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0;
+    /// [`BrokerError::InvalidConfig`] for a prefetch or queue capacity of 0 or past
+    /// `tokio::sync::Semaphore::MAX_PERMITS`;
     /// [`BrokerError::InvalidHandler`] when a registered builder could not be built.
     pub fn build(self) -> Result<EventBroker, BrokerError> {
         if let Some(reason) = self.invalid.into_iter().next() {
@@ -219,6 +220,11 @@ impl EventBrokerBuilder {
             }
             if config.queue_capacity > Semaphore::MAX_PERMITS {
                 return Err(invalid("queue_capacity is too large"));
+            }
+            // Its dispatcher counts the events in progress with a semaphore, whose constructor
+            // panics past this.
+            if config.prefetch > Semaphore::MAX_PERMITS {
+                return Err(invalid("prefetch is too large"));
             }
             if slots.contains_key(&source) {
                 return Err(BrokerError::DuplicateHandler { handler: source });

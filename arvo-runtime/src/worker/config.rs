@@ -29,12 +29,12 @@ pub enum LogFormat {
 /// | `--postgres-schema NAME` | `ARVO_POSTGRES_SCHEMA` | `arvo` | the schema of their tables |
 /// | `--stream NAME` | `ARVO_STREAM` | `ARVO` | the deployment's JetStream streams (see [`NatsStreams`]) |
 /// | `--serve A,B` | `ARVO_SERVE` | all | the handlers (by source) this process serves |
-/// | `--in-flight N` | `ARVO_IN_FLIGHT` | 16 | events of one handler running at once in this process |
+/// | `--in-flight N` | `ARVO_IN_FLIGHT` | 16 | events of one handler running at once in this process (at most 10,000) |
 /// | `--max-deliveries N` | `ARVO_MAX_DELIVERIES` | 5 | deliveries before an event is dead-lettered |
 /// | `--max-hops N` | `ARVO_MAX_HOPS` | 10000 | handler runs that may lead to an event before it is dead-lettered (a cycle; see [`NatsWorkerBuilder::max_hops`]) |
 /// | `--workflow-budget N` | `ARVO_WORKFLOW_BUDGET` | off | handler runs one workflow may take before its events are dead-lettered (a fan-out cycle; see [`NatsWorkerBuilder::workflow_budget`]) |
 /// | `--run-timeout DUR` | `ARVO_RUN_TIMEOUT` | `10m` | the longest one run of a handler may take before it is cancelled (a failed delivery; see [`NatsWorkerBuilder::run_timeout`]) |
-/// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat |
+/// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat (100ms to 24h) |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
 /// | `--log FILTER` | `ARVO_LOG`, else `RUST_LOG` | `info` | log levels: `warn`, `info,arvo_runtime=debug`, ... |
 /// | `--log-format F` | `ARVO_LOG_FORMAT` | `text` | `text` or `json` |
@@ -283,6 +283,9 @@ impl WorkerConfig {
             }
             "--in-flight" => {
                 self.in_flight = match value.parse::<usize>() {
+                    Ok(n) if n > crate::transport::nats::MAX_IN_FLIGHT => {
+                        return Err(bad("must be at most 10000"));
+                    }
                     Ok(n) if n > 0 => n,
                     _ => return Err(bad("not a whole number above 0")),
                 };
@@ -549,6 +552,9 @@ mod tests {
         assert!(m.contains("ARVO_WORKFLOW_BUDGET = '-3'"), "{m}");
         let m = usage_error(parse(&["--ack-wait", "10ms"], &[]));
         assert!(m.contains("at least 100ms"), "{m}");
+        let m = usage_error(parse(&["--in-flight", "1000000000"], &[]));
+        assert!(m.contains("at most 10000"), "{m}");
+        assert!(parse(&["--in-flight", "10000"], &[]).is_ok());
         // Longer waits would wrap in the server's nanoseconds and overflow the heartbeat clock.
         let m = usage_error(parse(&["--ack-wait", "25h"], &[]));
         assert!(m.contains("at most 24h"), "{m}");

@@ -130,6 +130,10 @@ pub const WORKFLOW_HEADER: &str = "Arvo-Workflow";
 /// [`DEFAULT_MAX_EVENTS_PER_RESOLVE`](crate::broker::DEFAULT_MAX_EVENTS_PER_RESOLVE).
 pub const DEFAULT_MAX_HOPS: u32 = 10_000;
 
+/// The most events of one handler a worker runs at once ([`NatsWorkerBuilder::in_flight`]):
+/// each pull request asks the server for as many events as there are free slots.
+pub const MAX_IN_FLIGHT: usize = 10_000;
+
 /// The longest [`NatsWorkerBuilder::ack_wait`] and [`NatsWorkerBuilder::fetch_expiry`]: 24 hours.
 /// A handler that runs longer keeps its event with heartbeats; it needs no longer `ack_wait`.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);

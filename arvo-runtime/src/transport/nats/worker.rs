@@ -4,8 +4,8 @@
 use super::dead_letter::{DEAD_LETTER_HEADROOM, DeadLetterFields, dead_letter_body};
 use super::transport::{NatsStreams, NatsTransport};
 use super::{
-    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, MAX_WAIT, NatsError, WORKFLOW_HEADER,
-    err_text,
+    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, MAX_IN_FLIGHT, MAX_WAIT, NatsError,
+    WORKFLOW_HEADER, err_text,
 };
 use crate::broker::RetryPolicy;
 use crate::event::ArvoEvent;
@@ -109,7 +109,8 @@ impl NatsWorkerBuilder {
         self
     }
 
-    /// At most this many events of each handler run at once in this worker (default 16).
+    /// At most this many events of each handler run at once in this worker (default 16, at most
+    /// [`MAX_IN_FLIGHT`]).
     pub fn in_flight(mut self, n: usize) -> Self {
         self.in_flight = n;
         self
@@ -199,7 +200,8 @@ impl NatsWorkerBuilder {
     ///
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
-    /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `ack_wait`, `fetch_expiry` or
+    /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `in_flight` over [`MAX_IN_FLIGHT`], an
+    /// `ack_wait`, `fetch_expiry` or
     /// `run_timeout` under 100 ms, or an `ack_wait` or `fetch_expiry` over [`MAX_WAIT`].
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
@@ -214,6 +216,14 @@ impl NatsWorkerBuilder {
         }
         if self.in_flight == 0 {
             return invalid("in_flight must be at least 1".into());
+        }
+        // Each pull request asks for as many events as there are free slots, and collects a
+        // permit per slot first.
+        if self.in_flight > MAX_IN_FLIGHT {
+            return invalid(format!(
+                "in_flight must be at most {MAX_IN_FLIGHT} (got {})",
+                self.in_flight
+            ));
         }
         if self.max_deliveries < 1 {
             return invalid("max_deliveries must be at least 1".into());
