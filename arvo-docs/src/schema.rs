@@ -387,12 +387,14 @@ fn object_rows(
 ///
 /// # Errors
 /// A `$ref` that does not resolve or is not local, or a schema whose required fields alone
-/// need more than [`MAX_EXAMPLE_VALUES`] values.
+/// need more than [`MAX_EXAMPLE_VALUES`] values (or whose unions, tried branch by branch,
+/// take more than five times as many steps).
 pub fn example(root: &Value) -> Result<Value, RenderError> {
     let mut ex = Example {
         root,
         stack: Vec::new(),
         values: 0,
+        steps: 0,
     };
     Ok(ex.at(root, "", 0)?.unwrap_or(Value::Null))
 }
@@ -403,14 +405,21 @@ struct Example<'a> {
     root: &'a Value,
     stack: Vec<String>,
     values: usize,
+    /// Nodes visited, those of branches given up included (a union whose branches all stop
+    /// deep down is tried branch by branch).
+    steps: usize,
 }
+
+/// The most nodes one example's generation visits.
+const MAX_EXAMPLE_STEPS: usize = 5 * MAX_EXAMPLE_VALUES;
 
 fn too_large(pointer: &str) -> RenderError {
     RenderError::new(
         pointer,
         format!(
-            "an example of this schema needs more than {MAX_EXAMPLE_VALUES} values (its required \
-             fields nest too widely to generate one); give the schema an `examples` value"
+            "an example of this schema needs more than {MAX_EXAMPLE_VALUES} values or \
+             {MAX_EXAMPLE_STEPS} steps (its required fields or its unions nest too widely to \
+             generate one); give the schema an `examples` value"
         ),
     )
 }
@@ -443,7 +452,8 @@ impl<'a> Example<'a> {
     }
 
     fn at(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Generated {
-        if self.values > MAX_EXAMPLE_VALUES {
+        self.steps += 1;
+        if self.values > MAX_EXAMPLE_VALUES || self.steps > MAX_EXAMPLE_STEPS {
             return Err(too_large(pointer));
         }
         let (node, name) = resolve(self.root, node, pointer)?;

@@ -324,3 +324,46 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn unions_whose_branches_all_stop_deep_down_are_given_up_in_bounded_steps() {
+    // Each level is a union of 8 references to the next, and the last level leads back to the
+    // first: every branch stops (a type inside itself), 8^12 of them. Trying the branches one
+    // by one must give up within a bounded number of steps.
+    let mut defs = Map::new();
+    for level in 0..12 {
+        let next = format!("#/definitions/U{}", (level + 1) % 12);
+        let alts: Vec<Value> = (0..8).map(|_| json!({"$ref": next})).collect();
+        defs.insert(format!("U{level}"), json!({"anyOf": alts}));
+    }
+    let schema = json!({
+        "type": "object",
+        "properties": {"u": {"$ref": "#/definitions/U0"}, "n": {"type": "integer"}},
+        "required": ["n"],
+        "definitions": defs,
+    });
+    let err = example(&schema).expect_err("given up");
+    assert!(
+        err.reason.contains("steps") && err.reason.contains("examples"),
+        "{err:?}"
+    );
+    assert!(err.pointer.starts_with("#/properties/u/anyOf/0"), "{err:?}");
+
+    // With 2 branches per level (4,096 in all) the union is given up within the bound, and the
+    // optional field is left out.
+    let mut defs = Map::new();
+    for level in 0..12 {
+        let next = format!("#/definitions/U{}", (level + 1) % 12);
+        defs.insert(
+            format!("U{level}"),
+            json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
+        );
+    }
+    let schema = json!({
+        "type": "object",
+        "properties": {"u": {"$ref": "#/definitions/U0"}, "n": {"type": "integer"}},
+        "required": ["n"],
+        "definitions": defs,
+    });
+    assert_eq!(example(&schema).expect("example"), json!({"n": 0}));
+}
