@@ -1,11 +1,13 @@
-//! Documentation of hostile payload schemas: a contract whose accepted event has the schema is
-//! put in a `Catalogue`, which builds or is refused with an error, and when it builds its HTML
-//! pages and AsyncAPI document are written, all without a panic and in bounded size.
+//! Documentation of hostile payload schemas: a contract whose accepted event has the schema (in
+//! two versions, so that they are also diffed) is put in a `Catalogue`, which builds or is
+//! refused with an error, and when it builds its HTML pages and AsyncAPI document are written,
+//! all without a panic and in bounded size.
 //!
-//! An input is either raw JSON (a first byte `{`), or a recipe the bytes spell out for a schema
-//! of up to 8 definitions that reference one another: objects with fields of other definitions'
-//! types (required or not), `anyOf` / `oneOf` / `allOf` of references, arrays of a definition,
-//! nullable references, leaves with formats and bounds. Such graphs, with cycles and with
+//! An input is either raw JSON (a first byte `{`; its second version is a plain object), or two
+//! recipes (the halves of the bytes), each spelling out a schema of up to 8 definitions that
+//! reference one another: objects with fields of other definitions' types (required or not),
+//! `anyOf` / `oneOf` / `allOf` of references, arrays of a definition, nullable references,
+//! leaves with formats and bounds. Such graphs, with cycles and with
 //! definitions used many times over, are what made tables and examples exponentially large and
 //! an `anyOf` that leads back to itself recurse without end; raw JSON rarely spells them.
 //!
@@ -133,24 +135,29 @@ fn values(v: &Value) -> usize {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let schema = if data.first() == Some(&b'{') {
+    // Two versions of the accepted schema, so that the catalogue also diffs them: raw JSON and
+    // a plain object, or two recipes from the two halves of the bytes.
+    let (first, second) = if data.first() == Some(&b'{') {
         match serde_json::from_slice::<Value>(data) {
-            Ok(v) => v,
+            Ok(v) => (v, json!({"type": "object"})),
             Err(_) => return,
         }
     } else {
-        recipe(data)
+        let (a, b) = data.split_at(data.len() / 2);
+        (recipe(a), recipe(b))
     };
-    let wide = widest(&schema);
-    let size = values(&schema);
-    let Ok(accepts) = Schema::new(schema) else {
-        return;
-    };
-    let Ok(ok) = Schema::new(json!({"type": "object"})) else {
+    let wide = widest(&first).max(widest(&second));
+    let size = values(&first).max(values(&second));
+    let (Ok(v1), Ok(v2), Ok(ok)) = (
+        Schema::new(first),
+        Schema::new(second),
+        Schema::new(json!({"type": "object"})),
+    ) else {
         return;
     };
     let Ok(contract) = ArvoContract::simple("#/fuzz", "fuzz.run")
-        .version("1.0.0", accepts, ok)
+        .version("1.0.0", v1, ok.clone())
+        .version("2.0.0", v2, ok)
         .build()
     else {
         return;
