@@ -311,3 +311,56 @@ fn wide_objects_keep_zods_order() {
     let expected: Vec<String> = keys.iter().rev().cloned().collect();
     assert_eq!(order(&issues), expected);
 }
+
+/// Regression (found by the `docs_schema` fuzz target): a missing property whose schema is a
+/// union leading back to itself (`A = anyOf [A, A]`) recursed until the stack overflowed, an
+/// abort of the whole process; a union of shared members doubles its issues with each level.
+/// Nested unions are now reported at most `MAX_ISSUES` issues and 8 unions deep, the rest as
+/// `Required` of type `unknown`; the ordinary case keeps zod's report.
+#[test]
+fn a_missing_union_that_leads_back_to_itself_is_reported_within_bounds() {
+    use arvo_runtime::contract::MAX_ISSUES;
+    use arvo_runtime::issue::Issues;
+
+    fn nested(issues: &Issues, depth: usize, count: &mut usize, deepest: &mut usize) {
+        *deepest = (*deepest).max(depth);
+        for issue in issues.as_slice() {
+            *count += 1;
+            if let IssueKind::InvalidUnion { union_errors } = &issue.kind {
+                for member in union_errors {
+                    nested(member, depth + 1, count, deepest);
+                }
+            }
+        }
+    }
+
+    for members in [1, 2, 5] {
+        let refs: Vec<Value> = (0..members)
+            .map(|_| json!({"$ref": "#/definitions/A"}))
+            .collect();
+        let schema = Schema::new(json!({
+            "type": "object",
+            "properties": {"x": {"$ref": "#/definitions/A"}},
+            "required": ["x"],
+            "definitions": {"A": {"anyOf": refs}}
+        }))
+        .unwrap();
+        let issues = schema.validate(&json!({})).unwrap_err();
+        let (mut count, mut deepest) = (0, 0);
+        nested(&issues, 0, &mut count, &mut deepest);
+        assert!(count <= MAX_ISSUES + 1, "{members} members: {count} issues");
+        assert!(deepest <= 9, "{members} members: unions {deepest} deep");
+        let text = issues.to_string();
+        assert!(text.contains(r#""expected": "unknown""#), "{text}");
+        assert!(text.len() < 200_000, "{} bytes", text.len());
+    }
+
+    // A missing union of two types is still zod's report, member by member.
+    assert_eq!(
+        issues_of(
+            json!({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+            json!({})
+        ),
+        r#"[{"code":"invalid_union","unionErrors":[{"issues":[{"code":"invalid_type","expected":"string","received":"undefined","path":["p"],"message":"Required"}],"name":"ZodError"},{"issues":[{"code":"invalid_type","expected":"number","received":"undefined","path":["p"],"message":"Required"}],"name":"ZodError"}],"path":["p"],"message":"Invalid input"}]"#
+    );
+}

@@ -250,7 +250,25 @@ fn aborts(issues: &Issues) -> bool {
 }
 
 /// zod's issue for a required property that is missing, from the property's schema.
+///
+/// A union reports its members' issues nested in it, members that are unions in turn: at most
+/// [`MAX_ISSUES`](super::MAX_ISSUES) of them (the report keeps no more) and [`MAX_NESTING`]
+/// unions deep, so a union that leads back to itself (`A = anyOf [A]`), which recursed until
+/// the stack overflowed, or members shared level after level, whose issues double with each
+/// level, end there: the issues past that read `Required` with the type `unknown`.
 fn missing_issue(root: &Value, prop: Option<&Value>, path: Vec<PathSegment>) -> Issue {
+    let mut room = super::MAX_ISSUES;
+    missing_issue_within(root, prop, path, 0, &mut room)
+}
+
+fn missing_issue_within(
+    root: &Value,
+    prop: Option<&Value>,
+    path: Vec<PathSegment>,
+    depth: usize,
+    room: &mut usize,
+) -> Issue {
+    *room = room.saturating_sub(1);
     let prop = prop.and_then(|p| resolve(root, p, 0)).map(|(p, _)| p);
     let required = |expected: &str, path: Vec<PathSegment>| Issue {
         kind: IssueKind::InvalidType {
@@ -284,13 +302,24 @@ fn missing_issue(root: &Value, prop: Option<&Value>, path: Vec<PathSegment>) -> 
         };
     }
     if let Some(Value::Array(members)) = p.get("anyOf").or_else(|| p.get("oneOf")) {
+        if *room == 0 || depth >= MAX_NESTING {
+            return required("unknown", path);
+        }
         if let Some(i) = wrapped_member(root, members) {
-            return missing_issue(root, members.get(i), path);
+            return missing_issue_within(root, members.get(i), path, depth + 1, room);
         }
         return union_issue(
             members
                 .iter()
-                .map(|m| Issues(vec![missing_issue(root, Some(m), path.clone())]))
+                .map(|m| {
+                    Issues(vec![missing_issue_within(
+                        root,
+                        Some(m),
+                        path.clone(),
+                        depth + 1,
+                        room,
+                    )])
+                })
                 .collect(),
             path,
         );
