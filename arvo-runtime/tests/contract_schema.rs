@@ -763,3 +763,36 @@ proptest::proptest! {
         proptest::prop_assert_eq!(ours.is_valid(&data), theirs.is_valid(&data), "{}", data);
     }
 }
+
+/// Regression (found by the `payload_schema` fuzz target's recipes): a union that leads back to
+/// itself (`D0 = oneOf [D0]`) made `parse` loop for ever (release) or overflow the stack
+/// (debug): shaping followed the union into itself without reaching anything else. The value
+/// now comes back as it is, and values inside objects and arrays below such a union too.
+#[test]
+fn a_union_that_leads_back_to_itself_is_parsed_without_looping() {
+    for keyword in ["oneOf", "anyOf"] {
+        let schema = Schema::new(json!({
+            "$ref": "#/definitions/D0",
+            "definitions": {
+                "D0": {keyword: [{"$ref": "#/definitions/D0"}, {"$ref": "#/definitions/D1"}]},
+                "D1": {"type": "object", "properties": {"a": {"$ref": "#/definitions/D0"}},
+                       "additionalProperties": false}
+            }
+        }))
+        .unwrap();
+        for v in [
+            json!(-128),
+            json!("x"),
+            json!({"a": {"a": 1}, "b": 2}),
+            json!([{"a": null}]),
+        ] {
+            let valid = schema.is_valid(&v);
+            assert_eq!(schema.parse(&v).is_ok(), valid, "{keyword} {v}");
+            assert_eq!(
+                schema.parse_owned(v.clone()).is_ok(),
+                valid,
+                "{keyword} {v}"
+            );
+        }
+    }
+}

@@ -22,94 +22,9 @@ use arvo_docs::schema::{MAX_DEPTH, MAX_EXAMPLE_VALUES, MAX_ROWS};
 use arvo_runtime::contract::{ArvoContract, Schema};
 use serde_json::{Map, Value, json};
 
-/// Reads bytes one at a time, zeros when they run out.
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn next(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((b, rest)) => {
-                self.0 = rest;
-                *b
-            }
-            None => 0,
-        }
-    }
-}
-
-fn reference(defs: u8, b: u8) -> Value {
-    json!({"$ref": format!("#/definitions/D{}", b % defs)})
-}
-
-fn leaf(b: &mut Bytes) -> Value {
-    let kind = b.next();
-    let mut leaf = match kind % 6 {
-        0 => json!({"type": "string"}),
-        1 => json!({"type": "integer", "minimum": i64::from(b.next()) - 128}),
-        2 => json!({"type": "number", "maximum": -f64::from(b.next())}),
-        3 => json!({"type": "boolean"}),
-        4 => json!({"type": "null"}),
-        _ => {
-            let format = ["date-time", "uuid", "email", "uri", "ipv4"][usize::from(b.next() % 5)];
-            json!({"type": "string", "format": format})
-        }
-    };
-    if kind & 0x40 != 0 {
-        leaf["minLength"] = json!(b.next());
-        leaf["maxLength"] = json!(b.next());
-    }
-    if kind & 0x80 != 0 {
-        leaf["description"] = json!("<b>&\"'");
-    }
-    leaf
-}
-
-fn recipe(data: &[u8]) -> Value {
-    let mut b = Bytes(data);
-    let defs = 1 + b.next() % 8;
-    let mut definitions = Map::new();
-    for d in 0..defs {
-        let kind = b.next();
-        let def = match kind % 7 {
-            0 | 1 => {
-                let mut props = Map::new();
-                let mut required = Vec::new();
-                for p in 0..1 + b.next() % 6 {
-                    let field = b.next();
-                    let value = match field % 4 {
-                        0 => leaf(&mut b),
-                        1 => json!({"anyOf": [reference(defs, b.next()), {"type": "null"}]}),
-                        2 => {
-                            json!({"type": "array", "items": reference(defs, b.next()), "minItems": b.next() % 4})
-                        }
-                        _ => reference(defs, b.next()),
-                    };
-                    let name = if field & 0x20 != 0 {
-                        format!("f.{p}")
-                    } else {
-                        format!("f{p}")
-                    };
-                    if field & 0x80 != 0 {
-                        required.push(Value::String(name.clone()));
-                    }
-                    props.insert(name, value);
-                }
-                json!({"type": "object", "properties": props, "required": required})
-            }
-            2 | 3 | 4 => {
-                let key = ["anyOf", "oneOf", "allOf"][usize::from(kind % 7 - 2)];
-                let alts: Vec<Value> = (0..1 + b.next() % 3)
-                    .map(|_| reference(defs, b.next()))
-                    .collect();
-                json!({ key: alts })
-            }
-            5 => json!({"type": "array", "items": reference(defs, b.next())}),
-            _ => leaf(&mut b),
-        };
-        definitions.insert(format!("D{d}"), def);
-    }
-    json!({"$ref": "#/definitions/D0", "definitions": definitions})
-}
+#[path = "recipe.rs"]
+mod recipe;
+use recipe::recipe;
 
 /// The widest object of a schema: how many properties it lists.
 fn widest(v: &Value) -> usize {

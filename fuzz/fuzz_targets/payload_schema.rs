@@ -1,5 +1,6 @@
 //! Payload schemas from hostile input: the bytes up to the first newline are a JSON Schema, the
-//! rest a payload. Building the schema may fail but never panics; validating and parsing the
+//! rest a payload; or, when the first byte is not `{`, the bytes spell out a schema of
+//! definitions that reference one another and a payload keyed by its field names (`recipe.rs`). Building the schema may fail but never panics; validating and parsing the
 //! payload never panic, agree with each other and with `is_valid`, and a failure's issues print
 //! as the JSON array zod would print (`JSON.stringify(issues, null, 2)`), at most
 //! `MAX_ISSUES` of them (nested ones counted) and one saying more were found.
@@ -8,6 +9,10 @@
 use arvo_runtime::contract::{MAX_ISSUES, Schema};
 use arvo_runtime::issue::{IssueKind, Issues};
 use serde_json::Value;
+
+#[path = "recipe.rs"]
+mod recipe;
+use recipe::{Bytes, payload, recipe};
 
 /// The issues in `issues`, those in unions' `unionErrors` included.
 fn count(issues: &Issues) -> usize {
@@ -27,11 +32,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some(split) = data.iter().position(|&b| b == b'\n') else {
         return;
     };
-    let (Ok(schema), Ok(payload)) = (
-        serde_json::from_slice::<Value>(&data[..split]),
-        serde_json::from_slice::<Value>(&data[split + 1..]),
-    ) else {
-        return;
+    let (schema, payload) = if data.first() == Some(&b'{') {
+        let (Ok(schema), Ok(payload)) = (
+            serde_json::from_slice::<Value>(&data[..split]),
+            serde_json::from_slice::<Value>(&data[split + 1..]),
+        ) else {
+            return;
+        };
+        (schema, payload)
+    } else {
+        // A recipe: a schema of definitions that reference one another, and a payload keyed
+        // by its field names.
+        (
+            recipe(&data[..split]),
+            payload(&mut Bytes(&data[split + 1..]), 0),
+        )
     };
     let Ok(schema) = Schema::new(schema) else {
         return;

@@ -337,11 +337,22 @@ impl<'a> Builder<'a> {
 
 impl Shape {
     fn apply(&self, refs: &[Shape], v: &mut Value) {
+        self.apply_hops(refs, v, 0);
+    }
+
+    /// [`apply`](Self::apply), `hops` `$ref`s and unions into the same value. A union that
+    /// leads back to itself (`A = oneOf [A]`) would never reach anything else; it looped for
+    /// ever. Past [`MAX_REF_DEPTH`] such steps the value is left as it is (there is nothing to
+    /// shape it by). Objects and arrays step into the value, whose depth is bounded.
+    fn apply_hops(&self, refs: &[Shape], v: &mut Value, hops: usize) {
+        if hops > MAX_REF_DEPTH {
+            return;
+        }
         match (self, v) {
             (Shape::Any, _) => {}
             (Shape::Ref(i), v) => {
                 if let Some(shape) = refs.get(*i) {
-                    shape.apply(refs, v);
+                    shape.apply_hops(refs, v, hops + 1);
                 }
             }
             (Shape::Array(item), Value::Array(items)) => {
@@ -363,7 +374,7 @@ impl Shape {
                         .find(|b| b.check.as_ref().is_none_or(|c| c.validates(v)))
                         .unwrap_or(first),
                 };
-                chosen.shape.apply(refs, v);
+                chosen.shape.apply_hops(refs, v, hops + 1);
             }
             (Shape::Object { props, extra }, Value::Object(map)) => {
                 apply_object(props, extra, refs, map)
