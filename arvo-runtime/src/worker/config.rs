@@ -5,7 +5,7 @@ use std::time::Duration;
 
 #[cfg(doc)]
 use crate::transport::nats::NatsWorkerBuilder;
-use crate::transport::nats::{NatsError, NatsStreams, NatsTransport};
+use crate::transport::nats::{MAX_IN_FLIGHT, MAX_WAIT, NatsError, NatsStreams, NatsTransport};
 
 use super::WorkerError;
 
@@ -283,8 +283,8 @@ impl WorkerConfig {
             }
             "--in-flight" => {
                 self.in_flight = match value.parse::<usize>() {
-                    Ok(n) if n > crate::transport::nats::MAX_IN_FLIGHT => {
-                        return Err(bad("must be at most 10000"));
+                    Ok(n) if n > MAX_IN_FLIGHT => {
+                        return Err(bad(&format!("must be at most {MAX_IN_FLIGHT}")));
                     }
                     Ok(n) if n > 0 => n,
                     _ => return Err(bad("not a whole number above 0")),
@@ -320,8 +320,11 @@ impl WorkerConfig {
                 if wait < Duration::from_millis(100) {
                     return Err(bad("must be at least 100ms"));
                 }
-                if wait > crate::transport::nats::MAX_WAIT {
-                    return Err(bad("must be at most 24h"));
+                if wait > MAX_WAIT {
+                    return Err(bad(&format!(
+                        "must be at most {}h",
+                        MAX_WAIT.as_secs() / 3600
+                    )));
                 }
                 self.ack_wait = wait;
             }

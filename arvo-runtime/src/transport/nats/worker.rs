@@ -200,9 +200,9 @@ impl NatsWorkerBuilder {
     ///
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
-    /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `in_flight` over [`MAX_IN_FLIGHT`], an
-    /// `ack_wait`, `fetch_expiry` or
-    /// `run_timeout` under 100 ms, or an `ack_wait` or `fetch_expiry` over [`MAX_WAIT`].
+    /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `in_flight` over [`MAX_IN_FLIGHT`],
+    /// an `ack_wait`, `fetch_expiry` or `run_timeout` under 100 ms, or an `ack_wait` or
+    /// `fetch_expiry` over [`MAX_WAIT`].
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
         if self.handlers.is_empty() {
