@@ -22,6 +22,8 @@ use arvo_docs::schema::{MAX_DEPTH, MAX_EXAMPLE_VALUES, MAX_ROWS};
 use arvo_runtime::contract::{ArvoContract, Schema};
 use serde_json::{Map, Value, json};
 
+#[path = "bytes.rs"]
+mod bytes;
 #[path = "recipe.rs"]
 mod recipe;
 use recipe::recipe;

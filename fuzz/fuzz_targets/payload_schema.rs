@@ -10,9 +10,12 @@ use arvo_runtime::contract::{MAX_ISSUES, Schema};
 use arvo_runtime::issue::{IssueKind, Issues};
 use serde_json::Value;
 
+#[path = "bytes.rs"]
+mod bytes;
 #[path = "recipe.rs"]
 mod recipe;
-use recipe::{Bytes, payload, recipe};
+use bytes::Bytes;
+use recipe::{payload, recipe};
 
 /// The issues in `issues`, those in unions' `unionErrors` included.
 fn count(issues: &Issues) -> usize {

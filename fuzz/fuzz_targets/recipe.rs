@@ -1,40 +1,32 @@
 //! Schemas spelled out by fuzzer bytes (shared by the `docs_schema` and `payload_schema`
 //! targets): up to 8 definitions that reference one another, with cycles and definitions used
 //! many times over, which raw JSON from a fuzzer rarely spells; and payloads whose keys are the
-//! recipes' field names, so that validation goes deep into such schemas.
+//! recipes' field names, so that validation goes deep into such schemas. A target that
+//! includes it (`#[path]`) includes `bytes.rs` as `bytes` too.
 #![allow(dead_code)]
 
+use crate::bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-/// Reads bytes one at a time, zeros when they run out.
-pub struct Bytes<'a>(pub &'a [u8]);
-
-impl Bytes<'_> {
-    pub fn next(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((b, rest)) => {
-                self.0 = rest;
-                *b
-            }
-            None => 0,
-        }
-    }
+fn reference(defs: usize, b: usize) -> Value {
+    json!({"$ref": format!("#/definitions/D{}", b % defs)})
 }
 
-fn reference(defs: u8, b: u8) -> Value {
-    json!({"$ref": format!("#/definitions/D{}", b % defs)})
+/// A byte read as a number from -128 to 127.
+fn signed(byte: usize) -> i64 {
+    i64::try_from(byte).unwrap_or_default() - 128
 }
 
 fn leaf(b: &mut Bytes) -> Value {
     let kind = b.next();
     let mut leaf = match kind % 6 {
         0 => json!({"type": "string"}),
-        1 => json!({"type": "integer", "minimum": i64::from(b.next()) - 128}),
-        2 => json!({"type": "number", "maximum": -f64::from(b.next())}),
+        1 => json!({"type": "integer", "minimum": signed(b.next())}),
+        2 => json!({"type": "number", "maximum": -(signed(b.next()) as f64)}),
         3 => json!({"type": "boolean"}),
         4 => json!({"type": "null"}),
         _ => {
-            let format = ["date-time", "uuid", "email", "uri", "ipv4"][usize::from(b.next() % 5)];
+            let format = ["date-time", "uuid", "email", "uri", "ipv4"][b.next() % 5];
             json!({"type": "string", "format": format})
         }
     };
@@ -81,7 +73,7 @@ pub fn recipe(data: &[u8]) -> Value {
                 json!({"type": "object", "properties": props, "required": required})
             }
             2 | 3 | 4 => {
-                let key = ["anyOf", "oneOf", "allOf"][usize::from(kind % 7 - 2)];
+                let key = ["anyOf", "oneOf", "allOf"][kind % 7 - 2];
                 let alts: Vec<Value> = (0..1 + b.next() % 3)
                     .map(|_| reference(defs, b.next()))
                     .collect();
@@ -106,7 +98,7 @@ pub fn payload(b: &mut Bytes, depth: usize) -> Value {
     match kind % 8 {
         0 => Value::Null,
         1 => Value::Bool(kind & 0x80 != 0),
-        2 => json!(i64::from(b.next()) - 128),
+        2 => json!(signed(b.next())),
         3 => match b.next() % 4 {
             0 => json!(0.5),
             1 => json!(1e300),
@@ -120,7 +112,7 @@ pub fn payload(b: &mut Bytes, depth: usize) -> Value {
                 2 => "user@example.com".to_owned(),
                 3 => "192.0.2.1".to_owned(),
                 4 => String::new(),
-                5 => "x".repeat(usize::from(b.next())),
+                5 => "x".repeat(b.next()),
                 _ => "string".to_owned(),
             };
             Value::String(s)
