@@ -218,9 +218,9 @@ where
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_out_of_range_are_refused_when_the_worker_is_built() {
-    let Some(t) = transport("waits_out_of_range").await else {
+    let Some(t) = transport("settings_out_of_range").await else {
         return;
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -255,8 +255,26 @@ async fn settings_out_of_range_are_refused_when_the_worker_is_built() {
             .build()
             .is_ok()
     );
-    // A long run timeout is fine: the run's deadline saturates.
-    assert!(builder().run_timeout(Duration::MAX).build().is_ok());
+
+    // The largest accepted settings serve an event (a run timeout of Duration::MAX included:
+    // the run's deadline saturates). The pull's expiry stays short, as shutdown waits for it.
+    let worker = start(
+        builder()
+            .in_flight(MAX_IN_FLIGHT)
+            .ack_wait(MAX_WAIT)
+            .run_timeout(Duration::MAX),
+    );
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let e = event_to("com.test.echo", "largest-settings");
+    t.publish(&e).await.unwrap();
+    let got = replies(sub, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.get(e.id()), Some(&1));
+    worker.shutdown().await;
+    t.delete_streams().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
