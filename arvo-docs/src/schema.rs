@@ -5,9 +5,10 @@
 //! them): local `$ref`s into `definitions` / `$defs`, `anyOf` for nullable references, `enum` /
 //! `oneOf` of `const`s for Rust enums. Everything here is bounded: references are followed at most
 //! [`MAX_DEPTH`] levels deep and never around a cycle, a field table expands nested objects only
-//! while it has fewer than [`MAX_ROWS`] rows, and an example holds at most [`MAX_EXAMPLE_VALUES`]
-//! values. A few definitions that each use the next several times would otherwise make both
-//! exponentially large (12 definitions of 6 fields each: two billion rows).
+//! while it has fewer rows than [`MAX_ROWS`] or the schema's own size, and an example holds at
+//! most [`MAX_EXAMPLE_VALUES`] values or twice the schema's size. A few definitions that each
+//! use the next several times would otherwise make both exponentially large (12 definitions of
+//! 6 fields each: two billion rows); a schema without such reuse stays within its own size.
 
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -15,13 +16,15 @@ use std::collections::{HashMap, HashSet};
 /// How deep nested objects are expanded in tables and examples.
 pub const MAX_DEPTH: usize = 12;
 
-/// A field table expands nested objects while it has fewer rows than this; past it, a field
-/// whose fields are not listed is marked [`FieldRow::collapsed`].
+/// A field table expands nested objects while it has fewer rows than this or than the schema
+/// has values (objects, arrays, strings, ...), whichever is larger; past it, a field whose
+/// fields are not listed is marked [`FieldRow::collapsed`].
 pub const MAX_ROWS: usize = 1_000;
 
-/// The most values (objects, arrays, strings, numbers, ...) an example is built from. Past half
-/// of it, optional properties are left out and arrays hold only the items they must; a schema
-/// whose required fields alone need more is refused with a [`RenderError`].
+/// The most values an example is built from, unless the schema itself has more than half as
+/// many (then twice the schema's size). Past half of that bound, optional properties are left
+/// out and arrays hold only the items they must; a schema whose required fields alone need
+/// more is refused with a [`RenderError`].
 pub const MAX_EXAMPLE_VALUES: usize = 20_000;
 
 /// Why a schema cannot be rendered: where (a JSON pointer) and what.
@@ -61,7 +64,7 @@ pub struct FieldRow {
     /// The description (the Rust doc comment, for schemars types).
     pub description: Option<String>,
     /// The field is an object (or array of objects) whose own fields are not listed below it:
-    /// the table had reached [`MAX_ROWS`] rows.
+    /// the table had reached its bound (see [`MAX_ROWS`]).
     pub collapsed: bool,
 }
 
@@ -261,7 +264,8 @@ fn expandable<'a>(
 
 /// The field table of a payload schema: one row per property, nested objects expanded below
 /// their field (up to [`MAX_DEPTH`], never around a cycle, and only while the table has fewer
-/// than [`MAX_ROWS`] rows: past it, such a field is listed [`collapsed`](FieldRow::collapsed)).
+/// rows than [`MAX_ROWS`] or the schema's size: past it, such a field is listed
+/// [`collapsed`](FieldRow::collapsed)).
 ///
 /// ```
 /// let schema = serde_json::json!({
@@ -279,22 +283,32 @@ fn expandable<'a>(
 /// # Errors
 /// A `$ref` that does not resolve or is not local.
 pub fn field_rows(root: &Value) -> Result<Vec<FieldRow>, RenderError> {
-    let mut rows = Vec::new();
     let (resolved, name) = resolve(root, root, "")?;
-    if resolved.get("properties").is_some_and(Value::is_object) {
-        let mut stack: Vec<String> = name.into_iter().collect();
-        object_rows(root, resolved, "", "", 0, &mut stack, &mut rows)?;
-    } else {
-        rows.push(FieldRow {
+    if !resolved.get("properties").is_some_and(Value::is_object) {
+        return Ok(vec![FieldRow {
             path: "(payload)".to_owned(),
             depth: 0,
             type_text: type_text(root),
             required: true,
             description: description_of(root, resolved),
             collapsed: false,
-        });
+        }]);
     }
-    Ok(rows)
+    let mut table = Table {
+        rows: Vec::new(),
+        limit: MAX_ROWS.max(value_count(root)),
+        stack: name.into_iter().collect(),
+    };
+    object_rows(root, resolved, "", "", 0, &mut table)?;
+    Ok(table.rows)
+}
+
+/// A field table being written: its rows, the row count past which nested objects are no
+/// longer expanded, and the definitions being expanded (a type inside itself is not again).
+struct Table {
+    rows: Vec<FieldRow>,
+    limit: usize,
+    stack: Vec<String>,
 }
 
 /// The names an object schema lists under `required`.
@@ -312,8 +326,7 @@ fn object_rows(
     prefix: &str,
     pointer: &str,
     depth: usize,
-    stack: &mut Vec<String>,
-    rows: &mut Vec<FieldRow>,
+    table: &mut Table,
 ) -> Result<(), RenderError> {
     let Some(props) = object.get("properties").and_then(Value::as_object) else {
         return Ok(());
@@ -326,8 +339,8 @@ fn object_rows(
         );
         let (resolved, _) = resolve(root, sub, &at)?;
         let path = format!("{prefix}{name}");
-        let row = rows.len();
-        rows.push(FieldRow {
+        let row = table.rows.len();
+        table.rows.push(FieldRow {
             path: path.clone(),
             depth,
             type_text: type_text(sub),
@@ -339,15 +352,15 @@ fn object_rows(
             continue;
         }
         if let Some((inner, inner_name, suffix)) = expandable(root, sub, &at)? {
-            if inner_name.as_ref().is_some_and(|n| stack.contains(n)) {
+            if inner_name.as_ref().is_some_and(|n| table.stack.contains(n)) {
                 continue; // a recursive type: its fields are listed above
             }
-            if rows.len() >= MAX_ROWS {
-                rows[row].collapsed = true;
+            if table.rows.len() >= table.limit {
+                table.rows[row].collapsed = true;
                 continue;
             }
             if let Some(n) = &inner_name {
-                stack.push(n.clone());
+                table.stack.push(n.clone());
             }
             object_rows(
                 root,
@@ -355,11 +368,10 @@ fn object_rows(
                 &format!("{path}{suffix}."),
                 &at,
                 depth + 1,
-                stack,
-                rows,
+                table,
             )?;
             if inner_name.is_some() {
-                stack.pop();
+                table.stack.pop();
             }
         }
     }
@@ -369,9 +381,9 @@ fn object_rows(
 /// An example payload generated from a schema: the schema's own `examples` / `example` /
 /// `default` / `const` / first `enum` value where it has one, otherwise a value of the first
 /// non-null type (every property filled, one item per array, `string`, `0`, `true`, ...).
-/// `parentSubject$$` is `null` (a root workflow). Once the example holds half of
-/// [`MAX_EXAMPLE_VALUES`], optional properties are left out and arrays get only their
-/// `minItems`.
+/// `parentSubject$$` is `null` (a root workflow). Once the example holds half of its bound
+/// ([`MAX_EXAMPLE_VALUES`], or twice the schema's size if larger), optional properties are
+/// left out and arrays get only their `minItems`.
 ///
 /// The result is not checked here; [`Catalogue`](crate::Catalogue) checks it against the
 /// contract's validator and refuses a schema whose example does not validate.
@@ -387,14 +399,16 @@ fn object_rows(
 ///
 /// # Errors
 /// A `$ref` that does not resolve or is not local, or a schema whose required fields alone
-/// need more than [`MAX_EXAMPLE_VALUES`] values (or whose unions, tried branch by branch,
-/// take more than five times as many steps).
+/// need more values than that bound (or whose unions, tried branch by branch, take more than
+/// five times as many steps).
 pub fn example(root: &Value) -> Result<Value, RenderError> {
+    let limit = MAX_EXAMPLE_VALUES.max(value_count(root).saturating_mul(2));
     let mut ex = Example {
         root,
         stack: Vec::new(),
         values: 0,
         steps: 0,
+        limit,
     };
     Ok(ex.at(root, "", 0)?.unwrap_or(Value::Null))
 }
@@ -406,22 +420,10 @@ struct Example<'a> {
     stack: Vec<String>,
     values: usize,
     /// Nodes visited, those of branches given up included (a union whose branches all stop
-    /// deep down is tried branch by branch).
+    /// deep down is tried branch by branch): at most five times `limit`.
     steps: usize,
-}
-
-/// The most nodes one example's generation visits.
-const MAX_EXAMPLE_STEPS: usize = 5 * MAX_EXAMPLE_VALUES;
-
-fn too_large(pointer: &str) -> RenderError {
-    RenderError::new(
-        pointer,
-        format!(
-            "an example of this schema needs more than {MAX_EXAMPLE_VALUES} values or \
-             {MAX_EXAMPLE_STEPS} steps (its required fields or its unions nest too widely to \
-             generate one); give the schema an `examples` value"
-        ),
-    )
+    /// The most values the example may hold (see [`MAX_EXAMPLE_VALUES`]).
+    limit: usize,
 }
 
 /// How many values `v` holds (itself included).
@@ -442,7 +444,25 @@ impl<'a> Example<'a> {
     /// Past this many values, optional properties are left out and arrays hold only the items
     /// they must.
     fn frugal(&self) -> bool {
-        self.values >= MAX_EXAMPLE_VALUES / 2
+        self.values >= self.limit / 2
+    }
+
+    /// The most nodes the generation visits.
+    fn max_steps(&self) -> usize {
+        self.limit.saturating_mul(5)
+    }
+
+    fn too_large(&self, pointer: &str) -> RenderError {
+        RenderError::new(
+            pointer,
+            format!(
+                "an example of this schema needs more than {} values or {} steps: its \
+                 definitions, used again and again, multiply its required fields or its \
+                 unions; give the schema an `examples` value",
+                self.limit,
+                self.max_steps()
+            ),
+        )
     }
 
     /// A value taken from the schema (`examples`, `default`, ...), counted.
@@ -453,8 +473,8 @@ impl<'a> Example<'a> {
 
     fn at(&mut self, node: &'a Value, pointer: &str, depth: usize) -> Generated {
         self.steps += 1;
-        if self.values > MAX_EXAMPLE_VALUES || self.steps > MAX_EXAMPLE_STEPS {
-            return Err(too_large(pointer));
+        if self.values > self.limit || self.steps > self.max_steps() {
+            return Err(self.too_large(pointer));
         }
         let (node, name) = resolve(self.root, node, pointer)?;
         if depth > MAX_DEPTH || name.as_ref().is_some_and(|n| self.stack.contains(n)) {
@@ -580,11 +600,11 @@ impl<'a> Example<'a> {
                         let size = (self.values - before).max(1);
                         // Copies beyond the first only while they fit, and never fewer than
                         // the schema asks for.
-                        let room = MAX_EXAMPLE_VALUES.saturating_sub(self.values) / size;
+                        let room = self.limit.saturating_sub(self.values) / size;
                         let n = n.min(1 + room).max(must);
                         self.values = self.values.saturating_add(size * (n - 1));
-                        if self.values > MAX_EXAMPLE_VALUES {
-                            return Err(too_large(pointer));
+                        if self.values > self.limit {
+                            return Err(self.too_large(pointer));
                         }
                         Value::Array(vec![one; n])
                     }

@@ -92,7 +92,9 @@ fn widely_nesting_definitions_give_a_bounded_table_and_example() {
         .expect("a page with the field table")
         .1;
     assert!(
-        page.contains("its fields are not listed: the table stops expanding at 1000 rows"),
+        page.contains(
+            "its fields are not listed: the table stops expanding where it would outgrow the schema"
+        ),
         "the page says why some fields are not listed"
     );
     assert!(page.len() < 2_000_000, "{} bytes", page.len());
@@ -100,7 +102,8 @@ fn widely_nesting_definitions_give_a_bounded_table_and_example() {
 
 #[test]
 fn required_fields_that_nest_too_widely_are_refused_with_why() {
-    // Every field required: a valid example needs 5^12 values, so none can be generated.
+    // Every field required: a valid example needs 5^12 values, so none can be generated (the
+    // schema's 300-odd values leave the bound at MAX_EXAMPLE_VALUES).
     let err = catalogue_of(widening(5, 12, true)).expect_err("no example fits");
     let msg = err.to_string();
     assert!(matches!(err, DocsError::Schema { .. }), "{err:?}");
@@ -357,4 +360,28 @@ fn unions_whose_branches_all_stop_deep_down_are_given_up_in_bounded_steps() {
     // With 2 branches per level (4,096 in all) the union is given up within the bound, and the
     // optional field is left out.
     assert_eq!(example(&union_ring(2)).expect("example"), json!({"n": 0}));
+}
+
+#[test]
+fn a_wide_flat_schema_is_documented_whole() {
+    // 30,000 required fields: no reuse, so the table and the example are as large as the
+    // schema, and both are whole (the bounds grow with the schema; a fixed 20,000-value bound
+    // refused this example).
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for i in 0..30_000 {
+        props.insert(
+            format!("f{i}"),
+            json!({"type": "object", "properties": {"g": {"type": "string"}}}),
+        );
+        required.push(Value::String(format!("f{i}")));
+    }
+    let schema = json!({"type": "object", "properties": props, "required": required});
+    let rows = field_rows(&schema).expect("rows");
+    assert_eq!(rows.len(), 60_000);
+    assert!(rows.iter().all(|r| !r.collapsed));
+    let ex = example(&schema).expect("example");
+    assert_eq!(ex.as_object().map(Map::len), Some(30_000));
+    assert_eq!(ex["f29999"], json!({"g": "string"}));
+    assert!(Schema::new(schema).expect("schema").is_valid(&ex));
 }

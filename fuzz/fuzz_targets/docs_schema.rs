@@ -11,10 +11,11 @@
 //! definitions used many times over, are what made tables and examples exponentially large and
 //! an `anyOf` that leads back to itself recurse without end; raw JSON rarely spells them.
 //!
-//! Properties, besides not panicking: a field table has at most `MAX_ROWS` rows plus what the
-//! objects being expanded at that moment list (each at most the schema's widest object, at most
-//! `MAX_DEPTH` of them); an example holds at most `MAX_EXAMPLE_VALUES` values plus the last
-//! value added (itself bounded by the schema's size).
+//! Properties, besides not panicking: a field table has at most `MAX_ROWS` rows (or the
+//! schema's size, if larger) plus what the objects being expanded at that moment list (each at
+//! most the schema's widest object, at most `MAX_DEPTH` of them); an example holds at most
+//! `MAX_EXAMPLE_VALUES` values (or twice the schema's size) plus the last value added (itself
+//! bounded by the schema's size).
 #![no_main]
 
 use arvo_docs::Catalogue;
@@ -86,12 +87,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         for v in &c.versions {
             let e = &v.accepts;
             assert!(
-                e.rows.len() <= MAX_ROWS + MAX_DEPTH * wide,
+                e.rows.len() <= MAX_ROWS.max(size) + MAX_DEPTH * wide,
                 "{} rows (widest object {wide})",
                 e.rows.len()
             );
             let n = values(&e.example);
-            assert!(n <= MAX_EXAMPLE_VALUES + size, "an example of {n} values");
+            assert!(
+                n <= MAX_EXAMPLE_VALUES.max(2 * size) + size,
+                "an example of {n} values"
+            );
         }
     }
     let pages = catalogue.html();
