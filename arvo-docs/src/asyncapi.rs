@@ -16,6 +16,7 @@ use crate::catalogue::{Catalogue, ContractDoc, EventDoc, Role};
 use crate::error::DocsError;
 use crate::schema;
 use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
 
 /// The AsyncAPI version written.
 pub const ASYNCAPI_VERSION: &str = "3.0.0";
@@ -23,12 +24,29 @@ pub const ASYNCAPI_VERSION: &str = "3.0.0";
 /// The `datacontenttype` Arvo events carry.
 const DATACONTENTTYPE: &str = "application/cloudevents+json;charset=UTF-8;profile=arvo";
 
-/// A message's key in its channel and in `components/messages`.
-fn message_key(cat: &Catalogue, contract: usize, e: &EventDoc) -> String {
+/// For each event type, the first contract claiming it and whether another one does too.
+fn claims(cat: &Catalogue) -> HashMap<&str, (usize, bool)> {
+    let mut out: HashMap<&str, (usize, bool)> = HashMap::new();
+    for (i, e) in cat.events() {
+        out.entry(&e.event_type)
+            .and_modify(|(first, shared)| *shared |= *first != i)
+            .or_insert((i, false));
+    }
+    out
+}
+
+/// A message's key in its channel and in `components/messages`: `<type>-v<version>`, with the
+/// contract's slug after the type when another contract claims the type too.
+fn message_key(
+    cat: &Catalogue,
+    claims: &HashMap<&str, (usize, bool)>,
+    contract: usize,
+    e: &EventDoc,
+) -> String {
     let version = e.dataschema.rsplit('/').next().unwrap_or("0.0.0");
-    let shared = cat
-        .events()
-        .any(|(i, other)| i != contract && other.event_type == e.event_type);
+    let shared = claims
+        .get(e.event_type.as_str())
+        .is_some_and(|&(first, shared)| shared || first != contract);
     if shared {
         let slug = &cat.contracts[contract].slug;
         format!("{}-{slug}-v{version}", e.event_type)
@@ -217,10 +235,18 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
     let mut messages = Map::new();
     let mut channels: Map<String, Value> = Map::new();
     // Message keys per (contract index, event type, dataschema).
-    let mut keys: Vec<(usize, String, String, String)> = Vec::new();
+    let mut keys: HashMap<(usize, &str, &str), String> = HashMap::new();
+    // Per channel, who uses it ("<label> <role>"), each once, in order.
+    let mut who: HashMap<&str, (Vec<String>, HashSet<String>)> = HashMap::new();
+    let claims = claims(cat);
     for (i, e) in cat.events() {
         let c = &cat.contracts[i];
-        let key = message_key(cat, i, e);
+        let key = message_key(cat, &claims, i, e);
+        let line = format!("{} {}", c.label, e.role.as_str());
+        let (lines, seen) = who.entry(&e.event_type).or_default();
+        if seen.insert(line.clone()) {
+            lines.push(line);
+        }
         messages.insert(key.clone(), message(c, e, &mut schemas)?);
         let channel = channels.entry(e.event_type.clone()).or_insert_with(|| {
             json!({
@@ -235,27 +261,22 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
                 json!({"$ref": format!("#/components/messages/{}", pointer_escape(&key))}),
             );
         }
-        keys.push((i, e.event_type.clone(), e.dataschema.clone(), key));
+        keys.insert((i, &e.event_type, &e.dataschema), key);
     }
     for (t, channel) in channels.iter_mut() {
-        let mut who: Vec<String> = Vec::new();
-        for (i, e) in cat.events().filter(|(_, e)| e.event_type == *t) {
-            let line = format!("{} {}", cat.contracts[i].label, e.role.as_str());
-            if !who.contains(&line) {
-                who.push(line);
-            }
-        }
+        let lines = who.get(t.as_str()).map(|(lines, _)| lines.join("; "));
         if let Value::Object(m) = channel {
             m.insert(
                 "description".into(),
-                Value::String(format!("Events of type `{t}`: {}.", who.join("; "))),
+                Value::String(format!(
+                    "Events of type `{t}`: {}.",
+                    lines.unwrap_or_default()
+                )),
             );
         }
     }
     let key_of = |i: usize, t: &str, dataschema: &str| -> Option<String> {
-        keys.iter()
-            .find(|(j, kt, kd, _)| *j == i && kt == t && kd == dataschema)
-            .map(|(_, _, _, k)| k.clone())
+        keys.get(&(i, t, dataschema)).cloned()
     };
     let mut operations = Map::new();
     for (i, c) in cat.contracts.iter().enumerate() {

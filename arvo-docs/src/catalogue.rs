@@ -7,6 +7,7 @@ use arvo_runtime::contract::{ArvoContract, ContractKind, Schema, SortOrder, Vers
 use arvo_runtime::resumable::{ResumableHandler, ServiceEvents};
 use arvo_runtime::typed::{ContractVersion, TypedContract};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
 /// A diagram attached to an orchestrator version. Machines (statecharts) will put their
 /// Mermaid `stateDiagram` here; the HTML catalogue shows the source (escaped) under the
@@ -276,19 +277,21 @@ impl CatalogueBuilder {
             description: self.description,
             contracts: Vec::new(),
             orchestrators: Vec::new(),
+            names: Names::default(),
         };
         for (c, label) in self.contracts {
             cat.add_contract(&c, label)?;
         }
         // Merge orchestrators by contract uri.
         let mut merged: Vec<Orchestrator> = Vec::new();
+        let mut by_uri: HashMap<String, usize> = HashMap::new();
         for o in self.orchestrators {
-            match merged
-                .iter_mut()
-                .find(|m| m.contract.uri() == o.contract.uri())
-            {
-                Some(m) => m.merge(o),
-                None => merged.push(o),
+            match by_uri.get(o.contract.uri()) {
+                Some(&m) => merged[m].merge(o),
+                None => {
+                    by_uri.insert(o.contract.uri().to_owned(), merged.len());
+                    merged.push(o);
+                }
             }
         }
         for o in merged {
@@ -387,6 +390,59 @@ pub struct Catalogue {
     pub(crate) description: Option<String>,
     pub(crate) contracts: Vec<ContractDoc>,
     pub(crate) orchestrators: Vec<OrchestratorDoc>,
+    names: Names,
+}
+
+/// The longest slug made from a uri, in bytes (a uniqueness suffix `-N` may follow): a slug is
+/// a folder name, and file systems refuse names over 255 bytes.
+pub const MAX_SLUG: usize = 64;
+
+/// The catalogue's lookups, so that pages and documents of many contracts are written in linear
+/// time: each contract's index by uri, the slugs taken and the next suffix to try for each slug
+/// base, each contract's orchestrator, and the calls into each service version.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    by_uri: HashMap<String, usize>,
+    slugs: HashSet<String>,
+    next_suffix: HashMap<String, usize>,
+    /// Contract index -> the first orchestrator documenting it.
+    orchestrator_of: HashMap<usize, usize>,
+    /// (service contract index, service version) -> (orchestrator, call) of each call into it.
+    callers: HashMap<(usize, String), Vec<(usize, usize)>>,
+}
+
+impl Names {
+    /// A slug for `uri` not taken yet: its ASCII letters and digits, lowercased, runs of
+    /// anything else as one `-`, at most [`MAX_SLUG`] bytes, then `-2`, `-3`, ... if taken.
+    fn slug(&mut self, uri: &str) -> String {
+        let mut base = String::new();
+        for ch in uri.chars() {
+            if base.len() >= MAX_SLUG {
+                break;
+            }
+            let ch = ch.to_ascii_lowercase();
+            if ch.is_ascii_alphanumeric() {
+                base.push(ch);
+            } else if !base.is_empty() && !base.ends_with('-') {
+                base.push('-');
+            }
+        }
+        let base = base.trim_end_matches('-');
+        let base = if base.is_empty() { "contract" } else { base };
+        let mut slug = base.to_owned();
+        if self.slugs.contains(&slug) {
+            let next = self.next_suffix.entry(base.to_owned()).or_insert(2);
+            loop {
+                slug = format!("{base}-{next}");
+                *next += 1;
+                if !self.slugs.contains(&slug) {
+                    break;
+                }
+            }
+        }
+        self.slugs.insert(slug.clone());
+        slug
+    }
 }
 
 impl Catalogue {
@@ -426,8 +482,9 @@ impl Catalogue {
     /// Every event type, each once, in order of first appearance.
     pub fn event_types(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for (_, e) in self.events() {
-            if !out.contains(&e.event_type.as_str()) {
+            if seen.insert(&e.event_type) {
                 out.push(&e.event_type);
             }
         }
@@ -448,16 +505,20 @@ impl Catalogue {
 
     /// The calls into version `version` of contract `index`.
     pub fn callers(&self, index: usize, version: &str) -> impl Iterator<Item = &Call> + '_ {
-        let version = version.to_owned();
-        self.orchestrators
-            .iter()
-            .flat_map(|o| &o.calls)
-            .filter(move |c| c.service == index && c.service_version == version)
+        self.names
+            .callers
+            .get(&(index, version.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(|&(o, k)| &self.orchestrators[o].calls[k])
     }
 
     /// The orchestrator documenting contract `index`, if it is one.
     pub fn orchestrator_of(&self, index: usize) -> Option<&OrchestratorDoc> {
-        self.orchestrators.iter().find(|o| o.contract == index)
+        self.names
+            .orchestrator_of
+            .get(&index)
+            .map(|&o| &self.orchestrators[o])
     }
 
     fn add_contract(
@@ -465,11 +526,7 @@ impl Catalogue {
         c: &ArvoContract,
         label: Option<String>,
     ) -> Result<usize, DocsError> {
-        if let Some(i) = self
-            .contracts
-            .iter()
-            .position(|d| d.contract.uri() == c.uri())
-        {
+        if let Some(&i) = self.names.by_uri.get(c.uri()) {
             let existing = &self.contracts[i];
             if existing.contract != *c && existing.contract.to_json_schema() != c.to_json_schema() {
                 return Err(DocsError::DuplicateUri {
@@ -485,7 +542,7 @@ impl Catalogue {
             }
             return Ok(i);
         }
-        let slug = self.unique_slug(c.uri());
+        let slug = self.names.slug(c.uri());
         let orchestrator = c.is_orchestrator();
         let mut versions = Vec::with_capacity(c.versions().len());
         for v in c.sorted_versions(SortOrder::Asc) {
@@ -547,28 +604,9 @@ impl Catalogue {
             versions,
             system_error,
         });
-        Ok(self.contracts.len() - 1)
-    }
-
-    fn unique_slug(&self, uri: &str) -> String {
-        let mut base = String::new();
-        for ch in uri.chars() {
-            let ch = ch.to_ascii_lowercase();
-            if ch.is_ascii_alphanumeric() {
-                base.push(ch);
-            } else if !base.is_empty() && !base.ends_with('-') {
-                base.push('-');
-            }
-        }
-        let base = base.trim_end_matches('-');
-        let base = if base.is_empty() { "contract" } else { base };
-        let mut slug = base.to_owned();
-        let mut n = 1;
-        while self.contracts.iter().any(|c| c.slug == slug) {
-            n += 1;
-            slug = format!("{base}-{n}");
-        }
-        slug
+        let index = self.contracts.len() - 1;
+        self.names.by_uri.insert(c.uri().to_owned(), index);
+        Ok(index)
     }
 
     fn add_orchestrator(&mut self, o: Orchestrator) -> Result<(), DocsError> {
@@ -628,6 +666,15 @@ impl Catalogue {
         let label = o
             .label
             .unwrap_or_else(|| self.contracts[index].label.clone());
+        let o_index = self.orchestrators.len();
+        for (k, call) in calls.iter().enumerate() {
+            self.names
+                .callers
+                .entry((call.service, call.service_version.clone()))
+                .or_default()
+                .push((o_index, k));
+        }
+        self.names.orchestrator_of.entry(index).or_insert(o_index);
         self.orchestrators.push(OrchestratorDoc {
             contract: index,
             label,
@@ -639,20 +686,54 @@ impl Catalogue {
 
     /// Two contracts may share an event type only with the same schema.
     fn check_claims(&self) -> Result<(), DocsError> {
-        let mut seen: Vec<(&str, usize, &EventDoc)> = Vec::new();
+        // Per event type, its distinct schemas in order of first claim.
+        let mut by_type: HashMap<&str, Vec<SchemaClaims<'_>>> = HashMap::new();
         for (i, e) in self.events() {
-            for (t, j, other) in &seen {
-                if *t == e.event_type && *j != i && other.schema.to_json() != e.schema.to_json() {
+            let schema = e.schema.to_json();
+            let claims = by_type.entry(&e.event_type).or_default();
+            for other in claims.iter().filter(|c| c.schema != schema) {
+                if let Some((j, other)) = other.by_other_than(i) {
                     return Err(DocsError::ConflictingSchemas {
                         event_type: e.event_type.clone(),
-                        first: claim(&self.contracts[*j], other),
+                        first: claim(&self.contracts[j], other),
                         second: claim(&self.contracts[i], e),
                     });
                 }
             }
-            seen.push((&e.event_type, i, e));
+            match claims.iter_mut().find(|c| c.schema == schema) {
+                Some(same) => same.add(i, e),
+                None => claims.push(SchemaClaims {
+                    schema,
+                    first: (i, e),
+                    second: None,
+                }),
+            }
         }
         Ok(())
+    }
+}
+
+/// The claims of one schema for an event type: the first two contracts claiming it, enough to
+/// find, for any contract, a claim by another one.
+struct SchemaClaims<'a> {
+    schema: &'a Value,
+    first: (usize, &'a EventDoc),
+    second: Option<(usize, &'a EventDoc)>,
+}
+
+impl<'a> SchemaClaims<'a> {
+    fn add(&mut self, contract: usize, e: &'a EventDoc) {
+        if self.second.is_none() && self.first.0 != contract {
+            self.second = Some((contract, e));
+        }
+    }
+
+    fn by_other_than(&self, contract: usize) -> Option<(usize, &'a EventDoc)> {
+        if self.first.0 != contract {
+            Some(self.first)
+        } else {
+            self.second
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 
 use crate::catalogue::{Catalogue, ContractDoc, Diagram, EventDoc, Role, VersionDoc, kind_word};
 use crate::diff::diff_versions;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The stylesheet.
@@ -295,6 +296,10 @@ fn events(cat: &Catalogue) -> (String, String) {
     let mut b = String::from(
         "<h1>Event types</h1>\n<p>Every event type of the catalogue (an AsyncAPI channel each), with the contract versions that accept or emit it and the <code>dataschema</code> its events carry.</p>\n",
     );
+    let mut by_type: HashMap<&str, Vec<(usize, &EventDoc)>> = HashMap::new();
+    for (i, e) in cat.events() {
+        by_type.entry(&e.event_type).or_default().push((i, e));
+    }
     for t in cat.event_types() {
         let _ = write!(
             b,
@@ -302,7 +307,7 @@ fn events(cat: &Catalogue) -> (String, String) {
             escape(&event_anchor(t)),
             escape(t)
         );
-        for (i, e) in cat.events().filter(|(_, e)| e.event_type == t) {
+        for &(i, e) in by_type.get(t).into_iter().flatten() {
             let c = &cat.contracts[i];
             let versions: Vec<String> = if e.role == Role::SystemError {
                 vec![format!("any ({})", version_links(&p, c))]

@@ -61,7 +61,7 @@ mod output;
 pub mod schema;
 
 pub use catalogue::{
-    Call, Catalogue, CatalogueBuilder, ContractDoc, Diagram, EventDoc, Orchestrator,
+    Call, Catalogue, CatalogueBuilder, ContractDoc, Diagram, EventDoc, MAX_SLUG, Orchestrator,
     OrchestratorDoc, Role, VersionDoc,
 };
 pub use error::DocsError;
