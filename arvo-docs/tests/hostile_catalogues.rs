@@ -8,7 +8,6 @@ use arvo_docs::{Catalogue, DocsError, MAX_SLUG};
 use arvo_runtime::contract::{ArvoContract, Schema, VersionSpec};
 use serde_json::json;
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
 fn object(field_type: &str) -> Schema {
     Schema::new(json!({"type": "object", "properties": {"x": {"type": field_type}}}))
@@ -78,29 +77,10 @@ fn a_uri_too_long_for_a_folder_name_is_documented_under_a_short_slug() {
     assert!(checked > 0);
 }
 
-/// CPU time this thread has used (Linux `schedstat`), else wall time: steadier on a busy host.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(
-        text.split_whitespace().next()?.parse().ok()?,
-    ))
-}
-
-/// The cheapest of two runs of building the catalogue of `contracts` and writing its HTML pages
-/// and AsyncAPI document in memory.
-fn best_docs(contracts: &[ArvoContract]) -> Duration {
-    (0..2)
-        .map(|_| {
-            let (cpu, wall) = (thread_cpu(), Instant::now());
-            let cat = catalogue(contracts).expect("documented");
-            std::hint::black_box((cat.html(), cat.asyncapi_json().expect("asyncapi")));
-            match (cpu, thread_cpu()) {
-                (Some(a), Some(b)) => b.saturating_sub(a),
-                _ => wall.elapsed(),
-            }
-        })
-        .min()
-        .unwrap_or_default()
+/// Builds the catalogue of `contracts` and writes its HTML pages and AsyncAPI document in memory.
+fn document(contracts: &[ArvoContract]) {
+    let cat = catalogue(contracts).expect("documented");
+    std::hint::black_box((cat.html(), cat.asyncapi_json().expect("asyncapi")));
 }
 
 /// Regression: a slug already taken was retried as `-2`, `-3`, ... from the start, each looked
@@ -118,10 +98,12 @@ fn many_uris_making_one_slug_are_documented_in_linear_time() {
             .collect()
     };
     let (small, big) = (make(200), make(1_600));
-    best_docs(&small);
-    let (t_small, t_big) = (best_docs(&small), best_docs(&big));
-    let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
-    eprintln!("200 contracts: {t_small:?}, 1,600: {t_big:?}, ratio {ratio:.1}");
+    let ratio = common::time_ratio(
+        "200 and 1,600 contracts",
+        2,
+        || document(&small),
+        || document(&big),
+    );
     assert!(ratio < 24.0, "8x the contracts took {ratio:.1}x the time");
 
     let cat = catalogue(&big).expect("documented");

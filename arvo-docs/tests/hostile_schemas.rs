@@ -2,11 +2,12 @@
 //! next several times (exponentially many fields and example values), a branch that leads back
 //! to itself, wide unions. Each is documented, or refused with where and why, in bounded space.
 
+mod common;
+
 use arvo_docs::schema::{MAX_EXAMPLE_VALUES, MAX_ROWS, example, field_rows, type_text};
 use arvo_docs::{Catalogue, DocsError};
 use arvo_runtime::contract::{ArvoContract, Schema};
 use serde_json::{Map, Value, json};
-use std::time::{Duration, Instant};
 
 /// `depth` definitions; each has `fan` fields of the next one's type (the last: strings).
 /// Expanded in full: `fan^depth` leaves.
@@ -226,29 +227,9 @@ fn recursive_types_get_examples_that_validate() {
     assert!(ex.pointer("/n/n/n").is_some() && values(ex) < 20, "{ex}");
 }
 
-/// CPU time this thread has used (Linux `schedstat`), else wall time: the ratio below is
-/// steadier than wall time on a busy host.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(
-        text.split_whitespace().next()?.parse().ok()?,
-    ))
-}
-
-/// The cheapest of three AsyncAPI documents of `catalogue`.
-fn best_asyncapi(catalogue: &Catalogue) -> Duration {
-    (0..3)
-        .map(|_| {
-            let (cpu, wall) = (thread_cpu(), Instant::now());
-            let doc = catalogue.asyncapi_json().expect("asyncapi");
-            std::hint::black_box(doc);
-            match (cpu, thread_cpu()) {
-                (Some(a), Some(b)) => b.saturating_sub(a),
-                _ => wall.elapsed(),
-            }
-        })
-        .min()
-        .unwrap_or_default()
+/// Writes the AsyncAPI document of `catalogue`.
+fn asyncapi(catalogue: &Catalogue) {
+    std::hint::black_box(catalogue.asyncapi_json().expect("asyncapi"));
 }
 
 /// `n` definitions whose names all read `x____` as component names (`x!$&'`, `x$!&'`, ...),
@@ -291,10 +272,12 @@ fn alike(n: usize) -> Catalogue {
 #[test]
 fn definitions_whose_names_read_alike_become_distinct_components_in_linear_time() {
     let (small, big) = (alike(500), alike(2_000));
-    best_asyncapi(&small);
-    let (t_small, t_big) = (best_asyncapi(&small), best_asyncapi(&big));
-    let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
-    eprintln!("500 definitions: {t_small:?}, 2,000: {t_big:?}, ratio {ratio:.1}");
+    let ratio = common::time_ratio(
+        "500 and 2,000 definitions",
+        3,
+        || asyncapi(&small),
+        || asyncapi(&big),
+    );
     assert!(ratio < 24.0, "4x the definitions took {ratio:.1}x the time");
 
     // Every definition is its own component, and every `$ref` of the document resolves.
