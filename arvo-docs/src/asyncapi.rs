@@ -24,29 +24,10 @@ pub const ASYNCAPI_VERSION: &str = "3.0.0";
 /// The `datacontenttype` Arvo events carry.
 const DATACONTENTTYPE: &str = "application/cloudevents+json;charset=UTF-8;profile=arvo";
 
-/// For each event type, the first contract claiming it and whether another one does too.
-fn claims(cat: &Catalogue) -> HashMap<&str, (usize, bool)> {
-    let mut out: HashMap<&str, (usize, bool)> = HashMap::new();
-    for (i, e) in cat.events() {
-        out.entry(&e.event_type)
-            .and_modify(|(first, shared)| *shared |= *first != i)
-            .or_insert((i, false));
-    }
-    out
-}
-
 /// A message's key in its channel and in `components/messages`: `<type>-v<version>`, with the
-/// contract's slug after the type when another contract claims the type too.
-fn message_key(
-    cat: &Catalogue,
-    claims: &HashMap<&str, (usize, bool)>,
-    contract: usize,
-    e: &EventDoc,
-) -> String {
+/// contract's slug after the type when `shared` (another contract claims the type too).
+fn message_key(cat: &Catalogue, shared: bool, contract: usize, e: &EventDoc) -> String {
     let version = e.dataschema.rsplit('/').next().unwrap_or("0.0.0");
-    let shared = claims
-        .get(e.event_type.as_str())
-        .is_some_and(|&(first, shared)| shared || first != contract);
     if shared {
         let slug = &cat.contracts[contract].slug;
         format!("{}-{slug}-v{version}", e.event_type)
@@ -236,17 +217,16 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
     let mut channels: Map<String, Value> = Map::new();
     // Message keys per (contract index, event type, dataschema).
     let mut keys: HashMap<(usize, &str, &str), String> = HashMap::new();
-    // Per channel, who uses it ("<label> <role>"), each once, in order.
-    let mut who: HashMap<&str, (Vec<String>, HashSet<String>)> = HashMap::new();
-    let claims = claims(cat);
+    let by_type = cat.events_by_type();
+    // The event types more than one contract claims.
+    let shared: HashSet<&str> = by_type
+        .iter()
+        .filter(|(_, events)| events.iter().any(|&(j, _)| j != events[0].0))
+        .map(|&(t, _)| t)
+        .collect();
     for (i, e) in cat.events() {
         let c = &cat.contracts[i];
-        let key = message_key(cat, &claims, i, e);
-        let line = format!("{} {}", c.label, e.role.as_str());
-        let (lines, seen) = who.entry(&e.event_type).or_default();
-        if seen.insert(line.clone()) {
-            lines.push(line);
-        }
+        let key = message_key(cat, shared.contains(e.event_type.as_str()), i, e);
         messages.insert(key.clone(), message(c, e, &mut schemas)?);
         let channel = channels.entry(e.event_type.clone()).or_insert_with(|| {
             json!({
@@ -263,15 +243,18 @@ pub(crate) fn document(cat: &Catalogue) -> Result<Value, DocsError> {
         }
         keys.insert((i, &e.event_type, &e.dataschema), key);
     }
-    for (t, channel) in channels.iter_mut() {
-        let lines = who.get(t.as_str()).map(|(lines, _)| lines.join("; "));
-        if let Value::Object(m) = channel {
+    // Each channel's description: who uses it ("<label> <role>"), each once, in order.
+    for (t, events) in &by_type {
+        let mut seen = HashSet::new();
+        let who: Vec<String> = events
+            .iter()
+            .map(|&(i, e)| format!("{} {}", cat.contracts[i].label, e.role.as_str()))
+            .filter(|line| seen.insert(line.clone()))
+            .collect();
+        if let Some(Value::Object(m)) = channels.get_mut(*t) {
             m.insert(
                 "description".into(),
-                Value::String(format!(
-                    "Events of type `{t}`: {}.",
-                    lines.unwrap_or_default()
-                )),
+                Value::String(format!("Events of type `{t}`: {}.", who.join("; "))),
             );
         }
     }

@@ -481,12 +481,20 @@ impl Catalogue {
 
     /// Every event type, each once, in order of first appearance.
     pub fn event_types(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
-        for (_, e) in self.events() {
-            if seen.insert(&e.event_type) {
-                out.push(&e.event_type);
-            }
+        self.events_by_type().into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// Every event type, each once, in order of first appearance, with its events (see
+    /// [`events`](Self::events)) in order.
+    pub(crate) fn events_by_type(&self) -> Vec<(&str, Vec<(usize, &EventDoc)>)> {
+        let mut out: Vec<(&str, Vec<(usize, &EventDoc)>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, e) in self.events() {
+            let k = *index.entry(&e.event_type).or_insert_with(|| {
+                out.push((&e.event_type, Vec::new()));
+                out.len() - 1
+            });
+            out[k].1.push((i, e));
         }
         out
     }
@@ -686,27 +694,28 @@ impl Catalogue {
 
     /// Two contracts may share an event type only with the same schema.
     fn check_claims(&self) -> Result<(), DocsError> {
-        // Per event type, its distinct schemas in order of first claim.
-        let mut by_type: HashMap<&str, Vec<SchemaClaims<'_>>> = HashMap::new();
-        for (i, e) in self.events() {
-            let schema = e.schema.to_json();
-            let claims = by_type.entry(&e.event_type).or_default();
-            for other in claims.iter().filter(|c| c.schema != schema) {
-                if let Some((j, other)) = other.by_other_than(i) {
-                    return Err(DocsError::ConflictingSchemas {
-                        event_type: e.event_type.clone(),
-                        first: claim(&self.contracts[j], other),
-                        second: claim(&self.contracts[i], e),
-                    });
+        for (event_type, events) in self.events_by_type() {
+            // The type's distinct schemas, in order of first claim.
+            let mut claims: Vec<SchemaClaims<'_>> = Vec::new();
+            for (i, e) in events {
+                let schema = e.schema.to_json();
+                for other in claims.iter().filter(|c| c.schema != schema) {
+                    if let Some((j, other)) = other.by_other_than(i) {
+                        return Err(DocsError::ConflictingSchemas {
+                            event_type: event_type.to_owned(),
+                            first: claim(&self.contracts[j], other),
+                            second: claim(&self.contracts[i], e),
+                        });
+                    }
                 }
-            }
-            match claims.iter_mut().find(|c| c.schema == schema) {
-                Some(same) => same.add(i, e),
-                None => claims.push(SchemaClaims {
-                    schema,
-                    first: (i, e),
-                    second: None,
-                }),
+                match claims.iter_mut().find(|c| c.schema == schema) {
+                    Some(same) => same.add(i, e),
+                    None => claims.push(SchemaClaims {
+                        schema,
+                        first: (i, e),
+                        second: None,
+                    }),
+                }
             }
         }
         Ok(())

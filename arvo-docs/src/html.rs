@@ -15,7 +15,6 @@
 
 use crate::catalogue::{Catalogue, ContractDoc, Diagram, EventDoc, Role, VersionDoc, kind_word};
 use crate::diff::diff_versions;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The stylesheet.
@@ -296,18 +295,14 @@ fn events(cat: &Catalogue) -> (String, String) {
     let mut b = String::from(
         "<h1>Event types</h1>\n<p>Every event type of the catalogue (an AsyncAPI channel each), with the contract versions that accept or emit it and the <code>dataschema</code> its events carry.</p>\n",
     );
-    let mut by_type: HashMap<&str, Vec<(usize, &EventDoc)>> = HashMap::new();
-    for (i, e) in cat.events() {
-        by_type.entry(&e.event_type).or_default().push((i, e));
-    }
-    for t in cat.event_types() {
+    for (t, events) in cat.events_by_type() {
         let _ = write!(
             b,
             "<section class=\"event\" id=\"{}\">\n<h2><code>{}</code></h2>\n<table>\n<thead><tr><th>Contract</th><th>Version</th><th>Role</th><th>dataschema</th></tr></thead>\n<tbody>\n",
             escape(&event_anchor(t)),
             escape(t)
         );
-        for &(i, e) in by_type.get(t).into_iter().flatten() {
+        for (i, e) in events {
             let c = &cat.contracts[i];
             let versions: Vec<String> = if e.role == Role::SystemError {
                 vec![format!("any ({})", version_links(&p, c))]
