@@ -235,16 +235,7 @@ fn asyncapi(catalogue: &Catalogue) {
 /// `n` definitions whose names all read `x____` as component names (`x!$&'`, `x$!&'`, ...),
 /// each using the next.
 fn alike(n: usize) -> Catalogue {
-    let set: Vec<char> = "!$&'()*+,;=:@".chars().collect();
-    let name = |i: usize| {
-        let mut s = String::from("x");
-        let mut j = i;
-        for _ in 0..4 {
-            s.push(set[j % set.len()]);
-            j /= set.len();
-        }
-        s
-    };
+    let name = |i: usize| format!("x{}", common::punctuation(i, 4));
     let mut defs = Map::new();
     for i in 0..n {
         let next = if i + 1 < n {

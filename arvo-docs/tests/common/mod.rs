@@ -215,3 +215,19 @@ pub fn time_ratio(what: &str, runs: usize, mut small: impl FnMut(), big: impl Fn
     eprintln!("{what}: {t_small:?} and {t_big:?}, ratio {ratio:.1}");
     ratio
 }
+
+/// `i` written as `width` digits of punctuation (`!$&'()*+,;=:@`, base 13): texts that differ
+/// only in punctuation, so that they read alike wherever punctuation is replaced (component
+/// names, folder names).
+pub fn punctuation(i: usize, width: usize) -> String {
+    const DIGITS: &[char] = &[
+        '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@',
+    ];
+    let mut s = String::with_capacity(width);
+    let mut j = i;
+    for _ in 0..width {
+        s.push(DIGITS[j % DIGITS.len()]);
+        j /= DIGITS.len();
+    }
+    s
+}
