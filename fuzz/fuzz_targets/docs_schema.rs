@@ -7,9 +7,9 @@
 //! recipes (the halves of the bytes), each spelling out a schema of up to 8 definitions that
 //! reference one another: objects with fields of other definitions' types (required or not),
 //! `anyOf` / `oneOf` / `allOf` of references, arrays of a definition, nullable references,
-//! leaves with formats and bounds. Such graphs, with cycles and with
-//! definitions used many times over, are what made tables and examples exponentially large and
-//! an `anyOf` that leads back to itself recurse without end; raw JSON rarely spells them.
+//! leaves with formats and bounds. Such graphs, with cycles and with definitions used many
+//! times over, are what made tables and examples exponentially large and an `anyOf` that leads
+//! back to itself recurse without end; raw JSON rarely spells them.
 //!
 //! Properties, besides not panicking: a field table has at most `MAX_ROWS` rows (or the
 //! schema's size, if larger) plus what the objects being expanded at that moment list (each at

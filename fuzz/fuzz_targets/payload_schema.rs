@@ -1,6 +1,7 @@
 //! Payload schemas from hostile input: the bytes up to the first newline are a JSON Schema, the
 //! rest a payload; or, when the first byte is not `{`, the bytes spell out a schema of
-//! definitions that reference one another and a payload keyed by its field names (`recipe.rs`). Building the schema may fail but never panics; validating and parsing the
+//! definitions that reference one another and a payload keyed by its field names
+//! (`recipe.rs`). Building the schema may fail but never panics; validating and parsing the
 //! payload never panic, agree with each other and with `is_valid`, and a failure's issues print
 //! as the JSON array zod would print (`JSON.stringify(issues, null, 2)`), at most
 //! `MAX_ISSUES` of them (nested ones counted) and one saying more were found.
