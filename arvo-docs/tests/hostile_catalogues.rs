@@ -87,7 +87,7 @@ fn many_uris_making_one_slug_are_documented_in_linear_time() {
             .collect()
     };
     let (small, big) = (make(200), make(1_600));
-    let ratio = common::time_ratio(
+    let ratio = common::timing::time_ratio(
         "200 and 1,600 contracts",
         2,
         || document(&small),

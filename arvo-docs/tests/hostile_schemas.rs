@@ -263,7 +263,7 @@ fn alike(n: usize) -> Catalogue {
 #[test]
 fn definitions_whose_names_read_alike_become_distinct_components_in_linear_time() {
     let (small, big) = (alike(500), alike(2_000));
-    let ratio = common::time_ratio(
+    let ratio = common::timing::time_ratio(
         "500 and 2,000 definitions",
         3,
         || asyncapi(&small),

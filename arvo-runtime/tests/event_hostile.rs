@@ -5,7 +5,9 @@ use arvo_runtime::event::{
     ArvoEvent, ExtensionValue, Extensions, JsFormatter, parse_arvo_event_id,
 };
 use arvo_runtime::issue::MAX_QUOTED_BYTES;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common_timing;
 
 const HEAD: &str = r#"{"id":"e1","source":"com.src","specversion":"1.0","type":"com.t.x","subject":"s","datacontenttype":"application/cloudevents+json;charset=UTF-8;profile=arvo","dataschema":null,"data":{},"time":"2024-01-01T00:00:00.000+00:00","to":"com.t.x""#;
 
@@ -20,30 +22,11 @@ fn with_extensions(n: usize) -> String {
     s
 }
 
-/// CPU time this thread has used (Linux `schedstat`, nanoseconds): unlike wall time it does
-/// not grow when other processes take the cores, so the ratio below is stable on a busy host.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(
-        text.split_whitespace().next()?.parse().ok()?,
-    ))
-}
-
-/// The cheapest of five parses of `text`, in thread CPU time (wall time where unavailable).
+/// The cheapest of five parses of `text`, in thread CPU time.
 fn best_parse(text: &str) -> Duration {
-    (0..5)
-        .map(|_| {
-            let (cpu, wall) = (thread_cpu(), Instant::now());
-            let e = ArvoEvent::from_json_str(text).unwrap();
-            let d = match (cpu, thread_cpu()) {
-                (Some(a), Some(b)) => b.saturating_sub(a),
-                _ => wall.elapsed(),
-            };
-            std::hint::black_box(e);
-            d
-        })
-        .min()
-        .unwrap()
+    common_timing::best_time(5, || {
+        std::hint::black_box(ArvoEvent::from_json_str(text).unwrap());
+    })
 }
 
 /// Regression (issue 15, item 1): on `main` every extension read scanned those already read,

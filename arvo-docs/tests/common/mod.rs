@@ -179,42 +179,9 @@ pub fn html_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// CPU time this thread has used (Linux `schedstat`), else `None`: steadier than wall time on a
-/// busy host.
-fn thread_cpu() -> Option<std::time::Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(std::time::Duration::from_nanos(
-        text.split_whitespace().next()?.parse().ok()?,
-    ))
-}
-
-/// The cheapest of `runs` runs of `work`, in this thread's CPU time (wall time where that is not
-/// available).
-pub fn best_time(runs: usize, mut work: impl FnMut()) -> std::time::Duration {
-    (0..runs)
-        .map(|_| {
-            let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
-            work();
-            match (cpu, thread_cpu()) {
-                (Some(a), Some(b)) => b.saturating_sub(a),
-                _ => wall.elapsed(),
-            }
-        })
-        .min()
-        .unwrap_or_default()
-}
-
-/// How many times longer `big` takes than `small` (the cheapest of `runs` runs of each, after
-/// one warm-up run of `small`), printed with `what`: the ratio of a linear algorithm follows
-/// the ratio of the sizes, a quadratic one its square.
-pub fn time_ratio(what: &str, runs: usize, mut small: impl FnMut(), big: impl FnMut()) -> f64 {
-    small();
-    let t_small = best_time(runs, &mut small);
-    let t_big = best_time(runs, big);
-    let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
-    eprintln!("{what}: {t_small:?} and {t_big:?}, ratio {ratio:.1}");
-    ratio
-}
+/// `time_ratio`, shared with `arvo-runtime`'s tests.
+#[path = "../../../arvo-runtime/tests/common_timing/mod.rs"]
+pub mod timing;
 
 /// `i` written as `width` digits of punctuation (`!$&'()*+,;=:@`, base 13): texts that differ
 /// only in punctuation, so that they read alike wherever punctuation is replaced (component

@@ -1,0 +1,42 @@
+//! Timing for the tests that check an algorithm is linear: the ratio of the CPU times of a
+//! small and a big input. Shared with `arvo-docs`'s tests (`#[path]`-included there).
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+/// CPU time this thread has used (Linux `schedstat`), else `None`: unlike wall time it does
+/// not grow when other processes take the cores, so ratios of it are stable on a busy host.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(
+        text.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
+/// The cheapest of `runs` runs of `work`, in this thread's CPU time (wall time where that is not
+/// available).
+pub fn best_time(runs: usize, mut work: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let (cpu, wall) = (thread_cpu(), Instant::now());
+            work();
+            match (cpu, thread_cpu()) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => wall.elapsed(),
+            }
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// How many times longer `big` takes than `small` (the cheapest of `runs` runs of each, after
+/// one warm-up run of `small`), printed with `what`: the ratio of a linear algorithm follows
+/// the ratio of the sizes, a quadratic one its square.
+pub fn time_ratio(what: &str, runs: usize, mut small: impl FnMut(), big: impl FnMut()) -> f64 {
+    small();
+    let t_small = best_time(runs, &mut small);
+    let t_big = best_time(runs, big);
+    let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
+    eprintln!("{what}: {t_small:?} and {t_big:?}, ratio {ratio:.1}");
+    ratio
+}
