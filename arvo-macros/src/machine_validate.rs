@@ -3,6 +3,7 @@
 //! * every `parent = ..` and `target = ..` names a state of the machine; parents form a tree;
 //! * one `initial` state at the top level and in every compound state; none among the regions
 //!   of a parallel state;
+//! * states nest at most [`arvo_rules::MAX_STATE_DEPTH`] levels deep;
 //! * a final state has no children and no transitions;
 //! * `#[on_done]` only on a compound or parallel state (one with child states);
 //! * every event names a declared service (the variant itself is checked by the compiler, at
@@ -96,6 +97,29 @@ fn tree(m: &Machine, index: &HashMap<String, usize>, errors: &mut Errors) -> Tre
         }
     }
     Tree { children, roots }
+}
+
+/// States nested deeper than [`arvo_rules::MAX_STATE_DEPTH`] levels, which
+/// `ArvoMachine::build` refuses: reported at the `parent = ..` of each state one level too
+/// deep (not again at the states below it).
+fn too_deep(m: &Machine, tree: &Tree, errors: &mut Errors) {
+    let mut level: Vec<(usize, usize)> = tree.roots.iter().map(|&i| (i, 1)).collect();
+    while let Some((i, depth)) = level.pop() {
+        if depth > arvo_rules::MAX_STATE_DEPTH {
+            if let Some(p) = &m.states[i].parent {
+                errors.push(
+                    p.span(),
+                    format!(
+                        "`{}` is nested {depth} levels deep: a machine nests at most {} levels of states",
+                        m.states[i].name,
+                        arvo_rules::MAX_STATE_DEPTH
+                    ),
+                );
+            }
+            continue;
+        }
+        level.extend(tree.children[i].iter().map(|&c| (c, depth + 1)));
+    }
 }
 
 /// One `initial` among `group` (the top level, or a compound state's children).
@@ -303,6 +327,7 @@ pub fn validate(m: &Machine, errors: &mut Errors) -> Tree {
         index.insert(crate::naming::text(&s.name), i);
     }
     let tree = tree(m, &index, errors);
+    too_deep(m, &tree, errors);
     initials(m, &tree, errors);
     for (i, s) in m.states.iter().enumerate() {
         if s.kind == Kind::Final {

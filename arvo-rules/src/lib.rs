@@ -2,8 +2,8 @@
 //!
 //! Both the runtime (`arvo-runtime`) and the procedural macros (`arvo-macros`) check names
 //! with these functions, so a contract that compiles is one the runtime accepts, and the two
-//! cannot drift apart; so too the one rule of machine definitions both apply
-//! ([`endless_loop`]). Each rule states the reference's regular expression it implements;
+//! cannot drift apart; so too the rules of machine definitions both apply ([`endless_loop`],
+//! [`MAX_STATE_DEPTH`]). Each rule states the reference's regular expression it implements;
 //! the implementations are hand-written (no regex engine) because they sit on the hot path of
 //! event validation.
 //!
@@ -20,7 +20,7 @@ mod machine;
 mod time;
 mod uri;
 
-pub use machine::endless_loop;
+pub use machine::{MAX_STATE_DEPTH, endless_loop};
 pub use time::is_zod_datetime;
 pub use uri::{UriError, decode_uri, encode_uri, encodes_to_itself, validate_uri};
 

@@ -1,5 +1,13 @@
-//! The rule both `ArvoMachine::build` and `#[arvo_machine]` apply to eventless (`always`)
-//! transitions, so that a machine the macro accepts is one the runtime builds.
+//! The rules both `ArvoMachine::build` and `#[arvo_machine]` apply, so that a machine the
+//! macro accepts is one the runtime builds: eventless (`always`) transitions may not loop
+//! endlessly, and states nest at most [`MAX_STATE_DEPTH`] levels deep.
+
+/// How many levels of states a machine may nest: a top-level state is at level 1, its child
+/// at level 2, and so on. Statecharts written by hand stay far below it (XState's examples nest
+/// three or four levels); the limit keeps every walk of the state tree (building, entering and
+/// leaving states, snapshots, the diagram) within a thread's stack, and a stored snapshot
+/// within `serde_json`'s nesting limit of 128, whatever definition it is given.
+pub const MAX_STATE_DEPTH: usize = 64;
 
 /// A loop of states that eventless transitions leave for one another whatever their guards
 /// decide, so that a machine entering one never settles; `None` when there is none.

@@ -46,6 +46,22 @@ pub enum MachineBuildError {
         /// The repeated key.
         key: String,
     },
+    /// A state nested deeper than [`MAX_STATE_DEPTH`](super::MAX_STATE_DEPTH) levels.
+    #[error(
+        "ArvoMachine '{machine}': state '{key}' under '{state}' is nested {depth} levels deep; a machine nests at most {limit} levels of states"
+    )]
+    TooDeep {
+        /// Machine id.
+        machine: String,
+        /// The parent state (dotted path).
+        state: String,
+        /// The key of the state that is too deep.
+        key: String,
+        /// Its level (a top-level state is at level 1).
+        depth: usize,
+        /// The limit, [`MAX_STATE_DEPTH`](super::MAX_STATE_DEPTH).
+        limit: usize,
+    },
     /// Two states share an id.
     #[error("ArvoMachine '{machine}': states '{first}' and '{second}' share the id '{id}'")]
     DuplicateId {

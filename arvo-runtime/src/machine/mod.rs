@@ -23,7 +23,8 @@
 //! naming the machine, the state and the event: an unknown target, a missing or unknown
 //! initial state, duplicate names or ids, a final state with children or transitions, a
 //! transition on an event the machine can never receive, duplicate or self-referential
-//! services.
+//! services, states nested deeper than [`MAX_STATE_DEPTH`] levels. Building takes time linear
+//! in the machine's states and transitions.
 //!
 //! The engine ([`ArvoMachine::execute`]) is synchronous and persists a versioned
 //! [`MachineSnapshot`]. A panicking guard, action, context or output function is an error (a
@@ -102,6 +103,7 @@ mod model;
 mod snapshot;
 mod tree;
 
+pub use arvo_rules::MAX_STATE_DEPTH;
 pub use engine::{Emitter, MAX_EVENTLESS_STEPS, MachineStep};
 pub use error::MachineBuildError;
 pub use model::{Action, Guard, StateBuilder, StateKind, Transition};
@@ -109,6 +111,7 @@ pub use snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue}
 
 pub use crate::resumable::Context;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -291,6 +294,12 @@ impl<C: Context> MachineBuilder<C> {
         self
     }
 
+    /// Adds the top-level state `key`, already built (as [`StateBuilder::child`]).
+    pub fn child(mut self, key: impl Into<String>, state: StateBuilder<C>) -> Self {
+        self.root = self.root.child(key, state);
+        self
+    }
+
     /// Makes the top level parallel (every top-level state is a region).
     pub fn parallel(mut self) -> Self {
         self.root = self.root.parallel();
@@ -325,18 +334,18 @@ impl<C: Context> MachineBuilder<C> {
             });
         };
         let uri = self.contract.uri().to_owned();
-        for (i, (key, c)) in self.services.iter().enumerate() {
+        let mut by_uri: HashMap<&str, &str> = HashMap::with_capacity(self.services.len());
+        for (key, c) in &self.services {
             if c.uri() == uri {
                 return Err(MachineBuildError::CircularService {
                     uri,
                     key: key.clone(),
                 });
             }
-            if let Some((earlier, _)) = self.services[..i].iter().find(|(_, e)| e.uri() == c.uri())
-            {
+            if let Some(earlier) = by_uri.insert(c.uri(), key) {
                 return Err(MachineBuildError::DuplicateService {
                     later: key.clone(),
-                    earlier: earlier.clone(),
+                    earlier: earlier.to_owned(),
                     uri: c.uri().to_owned(),
                 });
             }
@@ -346,11 +355,14 @@ impl<C: Context> MachineBuilder<C> {
         };
         let source = self.contract.accepts().event_type.clone();
         let services = self.services;
-        let receivable = |t: &str| {
-            services.iter().any(|(_, s)| {
-                s.system_error().event_type == t || s.emit_list().iter().any(|e| e.event_type == t)
+        let receivable: HashSet<&str> = services
+            .iter()
+            .flat_map(|(_, s)| {
+                std::iter::once(s.system_error().event_type.as_str())
+                    .chain(s.emit_list().iter().map(|e| e.event_type.as_str()))
             })
-        };
+            .collect();
+        let receivable = |t: &str| receivable.contains(t);
         let tree = Tree::build(&self.id, self.root, &receivable, &source)?;
         let requires_locking =
             tree.has_parallel || services.iter().any(|(_, s)| s.emit_list().len() > 1);

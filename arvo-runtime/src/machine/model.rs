@@ -170,6 +170,18 @@ impl<C> Default for StateBuilder<C> {
     }
 }
 
+/// Drops the states below one at a time instead of recursively, so that dropping a definition
+/// nested deeper than [`MAX_STATE_DEPTH`](super::MAX_STATE_DEPTH) (which
+/// [`MachineBuilder::build`](super::MachineBuilder::build) refuses) cannot overflow the stack.
+impl<C> Drop for StateBuilder<C> {
+    fn drop(&mut self) {
+        let mut below = std::mem::take(&mut self.children);
+        while let Some((_, mut state)) = below.pop() {
+            below.append(&mut state.children);
+        }
+    }
+}
+
 impl<C> std::fmt::Debug for StateBuilder<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StateBuilder")

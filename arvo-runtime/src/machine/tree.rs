@@ -1,5 +1,9 @@
 //! The compiled state tree (preorder arena) and the build-time checks that produce it.
 
+use std::collections::{HashMap, HashSet};
+
+use arvo_rules::MAX_STATE_DEPTH;
+
 use super::error::MachineBuildError;
 use super::model::{Action, Guard, StateBuilder, StateKind, Transition};
 
@@ -67,6 +71,12 @@ pub(crate) struct Tree<C> {
     pub(crate) has_parallel: bool,
 }
 
+/// The states by id and by dotted path, for resolving targets while the tree is built.
+struct Index {
+    ids: HashMap<String, usize>,
+    paths: HashMap<String, usize>,
+}
+
 struct Pending<C> {
     node: usize,
     on: Vec<(String, Transition<C>)>,
@@ -80,21 +90,25 @@ impl<C> Tree<C> {
         of < d && d <= self.nodes[of].end
     }
 
-    fn resolve(&self, from: usize, target: &str) -> Option<usize> {
+    /// The state `target` names, seen from state `from`: `#id`, a sibling's dotted path, or
+    /// (after a leading `.`) a child's. A hash lookup each, so that building a machine stays
+    /// linear in its transitions however many states it has.
+    fn resolve(&self, index: &Index, from: usize, target: &str) -> Option<usize> {
         if let Some(id) = target.strip_prefix('#') {
-            return self.nodes.iter().position(|n| n.id == id);
+            return index.ids.get(id).copied();
         }
-        let (mut cur, rest) = match target.strip_prefix('.') {
+        let (base, rest) = match target.strip_prefix('.') {
             Some(rest) => (from, rest),
             None => (self.nodes[from].parent.unwrap_or(from), target),
         };
-        for part in rest.split('.') {
-            cur = *self.nodes[cur]
-                .children
-                .iter()
-                .find(|&&c| self.nodes[c].key == part)?;
-        }
-        Some(cur)
+        // Keys hold no `.`, so a dotted path below `base` is `base`'s path, `.`, and `rest`.
+        let base = &self.nodes[base].path;
+        let path = if base.is_empty() {
+            rest.to_owned()
+        } else {
+            format!("{base}.{rest}")
+        };
+        index.paths.get(&path).copied()
     }
 
     /// Compiles and checks the tree. `receivable` says whether an event type can reach the
@@ -110,15 +124,19 @@ impl<C> Tree<C> {
             has_parallel: false,
         };
         let mut pending = Vec::new();
-        tree.flatten(machine, String::new(), None, root, &mut pending)?;
+        tree.flatten(machine, String::new(), None, root, &mut pending, 0)?;
         if tree.nodes[0].children.is_empty() {
             return Err(MachineBuildError::NoStates {
                 machine: machine.to_owned(),
             });
         }
         // Ids are unique.
+        let mut index = Index {
+            ids: HashMap::with_capacity(tree.nodes.len()),
+            paths: HashMap::with_capacity(tree.nodes.len()),
+        };
         for (i, n) in tree.nodes.iter().enumerate() {
-            if let Some(j) = tree.nodes[..i].iter().position(|m| m.id == n.id) {
+            if let Some(&j) = index.ids.get(n.id.as_str()) {
                 return Err(MachineBuildError::DuplicateId {
                     machine: machine.to_owned(),
                     id: n.id.clone(),
@@ -126,6 +144,8 @@ impl<C> Tree<C> {
                     second: n.display_path().to_owned(),
                 });
             }
+            index.ids.insert(n.id.clone(), i);
+            index.paths.insert(n.path.clone(), i);
         }
         for p in pending {
             let state = tree.nodes[p.node].display_path().to_owned();
@@ -192,7 +212,7 @@ impl<C> Tree<C> {
                         init: init_type.to_owned(),
                     });
                 }
-                let compiled = tree.compile(machine, p.node, Some(event.clone()), t)?;
+                let compiled = tree.compile(&index, machine, p.node, Some(event.clone()), t)?;
                 if event == "*" {
                     any.push(compiled);
                 } else {
@@ -204,7 +224,7 @@ impl<C> Tree<C> {
             }
             let mut always = Vec::with_capacity(p.always.len());
             for t in p.always {
-                always.push(tree.compile(machine, p.node, None, t)?);
+                always.push(tree.compile(&index, machine, p.node, None, t)?);
             }
             if !p.done.is_empty() && !matches!(kind, StateKind::Compound | StateKind::Parallel) {
                 return Err(MachineBuildError::DoneWithoutChildren {
@@ -214,7 +234,7 @@ impl<C> Tree<C> {
             }
             let mut done = Vec::with_capacity(p.done.len());
             for t in p.done {
-                done.push(tree.compile(machine, p.node, Some(DONE_EVENT.to_owned()), t)?);
+                done.push(tree.compile(&index, machine, p.node, Some(DONE_EVENT.to_owned()), t)?);
             }
             let n = &mut tree.nodes[p.node];
             n.on = on;
@@ -297,6 +317,7 @@ impl<C> Tree<C> {
 
     fn compile(
         &self,
+        index: &Index,
         machine: &str,
         from: usize,
         event: Option<String>,
@@ -306,7 +327,7 @@ impl<C> Tree<C> {
         let ev = || event.clone().unwrap_or_else(|| "always".to_owned());
         for name in &t.targets {
             // The root is never a target: leaving it would leave no state active.
-            match self.resolve(from, name).filter(|&i| i != 0) {
+            match self.resolve(index, from, name).filter(|&i| i != 0) {
                 Some(i) => targets.push(i),
                 None => {
                     return Err(MachineBuildError::UnknownTarget {
@@ -359,13 +380,17 @@ impl<C> Tree<C> {
         None
     }
 
+    /// Appends state `key` (defined by `b`) and, depth first, its descendants, at level
+    /// `depth` (0 for the root): the recursion is at most [`MAX_STATE_DEPTH`] calls deep,
+    /// whatever the definition.
     fn flatten(
         &mut self,
         machine: &str,
         key: String,
         parent: Option<usize>,
-        b: StateBuilder<C>,
+        mut b: StateBuilder<C>,
         pending: &mut Vec<Pending<C>>,
+        depth: usize,
     ) -> Result<usize, MachineBuildError> {
         let index = self.nodes.len();
         let path = match parent {
@@ -391,7 +416,7 @@ impl<C> Tree<C> {
         if kind == StateKind::Parallel {
             self.has_parallel = true;
         }
-        let id = b.id.unwrap_or_else(|| {
+        let id = b.id.take().unwrap_or_else(|| {
             if path.is_empty() {
                 machine.to_owned()
             } else {
@@ -407,23 +432,25 @@ impl<C> Tree<C> {
             children: Vec::new(),
             initial: None,
             end: index,
-            entry: b.entry,
-            exit: b.exit,
+            entry: std::mem::take(&mut b.entry),
+            exit: std::mem::take(&mut b.exit),
             on: Vec::new(),
             any: Vec::new(),
             always: Vec::new(),
             done: Vec::new(),
-            description: b.description,
+            description: b.description.take(),
         });
         pending.push(Pending {
             node: index,
-            on: b.on,
-            always: b.always,
-            done: b.done,
-            initial: b.initial,
+            on: std::mem::take(&mut b.on),
+            always: std::mem::take(&mut b.always),
+            done: std::mem::take(&mut b.done),
+            initial: b.initial.take(),
         });
-        let mut children = Vec::with_capacity(b.children.len());
-        for (k, child) in b.children {
+        let kids = std::mem::take(&mut b.children);
+        let mut children = Vec::with_capacity(kids.len());
+        let mut keys: HashSet<String> = HashSet::with_capacity(kids.len());
+        for (k, child) in kids {
             if k.is_empty() || k.contains(['.', '#', '*']) {
                 return Err(MachineBuildError::InvalidStateKey {
                     machine: machine.to_owned(),
@@ -431,14 +458,23 @@ impl<C> Tree<C> {
                     key: k,
                 });
             }
-            if children.iter().any(|&c: &usize| self.nodes[c].key == k) {
+            if !keys.insert(k.clone()) {
                 return Err(MachineBuildError::DuplicateState {
                     machine: machine.to_owned(),
                     state: display,
                     key: k,
                 });
             }
-            let c = self.flatten(machine, k, Some(index), child, pending)?;
+            if depth + 1 > MAX_STATE_DEPTH {
+                return Err(MachineBuildError::TooDeep {
+                    machine: machine.to_owned(),
+                    state: display,
+                    key: k,
+                    depth: depth + 1,
+                    limit: MAX_STATE_DEPTH,
+                });
+            }
+            let c = self.flatten(machine, k, Some(index), child, pending, depth + 1)?;
             children.push(c);
         }
         let end = self.nodes.len() - 1;
