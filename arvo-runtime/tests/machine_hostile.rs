@@ -9,7 +9,7 @@ mod common_resumable;
 mod common_tempdir;
 mod common_timing;
 
-use arvo_runtime::handler::{ParentContext, RawOutput};
+use arvo_runtime::handler::{ParentContext, RawOutput, TransactionCause, Violation};
 use arvo_runtime::machine::{
     ArvoMachine, MAX_STATE_DEPTH, MachineBuildError, MachineBuilder, MachineStatus, StateBuilder,
 };
@@ -204,4 +204,67 @@ fn building_a_machine_takes_time_linear_in_its_states() {
     let diagram = machine.mermaid();
     assert!(diagram.contains("s_s7999 --> s_s0 : evt.calc.add.success"));
     assert!(diagram.contains("s_s7999 --> s_s0 : sys.com.calc.add.error"));
+}
+
+/// A machine whose context an action nests 200 levels deep. Before, the embedded store wrote
+/// the record and every later read of it failed (`recursion limit exceeded`): the workflow was
+/// stuck, its last good state overwritten. Now the write is refused: the step is a
+/// `Transaction` violation (`WriteFailure`, the reason in its message), the stored record keeps
+/// its state and version, and a re-delivery meets the same refusal, never an unreadable record.
+#[tokio::test]
+async fn a_step_whose_record_would_be_too_deep_to_read_is_refused_and_the_last_state_kept() {
+    let machine = ArvoMachine::<Value>::builder("nest", CalcFlow::contract().latest())
+        .service("calc", CalcAdd::contract().latest())
+        .context(|_| Ok(json!({"n": 0})))
+        .output(|_| Ok(json!({"result": 3})))
+        .initial("asking")
+        .state("asking", |s| {
+            s.entry(|_, _, out| out.emit(RawOutput::new("com.calc.add", json!({"a": 1, "b": 2}))))
+                .on("evt.calc.add.success", |t| {
+                    t.target("done").action(|c: &mut Value, _, _| {
+                        for _ in 0..200 {
+                            *c = json!({ "inner": c.take() });
+                        }
+                        Ok(())
+                    })
+                })
+        })
+        .state("done", |s| s.final_state())
+        .build()
+        .unwrap();
+    let dir = common_tempdir::TempDir::new("machine-nest");
+    let store = RedbStore::open(dir.file()).unwrap();
+    let memory = store
+        .memory::<OrchestratorMemoryRecord<Value>>("nest")
+        .unwrap();
+    let orch = ArvoOrchestrator::builder(memory.clone())
+        .machine(machine)
+        .build()
+        .unwrap();
+    let init = calc_init(1.0, 2.0);
+    let calls = orch.execute(&init, ParentContext::Event).await.unwrap();
+    let before = memory.read(init.subject()).await.unwrap().unwrap();
+    let answer = calc_handler()
+        .execute(&calls[0], ParentContext::Event)
+        .await
+        .unwrap();
+    for attempt in ["first", "re-delivered"] {
+        let v = orch
+            .execute(&answer[0], ParentContext::Event)
+            .await
+            .expect_err("the step's record cannot be stored");
+        assert!(
+            matches!(
+                &v,
+                Violation::Transaction { cause: TransactionCause::WriteFailure, message, .. }
+                    if message.contains("could not be read back")
+            ),
+            "{attempt}: {v:?}"
+        );
+        let after = memory.read(init.subject()).await.unwrap().unwrap();
+        assert_eq!(after.version, before.version, "{attempt}");
+        let state = after.value.as_normal().unwrap();
+        assert_eq!(serde_json::to_value(&state.value).unwrap(), json!("asking"));
+        assert_eq!(state.state.context, json!({"n": 0}));
+    }
 }

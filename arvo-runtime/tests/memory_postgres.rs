@@ -673,6 +673,19 @@ async fn a_slow_server_times_out_retries_and_writes_nothing_half() {
     drop_schemas(&m, &schema).await;
 }
 
+/// A record `serde_json` could not read back is refused on write, the stored one kept (a JSONB
+/// column takes such a record, and every later read of it had failed).
+#[tokio::test]
+async fn records_too_deep_to_read_back_are_refused() {
+    let Some(url) = postgres_url("records_too_deep_to_read_back_are_refused") else {
+        return;
+    };
+    let schema = unique("arvo_deep");
+    let m = memory::<serde_json::Value>(&url, &schema).await;
+    conformance::records_too_deep_to_read_back_are_refused(&m).await;
+    drop_schemas(&m, &schema).await;
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_a_serialization_error() {
     let Some(url) = postgres_url("a_corrupt_record_is_a_serialization_error") else {

@@ -1,6 +1,7 @@
 //! `RedbMemory` beyond the conformance suite: records, versions and tables survive reopening
 //! the file, listing pages through records, a second open is refused with a clear error, a
-//! record that is not the expected type is a serialisation error keeping serde's error, cleanup.
+//! record that is not the expected type is a serialisation error keeping serde's error, a record
+//! too deep to read back is refused on write, cleanup.
 
 mod common_tempdir;
 
@@ -139,6 +140,17 @@ async fn a_record_of_another_type_is_a_serialisation_error_with_serdes_source() 
     assert_eq!(err.transaction_cause(), "READ_MACHINE_MEMORY_FAILURE");
     let err = flows.list(None, 10).expect_err("list sees the bad record");
     assert!(matches!(err, MemoryError::Serialization { .. }), "{err:?}");
+}
+
+/// Regression: a record nested deeper than `serde_json` reads back was written, and every later
+/// read of it failed (the workflow was stuck, its last good state overwritten). It is refused
+/// on write now, the stored record kept.
+#[tokio::test]
+async fn records_too_deep_to_read_back_are_refused() {
+    let dir = TempDir::new("redb-deep");
+    let store = RedbStore::open(dir.file()).expect("open");
+    let m = store.memory::<serde_json::Value>("deep").expect("memory");
+    arvo_runtime::memory::conformance::records_too_deep_to_read_back_are_refused(&m).await;
 }
 
 #[tokio::test]

@@ -130,6 +130,18 @@ async fn keys_leases_and_ttls() {
     drop_keys(&m, &prefix).await;
 }
 
+/// A record `serde_json` could not read back is refused on write, the stored one kept.
+#[tokio::test]
+async fn records_too_deep_to_read_back_are_refused() {
+    let Some(url) = redis_url("records_too_deep_to_read_back_are_refused") else {
+        return;
+    };
+    let prefix = format!("{}:", unique("arvo-deep"));
+    let m = memory::<serde_json::Value>(&url, &prefix);
+    conformance::records_too_deep_to_read_back_are_refused(&m).await;
+    drop_keys(&m, &prefix).await;
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_a_serialization_error() {
     let Some(url) = redis_url("a_corrupt_record_is_a_serialization_error") else {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Lease, LeaseToken, MachineMemory, MemoryError, MemoryOp, Version};
+use super::{Lease, LeaseToken, MAX_RECORD_DEPTH, MachineMemory, MemoryError, MemoryOp, Version};
 
 /// The record the suite stores: a counter and a note (a string, to exercise text round trips).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +203,73 @@ pub async fn read_your_writes<M: MachineMemory<Probe>>(m: &M) {
     );
     // Another subject is independent.
     assert!(ok(CASE, "read other", m.read("ryw/subject-2").await).is_none());
+}
+
+/// `[[...[levels]...]]`: `levels` arrays, one inside the other, around a number.
+pub fn nested_arrays(levels: usize) -> serde_json::Value {
+    let mut value = serde_json::Value::from(levels);
+    for _ in 0..levels {
+        value = serde_json::Value::Array(vec![value]);
+    }
+    value
+}
+
+/// For a memory that stores records as JSON text (redb, PostgreSQL, Redis; not in [`run_all`],
+/// whose records are [`Probe`]s, nor for [`InMemoryMemory`](super::InMemoryMemory), which keeps
+/// values as they are): a record nested [`MAX_RECORD_DEPTH`] levels deep is stored and read
+/// back; one nested a level deeper, which `serde_json` could not read back, is refused on write
+/// with [`MemoryError::Serialization`], and the stored record and its version stay as they
+/// were, so the workflow can go on from its last good state.
+pub async fn records_too_deep_to_read_back_are_refused<M: MachineMemory<serde_json::Value>>(m: &M) {
+    const CASE: &str = "records_too_deep_to_read_back_are_refused";
+    let id = "deep/subject";
+    let deepest = nested_arrays(MAX_RECORD_DEPTH);
+    let v1 = ok(
+        CASE,
+        "create",
+        m.write(id, deepest.clone(), None, None).await,
+    );
+    let read = ok(CASE, "read", m.read(id).await);
+    assert_eq!(
+        read.map(|r| (r.value, r.version)),
+        Some((deepest, v1)),
+        "[{CASE}] a record {MAX_RECORD_DEPTH} levels deep reads back"
+    );
+    let refused = err(
+        CASE,
+        "write one level deeper",
+        m.write(id, nested_arrays(MAX_RECORD_DEPTH + 1), Some(v1), None)
+            .await,
+    );
+    assert!(
+        matches!(&refused, MemoryError::Serialization { op: MemoryOp::Write, id: i, .. } if i == id),
+        "[{CASE}] expected Serialization on write, got {refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("could not be read back"),
+        "[{CASE}] the error says why: {refused}"
+    );
+    let read = ok(CASE, "read after the refusal", m.read(id).await);
+    assert_eq!(
+        read.map(|r| (r.value, r.version)),
+        Some((nested_arrays(MAX_RECORD_DEPTH), v1)),
+        "[{CASE}] the stored record is unchanged"
+    );
+    let fresh = "deep/new-subject";
+    let refused = err(
+        CASE,
+        "create too deep",
+        m.write(fresh, nested_arrays(MAX_RECORD_DEPTH + 1), None, None)
+            .await,
+    );
+    assert!(
+        matches!(refused, MemoryError::Serialization { .. }),
+        "[{CASE}] {refused:?}"
+    );
+    assert!(
+        ok(CASE, "read of the refused subject", m.read(fresh).await).is_none(),
+        "[{CASE}] nothing was stored for a refused first write"
+    );
 }
 
 /// `n` pseudo-random characters of the base64 alphabet (a fixed xorshift sequence): text as

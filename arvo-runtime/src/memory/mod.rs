@@ -81,6 +81,107 @@ pub trait MemoryRecord: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
 
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> MemoryRecord for T {}
 
+/// How many levels of arrays and objects a stored record's JSON may nest: `serde_json` reads
+/// back no more (its recursion limit of 128 refuses the 128th), so a deeper record, once
+/// written, could never be read again, and its workflow could never take another step.
+pub const MAX_RECORD_DEPTH: usize = 127;
+
+/// The JSON text a memory that stores JSON (redb, PostgreSQL, Redis, or one of your own)
+/// writes for `record` during `op` on `id`: `serde_json`'s, checked to read back.
+///
+/// # Errors
+/// [`MemoryError::Serialization`] when `record` does not serialise, or when its JSON nests
+/// deeper than [`MAX_RECORD_DEPTH`] levels: refused before anything is written, so the stored
+/// record stays as it was. ([`InMemoryMemory`] keeps values as they are and never serialises
+/// them.)
+///
+/// ```
+/// # use arvo_runtime::memory::{MemoryError, MemoryOp, record_json, MAX_RECORD_DEPTH};
+/// let mut deep = serde_json::json!(1);
+/// for _ in 0..MAX_RECORD_DEPTH {
+///     deep = serde_json::json!([deep]);
+/// }
+/// assert!(record_json(MemoryOp::Write, "s", &deep).is_ok());
+/// let deeper = serde_json::json!([deep]);
+/// let err = record_json(MemoryOp::Write, "s", &deeper).unwrap_err();
+/// assert!(matches!(err, MemoryError::Serialization { .. }));
+/// assert!(err.to_string().contains("nests deeper than 127 levels"));
+/// ```
+pub fn record_json<T: Serialize + ?Sized>(
+    op: MemoryOp,
+    id: &str,
+    record: &T,
+) -> Result<String, MemoryError> {
+    let json = serde_json::to_string(record).map_err(|e| MemoryError::serialization(op, id, e))?;
+    // Read back with `serde_json` itself, the parser and limit of the memory's read, into
+    // nothing (no value is built).
+    if let Err(e) = serde_json::from_str::<Nested>(&json) {
+        let why = format!(
+            "its JSON nests deeper than {MAX_RECORD_DEPTH} levels of arrays and objects, which \
+             could not be read back ({e})"
+        );
+        return Err(MemoryError::serialization(
+            op,
+            id,
+            <serde_json::Error as serde::ser::Error>::custom(why),
+        ));
+    }
+    Ok(json)
+}
+
+/// Any JSON value, read and dropped at once, whose arrays and objects are read through
+/// `deserialize_any` at every level, as a record's own type reads them: so `serde_json`'s
+/// recursion limit applies (its `IgnoredAny` skips nested values without it).
+struct Nested;
+
+impl<'de> serde::Deserialize<'de> for Nested {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Nested)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Nested {
+    type Value = Nested;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_unit<E>(self) -> Result<Nested, E> {
+        Ok(Nested)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Nested, A::Error> {
+        while seq.next_element::<Nested>()?.is_some() {}
+        Ok(Nested)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Nested, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, Nested>()?.is_some() {}
+        Ok(Nested)
+    }
+}
+
 /// The opaque revision of a stored record, used for compare-and-swap writes.
 ///
 /// A backend hands it out with every read and successful write; callers only pass it back.
@@ -686,7 +787,8 @@ pub trait MachineMemory<T: MemoryRecord>: Send + Sync {
     ) -> impl Future<Output = Result<Option<Versioned<T>>, MemoryError>> + Send;
 
     /// Stores `record` for `id` if the stored version is `expected` (`None`: no record), fenced
-    /// by `lease` when given. Returns the new version.
+    /// by `lease` when given. Returns the new version. A memory that stores JSON text refuses a
+    /// record it could not read back ([`record_json`]), leaving the stored one as it was.
     fn write(
         &self,
         id: &str,

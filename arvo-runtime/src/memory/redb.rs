@@ -543,7 +543,7 @@ impl<T: MemoryRecord> MachineMemory<T> for RedbMemory<T> {
         let json = if remove {
             String::new()
         } else {
-            serde_json::to_string(&record).map_err(|e| MemoryError::serialization(OP, id, e))?
+            super::record_json(OP, id, &record)?
         };
         let inner = Arc::clone(&self.inner);
         let owned_id = id.to_owned();

@@ -400,8 +400,7 @@ impl<T: MemoryRecord> MachineMemory<T> for RedisMemory<T> {
         if let Some(l) = lease.filter(|l| l.subject() != id) {
             return Err(stale(MemoryOp::Write, id, l));
         }
-        let data = serde_json::to_string(&record)
-            .map_err(|e| MemoryError::serialization(MemoryOp::Write, id, e))?;
+        let data = super::record_json(MemoryOp::Write, id, &record)?;
         let finished = self.inner.finished.as_ref().is_some_and(|f| f(&record));
         let ttl = match (finished, self.inner.finished_ttl, self.inner.record_ttl) {
             (true, Some(ttl), _) | (_, _, Some(ttl)) => ttl_ms(ttl),

@@ -661,8 +661,7 @@ impl<T: MemoryRecord> PostgresMemory<T> {
         if let Some(l) = lease.filter(|l| l.subject() != id) {
             return Err(stale(MemoryOp::Write, id, l));
         }
-        let data = serde_json::to_string(&record)
-            .map_err(|e| MemoryError::serialization(MemoryOp::Write, id, e))?;
+        let data = crate::memory::record_json(MemoryOp::Write, id, &record)?;
         let parent = self.inner.parent.as_ref().and_then(|f| f(&record));
         let finished = self.inner.finished.as_ref().is_some_and(|f| f(&record));
         let Some(lease) = lease else {
