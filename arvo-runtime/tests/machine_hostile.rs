@@ -13,7 +13,7 @@ use arvo_runtime::handler::{ParentContext, RawOutput, TransactionCause, Violatio
 use arvo_runtime::machine::{
     ArvoMachine, MAX_STATE_DEPTH, MachineBuildError, MachineBuilder, MachineStatus, StateBuilder,
 };
-use arvo_runtime::memory::{MachineMemory, RedbStore};
+use arvo_runtime::memory::{MachineMemory, MemoryRecord, RedbMemory, RedbStore};
 use arvo_runtime::orchestrator::{ArvoOrchestrator, OrchestratorMemoryRecord};
 use common_backends::workflows::calc_init;
 use common_resumable::{CalcAdd, CalcFlow, calc_handler};
@@ -98,6 +98,29 @@ fn a_machine_nested_past_the_limit_is_refused_and_nothing_overflows() {
     );
 }
 
+/// A machine's memory on a redb file.
+type Memory<C> = RedbMemory<OrchestratorMemoryRecord<C>>;
+
+/// `machine` run by an orchestrator whose memory is a new redb file (deleted with the
+/// returned folder), and that memory.
+fn on_redb<C: MemoryRecord>(
+    name: &str,
+    machine: ArvoMachine<C>,
+) -> (
+    common_tempdir::TempDir,
+    Memory<C>,
+    ArvoOrchestrator<Memory<C>, C>,
+) {
+    let dir = common_tempdir::TempDir::new(&format!("machine-{name}"));
+    let store = RedbStore::open(dir.file()).unwrap();
+    let memory = store.memory(name).unwrap();
+    let orch = ArvoOrchestrator::builder(memory.clone())
+        .machine(machine)
+        .build()
+        .unwrap();
+    (dir, memory, orch)
+}
+
 /// The nested value `{"s1": {"s2": ... "s<levels>"}}` of a chain's deepest state.
 fn nested_value(levels: usize) -> Value {
     let mut value = json!(format!("s{levels}"));
@@ -135,15 +158,7 @@ async fn a_machine_at_the_limit_runs_and_its_snapshot_round_trips_through_the_st
     let diagram = machine.mermaid();
     assert!(diagram.contains(&format!("state \"s{MAX_STATE_DEPTH}\" as ")));
 
-    let dir = common_tempdir::TempDir::new("machine-hostile");
-    let store = RedbStore::open(dir.file()).unwrap();
-    let memory = store
-        .memory::<OrchestratorMemoryRecord<Sum>>("deep")
-        .unwrap();
-    let orch = ArvoOrchestrator::builder(memory.clone())
-        .machine(machine)
-        .build()
-        .unwrap();
+    let (_dir, memory, orch) = on_redb("deep", machine);
     let init = calc_init(2.0, 3.0);
     let calls = orch.execute(&init, ParentContext::Event).await.unwrap();
     assert_eq!(calls.len(), 1);
@@ -232,15 +247,7 @@ async fn a_step_whose_record_would_be_too_deep_to_read_is_refused_and_the_last_s
         .state("done", |s| s.final_state())
         .build()
         .unwrap();
-    let dir = common_tempdir::TempDir::new("machine-nest");
-    let store = RedbStore::open(dir.file()).unwrap();
-    let memory = store
-        .memory::<OrchestratorMemoryRecord<Value>>("nest")
-        .unwrap();
-    let orch = ArvoOrchestrator::builder(memory.clone())
-        .machine(machine)
-        .build()
-        .unwrap();
+    let (_dir, memory, orch) = on_redb("nest", machine);
     let init = calc_init(1.0, 2.0);
     let calls = orch.execute(&init, ParentContext::Event).await.unwrap();
     let before = memory.read(init.subject()).await.unwrap().unwrap();
