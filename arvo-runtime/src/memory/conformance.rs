@@ -5,6 +5,8 @@
 //! panics with the case's name and what went wrong when the memory breaks the contract.
 //! [`run_all`] runs every case, each on a memory made for its own namespace (`"{prefix}-{case}"`)
 //! so cases can share one server (a schema or key prefix per namespace) and run beside other tests.
+//! One more case is for the memories that store JSON text only, and stores `serde_json::Value`
+//! records: [`records_too_deep_to_read_back_are_refused`].
 //!
 //! Lease cases use real, short TTLs (tens of milliseconds) and real sleeps: server backends keep
 //! time with real clocks, so do not call them under `tokio::time::pause()`. The concurrent cases
