@@ -12,6 +12,7 @@
 //! ```
 
 use crate::{Catalogue, DocsError};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,13 +41,19 @@ pub enum Command {
     Help,
 }
 
-/// Parses the arguments (without the program name).
+/// Parses the arguments (without the program name). The folder may be any path, UTF-8 or not.
 ///
 /// ```
 /// use arvo_docs::cli::{parse_args, Command};
 /// assert_eq!(parse_args(["--out", "docs"]), Ok(Command::Write("docs".into())));
 /// assert_eq!(parse_args(["--out=d"]), Ok(Command::Write("d".into())));
 /// assert!(parse_args(["--bogus"]).unwrap_err().contains("--bogus"));
+/// # #[cfg(unix)] {
+/// use std::os::unix::ffi::OsStringExt as _;
+/// let odd = std::ffi::OsString::from_vec(b"d\xff".to_vec());
+/// assert_eq!(parse_args([std::ffi::OsString::from("-o"), odd.clone()]), Ok(Command::Write(odd.clone().into())));
+/// assert!(parse_args([odd]).unwrap_err().contains("unknown argument 'd\u{fffd}'"));
+/// # }
 /// ```
 ///
 /// # Errors
@@ -54,32 +61,39 @@ pub enum Command {
 pub fn parse_args<I, S>(args: I) -> Result<Command, String>
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: Into<OsString>,
 {
     let mut out = PathBuf::from(DEFAULT_OUT);
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-o" | "--out" => match args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => return Ok(Command::Help),
+            Some("-o" | "--out") => match args.next() {
                 Some(v) if !v.is_empty() => out = PathBuf::from(v),
-                _ => return Err(format!("{arg} needs a folder")),
+                _ => return Err(format!("{} needs a folder", arg.to_string_lossy())),
             },
-            other => match other.strip_prefix("--out=") {
-                Some(v) if !v.is_empty() => out = PathBuf::from(v),
-                Some(_) => return Err("--out needs a folder".to_owned()),
+            Some(other) => match other.strip_prefix("--out=") {
+                Some("") => return Err("--out needs a folder".to_owned()),
+                Some(v) => out = PathBuf::from(v),
                 None => return Err(format!("unknown argument '{other}'")),
             },
+            None if arg.as_encoded_bytes().starts_with(b"--out=") => {
+                return Err(format!(
+                    "'{}': give a folder whose name is not UTF-8 as a separate argument (--out DIR)",
+                    arg.to_string_lossy()
+                ));
+            }
+            None => return Err(format!("unknown argument '{}'", arg.to_string_lossy())),
         }
     }
     Ok(Command::Write(out))
 }
 
-/// Runs the command line over the catalogue `build` makes: parses `std::env::args`, writes,
+/// Runs the command line over the catalogue `build` makes: parses `std::env::args_os`, writes,
 /// prints where, and returns the exit code (2 for bad arguments, 1 when the docs cannot be
 /// built or written, with the error on stderr).
 pub fn main_with(build: impl FnOnce() -> Result<Catalogue, DocsError>) -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
+    match parse_args(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -67,3 +67,23 @@ fn refuses_bad_arguments_and_foreign_folders() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to replace"));
     assert_eq!(std::fs::read_dir(dir.path()).expect("read").count(), 1);
 }
+
+/// Regression: the binary read its arguments with `std::env::args`, which panics on one that
+/// is not UTF-8; a folder named by such bytes (a valid Unix path) is now written to, and an
+/// unknown such argument is refused by name (exit 2), never a panic (exit 101).
+#[cfg(unix)]
+#[test]
+fn a_folder_whose_name_is_not_utf8_is_written_to() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let dir = tempdir();
+    let out = dir
+        .path()
+        .join(std::ffi::OsString::from_vec(b"docs-\xff".to_vec()));
+    let o = arvo_docs(&["--out".as_ref(), out.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("index.html").is_file());
+    let odd = std::ffi::OsString::from_vec(b"--\xff".to_vec());
+    let o = arvo_docs(&[odd.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown argument '--\u{fffd}'"));
+}

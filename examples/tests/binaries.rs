@@ -95,3 +95,43 @@ fn the_demo_workflow_survives_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression: the binaries read their arguments with `std::env::args`, which panics (exit 101)
+/// on one that is not UTF-8, and took a variable whose value is not UTF-8 for unset (the
+/// worker then connected to the default NATS address). Each is now a usage error naming the
+/// argument or the variable (exit 2), before anything connects.
+#[cfg(unix)]
+#[test]
+fn arguments_and_variables_that_are_not_utf8_are_usage_errors() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let odd = std::ffi::OsString::from_vec(b"--str\xffeam".to_vec());
+    for exe in [
+        env!("CARGO_BIN_EXE_demo"),
+        env!("CARGO_BIN_EXE_order-worker"),
+        env!("CARGO_BIN_EXE_order-client"),
+    ] {
+        let out = std::process::Command::new(exe).arg(&odd).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{exe}: {stderr}");
+        assert!(
+            stderr.contains("argument 1 is not valid UTF-8: '--str\u{fffd}eam'"),
+            "{exe}: {stderr}"
+        );
+    }
+    for (exe, var) in [
+        (env!("CARGO_BIN_EXE_order-worker"), "ARVO_NATS_URL"),
+        (env!("CARGO_BIN_EXE_order-worker"), "ARVO_APPROVE_UP_TO"),
+        (env!("CARGO_BIN_EXE_order-client"), "ARVO_STREAM"),
+    ] {
+        let out = std::process::Command::new(exe)
+            .env(var, std::ffi::OsString::from_vec(b"x\xff".to_vec()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{exe} {var}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{var} is not valid UTF-8: 'x\u{fffd}'")),
+            "{exe} {var}: {stderr}"
+        );
+    }
+}

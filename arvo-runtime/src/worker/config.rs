@@ -191,11 +191,27 @@ impl WorkerConfig {
     /// Reads the process's arguments (after the program name) and environment.
     ///
     /// # Errors
-    /// As [`parse`](Self::parse).
+    /// As [`from_args`](Self::from_args); [`WorkerError::Usage`] for an argument that is not
+    /// UTF-8 ([`process_args`](super::process_args)).
     pub fn from_env(name: impl Into<String>) -> Result<WorkerConfig, WorkerError> {
-        WorkerConfig::parse(name, std::env::args().skip(1), |var| {
-            std::env::var(var).ok()
-        })
+        WorkerConfig::from_args(name, super::process_args()?)
+    }
+
+    /// Reads `args` (flags, without the program name; a program with flags of its own takes
+    /// them out first) over the process's environment, over the defaults.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse); [`WorkerError::Usage`] naming a variable whose value is not
+    /// UTF-8 ([`env_var`](super::env_var)).
+    pub fn from_args<I, S>(name: impl Into<String>, args: I) -> Result<WorkerConfig, WorkerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for var in SETTINGS.iter().map(|s| s.var).chain(["RUST_LOG"]) {
+            super::env_var(var)?;
+        }
+        WorkerConfig::parse(name, args, |var| std::env::var(var).ok())
     }
 
     /// Reads `args` (flags, without the program name) over the variables `env` returns, over

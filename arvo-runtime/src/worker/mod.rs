@@ -62,6 +62,69 @@ use crate::handler::{DynEventHandler, ParentContext, Violation};
 use crate::registry::{IntoHandler, IntoHandlerError};
 use crate::transport::nats::{NatsError, NatsStreams, NatsTransport, NatsWorker};
 
+/// The process's arguments after the program name, as `String`s.
+///
+/// # Errors
+/// [`WorkerError::Usage`] naming the first argument that is not UTF-8 (`std::env::args`
+/// panics on one): see [`utf8_args`].
+pub fn process_args() -> Result<Vec<String>, WorkerError> {
+    utf8_args(std::env::args_os().skip(1))
+}
+
+/// `args` as `String`s.
+///
+/// # Errors
+/// [`WorkerError::Usage`] naming the first argument (counted from 1) that is not UTF-8, shown
+/// with its bad bytes replaced.
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use std::ffi::OsString;
+/// use std::os::unix::ffi::OsStringExt as _;
+/// use arvo_runtime::worker::utf8_args;
+/// let ok = utf8_args([OsString::from("--stream"), OsString::from("ORDERS")]).unwrap();
+/// assert_eq!(ok, ["--stream", "ORDERS"]);
+/// let bad = utf8_args([OsString::from("--stream"), OsString::from_vec(b"OR\xffDERS".to_vec())]);
+/// assert_eq!(
+///     bad.unwrap_err().to_string(),
+///     "argument 2 is not valid UTF-8: 'OR\u{fffd}DERS'"
+/// );
+/// # }
+/// ```
+pub fn utf8_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, WorkerError> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            arg.into_string().map_err(|arg| {
+                WorkerError::Usage(format!(
+                    "argument {} is not valid UTF-8: '{}'",
+                    i + 1,
+                    crate::issue::prefix_within(&arg.to_string_lossy(), 200)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The value of the environment variable `var`: `None` when it is unset or empty.
+///
+/// # Errors
+/// [`WorkerError::Usage`] naming `var` when its value is not UTF-8 (which
+/// `std::env::var(var).ok()` would take for unset, silently falling back to a default).
+pub fn env_var(var: &str) -> Result<Option<String>, WorkerError> {
+    match std::env::var(var) {
+        Ok(value) if value.is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(value)) => Err(WorkerError::Usage(format!(
+            "{var} is not valid UTF-8: '{}'",
+            crate::issue::prefix_within(&value.to_string_lossy(), 200)
+        ))),
+    }
+}
+
 /// Why a worker program could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {

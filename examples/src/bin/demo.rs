@@ -60,7 +60,9 @@ const USAGE: &str = "usage: demo [--file PATH] [--stop-after-approval-request | 
 
 fn parse_args() -> Result<(Mode, Option<PathBuf>), String> {
     let (mut mode, mut file) = (Mode::All, None);
-    let mut args = std::env::args().skip(1);
+    let mut args = arvo_runtime::worker::process_args()
+        .map_err(|e| format!("{e}\n{USAGE}"))?
+        .into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--stop-after-approval-request" if mode == Mode::All => mode = Mode::Stop,

@@ -25,6 +25,7 @@ use arvo_example_contracts::order::{OrderProcess, OrderResult, OrderStatus};
 use arvo_examples::order::{CHECKOUT, OrderSystem, client_order};
 use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::transport::nats::{NatsStreams, NatsTransport};
+use arvo_runtime::worker::{env_var, process_args};
 use futures_util::StreamExt as _;
 use futures_util::future::join_all;
 use serde::Deserialize as _;
@@ -41,15 +42,17 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let env = |k: &str| env_var(k).map_err(|e| e.to_string());
     let mut a = Args {
-        nats_url: env("ARVO_NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
-        stream: env("ARVO_STREAM").unwrap_or_else(|| "ARVO".to_owned()),
+        nats_url: env("ARVO_NATS_URL")?.unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
+        stream: env("ARVO_STREAM")?.unwrap_or_else(|| "ARVO".to_owned()),
         orders: 6,
         timeout: Duration::from_secs(60),
         show: 12,
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = process_args()
+        .map_err(|e| format!("{e}\n{USAGE}"))?
+        .into_iter();
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(USAGE.to_owned());

@@ -27,7 +27,7 @@ use arvo_examples::order::{
 };
 use arvo_runtime::resumable::ResumableMemoryRecord;
 use arvo_runtime::worker::{
-    WorkerConfig, WorkerError, WorkerProgram, WorkerReport, init_telemetry,
+    WorkerConfig, WorkerError, WorkerProgram, WorkerReport, env_var, init_telemetry, process_args,
 };
 
 const NAME: &str = "order-worker";
@@ -36,9 +36,8 @@ const APPROVE_VAR: &str = "ARVO_APPROVE_UP_TO";
 
 /// Takes `--approve-up-to CENTS` (or `=CENTS`) out of `args`, else reads the variable.
 fn approval_limit(args: &mut Vec<String>) -> Result<u64, String> {
-    let mut value = std::env::var(APPROVE_VAR)
-        .ok()
-        .filter(|v| !v.is_empty())
+    let mut value = env_var(APPROVE_VAR)
+        .map_err(|e| e.to_string())?
         .map(|v| (APPROVE_VAR, v));
     let mut i = 0;
     while i < args.len() {
@@ -64,15 +63,17 @@ fn approval_limit(args: &mut Vec<String>) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let limit = match approval_limit(&mut args) {
-        Ok(limit) => limit,
+    let (limit, args) = match process_args()
+        .map_err(|e| e.to_string())
+        .and_then(|mut args| approval_limit(&mut args).map(|limit| (limit, args)))
+    {
+        Ok(taken) => taken,
         Err(message) => {
             eprintln!("{NAME}: {message}");
             return ExitCode::from(2);
         }
     };
-    let config = match WorkerConfig::parse(NAME, args, |var| std::env::var(var).ok()) {
+    let config = match WorkerConfig::from_args(NAME, args) {
         Ok(config) => config,
         Err(WorkerError::Help(usage)) => {
             println!(
