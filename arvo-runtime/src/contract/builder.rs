@@ -11,6 +11,7 @@ use arvo_rules::{
     WILDCARD_VERSION, is_arvo_version, is_domain, is_event_type, is_orchestrator_event_type,
     validate_uri,
 };
+use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct VersionSpec {
     accepts: Schema,
-    emits: Vec<(String, Schema)>,
+    emits: IndexMap<String, Schema>,
 }
 
 impl VersionSpec {
@@ -27,22 +28,14 @@ impl VersionSpec {
     pub fn new(accepts: Schema) -> Self {
         VersionSpec {
             accepts,
-            emits: Vec::new(),
+            emits: IndexMap::new(),
         }
     }
 
     /// Adds (or replaces) an emitted event type.
     pub fn emit(mut self, event_type: impl Into<String>, schema: Schema) -> Self {
-        upsert(&mut self.emits, event_type.into(), schema);
+        self.emits.insert(event_type.into(), schema);
         self
-    }
-}
-
-/// Sets `key` to `value`, in place when present (as a JS object key would be), else at the end.
-fn upsert<T>(list: &mut Vec<(String, T)>, key: String, value: T) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => list.push((key, value)),
     }
 }
 
@@ -55,7 +48,9 @@ struct Fields<V> {
     domain: Option<String>,
     description: Option<String>,
     metadata: Map<String, Value>,
-    versions: Vec<(String, V)>,
+    /// By version; a version given again replaces its value in place, as a JS object key would
+    /// (`IndexMap::insert`: hashed, so many versions build in linear time).
+    versions: IndexMap<String, V>,
 }
 
 impl<V> Fields<V> {
@@ -66,13 +61,13 @@ impl<V> Fields<V> {
             domain: None,
             description: None,
             metadata: Map::new(),
-            versions: Vec::new(),
+            versions: IndexMap::new(),
         }
     }
 
     /// Adds a version, or replaces it in place.
     fn upsert(&mut self, key: String, value: V) {
-        upsert(&mut self.versions, key, value);
+        self.versions.insert(key, value);
     }
 }
 
@@ -84,7 +79,7 @@ impl Fields<VersionSpec> {
             domain: self.domain,
             description: self.description,
             metadata: self.metadata,
-            versions: self.versions,
+            versions: self.versions.into_iter().collect(),
             kind,
         }
     }
@@ -308,10 +303,10 @@ impl OrchestratorContractBuilder {
                     version: version.clone(),
                 }
             })??;
-            plain.versions.push((
+            plain.versions.insert(
                 version,
                 VersionSpec::new(accepts).emit(complete_type.clone(), complete),
-            ));
+            );
         }
         let contract = construct(plain.into_params(ContractKind::Orchestrator {
             name,

@@ -8,6 +8,7 @@ use crate::contract::{ArvoContract, VersionedContract};
 use crate::event::EncodedUri;
 use crate::otel::{ArvoSpanKind, attr};
 use futures_util::future::BoxFuture;
+use indexmap::IndexMap;
 use opentelemetry::KeyValue;
 use opentelemetry::global::BoxedTracer;
 use std::marker::PhantomData;
@@ -115,7 +116,8 @@ pub struct ArvoEventHandlerBuilder {
     tracer: Option<BoxedTracer>,
     span_name: Option<String>,
     span_attributes: Vec<KeyValue>,
-    closures: Vec<(String, VersionFn)>,
+    /// By version (hashed: many versions build in linear time).
+    closures: IndexMap<String, VersionFn>,
     typed: Option<Box<dyn Dispatch>>,
     max_event_bytes: usize,
 }
@@ -174,8 +176,7 @@ impl ArvoEventHandlerBuilder {
         F: for<'a> Fn(HandlerInput<'a>) -> BoxFuture<'a, HandlerResult> + Send + Sync + 'static,
     {
         let version = version.into();
-        self.closures.retain(|(v, _)| *v != version);
-        self.closures.push((version, Box::new(f)));
+        self.closures.insert(version, Box::new(f));
         self
     }
 
@@ -212,9 +213,8 @@ impl ArvoEventHandlerBuilder {
                 let mut closures = self.closures;
                 let mut table = Vec::with_capacity(versions.len());
                 for v in &versions {
-                    let pos = closures.iter().position(|(k, _)| k == v.version().as_str());
-                    match pos {
-                        Some(i) => table.push(closures.swap_remove(i).1),
+                    match closures.swap_remove(v.version().as_str()) {
+                        Some(f) => table.push(f),
                         None => {
                             return Err(HandlerBuildError::MissingVersion {
                                 uri: contract.uri().to_owned(),
@@ -287,7 +287,7 @@ impl ArvoEventHandler {
             tracer: None,
             span_name: None,
             span_attributes: Vec::new(),
-            closures: Vec::new(),
+            closures: IndexMap::new(),
             typed: None,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }

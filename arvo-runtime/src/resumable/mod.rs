@@ -66,6 +66,7 @@ pub use typed::{
     TypedCollected,
 };
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -310,7 +311,8 @@ pub struct ArvoResumableBuilder<M, C> {
     memory: M,
     services: Vec<(String, VersionedContract)>,
     settings: BuilderSettings,
-    handlers: Vec<(String, ResumableFn<C>)>,
+    /// By version (hashed: many versions build in linear time).
+    handlers: IndexMap<String, ResumableFn<C>>,
 }
 
 impl<M, C: Context> ArvoResumableBuilder<M, C>
@@ -340,8 +342,7 @@ where
             + 'static,
     {
         let version = version.into();
-        self.handlers.retain(|(v, _)| *v != version);
-        self.handlers.push((version, Box::new(f)));
+        self.handlers.insert(version, Box::new(f));
         self
     }
 
@@ -370,25 +371,26 @@ where
             ));
         }
         let uri = self.contract.uri().to_owned();
-        for (i, (key, c)) in self.services.iter().enumerate() {
+        let mut by_uri: HashMap<&str, &str> = HashMap::with_capacity(self.services.len());
+        for (key, c) in &self.services {
             if c.uri() == uri {
                 return Err(ResumableBuildError::CircularService {
                     uri,
                     key: key.clone(),
                 });
             }
-            if let Some((earlier, _)) = self.services[..i].iter().find(|(_, e)| e.uri() == c.uri())
-            {
+            if let Some(earlier) = by_uri.insert(c.uri(), key) {
                 return Err(ResumableBuildError::DuplicateService {
                     later: key.clone(),
-                    earlier: earlier.clone(),
+                    earlier: earlier.to_owned(),
                     uri: c.uri().to_owned(),
                 });
             }
         }
         let mut handlers = self.handlers;
-        for (v, _) in &handlers {
-            if self.contract.version(v).is_err() {
+        let known: HashSet<&str> = self.contract.versions().map(|v| v.as_str()).collect();
+        for v in handlers.keys() {
+            if !known.contains(v.as_str()) {
                 return Err(ResumableBuildError::UnknownVersion {
                     uri,
                     version: v.clone(),
@@ -397,8 +399,8 @@ where
         }
         let mut versions = Vec::with_capacity(handlers.len());
         for v in self.contract.versioned() {
-            match handlers.iter().position(|(k, _)| k == v.version().as_str()) {
-                Some(i) => versions.push((v, handlers.swap_remove(i).1)),
+            match handlers.swap_remove(v.version().as_str()) {
+                Some(f) => versions.push((v, f)),
                 None => {
                     return Err(ResumableBuildError::MissingVersion {
                         uri,
@@ -482,7 +484,7 @@ where
             memory,
             services: Vec::new(),
             settings: BuilderSettings::default(),
-            handlers: Vec::new(),
+            handlers: IndexMap::new(),
         }
     }
 
