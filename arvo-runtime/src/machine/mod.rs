@@ -111,7 +111,7 @@ pub use snapshot::{MachineSnapshot, MachineStatus, SNAPSHOT_VERSION, StateValue}
 
 pub use crate::resumable::Context;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -119,6 +119,7 @@ use serde_json::Value;
 use crate::contract::{ArvoVersion, ContractKind, VersionedContract};
 use crate::event::ArvoEvent;
 use crate::handler::HandlerError;
+use crate::orchestration::builder::{ServiceClash, service_clash};
 
 use tree::Tree;
 
@@ -334,21 +335,22 @@ impl<C: Context> MachineBuilder<C> {
             });
         };
         let uri = self.contract.uri().to_owned();
-        let mut by_uri: HashMap<&str, &str> = HashMap::with_capacity(self.services.len());
-        for (key, c) in &self.services {
-            if c.uri() == uri {
-                return Err(MachineBuildError::CircularService {
-                    uri,
-                    key: key.clone(),
-                });
+        match service_clash(&uri, &self.services) {
+            Some(ServiceClash::Circular { key }) => {
+                return Err(MachineBuildError::CircularService { uri, key });
             }
-            if let Some(earlier) = by_uri.insert(c.uri(), key) {
+            Some(ServiceClash::Duplicate {
+                later,
+                earlier,
+                uri,
+            }) => {
                 return Err(MachineBuildError::DuplicateService {
-                    later: key.clone(),
-                    earlier: earlier.to_owned(),
-                    uri: c.uri().to_owned(),
+                    later,
+                    earlier,
+                    uri,
                 });
             }
+            None => {}
         }
         let Some(context) = self.context else {
             return Err(MachineBuildError::MissingContext { machine: self.id });

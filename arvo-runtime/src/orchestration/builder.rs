@@ -7,10 +7,45 @@ use opentelemetry::KeyValue;
 use opentelemetry::global::BoxedTracer;
 
 use super::{EmissionDomains, OrchestrationKind, OrchestrationSettings, SubjectCache};
-use crate::contract::OrchestratorContract;
+use crate::contract::{OrchestratorContract, VersionedContract};
 use crate::resumable::{DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_SUBJECT_CACHE};
 
 /// The settings of an orchestration handler as its builder collects them.
+/// What is wrong with a workflow's service list (machines and resumables alike, each with its
+/// own error type and the reference's messages).
+pub(crate) enum ServiceClash {
+    /// The workflow's own contract (`uri`) is registered as service `key`.
+    Circular { key: String },
+    /// Two keys share a uri.
+    Duplicate {
+        later: String,
+        earlier: String,
+        uri: String,
+    },
+}
+
+/// The first clash in `services` (in order) for a workflow whose contract has `self_uri`, or
+/// `None`: one pass, uris hashed.
+pub(crate) fn service_clash(
+    self_uri: &str,
+    services: &[(String, VersionedContract)],
+) -> Option<ServiceClash> {
+    let mut by_uri = std::collections::HashMap::with_capacity(services.len());
+    for (key, c) in services {
+        if c.uri() == self_uri {
+            return Some(ServiceClash::Circular { key: key.clone() });
+        }
+        if let Some(earlier) = by_uri.insert(c.uri(), key) {
+            return Some(ServiceClash::Duplicate {
+                later: key.clone(),
+                earlier: earlier.clone(),
+                uri: c.uri().to_owned(),
+            });
+        }
+    }
+    None
+}
+
 pub(crate) struct BuilderSettings {
     pub(crate) executionunits: f64,
     /// `None`: the handler kind's default (see [`builder_setters!`]).

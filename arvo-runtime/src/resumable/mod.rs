@@ -66,7 +66,7 @@ pub use typed::{
     TypedCollected,
 };
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -82,7 +82,9 @@ use crate::handler::{
     DomainSpec, EventHandler, HandlerError, ParentContext, RawOutput, Violation, push_output,
 };
 use crate::memory::{MachineMemory, SyncEventResource};
-use crate::orchestration::builder::{BuilderSettings, FinishedSettings, builder_setters};
+use crate::orchestration::builder::{
+    BuilderSettings, FinishedSettings, ServiceClash, builder_setters, service_clash,
+};
 use crate::orchestration::{
     self, CoreError, CoreInput, CoreOutput, EmitContext, InputKind, OrchestrationCore,
     OrchestrationKind, OrchestrationRecord, OrchestrationSettings, ServiceUris, SubjectCache,
@@ -371,21 +373,22 @@ where
             ));
         }
         let uri = self.contract.uri().to_owned();
-        let mut by_uri: HashMap<&str, &str> = HashMap::with_capacity(self.services.len());
-        for (key, c) in &self.services {
-            if c.uri() == uri {
-                return Err(ResumableBuildError::CircularService {
-                    uri,
-                    key: key.clone(),
-                });
+        match service_clash(&uri, &self.services) {
+            Some(ServiceClash::Circular { key }) => {
+                return Err(ResumableBuildError::CircularService { uri, key });
             }
-            if let Some(earlier) = by_uri.insert(c.uri(), key) {
+            Some(ServiceClash::Duplicate {
+                later,
+                earlier,
+                uri,
+            }) => {
                 return Err(ResumableBuildError::DuplicateService {
-                    later: key.clone(),
-                    earlier: earlier.to_owned(),
-                    uri: c.uri().to_owned(),
+                    later,
+                    earlier,
+                    uri,
                 });
             }
+            None => {}
         }
         let mut handlers = self.handlers;
         let known: HashSet<&str> = self.contract.versions().map(|v| v.as_str()).collect();
