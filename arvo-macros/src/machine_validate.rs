@@ -103,8 +103,9 @@ fn tree(m: &Machine, index: &HashMap<String, usize>, errors: &mut Errors) -> Tre
 /// `ArvoMachine::build` refuses: reported at the `parent = ..` of each state one level too
 /// deep (not again at the states below it).
 fn too_deep(m: &Machine, tree: &Tree, errors: &mut Errors) {
-    let mut level: Vec<(usize, usize)> = tree.roots.iter().map(|&i| (i, 1)).collect();
-    while let Some((i, depth)) = level.pop() {
+    // (state, its level) still to visit: a stack, not recursion, whatever the nesting.
+    let mut todo: Vec<(usize, usize)> = tree.roots.iter().map(|&i| (i, 1)).collect();
+    while let Some((i, depth)) = todo.pop() {
         if depth > arvo_rules::MAX_STATE_DEPTH {
             if let Some(p) = &m.states[i].parent {
                 errors.push(
@@ -118,7 +119,7 @@ fn too_deep(m: &Machine, tree: &Tree, errors: &mut Errors) {
             }
             continue;
         }
-        level.extend(tree.children[i].iter().map(|&c| (c, depth + 1)));
+        todo.extend(tree.children[i].iter().map(|&c| (c, depth + 1)));
     }
 }
 

@@ -208,10 +208,14 @@ impl WorkerConfig {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        // Each variable read once, through the check, then handed to `parse`.
+        let mut values = std::collections::HashMap::new();
         for var in SETTINGS.iter().map(|s| s.var).chain(["RUST_LOG"]) {
-            super::env_var(var)?;
+            if let Some(value) = super::env_var(var)? {
+                values.insert(var, value);
+            }
         }
-        WorkerConfig::parse(name, args, |var| std::env::var(var).ok())
+        WorkerConfig::parse(name, args, |var| values.get(var).cloned())
     }
 
     /// Reads `args` (flags, without the program name) over the variables `env` returns, over
