@@ -1,8 +1,9 @@
 //! The PostgreSQL machine memory (`memory::postgres`, feature `postgres`) against a real server
 //! (`ARVO_TEST_POSTGRES_URL`; skipped with a note when unset, a failure when `CI=true`): the
 //! conformance suite, the versioned migration, hierarchy queries, cleanup, a down or slow
-//! server, corrupt records, and the resumable workflows (broker, parent/child, 8 concurrent
-//! tasks). Every test works in its own schema (random suffix), dropped at the end.
+//! server, connections the server closes, corrupt records, and the resumable workflows
+//! (broker, parent/child, 8 concurrent tasks). Every test works in its own schema (random
+//! suffix), dropped at the end.
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -745,6 +746,45 @@ async fn broker_workflows_and_parent_child_on_postgres() {
     assert_eq!(report.records, 22);
     assert!(calc.read(&family.child).await.unwrap().is_none());
     drop_schemas(&calc, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_closes_are_replaced() {
+    let Some(url) = postgres_url("connections_the_server_closes_are_replaced") else {
+        return;
+    };
+    // The memory's connections carry a name of their own, so the cut closes only them (as a
+    // server restart or a failover closes every connection).
+    let app = unique("arvo_cut");
+    let schema = unique("arvo_cut");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let memory =
+        PostgresMemory::<CalcRecord>::builder(format!("{url}{separator}application_name={app}"))
+            .schema(&schema)
+            .pool_size(4)
+            .build()
+            .unwrap();
+    memory.migrate().await.unwrap();
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let admin = Arc::new(admin);
+    workflows::steps_survive_lost_connections(memory.clone(), 5, || {
+        let (admin, app) = (admin.clone(), app.clone());
+        async move {
+            admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&app],
+                )
+                .await
+                .unwrap()
+                .len()
+        }
+    })
+    .await;
+    drop_schemas(&memory, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

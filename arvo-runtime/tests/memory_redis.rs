@@ -1,8 +1,8 @@
 //! The Redis machine memory (`memory::redis`, feature `redis`) against a real server
 //! (`ARVO_TEST_REDIS_URL`; skipped with a note when unset, a failure when `CI=true`): the
-//! conformance suite, the key layout and TTLs, a down server, corrupt records, and the resumable
-//! workflows (broker, parent/child, 8 concurrent tasks). Every test uses its own key prefix
-//! (random suffix), whose keys are deleted at the end.
+//! conformance suite, the key layout and TTLs, a down server, a connection the server closes,
+//! corrupt records, and the resumable workflows (broker, parent/child, 8 concurrent tasks).
+//! Every test uses its own key prefix (random suffix), whose keys are deleted at the end.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -332,6 +332,37 @@ async fn broker_workflows_and_parent_child_on_redis() {
         ResumableStatus::Done
     );
     drop_keys(&calc, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closes_is_replaced() {
+    let Some(url) = redis_url("a_connection_the_server_closes_is_replaced") else {
+        return;
+    };
+    let prefix = format!("{}:", unique("arvo-cut"));
+    let memory = workflow_memory(&url, &prefix, LockPolicy::default());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let admin = client.get_multiplexed_async_connection().await.unwrap();
+    // The cut closes the memory's connection only (as a server restart closes every one).
+    workflows::steps_survive_lost_connections(memory.clone(), 5, || {
+        let (mut admin, mut own) = (admin.clone(), memory.connection());
+        async move {
+            let id: i64 = redis::cmd("CLIENT")
+                .arg("ID")
+                .query_async(&mut own)
+                .await
+                .unwrap();
+            redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query_async::<usize>(&mut admin)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    drop_keys(&memory, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,9 +23,8 @@ use arvo_runtime::event::ArvoEvent;
 use arvo_runtime::memory::LockPolicy;
 use arvo_runtime::memory::postgres::PostgresMemory;
 use arvo_runtime::transport::nats::{NatsStreams, NatsTransport, NatsWorker};
-use async_nats::jetstream;
 use common_backends::workflows::{CalcRecord, calc_init};
-use common_backends::{postgres_url, server_url, unique};
+use common_backends::{postgres_url, server_url, stored_on, unique};
 use common_resumable::{CalcFlow, calc_handler, calc_resumable};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -239,41 +238,18 @@ fn a_killed_worker_loses_no_workflow_and_none_completes_twice_over_nats() {
         let elapsed = started.elapsed();
         let redeliveries: u64 = workers.into_iter().map(stop_worker).sum();
         // Count from the stream: what JetStream kept (duplicates suppressed by id).
-        let js = jetstream::new(t.client().clone());
-        let consumer = js
-            .get_stream(&stream)
-            .await
-            .unwrap()
-            .create_consumer(jetstream::consumer::pull::Config {
-                filter_subject: t.streams().subject(CLIENT),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let stored = stored_on(&t, t.streams().subject(CLIENT)).await;
         let mut by_subject: HashMap<String, usize> = HashMap::new();
-        let mut total = 0usize;
-        loop {
-            let mut batch = consumer.fetch().max_messages(500).messages().await.unwrap();
-            let mut got = 0;
-            while let Some(msg) = batch.next().await {
-                let msg = msg.unwrap();
-                let e = ArvoEvent::from_json_slice(&msg.payload).unwrap();
-                assert_eq!(e.event_type(), CalcFlow::COMPLETE_TYPE);
-                assert_eq!(
-                    e.data()["result"].as_f64(),
-                    expected.get(e.subject()).copied(),
-                    "the right sum"
-                );
-                *by_subject.entry(e.subject().to_owned()).or_default() += 1;
-                total += 1;
-                got += 1;
-                msg.ack().await.unwrap();
-            }
-            if got == 0 {
-                break;
-            }
+        for e in &stored {
+            assert_eq!(e.event_type(), CalcFlow::COMPLETE_TYPE);
+            assert_eq!(
+                e.data()["result"].as_f64(),
+                expected.get(e.subject()).copied(),
+                "the right sum"
+            );
+            *by_subject.entry(e.subject().to_owned()).or_default() += 1;
         }
+        let total = stored.len();
         let duplicates = total - by_subject.len();
         eprintln!(
             "nats SIGKILL test: {workflows} workflows over 3 worker processes (one SIGKILLed and \

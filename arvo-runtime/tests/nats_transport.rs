@@ -12,8 +12,11 @@
 //! event whose NATS subject would be too long is refused before it is sent; a cycle between
 //! two handlers stops at the hop budget, its last event dead-lettered, as is an event whose
 //! hop header is not a count; a fan-out cycle stops at the workflow budget, every event past
-//! it dead-lettered, as is an event whose workflow header is not an id; a handler that never returns is cancelled after the run timeout,
-//! its event dead-lettered, while the others are answered.
+//! it dead-lettered, as is an event whose workflow header is not an id; a handler that never
+//! returns is cancelled after the run timeout, its event dead-lettered, while the others are
+//! answered; a worker whose connection to the server is cut three times (a network failure or
+//! a server restart, through a TCP proxy) reconnects, and every workflow completes exactly
+//! once.
 #![cfg(feature = "nats")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,7 +40,7 @@ use arvo_runtime::transport::nats::{
     NatsWorker, NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
-use common_backends::{postgres_url, server_url, unique};
+use common_backends::{postgres_url, server_url, stored_on, unique};
 use common_resumable::{CalcFlow, calc_handler, calc_resumable};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -946,29 +949,6 @@ impl EventHandler for Emitter {
     }
 }
 
-/// Messages on `subject` in the stream.
-async fn stored_on(t: &NatsTransport, subject: String) -> Vec<ArvoEvent> {
-    let js = async_nats::jetstream::new(t.client().clone());
-    let stream = js.get_stream(t.streams().name()).await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: subject,
-            ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = batch.next().await {
-        out.push(ArvoEvent::from_json_slice(&msg.unwrap().payload).unwrap());
-    }
-    // A work-queue stream allows one consumer per subject: remove this one.
-    let name = consumer.cached_info().name.clone();
-    stream.delete_consumer(&name).await.unwrap();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domained_events_go_to_the_hook_or_their_domain_subject() {
     let Some(t) = transport("domained_events").await else {
@@ -1316,5 +1296,139 @@ async fn a_handler_that_never_returns_is_cancelled_and_its_event_dead_lettered()
     assert_eq!(stats.handled(), 3);
     assert_eq!(stats.failed(), 1);
     assert_eq!(stats.dead_lettered(), 1);
+    t.delete_streams().await.unwrap();
+}
+
+/// A TCP proxy to the NATS server that can cut every connection through it and refuse new
+/// ones for a while: a network failure, or a server restart, as the worker sees it.
+struct Proxy {
+    url: String,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    refusing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(server: &str) -> Proxy {
+        let upstream = server.trim_start_matches("nats://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("nats://{}", listener.local_addr().unwrap());
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let refusing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (l, r) = (links.clone(), refusing.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if r.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                l.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Proxy {
+            url,
+            links,
+            refusing,
+        }
+    }
+
+    /// Closes every open connection and refuses new ones for `down`; returns how many were
+    /// open.
+    async fn cut(&self, down: Duration) -> usize {
+        self.refusing.store(true, Ordering::SeqCst);
+        let links: Vec<_> = self.links.lock().unwrap().drain(..).collect();
+        let open = links.iter().filter(|l| !l.is_finished()).count();
+        links.iter().for_each(tokio::task::AbortHandle::abort);
+        tokio::time::sleep(down).await;
+        self.refusing.store(false, Ordering::SeqCst);
+        open
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_twice() {
+    let Some(t) = transport("a_lost_connection").await else {
+        return;
+    };
+    let server = server_url("ARVO_TEST_NATS_URL", "a_lost_connection").unwrap();
+    let proxy = Proxy::start(&server).await;
+    // The worker reaches the server through the proxy; the test's client directly.
+    let through_proxy = NatsTransport::connect(&proxy.url, t.streams().clone())
+        .await
+        .unwrap();
+    let memory = InMemoryMemory::new();
+    let worker = start(
+        NatsWorker::builder(through_proxy)
+            .handler(Arc::new(calc_resumable(memory.clone())))
+            .handler(Arc::new(calc_handler()))
+            .in_flight(8)
+            .ack_wait(Duration::from_secs(2)),
+    );
+    let done_to = t.streams().subject("com.bench.client");
+    let mut completions = t.client().subscribe(done_to.clone()).await.unwrap();
+    let n = 400;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
+    for chunk in inits.chunks(100) {
+        for receipt in join_all(chunk.iter().map(|e| t.publish(e))).await {
+            assert!(!receipt.unwrap().duplicate);
+        }
+    }
+    // Cut the worker's connection three times, each once a further quarter has completed (so
+    // each cut finds the connection the worker made after the one before).
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cuts = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.len() < n as usize {
+        let msg = tokio::time::timeout_at(deadline, completions.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out with {} of {n} completed", seen.len()))
+            .unwrap();
+        seen.insert(
+            ArvoEvent::from_json_slice(&msg.payload)
+                .unwrap()
+                .subject()
+                .to_owned(),
+        );
+        if seen.len() >= (cuts.len() + 1) * n as usize / 4 && cuts.len() < 3 {
+            cuts.push(proxy.cut(Duration::from_millis(300)).await);
+        }
+    }
+    assert_eq!(cuts.len(), 3);
+    assert!(
+        cuts.iter().all(|&open| open >= 1),
+        "each cut closed the worker's connection: {cuts:?}"
+    );
+    let stats = worker.shutdown().await;
+    // What the stream kept: one completion per workflow, with the right sum.
+    let stored = stored_on(&t, done_to).await;
+    let mut by_subject: HashMap<String, usize> = HashMap::new();
+    for (i, init) in inits.iter().enumerate() {
+        by_subject.insert(init.subject().to_owned(), i);
+    }
+    let mut completed: HashMap<String, usize> = HashMap::new();
+    for done in &stored {
+        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
+        let i = by_subject[done.subject()];
+        assert_eq!(done.data()["result"].as_f64(), Some(i as f64 + 0.5));
+        *completed.entry(done.subject().to_owned()).or_default() += 1;
+    }
+    assert_eq!(completed.len(), n as usize, "every workflow completed");
+    assert!(completed.values().all(|&c| c == 1), "none completed twice");
+    for init in &inits {
+        assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
+    }
+    eprintln!(
+        "a lost connection: {n} workflows, 3 cuts; {} of {} events acknowledged by the worker (an \
+         acknowledgement the server took but whose confirmation was cut is not counted), {} \
+         re-delivered, {} failed runs",
+        stats.handled(),
+        3 * n,
+        stats.redelivered(),
+        stats.failed()
+    );
     t.delete_streams().await.unwrap();
 }

@@ -48,3 +48,42 @@ pub async fn black_hole() -> std::net::SocketAddr {
     });
     addr
 }
+
+/// Every event stored on `subject` in `t`'s event stream, oldest first, read by a consumer of
+/// its own that is removed afterwards (a work-queue stream allows one consumer per subject).
+#[cfg(feature = "nats")]
+pub async fn stored_on(
+    t: &arvo_runtime::transport::nats::NatsTransport,
+    subject: String,
+) -> Vec<arvo_runtime::event::ArvoEvent> {
+    use async_nats::jetstream::{self, consumer};
+    use futures_util::StreamExt;
+    let js = jetstream::new(t.client().clone());
+    let stream = js.get_stream(t.streams().name()).await.unwrap();
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            filter_subject: subject,
+            ack_policy: consumer::AckPolicy::Explicit,
+            // Nothing is acknowledged: no limit on what may be pending (1,000 by default).
+            max_ack_pending: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let mut batch = consumer.fetch().max_messages(500).messages().await.unwrap();
+        let before = out.len();
+        while let Some(msg) = batch.next().await {
+            // Not acknowledged: the events stay in the stream for a later look.
+            let msg = msg.unwrap();
+            out.push(arvo_runtime::event::ArvoEvent::from_json_slice(&msg.payload).unwrap());
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    let name = consumer.cached_info().name.clone();
+    stream.delete_consumer(&name).await.unwrap();
+    out
+}

@@ -319,3 +319,46 @@ where
     eprintln!("lock retries: {}", retries.load(Ordering::SeqCst));
     std::mem::take(&mut *completions.lock().unwrap())
 }
+
+/// Calc workflows run step by step on `memory`, with `cut` (which closes the memory's
+/// connections from the server's side and returns how many it closed) called before every
+/// step: each step reconnects, and every workflow completes with the right sum and a `done`
+/// record. Each cut must find at least one open connection (the one the step before used).
+pub async fn steps_survive_lost_connections<M, F, Fut>(memory: M, workflows: usize, cut: F)
+where
+    M: MachineMemory<CalcRecord> + Clone + 'static,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let orchestrator = calc_resumable(memory.clone());
+    let service = calc_handler();
+    for i in 0..workflows {
+        let (a, b) = (i as f64, 0.25);
+        let init = calc_init(a, b);
+        assert!(
+            cut().await >= 1,
+            "workflow {i}: no connection to cut before the init"
+        );
+        let calls = orchestrator
+            .execute(&init, ParentContext::Event)
+            .await
+            .unwrap_or_else(|v| panic!("workflow {i}: the init after a cut: {v}"));
+        assert_eq!(calls.len(), 1);
+        let answers = service
+            .execute(&calls[0], ParentContext::Event)
+            .await
+            .unwrap();
+        assert!(
+            cut().await >= 1,
+            "workflow {i}: no connection to cut before the answer"
+        );
+        let done = orchestrator
+            .execute(&answers[0], ParentContext::Event)
+            .await
+            .unwrap_or_else(|v| panic!("workflow {i}: the answer after a cut: {v}"));
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].event_type(), CalcFlow::COMPLETE_TYPE);
+        assert_eq!(done[0].data()["result"].as_f64(), Some(a + b));
+        assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
+    }
+}
