@@ -40,7 +40,9 @@ use arvo_runtime::transport::nats::{
     NatsWorker, NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
 use common_backends::workflows::{CalcRecord, calc_init, status};
-use common_backends::{postgres_url, server_url, stored_on, unique};
+use common_backends::{
+    Proxy, postgres_host_port, postgres_url, postgres_url_via, server_url, stored_on, unique,
+};
 use common_resumable::{CalcFlow, calc_handler, calc_resumable};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -57,14 +59,16 @@ async fn transport(test: &str) -> Option<NatsTransport> {
     Some(NatsTransport::connect(&url, streams).await.unwrap())
 }
 
-/// A running worker and its shutdown switch.
+/// A running worker, its counters and its shutdown switch.
 struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Arc<WorkerStats>>,
+    stats: Arc<WorkerStats>,
 }
 
 fn start(builder: NatsWorkerBuilder) -> Running {
     let worker = builder.build().unwrap();
+    let stats = worker.stats();
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         worker
@@ -74,7 +78,7 @@ fn start(builder: NatsWorkerBuilder) -> Running {
             .await
             .unwrap()
     });
-    Running { stop, task }
+    Running { stop, task, stats }
 }
 
 impl Running {
@@ -242,6 +246,8 @@ async fn settings_out_of_range_are_refused_when_the_worker_is_built() {
         assert!(m.contains("at most 24 h"), "{m}");
         let m = refused(builder().fetch_expiry(huge));
         assert!(m.contains("at most 24 h"), "{m}");
+        let m = refused(builder().memory_wait(huge));
+        assert!(m.contains("at most 24 h"), "{m}");
     }
     // A worker collects a permit per free slot before each pull: usize::MAX of them never end.
     let m = refused(builder().in_flight(MAX_IN_FLIGHT + 1));
@@ -255,6 +261,7 @@ async fn settings_out_of_range_are_refused_when_the_worker_is_built() {
         builder()
             .ack_wait(MAX_WAIT)
             .fetch_expiry(MAX_WAIT)
+            .memory_wait(MAX_WAIT)
             .build()
             .is_ok()
     );
@@ -1299,65 +1306,16 @@ async fn a_handler_that_never_returns_is_cancelled_and_its_event_dead_lettered()
     t.delete_streams().await.unwrap();
 }
 
-/// A TCP proxy to the NATS server that can cut every connection through it and refuse new
-/// ones for a while: a network failure, or a server restart, as the worker sees it.
-struct Proxy {
-    url: String,
-    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-    refusing: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Proxy {
-    async fn start(server: &str) -> Proxy {
-        let upstream = server.trim_start_matches("nats://").to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("nats://{}", listener.local_addr().unwrap());
-        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let refusing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (l, r) = (links.clone(), refusing.clone());
-        tokio::spawn(async move {
-            while let Ok((mut down, _)) = listener.accept().await {
-                if r.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection is closed at once
-                }
-                let upstream = upstream.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-                    }
-                });
-                l.lock().unwrap().push(link.abort_handle());
-            }
-        });
-        Proxy {
-            url,
-            links,
-            refusing,
-        }
-    }
-
-    /// Closes every open connection and refuses new ones for `down`; returns how many were
-    /// open.
-    async fn cut(&self, down: Duration) -> usize {
-        self.refusing.store(true, Ordering::SeqCst);
-        let links: Vec<_> = self.links.lock().unwrap().drain(..).collect();
-        let open = links.iter().filter(|l| !l.is_finished()).count();
-        links.iter().for_each(tokio::task::AbortHandle::abort);
-        tokio::time::sleep(down).await;
-        self.refusing.store(false, Ordering::SeqCst);
-        open
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_twice() {
     let Some(t) = transport("a_lost_connection").await else {
         return;
     };
     let server = server_url("ARVO_TEST_NATS_URL", "a_lost_connection").unwrap();
-    let proxy = Proxy::start(&server).await;
+    let proxy = Proxy::start(server.trim_start_matches("nats://")).await;
+    let proxy_url = format!("nats://{}", proxy.addr);
     // The worker reaches the server through the proxy; the test's client directly.
-    let through_proxy = NatsTransport::connect(&proxy.url, t.streams().clone())
+    let through_proxy = NatsTransport::connect(&proxy_url, t.streams().clone())
         .await
         .unwrap();
     let memory = InMemoryMemory::new();
@@ -1430,5 +1388,214 @@ async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_tw
         stats.redelivered(),
         stats.failed()
     );
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_left_by_a_crashed_worker_delays_its_workflow_and_loses_nothing() {
+    let Some(t) = transport("a_lease_left_by_a_crashed_worker").await else {
+        return;
+    };
+    // The default lock policy: a few retries within a second, a lease of two minutes.
+    let memory = InMemoryMemory::new();
+    let orchestrator = arvo_runtime::resumable::ArvoResumable::builder(
+        CalcFlow::orchestrator_contract().clone(),
+        memory.clone(),
+    )
+    .requires_locking(true)
+    .handler::<common_resumable::CalcFlowV1_0_0, _>(Arc::new(common_resumable::CalcResumable))
+    .build()
+    .unwrap();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(orchestrator))
+            .handler(Arc::new(calc_handler())),
+    );
+    let init = calc_init(2.0, 0.5);
+    // A worker that crashed mid-step left the workflow's lease behind: it expires in 4 s.
+    use arvo_runtime::memory::MachineMemory;
+    let left = memory
+        .try_lock(init.subject(), Duration::from_secs(4))
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    let started = std::time::Instant::now();
+    let done = t.resolve(init.clone(), Duration::from_secs(60)).await;
+    let waited = started.elapsed();
+    let stats = worker.shutdown().await;
+    let letters = t.dead_letters(10).await.unwrap();
+    let done = done.expect("the workflow completes once the lease expires");
+    assert_eq!(done.data()["result"].as_f64(), Some(2.5));
+    assert!(letters.is_empty(), "nothing dead-lettered: {letters:?}");
+    assert!(
+        waited >= Duration::from_secs(3),
+        "it waited for the lease: {waited:?}"
+    );
+    // The init's run waited in place: no delivery failed, none was re-delivered.
+    assert!(stats.memory_waits() >= 1);
+    assert_eq!((stats.failed(), stats.redelivered()), (0, 0));
+    assert_eq!(stats.handled(), 3);
+    drop(left);
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_delays_workflows_and_loses_nothing() {
+    let Some(t) = transport("a_database_outage").await else {
+        return;
+    };
+    let Some(url) = postgres_url("a_database_outage") else {
+        t.delete_streams().await.unwrap();
+        return;
+    };
+    // The workers reach PostgreSQL through a proxy that goes down for 4 s mid-run.
+    let proxy = Proxy::start(&postgres_host_port(&url)).await;
+    let schema = unique("arvo_outage");
+    let memory = PostgresMemory::<CalcRecord>::builder(postgres_url_via(&url, proxy.addr))
+        .schema(&schema)
+        .pool_size(4)
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    memory.migrate().await.unwrap();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(calc_resumable(memory.clone())))
+            .handler(Arc::new(calc_handler()))
+            .in_flight(8),
+    );
+    let done_to = t.streams().subject("com.bench.client");
+    let mut completions = t.client().subscribe(done_to.clone()).await.unwrap();
+    let n = 60;
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
+    for receipt in join_all(inits.iter().map(|e| t.publish(e))).await {
+        assert!(!receipt.unwrap().duplicate);
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cut = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.len() < n as usize {
+        let msg = tokio::time::timeout_at(deadline, completions.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out with {} of {n} completed", seen.len()))
+            .unwrap();
+        seen.insert(
+            ArvoEvent::from_json_slice(&msg.payload)
+                .unwrap()
+                .subject()
+                .to_owned(),
+        );
+        if cut.is_none() && seen.len() >= n as usize / 4 {
+            cut = Some(proxy.cut(Duration::from_secs(4)).await);
+        }
+    }
+    assert!(
+        cut.is_some_and(|open| open >= 1),
+        "the outage closed the memory's connections"
+    );
+    let stats = worker.shutdown().await;
+    let stored = stored_on(&t, done_to).await;
+    let mut completed: HashMap<String, usize> = HashMap::new();
+    for done in &stored {
+        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
+        *completed.entry(done.subject().to_owned()).or_default() += 1;
+    }
+    for (i, init) in inits.iter().enumerate() {
+        assert_eq!(
+            completed.get(init.subject()),
+            Some(&1),
+            "workflow {i} completed once"
+        );
+        assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
+    }
+    assert_eq!(stored.len(), n as usize);
+    // The runs that met the outage waited for the memory: no delivery failed or was
+    // dead-lettered.
+    assert!(stats.memory_waits() >= 1, "some runs met the outage");
+    assert_eq!((stats.failed(), stats.dead_lettered()), (0, 0));
+    assert!(t.dead_letters(10).await.unwrap().is_empty());
+    eprintln!(
+        "a database outage of 4 s: {n} workflows completed once each; {} runs waited for the memory",
+        stats.memory_waits()
+    );
+    let client = memory.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    t.delete_streams().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopping_hands_back_a_run_that_waits_for_the_memory() {
+    let Some(t) = transport("a_worker_stopping_hands_back").await else {
+        return;
+    };
+    use arvo_runtime::memory::MachineMemory;
+    let memory = InMemoryMemory::new();
+    let orchestrator = || {
+        arvo_runtime::resumable::ArvoResumable::builder(
+            CalcFlow::orchestrator_contract().clone(),
+            memory.clone(),
+        )
+        .requires_locking(true)
+        .handler::<common_resumable::CalcFlowV1_0_0, _>(Arc::new(common_resumable::CalcResumable))
+        .build()
+        .unwrap()
+    };
+    let serve = || {
+        start(
+            NatsWorker::builder(t.clone())
+                .handler(Arc::new(orchestrator()))
+                .handler(Arc::new(calc_handler())),
+        )
+    };
+    let init = calc_init(1.0, 0.5);
+    // Held for a minute: the first worker's run waits for it.
+    let held = memory
+        .try_lock(init.subject(), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    let first = serve();
+    let mut completions = t
+        .client()
+        .subscribe(t.streams().subject("com.bench.client"))
+        .await
+        .unwrap();
+    t.publish(&init).await.unwrap();
+    eventually(
+        "the run waits for the lease",
+        Duration::from_secs(20),
+        || {
+            let waits = first.stats.memory_waits();
+            async move { waits >= 1 }
+        },
+    )
+    .await;
+    // A graceful shutdown does not wait for the memory: the run is handed back at once.
+    let stopping = std::time::Instant::now();
+    let stats = first.shutdown().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(
+        (stats.handled(), stats.failed(), stats.dead_lettered()),
+        (0, 0, 0)
+    );
+    // The lease is released; the next worker takes the event and completes the workflow.
+    assert!(memory.unlock(&held).await.unwrap());
+    let second = serve();
+    let msg = tokio::time::timeout(Duration::from_secs(30), completions.next())
+        .await
+        .expect("the workflow completes")
+        .unwrap();
+    let done = ArvoEvent::from_json_slice(&msg.payload).unwrap();
+    assert_eq!(done.data()["result"].as_f64(), Some(1.5));
+    let stats = second.shutdown().await;
+    assert_eq!(stats.redelivered(), 1, "the handed-back event came again");
+    assert!(t.dead_letters(10).await.unwrap().is_empty());
     t.delete_streams().await.unwrap();
 }

@@ -34,6 +34,7 @@ pub enum LogFormat {
 /// | `--max-hops N` | `ARVO_MAX_HOPS` | 10000 | handler runs that may lead to an event before it is dead-lettered (a cycle; see [`NatsWorkerBuilder::max_hops`]) |
 /// | `--workflow-budget N` | `ARVO_WORKFLOW_BUDGET` | off | handler runs one workflow may take before its events are dead-lettered (a fan-out cycle; see [`NatsWorkerBuilder::workflow_budget`]) |
 /// | `--run-timeout DUR` | `ARVO_RUN_TIMEOUT` | `10m` | the longest one run of a handler may take before it is cancelled (a failed delivery; see [`NatsWorkerBuilder::run_timeout`]) |
+/// | `--memory-wait DUR` | `ARVO_MEMORY_WAIT` | `3m` | how long one delivery keeps retrying while the workflow's state cannot be had (its lease held elsewhere, the memory unreachable) before it counts as failed; `0` turns it off (see [`NatsWorkerBuilder::memory_wait`]) |
 /// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat (100ms to 24h) |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
 /// | `--log FILTER` | `ARVO_LOG`, else `RUST_LOG` | `info` | log levels: `warn`, `info,arvo_runtime=debug`, ... |
@@ -77,6 +78,9 @@ pub struct WorkerConfig {
     pub workflow_budget: Option<u32>,
     /// The longest one run of a handler may take ([`NatsWorkerBuilder::run_timeout`]).
     pub run_timeout: Duration,
+    /// How long one delivery keeps retrying while the workflow's state cannot be had
+    /// ([`NatsWorkerBuilder::memory_wait`]).
+    pub memory_wait: Duration,
     /// How long the server waits for an ack (or a heartbeat) before re-delivering.
     pub ack_wait: Duration,
     /// The worker's name (health line, `service.name` of its traces).
@@ -146,6 +150,11 @@ const SETTINGS: &[Setting] = &[
         what: "DURATION",
     },
     Setting {
+        flag: "--memory-wait",
+        var: "ARVO_MEMORY_WAIT",
+        what: "DURATION",
+    },
+    Setting {
         flag: "--ack-wait",
         var: "ARVO_ACK_WAIT",
         what: "DURATION",
@@ -181,6 +190,7 @@ impl WorkerConfig {
             max_hops: crate::transport::nats::DEFAULT_MAX_HOPS,
             workflow_budget: None,
             run_timeout: crate::transport::nats::DEFAULT_RUN_TIMEOUT,
+            memory_wait: crate::transport::nats::DEFAULT_MEMORY_WAIT,
             ack_wait: Duration::from_secs(30),
             name: name.into(),
             log: "info".to_owned(),
@@ -335,6 +345,16 @@ impl WorkerConfig {
                 }
                 self.run_timeout = timeout;
             }
+            "--memory-wait" => {
+                let wait = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
+                if wait > MAX_WAIT {
+                    return Err(bad(&format!(
+                        "must be at most {}h",
+                        MAX_WAIT.as_secs() / 3600
+                    )));
+                }
+                self.memory_wait = wait;
+            }
             "--ack-wait" => {
                 let wait = parse_duration(&value).ok_or_else(|| bad("not a duration"))?;
                 if wait < Duration::from_millis(100) {
@@ -425,13 +445,14 @@ impl fmt::Display for WorkerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stream={} nats={} in_flight={} max_deliveries={} max_hops={} run_timeout={:?} ack_wait={:?}",
+            "stream={} nats={} in_flight={} max_deliveries={} max_hops={} run_timeout={:?} memory_wait={:?} ack_wait={:?}",
             self.stream,
             without_credentials(&self.nats_url),
             self.in_flight,
             self.max_deliveries,
             self.max_hops,
             self.run_timeout,
+            self.memory_wait,
             self.ack_wait
         )?;
         if let Some(n) = self.workflow_budget {
@@ -511,6 +532,7 @@ mod tests {
                 ("ARVO_MAX_HOPS", "50"),
                 ("ARVO_WORKFLOW_BUDGET", "500"),
                 ("ARVO_RUN_TIMEOUT", "90s"),
+                ("ARVO_MEMORY_WAIT", "0"),
                 ("ARVO_POSTGRES_URL", "postgres://u:secret@h/db"),
                 ("RUST_LOG", "debug"),
                 ("ARVO_SERVE", "a.b, c.d,"),
@@ -524,6 +546,7 @@ mod tests {
         assert_eq!(c.max_hops, 50);
         assert_eq!(c.workflow_budget, Some(500));
         assert_eq!(c.run_timeout, Duration::from_secs(90));
+        assert_eq!(c.memory_wait, Duration::ZERO);
         assert_eq!(c.log, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.serve, Some(vec!["a.b".to_owned(), "c.d".to_owned()]));
@@ -569,6 +592,13 @@ mod tests {
         assert!(m.contains("ARVO_MAX_DELIVERIES = 'many'"), "{m}");
         let m = usage_error(parse(&["--run-timeout", "1ms"], &[]));
         assert!(m.contains("--run-timeout = '1ms'"), "{m}");
+        let m = usage_error(parse(&["--memory-wait", "25h"], &[]));
+        assert!(
+            m.contains("--memory-wait = '25h'") && m.contains("at most 24h"),
+            "{m}"
+        );
+        let m = usage_error(parse(&[], &[("ARVO_MEMORY_WAIT", "soon")]));
+        assert!(m.contains("ARVO_MEMORY_WAIT = 'soon'"), "{m}");
         let m = usage_error(parse(&["--max-hops=0"], &[]));
         assert!(m.contains("--max-hops = '0'"), "{m}");
         let m = usage_error(parse(&[], &[("ARVO_WORKFLOW_BUDGET", "-3")]));

@@ -19,7 +19,7 @@
 //! consumer exists:
 //!
 //! ```text
-//! arvo worker ready: name=order-worker pid=4242 handlers=com.inventory.reserve consumers=arvo_com~2Einventory~2Ereserve stream=ORDERS nats=nats://127.0.0.1:4222 in_flight=16 max_deliveries=5 max_hops=10000 run_timeout=600s ack_wait=30s
+//! arvo worker ready: name=order-worker pid=4242 handlers=com.inventory.reserve consumers=arvo_com~2Einventory~2Ereserve stream=ORDERS nats=nats://127.0.0.1:4222 in_flight=16 max_deliveries=5 max_hops=10000 run_timeout=600s memory_wait=180s ack_wait=30s
 //! ```
 //!
 //! On SIGTERM or SIGINT it stops fetching, finishes the events in flight (their emitted events
@@ -171,7 +171,7 @@ impl From<crate::memory::postgres::PostgresSetupError> for WorkerError {
 
 /// What a worker program did, returned by [`WorkerProgram::run`] after a graceful shutdown.
 /// Its `Display` is the program's last line:
-/// `arvo worker stopped: handled=.. failed=.. redelivered=.. dead_lettered=.. published=.. peak_rss_kib=.. uptime=..`.
+/// `arvo worker stopped: handled=.. failed=.. redelivered=.. dead_lettered=.. published=.. memory_waits=.. peak_rss_kib=.. uptime=..`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerReport {
     /// The worker's name.
@@ -186,6 +186,9 @@ pub struct WorkerReport {
     pub dead_lettered: u64,
     /// Events published (emitted by the handlers).
     pub published: u64,
+    /// Runs retried in place because the workflow's state could not be had
+    /// ([`WorkerStats::memory_waits`](crate::transport::nats::WorkerStats::memory_waits)).
+    pub memory_waits: u64,
     /// The process's peak resident memory in KiB (`VmHWM` of `/proc/self/status`), where the
     /// system tells it.
     pub peak_rss_kib: Option<u64>,
@@ -198,13 +201,14 @@ impl fmt::Display for WorkerReport {
         write!(
             f,
             "arvo worker stopped: name={} handled={} failed={} redelivered={} dead_lettered={} \
-             published={} peak_rss_kib={} uptime={:.1?}",
+             published={} memory_waits={} peak_rss_kib={} uptime={:.1?}",
             self.name,
             self.handled,
             self.failed,
             self.redelivered,
             self.dead_lettered,
             self.published,
+            self.memory_waits,
             self.peak_rss_kib
                 .map_or_else(|| "unknown".to_owned(), |k| k.to_string()),
             self.uptime
@@ -390,6 +394,7 @@ impl WorkerProgram {
             .max_deliveries(config.max_deliveries)
             .max_hops(config.max_hops)
             .run_timeout(config.run_timeout)
+            .memory_wait(config.memory_wait)
             .ack_wait(config.ack_wait);
         if let Some(n) = config.workflow_budget {
             builder = builder.workflow_budget(n);
@@ -428,6 +433,7 @@ impl WorkerProgram {
             redelivered: stats.redelivered(),
             dead_lettered: stats.dead_lettered(),
             published: stats.published(),
+            memory_waits: stats.memory_waits(),
             peak_rss_kib: peak_rss_kib(),
             uptime: started.elapsed(),
         };
@@ -437,6 +443,7 @@ impl WorkerProgram {
             redelivered = report.redelivered,
             dead_lettered = report.dead_lettered,
             published = report.published,
+            memory_waits = report.memory_waits,
             peak_rss_kib = report.peak_rss_kib,
             "worker stopped"
         );
@@ -527,13 +534,14 @@ mod tests {
             redelivered: 2,
             dead_lettered: 0,
             published: 5,
+            memory_waits: 4,
             peak_rss_kib: Some(1234),
             uptime: Duration::from_millis(1500),
         };
         assert_eq!(
             r.to_string(),
             "arvo worker stopped: name=w handled=3 failed=1 redelivered=2 dead_lettered=0 \
-             published=5 peak_rss_kib=1234 uptime=1.5s"
+             published=5 memory_waits=4 peak_rss_kib=1234 uptime=1.5s"
         );
     }
 }

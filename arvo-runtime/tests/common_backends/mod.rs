@@ -87,3 +87,80 @@ pub async fn stored_on(
     stream.delete_consumer(&name).await.unwrap();
     out
 }
+
+/// A TCP proxy to a server that can cut every connection through it and refuse new ones for a
+/// while: a network failure, or a server restart, as the server's clients see it.
+pub struct Proxy {
+    /// Where the proxy listens.
+    pub addr: std::net::SocketAddr,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    /// A proxy on a free local port to `upstream` (`host:port`).
+    pub async fn start(upstream: &str) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let upstream = upstream.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (l, r) = (links.clone(), refusing.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if r.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                l.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Proxy {
+            addr,
+            links,
+            refusing,
+        }
+    }
+
+    /// Closes every open connection and refuses new ones for `down`; returns how many were
+    /// open.
+    pub async fn cut(&self, down: std::time::Duration) -> usize {
+        use std::sync::atomic::Ordering;
+        self.refusing.store(true, Ordering::SeqCst);
+        let links: Vec<_> = self.links.lock().unwrap().drain(..).collect();
+        let open = links.iter().filter(|l| !l.is_finished()).count();
+        links.iter().for_each(tokio::task::AbortHandle::abort);
+        tokio::time::sleep(down).await;
+        self.refusing.store(false, Ordering::SeqCst);
+        open
+    }
+}
+
+/// `url` (a PostgreSQL URL) with its host and port replaced by `addr` (a [`Proxy`]'s).
+pub fn postgres_url_via(url: &str, addr: std::net::SocketAddr) -> String {
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}{password}@{addr}/{db}")
+}
+
+/// The `host:port` of a PostgreSQL URL (the first host).
+pub fn postgres_host_port(url: &str) -> String {
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}

@@ -52,7 +52,15 @@
 //! publish is negatively acknowledged with a backoff delay ([`RetryPolicy`](crate::broker::RetryPolicy)); a worker that
 //! crashes or stalls past `ack_wait` gets its events re-delivered to another worker. On the
 //! `max_deliveries`-th failed delivery the event goes to the dead-letter stream and is
-//! terminated. The consumers themselves have no delivery limit: the worker counts deliveries,
+//! terminated. A run that fails because the workflow's state cannot be had (a
+//! [`Transaction`](crate::handler::Violation::Transaction) violation: the lease held by
+//! another worker, perhaps one that crashed mid-step and holds it until it expires, or the
+//! memory unreachable) does not count as a failed delivery at first: it is retried in place,
+//! under heartbeats, for up to [`memory_wait`](NatsWorkerBuilder::memory_wait) (default
+//! [`DEFAULT_MEMORY_WAIT`]), so a crash or a database restart delays workflows instead of
+//! dead-lettering their events. (The reference's PostgreSQL tools retry a lock three times
+//! within half a second, and their job queue retries a failed job a set number of times,
+//! whatever the failure was.) The consumers themselves have no delivery limit: the worker counts deliveries,
 //! so an event whose last delivery was lost with a crashed worker is still dead-lettered
 //! rather than silently dropped by the server.
 //!
@@ -134,12 +142,17 @@ pub const DEFAULT_MAX_HOPS: u32 = 10_000;
 /// each pull request asks the server for as many events as there are free slots.
 pub const MAX_IN_FLIGHT: usize = 10_000;
 
-/// The longest [`NatsWorkerBuilder::ack_wait`] and [`NatsWorkerBuilder::fetch_expiry`]: 24 hours.
+/// The longest [`NatsWorkerBuilder::ack_wait`], [`NatsWorkerBuilder::fetch_expiry`] and
+/// [`NatsWorkerBuilder::memory_wait`]: 24 hours.
 /// A handler that runs longer keeps its event with heartbeats; it needs no longer `ack_wait`.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The default of [`NatsWorkerBuilder::run_timeout`]: 10 minutes.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The default of [`NatsWorkerBuilder::memory_wait`]: 3 minutes, longer than a lease left by a
+/// crashed worker lives ([`DEFAULT_LOCK_TTL`](crate::memory::DEFAULT_LOCK_TTL), 2 minutes).
+pub const DEFAULT_MEMORY_WAIT: Duration = Duration::from_secs(180);
 
 /// Errors of the NATS transport.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

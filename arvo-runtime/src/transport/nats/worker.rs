@@ -4,8 +4,8 @@
 use super::dead_letter::{DEAD_LETTER_HEADROOM, DeadLetterFields, dead_letter_body};
 use super::transport::{NatsStreams, NatsTransport};
 use super::{
-    DEFAULT_MAX_HOPS, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, MAX_IN_FLIGHT, MAX_WAIT, NatsError,
-    WORKFLOW_HEADER, err_text,
+    DEFAULT_MAX_HOPS, DEFAULT_MEMORY_WAIT, DEFAULT_RUN_TIMEOUT, HOPS_HEADER, MAX_IN_FLIGHT,
+    MAX_WAIT, NatsError, WORKFLOW_HEADER, err_text,
 };
 use crate::broker::RetryPolicy;
 use crate::event::ArvoEvent;
@@ -39,6 +39,7 @@ pub struct WorkerStats {
     redelivered: AtomicU64,
     dead_lettered: AtomicU64,
     published: AtomicU64,
+    memory_waits: AtomicU64,
 }
 
 impl WorkerStats {
@@ -62,6 +63,11 @@ impl WorkerStats {
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
     }
+    /// Runs retried in place because the workflow's state could not be had (see
+    /// [`NatsWorkerBuilder::memory_wait`]).
+    pub fn memory_waits(&self) -> u64 {
+        self.memory_waits.load(Ordering::Relaxed)
+    }
 }
 
 fn bump(counter: &AtomicU64) {
@@ -78,6 +84,7 @@ pub struct NatsWorkerBuilder {
     max_hops: u32,
     workflow_budget: Option<u32>,
     run_timeout: Duration,
+    memory_wait: Duration,
     ack_wait: Duration,
     fetch_expiry: Duration,
     retry: RetryPolicy,
@@ -97,6 +104,7 @@ impl fmt::Debug for NatsWorkerBuilder {
             .field("max_deliveries", &self.max_deliveries)
             .field("max_hops", &self.max_hops)
             .field("run_timeout", &self.run_timeout)
+            .field("memory_wait", &self.memory_wait)
             .field("ack_wait", &self.ack_wait)
             .finish_non_exhaustive()
     }
@@ -155,6 +163,23 @@ impl NatsWorkerBuilder {
         self
     }
 
+    /// How long one delivery keeps retrying while the workflow's state cannot be had (default
+    /// [`DEFAULT_MEMORY_WAIT`]; zero turns it off; at most [`MAX_WAIT`]): while a run ends in a
+    /// [`Violation::Transaction`] (the workflow's lease is held by another worker, the memory
+    /// cannot be reached, a write lost a race), the run is retried in place, with the
+    /// [`retry`](Self::retry) backoff and under heartbeats, instead of counting as a failed
+    /// delivery. A worker that crashed mid-step holds its workflows' leases until they expire
+    /// ([`DEFAULT_LOCK_TTL`](crate::memory::DEFAULT_LOCK_TTL)), and a database restart takes
+    /// seconds to minutes: counted as failures, the few [`max_deliveries`](Self::max_deliveries)
+    /// would be spent within a second and the workflow's events dead-lettered. A delivery still
+    /// failing so after this long counts as failed, and the next delivery waits again. The
+    /// waiting run holds its slot of [`in_flight`](Self::in_flight); a graceful shutdown hands
+    /// it back to the server at once.
+    pub fn memory_wait(mut self, wait: Duration) -> Self {
+        self.memory_wait = wait;
+        self
+    }
+
     /// How long the server waits for an acknowledgement before re-delivering (default 30 s;
     /// a running handler extends it with heartbeats; 100 ms to [`MAX_WAIT`]). Used when the
     /// consumer is created.
@@ -201,8 +226,8 @@ impl NatsWorkerBuilder {
     /// # Errors
     /// [`NatsError::InvalidConfig`] for no handler, two handlers with one source, an
     /// `in_flight`, `max_deliveries` or `max_hops` of 0, an `in_flight` over [`MAX_IN_FLIGHT`],
-    /// an `ack_wait`, `fetch_expiry` or `run_timeout` under 100 ms, or an `ack_wait` or
-    /// `fetch_expiry` over [`MAX_WAIT`].
+    /// an `ack_wait`, `fetch_expiry` or `run_timeout` under 100 ms, or an `ack_wait`,
+    /// `fetch_expiry` or `memory_wait` over [`MAX_WAIT`].
     pub fn build(self) -> Result<NatsWorker, NatsError> {
         let invalid = |s: String| Err(NatsError::InvalidConfig(s));
         if self.handlers.is_empty() {
@@ -244,12 +269,14 @@ impl NatsWorkerBuilder {
         }
         // Longer waits are sent to the server in nanoseconds that would wrap, and the
         // heartbeats' first deadline would overflow the clock.
-        if self.ack_wait > MAX_WAIT || self.fetch_expiry > MAX_WAIT {
+        if self.ack_wait > MAX_WAIT || self.fetch_expiry > MAX_WAIT || self.memory_wait > MAX_WAIT {
             return invalid(format!(
-                "ack_wait and fetch_expiry must be at most {} h (ack_wait {:?}, fetch_expiry {:?})",
+                "ack_wait, fetch_expiry and memory_wait must be at most {} h (ack_wait {:?}, \
+                 fetch_expiry {:?}, memory_wait {:?})",
                 MAX_WAIT.as_secs() / 3600,
                 self.ack_wait,
-                self.fetch_expiry
+                self.fetch_expiry,
+                self.memory_wait
             ));
         }
         Ok(NatsWorker {
@@ -259,6 +286,7 @@ impl NatsWorkerBuilder {
                 max_hops: self.max_hops,
                 budget: self.workflow_budget.map(|n| (n, OnceCell::new())),
                 run_timeout: self.run_timeout,
+                memory_wait: self.memory_wait,
                 ack_wait: self.ack_wait,
                 retry: self.retry,
                 on_domained: self.on_domained,
@@ -279,6 +307,7 @@ struct Shared {
     /// The workflow budget and its bucket (opened on first use).
     budget: Option<(u32, OnceCell<kv::Store>)>,
     run_timeout: Duration,
+    memory_wait: Duration,
     ack_wait: Duration,
     retry: RetryPolicy,
     on_domained: Option<NatsHook>,
@@ -317,6 +346,7 @@ impl NatsWorker {
             max_hops: DEFAULT_MAX_HOPS,
             workflow_budget: None,
             run_timeout: DEFAULT_RUN_TIMEOUT,
+            memory_wait: DEFAULT_MEMORY_WAIT,
             ack_wait: Duration::from_secs(30),
             fetch_expiry: Duration::from_secs(1),
             retry: RetryPolicy::default(),
@@ -457,7 +487,13 @@ async fn serve(
                         );
                         continue;
                     };
-                    tasks.spawn(process(shared.clone(), handler.clone(), msg, permit));
+                    tasks.spawn(process(
+                        shared.clone(),
+                        handler.clone(),
+                        msg,
+                        permit,
+                        stop.clone(),
+                    ));
                 }
                 Err(e) => {
                     tracing::warn!(handler = handler.source(), error = %err_text(&*e), "pull request ended with an error");
@@ -475,6 +511,11 @@ enum Failed {
     Retry(String),
     /// Refused without running the handler: dead-letter now.
     Refused(String),
+    /// The workflow's state could not be had (a [`Violation::Transaction`]): retried in place
+    /// for up to `memory_wait` (see [`run_waiting`]).
+    Unavailable(String),
+    /// The worker stops while the run waits for the memory: handed back to the server.
+    Stopping,
 }
 
 /// Handles one delivery: runs the handler with heartbeats, makes its effects safe, then acks.
@@ -483,6 +524,7 @@ async fn process(
     handler: Arc<dyn DynEventHandler>,
     msg: Message,
     permit: OwnedSemaphorePermit,
+    stop: watch::Receiver<bool>,
 ) {
     let _permit = permit;
     let source = handler.source();
@@ -517,8 +559,7 @@ async fn process(
     };
     let result = match admit(&shared, source, &event, &msg, delivered).await {
         Ok((hops, workflow)) => {
-            let effects = effects(&shared, &handler, &event, hops, &workflow);
-            with_heartbeats(&msg, shared.ack_wait, effects).await
+            run_waiting(&shared, &handler, &event, &msg, hops, &workflow, stop).await
         }
         Err(refused) => Err(refused),
     };
@@ -531,7 +572,14 @@ async fn process(
                 bump(&shared.stats.handled);
             }
         }
-        Err(Failed::Retry(error)) if delivered < shared.max_deliveries => {
+        Err(Failed::Stopping) => {
+            if let Err(e) = msg.ack_with(AckKind::Nak(None)).await {
+                tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
+            }
+        }
+        Err(Failed::Retry(error) | Failed::Unavailable(error))
+            if delivered < shared.max_deliveries =>
+        {
             bump(&shared.stats.failed);
             let attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
             let delay = shared.retry.delay(attempt);
@@ -541,7 +589,7 @@ async fn process(
                 tracing::warn!(handler = source, error = %err_text(&*e), "nak failed: re-delivery after ack_wait");
             }
         }
-        Err(Failed::Retry(error) | Failed::Refused(error)) => {
+        Err(Failed::Retry(error) | Failed::Refused(error) | Failed::Unavailable(error)) => {
             dead_letter(
                 &shared,
                 source,
@@ -749,6 +797,56 @@ async fn with_heartbeats<T>(msg: &Message, ack_wait: Duration, work: impl Future
     }
 }
 
+/// Runs the handler (under heartbeats) and publishes its outputs; while the run ends in
+/// [`Failed::Unavailable`], runs it again after the retry backoff (also under heartbeats) for up
+/// to `memory_wait` in all, then reports the last such failure as [`Failed::Retry`]. A stop
+/// while waiting gives [`Failed::Stopping`].
+async fn run_waiting(
+    shared: &Shared,
+    handler: &Arc<dyn DynEventHandler>,
+    event: &ArvoEvent,
+    msg: &Message,
+    hops: u32,
+    workflow: &str,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Failed> {
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let run = effects(shared, handler, event, hops, workflow);
+        let error = match with_heartbeats(msg, shared.ack_wait, run).await {
+            Err(Failed::Unavailable(error)) => error,
+            other => return other,
+        };
+        attempt = attempt.saturating_add(1);
+        let delay = shared.retry.delay(attempt);
+        let waited = started.elapsed();
+        if waited.saturating_add(delay) > shared.memory_wait {
+            return Err(Failed::Retry(if attempt > 1 {
+                format!("{error} (still after retrying for {waited:?}, memory_wait)")
+            } else {
+                error
+            }));
+        }
+        if attempt == 1 {
+            tracing::warn!(handler = handler.source(), event_id = event.id(), %error,
+                "the workflow's state cannot be had: retrying for up to memory_wait ({:?})", shared.memory_wait);
+        } else {
+            tracing::debug!(handler = handler.source(), event_id = event.id(), attempt, %error, "still waiting for the memory");
+        }
+        bump(&shared.stats.memory_waits);
+        let pause = async {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => true,
+                _ = stop.wait_for(|stopping| *stopping) => false,
+            }
+        };
+        if !with_heartbeats(msg, shared.ack_wait, pause).await {
+            return Err(Failed::Stopping);
+        }
+    }
+}
+
 /// Runs the handler and publishes its outputs, awaiting every publish acknowledgement.
 /// The outputs carry `hops` in their [`HOPS_HEADER`].
 async fn effects(
@@ -761,6 +859,9 @@ async fn effects(
     let run = AssertUnwindSafe(handler.execute_dyn(event, ParentContext::Event));
     let outputs = match tokio::time::timeout(shared.run_timeout, run.catch_unwind()).await {
         Ok(Ok(Ok(outputs))) => outputs,
+        Ok(Ok(Err(violation @ Violation::Transaction { .. }))) => {
+            return Err(Failed::Unavailable(violation_text(&violation)));
+        }
         Ok(Ok(Err(violation))) => return Err(Failed::Retry(violation_text(&violation))),
         Ok(Err(panic)) => {
             return Err(Failed::Retry(format!(
