@@ -43,9 +43,16 @@ const SATURATED: u64 = 1 << 48;
 #[derive(Default)]
 struct Node {
     /// Applied to the same value: union and intersection members, a `$ref`'s target, `not`,
-    /// `if`/`then`/`else`, schema `dependencies`. Edges that close a cycle are left out (the
-    /// validator stops there too).
+    /// `if`/`then`/`else`, schema `dependencies`. These may form cycles (a schema that is a
+    /// member of itself); see [`Order::cap`] for how often the validator goes around one.
     same: Vec<usize>,
+    /// The edges of `same` the validator may follow again in full when a cycle through them is
+    /// entered a second time (`allOf` and `oneOf` members, a reference's target, `then`,
+    /// `else`, `dependencies`): not `anyOf` members, `not` or `if`, which it decides by
+    /// validity alone, and a member the cycle's guard stops counts as valid, which decides an
+    /// `anyOf` (a `oneOf` with two such members, or one and another valid member, fails, and
+    /// then the validator collects the errors of every member).
+    whole: Vec<usize>,
     /// `properties`, by name.
     properties: HashMap<String, usize>,
     /// `additionalProperties` and `unevaluatedProperties`: applied to keys no property names.
@@ -66,6 +73,8 @@ struct Node {
 pub(super) struct Plan {
     /// The root is `nodes[0]`.
     nodes: Vec<Node>,
+    /// [`Order::cap`].
+    cap: Vec<u32>,
     /// Checks allowed per value of a payload: [`FAN_OUT_LIMIT`], or the number of schema nodes
     /// when larger (any validator may check each node once for each value).
     limit: u64,
@@ -87,15 +96,30 @@ impl Plan {
     /// 1)` over the nodes `c` those members apply to that child. Keys matter: the variants of a
     /// tagged union each apply to their own key, and do not add up.
     pub(super) fn for_schema(root: &Value) -> Result<Option<Plan>, String> {
-        let order = same_order(collect(root)?);
-        let nodes = order.nodes;
+        let nodes = collect(root)?;
+        let order = same_order(&nodes);
         let limit = FAN_OUT_LIMIT.max(nodes.len() as u64);
-        let counted = |nodes| Ok(Some(Plan { nodes, limit }));
+        let cap = order.cap;
+        let counted = |nodes, cap| Ok(Some(Plan { nodes, cap, limit }));
         // The nodes applied to a value each node applies to, with how often.
         let mut closure: Vec<Vec<(usize, u64)>> = vec![Vec::new(); nodes.len()];
         let mut work = 0usize;
+        let mut walk = SameWalk::new(nodes.len());
         for &n in &order.post {
-            closure[n] = if nodes[n].same.is_empty() {
+            closure[n] = if order.reaches_cycle[n] {
+                // Around a cycle the count depends on the path: walk it.
+                let mut merged: HashMap<usize, u64> = HashMap::new();
+                let mut budget = MAX_ANALYSIS.saturating_sub(work) as u64;
+                let done = walk.run(&nodes, &cap, n, &mut budget, |x| {
+                    let e = merged.entry(x).or_default();
+                    *e = e.saturating_add(1).min(SATURATED);
+                });
+                work = MAX_ANALYSIS - usize::try_from(budget).unwrap_or(0);
+                if !done {
+                    return counted(nodes, cap);
+                }
+                merged.into_iter().collect()
+            } else if nodes[n].same.is_empty() {
                 vec![(n, 1)]
             } else {
                 let mut merged: HashMap<usize, u64> = HashMap::from([(n, 1)]);
@@ -104,7 +128,7 @@ impl Plan {
                     // stop the analysis as soon as they have cost too much.
                     work += closure[m].len();
                     if work > MAX_ANALYSIS {
-                        return counted(nodes);
+                        return counted(nodes, cap);
                     }
                     for &(x, c) in &closure[m] {
                         let e = merged.entry(x).or_default();
@@ -129,7 +153,7 @@ impl Plan {
         for &v in &values {
             match key_groups(&nodes, &closure[v], &mut work) {
                 Some(g) => groups[v] = g,
-                None => return counted(nodes),
+                None => return counted(nodes, cap),
             }
         }
         let mut below = vec![0u64; nodes.len()];
@@ -140,7 +164,7 @@ impl Plan {
                 .min(SATURATED);
         }
         if below[0] > limit {
-            return counted(nodes);
+            return counted(nodes, cap);
         }
         for _ in 1..=MAX_DATA_DEPTH {
             let mut here = vec![0u64; nodes.len()];
@@ -157,7 +181,7 @@ impl Plan {
                     .min(SATURATED);
             }
             if here[0] > limit {
-                return counted(nodes);
+                return counted(nodes, cap);
             }
             // `G(·, d)` depends on `G(·, d - 1)` alone: once it repeats, it stays.
             if here == below {
@@ -176,39 +200,57 @@ impl Plan {
             .limit
             .saturating_mul(values_in(data))
             .saturating_add(BASE_BUDGET);
-        let mut checks = 0u64;
+        let mut left = budget;
+        let mut walk = SameWalk::new(self.nodes.len());
+        let mut applied = Vec::new();
         let mut stack = vec![(0usize, data)];
-        while let Some((n, v)) = stack.pop() {
-            checks += 1;
-            if checks > budget {
+        while let Some((entry, v)) = stack.pop() {
+            // Every node applied to `v` through `entry`, as often as the validator applies it.
+            applied.clear();
+            if !walk.run(&self.nodes, &self.cap, entry, &mut left, |x| {
+                applied.push(x)
+            }) {
                 return Err(budget);
             }
-            let node = &self.nodes[n];
-            stack.extend(node.same.iter().map(|&m| (m, v)));
-            match v {
-                Value::Object(map) => {
-                    for (k, c) in map {
-                        match node.properties.get(k) {
-                            Some(&p) => stack.push((p, c)),
-                            None => stack.extend(node.additional.iter().map(|&a| (a, c))),
-                        }
-                        stack.extend(node.patterns.iter().map(|&p| (p, c)));
-                        checks = checks.saturating_add(node.names.len() as u64);
-                    }
-                }
-                Value::Array(items) => {
-                    for (i, c) in items.iter().enumerate() {
-                        match node.tuple.get(i) {
-                            Some(&t) => stack.push((t, c)),
-                            None => stack.extend(node.items.iter().map(|&a| (a, c))),
-                        }
-                        stack.extend(node.contains.iter().map(|&p| (p, c)));
-                    }
-                }
-                _ => {}
+            for &n in &applied {
+                self.children_of(n, v, &mut stack, &mut left);
             }
         }
         Ok(())
+    }
+
+    /// Pushes the children of `v` that node `n` applies schemas to, each with its node; a
+    /// `propertyNames` check per key is taken from `left`.
+    fn children_of<'v>(
+        &self,
+        n: usize,
+        v: &'v Value,
+        stack: &mut Vec<(usize, &'v Value)>,
+        left: &mut u64,
+    ) {
+        let node = &self.nodes[n];
+        match v {
+            Value::Object(map) => {
+                for (k, c) in map {
+                    match node.properties.get(k) {
+                        Some(&p) => stack.push((p, c)),
+                        None => stack.extend(node.additional.iter().map(|&a| (a, c))),
+                    }
+                    stack.extend(node.patterns.iter().map(|&p| (p, c)));
+                    *left = left.saturating_sub(node.names.len() as u64);
+                }
+            }
+            Value::Array(items) => {
+                for (i, c) in items.iter().enumerate() {
+                    match node.tuple.get(i) {
+                        Some(&t) => stack.push((t, c)),
+                        None => stack.extend(node.items.iter().map(|&a| (a, c))),
+                    }
+                    stack.extend(node.contains.iter().map(|&p| (p, c)));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -400,6 +442,7 @@ fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
                     Target::Value(v) => number(&mut index, &mut schemas, v),
                 };
                 nodes[n].same.push(t);
+                nodes[n].whole.push(t);
             }
         }
     }
@@ -462,18 +505,27 @@ fn walk_keywords<'a>(
     node: &mut Node,
     id: &mut impl FnMut(&'a Value) -> usize,
 ) {
-    for k in ["allOf", "anyOf", "oneOf"] {
-        node.same.extend(list(m.get(k)).map(&mut *id));
+    for k in ["allOf", "oneOf"] {
+        let members: Vec<usize> = list(m.get(k)).map(&mut *id).collect();
+        node.whole.extend(&members);
+        node.same.extend(members);
     }
-    for k in ["not", "if", "then", "else"] {
+    node.same.extend(list(m.get("anyOf")).map(&mut *id));
+    for k in ["not", "if"] {
         node.same.extend(one(m.get(k)).map(&mut *id));
     }
+    for k in ["then", "else"] {
+        let branch: Option<usize> = one(m.get(k)).map(&mut *id);
+        node.whole.extend(branch);
+        node.same.extend(branch);
+    }
     for k in ["dependencies", "dependentSchemas"] {
-        node.same.extend(
-            map(m.get(k))
-                .filter_map(|(_, v)| one(Some(v)))
-                .map(&mut *id),
-        );
+        let dependent: Vec<usize> = map(m.get(k))
+            .filter_map(|(_, v)| one(Some(v)))
+            .map(&mut *id)
+            .collect();
+        node.whole.extend(&dependent);
+        node.same.extend(dependent);
     }
     for (k, v) in map(m.get("properties")) {
         node.properties.insert(k.clone(), id(v));
@@ -510,58 +562,187 @@ fn one(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| v.is_object() || v.is_boolean())
 }
 
-/// The nodes with the edges of `same` that close a cycle removed, and an order in which each
-/// node comes after every node its `same` edges lead to.
+/// What the walks over the `same` edges need: how often a node may recur on one path, which
+/// nodes lead into a cycle, and an order in which every other node comes after the nodes its
+/// `same` edges lead to.
 struct Order {
-    nodes: Vec<Node>,
+    /// How many times node `n` may appear on one path of `same` edges (one value's
+    /// validation): 1 outside a cycle of `whole` edges; inside one, 1 plus the size of its
+    /// strongly connected component (of `whole` edges). The validator stops a cycle with a
+    /// guard per (`$ref` target, value) that it sets only on targets it did not compile inline,
+    /// so it may go around once more before the guard is met: between two visits of a node
+    /// lies a cycle through such a target, which then stays guarded, and there are at most as
+    /// many as the component has nodes. A cycle through an `anyOf` member (or `not`, `if`) is
+    /// not gone around again in full: the guarded member counts as valid, which decides the
+    /// `anyOf` by validity alone (`tests/contract_schema.rs` has both kinds).
+    cap: Vec<u32>,
+    /// Whether a cycle of `same` edges can be reached from the node (the node's own included):
+    /// its nodes applied are then walked path by path ([`SameWalk`]).
+    reaches_cycle: Vec<bool>,
+    /// Every node, each after the nodes its `same` edges lead to (Tarjan's order of strongly
+    /// connected components).
     post: Vec<usize>,
 }
 
-/// A depth-first walk of the `same` edges, without recursion.
-fn same_order(mut nodes: Vec<Node>) -> Order {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Open,
-        Done,
-    }
-    let mut mark = vec![Mark::New; nodes.len()];
-    let mut kept: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    let mut post = Vec::with_capacity(nodes.len());
-    for start in 0..nodes.len() {
-        if mark[start] != Mark::New {
-            continue;
-        }
-        mark[start] = Mark::Open;
-        let mut stack = vec![(start, 0usize)];
-        while let Some((n, edge)) = stack.last_mut() {
-            let n = *n;
-            match nodes[n].same.get(*edge).copied() {
-                Some(m) => {
-                    *edge += 1;
-                    match mark[m] {
-                        // Back to a node still open: a cycle, left out.
-                        Mark::Open => {}
-                        Mark::Done => kept[n].push(m),
-                        Mark::New => {
-                            kept[n].push(m);
-                            mark[m] = Mark::Open;
-                            stack.push((m, 0));
-                        }
-                    }
-                }
-                None => {
-                    mark[n] = Mark::Done;
-                    post.push(n);
-                    stack.pop();
-                }
+/// The order, caps and reach of [`Order`] for `nodes`.
+fn same_order(nodes: &[Node]) -> Order {
+    let (_, whole) = components(nodes.len(), |n| &nodes[n].whole);
+    let (component, components) = components(nodes.len(), |n| &nodes[n].same);
+    let mut cap = vec![1u32; nodes.len()];
+    for members in &whole {
+        if members.len() > 1 || members.iter().any(|&m| nodes[m].whole.contains(&m)) {
+            let c = u32::try_from(members.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
+            for &m in members {
+                cap[m] = c;
             }
         }
     }
-    for (node, same) in nodes.iter_mut().zip(kept) {
-        node.same = same;
+    // Components come out successors first.
+    let mut reaches_cycle = vec![false; nodes.len()];
+    let mut post = Vec::with_capacity(nodes.len());
+    for (c, members) in components.iter().enumerate() {
+        let cyclic = members.len() > 1 || members.iter().any(|&m| nodes[m].same.contains(&m));
+        let reaches = cyclic
+            || members.iter().any(|&m| {
+                nodes[m]
+                    .same
+                    .iter()
+                    .any(|&w| component[w] != c && reaches_cycle[w])
+            });
+        for &m in members {
+            reaches_cycle[m] = reaches;
+            post.push(m);
+        }
     }
-    Order { nodes, post }
+    Order {
+        cap,
+        reaches_cycle,
+        post,
+    }
+}
+
+/// Tarjan's strongly connected components of the graph of `n` nodes with `edges`, without
+/// recursion: each node's component, and the components, each after those its edges lead to.
+fn components<'a>(
+    n: usize,
+    edges: impl Fn(usize) -> &'a Vec<usize>,
+) -> (Vec<usize>, Vec<Vec<usize>>) {
+    const NONE: usize = usize::MAX;
+    let mut index = vec![NONE; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut component = vec![NONE; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    let mut next = 0usize;
+    for start in 0..n {
+        if index[start] != NONE {
+            continue;
+        }
+        let mut calls = vec![(start, 0usize)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut edge)) = calls.last_mut() {
+            if let Some(&w) = edges(v).get(*edge) {
+                *edge += 1;
+                if index[w] == NONE {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut members = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = components.len();
+                    members.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(members);
+            }
+        }
+    }
+    (component, components)
+}
+
+/// A walk of the `same` edges from one node, path by path, each node appearing on a path at
+/// most its [`Order::cap`] times: the nodes the validator applies to one value, as often as it
+/// applies them (an over-count where it stops a cycle sooner). Reused between walks.
+struct SameWalk {
+    /// Appearances of each node on the current path.
+    on_path: Vec<u32>,
+    /// `Some(n)`: visit `n`; `None`: leave the last node visited.
+    stack: Vec<Option<usize>>,
+    path: Vec<usize>,
+}
+
+impl SameWalk {
+    fn new(nodes: usize) -> SameWalk {
+        SameWalk {
+            on_path: vec![0; nodes],
+            stack: Vec::new(),
+            path: Vec::new(),
+        }
+    }
+
+    /// Walks from `start`, calling `visit` for each node visited, each visit taking one from
+    /// `budget`; `false` (the walk abandoned) once the budget is spent.
+    fn run(
+        &mut self,
+        nodes: &[Node],
+        cap: &[u32],
+        start: usize,
+        budget: &mut u64,
+        mut visit: impl FnMut(usize),
+    ) -> bool {
+        self.stack.clear();
+        self.stack.push(Some(start));
+        let mut done = true;
+        while let Some(step) = self.stack.pop() {
+            let Some(n) = step else {
+                if let Some(left) = self.path.pop() {
+                    self.on_path[left] -= 1;
+                }
+                continue;
+            };
+            if self.on_path[n] >= cap[n] {
+                continue;
+            }
+            if *budget == 0 {
+                done = false;
+                break;
+            }
+            *budget -= 1;
+            visit(n);
+            self.on_path[n] += 1;
+            self.path.push(n);
+            self.stack.push(None);
+            self.stack.extend(nodes[n].same.iter().map(|&m| Some(m)));
+        }
+        // Leave the path empty for the next walk.
+        for n in self.path.drain(..) {
+            self.on_path[n] -= 1;
+        }
+        done
+    }
 }
 
 #[cfg(test)]
@@ -616,7 +797,8 @@ mod tests {
 
     #[test]
     fn cycles_and_long_chains_of_refs_cost_no_recursion() {
-        // `A` is a member of itself: the edge is left out, as the validator stops there.
+        // `A` is a member of itself: the validator goes around once more, then its guard
+        // stops it (two checks of `A` and two of the string, under the limit).
         let cyclic = json!({"$ref": "#/definitions/A", "definitions": {"A": {"anyOf": [
             {"$ref": "#/definitions/A"}, {"type": "string"}
         ]}}});
