@@ -46,13 +46,6 @@ struct Node {
     /// `if`/`then`/`else`, schema `dependencies`. These may form cycles (a schema that is a
     /// member of itself); see [`Order::cap`] for how often the validator goes around one.
     same: Vec<usize>,
-    /// The edges of `same` the validator may follow again in full when a cycle through them is
-    /// entered a second time (`allOf` and `oneOf` members, a reference's target, `then`,
-    /// `else`, `dependencies`): not `anyOf` members, `not` or `if`, which it decides by
-    /// validity alone, and a member the cycle's guard stops counts as valid, which decides an
-    /// `anyOf` (a `oneOf` with two such members, or one and another valid member, fails, and
-    /// then the validator collects the errors of every member).
-    whole: Vec<usize>,
     /// `properties`, by name.
     properties: HashMap<String, usize>,
     /// `additionalProperties` and `unevaluatedProperties`: applied to keys no property names.
@@ -442,7 +435,6 @@ fn collect<'a>(root: &'a Value) -> Result<Vec<Node>, String> {
                     Target::Value(v) => number(&mut index, &mut schemas, v),
                 };
                 nodes[n].same.push(t);
-                nodes[n].whole.push(t);
             }
         }
     }
@@ -505,27 +497,18 @@ fn walk_keywords<'a>(
     node: &mut Node,
     id: &mut impl FnMut(&'a Value) -> usize,
 ) {
-    for k in ["allOf", "oneOf"] {
-        let members: Vec<usize> = list(m.get(k)).map(&mut *id).collect();
-        node.whole.extend(&members);
-        node.same.extend(members);
+    for k in ["allOf", "anyOf", "oneOf"] {
+        node.same.extend(list(m.get(k)).map(&mut *id));
     }
-    node.same.extend(list(m.get("anyOf")).map(&mut *id));
-    for k in ["not", "if"] {
+    for k in ["not", "if", "then", "else"] {
         node.same.extend(one(m.get(k)).map(&mut *id));
     }
-    for k in ["then", "else"] {
-        let branch: Option<usize> = one(m.get(k)).map(&mut *id);
-        node.whole.extend(branch);
-        node.same.extend(branch);
-    }
     for k in ["dependencies", "dependentSchemas"] {
-        let dependent: Vec<usize> = map(m.get(k))
-            .filter_map(|(_, v)| one(Some(v)))
-            .map(&mut *id)
-            .collect();
-        node.whole.extend(&dependent);
-        node.same.extend(dependent);
+        node.same.extend(
+            map(m.get(k))
+                .filter_map(|(_, v)| one(Some(v)))
+                .map(&mut *id),
+        );
     }
     for (k, v) in map(m.get("properties")) {
         node.properties.insert(k.clone(), id(v));
@@ -567,14 +550,13 @@ fn one(v: Option<&Value>) -> Option<&Value> {
 /// `same` edges lead to.
 struct Order {
     /// How many times node `n` may appear on one path of `same` edges (one value's
-    /// validation): 1 outside a cycle of `whole` edges; inside one, 1 plus the size of its
-    /// strongly connected component (of `whole` edges). The validator stops a cycle with a
-    /// guard per (`$ref` target, value) that it sets only on targets it did not compile inline,
-    /// so it may go around once more before the guard is met: between two visits of a node
-    /// lies a cycle through such a target, which then stays guarded, and there are at most as
-    /// many as the component has nodes. A cycle through an `anyOf` member (or `not`, `if`) is
-    /// not gone around again in full: the guarded member counts as valid, which decides the
-    /// `anyOf` by validity alone (`tests/contract_schema.rs` has both kinds).
+    /// validation): 1 outside a cycle; inside one, 1 plus the size of its strongly connected
+    /// component. The validator stops a cycle with a guard per (`$ref` target, value) that it
+    /// sets only on targets it did not compile inline, so it may go around once more before
+    /// the guard is met: between two visits of a node lies a cycle through such a target,
+    /// which then stays guarded, and there are at most as many as the component has nodes.
+    /// (Where the cycle passes an `anyOf` member, the guarded member often makes the `anyOf`
+    /// valid and the second round costs little; not always, so it is counted all the same.)
     cap: Vec<u32>,
     /// Whether a cycle of `same` edges can be reached from the node (the node's own included):
     /// its nodes applied are then walked path by path ([`SameWalk`]).
@@ -586,24 +568,21 @@ struct Order {
 
 /// The order, caps and reach of [`Order`] for `nodes`.
 fn same_order(nodes: &[Node]) -> Order {
-    let (_, whole) = components(nodes.len(), |n| &nodes[n].whole);
     let (component, components) = components(nodes.len(), |n| &nodes[n].same);
     let mut cap = vec![1u32; nodes.len()];
-    for members in &whole {
-        if members.len() > 1 || members.iter().any(|&m| nodes[m].whole.contains(&m)) {
-            let c = u32::try_from(members.len())
-                .unwrap_or(u32::MAX)
-                .saturating_add(1);
-            for &m in members {
-                cap[m] = c;
-            }
-        }
-    }
     // Components come out successors first.
     let mut reaches_cycle = vec![false; nodes.len()];
     let mut post = Vec::with_capacity(nodes.len());
     for (c, members) in components.iter().enumerate() {
         let cyclic = members.len() > 1 || members.iter().any(|&m| nodes[m].same.contains(&m));
+        if cyclic {
+            let around = u32::try_from(members.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
+            for &m in members {
+                cap[m] = around;
+            }
+        }
         let reaches = cyclic
             || members.iter().any(|&m| {
                 nodes[m]
