@@ -576,11 +576,7 @@ async fn resumable_workflows_complete_over_nats_with_postgres_memory() {
         3 * n as u64,
         "init, service call, service answer per workflow"
     );
-    let client = memory.pool().get().await.unwrap();
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(&memory).await;
     t.delete_streams().await.unwrap();
 }
 
@@ -1306,6 +1302,65 @@ async fn a_handler_that_never_returns_is_cancelled_and_its_event_dead_lettered()
     t.delete_streams().await.unwrap();
 }
 
+/// Calc workflows `a + 0.5` for `a` in `0..n`, published (none a duplicate).
+async fn publish_calc_workflows(t: &NatsTransport, n: u32) -> Vec<ArvoEvent> {
+    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
+    for chunk in inits.chunks(100) {
+        for receipt in join_all(chunk.iter().map(|e| t.publish(e))).await {
+            assert!(!receipt.unwrap().duplicate);
+        }
+    }
+    inits
+}
+
+/// Reads completions from `sub` into `seen` (by subject) until it holds `count`.
+async fn completions_until(
+    sub: &mut async_nats::Subscriber,
+    seen: &mut HashSet<String>,
+    count: usize,
+    deadline: tokio::time::Instant,
+) {
+    while seen.len() < count {
+        let msg = tokio::time::timeout_at(deadline, sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out with {} of {count} completed", seen.len()))
+            .unwrap();
+        let done = ArvoEvent::from_json_slice(&msg.payload).unwrap();
+        seen.insert(done.subject().to_owned());
+    }
+}
+
+/// What the stream kept on `done_to`: exactly one completion per workflow of `inits` (from
+/// [`publish_calc_workflows`]), with the right sum.
+async fn each_completed_once(t: &NatsTransport, done_to: String, inits: &[ArvoEvent]) {
+    let index: HashMap<&str, usize> = inits
+        .iter()
+        .enumerate()
+        .map(|(i, init)| (init.subject(), i))
+        .collect();
+    let mut completed: HashMap<String, usize> = HashMap::new();
+    for done in stored_on(t, done_to).await {
+        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
+        let i = index[done.subject()];
+        assert_eq!(done.data()["result"].as_f64(), Some(i as f64 + 0.5));
+        *completed.entry(done.subject().to_owned()).or_default() += 1;
+    }
+    assert_eq!(completed.len(), inits.len(), "every workflow completed");
+    assert!(completed.values().all(|&c| c == 1), "none completed twice");
+}
+
+/// Drops `memory`'s schema.
+async fn drop_schema(memory: &PostgresMemory<CalcRecord>) {
+    let client = memory.pool().get().await.unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            memory.schema()
+        ))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_twice() {
     let Some(t) = transport("a_lost_connection").await else {
@@ -1329,53 +1384,29 @@ async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_tw
     let done_to = t.streams().subject("com.bench.client");
     let mut completions = t.client().subscribe(done_to.clone()).await.unwrap();
     let n = 400;
-    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
-    for chunk in inits.chunks(100) {
-        for receipt in join_all(chunk.iter().map(|e| t.publish(e))).await {
-            assert!(!receipt.unwrap().duplicate);
-        }
-    }
+    let inits = publish_calc_workflows(&t, n).await;
     // Cut the worker's connection three times, each once a further quarter has completed (so
     // each cut finds the connection the worker made after the one before).
     let mut seen: HashSet<String> = HashSet::new();
     let mut cuts = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while seen.len() < n as usize {
-        let msg = tokio::time::timeout_at(deadline, completions.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out with {} of {n} completed", seen.len()))
-            .unwrap();
-        seen.insert(
-            ArvoEvent::from_json_slice(&msg.payload)
-                .unwrap()
-                .subject()
-                .to_owned(),
-        );
-        if seen.len() >= (cuts.len() + 1) * n as usize / 4 && cuts.len() < 3 {
-            cuts.push(proxy.cut(Duration::from_millis(300)).await);
-        }
+    for quarter in 1..=3 {
+        completions_until(
+            &mut completions,
+            &mut seen,
+            quarter * n as usize / 4,
+            deadline,
+        )
+        .await;
+        cuts.push(proxy.cut(Duration::from_millis(300)).await);
     }
-    assert_eq!(cuts.len(), 3);
+    completions_until(&mut completions, &mut seen, n as usize, deadline).await;
     assert!(
         cuts.iter().all(|&open| open >= 1),
         "each cut closed the worker's connection: {cuts:?}"
     );
     let stats = worker.shutdown().await;
-    // What the stream kept: one completion per workflow, with the right sum.
-    let stored = stored_on(&t, done_to).await;
-    let mut by_subject: HashMap<String, usize> = HashMap::new();
-    for (i, init) in inits.iter().enumerate() {
-        by_subject.insert(init.subject().to_owned(), i);
-    }
-    let mut completed: HashMap<String, usize> = HashMap::new();
-    for done in &stored {
-        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
-        let i = by_subject[done.subject()];
-        assert_eq!(done.data()["result"].as_f64(), Some(i as f64 + 0.5));
-        *completed.entry(done.subject().to_owned()).or_default() += 1;
-    }
-    assert_eq!(completed.len(), n as usize, "every workflow completed");
-    assert!(completed.values().all(|&c| c == 1), "none completed twice");
+    each_completed_once(&t, done_to, &inits).await;
     for init in &inits {
         assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
     }
@@ -1467,48 +1498,18 @@ async fn a_database_outage_delays_workflows_and_loses_nothing() {
     let done_to = t.streams().subject("com.bench.client");
     let mut completions = t.client().subscribe(done_to.clone()).await.unwrap();
     let n = 60;
-    let inits: Vec<ArvoEvent> = (0..n).map(|i| calc_init(f64::from(i), 0.5)).collect();
-    for receipt in join_all(inits.iter().map(|e| t.publish(e))).await {
-        assert!(!receipt.unwrap().duplicate);
-    }
+    let inits = publish_calc_workflows(&t, n).await;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut cut = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while seen.len() < n as usize {
-        let msg = tokio::time::timeout_at(deadline, completions.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out with {} of {n} completed", seen.len()))
-            .unwrap();
-        seen.insert(
-            ArvoEvent::from_json_slice(&msg.payload)
-                .unwrap()
-                .subject()
-                .to_owned(),
-        );
-        if cut.is_none() && seen.len() >= n as usize / 4 {
-            cut = Some(proxy.cut(Duration::from_secs(4)).await);
-        }
-    }
-    assert!(
-        cut.is_some_and(|open| open >= 1),
-        "the outage closed the memory's connections"
-    );
+    completions_until(&mut completions, &mut seen, n as usize / 4, deadline).await;
+    let open = proxy.cut(Duration::from_secs(4)).await;
+    assert!(open >= 1, "the outage closed the memory's connections");
+    completions_until(&mut completions, &mut seen, n as usize, deadline).await;
     let stats = worker.shutdown().await;
-    let stored = stored_on(&t, done_to).await;
-    let mut completed: HashMap<String, usize> = HashMap::new();
-    for done in &stored {
-        assert_eq!(done.event_type(), CalcFlow::COMPLETE_TYPE);
-        *completed.entry(done.subject().to_owned()).or_default() += 1;
-    }
-    for (i, init) in inits.iter().enumerate() {
-        assert_eq!(
-            completed.get(init.subject()),
-            Some(&1),
-            "workflow {i} completed once"
-        );
+    each_completed_once(&t, done_to, &inits).await;
+    for init in &inits {
         assert_eq!(status(&memory, init.subject()).await, ResumableStatus::Done);
     }
-    assert_eq!(stored.len(), n as usize);
     // The runs that met the outage waited for the memory: no delivery failed or was
     // dead-lettered.
     assert!(stats.memory_waits() >= 1, "some runs met the outage");
@@ -1518,11 +1519,7 @@ async fn a_database_outage_delays_workflows_and_loses_nothing() {
         "a database outage of 4 s: {n} workflows completed once each; {} runs waited for the memory",
         stats.memory_waits()
     );
-    let client = memory.pool().get().await.unwrap();
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(&memory).await;
     t.delete_streams().await.unwrap();
 }
 
