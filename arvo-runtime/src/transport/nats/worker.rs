@@ -43,7 +43,9 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
-    /// Events handled and acknowledged.
+    /// Events handled and acknowledged, the server having confirmed the acknowledgement (one
+    /// whose confirmation was lost with the connection is not counted, though the server may
+    /// have taken it).
     pub fn handled(&self) -> u64 {
         self.handled.load(Ordering::Relaxed)
     }
