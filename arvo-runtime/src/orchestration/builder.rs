@@ -10,7 +10,6 @@ use super::{EmissionDomains, OrchestrationKind, OrchestrationSettings, SubjectCa
 use crate::contract::{OrchestratorContract, VersionedContract};
 use crate::resumable::{DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_SUBJECT_CACHE};
 
-/// The settings of an orchestration handler as its builder collects them.
 /// What is wrong with a workflow's service list (machines and resumables alike, each with its
 /// own error type and the reference's messages).
 pub(crate) enum ServiceClash {
@@ -46,6 +45,7 @@ pub(crate) fn service_clash(
     None
 }
 
+/// The settings of an orchestration handler as its builder collects them.
 pub(crate) struct BuilderSettings {
     pub(crate) executionunits: f64,
     /// `None`: the handler kind's default (see [`builder_setters!`]).

@@ -568,7 +568,7 @@ struct Order {
 
 /// The order, caps and reach of [`Order`] for `nodes`.
 fn same_order(nodes: &[Node]) -> Order {
-    let (component, components) = components(nodes.len(), |n| &nodes[n].same);
+    let (component, components) = components(nodes);
     let mut cap = vec![1u32; nodes.len()];
     // Components come out successors first.
     let mut reaches_cycle = vec![false; nodes.len()];
@@ -602,13 +602,11 @@ fn same_order(nodes: &[Node]) -> Order {
     }
 }
 
-/// Tarjan's strongly connected components of the graph of `n` nodes with `edges`, without
-/// recursion: each node's component, and the components, each after those its edges lead to.
-fn components<'a>(
-    n: usize,
-    edges: impl Fn(usize) -> &'a Vec<usize>,
-) -> (Vec<usize>, Vec<Vec<usize>>) {
+/// Tarjan's strongly connected components of the `same` edges, without recursion: each
+/// node's component, and the components, each after those its edges lead to.
+fn components(nodes: &[Node]) -> (Vec<usize>, Vec<Vec<usize>>) {
     const NONE: usize = usize::MAX;
+    let n = nodes.len();
     let mut index = vec![NONE; n];
     let mut low = vec![0usize; n];
     let mut on_stack = vec![false; n];
@@ -627,7 +625,7 @@ fn components<'a>(
         stack.push(start);
         on_stack[start] = true;
         while let Some(&mut (v, ref mut edge)) = calls.last_mut() {
-            if let Some(&w) = edges(v).get(*edge) {
+            if let Some(&w) = nodes[v].same.get(*edge) {
                 *edge += 1;
                 if index[w] == NONE {
                     index[w] = next;
