@@ -1596,3 +1596,75 @@ async fn a_worker_stopping_hands_back_a_run_that_waits_for_the_memory() {
     assert!(t.dead_letters(10).await.unwrap().is_empty());
     t.delete_streams().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_no_retry_can_read_is_dead_lettered_without_waiting_for_the_memory() {
+    let Some(t) = transport("a_record_no_retry_can_read").await else {
+        return;
+    };
+    let Some(url) = postgres_url("a_record_no_retry_can_read") else {
+        t.delete_streams().await.unwrap();
+        return;
+    };
+    let schema = unique("arvo_unreadable");
+    let memory = PostgresMemory::<CalcRecord>::builder(url)
+        .schema(&schema)
+        .build()
+        .unwrap();
+    memory.migrate().await.unwrap();
+    // A record this code cannot read (written by an incompatible release, or by hand): every
+    // run fails the same way, so waiting for the memory (default 3 min per delivery) would
+    // only hold a slot; the deliveries fail at once and the event is dead-lettered.
+    let bad = calc_init(1.0, 2.0);
+    memory
+        .pool()
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".machine_state (subject, data) VALUES ($1, '{{\"written_by\": \"another release\"}}')"
+            ),
+            &[&bad.subject()],
+        )
+        .await
+        .unwrap();
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(calc_resumable(memory.clone())))
+            .handler(Arc::new(calc_handler()))
+            .max_deliveries(3)
+            .retry(RetryPolicy::new(0, Duration::from_millis(20))),
+    );
+    let started = std::time::Instant::now();
+    t.publish(&bad).await.unwrap();
+    let good = t
+        .resolve(calc_init(2.0, 0.5), Duration::from_secs(30))
+        .await
+        .expect("the other workflows go on");
+    assert_eq!(good.data()["result"].as_f64(), Some(2.5));
+    eventually(
+        "the event is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(10).await.unwrap().len() == 1 }
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    let dead = t.dead_letters(10).await.unwrap().remove(0);
+    assert_eq!(dead.deliveries, 3);
+    assert_eq!(dead.event.as_ref().map(ArvoEvent::id), Some(bad.id()));
+    assert!(
+        dead.error.contains("READ_MACHINE_MEMORY_FAILURE") && dead.error.contains("(de)serialised"),
+        "the error says what failed: {}",
+        dead.error
+    );
+    let stats = worker.shutdown().await;
+    assert_eq!(stats.memory_waits(), 0, "no run waited for the memory");
+    assert_eq!((stats.failed(), stats.dead_lettered()), (2, 1));
+    eprintln!("a record no retry can read: dead-lettered after {took:?}");
+    drop_schema(&memory).await;
+    t.delete_streams().await.unwrap();
+}

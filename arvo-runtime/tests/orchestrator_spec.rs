@@ -136,6 +136,16 @@ async fn lock_denied() {
         ),
         "{v}"
     );
+    // The memory error behind it is kept, and a held lock may pass: the violation is transient.
+    assert!(
+        matches!(
+            &v,
+            Violation::Transaction { memory_error: Some(e), .. }
+                if matches!(**e, arvo_runtime::memory::MemoryError::LockUnacquired { .. })
+        ),
+        "{v:?}"
+    );
+    assert!(v.is_transient());
     assert!(memory.read(init.subject()).await.unwrap().is_none());
     assert!(memory.unlock(&held).await.unwrap());
 }

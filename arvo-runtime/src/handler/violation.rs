@@ -57,6 +57,10 @@ pub enum Violation {
         message: String,
         /// The event being processed (`metadata.initiatingEvent`).
         initiating_event: Option<Box<ArvoEvent>>,
+        /// The memory failure behind it, when the orchestration layer raised it (its text is
+        /// already part of `message`, so it is not also the error's `source()`); see
+        /// [`Violation::is_transient`].
+        memory_error: Option<Box<crate::memory::MemoryError>>,
     },
     /// A violation of any other type, a [`CustomViolation`] (a user-defined type such as
     /// `precondition`), passed through unchanged.
@@ -114,6 +118,30 @@ impl Violation {
             cause,
             message: message.into(),
             initiating_event: initiating_event.map(Box::new),
+            memory_error: None,
+        }
+    }
+
+    /// Whether running the same event again, unchanged, may succeed once time passes: true for
+    /// a [`Transaction`](Violation::Transaction) violation unless its memory failure is one
+    /// that repeats every time (see [`MemoryError::is_transient`](crate::memory::MemoryError::is_transient):
+    /// a record too deep to store or stored in a shape this code cannot read); false for every
+    /// other violation (the handler refused the event itself).
+    ///
+    /// The NATS worker waits for the memory (its `memory_wait`) only for transient violations;
+    /// the others count as failed deliveries at once.
+    ///
+    /// ```
+    /// use arvo_runtime::handler::{TransactionCause, Violation};
+    /// assert!(Violation::transaction(TransactionCause::LockUnacquired, "busy", None).is_transient());
+    /// assert!(!Violation::execution("stop").is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Violation::Transaction { memory_error, .. } => memory_error
+                .as_deref()
+                .is_none_or(crate::memory::MemoryError::is_transient),
+            _ => false,
         }
     }
 

@@ -730,6 +730,29 @@ impl MemoryError {
         }
     }
 
+    /// Whether the same operation, unchanged, may succeed later: true for a lock held by
+    /// another owner, a lost race ([`Conflict`](Self::Conflict), [`StaleLease`](Self::StaleLease))
+    /// and a [`Backend`](Self::Backend) failure (connection lost, timeout, server restarting);
+    /// false for an [`EmptyId`](Self::EmptyId) and a [`Serialization`](Self::Serialization)
+    /// failure (a record too deep to store, or a stored record this code cannot read), which
+    /// fail the same way every time.
+    ///
+    /// ```
+    /// # use arvo_runtime::memory::{MemoryError, MemoryOp};
+    /// assert!(MemoryError::LockUnacquired { id: "s".into(), attempts: 4 }.is_transient());
+    /// let json = serde_json::from_str::<u32>("x").unwrap_err();
+    /// assert!(!MemoryError::serialization(MemoryOp::Read, "s", json).is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Conflict { .. }
+            | Self::LockUnacquired { .. }
+            | Self::StaleLease { .. }
+            | Self::Backend { .. } => true,
+            Self::EmptyId { .. } | Self::Serialization { .. } => false,
+        }
+    }
+
     /// [`cause`](Self::cause) as the reference's cause string.
     pub fn transaction_cause(&self) -> &'static str {
         self.cause().as_str()

@@ -367,7 +367,12 @@ pub(crate) trait OrchestrationCore: Send + Sync {
 
 #[cold]
 fn transaction_violation(e: TransactionError, event: &ArvoEvent) -> Violation {
-    Violation::transaction(e.cause, e.message, Some(event.clone()))
+    Violation::Transaction {
+        cause: e.cause,
+        message: e.message,
+        initiating_event: Some(Box::new(event.clone())),
+        memory_error: Some(Box::new(e.source)),
+    }
 }
 
 #[inline]

@@ -55,7 +55,9 @@
 //! terminated. A run that fails because the workflow's state cannot be had (a
 //! [`Transaction`](crate::handler::Violation::Transaction) violation: the lease held by
 //! another worker, perhaps one that crashed mid-step and holds it until it expires, or the
-//! memory unreachable) does not count as a failed delivery at first: it is retried in place,
+//! memory unreachable; one that [is transient](crate::handler::Violation::is_transient), so not
+//! a record too deep to store or one stored in a shape this code cannot read, which would fail
+//! the same way every time) does not count as a failed delivery at first: it is retried in place,
 //! under heartbeats, for up to [`memory_wait`](NatsWorkerBuilder::memory_wait) (default
 //! [`DEFAULT_MEMORY_WAIT`]), so a crash or a database restart delays workflows instead of
 //! dead-lettering their events. (The reference's PostgreSQL tools retry a lock three times

@@ -167,8 +167,10 @@ impl NatsWorkerBuilder {
 
     /// How long one delivery keeps retrying while the workflow's state cannot be had (default
     /// [`DEFAULT_MEMORY_WAIT`]; zero turns it off; at most [`MAX_WAIT`]): while a run ends in a
-    /// [`Violation::Transaction`] (the workflow's lease is held by another worker, the memory
-    /// cannot be reached, a write lost a race), the run is retried in place, with the
+    /// [`Violation::Transaction`] that [is transient](Violation::is_transient) (the workflow's
+    /// lease is held by another worker, the memory cannot be reached, a write lost a race; not
+    /// a record too deep to store or one this code cannot read back, which counts as a failed
+    /// delivery at once), the run is retried in place, with the
     /// [`retry`](Self::retry) backoff and under heartbeats, instead of counting as a failed
     /// delivery. A worker that crashed mid-step holds its workflows' leases until they expire
     /// ([`DEFAULT_LOCK_TTL`](crate::memory::DEFAULT_LOCK_TTL)), and a database restart takes
@@ -513,7 +515,8 @@ enum Failed {
     Retry(String),
     /// Refused without running the handler: dead-letter now.
     Refused(String),
-    /// The workflow's state could not be had (a [`Violation::Transaction`]): retried in place
+    /// The workflow's state could not be had (a [transient](Violation::is_transient)
+    /// [`Violation::Transaction`]): retried in place
     /// for up to `memory_wait` (see [`run_waiting`]).
     Unavailable(String),
     /// The worker stops while the run waits for the memory: handed back to the server.
@@ -861,7 +864,7 @@ async fn effects(
     let run = AssertUnwindSafe(handler.execute_dyn(event, ParentContext::Event));
     let outputs = match tokio::time::timeout(shared.run_timeout, run.catch_unwind()).await {
         Ok(Ok(Ok(outputs))) => outputs,
-        Ok(Ok(Err(violation @ Violation::Transaction { .. }))) => {
+        Ok(Ok(Err(violation))) if violation.is_transient() => {
             return Err(Failed::Unavailable(violation_text(&violation)));
         }
         Ok(Ok(Err(violation))) => return Err(Failed::Retry(violation_text(&violation))),
