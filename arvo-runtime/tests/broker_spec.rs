@@ -11,6 +11,7 @@ use arvo_runtime::event::{ArvoEvent, ArvoEventParts};
 use arvo_runtime::handler::{
     ArvoEventHandler, DynEventHandler, EventHandler, ParentContext, RawOutput, Violation,
 };
+use arvo_runtime::violation::CustomViolation;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -261,6 +262,12 @@ async fn nested_fanout_keeps_per_queue_fifo() {
 // ---------------------------------------------------------------------------------------------
 // Retries and the on-error policy
 
+/// A user-defined violation for a failure that may pass (the service behind the handler is
+/// down): retried under [`OnError::Retry`].
+fn unavailable(message: String) -> Violation {
+    Violation::from(CustomViolation::new("Unavailable", message))
+}
+
 /// A handler that fails `failures` times, then echoes; records the instant of each attempt.
 fn flaky(failures: usize, attempts: Arc<Mutex<Vec<Instant>>>) -> Arc<dyn DynEventHandler> {
     svc("com.t.flaky", move |e| {
@@ -272,7 +279,7 @@ fn flaky(failures: usize, attempts: Arc<Mutex<Vec<Instant>>>) -> Arc<dyn DynEven
                 a.len()
             };
             if n <= failures {
-                Err(Violation::execution(format!("attempt {n} failed")))
+                Err(unavailable(format!("attempt {n} failed")))
             } else {
                 Ok(vec![reply("com.t.flaky", &e, json!({ "attempt": n }))])
             }
@@ -329,7 +336,7 @@ async fn retries_exhausted_are_recorded_as_errors() {
     assert_eq!(failure.handler, "com.t.flaky");
     assert_eq!(
         failure.kind.violation().map(ToString::to_string).as_deref(),
-        Some("ViolationError<Execution> attempt 3 failed")
+        Some("ViolationError<Unavailable> attempt 3 failed")
     );
     assert!(
         failure.to_string().contains("after 3 attempt(s)"),
@@ -353,9 +360,42 @@ async fn fail_policy_records_the_first_failure_without_retry() {
     assert_eq!(outcome.errors[0].attempts, 1);
     assert!(matches!(
         outcome.errors[0].kind,
-        FailureKind::Violation(Violation::Execution { .. })
+        FailureKind::Violation(Violation::Other(_))
     ));
     assert!(outcome.suppressed.is_empty());
+}
+
+/// An `Execution` violation is user code's "stop, dead-letter this" (spec §11): even under a
+/// retry policy the handler is not run again, so its side effects are not repeated.
+#[tokio::test(start_paused = true)]
+async fn an_execution_violation_is_not_retried() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let stop = svc("com.t.stop", move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err(Violation::execution("the order was cancelled: stop")) }
+    });
+    let broker = EventBroker::builder()
+        .handler_with(
+            stop,
+            HandlerConfig::default().on_error(OnError::Retry(RetryPolicy::new(
+                3,
+                Duration::from_millis(1),
+            ))),
+        )
+        .build()
+        .unwrap();
+    let outcome = broker
+        .resolve(ev("com.test", "com.t.stop", "s", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "run once");
+    assert_eq!(outcome.errors.len(), 1);
+    assert_eq!(outcome.errors[0].attempts, 1);
+    assert!(matches!(
+        outcome.errors[0].kind,
+        FailureKind::Violation(Violation::Execution { .. })
+    ));
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ use arvo_runtime::transport::nats::{
     DeadLetter, MAX_IN_FLIGHT, MAX_SUBJECT_BYTES, MAX_WAIT, NatsError, NatsStreams, NatsTransport,
     NatsWorker, NatsWorkerBuilder, WORKFLOW_HEADER, WorkerStats,
 };
+use arvo_runtime::violation::CustomViolation;
 use common_backends::workflows::{CalcRecord, calc_init, status};
 use common_backends::{
     Proxy, postgres_host_port, postgres_url, postgres_url_via, server_url, stored_on, unique,
@@ -167,7 +168,7 @@ fn answer(
         .map_err(|e| Violation::execution(e.to_string()))
 }
 
-/// Always fails.
+/// Always fails, with a violation that might pass (retried up to `max_deliveries`).
 struct Poison;
 
 impl EventHandler for Poison {
@@ -178,7 +179,30 @@ impl EventHandler for Poison {
         "sys.com.test.poison.error"
     }
     async fn execute(&self, _: &ArvoEvent, _: ParentContext) -> Result<Vec<ArvoEvent>, Violation> {
-        Err(Violation::execution("the poison handler always fails"))
+        Err(Violation::from(CustomViolation::new(
+            "Unavailable",
+            "the poison handler always fails",
+        )))
+    }
+}
+
+/// Counts its runs and stops every event with an `Execution` violation ("stop, dead-letter
+/// this").
+#[derive(Default)]
+struct Stop {
+    runs: AtomicUsize,
+}
+
+impl EventHandler for Stop {
+    fn source(&self) -> &str {
+        "com.test.stop"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.stop.error"
+    }
+    async fn execute(&self, _: &ArvoEvent, _: ParentContext) -> Result<Vec<ArvoEvent>, Violation> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Err(Violation::execution("the order was cancelled: stop"))
     }
 }
 
@@ -1666,5 +1690,50 @@ async fn a_record_no_retry_can_read_is_dead_lettered_without_waiting_for_the_mem
     assert_eq!((stats.failed(), stats.dead_lettered()), (2, 1));
     eprintln!("a record no retry can read: dead-lettered after {took:?}");
     drop_schema(&memory).await;
+    t.delete_streams().await.unwrap();
+}
+
+/// An `Execution` violation is user code's "stop, dead-letter this" (spec §11): the event goes
+/// to the dead-letter stream at its first delivery, the handler is not run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_violation_is_dead_lettered_at_its_first_delivery() {
+    let Some(t) = transport("an_execution_violation").await else {
+        return;
+    };
+    let stop = Arc::new(Stop::default());
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(stop.clone())
+            .max_deliveries(5)
+            .retry(RetryPolicy::new(0, Duration::from_millis(20))),
+    );
+    let event = event_to("com.test.stop", "stopped-1");
+    t.publish(&event).await.unwrap();
+    eventually(
+        "the event is dead-lettered",
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(10).await.unwrap().len() == 1 }
+        },
+    )
+    .await;
+    // Time for a re-delivery, had there been one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = worker.shutdown().await;
+    let dead = t.dead_letters(10).await.unwrap().remove(0);
+    assert_eq!(dead.deliveries, 1);
+    assert_eq!(dead.event.as_ref().map(ArvoEvent::id), Some(event.id()));
+    assert!(
+        dead.error
+            .contains("ViolationError<Execution> the order was cancelled"),
+        "{}",
+        dead.error
+    );
+    assert_eq!(stop.runs.load(Ordering::SeqCst), 1, "the handler ran once");
+    assert_eq!(
+        (stats.failed(), stats.redelivered(), stats.dead_lettered()),
+        (0, 0, 1)
+    );
     t.delete_streams().await.unwrap();
 }

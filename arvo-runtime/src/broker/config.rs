@@ -73,7 +73,9 @@ impl HandlerConfig {
 /// panics or runs past its [`run_timeout`](HandlerConfig::run_timeout)) or an input middleware
 /// rejects an event.
 ///
-/// Rejections by middleware are never retried (the same event would be rejected again).
+/// Rejections by middleware are never retried (the same event would be rejected again), nor
+/// is an [`Execution`](crate::handler::Violation::Execution) violation: user code raises it to
+/// stop the event ([`Violation::forbids_retry`](crate::handler::Violation::forbids_retry)).
 #[derive(Debug, Clone, PartialEq)]
 pub enum OnError {
     /// Run the handler again after a backoff; when the retries are used up, the failure is

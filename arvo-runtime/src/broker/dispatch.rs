@@ -3,7 +3,7 @@
 use super::outcome::{Reservation, WorkToken};
 use super::{Envelope, Failure, FailureKind, Inner, OnError, Pending, Slot, Stage, Verdict};
 use crate::event::ArvoEvent;
-use crate::handler::{ParentContext, UserPanic, catch_panic, catch_panic_sync};
+use crate::handler::{ParentContext, UserPanic, Violation, catch_panic, catch_panic_sync};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -236,6 +236,7 @@ pub(super) async fn execute(
         };
         if let OnError::Retry(policy) = &slot.config.on_error
             && attempts <= policy.max_retries
+            && !kind.violation().is_some_and(Violation::forbids_retry)
         {
             tracing::debug!(handler = source, attempts, error = %kind, "retrying");
             tokio::time::sleep(policy.delay(attempts)).await;

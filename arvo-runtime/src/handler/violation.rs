@@ -122,6 +122,23 @@ impl Violation {
         }
     }
 
+    /// Whether the violation asks that the event not be run again: an
+    /// [`Execution`](Violation::Execution) violation, user code's "stop, dead-letter this"
+    /// (spec §11's consumer policy: Transaction, Contract and Config violations are retried,
+    /// Execution violations dead-lettered). Neither the broker's
+    /// [`OnError::Retry`](crate::broker::OnError::Retry) nor the NATS worker runs such an event
+    /// again: the handler's side effects are not repeated.
+    ///
+    /// ```
+    /// use arvo_runtime::handler::{TransactionCause, Violation};
+    /// assert!(Violation::execution("stop").forbids_retry());
+    /// assert!(!Violation::config("unknown version").forbids_retry());
+    /// assert!(!Violation::transaction(TransactionCause::LockUnacquired, "busy", None).forbids_retry());
+    /// ```
+    pub fn forbids_retry(&self) -> bool {
+        matches!(self, Violation::Execution { .. })
+    }
+
     /// Whether running the same event again, unchanged, may succeed once time passes: true for
     /// a [`Transaction`](Violation::Transaction) violation unless its memory failure is one
     /// that repeats every time (see [`MemoryError::is_transient`](crate::memory::MemoryError::is_transient):

@@ -52,7 +52,10 @@
 //! publish is negatively acknowledged with a backoff delay ([`RetryPolicy`](crate::broker::RetryPolicy)); a worker that
 //! crashes or stalls past `ack_wait` gets its events re-delivered to another worker. On the
 //! `max_deliveries`-th failed delivery the event goes to the dead-letter stream and is
-//! terminated. A run that fails because the workflow's state cannot be had (a
+//! terminated. An [`Execution`](crate::handler::Violation::Execution) violation, user code's
+//! "stop, dead-letter this" (spec §11), goes to the dead-letter stream on its first delivery:
+//! the handler is not run again ([`Violation::forbids_retry`](crate::handler::Violation::forbids_retry)).
+//! A run that fails because the workflow's state cannot be had (a
 //! [`Transaction`](crate::handler::Violation::Transaction) violation: the lease held by
 //! another worker, perhaps one that crashed mid-step and holds it until it expires, or the
 //! memory unreachable; one that [is transient](crate::handler::Violation::is_transient), so not

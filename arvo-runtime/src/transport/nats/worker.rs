@@ -513,7 +513,8 @@ async fn serve(
 enum Failed {
     /// Retry later (nak with backoff), or dead-letter on the last delivery.
     Retry(String),
-    /// Refused without running the handler: dead-letter now.
+    /// Refused (without running the handler, or by the handler's
+    /// [`Execution`](Violation::Execution) violation): dead-letter now.
     Refused(String),
     /// The workflow's state could not be had (a [transient](Violation::is_transient)
     /// [`Violation::Transaction`]): retried in place
@@ -866,6 +867,9 @@ async fn effects(
         Ok(Ok(Ok(outputs))) => outputs,
         Ok(Ok(Err(violation))) if violation.is_transient() => {
             return Err(Failed::Unavailable(violation_text(&violation)));
+        }
+        Ok(Ok(Err(violation))) if violation.forbids_retry() => {
+            return Err(Failed::Refused(violation_text(&violation)));
         }
         Ok(Ok(Err(violation))) => return Err(Failed::Retry(violation_text(&violation))),
         Ok(Err(panic)) => {
