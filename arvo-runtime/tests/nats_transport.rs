@@ -1737,3 +1737,101 @@ async fn an_execution_violation_is_dead_lettered_at_its_first_delivery() {
     );
     t.delete_streams().await.unwrap();
 }
+
+/// Fails with a violation that might pass while `broken` is set (a service down); echoes once
+/// it is cleared (the service back).
+struct Broken {
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EventHandler for Broken {
+    fn source(&self) -> &str {
+        "com.test.broken"
+    }
+    fn system_error_type(&self) -> &str {
+        "sys.com.test.broken.error"
+    }
+    async fn execute(&self, e: &ArvoEvent, _: ParentContext) -> Result<Vec<ArvoEvent>, Violation> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(Violation::from(CustomViolation::new(
+                "Unavailable",
+                "the service behind the handler is down",
+            )));
+        }
+        let data = json!({"echo": e.id()});
+        Ok(vec![answer(
+            "com.test.broken",
+            e,
+            "evt.test.broken.done",
+            e.source(),
+            data,
+        )?])
+    }
+}
+
+/// Dead letters are not the end: once the fault is fixed, `replay_dead_letters` puts their
+/// events back (at once, within the duplicate window that still holds the first
+/// publications), they are handled, and their letters are gone; a letter without an event
+/// stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_replayed_once_the_fault_is_fixed() {
+    let Some(t) = transport("dead_letters_are_replayed").await else {
+        return;
+    };
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let worker = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Broken {
+                broken: broken.clone(),
+            }))
+            .max_deliveries(1),
+    );
+    let events: Vec<ArvoEvent> = (0..3)
+        .map(|i| event_to("com.test.broken", &format!("broken-{i}")))
+        .collect();
+    for e in &events {
+        t.publish(e).await.unwrap();
+    }
+    let js = async_nats::jetstream::new(t.client().clone());
+    js.publish(
+        t.streams().subject("com.test.broken"),
+        "not an event".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    eventually("4 letters", Duration::from_secs(20), || {
+        let t = t.clone();
+        async move { t.dead_letters(10).await.unwrap().len() == 4 }
+    })
+    .await;
+    let letters = t.dead_letters(10).await.unwrap();
+    let subject = t.streams().subject("com.test.broken");
+    assert!(letters.iter().all(|l| l.subject == subject), "{letters:?}");
+    // Nothing is selected: every letter stays.
+    let none = t.replay_dead_letters(10, |_| false).await.unwrap();
+    assert_eq!((none.replayed, none.kept), (0, 4));
+    // The service is back.
+    broken.store(false, Ordering::SeqCst);
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let done = t.replay_dead_letters(10, |_| true).await.unwrap();
+    assert_eq!((done.replayed, done.kept), (3, 1));
+    let got = replies(sub, 3, Duration::from_secs(30)).await;
+    for e in &events {
+        assert_eq!(got.get(e.id()), Some(&1), "{got:?}");
+    }
+    let left = t.dead_letters(10).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].event.is_none());
+    assert_eq!(left[0].raw.as_deref(), Some("not an event"));
+    let again = t.replay_dead_letters(10, |_| true).await.unwrap();
+    assert_eq!((again.replayed, again.kept), (0, 1));
+    let stats = worker.shutdown().await;
+    assert_eq!((stats.handled(), stats.dead_lettered()), (3, 4));
+    t.delete_streams().await.unwrap();
+}

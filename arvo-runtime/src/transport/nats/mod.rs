@@ -120,7 +120,7 @@ mod transport;
 mod worker;
 
 pub use subject::{decode_subject, decode_token, encode_to, encode_token};
-pub use transport::{DeadLetter, NatsStreams, NatsTransport, PublishReceipt, QueueStats};
+pub use transport::{DeadLetter, NatsStreams, NatsTransport, PublishReceipt, QueueStats, Replayed};
 pub use worker::{NatsHook, NatsWorker, NatsWorkerBuilder, WorkerStats};
 
 /// The longest NATS subject the transport publishes on, in bytes: a default server's

@@ -170,6 +170,22 @@ pub struct DeadLetter {
     /// size (`event` is then `None` and `raw` a prefix); `None` when the payload is whole. A
     /// letter that does not fit whole first has its `error` cut to 4 KB.
     pub truncated_from: Option<u64>,
+    /// The subject the event was delivered on (where
+    /// [`replay_dead_letters`](NatsTransport::replay_dead_letters) publishes it again).
+    pub subject: String,
+    /// The letter's sequence number in the dead-letter stream.
+    pub sequence: u64,
+}
+
+/// What [`NatsTransport::replay_dead_letters`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Replayed {
+    /// Letters whose event was published again and which were then removed from the
+    /// dead-letter stream.
+    pub replayed: usize,
+    /// Letters left in the stream: not selected, or without a whole event to publish (a
+    /// payload that was not an Arvo event, or one shortened to fit the server's limit).
+    pub kept: usize,
 }
 
 impl NatsTransport {
@@ -279,9 +295,22 @@ impl NatsTransport {
         hops: u32,
         workflow: Option<&str>,
     ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
+        self.send_as(subject, event, event.id(), hops, workflow)
+            .await
+    }
+
+    /// [`send`](Self::send) with `msg_id` as the `Nats-Msg-Id`.
+    async fn send_as(
+        &self,
+        subject: String,
+        event: &ArvoEvent,
+        msg_id: &str,
+        hops: u32,
+        workflow: Option<&str>,
+    ) -> Result<jetstream::context::PublishAckFuture, NatsError> {
         check_subject(&subject, event)?;
         let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", event.id());
+        headers.insert("Nats-Msg-Id", msg_id);
         headers.insert("Content-Type", "application/cloudevents+json");
         if hops > 0 {
             headers.insert(HOPS_HEADER, hops.to_string().as_str());
@@ -434,6 +463,8 @@ impl NatsTransport {
             let v: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
             let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
             out.push(DeadLetter {
+                subject: text("subject"),
+                sequence: seq,
                 handler: text("handler"),
                 deliveries: v["deliveries"].as_i64().unwrap_or_default(),
                 error: text("error"),
@@ -447,6 +478,68 @@ impl NatsTransport {
             });
         }
         Ok(out)
+    }
+
+    /// Publishes the events of the dead letters that `which` selects (up to `limit` letters
+    /// read, oldest first) again on the subjects they were delivered on, and deletes each
+    /// letter once the server has acknowledged its event: after the fault that sent them there
+    /// is fixed (a service back, a contract deployed), nothing dead-lettered is lost. Letters
+    /// without a whole event (a payload that was not an Arvo event, or one shortened to fit)
+    /// stay, as do the letters not selected.
+    ///
+    /// The event is published with a `Nats-Msg-Id` of its own (the event's id and the letter's
+    /// sequence), so JetStream's duplicate window, which still holds the event's first
+    /// publication, does not swallow it; its hop count starts again at 0. Delivery is at least
+    /// once: when this stops between a publication and its letter's deletion, the next replay
+    /// publishes that event again. Run one replay at a time.
+    ///
+    /// # Errors
+    /// [`NatsError::Stream`] when the stream cannot be read or a letter deleted,
+    /// [`NatsError::Publish`] when an event is not acknowledged (the letters replayed before it
+    /// are deleted; that one and the rest stay).
+    pub async fn replay_dead_letters(
+        &self,
+        limit: usize,
+        which: impl Fn(&DeadLetter) -> bool,
+    ) -> Result<Replayed, NatsError> {
+        let letters = self.dead_letters(limit).await?;
+        let name = self.streams.dead_letter_name();
+        let fail = |reason: String| NatsError::Stream {
+            stream: name.clone(),
+            reason,
+        };
+        let stream = self
+            .js
+            .get_stream(&name)
+            .await
+            .map_err(|e| fail(err_text(&e)))?;
+        let mut done = Replayed::default();
+        for letter in letters {
+            let Some(event) = letter.event.as_ref().filter(|_| which(&letter)) else {
+                done.kept += 1;
+                continue;
+            };
+            let subject = if letter.subject.is_empty() {
+                self.streams.subject(&letter.handler)
+            } else {
+                letter.subject.clone()
+            };
+            let msg_id = format!("{}~replay~{}", event.id(), letter.sequence);
+            let ack = self
+                .send_as(subject.clone(), event, &msg_id, 0, None)
+                .await?;
+            ack.await.map_err(|e| NatsError::Publish {
+                event_id: event.id().to_owned(),
+                subject,
+                reason: err_text(&e),
+            })?;
+            stream
+                .delete_message(letter.sequence)
+                .await
+                .map_err(|e| fail(err_text(&e)))?;
+            done.replayed += 1;
+        }
+        Ok(done)
     }
 
     /// Deletes both streams (and so every consumer), and the
