@@ -1835,3 +1835,68 @@ async fn dead_letters_are_replayed_once_the_fault_is_fixed() {
     assert_eq!((stats.handled(), stats.dead_lettered()), (3, 4));
     t.delete_streams().await.unwrap();
 }
+
+/// The worker program replays the dead letters of the handlers it serves at start
+/// (`--replay-dead-letters N`), and leaves the others'.
+#[cfg(feature = "worker")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_program_replays_the_dead_letters_of_its_handlers_at_start() {
+    use arvo_runtime::worker::{WorkerConfig, WorkerProgram};
+    let Some(t) = transport("the_worker_program_replays").await else {
+        return;
+    };
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let first = start(
+        NatsWorker::builder(t.clone())
+            .handler(Arc::new(Broken {
+                broken: broken.clone(),
+            }))
+            .handler(Arc::new(Poison))
+            .max_deliveries(1),
+    );
+    let events: Vec<ArvoEvent> = (0..2)
+        .map(|i| event_to("com.test.broken", &format!("broken-{i}")))
+        .collect();
+    for e in &events {
+        t.publish(e).await.unwrap();
+    }
+    t.publish(&event_to("com.test.poison", "poison-1"))
+        .await
+        .unwrap();
+    eventually("3 letters", Duration::from_secs(20), || {
+        let t = t.clone();
+        async move { t.dead_letters(10).await.unwrap().len() == 3 }
+    })
+    .await;
+    first.shutdown().await;
+    broken.store(false, Ordering::SeqCst);
+    let sub = t
+        .client()
+        .subscribe(t.streams().subject(CLIENT))
+        .await
+        .unwrap();
+    let mut config = WorkerConfig::new("replayer");
+    config.replay_dead_letters = 10;
+    config.serve = Some(vec!["com.test.broken".to_owned()]);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let program = WorkerProgram::new(config, t.clone())
+        .handler(Arc::new(Broken {
+            broken: broken.clone(),
+        }) as Arc<dyn DynEventHandler>)
+        .handler(Arc::new(Poison) as Arc<dyn DynEventHandler>);
+    let running = tokio::spawn(program.run_until(async {
+        let _ = stopped.await;
+    }));
+    let got = replies(sub, 2, Duration::from_secs(30)).await;
+    for e in &events {
+        assert_eq!(got.get(e.id()), Some(&1), "{got:?}");
+    }
+    let _ = stop.send(());
+    let report = running.await.unwrap().unwrap();
+    assert_eq!((report.handled, report.dead_lettered), (2, 0));
+    // The letter of the handler this program does not serve stays.
+    let left = t.dead_letters(10).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].handler, "com.test.poison");
+    t.delete_streams().await.unwrap();
+}

@@ -83,6 +83,9 @@ pub struct WorkerConfig {
     pub memory_wait: Duration,
     /// How long the server waits for an ack (or a heartbeat) before re-delivering.
     pub ack_wait: Duration,
+    /// At start, replay up to this many dead letters of the handlers served
+    /// ([`NatsTransport::replay_dead_letters`]); 0 (the default): none.
+    pub replay_dead_letters: usize,
     /// The worker's name (health line, `service.name` of its traces).
     pub name: String,
     /// The log filter (`tracing` directives).
@@ -160,6 +163,11 @@ const SETTINGS: &[Setting] = &[
         what: "DURATION",
     },
     Setting {
+        flag: "--replay-dead-letters",
+        var: "ARVO_REPLAY_DEAD_LETTERS",
+        what: "N",
+    },
+    Setting {
         flag: "--name",
         var: "ARVO_WORKER_NAME",
         what: "NAME",
@@ -192,6 +200,7 @@ impl WorkerConfig {
             run_timeout: crate::transport::nats::DEFAULT_RUN_TIMEOUT,
             memory_wait: crate::transport::nats::DEFAULT_MEMORY_WAIT,
             ack_wait: Duration::from_secs(30),
+            replay_dead_letters: 0,
             name: name.into(),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
@@ -368,6 +377,11 @@ impl WorkerConfig {
                 }
                 self.ack_wait = wait;
             }
+            "--replay-dead-letters" => {
+                self.replay_dead_letters = value
+                    .parse::<usize>()
+                    .map_err(|_| bad("not a whole number"))?;
+            }
             "--name" => self.name = value,
             "--log" => self.log = value,
             "--log-format" => {
@@ -537,10 +551,12 @@ mod tests {
                 ("RUST_LOG", "debug"),
                 ("ARVO_SERVE", "a.b, c.d,"),
                 ("ARVO_LOG_FORMAT", "json"),
+                ("ARVO_REPLAY_DEAD_LETTERS", "100"),
             ],
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.stream, "FLAG");
+        assert_eq!(c.replay_dead_letters, 100);
         assert_eq!(c.in_flight, 4);
         assert_eq!(c.max_deliveries, 9);
         assert_eq!(c.max_hops, 50);

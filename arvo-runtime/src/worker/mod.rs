@@ -15,6 +15,11 @@
 //!    [`WorkerConfig::serve`] names, and [`run`](WorkerProgram::run)s them on a
 //!    [`NatsWorker`] until SIGTERM or SIGINT.
 //!
+//! With `--replay-dead-letters N` (`ARVO_REPLAY_DEAD_LETTERS`) the program first puts back up
+//! to `N` dead letters of the handlers it serves
+//! ([`NatsTransport::replay_dead_letters`]), once the fault that sent them there is fixed, and
+//! prints `arvo worker replayed dead letters: name=.. replayed=.. kept=..`.
+//!
 //! At start the program prints one **health line** on stdout, once every handler's durable
 //! consumer exists:
 //!
@@ -361,7 +366,8 @@ impl WorkerProgram {
     /// # Errors
     /// [`WorkerError::Handler`] for a handler that could not be built,
     /// [`WorkerError::UnknownHandler`] when `serve` names a handler the program lacks,
-    /// [`WorkerError::NothingToServe`], [`WorkerError::Nats`] when a consumer cannot be set up.
+    /// [`WorkerError::NothingToServe`], [`WorkerError::Nats`] when a consumer cannot be set up
+    /// or the dead letters cannot be replayed.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
@@ -389,6 +395,20 @@ impl WorkerProgram {
         }
         let sources: Vec<String> = served.iter().map(|h| h.source().to_owned()).collect();
         let config = &self.config;
+        if config.replay_dead_letters > 0 {
+            let done = self
+                .transport
+                .replay_dead_letters(config.replay_dead_letters, |letter| {
+                    sources.contains(&letter.handler)
+                })
+                .await?;
+            let line = format!(
+                "arvo worker replayed dead letters: name={} replayed={} kept={}",
+                config.name, done.replayed, done.kept
+            );
+            tracing::info!("{line}");
+            println!("{line}");
+        }
         let mut builder = NatsWorker::builder(self.transport.clone())
             .in_flight(config.in_flight)
             .max_deliveries(config.max_deliveries)
