@@ -60,6 +60,26 @@ async fn transport(test: &str) -> Option<NatsTransport> {
     Some(NatsTransport::connect(&url, streams).await.unwrap())
 }
 
+/// A transport and a migrated PostgreSQL memory of `pool` connections in a schema of its
+/// own, or `None` (after saying why) when either server is not configured.
+async fn nats_and_postgres(
+    test: &str,
+    pool: usize,
+) -> Option<(NatsTransport, PostgresMemory<CalcRecord>)> {
+    let t = transport(test).await?;
+    let Some(url) = postgres_url(test) else {
+        t.delete_streams().await.unwrap();
+        return None;
+    };
+    let memory = PostgresMemory::<CalcRecord>::builder(url)
+        .schema(unique("arvo_nats"))
+        .pool_size(pool)
+        .build()
+        .unwrap();
+    memory.migrate().await.unwrap();
+    Some((t, memory))
+}
+
 /// A running worker, its counters and its shutdown switch.
 struct Running {
     stop: oneshot::Sender<()>,
@@ -247,6 +267,19 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits up to 20 s until the dead-letter stream holds `n` letters.
+async fn dead_letters_reach(t: &NatsTransport, n: usize) {
+    eventually(
+        &format!("{n} dead letter(s)"),
+        Duration::from_secs(20),
+        || {
+            let t = t.clone();
+            async move { t.dead_letters(n + 1).await.unwrap().len() == n }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -550,20 +583,9 @@ async fn graceful_shutdown_finishes_and_acks_the_events_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumable_workflows_complete_over_nats_with_postgres_memory() {
-    let Some(t) = transport("resumable_workflows_over_nats").await else {
+    let Some((t, memory)) = nats_and_postgres("resumable_workflows_over_nats", 8).await else {
         return;
     };
-    let Some(url) = postgres_url("resumable_workflows_over_nats") else {
-        t.delete_streams().await.unwrap();
-        return;
-    };
-    let schema = unique("arvo_nats");
-    let memory = PostgresMemory::<CalcRecord>::builder(url.as_str())
-        .schema(&schema)
-        .pool_size(8)
-        .build()
-        .unwrap();
-    memory.migrate().await.unwrap();
     // Two workers, each serving the orchestrator and the service, sharing the memory.
     let workers: Vec<Running> = (0..2)
         .map(|_| {
@@ -639,15 +661,7 @@ async fn a_failing_handler_is_dead_lettered_while_other_workflows_complete() {
             Some(i as f64 + 1.0)
         );
     }
-    eventually(
-        "the poison event is dead-lettered",
-        Duration::from_secs(20),
-        || {
-            let t = t.clone();
-            async move { t.dead_letters(10).await.unwrap().len() == 1 }
-        },
-    )
-    .await;
+    dead_letters_reach(&t, 1).await;
     let dead = t.dead_letters(10).await.unwrap().remove(0);
     assert_eq!(dead.handler, "com.test.poison");
     assert_eq!(dead.deliveries, 3);
@@ -912,15 +926,7 @@ async fn an_event_whose_subject_is_too_long_is_refused_before_it_is_sent() {
             .get(fine.id()),
         Some(&1)
     );
-    eventually(
-        "the input is dead-lettered",
-        Duration::from_secs(20),
-        || {
-            let t = t.clone();
-            async move { t.dead_letters(10).await.unwrap().len() == 1 }
-        },
-    )
-    .await;
+    dead_letters_reach(&t, 1).await;
     let dead = t.dead_letters(10).await.unwrap().remove(0);
     assert_eq!(
         (dead.handler.as_str(), dead.deliveries),
@@ -1623,19 +1629,10 @@ async fn a_worker_stopping_hands_back_a_run_that_waits_for_the_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_no_retry_can_read_is_dead_lettered_without_waiting_for_the_memory() {
-    let Some(t) = transport("a_record_no_retry_can_read").await else {
+    let Some((t, memory)) = nats_and_postgres("a_record_no_retry_can_read", 4).await else {
         return;
     };
-    let Some(url) = postgres_url("a_record_no_retry_can_read") else {
-        t.delete_streams().await.unwrap();
-        return;
-    };
-    let schema = unique("arvo_unreadable");
-    let memory = PostgresMemory::<CalcRecord>::builder(url)
-        .schema(&schema)
-        .build()
-        .unwrap();
-    memory.migrate().await.unwrap();
+    let schema = memory.schema().to_owned();
     // A record this code cannot read (written by an incompatible release, or by hand): every
     // run fails the same way, so waiting for the memory (default 3 min per delivery) would
     // only hold a slot; the deliveries fail at once and the event is dead-lettered.
@@ -1667,15 +1664,7 @@ async fn a_record_no_retry_can_read_is_dead_lettered_without_waiting_for_the_mem
         .await
         .expect("the other workflows go on");
     assert_eq!(good.data()["result"].as_f64(), Some(2.5));
-    eventually(
-        "the event is dead-lettered",
-        Duration::from_secs(20),
-        || {
-            let t = t.clone();
-            async move { t.dead_letters(10).await.unwrap().len() == 1 }
-        },
-    )
-    .await;
+    dead_letters_reach(&t, 1).await;
     let took = started.elapsed();
     let dead = t.dead_letters(10).await.unwrap().remove(0);
     assert_eq!(dead.deliveries, 3);
@@ -1709,15 +1698,7 @@ async fn an_execution_violation_is_dead_lettered_at_its_first_delivery() {
     );
     let event = event_to("com.test.stop", "stopped-1");
     t.publish(&event).await.unwrap();
-    eventually(
-        "the event is dead-lettered",
-        Duration::from_secs(20),
-        || {
-            let t = t.clone();
-            async move { t.dead_letters(10).await.unwrap().len() == 1 }
-        },
-    )
-    .await;
+    dead_letters_reach(&t, 1).await;
     // Time for a re-delivery, had there been one.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = worker.shutdown().await;
@@ -1801,11 +1782,7 @@ async fn dead_letters_are_replayed_once_the_fault_is_fixed() {
     .unwrap()
     .await
     .unwrap();
-    eventually("4 letters", Duration::from_secs(20), || {
-        let t = t.clone();
-        async move { t.dead_letters(10).await.unwrap().len() == 4 }
-    })
-    .await;
+    dead_letters_reach(&t, 4).await;
     let letters = t.dead_letters(10).await.unwrap();
     let subject = t.streams().subject("com.test.broken");
     assert!(letters.iter().all(|l| l.subject == subject), "{letters:?}");
@@ -1863,11 +1840,7 @@ async fn the_worker_program_replays_the_dead_letters_of_its_handlers_at_start() 
     t.publish(&event_to("com.test.poison", "poison-1"))
         .await
         .unwrap();
-    eventually("3 letters", Duration::from_secs(20), || {
-        let t = t.clone();
-        async move { t.dead_letters(10).await.unwrap().len() == 3 }
-    })
-    .await;
+    dead_letters_reach(&t, 3).await;
     first.shutdown().await;
     broken.store(false, Ordering::SeqCst);
     let sub = t
