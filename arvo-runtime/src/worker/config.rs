@@ -35,6 +35,7 @@ pub enum LogFormat {
 /// | `--workflow-budget N` | `ARVO_WORKFLOW_BUDGET` | off | handler runs one workflow may take before its events are dead-lettered (a fan-out cycle; see [`NatsWorkerBuilder::workflow_budget`]) |
 /// | `--run-timeout DUR` | `ARVO_RUN_TIMEOUT` | `10m` | the longest one run of a handler may take before it is cancelled (a failed delivery; see [`NatsWorkerBuilder::run_timeout`]) |
 /// | `--memory-wait DUR` | `ARVO_MEMORY_WAIT` | `3m` | how long one delivery keeps retrying while the workflow's state cannot be had (its lease held elsewhere, the memory unreachable) before it counts as failed; `0` turns it off (see [`NatsWorkerBuilder::memory_wait`]) |
+/// | `--replay-dead-letters N` | `ARVO_REPLAY_DEAD_LETTERS` | 0 | at start, put back up to N dead letters of the handlers served (see [`NatsTransport::replay_dead_letters`](crate::transport::nats::NatsTransport::replay_dead_letters)) |
 /// | `--ack-wait DUR` | `ARVO_ACK_WAIT` | `30s` | re-delivery after this long without an ack or heartbeat (100ms to 24h) |
 /// | `--name NAME` | `ARVO_WORKER_NAME` | the program's | the worker's name in its health line and traces |
 /// | `--log FILTER` | `ARVO_LOG`, else `RUST_LOG` | `info` | log levels: `warn`, `info,arvo_runtime=debug`, ... |
@@ -615,6 +616,11 @@ mod tests {
         );
         let m = usage_error(parse(&[], &[("ARVO_MEMORY_WAIT", "soon")]));
         assert!(m.contains("ARVO_MEMORY_WAIT = 'soon'"), "{m}");
+        let m = usage_error(parse(&["--replay-dead-letters", "all"], &[]));
+        assert!(
+            m.contains("--replay-dead-letters = 'all'") && m.contains("not a whole number"),
+            "{m}"
+        );
         let m = usage_error(parse(&["--max-hops=0"], &[]));
         assert!(m.contains("--max-hops = '0'"), "{m}");
         let m = usage_error(parse(&[], &[("ARVO_WORKFLOW_BUDGET", "-3")]));

@@ -433,51 +433,20 @@ impl NatsTransport {
     /// # Errors
     /// [`NatsError::Stream`] when the stream cannot be read.
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, NatsError> {
+        let stream = self.dead_letter_stream().await?;
+        Ok(read_letters(&stream, limit).await)
+    }
+
+    /// The dead-letter stream, its state as of now.
+    async fn dead_letter_stream(&self) -> Result<jetstream::stream::Stream, NatsError> {
         let name = self.streams.dead_letter_name();
-        let fail = |reason: String| NatsError::Stream {
-            stream: name.clone(),
-            reason,
-        };
-        let mut stream = self
-            .js
+        self.js
             .get_stream(&name)
             .await
-            .map_err(|e| fail(err_text(&e)))?;
-        let state = stream
-            .info()
-            .await
-            .map_err(|e| fail(err_text(&e)))?
-            .state
-            .clone();
-        let mut out = Vec::new();
-        if state.messages == 0 {
-            return Ok(out);
-        }
-        for seq in state.first_sequence..=state.last_sequence {
-            if out.len() >= limit {
-                break;
-            }
-            let Ok(msg) = stream.get_raw_message(seq).await else {
-                continue; // deleted
-            };
-            let v: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
-            let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-            out.push(DeadLetter {
-                subject: text("subject"),
-                sequence: seq,
-                handler: text("handler"),
-                deliveries: v["deliveries"].as_i64().unwrap_or_default(),
-                error: text("error"),
-                event: serde_json::from_value::<ArvoEvent>(v["event"].clone()).ok(),
-                raw: v["raw"].as_str().map(str::to_owned),
-                truncated_from: if v["truncated"] == true {
-                    v["payloadBytes"].as_u64()
-                } else {
-                    None
-                },
-            });
-        }
-        Ok(out)
+            .map_err(|e| NatsError::Stream {
+                stream: name,
+                reason: err_text(&e),
+            })
     }
 
     /// Publishes the events of the dead letters that `which` selects (up to `limit` letters
@@ -502,17 +471,8 @@ impl NatsTransport {
         limit: usize,
         which: impl Fn(&DeadLetter) -> bool,
     ) -> Result<Replayed, NatsError> {
-        let letters = self.dead_letters(limit).await?;
-        let name = self.streams.dead_letter_name();
-        let fail = |reason: String| NatsError::Stream {
-            stream: name.clone(),
-            reason,
-        };
-        let stream = self
-            .js
-            .get_stream(&name)
-            .await
-            .map_err(|e| fail(err_text(&e)))?;
+        let stream = self.dead_letter_stream().await?;
+        let letters = read_letters(&stream, limit).await;
         let mut done = Replayed::default();
         for letter in letters {
             let Some(event) = letter.event.as_ref().filter(|_| which(&letter)) else {
@@ -536,7 +496,10 @@ impl NatsTransport {
             stream
                 .delete_message(letter.sequence)
                 .await
-                .map_err(|e| fail(err_text(&e)))?;
+                .map_err(|e| NatsError::Stream {
+                    stream: self.streams.dead_letter_name(),
+                    reason: err_text(&e),
+                })?;
             done.replayed += 1;
         }
         Ok(done)
@@ -570,6 +533,41 @@ impl NatsTransport {
         }
         Ok(())
     }
+}
+
+/// Up to `limit` letters of the dead-letter `stream`, oldest first, from the state it was
+/// fetched with; a letter deleted since is skipped.
+async fn read_letters(stream: &jetstream::stream::Stream, limit: usize) -> Vec<DeadLetter> {
+    let state = &stream.cached_info().state;
+    let mut out = Vec::new();
+    if state.messages == 0 {
+        return out;
+    }
+    for seq in state.first_sequence..=state.last_sequence {
+        if out.len() >= limit {
+            break;
+        }
+        let Ok(msg) = stream.get_raw_message(seq).await else {
+            continue; // deleted
+        };
+        let v: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
+        let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        out.push(DeadLetter {
+            subject: text("subject"),
+            sequence: seq,
+            handler: text("handler"),
+            deliveries: v["deliveries"].as_i64().unwrap_or_default(),
+            error: text("error"),
+            event: serde_json::from_value::<ArvoEvent>(v["event"].clone()).ok(),
+            raw: v["raw"].as_str().map(str::to_owned),
+            truncated_from: if v["truncated"] == true {
+                v["payloadBytes"].as_u64()
+            } else {
+                None
+            },
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -517,8 +517,8 @@ enum Failed {
     /// [`Execution`](Violation::Execution) violation): dead-letter now.
     Refused(String),
     /// The workflow's state could not be had (a [transient](Violation::is_transient)
-    /// [`Violation::Transaction`]): retried in place
-    /// for up to `memory_wait` (see [`run_waiting`]).
+    /// [`Violation::Transaction`]): retried in place for up to `memory_wait` (see
+    /// [`run_waiting`]), then a failed delivery as [`Retry`](Failed::Retry) is.
     Unavailable(String),
     /// The worker stops while the run waits for the memory: handed back to the server.
     Stopping,
@@ -805,7 +805,7 @@ async fn with_heartbeats<T>(msg: &Message, ack_wait: Duration, work: impl Future
 
 /// Runs the handler (under heartbeats) and publishes its outputs; while the run ends in
 /// [`Failed::Unavailable`], runs it again after the retry backoff (also under heartbeats) for up
-/// to `memory_wait` in all, then reports the last such failure as [`Failed::Retry`]. A stop
+/// to `memory_wait` in all, then reports the last such failure (a failed delivery). A stop
 /// while waiting gives [`Failed::Stopping`].
 async fn run_waiting(
     shared: &Shared,
@@ -828,7 +828,7 @@ async fn run_waiting(
         let delay = shared.retry.delay(attempt);
         let waited = started.elapsed();
         if waited.saturating_add(delay) > shared.memory_wait {
-            return Err(Failed::Retry(if attempt > 1 {
+            return Err(Failed::Unavailable(if attempt > 1 {
                 format!("{error} (still after retrying for {waited:?}, memory_wait)")
             } else {
                 error
