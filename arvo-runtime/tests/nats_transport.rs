@@ -1452,13 +1452,10 @@ async fn a_lost_connection_to_the_server_loses_no_workflow_and_none_completes_tw
     t.delete_streams().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_left_by_a_crashed_worker_delays_its_workflow_and_loses_nothing() {
-    let Some(t) = transport("a_lease_left_by_a_crashed_worker").await else {
-        return;
-    };
-    // The default lock policy: a few retries within a second, a lease of two minutes.
-    let memory = InMemoryMemory::new();
+/// A worker serving workflow W (its resumable locking the workflow, with the default lock
+/// policy: a few retries within a second, a lease of two minutes) and its calc service, over
+/// `memory`.
+fn serve_locking_calc(t: &NatsTransport, memory: &InMemoryMemory<CalcRecord>) -> Running {
     let orchestrator = arvo_runtime::resumable::ArvoResumable::builder(
         CalcFlow::orchestrator_contract().clone(),
         memory.clone(),
@@ -1467,11 +1464,20 @@ async fn a_lease_left_by_a_crashed_worker_delays_its_workflow_and_loses_nothing(
     .handler::<common_resumable::CalcFlowV1_0_0, _>(Arc::new(common_resumable::CalcResumable))
     .build()
     .unwrap();
-    let worker = start(
+    start(
         NatsWorker::builder(t.clone())
             .handler(Arc::new(orchestrator))
             .handler(Arc::new(calc_handler())),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_left_by_a_crashed_worker_delays_its_workflow_and_loses_nothing() {
+    let Some(t) = transport("a_lease_left_by_a_crashed_worker").await else {
+        return;
+    };
+    let memory = InMemoryMemory::new();
+    let worker = serve_locking_calc(&t, &memory);
     let init = calc_init(2.0, 0.5);
     // A worker that crashed mid-step left the workflow's lease behind: it expires in 4 s.
     use arvo_runtime::memory::MachineMemory;
@@ -1560,23 +1566,7 @@ async fn a_worker_stopping_hands_back_a_run_that_waits_for_the_memory() {
     };
     use arvo_runtime::memory::MachineMemory;
     let memory = InMemoryMemory::new();
-    let orchestrator = || {
-        arvo_runtime::resumable::ArvoResumable::builder(
-            CalcFlow::orchestrator_contract().clone(),
-            memory.clone(),
-        )
-        .requires_locking(true)
-        .handler::<common_resumable::CalcFlowV1_0_0, _>(Arc::new(common_resumable::CalcResumable))
-        .build()
-        .unwrap()
-    };
-    let serve = || {
-        start(
-            NatsWorker::builder(t.clone())
-                .handler(Arc::new(orchestrator()))
-                .handler(Arc::new(calc_handler())),
-        )
-    };
+    let serve = || serve_locking_calc(&t, &memory);
     let init = calc_init(1.0, 0.5);
     // Held for a minute: the first worker's run waits for it.
     let held = memory
