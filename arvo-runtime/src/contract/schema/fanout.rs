@@ -561,7 +561,7 @@ struct Order {
     /// Whether a cycle of `same` edges can be reached from the node (the node's own included):
     /// its nodes applied are then walked path by path ([`SameWalk`]).
     reaches_cycle: Vec<bool>,
-    /// Every node, each after the nodes its `same` edges lead to (Tarjan's order of strongly
+    /// Every node, each after the nodes its `same` edges lead to (the postorder of the strongly
     /// connected components).
     post: Vec<usize>,
 }
@@ -602,59 +602,25 @@ fn same_order(nodes: &[Node]) -> Order {
     }
 }
 
-/// Tarjan's strongly connected components of the `same` edges, without recursion: each
-/// node's component, and the components, each after those its edges lead to.
+/// The strongly connected components of the `same` edges: each node's component, and the
+/// components, each after those its edges lead to. petgraph's Kosaraju, which is iterative
+/// (its Tarjan recurses once per node on a path, and a schema's chain of members may be long).
 fn components(nodes: &[Node]) -> (Vec<usize>, Vec<Vec<usize>>) {
-    const NONE: usize = usize::MAX;
-    let n = nodes.len();
-    let mut index = vec![NONE; n];
-    let mut low = vec![0usize; n];
-    let mut on_stack = vec![false; n];
-    let mut component = vec![NONE; n];
-    let mut stack: Vec<usize> = Vec::new();
-    let mut components: Vec<Vec<usize>> = Vec::new();
-    let mut next = 0usize;
-    for start in 0..n {
-        if index[start] != NONE {
-            continue;
-        }
-        let mut calls = vec![(start, 0usize)];
-        index[start] = next;
-        low[start] = next;
-        next += 1;
-        stack.push(start);
-        on_stack[start] = true;
-        while let Some(&mut (v, ref mut edge)) = calls.last_mut() {
-            if let Some(&w) = nodes[v].same.get(*edge) {
-                *edge += 1;
-                if index[w] == NONE {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    calls.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            calls.pop();
-            if let Some(&(parent, _)) = calls.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut members = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component[w] = components.len();
-                    members.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                components.push(members);
-            }
+    let edges =
+        (nodes.iter().enumerate()).flat_map(|(v, node)| node.same.iter().map(move |&w| (v, w)));
+    let mut graph = petgraph::graph::DiGraph::<(), (), usize>::from_edges(edges);
+    // Nodes without edges, and those after the last one an edge names, are components too.
+    while graph.node_count() < nodes.len() {
+        graph.add_node(());
+    }
+    let components: Vec<Vec<usize>> = petgraph::algo::kosaraju_scc(&graph)
+        .into_iter()
+        .map(|members| members.into_iter().map(|m| m.index()).collect())
+        .collect();
+    let mut component = vec![0; nodes.len()];
+    for (c, members) in components.iter().enumerate() {
+        for &m in members {
+            component[m] = c;
         }
     }
     (component, components)
