@@ -13,16 +13,34 @@ fn thread_cpu() -> Option<Duration> {
     ))
 }
 
-/// The cheapest of `runs` runs of `work`, in this thread's CPU time (wall time where that is not
-/// available).
+/// The least CPU time one sample of [`best_time`] lasts: the kernel adds to a thread's
+/// `schedstat` time at scheduler ticks and switches, so a run of a few milliseconds can read
+/// as 0 (a 2,000-extension parse did) or a fraction of its time.
+const MIN_SAMPLE: Duration = Duration::from_millis(50);
+
+/// The CPU time (wall time where that is not available) this thread has used since `start`.
+fn since(start: (Option<Duration>, Instant)) -> Duration {
+    match (start.0, thread_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => start.1.elapsed(),
+    }
+}
+
+/// The cheapest of `runs` samples of one run of `work`, in this thread's CPU time (wall time
+/// where that is not available). Each sample repeats `work` until [`MIN_SAMPLE`] has passed
+/// and divides by the repetitions, so the clock's granularity does not decide the result.
 pub fn best_time(runs: usize, mut work: impl FnMut()) -> Duration {
     (0..runs)
         .map(|_| {
-            let (cpu, wall) = (thread_cpu(), Instant::now());
-            work();
-            match (cpu, thread_cpu()) {
-                (Some(a), Some(b)) => b.saturating_sub(a),
-                _ => wall.elapsed(),
+            let start = (thread_cpu(), Instant::now());
+            let mut reps = 0u32;
+            loop {
+                work();
+                reps += 1;
+                let spent = since(start);
+                if spent >= MIN_SAMPLE || start.1.elapsed() >= MIN_SAMPLE * 4 {
+                    return spent / reps;
+                }
             }
         })
         .min()
